@@ -1,0 +1,144 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Applied to every non-system target.
+let swiftSettings: [SwiftSetting] = [
+    // Strict concurrency checking is part of the language mode: data races are compile errors.
+    .swiftLanguageMode(.v6),
+    // `any P` spelled out, so the cost of an existential is visible where it is paid.
+    .enableUpcomingFeature("ExistentialAny"),
+    // A file sees only the members of modules it imports itself: dependencies stay honest.
+    .enableUpcomingFeature("MemberImportVisibility"),
+    // A module's imports are internal unless marked `public import`: no C type leaks by accident.
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let log = Target.Dependency.product(name: "Logging", package: "swift-log")
+let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
+let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
+let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
+
+/// The worker services: each an MDP worker with its own schema.
+let workerServices = ["Accounts", "Directory", "Chat", "Billing", "Boards", "Notifications"]
+
+var targets: [Target] = [
+    // MARK: C libraries, each imported by exactly one Swift module
+    .systemLibrary(
+        name: "CZeroMQ", path: "Shared/CZeroMQ", pkgConfig: "libzmq",
+        providers: [.apt(["libzmq3-dev"])]),
+    .systemLibrary(
+        name: "CLibPQ", path: "Shared/CLibPQ", pkgConfig: "libpq",
+        providers: [.apt(["libpq-dev"])]),
+    .systemLibrary(
+        name: "COpenSSL", path: "Shared/COpenSSL", pkgConfig: "libcrypto",
+        providers: [.apt(["libssl-dev"])]),
+
+    // MARK: Shared modules
+    .target(name: "Models", path: "Shared/Models", swiftSettings: swiftSettings),
+    .target(name: "Bus", dependencies: ["CZeroMQ", "Models", log, metrics], path: "Shared/Bus", swiftSettings: swiftSettings),
+    .target(name: "Store", dependencies: ["CLibPQ", "Models", log], path: "Shared/Store", swiftSettings: swiftSettings),
+    .target(name: "Security", dependencies: ["COpenSSL"], path: "Shared/Security", swiftSettings: swiftSettings),
+    .target(
+        name: "ServiceKit",
+        dependencies: ["Bus", "Store", "Models", log, lifecycle, hummingbird, metrics, prometheus],
+        path: "Shared/ServiceKit", swiftSettings: swiftSettings),
+
+    // MARK: Broker, gateway, integration, operator tool
+    .target(
+        name: "BrokerService", dependencies: ["Bus", "ServiceKit", "Models", log, lifecycle],
+        path: "Services/Broker/Sources/BrokerService", swiftSettings: swiftSettings),
+    .executableTarget(
+        name: "broker", dependencies: ["BrokerService"],
+        path: "Services/Broker/Sources/broker", swiftSettings: swiftSettings),
+    .target(
+        name: "GatewayService",
+        dependencies: [
+            "Bus", "ServiceKit", "Models", log, lifecycle, hummingbird,
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+        ],
+        path: "Services/Gateway/Sources/GatewayService",
+        resources: [.copy("openapi.json")],
+        swiftSettings: swiftSettings),
+    .executableTarget(
+        name: "gateway", dependencies: ["GatewayService"],
+        path: "Services/Gateway/Sources/gateway", swiftSettings: swiftSettings),
+    .target(
+        name: "IntegrationService", dependencies: ["Bus", "ServiceKit", "Models", log, lifecycle, hummingbird],
+        path: "Services/Integration/Sources/IntegrationService", swiftSettings: swiftSettings),
+    .executableTarget(
+        name: "integration", dependencies: ["IntegrationService"],
+        path: "Services/Integration/Sources/integration", swiftSettings: swiftSettings),
+    .target(
+        name: "PlatformTool", dependencies: ["Bus", "Store", "ServiceKit", "Models"],
+        path: "Services/Platform/Sources/PlatformTool", swiftSettings: swiftSettings),
+    .executableTarget(
+        name: "platform", dependencies: ["PlatformTool"],
+        path: "Services/Platform/Sources/platform", swiftSettings: swiftSettings),
+
+    // MARK: Tests
+    .target(
+        name: "TestSupport", dependencies: ["Store", "Bus", "Models", log],
+        path: "Tests/TestSupport", swiftSettings: swiftSettings),
+    .testTarget(
+        name: "SecurityTests", dependencies: ["Security"],
+        path: "Tests/SecurityTests", swiftSettings: swiftSettings),
+    .testTarget(
+        name: "StoreTests", dependencies: ["Store", "TestSupport", "Models"],
+        path: "Tests/StoreTests", swiftSettings: swiftSettings),
+    .testTarget(
+        name: "BusTests", dependencies: ["Bus", "TestSupport", "Models", log],
+        path: "Tests/BusTests", swiftSettings: swiftSettings),
+    .testTarget(
+        name: "ServiceKitTests", dependencies: ["ServiceKit", "Bus", "Store", "TestSupport", "Models", log],
+        path: "Tests/ServiceKitTests", swiftSettings: swiftSettings),
+    .testTarget(
+        name: "GatewayTests",
+        dependencies: [
+            "GatewayService", "ServiceKit", "Bus", "TestSupport", "Models",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ],
+        path: "Tests/GatewayTests", swiftSettings: swiftSettings),
+    .testTarget(
+        name: "EndToEndTests", dependencies: ["Bus", "Store", "TestSupport", "Models"],
+        path: "Tests/EndToEndTests", swiftSettings: swiftSettings),
+    // A producer and a consumer of events, as real processes, for the end-to-end event tests.
+    .executableTarget(
+        name: "event-fixture", dependencies: ["ServiceKit", "Bus", "Store", "Models", log],
+        path: "Tests/Fixtures/EventFixture", swiftSettings: swiftSettings),
+
+    // MARK: Benchmarks
+    .executableTarget(
+        name: "bus-benchmark", dependencies: ["Bus", "CZeroMQ", "Models", log],
+        path: "Benchmarks/BusBenchmark", swiftSettings: swiftSettings),
+]
+
+for name in workerServices {
+    targets.append(
+        .target(
+            name: "\(name)Service", dependencies: ["Bus", "Store", "ServiceKit", "Models", log, lifecycle],
+            path: "Services/\(name)/Sources/\(name)Service",
+            resources: [.copy("Migrations")],
+            swiftSettings: swiftSettings))
+    targets.append(
+        .executableTarget(
+            name: name.lowercased(), dependencies: [.byName(name: "\(name)Service")],
+            path: "Services/\(name)/Sources/\(name.lowercased())", swiftSettings: swiftSettings))
+}
+
+let executables = ["broker", "gateway", "integration", "platform"] + workerServices.map { $0.lowercased() }
+
+let package = Package(
+    name: "AdvisorPlatform",
+    platforms: [.macOS(.v15)],
+    products: executables.map { .executable(name: $0, targets: [$0]) }
+        + [.executable(name: "bus-benchmark", targets: ["bus-benchmark"])],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+    ],
+    targets: targets
+)

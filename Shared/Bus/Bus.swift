@@ -1,0 +1,1 @@
+// The Bus module; its contents land with the foundation work.

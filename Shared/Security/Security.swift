@@ -1,0 +1,1 @@
+// The Security module; its contents land with the foundation work.

@@ -1,0 +1,1 @@
+// The ServiceKit module; its contents land with the foundation work.

@@ -1,0 +1,1 @@
+// The Store module; its contents land with the foundation work.
