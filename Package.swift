@@ -56,6 +56,7 @@ var targets: [Target] = [
         dependencies: [
             "Bus", "ServiceKit", "Models", log, lifecycle, hummingbird,
             .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ],
         path: "Services/Gateway/Sources/GatewayService",
         resources: [.copy("openapi.json")],
@@ -104,8 +105,8 @@ var targets: [Target] = [
         path: "Tests/EndToEndTests", swiftSettings: swiftSettings),
     // A producer and a consumer of events, as real processes, for the end-to-end event tests.
     .executableTarget(
-        name: "event-fixture", dependencies: ["ServiceKit", "Bus", "Store", "Models", log],
-        path: "Tests/Fixtures/EventFixture", swiftSettings: swiftSettings),
+        name: "event-fixture", dependencies: ["ServiceKit", "Bus", "Store", "Models", "TestSupport", log],
+        path: "Tests/Fixtures/EventFixture", resources: [.copy("Migrations")], swiftSettings: swiftSettings),
 
     // MARK: Benchmarks
     .executableTarget(
@@ -139,6 +140,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: targets
 )

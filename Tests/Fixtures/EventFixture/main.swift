@@ -1,1 +1,48 @@
-print("not yet")
+import Foundation
+import Models
+import ServiceKit
+import Store
+import TestSupport
+
+// A producer and a consumer of events, run as real processes by the end-to-end tests:
+// `event-fixture producer` serves `fixture.emit`, which writes events through the outbox;
+// `event-fixture consumer` applies them into its own table and serves `fixturesink.count`.
+
+let migrations = Bundle.module.url(forResource: "Migrations", withExtension: nil)
+
+switch CommandLine.arguments.dropFirst().first {
+case "producer":
+    await WorkerServiceMain.run(
+        WorkerServiceDefinition(name: Emit.service, migrations: nil) { worker, resources in
+            worker.handle(Emit.self) { request, _ in
+                for n in 1...max(1, request.count) {
+                    let payload = String(decoding: try WireCoding.encoder().encode(Counted(n: n, label: request.label)), as: UTF8.self)
+                    try await resources.database.transaction { connection in
+                        try Outbox.append(type: Counted.type, payload: payload, on: connection)
+                    }
+                }
+                return Empty()
+            }
+        })
+case "consumer":
+    let subscription = EventSubscription(producer: Emit.service).on(Counted.self) { event, _, connection in
+        try connection.execute("INSERT INTO received (n, label) VALUES ($1, $2)", event.n, event.label)
+    }
+    await WorkerServiceMain.run(
+        WorkerServiceDefinition(name: CountReceived.service, migrations: migrations, consumes: [subscription]) {
+            worker, resources in
+            worker.handle(CountReceived.self) { request, _ in
+                try await resources.database.withConnection { connection in
+                    let row = try connection.queryOne(
+                        "SELECT count(*) AS rows, count(DISTINCT n) AS distinct_n FROM received WHERE label = $1",
+                        request.label)
+                    return CountReceived.Response(
+                        rows: try row?.decode("rows", as: Int.self) ?? 0,
+                        distinct: try row?.decode("distinct_n", as: Int.self) ?? 0)
+                }
+            }
+        })
+default:
+    FileHandle.standardError.write(Data("usage: event-fixture producer|consumer\n".utf8))
+    exit(2)
+}

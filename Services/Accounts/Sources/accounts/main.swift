@@ -1,1 +1,4 @@
-print("not yet")
+import AccountsService
+import ServiceKit
+
+await WorkerServiceMain.run(AccountsService.definition)

@@ -1,1 +1,4 @@
-print("not yet")
+import BillingService
+import ServiceKit
+
+await WorkerServiceMain.run(BillingService.definition)

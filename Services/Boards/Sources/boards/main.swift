@@ -1,1 +1,4 @@
-print("not yet")
+import BoardsService
+import ServiceKit
+
+await WorkerServiceMain.run(BoardsService.definition)

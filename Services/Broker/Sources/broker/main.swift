@@ -1,1 +1,3 @@
-print("not yet")
+import BrokerService
+
+await BrokerMain.run()

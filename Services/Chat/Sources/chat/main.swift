@@ -1,1 +1,4 @@
-print("not yet")
+import ChatService
+import ServiceKit
+
+await WorkerServiceMain.run(ChatService.definition)

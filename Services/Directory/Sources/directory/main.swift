@@ -1,1 +1,4 @@
-print("not yet")
+import DirectoryService
+import ServiceKit
+
+await WorkerServiceMain.run(DirectoryService.definition)

@@ -1,1 +1,3 @@
-print("not yet")
+import GatewayService
+
+await GatewayMain.run()

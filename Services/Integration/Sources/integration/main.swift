@@ -1,1 +1,3 @@
-print("not yet")
+import IntegrationService
+
+await IntegrationMain.run()

@@ -1,1 +1,4 @@
-print("not yet")
+import NotificationsService
+import ServiceKit
+
+await WorkerServiceMain.run(NotificationsService.definition)

@@ -1,1 +1,4 @@
-print("not yet")
+import Foundation
+import PlatformTool
+
+exit(await PlatformCommand.run(Array(CommandLine.arguments.dropFirst())))

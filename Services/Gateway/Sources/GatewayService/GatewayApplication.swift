@@ -1,0 +1,47 @@
+public import Bus
+import Foundation
+public import Hummingbird
+import HummingbirdTLS
+public import Logging
+import NIOSSL
+import ServiceKit
+
+/// Builds the gateway's router: every public route behind the problem middleware.
+public func buildGatewayRouter(bus: BusClient) -> Router<GatewayRequestContext> {
+    let router = Router(context: GatewayRequestContext.self)
+    router.add(middleware: ProblemMiddleware<GatewayRequestContext>())
+    PlatformRoutes(bus: bus, openAPIDocument: OpenAPIDocument.data).register(on: router)
+    return router
+}
+
+/// Builds the gateway application, with TLS when the settings name a certificate.
+public func buildGatewayApplication(
+    settings: GatewaySettings, bus: BusClient, logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) throws -> some ApplicationProtocol {
+    let router = buildGatewayRouter(bus: bus)
+    let configuration = ApplicationConfiguration(
+        address: .hostname(settings.host, port: settings.port), serverName: "advisor-gateway")
+    let server: HTTPServerBuilder
+    if let tls = settings.tls {
+        let certificates = try NIOSSLCertificate.fromPEMFile(tls.certificatePath).map { NIOSSLCertificateSource.certificate($0) }
+        let key = try NIOSSLPrivateKey(file: tls.keyPath, format: .pem)
+        server = try .tls(.http1(), tlsConfiguration: .makeServerConfiguration(certificateChain: certificates, privateKey: .privateKey(key)))
+    } else {
+        server = .http1()
+    }
+    return Application(
+        router: router, server: server, configuration: configuration,
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? settings.port) },
+        logger: logger)
+}
+
+/// The OpenAPI 3.1 description of the public API, served at `/openapi.json`.
+enum OpenAPIDocument {
+    static let data: Data = {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"),
+            let data = try? Data(contentsOf: url)
+        else { fatalError("openapi.json is missing from the gateway's resources") }
+        return data
+    }()
+}

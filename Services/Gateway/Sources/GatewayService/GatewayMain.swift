@@ -1,0 +1,46 @@
+import Bus
+import Foundation
+import Logging
+import ServiceKit
+import ServiceLifecycle
+
+/// Runs the gateway process: the public HTTP API in front of the bus.
+public enum GatewayMain {
+    public static func run() async -> Never {
+        let settings = ProcessSettings.load("gateway") { GatewaySettings(reading: &$0) }
+        LoggingSetup.bootstrap(format: settings.process.logFormat, level: settings.process.logLevel)
+        let registry = MetricsSetup.bootstrap()
+        var logger = Logger(label: "advisor.gateway")
+        logger[metadataKey: "service.instance"] = "\(settings.process.instanceId)"
+        if settings.process.curve == nil {
+            logger.warning("bus runs without CURVE: local development only")
+        }
+        let context = BusContext(logger: logger)
+        let client = MDPClient(
+            context: context, endpoint: settings.process.endpoints.mdp, curve: settings.process.curve, logger: logger)
+        let bus = BusClient(mdp: client, logger: logger)
+        do {
+            let scheme = settings.tls == nil ? "http" : "https"
+            let app = try buildGatewayApplication(settings: settings, bus: bus, logger: logger) { port in
+                logger.info("gateway listening", metadata: ["http.url": "\(scheme)://\(settings.host):\(port)"])
+            }
+            var readiness = ReadinessChecks()
+            readiness.add("broker") { (try? await bus.hasWorkers("mmi.service")) != nil }
+            let admin = AdminServer.build(
+                host: settings.process.adminHost, port: settings.process.adminPort, readiness: readiness,
+                registry: registry, processName: "gateway", logger: logger)
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: [.init(service: admin), .init(service: app)],
+                    gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
+            await client.close()
+            await context.shutdown()
+            logger.info("stopped")
+            exit(0)
+        } catch {
+            logger.critical("stopped on an error", metadata: ["error": "\(error)"])
+            exit(1)
+        }
+    }
+}

@@ -1,0 +1,154 @@
+import Bus
+import CoreMetrics
+public import Foundation
+import Logging
+public import Models
+import ServiceLifecycle
+public import Store
+
+/// The events of one producer that a service applies, each by a handler that runs inside the
+/// transaction that also advances the service's cursor for that producer.
+public struct EventSubscription: Sendable {
+    /// Applies one event's payload (JSON) inside the consumer's transaction.
+    public typealias Handler = @Sendable (_ payload: Data, _ metadata: EventMetadata, _ connection: Connection) throws -> Void
+
+    public let producer: ServiceName
+    var handlers: [String: Handler] = [:]
+
+    public init(producer: ServiceName) {
+        self.producer = producer
+    }
+
+    /// Applies events of type `Event`; other types of this producer only advance the cursor.
+    public func on<Event: DomainEvent>(
+        _ event: Event.Type, _ apply: @escaping @Sendable (Event, EventMetadata, Connection) throws -> Void
+    ) -> EventSubscription {
+        var copy = self
+        copy.handlers[Event.type] = { payload, metadata, connection in
+            try apply(try WireCoding.decoder().decode(Event.self, from: payload), metadata, connection)
+        }
+        return copy
+    }
+
+    /// Applies events of a type by its wire name, with the raw JSON payload.
+    public func on(type: String, _ apply: @escaping Handler) -> EventSubscription {
+        var copy = self
+        copy.handlers[type] = apply
+        return copy
+    }
+}
+
+/// Applies other services' events exactly once: each event is applied and the cursor advanced in
+/// one transaction of this service's schema, so a duplicate (from another instance, a replay or a
+/// redelivery) finds the cursor past it and changes nothing. A gap in the sequence, a producer's
+/// heartbeat ahead of the cursor, and start-up all trigger a replay over MDP.
+public final class EventConsumer: Service {
+    private let subscriptions: [String: EventSubscription]
+    private let subscriber: EventSubscriber
+    private let database: Database
+    private let bus: BusClient
+    private let logger: Logger
+    private let applied: Counter
+
+    public init(
+        subscriptions: [EventSubscription], subscriber: EventSubscriber, database: Database, bus: BusClient,
+        logger: Logger
+    ) {
+        self.subscriptions = Dictionary(subscriptions.map { ($0.producer.rawValue, $0) }) { first, _ in first }
+        self.subscriber = subscriber
+        self.database = database
+        self.bus = bus
+        self.logger = logger
+        self.applied = Counter(label: "events_applied_total")
+    }
+
+    /// What happened to one event offered to the consumer.
+    enum Outcome: Equatable {
+        case applied, duplicate, gap
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            for producer in self.subscriptions.keys.sorted() {
+                await self.catchUpLogging(producer)
+            }
+            for await frames in self.subscriber.messages {
+                await self.receive(frames)
+            }
+        }
+        await subscriber.close()
+    }
+
+    private func receive(_ frames: [Data]) async {
+        guard frames.count >= 2 else { return }
+        let topic = String(decoding: frames[0], as: UTF8.self)
+        if topic.hasSuffix("._heartbeat") {
+            let producer = String(topic.dropLast("._heartbeat".count))
+            guard subscriptions[producer] != nil,
+                let last = Int64(String(decoding: frames[1], as: UTF8.self))
+            else { return }
+            let cursor = try? await database.withConnection { try EventCursor.current(producer: producer, on: $0) }
+            if let cursor, cursor < last {
+                await catchUpLogging(producer)
+            }
+            return
+        }
+        guard frames.count == 3,
+            let metadata = try? WireCoding.decoder().decode(EventMetadata.self, from: frames[1]),
+            subscriptions[metadata.producer] != nil
+        else {
+            logger.warning("ignored a malformed event", metadata: ["event.topic": "\(topic)"])
+            return
+        }
+        do {
+            if try await apply(metadata, payload: frames[2]) == .gap {
+                await catchUpLogging(metadata.producer)
+            }
+        } catch {
+            logger.error(
+                "event not applied; it will be replayed",
+                metadata: ["event.type": "\(metadata.type)", "event.seq": "\(metadata.seq)", "error": "\(error)"])
+        }
+    }
+
+    /// Applies one event if it is the next of its producer; one transaction with the cursor.
+    func apply(_ metadata: EventMetadata, payload: Data) async throws -> Outcome {
+        guard let subscription = subscriptions[metadata.producer] else { return .duplicate }
+        let outcome = try await database.transaction { connection -> Outcome in
+            let cursor = try EventCursor.lock(producer: metadata.producer, on: connection)
+            if metadata.seq <= cursor { return .duplicate }
+            if metadata.seq != cursor + 1 { return .gap }
+            try subscription.handlers[metadata.type]?(payload, metadata, connection)
+            try EventCursor.advance(producer: metadata.producer, to: metadata.seq, on: connection)
+            return .applied
+        }
+        if outcome == .applied { applied.increment() }
+        return outcome
+    }
+
+    private func catchUpLogging(_ producer: String) async {
+        do {
+            try await catchUp(producer)
+        } catch {
+            logger.warning("event replay failed; the next heartbeat retries", metadata: ["bus.producer": "\(producer)", "error": "\(error)"])
+        }
+    }
+
+    /// Asks the producer for every event after this service's cursor, and applies them in order.
+    func catchUp(_ producer: String) async throws {
+        let limit = 500
+        while true {
+            let cursor = try await database.withConnection { try EventCursor.current(producer: producer, on: $0) }
+            let page = try await bus.call(
+                service: ServiceName(producer), operation: Events.Replay.name(for: ServiceName(producer)),
+                request: Events.Replay.Request(after: cursor, limit: limit),
+                responseType: Events.Replay.Response.self, as: .system, idempotent: true, timeout: .seconds(10))
+            for event in page.events {
+                _ = try await apply(event.metadata, payload: Data(event.payload.utf8))
+            }
+            if page.events.isEmpty || page.events.last.map({ $0.metadata.seq >= page.lastSeq }) == true {
+                return
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import HTTPTypes
+public import Hummingbird
+import Logging
+import Models
+
+/// A request context that carries the request's id, so answers and logs can name it.
+public protocol IdentifiedRequestContext: RequestContext {
+    var requestId: String { get set }
+}
+
+/// The most a public HTTP request body may hold (CONTRACT.md): larger ones get 413.
+public enum HTTPLimits {
+    public static let maxBodyBytes = 1 << 20
+}
+
+/// Gives every request an id, turns every error into `application/problem+json`, refuses bodies
+/// over the limit before reading them, and logs each request without its body or credentials.
+public struct ProblemMiddleware<Context: IdentifiedRequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(
+        _ request: Request, context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        var context = context
+        context.requestId = Self.requestId(from: request)
+        context.logger[metadataKey: "request.id"] = "\(context.requestId)"
+        var response: Response
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > HTTPLimits.maxBodyBytes {
+            response = Self.response(for: HTTPError(.contentTooLarge), requestId: context.requestId)
+        } else {
+            do {
+                response = try await next(request, context)
+            } catch {
+                let problem = ProblemMapping.problem(for: error)
+                if problem.status >= 500 {
+                    context.logger.error("request failed", metadata: ["error": "\(error)"])
+                }
+                response = Self.response(for: error, requestId: context.requestId)
+            }
+        }
+        response.headers[.requestId] = context.requestId
+        context.logger.info(
+            "request",
+            metadata: [
+                "http.method": "\(request.method)", "http.path": "\(request.uri.path)",
+                "http.status": "\(response.status.code)",
+            ])
+        return response
+    }
+
+    /// A caller-supplied id is kept when it is short and plain, so traces join up; otherwise a new one.
+    static func requestId(from request: Request) -> String {
+        if let given = request.headers[.requestId], (1...64).contains(given.count),
+            given.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }), given.isASCII
+        {
+            return given
+        }
+        return UUID().uuidString.lowercased()
+    }
+
+    static func response(for error: any Error, requestId: String) -> Response {
+        var problem = ProblemMapping.problem(for: error)
+        problem.requestId = requestId
+        let body = (try? JSONEncoder().encode(problem)) ?? Data()
+        return Response(
+            status: .init(code: problem.status), headers: [.contentType: "application/problem+json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+extension HTTPField.Name {
+    /// The request id answered on every response.
+    static let requestId = Self("Request-Id")!
+}
+
+extension String {
+    fileprivate var isASCII: Bool { utf8.allSatisfy { $0 < 128 } }
+}

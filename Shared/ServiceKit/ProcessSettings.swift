@@ -1,0 +1,84 @@
+public import Bus
+import Foundation
+public import Logging
+
+/// What every process of the platform reads from its environment: logging, the admin port, where
+/// the bus is and which CURVE keys to use on it, and which instance this is.
+public struct ProcessSettings: Sendable {
+    public var logLevel: Logger.Level
+    public var logFormat: LogFormat
+    public var adminHost: String
+    public var adminPort: Int
+    public var endpoints: BusEndpoints
+    /// This process's keys and the broker's public key; nil runs the bus in the clear.
+    public var curve: ClientCurve?
+    public var instanceId: String
+
+    /// Reads the common settings, recording problems in `reader`.
+    public init(reading reader: inout ConfigReader) {
+        let level = reader.choice(
+            "LOG_LEVEL", default: "info",
+            from: ["trace", "debug", "info", "notice", "warning", "error", "critical"])
+        logLevel = Logger.Level(rawValue: level) ?? .info
+        logFormat = LogFormat(rawValue: reader.choice("LOG_FORMAT", default: "text", from: ["text", "json"])) ?? .text
+        adminHost = reader.string("ADMIN_HOST", default: "127.0.0.1")
+        adminPort = reader.int("ADMIN_PORT", default: 0, in: 0...65535)
+        endpoints = BusEndpoints(
+            mdp: reader.endpoint("BROKER_ENDPOINT", default: "tcp://127.0.0.1:5555"),
+            eventsIn: reader.endpoint("EVENTS_IN_ENDPOINT", default: "tcp://127.0.0.1:5556"),
+            eventsOut: reader.endpoint("EVENTS_OUT_ENDPOINT", default: "tcp://127.0.0.1:5557"))
+        instanceId = reader.raw("INSTANCE_ID") ?? UUID().uuidString.lowercased()
+        if instanceId.contains("/") || instanceId.count > 64 {
+            reader.problem("INSTANCE_ID must be at most 64 characters without '/'")
+        }
+        curve = nil
+        let keyPair = Self.readKeyPair(&reader)
+        let serverKey = reader.raw("BUS_CURVE_SERVER_KEY")
+        switch (keyPair, serverKey) {
+        case (nil, nil): break
+        case (let pair?, let server?):
+            if server.count == 40 {
+                curve = ClientCurve(keyPair: pair, serverPublicKey: server)
+            } else {
+                reader.problem("BUS_CURVE_SERVER_KEY must be a 40-character Z85 public key")
+            }
+        default:
+            reader.problem("BUS_CURVE_PUBLIC_KEY, BUS_CURVE_SECRET_KEY and BUS_CURVE_SERVER_KEY go together: set all three or none")
+        }
+    }
+
+    /// This process's own CURVE key pair, when both halves are set.
+    static func readKeyPair(_ reader: inout ConfigReader) -> CurveKeyPair? {
+        let publicKey = reader.raw("BUS_CURVE_PUBLIC_KEY")
+        let secretKey = reader.raw("BUS_CURVE_SECRET_KEY")
+        switch (publicKey, secretKey) {
+        case (nil, nil): return nil
+        case (let publicKey?, let secretKey?):
+            do {
+                return try CurveKeyPair(publicKey: publicKey, secretKey: secretKey)
+            } catch {
+                reader.problem("BUS_CURVE_PUBLIC_KEY and BUS_CURVE_SECRET_KEY must be a 40-character Z85 key pair")
+                return nil
+            }
+        default:
+            reader.problem("BUS_CURVE_PUBLIC_KEY and BUS_CURVE_SECRET_KEY go together")
+            return nil
+        }
+    }
+
+    /// Reads the whole configuration with `read`, or prints every problem and exits with status 2.
+    public static func load<Settings>(
+        _ processName: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+        _ read: (inout ConfigReader) -> Settings
+    ) -> Settings {
+        var reader = ConfigReader(environment: environment)
+        let settings = read(&reader)
+        do {
+            try reader.validate()
+        } catch {
+            FileHandle.standardError.write(Data("\(processName): \(error)\n".utf8))
+            exit(2)
+        }
+        return settings
+    }
+}

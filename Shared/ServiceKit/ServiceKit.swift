@@ -1,1 +1,0 @@
-// The ServiceKit module; its contents land with the foundation work.

@@ -1,0 +1,166 @@
+public import Bus
+import Foundation
+public import Logging
+public import Models
+import ServiceLifecycle
+public import Store
+import Prometheus
+
+/// What one worker service is: its name, its own migrations, its handlers and the events it consumes.
+///
+/// A service's executable is `await WorkerServiceMain.run(definition)`; everything else — settings,
+/// logging, metrics, migrations, the bus worker, the outbox relay, event consumers, the admin port
+/// and graceful shutdown — is the same for every service and lives here.
+public struct WorkerServiceDefinition: Sendable {
+    public var name: ServiceName
+    /// The folder of the service's numbered SQL migrations (its resource bundle's `Migrations`).
+    public var migrations: URL?
+    /// Registers the service's bus handlers.
+    public var register: @Sendable (ServiceWorker, ServiceResources) -> Void
+    /// Events of other services this one applies, per producer.
+    public var consumes: [EventSubscription]
+
+    public init(
+        name: ServiceName, migrations: URL?, consumes: [EventSubscription] = [],
+        register: @escaping @Sendable (ServiceWorker, ServiceResources) -> Void
+    ) {
+        self.name = name
+        self.migrations = migrations
+        self.consumes = consumes
+        self.register = register
+    }
+}
+
+/// What a handler may use: the service's database, a bus client for calls to other services, a logger.
+public struct ServiceResources: Sendable {
+    public let database: Database
+    public let bus: BusClient
+    public let logger: Logger
+}
+
+/// The settings of a worker service process.
+public struct WorkerServiceSettings: Sendable {
+    public var process: ProcessSettings
+    public var database: DatabaseConfig
+    public var workerSlots: Int
+
+    /// Reads the common settings plus the database and worker settings of `service`.
+    public init(service: ServiceName, reading reader: inout ConfigReader) {
+        process = ProcessSettings(reading: &reader)
+        let url = reader.required("DATABASE_URL")
+        let schema = reader.string("DATABASE_SCHEMA", default: service.rawValue)
+        database = DatabaseConfig(
+            url: url, poolSize: reader.int("DATABASE_POOL_SIZE", default: 4, in: 1...64),
+            schema: schema, applicationName: service.rawValue)
+        workerSlots = reader.int("WORKER_SLOTS", default: 4, in: 1...256)
+    }
+}
+
+/// Runs a worker service process from its definition.
+public enum WorkerServiceMain {
+    /// Reads the environment, migrates, serves until SIGTERM or SIGINT, then exits the process.
+    public static func run(_ definition: WorkerServiceDefinition) async -> Never {
+        let settings = ProcessSettings.load(definition.name.rawValue) {
+            WorkerServiceSettings(service: definition.name, reading: &$0)
+        }
+        LoggingSetup.bootstrap(format: settings.process.logFormat, level: settings.process.logLevel)
+        let registry = MetricsSetup.bootstrap()
+        var logger = Logger(label: "advisor.\(definition.name.rawValue)")
+        logger[metadataKey: "service.instance"] = "\(settings.process.instanceId)"
+        do {
+            try await serve(definition, settings: settings, registry: registry, logger: logger)
+            logger.info("stopped")
+            exit(0)
+        } catch {
+            logger.critical("stopped on an error", metadata: ["error": "\(error)"])
+            exit(1)
+        }
+    }
+
+    static func serve(
+        _ definition: WorkerServiceDefinition, settings: WorkerServiceSettings,
+        registry: PrometheusCollectorRegistry, logger: Logger
+    ) async throws {
+        let service = definition.name
+        let database = Database(settings.database, logger: logger)
+        try await database.migrate(PlatformTables.migrations, table: "platform_migrations")
+        if let folder = definition.migrations {
+            try await database.migrate(try Migration.load(from: folder))
+        }
+        logger.info("migrations applied", metadata: ["db.schema": "\(settings.database.schema ?? "")"])
+
+        let context = BusContext(logger: logger)
+        if settings.process.curve == nil {
+            logger.warning("bus runs without CURVE: local development only")
+        }
+        let endpoints = settings.process.endpoints
+        let client = MDPClient(context: context, endpoint: endpoints.mdp, curve: settings.process.curve, logger: logger)
+        let bus = BusClient(mdp: client, logger: logger)
+        let worker = ServiceWorker(
+            context: context, endpoint: endpoints.mdp, service: service,
+            instanceId: settings.process.instanceId, slots: settings.workerSlots,
+            curve: settings.process.curve, logger: logger)
+        let resources = ServiceResources(database: database, bus: bus, logger: logger)
+        let startedAt = Date()
+        worker.handle(operation: Platform.Info.name(for: service), requestType: Empty.self) { _, _ in
+            Platform.Info(
+                service: service.rawValue, instanceId: settings.process.instanceId,
+                version: Platform.version, startedAt: startedAt)
+        }
+        EventReplay.register(on: worker, producer: service, database: database)
+        definition.register(worker, resources)
+
+        let publisher = EventPublisher(
+            context: context, endpoint: endpoints.eventsIn, curve: settings.process.curve, logger: logger)
+        let relay = EventRelay(producer: service, database: settings.database, publisher: publisher, logger: logger)
+
+        var readiness = ReadinessChecks()
+        readiness.add("database") { await database.ping() }
+        readiness.add("bus") { worker.isConnected }
+        let admin = AdminServer.build(
+            host: settings.process.adminHost, port: settings.process.adminPort, readiness: readiness,
+            registry: registry, processName: service.rawValue, logger: logger)
+
+        var services: [any Service] = [admin, relay]
+        if !definition.consumes.isEmpty {
+            let subscriber = EventSubscriber(
+                context: context, endpoint: endpoints.eventsOut,
+                prefixes: definition.consumes.map { "\($0.producer.rawValue)." },
+                curve: settings.process.curve, logger: logger)
+            services.append(
+                EventConsumer(
+                    subscriptions: definition.consumes, subscriber: subscriber, database: database, bus: bus,
+                    logger: logger))
+        }
+        services.append(WorkerRunner(worker: worker))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        logger.info("serving", metadata: ["bus.service": "\(service)", "bus.endpoint": "\(endpoints.mdp)"])
+        try await group.run()
+        await publisher.close()
+        await client.close()
+        await database.close()
+        await context.shutdown()
+    }
+}
+
+/// Runs an MDP worker as a lifecycle service: on graceful shutdown it stops taking work, finishes
+/// what is in flight and tells the broker it is leaving.
+public struct WorkerRunner: Service {
+    let worker: ServiceWorker
+
+    public init(worker: ServiceWorker) {
+        self.worker = worker
+    }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await worker.run()
+        } onGracefulShutdown: {
+            Task { await worker.stop() }
+        }
+    }
+}
