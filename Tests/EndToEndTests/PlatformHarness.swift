@@ -1,0 +1,88 @@
+import Bus
+import Foundation
+import Logging
+import Models
+import Store
+import Synchronization
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A broker and services started as real processes against a fresh database, plus a bus client in
+/// the test process to call them.
+final class PlatformHarness: Sendable {
+    let database: TestDatabase
+    let bus: [String: String]
+    let context: BusContext
+    let client: BusClient
+    private let mdp: MDPClient
+    private let processes = ProcessList()
+
+    init(schemas: [String], curve: ClientCurve? = nil) async throws {
+        database = try await TestDatabase.create()
+        bus = try FreePort.busEnvironment()
+        let admin = Database(DatabaseConfig(url: database.url, poolSize: 1), logger: Logger(label: "test"))
+        for schema in schemas {
+            try await admin.withConnection { try $0.execute("CREATE SCHEMA \(schema)") }
+        }
+        await admin.close()
+        context = BusContext(logger: Logger(label: "test.bus"))
+        mdp = MDPClient(context: context, endpoint: bus["BROKER_ENDPOINT"]!, curve: curve, logger: Logger(label: "test.bus"))
+        client = BusClient(mdp: mdp, logger: Logger(label: "test.bus"))
+    }
+
+    /// Starts the broker and waits until it is ready.
+    @discardableResult
+    func startBroker(environment extra: [String: String] = [:]) async throws -> PlatformProcess {
+        try await start("broker", environment: bus.merging(extra) { _, new in new })
+    }
+
+    /// Starts a worker service against this harness's database and waits until it is ready.
+    @discardableResult
+    func startService(
+        _ executable: String, arguments: [String] = [], schema: String, environment extra: [String: String] = [:],
+        waitUntilReady: Bool = true
+    ) async throws -> PlatformProcess {
+        var environment = bus
+        environment["DATABASE_URL"] = database.url
+        environment["DATABASE_SCHEMA"] = schema
+        environment.merge(extra) { _, new in new }
+        return try await start(executable, arguments: arguments, environment: environment, waitUntilReady: waitUntilReady)
+    }
+
+    func start(
+        _ executable: String, arguments: [String] = [], environment: [String: String], waitUntilReady: Bool = true
+    ) async throws -> PlatformProcess {
+        let process = try PlatformProcess(executable, arguments: arguments, environment: environment)
+        processes.append(process)
+        if waitUntilReady {
+            try await process.waitUntilReady()
+        }
+        return process
+    }
+
+    /// Stops every process, the client and the database.
+    func shutdown() async {
+        for process in processes.all { process.stop() }
+        await mdp.close()
+        await context.shutdown()
+        try? await database.drop()
+    }
+
+    /// Every process's log, for a failing test's message.
+    func logs() -> String {
+        processes.all.map { "--- \($0.name) ---\n\($0.log().suffix(4000))" }.joined(separator: "\n")
+    }
+}
+
+/// The processes a harness started, for clean-up.
+final class ProcessList: Sendable {
+    private let processes = Mutex<[PlatformProcess]>([])
+
+    func append(_ process: PlatformProcess) {
+        processes.withLock { $0.append(process) }
+    }
+
+    var all: [PlatformProcess] { processes.withLock { $0 } }
+}

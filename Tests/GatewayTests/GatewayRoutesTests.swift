@@ -1,0 +1,112 @@
+import Bus
+import Foundation
+import GatewayService
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Models
+import ServiceKit
+import Testing
+import TestSupport
+
+/// The gateway's conventions (CONTRACT.md) on the routes of the foundation: problem+json errors,
+/// request ids, the body limit, the status of every service and the OpenAPI document.
+@Suite(.timeLimit(.minutes(1)))
+struct GatewayRoutesTests {
+    /// A real broker on free ports and a bus client to it, for the routes that ask the broker.
+    func withGateway(_ test: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let logger = Logger(label: "test.gateway")
+        let context = BusContext(logger: logger)
+        let endpoints = try FreePort.busEnvironment()
+        let busEndpoints = BusEndpoints(
+            mdp: endpoints["BROKER_ENDPOINT"]!, eventsIn: endpoints["EVENTS_IN_ENDPOINT"]!,
+            eventsOut: endpoints["EVENTS_OUT_ENDPOINT"]!)
+        let broker = Broker(context: context, endpoints: busEndpoints, curve: nil, logger: logger)
+        try await broker.start()
+        let mdp = MDPClient(context: context, endpoint: busEndpoints.mdp, curve: nil, logger: logger)
+        let app = Application(router: buildGatewayRouter(bus: BusClient(mdp: mdp, logger: logger)))
+        do {
+            try await app.test(.router, test)
+        } catch {
+            await mdp.close()
+            await broker.stop()
+            await context.shutdown()
+            throw error
+        }
+        await mdp.close()
+        await broker.stop()
+        await context.shutdown()
+    }
+
+    @Test("an unknown route is a 404 problem with a request id")
+    func unknownRoute() async throws {
+        try await withGateway { client in
+            try await client.execute(uri: "/v1/nothing-here", method: .get) { response in
+                #expect(response.status == .notFound)
+                #expect(response.headers[.contentType] == "application/problem+json")
+                let problem = try JSONDecoder().decode(Problem.self, from: Data(buffer: response.body))
+                #expect(problem.code == "not_found")
+                #expect(problem.status == 404)
+                #expect(problem.requestId == response.headers[HTTPField.Name("Request-Id")!])
+            }
+        }
+    }
+
+    @Test("a body over 1 MiB is refused with 413 before it is read")
+    func oversizedBody() async throws {
+        try await withGateway { client in
+            let body = ByteBuffer(repeating: UInt8(ascii: "a"), count: (1 << 20) + 1)
+            try await client.execute(uri: "/v1/status", method: .post, body: body) { response in
+                #expect(response.status == .contentTooLarge)
+                let problem = try JSONDecoder().decode(Problem.self, from: Data(buffer: response.body))
+                #expect(problem.code == "body_too_large")
+            }
+        }
+    }
+
+    @Test("a caller's plain request id is echoed; a strange one is replaced")
+    func requestIds() async throws {
+        try await withGateway { client in
+            try await client.execute(uri: "/healthz", method: .get, headers: [HTTPField.Name("Request-Id")!: "abc-123"]) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[HTTPField.Name("Request-Id")!] == "abc-123")
+            }
+            try await client.execute(uri: "/healthz", method: .get, headers: [HTTPField.Name("Request-Id")!: "x\" injected"]) { response in
+                #expect(response.headers[HTTPField.Name("Request-Id")!] != "x\" injected")
+            }
+        }
+    }
+
+    @Test("/v1/status lists every service, with no instances when none registered")
+    func statusWithoutWorkers() async throws {
+        try await withGateway { client in
+            try await client.execute(uri: "/v1/status", method: .get) { response in
+                #expect(response.status == .ok)
+                let status = try JSONDecoder().decode(StatusBody.self, from: Data(buffer: response.body))
+                #expect(status.services.map(\.name) == ServiceName.all.map(\.rawValue))
+                #expect(status.services.allSatisfy { $0.instances == 0 })
+            }
+        }
+    }
+
+    @Test("/openapi.json describes the served paths")
+    func openAPIDocument() async throws {
+        try await withGateway { client in
+            try await client.execute(uri: "/openapi.json", method: .get) { response in
+                #expect(response.status == .ok)
+                let document = try #require(try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any])
+                #expect(document["openapi"] as? String == "3.1.0")
+                let paths = try #require(document["paths"] as? [String: Any])
+                #expect(Set(paths.keys).isSuperset(of: ["/healthz", "/v1/status", "/openapi.json"]))
+            }
+        }
+    }
+}
+
+struct StatusBody: Decodable {
+    struct Service: Decodable {
+        var name: String
+        var instances: Int
+    }
+    var services: [Service]
+}

@@ -1,0 +1,233 @@
+public import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One of the platform's real executables, started by a test with its own environment; its output
+/// goes to a log file that a failing test prints.
+// @unchecked: every stored property is a `let`; `Process` is started once in `init`, after which
+// only its thread-safe status queries (`isRunning`, `terminationStatus`, `processIdentifier`) are used.
+public final class PlatformProcess: @unchecked Sendable {
+    public let name: String
+    public let adminPort: Int
+    public let logFile: URL
+    private let process: Process
+
+    /// Starts `executable` (a product name, found in `PLATFORM_BIN_DIR` or SwiftPM's build folder).
+    public init(_ executable: String, arguments: [String] = [], environment: [String: String], adminPort: Int? = nil) throws {
+        self.name = executable
+        self.adminPort = try adminPort ?? FreePort.next()
+        self.logFile = FileManager.default.temporaryDirectory.appendingPathComponent("\(executable)-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        let output = try FileHandle(forWritingTo: logFile)
+        let process = Process()
+        process.executableURL = try Self.binDirectory().appendingPathComponent(executable)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { _, new in new }
+        env["ADMIN_PORT"] = String(self.adminPort)
+        env["LOG_LEVEL"] = env["LOG_LEVEL"] ?? "debug"
+        process.environment = env
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        self.process = process
+    }
+
+    /// The folder holding the built executables.
+    public static func binDirectory() throws -> URL {
+        if let dir = ProcessInfo.processInfo.environment["PLATFORM_BIN_DIR"] {
+            return URL(fileURLWithPath: dir)
+        }
+        // `swift test` runs the test bundle from the build folder, beside the executables.
+        let bundle = Bundle.main.bundleURL
+        for candidate in [bundle, bundle.deletingLastPathComponent()] where FileManager.default.fileExists(atPath: candidate.appendingPathComponent("broker").path) {
+            return candidate
+        }
+        throw TestSupportError("executables not found: build them (swift build) and set PLATFORM_BIN_DIR to `swift build --show-bin-path`")
+    }
+
+    public var isRunning: Bool { process.isRunning }
+    public var processIdentifier: Int32 { process.processIdentifier }
+
+    /// Sends a signal (SIGTERM for a graceful stop, SIGKILL for a crash).
+    public func signal(_ signal: Int32) {
+        kill(process.processIdentifier, signal)
+    }
+
+    /// Waits for the process to exit and returns its status.
+    @discardableResult
+    public func waitForExit(timeout: Duration = .seconds(15)) async throws -> Int32 {
+        try await Eventually.wait(timeout: timeout, "\(name) exits") { !self.process.isRunning }
+        return process.terminationStatus
+    }
+
+    /// Waits until `/readyz` on the admin port answers 200.
+    public func waitUntilReady(timeout: Duration = .seconds(30)) async throws {
+        do {
+            try await Eventually.wait(timeout: timeout, "\(name) is ready") {
+                guard self.process.isRunning else { throw TestSupportError("\(self.name) exited early") }
+                return await HTTP.get("http://127.0.0.1:\(self.adminPort)/readyz")?.status == 200
+            }
+        } catch {
+            throw TestSupportError("\(error)\n--- \(name) log ---\n\(log())")
+        }
+    }
+
+    /// What the process has written so far.
+    public func log() -> String {
+        (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+    }
+
+    /// Kills the process if it still runs; for test clean-up.
+    public func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: logFile)
+    }
+}
+
+/// A test failure with a message.
+public struct TestSupportError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Polls a condition until it holds or the time is up; for conditions no event announces.
+public enum Eventually {
+    public static func wait(
+        timeout: Duration, _ what: String, every interval: Duration = .milliseconds(50),
+        _ condition: @Sendable () async throws -> Bool
+    ) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
+        while clock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: interval)
+        }
+        throw TestSupportError("timed out after \(timeout) waiting until \(what)")
+    }
+}
+
+/// Free TCP ports on the loopback interface, for tests that run side by side.
+public enum FreePort {
+    /// A port that was free a moment ago (bound to 0, read, released).
+    public static func next() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestSupportError("socket() failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw TestSupportError("could not find a free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Three free ports as bus endpoints: MDP, events in, events out.
+    public static func busEnvironment() throws -> [String: String] {
+        [
+            "BROKER_ENDPOINT": "tcp://127.0.0.1:\(try next())",
+            "EVENTS_IN_ENDPOINT": "tcp://127.0.0.1:\(try next())",
+            "EVENTS_OUT_ENDPOINT": "tcp://127.0.0.1:\(try next())",
+        ]
+    }
+}
+
+/// Plain HTTP/1.1 requests over a socket, for tests of the HTTP entries and admin ports.
+public enum HTTP {
+    /// An answer: status, headers (lower-cased names) and body.
+    public struct Answer: Sendable {
+        public var status: Int
+        public var headers: [String: String]
+        public var body: Data
+    }
+
+    /// GET `url`; nil when nothing answers.
+    public static func get(_ url: String, headers: [String: String] = [:]) async -> Answer? {
+        await request("GET", url, headers: headers, body: nil)
+    }
+
+    /// Sends one request with `Connection: close` and reads the whole answer, off the cooperative pool.
+    public static func request(_ method: String, _ url: String, headers: [String: String] = [:], body: Data?) async -> Answer? {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(returning: blockingRequest(method, url, headers: headers, body: body))
+            }
+        }
+    }
+
+    private static func blockingRequest(_ method: String, _ url: String, headers: [String: String], body: Data?) -> Answer? {
+        guard let components = URLComponents(string: url), let host = components.host, let port = components.port else { return nil }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var limit = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr(host == "localhost" ? "127.0.0.1" : host)
+        address.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else { return nil }
+        var path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
+        if let query = components.percentEncodedQuery { path += "?" + query }
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        if let body { head += "Content-Length: \(body.count)\r\n" }
+        head += "\r\n"
+        var outgoing = Data(head.utf8)
+        if let body { outgoing.append(body) }
+        let sent = outgoing.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard sent == outgoing.count else { return nil }
+        var incoming = Data()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            incoming.append(contentsOf: buffer[0..<count])
+        }
+        return parse(incoming)
+    }
+
+    private static func parse(_ data: Data) -> Answer? {
+        guard let split = data.firstRange(of: Data("\r\n\r\n".utf8)) else { return nil }
+        let head = String(decoding: data[..<split.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")
+        guard let statusLine = head.first, statusLine.count >= 12, let status = Int(statusLine.dropFirst(9).prefix(3)) else { return nil }
+        var headers: [String: String] = [:]
+        for line in head.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        var body = Data(data[split.upperBound...])
+        if headers["transfer-encoding"]?.lowercased() == "chunked" {
+            body = dechunk(body)
+        }
+        return Answer(status: status, headers: headers, body: body)
+    }
+
+    private static func dechunk(_ data: Data) -> Data {
+        var result = Data()
+        var rest = data[...]
+        while let lineEnd = rest.firstRange(of: Data("\r\n".utf8)),
+            let size = Int(String(decoding: rest[..<lineEnd.lowerBound], as: UTF8.self), radix: 16), size > 0
+        {
+            let start = lineEnd.upperBound
+            guard rest.distance(from: start, to: rest.endIndex) >= size else { break }
+            let end = rest.index(start, offsetBy: size)
+            result.append(rest[start..<end])
+            rest = rest[rest.index(end, offsetBy: min(2, rest.distance(from: end, to: rest.endIndex)))...]
+        }
+        return result
+    }
+}
