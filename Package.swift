@@ -28,7 +28,7 @@ var targets: [Target] = [
         name: "CZeroMQ", path: "Shared/CZeroMQ", pkgConfig: "libzmq",
         providers: [.apt(["libzmq3-dev"])]),
     .systemLibrary(
-        name: "CLibPQ", path: "Shared/CLibPQ", pkgConfig: "libpq",
+        name: "CLibPQ", path: "Shared/CLibPQ",
         providers: [.apt(["libpq-dev"])]),
     .systemLibrary(
         name: "COpenSSL", path: "Shared/COpenSSL", pkgConfig: "libcrypto",

@@ -10,6 +10,7 @@ import ServiceKit
 public func buildGatewayRouter(bus: BusClient) -> Router<GatewayRequestContext> {
     let router = Router(context: GatewayRequestContext.self)
     router.add(middleware: ProblemMiddleware<GatewayRequestContext>())
+    router.add(middleware: MetricsMiddleware())
     PlatformRoutes(bus: bus, openAPIDocument: OpenAPIDocument.data).register(on: router)
     return router
 }
