@@ -17,12 +17,14 @@ die() {
     exit 1
 }
 
-# Prints the last lines of a log file, indented, so a failure shows its cause.
+# Prints the last lines of a log file, indented, so a failure shows its cause; only
+# lines since the file's last "=== " start marker, so an earlier run's lines never mislead.
 show_log_tail() {
     local file=$1 lines=${2:-20}
     if [[ -s $file ]]; then
         printf '  last lines of %s:\n' "$file" >&2
-        tail -n "$lines" -- "$file" | sed 's/^/    | /' >&2
+        awk '/^=== / { n = 0 } { kept[n++] = $0 } END { for (i = 0; i < n; i++) print kept[i] }' "$file" |
+            tail -n "$lines" | sed 's/^/    | /' >&2
     else
         printf '  (%s is empty)\n' "$file" >&2
     fi
