@@ -41,6 +41,9 @@ public enum PlatformCommand {
 }
 
 /// Fresh CURVE key pairs for the broker and every other process, as `.env` lines for compose.
+///
+/// Values are single-quoted: Z85 keys may hold `$`, `{` and `}`, which docker-compose's env-file
+/// reader would otherwise expand.
 enum CurveEnvironment {
     static let processes = ServiceName.all.map { $0.rawValue.uppercased() } + ["GATEWAY", "INTEGRATION"]
 
@@ -55,6 +58,9 @@ enum CurveEnvironment {
             allowed.append(pair.publicKey)
         }
         lines.append("BUS_CURVE_ALLOWED_KEYS=\(allowed.joined(separator: ","))")
-        return lines.map { $0 + "\n" }.joined()
+        return lines.map { line in
+            let equals = line.firstIndex(of: "=")!
+            return "\(line[..<equals])='\(line[line.index(after: equals)...])'\n"
+        }.joined()
     }
 }
