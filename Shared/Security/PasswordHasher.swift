@@ -188,7 +188,7 @@ private struct EncodedHash {
         let digits = field.dropFirst(name.count + 1)
         guard (1...4).contains(digits.utf8.count),
             digits.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
-            digits.first != "0"
+            digits.utf8.count == 1 || digits.first != "0"
         else { return nil }
         return Int(digits)
     }

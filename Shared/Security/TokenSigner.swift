@@ -48,7 +48,7 @@ public struct TokenSigner: Sendable, CustomStringConvertible {
     /// The MAC is checked, in constant time, before the expiry is read, so that only a token this
     /// key signed can report `expired`.
     /// - Throws: `SecurityError.malformed` if the token is longer than `maximumTokenLength` or not
-    ///   in the format; `SecurityError.invalidSignature` if its MAC does not match;
+    ///   in the format (a MAC of other than 32 bytes included); `SecurityError.invalidSignature` if its MAC does not match;
     ///   `SecurityError.expired` if it is genuine and `now` is at or past its expiry.
     public func verify(_ token: String, now: Date = Date()) throws -> Data {
         guard token.utf8.count <= Self.maximumTokenLength else { throw SecurityError.malformed }
@@ -56,7 +56,8 @@ public struct TokenSigner: Sendable, CustomStringConvertible {
         guard fields.count == 3,
             let payload = Base64.decode(fields[0], alphabet: .url),
             let expiryText = Base64.decode(fields[1], alphabet: .url),
-            let presentedMAC = Base64.decode(fields[2], alphabet: .url)
+            let presentedMAC = Base64.decode(fields[2], alphabet: .url),
+            presentedMAC.count == SHA256.digestLength
         else { throw SecurityError.malformed }
 
         let signed = token.utf8.prefix(fields[0].utf8.count + 1 + fields[1].utf8.count)
