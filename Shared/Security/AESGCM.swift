@@ -29,9 +29,10 @@ public enum AESGCM {
                 aad.withNonNullBytes { aadBytes, aadCount in
                     plaintext.withNonNullBytes { input, inputCount in
                         ciphertext.withUnsafeMutableBufferPointer { output in
+                            var aadWritten: Int32 = 0
                             var final: Int32 = 0
                             guard EVP_EncryptInit_ex(context.pointer, EVP_aes_256_gcm(), nil, keyBytes, nonceBytes) == 1,
-                                aadCount == 0 || EVP_EncryptUpdate(context.pointer, nil, &final, aadBytes, Int32(aadCount)) == 1,
+                                aadCount == 0 || EVP_EncryptUpdate(context.pointer, nil, &aadWritten, aadBytes, Int32(aadCount)) == 1,
                                 inputCount == 0
                                     || EVP_EncryptUpdate(context.pointer, output.baseAddress, &written, input, Int32(inputCount)) == 1,
                                 EVP_EncryptFinal_ex(context.pointer, output.baseAddress! + Int(written), &final) == 1,
@@ -68,9 +69,10 @@ public enum AESGCM {
                 aad.withNonNullBytes { aadBytes, aadCount in
                     ciphertext.withNonNullBytes { input, inputCount in
                         plaintext.withUnsafeMutableBufferPointer { output -> Outcome in
+                            var aadWritten: Int32 = 0
                             var final: Int32 = 0
                             guard EVP_DecryptInit_ex(context.pointer, EVP_aes_256_gcm(), nil, keyBytes, nonceBytes) == 1,
-                                aadCount == 0 || EVP_DecryptUpdate(context.pointer, nil, &final, aadBytes, Int32(aadCount)) == 1,
+                                aadCount == 0 || EVP_DecryptUpdate(context.pointer, nil, &aadWritten, aadBytes, Int32(aadCount)) == 1,
                                 inputCount == 0
                                     || EVP_DecryptUpdate(context.pointer, output.baseAddress, &written, input, Int32(inputCount)) == 1,
                                 EVP_CIPHER_CTX_ctrl(context.pointer, EVP_CTRL_GCM_SET_TAG, Int32(tagLength), &tagBytes) == 1

@@ -20,7 +20,7 @@ public struct SealingKey: Sendable, CustomStringConvertible {
             throw SecurityError.invalidParameters
         }
         self.id = id
-        self.material = Data(material)
+        self.material = material
     }
 
     /// Creates a key of fresh random material.

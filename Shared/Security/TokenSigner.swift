@@ -23,14 +23,15 @@ public struct TokenSigner: Sendable, CustomStringConvertible {
     /// - Throws: `SecurityError.invalidParameters` if `key` is shorter than `minimumKeyLength`.
     public init(key: Data) throws {
         guard key.count >= Self.minimumKeyLength else { throw SecurityError.invalidParameters }
-        self.key = Data(key)
+        self.key = key
     }
 
     /// Says what this is, never the key.
     public var description: String { "TokenSigner(HMAC-SHA-256)" }
 
     /// Returns a token carrying `payload` that verifies until `expiresAt` (to the whole second, rounded down).
-    /// - Throws: `SecurityError.invalidParameters` if `expiresAt` is before 1970 or the token would
+    /// - Throws: `SecurityError.invalidParameters` if `expiresAt` is before 1970 or more than 15
+    ///   decimal digits of seconds after it, or if the token would
     ///   exceed `maximumTokenLength` (a payload of up to about 6 KB fits).
     public func sign(payload: Data, expiresAt: Date) throws -> String {
         let seconds = expiresAt.timeIntervalSince1970.rounded(.down)
@@ -38,7 +39,7 @@ public struct TokenSigner: Sendable, CustomStringConvertible {
         let signed =
             Base64.encode(payload, alphabet: .url) + "."
             + Base64.encode(Data(String(Int64(seconds)).utf8), alphabet: .url)
-        let token = signed + "." + Base64.encode(mac(signed), alphabet: .url)
+        let token = signed + "." + Base64.encode(mac(Data(signed.utf8)), alphabet: .url)
         guard token.utf8.count <= Self.maximumTokenLength else { throw SecurityError.invalidParameters }
         return token
     }
@@ -66,10 +67,6 @@ public struct TokenSigner: Sendable, CustomStringConvertible {
         guard let expiry = Self.seconds(expiryText) else { throw SecurityError.malformed }
         guard now.timeIntervalSince1970 < Double(expiry) else { throw SecurityError.expired }
         return payload
-    }
-
-    private func mac(_ signed: String) -> Data {
-        mac(Data(signed.utf8))
     }
 
     private func mac(_ signed: Data) -> Data {
