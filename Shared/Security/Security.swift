@@ -1,1 +1,0 @@
-// The Security module; its contents land with the foundation work.
