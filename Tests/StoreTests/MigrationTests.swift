@@ -32,7 +32,8 @@ import Testing
                 return await group.reduce(into: []) { $0.append($1) }
             }
             #expect(outcomes.compactMap { $0 }.isEmpty, "\(outcomes)")
-            #expect(try await count("SELECT count(*) FROM widgets", on: databases[0]) == 1)
+            let widgets = try await count("SELECT count(*) FROM widgets", on: databases[0])
+            #expect(widgets == 1)
             let versions = try await databases[0].withConnection { connection in
                 try connection.query("SELECT version, name FROM schema_migrations ORDER BY version").map {
                     "\(try $0.decode("version", as: Int.self)) \(try $0.decode("name", as: String.self))"
@@ -51,7 +52,8 @@ import Testing
             try await database.migrate(Array(migrations.prefix(1)))
             let appliedAgain = try await database.withConnection { try $0.query("SELECT applied_at FROM schema_migrations ORDER BY version").map { try $0.decode(0, as: Date.self) } }
             #expect(appliedAgain == appliedAt)
-            #expect(try await count("SELECT count(*) FROM widgets", on: database) == 1)
+            let widgets = try await count("SELECT count(*) FROM widgets", on: database)
+            #expect(widgets == 1)
         }
     }
 
@@ -82,7 +84,8 @@ import Testing
             let error = await #expect(throws: StoreError.self) { try await database.migrate(broken) }
             #expect(error == .queryFailed)
             #expect(error?.description.contains("migration 2 broken") == true)
-            #expect(try await count("SELECT count(*) FROM pg_tables WHERE tablename IN ('widgets', 'schema_migrations')", on: database) == 0)
+            let tables = try await count("SELECT count(*) FROM pg_tables WHERE tablename IN ('widgets', 'schema_migrations')", on: database)
+            #expect(tables == 0)
         }
     }
 
@@ -108,7 +111,8 @@ import Testing
                     "catalogue.event_cursors", "catalogue.outbox", "catalogue.platform_migrations", "catalogue.schema_migrations",
                     "catalogue.widgets",
                 ])
-            #expect(try await count("SELECT count(*) FROM platform_migrations", on: database) == PlatformTables.migrations.count)
+            let platformVersions = try await count("SELECT count(*) FROM platform_migrations", on: database)
+            #expect(platformVersions == PlatformTables.migrations.count)
         }
     }
 

@@ -35,9 +35,11 @@ import Testing
             #expect(first.allSatisfy { $0.metadata.producer == "accounts" })
             let payload = try JSONSerialization.jsonObject(with: Data(first[0].payload.utf8)) as? [String: String]
             #expect(payload == ["type": "a.created.v1", "note": "it's \"quoted\""])
-            #expect(try await stamp(database).isEmpty)
+            let nothingNew = try await stamp(database)
+            #expect(nothingNew.isEmpty)
             try await append(["b.v1", "c.v1"], to: database)
-            #expect(try await stamp(database).map(\.metadata.seq) == [4, 5])
+            let second = try await stamp(database)
+            #expect(second.map(\.metadata.seq) == [4, 5])
         }
     }
 
@@ -97,7 +99,8 @@ import Testing
             var pages: [[Int64]] = []
             var after: Int64 = 0
             while true {
-                let page = try await database.withConnection { try Outbox.events(after: after, limit: 2, producer: "accounts", on: $0) }
+                let cursor = after
+                let page = try await database.withConnection { try Outbox.events(after: cursor, limit: 2, producer: "accounts", on: $0) }
                 #expect(page.lastSeq == 5)
                 guard let last = page.events.last else { break }
                 pages.append(page.events.map(\.metadata.seq))
@@ -126,9 +129,11 @@ import Testing
                         throw Deliberate()
                     }
                 }
-                #expect(try await relay.waitForNotifications(timeout: .milliseconds(200)) == [])
+                let afterRollback = try await relay.waitForNotifications(timeout: .milliseconds(200))
+                #expect(afterRollback == [])
                 try await append(["committed"], to: database)
-                #expect(try await relay.waitForNotifications(timeout: .seconds(30)) == [Outbox.notificationChannel])
+                let afterCommit = try await relay.waitForNotifications(timeout: .seconds(30))
+                #expect(afterCommit == [Outbox.notificationChannel])
                 await relay.close()
             } catch {
                 await relay.close()
@@ -147,13 +152,16 @@ import Testing
                 return seen
             }
             #expect(seenBeforeAdvancing == 0)
-            #expect(try await database.withConnection { try EventCursor.current(producer: "billing", on: $0) } == 3)
-            #expect(try await database.withConnection { try EventCursor.current(producer: "chat", on: $0) } == 0)
+            let billing = try await database.withConnection { try EventCursor.current(producer: "billing", on: $0) }
+            let chat = try await database.withConnection { try EventCursor.current(producer: "chat", on: $0) }
+            #expect(billing == 3)
+            #expect(chat == 0)
             let backwards = await #expect(throws: StoreError.self) {
                 try await database.transaction { try EventCursor.advance(producer: "billing", to: 2, on: $0) }
             }
             #expect(backwards == .queryFailed)
-            #expect(try await database.withConnection { try EventCursor.current(producer: "billing", on: $0) } == 3)
+            let unchanged = try await database.withConnection { try EventCursor.current(producer: "billing", on: $0) }
+            #expect(unchanged == 3)
             let outside = await #expect(throws: StoreError.self) {
                 try await database.withConnection { try EventCursor.lock(producer: "billing", on: $0) }
             }
@@ -187,7 +195,8 @@ import Testing
             }
             release.signal()
             try await holder.value
-            #expect(try await contender.value == 7)
+            let seenByContender = try await contender.value
+            #expect(seenByContender == 7)
         }
     }
 }
