@@ -19,7 +19,7 @@ extension Database {
             if let configuredSchema {
                 schema = configuredSchema
             } else {
-                schema = try connection.queryOne("SELECT current_schema() AS schema")?.decode("schema") ?? "public"
+                schema = try connection.queryOne("SELECT current_schema() AS schema")?.decode("schema", as: String?.self) ?? "public"
             }
             try connection.execute("SELECT pg_advisory_xact_lock($1)", advisoryLockKey("migrations", schema, table))
             let qualifiedTable = (configuredSchema.map { "\(quoteIdentifier($0))." } ?? "") + quoteIdentifier(table)

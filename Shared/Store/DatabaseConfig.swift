@@ -3,7 +3,7 @@ public struct DatabaseConfig: Sendable {
     /// A libpq conninfo string (`host=… dbname=…`) or a `postgresql://` URL. May hold a password:
     /// it is never logged, and libpq's error messages are scrubbed of it.
     public var url: String
-    /// How many connections (and threads) the pool keeps; default 4.
+    /// How many connections (and threads) the pool keeps; default 4, at least 1.
     public var poolSize: Int
     /// When set, every connection runs `SET search_path TO "<schema>"`. The schema must exist.
     public var schema: String?

@@ -24,7 +24,7 @@ public enum Outbox {
     /// transaction is open.
     public static func stampPending(on connection: Connection, producer: String, limit: Int = 1000) throws -> [Events.StoredEvent] {
         try connection.requireTransaction("Outbox.stampPending")
-        let schema: String = try connection.queryOne("SELECT current_schema() AS schema")?.decode("schema") ?? "public"
+        let schema = try connection.queryOne("SELECT current_schema() AS schema")?.decode("schema", as: String?.self) ?? "public"
         try connection.execute("SELECT pg_advisory_xact_lock($1)", advisoryLockKey("outbox", schema))
         // A fresh statement after the lock, so max(seq) includes what the previous holder stamped.
         let rows = try connection.query(
