@@ -229,7 +229,7 @@ extension Connection {
             connection.close()
             throw StoreError.connectionFailed.with(context: "session setup failed: \(error)")
         }
-        logger.debug("store connection opened", metadata: ["db.schema": "\(config.schema ?? "")", "db.backend_pid": "\(PQbackendPID(handle))"])
+        logger.debug("store connection opened", metadata: ["db.backend_pid": "\(PQbackendPID(handle))"])
         return connection
     }
 

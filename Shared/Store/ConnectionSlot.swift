@@ -20,7 +20,7 @@ final class ConnectionSlot {
     }
 
     /// The open connection, or a new one; throws `StoreError.connectionFailed` when none opens.
-    func acquire() throws -> Connection {
+    private func acquire() throws -> Connection {
         if let connection { return connection }
         let opened = try Connection.open(config, logger: logger)
         connection = opened
@@ -29,16 +29,16 @@ final class ConnectionSlot {
 
     /// Drops a connection that was lost, so the next job reopens it; rolls back a transaction a
     /// body left open, so the next job starts in autocommit as promised.
-    func release(_ connection: Connection) {
+    private func release(_ connection: Connection) {
         connection.transactionError = nil
         guard connection.isHealthy else {
-            logger.info("store connection lost; the next job reopens it", metadata: ["db.schema": "\(config.schema ?? "")"])
+            logger.info("store connection lost; the next job reopens it")
             connection.close()
             self.connection = nil
             return
         }
         if connection.isInTransaction {
-            logger.info("store job left a transaction open; rolling it back", metadata: ["db.schema": "\(config.schema ?? "")"])
+            logger.info("store job left a transaction open; rolling it back")
             if (try? connection.executeScript("ROLLBACK")) == nil {
                 connection.close()
                 self.connection = nil
