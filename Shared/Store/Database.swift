@@ -1,0 +1,96 @@
+public import Logging
+
+/// A pool of PostgreSQL connections, each owned by one thread of its own.
+///
+/// Nothing connects until the first call; a lost connection is reopened on its thread's next job.
+/// Bodies run on the pool's threads, never on Swift's cooperative pool, so blocking there is fine.
+public final class Database: Sendable {
+    /// The configuration the pool connects with.
+    public let config: DatabaseConfig
+    let logger: Logger
+    private let pool: ConnectionPool
+
+    /// A pool for `config`; connections open lazily, one per thread, up to `config.poolSize`.
+    public init(_ config: DatabaseConfig, logger: Logger) {
+        self.config = config
+        var logger = logger
+        if let schema = config.schema { logger[metadataKey: "db.schema"] = "\(schema)" }
+        self.logger = logger
+        self.pool = ConnectionPool(config: config, size: config.poolSize, threadName: "store-pool", logger: logger)
+    }
+
+    deinit {
+        pool.shutdown()
+    }
+
+    /// Runs body on one pooled connection (autocommit), on the pool's own thread.
+    ///
+    /// A transaction the body leaves open is rolled back afterwards. Throws `StoreError.poolClosed`
+    /// after `close()`, `CancellationError` if the task is cancelled while the job is still queued.
+    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        try await pool.run(body)
+    }
+
+    /// BEGIN … COMMIT around body; ROLLBACK if it throws (error rethrown).
+    ///
+    /// If a statement failed inside body and body carried on regardless, the commit throws that
+    /// first error instead of letting PostgreSQL turn the COMMIT into a silent rollback.
+    /// `serializationFailure` and `deadlockDetected` mean "retry the whole transaction"; that
+    /// decision is the caller's.
+    public func transaction<T: Sendable>(
+        _ isolation: IsolationLevel = .readCommitted, _ body: @escaping @Sendable (Connection) throws -> T
+    ) async throws -> T {
+        try await pool.run { connection in
+            connection.transactionError = nil
+            try connection.executeScript("BEGIN ISOLATION LEVEL \(isolation.sql)")
+            let value: T
+            do {
+                value = try body(connection)
+            } catch {
+                if connection.isHealthy { try? connection.executeScript("ROLLBACK") }
+                throw error
+            }
+            if connection.isInFailedTransaction {
+                let cause = connection.transactionError ?? StoreError.queryFailed.with(context: "the transaction had failed")
+                try? connection.executeScript("ROLLBACK")
+                throw cause
+            }
+            try connection.executeScript("COMMIT")
+            return value
+        }
+    }
+
+    /// Whether `SELECT 1` works: the readiness check. Never throws.
+    public func ping() async -> Bool {
+        do {
+            return try await withConnection { try $0.queryOne("SELECT 1") != nil }
+        } catch {
+            logger.debug("store ping failed", metadata: ["db.error": "\(error)"])
+            return false
+        }
+    }
+
+    /// Stops the threads and closes every connection; jobs already queued still run, new ones
+    /// throw `StoreError.poolClosed`.
+    public func close() async {
+        await pool.close()
+    }
+}
+
+/// A transaction's isolation level.
+public enum IsolationLevel: Sendable {
+    /// Each statement sees what was committed before it started; PostgreSQL's default.
+    case readCommitted
+    /// The whole transaction sees one snapshot; conflicting writes raise `serializationFailure`.
+    case repeatableRead
+    /// As if transactions ran one at a time; anomalies raise `serializationFailure`.
+    case serializable
+
+    var sql: String {
+        switch self {
+        case .readCommitted: "READ COMMITTED"
+        case .repeatableRead: "REPEATABLE READ"
+        case .serializable: "SERIALIZABLE"
+        }
+    }
+}

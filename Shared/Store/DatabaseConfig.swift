@@ -1,0 +1,20 @@
+/// Where and how a `Database` or `DedicatedConnection` connects.
+public struct DatabaseConfig: Sendable {
+    /// A libpq conninfo string (`host=… dbname=…`) or a `postgresql://` URL. May hold a password:
+    /// it is never logged, and libpq's error messages are scrubbed of it.
+    public var url: String
+    /// How many connections (and threads) the pool keeps; default 4, at least 1.
+    public var poolSize: Int
+    /// When set, every connection runs `SET search_path TO "<schema>"`. The schema must exist.
+    public var schema: String?
+    /// Reported to the server as `application_name`, visible in `pg_stat_activity`.
+    public var applicationName: String?
+
+    /// A configuration; nothing connects until the first query.
+    public init(url: String, poolSize: Int = 4, schema: String? = nil, applicationName: String? = nil) {
+        self.url = url
+        self.poolSize = poolSize
+        self.schema = schema
+        self.applicationName = applicationName
+    }
+}

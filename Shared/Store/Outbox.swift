@@ -1,0 +1,68 @@
+public import Models
+
+/// The producer side of "events with nothing lost": events are written in the same transaction
+/// as the change they announce, and numbered only when the relay publishes them.
+public enum Outbox {
+    /// The channel `append` notifies, for the relay to `LISTEN` on.
+    public static let notificationChannel = "outbox"
+
+    /// Inside the caller's transaction: insert the event (payload = JSON text); also `NOTIFY outbox` so the relay wakes.
+    ///
+    /// The notification is delivered on commit, and not at all on rollback, like the row.
+    public static func append(type: String, payload: String, on connection: Connection) throws {
+        try connection.execute("INSERT INTO outbox (type, payload) VALUES ($1, $2::jsonb)", type, payload)
+        try connection.execute("SELECT pg_notify($1, '')", notificationChannel)
+    }
+
+    /// Relay (leader only): in ONE transaction, stamp every unstamped row in id order with seq = max(seq)+1, +2, … (dense); return them as (seq, type, payload, occurredAt) in seq order. Limit per call (e.g. 1000).
+    ///
+    /// Call it inside `database.transaction { }` (read committed, the default) and publish the
+    /// returned events after the commit. Only committed rows are seen, so an insert whose
+    /// transaction commits late is stamped later, after the rows stamped meanwhile: seq order
+    /// is publish order. A transaction-scoped advisory lock serializes stampers, so even two
+    /// relays that both believe they lead cannot hand out one seq twice. Throws if no
+    /// transaction is open.
+    public static func stampPending(on connection: Connection, producer: String, limit: Int = 1000) throws -> [Events.StoredEvent] {
+        try connection.requireTransaction("Outbox.stampPending")
+        let schema = try connection.queryOne("SELECT current_schema() AS schema")?.decode("schema", as: String?.self) ?? "public"
+        try connection.execute("SELECT pg_advisory_xact_lock($1)", advisoryLockKey("outbox", schema))
+        // A fresh statement after the lock, so max(seq) includes what the previous holder stamped.
+        let rows = try connection.query(
+            """
+            WITH pending AS (
+                SELECT id FROM outbox WHERE seq IS NULL ORDER BY id LIMIT $1 FOR UPDATE
+            ), numbered AS (
+                SELECT id, row_number() OVER (ORDER BY id) AS position FROM pending
+            ), top AS (
+                SELECT coalesce(max(seq), 0) AS seq FROM outbox
+            )
+            UPDATE outbox SET seq = top.seq + numbered.position
+            FROM numbered, top
+            WHERE outbox.id = numbered.id
+            RETURNING outbox.seq, outbox.type, outbox.payload::text AS payload, outbox.occurred_at
+            """, limit)
+        return try rows.map { try storedEvent($0, producer: producer) }.sorted { $0.metadata.seq < $1.metadata.seq }
+    }
+
+    /// Stamped events with seq > after, ascending, up to limit; and the last stamped seq (0 if none).
+    ///
+    /// `lastSeq` is read after the events, so it is never below the last event returned; a
+    /// consumer that got fewer events than `lastSeq - after` asks again from its new position.
+    public static func events(after: Int64, limit: Int, producer: String, on connection: Connection) throws -> (events: [Events.StoredEvent], lastSeq: Int64) {
+        let events = try connection.query(
+            """
+            SELECT seq, type, payload::text AS payload, occurred_at FROM outbox
+            WHERE seq > $1 ORDER BY seq LIMIT $2
+            """, after, limit
+        ).map { try storedEvent($0, producer: producer) }
+        let lastSeq: Int64 = try connection.queryOne("SELECT coalesce(max(seq), 0) AS last_seq FROM outbox")?.decode("last_seq") ?? 0
+        return (events, lastSeq)
+    }
+
+    private static func storedEvent(_ row: Row, producer: String) throws -> Events.StoredEvent {
+        Events.StoredEvent(
+            metadata: EventMetadata(
+                producer: producer, seq: try row.decode("seq"), type: try row.decode("type"), occurredAt: try row.decode("occurred_at")),
+            payload: try row.decode("payload"))
+    }
+}

@@ -1,0 +1,36 @@
+/// The tables every event-producing or event-consuming service holds in its own schema.
+public enum PlatformTables {
+    /// The table recording which of `migrations` were applied, apart from a service's own.
+    public static let migrationTable = "platform_migrations"
+
+    /// Migrations (versions 1…) creating, in the service's schema:
+    ///   outbox(id bigserial primary key, type text not null, payload jsonb not null, occurred_at timestamptz not null default now(), seq bigint unique) with an index for unstamped rows (WHERE seq IS NULL) and on seq;
+    ///   event_cursors(producer text primary key, last_seq bigint not null)
+    /// applied with table "platform_migrations" so they never collide with a service's own numbering.
+    ///
+    /// Apply them with `database.migrate(PlatformTables.migrations, table: PlatformTables.migrationTable)`.
+    public static let migrations: [Migration] = [
+        Migration(
+            version: 1, name: "create_outbox",
+            sql: """
+                CREATE TABLE outbox (
+                    id bigserial PRIMARY KEY,
+                    type text NOT NULL,
+                    payload jsonb NOT NULL,
+                    occurred_at timestamptz NOT NULL DEFAULT now(),
+                    -- Stamped by the relay at publish time, dense from 1; the UNIQUE index also serves lookups by seq.
+                    seq bigint UNIQUE
+                );
+                -- The relay's work list: small, because rows leave it as soon as they are stamped.
+                CREATE INDEX outbox_unstamped ON outbox (id) WHERE seq IS NULL;
+                """),
+        Migration(
+            version: 2, name: "create_event_cursors",
+            sql: """
+                CREATE TABLE event_cursors (
+                    producer text PRIMARY KEY,
+                    last_seq bigint NOT NULL CHECK (last_seq >= 0)
+                );
+                """),
+    ]
+}

@@ -1,0 +1,211 @@
+public import Foundation
+
+/// A value that can be sent as a query parameter, in PostgreSQL's text format.
+///
+/// Parameters always travel separately from the SQL text (`PQexecParams`), never spliced in.
+public protocol SQLEncodable: Sendable {
+    /// The value in PostgreSQL's text input format; `nil` sends SQL NULL.
+    var sqlText: String? { get }
+}
+
+/// A value that can be read from a column in PostgreSQL's text output format.
+public protocol SQLDecodable {
+    /// Reads the value from the column's text; throws `StoreError.decodingFailed` when it does not parse.
+    init(sqlText: String) throws
+
+    /// The value for SQL NULL. Only `Optional` has one; every other type throws (the default).
+    static func sqlNull() throws -> Self
+}
+
+extension SQLDecodable {
+    /// Throws `StoreError.decodingFailed`: a non-optional type has no value for NULL.
+    public static func sqlNull() throws -> Self {
+        throw StoreError.decodingFailed.with(context: "NULL read as non-optional \(Self.self)")
+    }
+}
+
+/// SQL NULL as a parameter, where no typed optional is at hand.
+public struct SQLNull: SQLEncodable, Equatable {
+    /// SQL NULL.
+    public init() {}
+    /// Always `nil`: NULL.
+    public var sqlText: String? { nil }
+}
+
+/// JSON text bound for, or read from, a `json`/`jsonb` column.
+///
+/// The text is passed through unchanged; PostgreSQL checks it. A `jsonb` column hands back its
+/// own normalized rendering (key order and spacing may differ from what was stored).
+public struct SQLJSON: SQLEncodable, SQLDecodable, Equatable {
+    /// The JSON document's text.
+    public var text: String
+
+    /// Wraps JSON text.
+    public init(_ text: String) {
+        self.text = text
+    }
+
+    /// Wraps UTF-8 JSON bytes, e.g. a `JSONEncoder`'s output.
+    public init(data: Data) {
+        self.text = String(decoding: data, as: UTF8.self)
+    }
+
+    /// Reads the column's JSON text.
+    public init(sqlText: String) {
+        self.text = sqlText
+    }
+
+    /// The JSON text as UTF-8 bytes, ready for a `JSONDecoder`.
+    public var data: Data { Data(text.utf8) }
+
+    /// The JSON text.
+    public var sqlText: String? { text }
+}
+
+// MARK: - Optional
+
+extension Optional: SQLEncodable where Wrapped: SQLEncodable {
+    /// The wrapped value's text, or `nil` (SQL NULL) for `.none`.
+    public var sqlText: String? { self?.sqlText }
+}
+
+extension Optional: SQLDecodable where Wrapped: SQLDecodable {
+    /// Reads the wrapped value.
+    public init(sqlText: String) throws {
+        self = try Wrapped(sqlText: sqlText)
+    }
+
+    /// `nil`: an optional reads NULL as `.none`.
+    public static func sqlNull() throws -> Self { nil }
+}
+
+// MARK: - Text and numbers
+
+extension String: SQLEncodable, SQLDecodable {
+    /// The string itself.
+    public var sqlText: String? { self }
+    /// The column's text unchanged.
+    public init(sqlText: String) { self = sqlText }
+}
+
+/// Parses an integer column, naming the type (never the value) when it fails.
+private func parseInteger<T: FixedWidthInteger>(_ text: String, as type: T.Type) throws -> T {
+    guard let value = T(text) else {
+        throw StoreError.decodingFailed.with(context: "column text is not a valid \(T.self)")
+    }
+    return value
+}
+
+extension Int: SQLEncodable, SQLDecodable {
+    /// The decimal digits.
+    public var sqlText: String? { String(self) }
+    /// Parses decimal digits (int2, int4, int8 columns).
+    public init(sqlText: String) throws { self = try parseInteger(sqlText, as: Int.self) }
+}
+
+extension Int64: SQLEncodable, SQLDecodable {
+    /// The decimal digits.
+    public var sqlText: String? { String(self) }
+    /// Parses decimal digits (int2, int4, int8 columns).
+    public init(sqlText: String) throws { self = try parseInteger(sqlText, as: Int64.self) }
+}
+
+extension Int32: SQLEncodable, SQLDecodable {
+    /// The decimal digits.
+    public var sqlText: String? { String(self) }
+    /// Parses decimal digits (int2, int4 columns).
+    public init(sqlText: String) throws { self = try parseInteger(sqlText, as: Int32.self) }
+}
+
+extension Bool: SQLEncodable, SQLDecodable {
+    /// `true` or `false`.
+    public var sqlText: String? { self ? "true" : "false" }
+    /// Reads PostgreSQL's `t`/`f` (and the spelled-out forms).
+    public init(sqlText: String) throws {
+        switch sqlText {
+        case "t", "true": self = true
+        case "f", "false": self = false
+        default: throw StoreError.decodingFailed.with(context: "column text is not a valid Bool")
+        }
+    }
+}
+
+extension Double: SQLEncodable, SQLDecodable {
+    /// The shortest text that reads back as the same value; `Infinity`, `-Infinity`, `NaN` as PostgreSQL spells them.
+    public var sqlText: String? {
+        if isNaN { return "NaN" }
+        if isInfinite { return self < 0 ? "-Infinity" : "Infinity" }
+        return String(self)
+    }
+
+    /// Reads float4, float8 or numeric text, including `Infinity` and `NaN`.
+    public init(sqlText: String) throws {
+        switch sqlText {
+        case "NaN": self = .nan
+        case "Infinity": self = .infinity
+        case "-Infinity": self = -.infinity
+        default:
+            guard let value = Double(sqlText) else {
+                throw StoreError.decodingFailed.with(context: "column text is not a valid Double")
+            }
+            self = value
+        }
+    }
+}
+
+// MARK: - Foundation types
+
+extension UUID: SQLEncodable, SQLDecodable {
+    /// The canonical hyphenated form.
+    public var sqlText: String? { uuidString.lowercased() }
+    /// Reads a `uuid` column.
+    public init(sqlText: String) throws {
+        guard let value = UUID(uuidString: sqlText) else {
+            throw StoreError.decodingFailed.with(context: "column text is not a valid UUID")
+        }
+        self = value
+    }
+}
+
+extension Data: SQLEncodable, SQLDecodable {
+    /// `bytea` hex format: `\x` followed by two lowercase hex digits per byte.
+    public var sqlText: String? {
+        let digits = Array("0123456789abcdef".utf8)
+        var bytes: [UInt8] = [UInt8(ascii: "\\"), UInt8(ascii: "x")]
+        bytes.reserveCapacity(2 + count * 2)
+        for byte in self {
+            bytes.append(digits[Int(byte >> 4)])
+            bytes.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Reads `bytea` in hex format (the server's default output, which every connection pins).
+    public init(sqlText: String) throws {
+        let text = Array(sqlText.utf8)
+        guard text.count >= 2, text[0] == UInt8(ascii: "\\"), text[1] == UInt8(ascii: "x"), text.count % 2 == 0 else {
+            throw StoreError.decodingFailed.with(context: "column text is not bytea hex")
+        }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity((text.count - 2) / 2)
+        var index = 2
+        while index < text.count {
+            guard let high = hexValue(text[index]), let low = hexValue(text[index + 1]) else {
+                throw StoreError.decodingFailed.with(context: "column text is not bytea hex")
+            }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        self = Data(bytes)
+    }
+}
+
+/// The value of one hex digit, or nil.
+private func hexValue(_ byte: UInt8) -> UInt8? {
+    switch byte {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+    default: nil
+    }
+}

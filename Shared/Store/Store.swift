@@ -1,1 +1,0 @@
-// The Store module; its contents land with the foundation work.

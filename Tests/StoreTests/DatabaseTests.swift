@@ -1,0 +1,256 @@
+import Foundation
+import Synchronization
+import Store
+import TestSupport
+import Testing
+
+/// Errors, transactions and the pool, against a real server.
+@Suite struct DatabaseTests {
+    @Test func uniqueViolationIsMappedWithItsConstraint() async throws {
+        try await withDatabase { database, _ in
+            try await database.withConnection { connection in
+                try connection.executeScript("CREATE TABLE users (email text CONSTRAINT users_email_key UNIQUE)")
+                try connection.execute("INSERT INTO users VALUES ($1)", "ada@example.com")
+            }
+            let error = await #expect(throws: StoreError.self) {
+                try await database.withConnection { try $0.execute("INSERT INTO users VALUES ($1)", "ada@example.com") }
+            }
+            #expect(error == .uniqueViolation)
+            #expect(error?.constraint == "users_email_key")
+            #expect(error?.sqlState == "23505")
+            #expect(error?.description.contains("ada@example.com") == false)
+        }
+    }
+
+    @Test func foreignKeyAndCheckViolationsAreMapped() async throws {
+        try await withDatabase { database, _ in
+            try await database.withConnection { connection in
+                try connection.executeScript("""
+                    CREATE TABLE parents (id int PRIMARY KEY);
+                    CREATE TABLE children (parent int CONSTRAINT children_parent_fkey REFERENCES parents, age int CONSTRAINT children_age_check CHECK (age >= 0));
+                    """)
+            }
+            let foreignKey = await #expect(throws: StoreError.self) {
+                try await database.withConnection { try $0.execute("INSERT INTO children VALUES ($1, $2)", 7, 1) }
+            }
+            #expect(foreignKey == .foreignKeyViolation)
+            #expect(foreignKey?.constraint == "children_parent_fkey")
+            let check = await #expect(throws: StoreError.self) {
+                try await database.withConnection { try $0.execute("INSERT INTO children VALUES ($1, $2)", Int?.none, -1) }
+            }
+            #expect(check == .checkViolation)
+            #expect(check?.constraint == "children_age_check")
+            let syntax = await #expect(throws: StoreError.self) {
+                try await database.withConnection { try $0.execute("SELEC 1") }
+            }
+            #expect(syntax == .queryFailed)
+            #expect(syntax?.sqlState == "42601")
+        }
+    }
+
+    @Test func transactionCommitsWhatTheBodyDid() async throws {
+        try await withDatabase { database, _ in
+            try await database.withConnection { try $0.executeScript("CREATE TABLE items (name text)") }
+            let inserted = try await database.transaction { connection in
+                try connection.execute("INSERT INTO items VALUES ($1), ($2)", "a", "b")
+            }
+            #expect(inserted == 2)
+            let count = try await database.withConnection { try $0.queryOne("SELECT count(*) AS n FROM items")!.decode("n", as: Int.self) }
+            #expect(count == 2)
+        }
+    }
+
+    @Test func transactionRollsBackWhenTheBodyThrows() async throws {
+        try await withDatabase { database, _ in
+            try await database.withConnection { try $0.executeScript("CREATE TABLE items (name text)") }
+            await #expect(throws: Deliberate.self) {
+                try await database.transaction { connection in
+                    try connection.execute("INSERT INTO items VALUES ($1)", "doomed")
+                    throw Deliberate()
+                }
+            }
+            let count = try await database.withConnection { try $0.queryOne("SELECT count(*) AS n FROM items")!.decode("n", as: Int.self) }
+            #expect(count == 0)
+        }
+    }
+
+    @Test func aSwallowedErrorStillFailsTheCommit() async throws {
+        try await withDatabase { database, _ in
+            try await database.withConnection { try $0.executeScript("CREATE TABLE items (name text UNIQUE)") }
+            let error = await #expect(throws: StoreError.self) {
+                try await database.transaction { connection in
+                    try connection.execute("INSERT INTO items VALUES ($1)", "first")
+                    _ = try? connection.execute("INSERT INTO items VALUES ($1)", "first")
+                    _ = try? connection.execute("INSERT INTO items VALUES ($1)", "after the failure")
+                }
+            }
+            #expect(error == .uniqueViolation)
+            let count = try await database.withConnection { try $0.queryOne("SELECT count(*) AS n FROM items")!.decode("n", as: Int.self) }
+            #expect(count == 0)
+        }
+    }
+
+    @Test func serializableConflictSurfacesAsSerializationFailure() async throws {
+        try await withDatabase { database, _ in
+            try await database.withConnection { connection in
+                try connection.executeScript("CREATE TABLE doctors (id int PRIMARY KEY, on_call bool NOT NULL); INSERT INTO doctors VALUES (1, true), (2, true)")
+            }
+            // Write skew: each reads both rows, then each takes a different doctor off call.
+            let firstRead = DispatchSemaphore(value: 0)
+            let secondRead = DispatchSemaphore(value: 0)
+            @Sendable func goOffCall(_ id: Int, signal: DispatchSemaphore, await other: DispatchSemaphore) async -> (any Error)? {
+                do {
+                    try await database.transaction(.serializable) { connection in
+                        _ = try connection.queryOne("SELECT count(*) AS n FROM doctors WHERE on_call")
+                        signal.signal()
+                        _ = other.wait(timeout: .now() + 10)
+                        try connection.execute("UPDATE doctors SET on_call = false WHERE id = $1", id)
+                    }
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+            async let first = goOffCall(1, signal: firstRead, await: secondRead)
+            async let second = goOffCall(2, signal: secondRead, await: firstRead)
+            let failures = await [first, second].compactMap { $0 }
+            #expect(failures.count >= 1)
+            for failure in failures {
+                #expect((failure as? StoreError) == .serializationFailure, "\(failure)")
+            }
+        }
+    }
+
+    @Test func withConnectionRollsBackATransactionLeftOpen() async throws {
+        try await withDatabase(poolSize: 1) { database, _ in
+            try await database.withConnection { connection in
+                try connection.executeScript("CREATE TABLE items (name text)")
+                try connection.executeScript("BEGIN")
+                try connection.execute("INSERT INTO items VALUES ($1)", "left open")
+            }
+            let count = try await database.withConnection { try $0.queryOne("SELECT count(*) AS n FROM items")!.decode("n", as: Int.self) }
+            #expect(count == 0)
+        }
+    }
+
+    private struct Run: Sendable {
+        var pid: Int32
+        var started: Date
+        var ended: Date
+    }
+
+    @Test func thePoolRunsQueriesConcurrentlyOnEveryConnection() async throws {
+        try await withDatabase(poolSize: 4) { database, _ in
+            let runs = try await withThrowingTaskGroup(of: Run.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        try await database.withConnection { connection in
+                            let started: Date = try connection.queryOne("SELECT clock_timestamp() AS t")!.decode("t")
+                            try connection.execute("SELECT pg_sleep(0.25)")
+                            let ended: Date = try connection.queryOne("SELECT clock_timestamp() AS t")!.decode("t")
+                            return Run(pid: try backendPID(connection), started: started, ended: ended)
+                        }
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(Set(runs.map(\.pid)).count == 4)
+            // The most queries in flight at any one moment, as the server's clock saw them.
+            let overlap = runs.map { run in runs.filter { $0.started <= run.started && run.started < $0.ended }.count }.max() ?? 0
+            #expect(overlap >= 2)
+            #expect(overlap <= 4)
+        }
+    }
+
+    @Test func aLostConnectionThrowsOnceThenTheNextCallReconnects() async throws {
+        try await withDatabase(poolSize: 1) { database, testDatabase in
+            let pid = try await database.withConnection(backendPID)
+            try await terminateBackend(pid, in: testDatabase)
+            let error = await #expect(throws: StoreError.self) {
+                try await database.withConnection { try $0.queryOne("SELECT 1") }
+            }
+            #expect(error == .connectionLost)
+            let newPID = try await database.withConnection(backendPID)
+            #expect(newPID != pid)
+        }
+    }
+
+    @Test func aBadPasswordGivesConnectionFailedWithoutThePassword() async throws {
+        try await withTestDatabase { testDatabase in
+            let password = "pw-\(UUID().uuidString)"
+            let url = try testDatabase.url(user: "no_such_role_\(UUID().uuidString.prefix(8).lowercased())", password: password)
+            let database = Database(DatabaseConfig(url: url, poolSize: 1), logger: testLogger)
+            let error = await #expect(throws: StoreError.self) {
+                try await database.withConnection { try $0.queryOne("SELECT 1") }
+            }
+            await database.close()
+            #expect(error == .connectionFailed)
+            #expect(error?.description.contains(password) == false)
+            #expect(error?.serverMessage?.contains(password) != true)
+            #expect(error?.description.contains("no_such_role") == true, "the reason reaches the operator: \(String(describing: error))")
+        }
+    }
+
+    @Test func aMalformedURLDoesNotEchoItsPassword() async throws {
+        let database = Database(DatabaseConfig(url: "postgresql://user:hunter2-secret@127.0.0.1:notaport/db", poolSize: 1), logger: testLogger)
+        let error = await #expect(throws: StoreError.self) {
+            try await database.withConnection { try $0.queryOne("SELECT 1") }
+        }
+        await database.close()
+        #expect(error == .connectionFailed)
+        #expect(error?.description.contains("hunter2-secret") == false)
+    }
+
+    @Test func pingReportsReadiness() async throws {
+        try await withDatabase { database, _ in
+            #expect(await database.ping())
+        }
+        let unreachable = Database(DatabaseConfig(url: "postgresql://postgres@127.0.0.1:1/postgres", poolSize: 1), logger: testLogger)
+        #expect(await unreachable.ping() == false)
+        await unreachable.close()
+    }
+
+    @Test func aClosedPoolRefusesWork() async throws {
+        try await withDatabase { database, _ in
+            await database.close()
+            let error = await #expect(throws: StoreError.self) {
+                try await database.withConnection { try $0.queryOne("SELECT 1") }
+            }
+            #expect(error == .poolClosed)
+        }
+    }
+
+    @Test func aQueuedJobIsDroppedWhenItsTaskIsCancelled() async throws {
+        try await withDatabase(poolSize: 1) { database, _ in
+            let release = DispatchSemaphore(value: 0)
+            let (started, startedContinuation) = AsyncStream<Void>.makeStream()
+            let blocker = Task {
+                try await database.withConnection { _ in
+                    startedContinuation.yield()
+                    _ = release.wait(timeout: .now() + 10)
+                }
+            }
+            var iterator = started.makeAsyncIterator()
+            await iterator.next()
+            let ran = ManagedFlag()
+            let queued = Task {
+                try await database.withConnection { _ in ran.set() }
+            }
+            queued.cancel()
+            let result = await queued.result
+            release.signal()
+            try await blocker.value
+            #expect(throws: CancellationError.self) { try result.get() }
+            // The pool's one thread is free again and the cancelled job never ran.
+            let cancelledJobRan = try await database.withConnection { _ in ran.isSet }
+            #expect(cancelledJobRan == false)
+        }
+    }
+}
+
+/// A flag set on a pool thread and read from a test.
+final class ManagedFlag: Sendable {
+    private let state = Mutex(false)
+    func set() { state.withLock { $0 = true } }
+    var isSet: Bool { state.withLock { $0 } }
+}
