@@ -66,7 +66,7 @@ public final class EventRelay: Service {
             try await Task.sleep(for: .seconds(2))
         }
         logger.info("event relay leads", metadata: ["bus.producer": "\(producer)"])
-        try await connection.run { try $0.execute("LISTEN outbox") }
+        try await connection.run { try $0.executeScript("LISTEN \(Outbox.notificationChannel)") }
         var lastSeq = try await connection.run { [producer] connection in
             try Outbox.events(after: Int64.max - 1, limit: 1, producer: producer.rawValue, on: connection).lastSeq
         }

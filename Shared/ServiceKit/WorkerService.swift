@@ -116,7 +116,7 @@ public enum WorkerServiceMain {
 
         var readiness = ReadinessChecks()
         readiness.add("database") { await database.ping() }
-        readiness.add("bus") { worker.isConnected }
+        readiness.add("bus") { (try? await bus.hasWorkers(service.rawValue)) == true }
         let admin = AdminServer.build(
             host: settings.process.adminHost, port: settings.process.adminPort, readiness: readiness,
             registry: registry, processName: service.rawValue, logger: logger)
