@@ -1,0 +1,475 @@
+import CZeroMQ
+import Foundation
+import Logging
+
+/// The broker's state and protocol logic, on the I/O thread: MDP/0.1 (RFC 7), MMI (RFC 8) and the
+/// XSUB/XPUB event exchange.
+final class BrokerEngine: LoopParticipant {
+    /// A client request held until a worker of its service is free.
+    private struct PendingRequest {
+        let client: Data
+        let body: ArraySlice<Data>
+        let receivedAt: UInt64
+    }
+
+    private final class Service {
+        let name: Data
+        var requests = FIFO<PendingRequest>()
+        /// Idle workers, longest-waiting first.
+        var waiting: [Worker] = []
+        var workerCount = 0
+        var needsDispatch = false
+
+        init(name: Data) { self.name = name }
+    }
+
+    private final class Worker {
+        let identity: Data
+        let service: Service
+        var expiry: UInt64
+        var lastSent: UInt64
+        var isWaiting = false
+
+        init(identity: Data, service: Service, expiry: UInt64, now: UInt64) {
+            self.identity = identity
+            self.service = service
+            self.expiry = expiry
+            self.lastSent = now
+        }
+    }
+
+    private let requested: BusEndpoints
+    private let curve: BrokerCurve?
+    private let heartbeat: Heartbeat
+    private let maxQueuedRequests: Int
+    private let maxRequestAge: UInt64
+    private let logger: Logger
+    /// This broker's ZAP domain, unique so that several brokers may share a context.
+    private let zapDomain = "bus-\(UUID().uuidString)"
+
+    private var reactor: Reactor?
+    private var router: ZSocket?
+    private var eventsIn: ZSocket?
+    private var eventsOut: ZSocket?
+    private var heartbeatTimer: TimerID?
+    private var services: [Data: Service] = [:]
+    private var workers: [Data: Worker] = [:]
+    private var servicesToDispatch: [Service] = []
+
+    init(
+        endpoints: BusEndpoints, curve: BrokerCurve?, heartbeat: Heartbeat, maxQueuedRequests: Int,
+        maxRequestAge: Duration, logger: Logger
+    ) {
+        self.requested = endpoints
+        self.curve = curve
+        self.heartbeat = heartbeat
+        self.maxQueuedRequests = max(1, maxQueuedRequests)
+        self.maxRequestAge = maxRequestAge.clampedNanoseconds
+        self.logger = logger
+    }
+
+    // MARK: Start and stop
+
+    /// Binds the three endpoints; `done` gets the bound endpoints or the first failure.
+    ///
+    /// A port released a moment ago by a broker of this process (a restart) can still be held
+    /// by libzmq's background threads, so "address in use" is retried for half a second.
+    func start(_ reactor: Reactor, done: @escaping (Result<BusEndpoints, BusError>) -> Void) {
+        if router != nil {
+            done(.failure(BusError(.socketError, detail: "the broker is already running")))
+            return
+        }
+        self.reactor = reactor
+        do {
+            if let curve {
+                try reactor.zap().register(domain: zapDomain, allowedKeys: curve.allowedClientKeys, logger: logger)
+            } else {
+                logger.warning("bus runs without CURVE: local development only")
+            }
+            let router = try makeServerSocket(ZMQ_ROUTER, reactor)
+            // A send to a vanished peer fails at once (EHOSTUNREACH) instead of vanishing quietly.
+            try router.set(ZMQ_ROUTER_MANDATORY, 1)
+            // A worker reconnecting under its old identity takes the identity over.
+            try router.set(ZMQ_ROUTER_HANDOVER, 1)
+            self.router = router
+            self.eventsIn = try makeServerSocket(ZMQ_XSUB, reactor)
+            self.eventsOut = try makeServerSocket(ZMQ_XPUB, reactor)
+        } catch {
+            closeSockets()
+            done(.failure(error))
+            return
+        }
+        bind(reactor, giveUpAt: reactor.now() + 500_000_000, done: done)
+    }
+
+    private func makeServerSocket(_ type: Int32, _ reactor: Reactor) throws(BusError) -> ZSocket {
+        let socket = try reactor.openSocket(type: type)
+        // Long enough for DISCONNECTs to leave on stop, short enough not to hold up shutdown.
+        try socket.set(ZMQ_LINGER, 100)
+        if let curve { try socket.applyServerCurve(curve, domain: zapDomain) }
+        return socket
+    }
+
+    private func bind(_ reactor: Reactor, giveUpAt: UInt64, done: @escaping (Result<BusEndpoints, BusError>) -> Void) {
+        guard let router, let eventsIn, let eventsOut else {
+            done(.failure(.closed))
+            return
+        }
+        var bound = requested
+        do {
+            bound.mdp = try bindOnce(router, requested.mdp)
+            bound.eventsIn = try bindOnce(eventsIn, requested.eventsIn)
+            bound.eventsOut = try bindOnce(eventsOut, requested.eventsOut)
+        } catch {
+            if error == .addressInUse && reactor.now() < giveUpAt {
+                reactor.schedule(after: 20_000_000) { [self] in bind(reactor, giveUpAt: giveUpAt, done: done) }
+            } else {
+                closeSockets()
+                done(.failure(error))
+            }
+            return
+        }
+        reactor.watch(router) { [unowned self] in drainRouter() }
+        reactor.watch(eventsIn) { [unowned self] in forwardEvents(from: self.eventsIn, to: self.eventsOut) }
+        reactor.watch(eventsOut) { [unowned self] in forwardEvents(from: self.eventsOut, to: self.eventsIn) }
+        reactor.join(self)
+        scheduleHeartbeat()
+        logger.info(
+            "bus broker started",
+            metadata: [
+                "bus.endpoint": "\(bound.mdp)", "bus.events.in": "\(bound.eventsIn)",
+                "bus.events.out": "\(bound.eventsOut)", "bus.curve": "\(curve != nil)",
+            ])
+        done(.success(bound))
+    }
+
+    /// Binds unless already bound (a retry after a partial success), returning the bound endpoint.
+    private func bindOnce(_ socket: ZSocket, _ endpoint: String) throws(BusError) -> String {
+        if let last = socket.lastEndpoint(), !last.isEmpty { return last }
+        try socket.bind(endpoint)
+        return socket.lastEndpoint() ?? endpoint
+    }
+
+    /// Says DISCONNECT to every worker (so they re-register at once with the next broker), closes.
+    func stop() {
+        guard let router else { return }
+        for worker in workers.values {
+            _ = router.send([worker.identity, MDP.empty, MDP.worker, MDP.disconnect])
+        }
+        closeSockets()
+        reactor?.leave(self)
+        logger.info("bus broker stopped", metadata: ["bus.endpoint": "\(requested.mdp)"])
+    }
+
+    func contextClosing() {
+        closeSockets()
+    }
+
+    private func closeSockets() {
+        router?.close(linger: 100)
+        eventsIn?.close(linger: 0)
+        eventsOut?.close(linger: 0)
+        router = nil
+        eventsIn = nil
+        eventsOut = nil
+        if let heartbeatTimer { reactor?.cancel(heartbeatTimer) }
+        heartbeatTimer = nil
+        if curve != nil, let zap = try? reactor?.zap() { zap.unregister(domain: zapDomain) }
+        services = [:]
+        workers = [:]
+        servicesToDispatch = []
+    }
+
+    // MARK: Messages from the ROUTER
+
+    private func drainRouter() {
+        guard let router else { return }
+        // Bounded so that the event exchange and timers get their turn under a flood; the poll
+        // is level-triggered, so whatever is left is reported again at once.
+        var budget = 4096
+        while budget > 0, let frames = router.receive() {
+            budget -= 1
+            handle(frames)
+        }
+        // Dispatching after the batch lets a worker's REPLY+DISCONNECT pair arrive together, so
+        // a stopping worker is not handed a new request between the two.
+        let pending = servicesToDispatch
+        servicesToDispatch.removeAll(keepingCapacity: true)
+        for service in pending {
+            service.needsDispatch = false
+            dispatch(service)
+        }
+    }
+
+    private func handle(_ frames: [Data]) {
+        guard frames.count >= 3, frames[1].isEmpty else {
+            logger.warning("bus broker dropped a message without an MDP envelope")
+            return
+        }
+        let header = frames[2]
+        if header == MDP.client {
+            handleClient(frames)
+        } else if header == MDP.worker {
+            handleWorker(frames)
+        } else {
+            logger.warning("bus broker dropped a message with an unknown protocol header")
+        }
+    }
+
+    /// [client, "", "MDPC01", service, body…]
+    private func handleClient(_ frames: [Data]) {
+        guard frames.count >= 4 else {
+            logger.warning("bus broker dropped a client request without a service name")
+            return
+        }
+        let client = frames[0]
+        let name = frames[3]
+        let body = frames[4...]
+        if name.hasPrefix(MDP.mmiPrefix) {
+            answerMMI(client: client, service: name, body: body)
+            return
+        }
+        let service = requireService(name)
+        guard service.requests.count < maxQueuedRequests else {
+            logger.warning(
+                "bus broker dropped a request: the service's queue is full",
+                metadata: ["bus.service": "\(String(decoding: name, as: UTF8.self))"])
+            return
+        }
+        service.requests.append(PendingRequest(client: client, body: body, receivedAt: monotonicNanoseconds()))
+        markForDispatch(service)
+    }
+
+    /// [worker, "", "MDPW01", command, …]
+    private func handleWorker(_ frames: [Data]) {
+        let identity = frames[0]
+        let known = workers[identity]
+        guard frames.count >= 4, let command = MDP.Command(frame: frames[3]) else {
+            protocolError(identity, known, "invalid worker command")
+            return
+        }
+        let now = monotonicNanoseconds()
+        known?.expiry = now + heartbeat.expiryNanoseconds
+        switch command {
+        case .ready:
+            guard known == nil else {
+                protocolError(identity, known, "READY from a worker that is already registered")
+                return
+            }
+            guard frames.count >= 5, !frames[4].isEmpty, !frames[4].hasPrefix(MDP.mmiPrefix) else {
+                protocolError(identity, nil, "READY without a valid service name")
+                return
+            }
+            let service = requireService(frames[4])
+            let worker = Worker(
+                identity: identity, service: service, expiry: now + heartbeat.expiryNanoseconds, now: now)
+            workers[identity] = worker
+            service.workerCount += 1
+            logger.debug(
+                "bus worker registered",
+                metadata: ["bus.service": "\(String(decoding: service.name, as: UTF8.self))", "bus.worker": "\(workerName(identity))"])
+            makeWaiting(worker)
+        case .reply:
+            guard let worker = known else {
+                protocolError(identity, nil, "REPLY from an unregistered worker")
+                return
+            }
+            // [worker, "", "MDPW01", REPLY, client, "", body…]
+            guard frames.count >= 6, frames[5].isEmpty else {
+                protocolError(identity, worker, "REPLY without a client envelope")
+                return
+            }
+            let outcome = router?.send([frames[4], MDP.empty, MDP.client, worker.service.name], body: frames[6...])
+            if case .unreachable? = outcome {
+                logger.debug("bus broker dropped a reply: the client is gone")
+            }
+            if !worker.isWaiting { makeWaiting(worker) }
+        case .heartbeat:
+            if known == nil { protocolError(identity, nil, "HEARTBEAT from an unregistered worker") }
+        case .disconnect:
+            if let worker = known {
+                logger.debug("bus worker disconnected", metadata: ["bus.worker": "\(workerName(identity))"])
+                delete(worker, sayDisconnect: false)
+            }
+        case .request:
+            protocolError(identity, known, "REQUEST sent by a worker")
+        }
+    }
+
+    /// RFC 7: a protocol error ends the conversation; the worker is told DISCONNECT and forgotten.
+    private func protocolError(_ identity: Data, _ worker: Worker?, _ what: String) {
+        logger.debug("bus worker protocol error: \(what)", metadata: ["bus.worker": "\(workerName(identity))"])
+        if let worker {
+            delete(worker, sayDisconnect: true)
+        } else {
+            _ = router?.send([identity, MDP.empty, MDP.worker, MDP.disconnect])
+        }
+    }
+
+    // MARK: Services and workers
+
+    private func requireService(_ name: Data) -> Service {
+        if let service = services[name] { return service }
+        let service = Service(name: name)
+        services[name] = service
+        return service
+    }
+
+    private func makeWaiting(_ worker: Worker) {
+        worker.isWaiting = true
+        worker.service.waiting.append(worker)
+        markForDispatch(worker.service)
+    }
+
+    private func markForDispatch(_ service: Service) {
+        guard !service.needsDispatch else { return }
+        service.needsDispatch = true
+        servicesToDispatch.append(service)
+    }
+
+    private func delete(_ worker: Worker, sayDisconnect: Bool) {
+        guard workers.removeValue(forKey: worker.identity) != nil else { return }
+        if sayDisconnect {
+            _ = router?.send([worker.identity, MDP.empty, MDP.worker, MDP.disconnect])
+        }
+        if worker.isWaiting, let index = worker.service.waiting.firstIndex(where: { $0 === worker }) {
+            worker.service.waiting.remove(at: index)
+        }
+        worker.isWaiting = false
+        worker.service.workerCount -= 1
+    }
+
+    /// Hands queued requests to idle workers, oldest request to longest-idle worker.
+    private func dispatch(_ service: Service) {
+        guard let router else { return }
+        let now = monotonicNanoseconds()
+        dropStaleRequests(service, now: now)
+        while !service.waiting.isEmpty, let request = service.requests.popFirst() {
+            let worker = service.waiting.removeFirst()
+            worker.isWaiting = false
+            if worker.expiry < now {
+                service.requests.prepend(request)
+                logger.info("bus worker expired", metadata: ["bus.worker": "\(workerName(worker.identity))"])
+                delete(worker, sayDisconnect: false)
+                continue
+            }
+            let outcome = router.send(
+                [worker.identity, MDP.empty, MDP.worker, MDP.request, request.client, MDP.empty], body: request.body)
+            switch outcome {
+            case .sent:
+                worker.lastSent = now
+            case .unreachable, .wouldBlock, .failed:
+                // kill -9 closes the worker's connection: drop it and try the next one.
+                service.requests.prepend(request)
+                logger.info("bus worker unreachable, dropped", metadata: ["bus.worker": "\(workerName(worker.identity))"])
+                delete(worker, sayDisconnect: false)
+            }
+        }
+    }
+
+    private func dropStaleRequests(_ service: Service, now: UInt64) {
+        var dropped = 0
+        while let oldest = service.requests.first, now &- oldest.receivedAt > maxRequestAge {
+            _ = service.requests.popFirst()
+            dropped += 1
+        }
+        if dropped > 0 {
+            logger.warning(
+                "bus broker dropped requests that waited too long for a worker",
+                metadata: ["bus.service": "\(String(decoding: service.name, as: UTF8.self))", "bus.dropped": "\(dropped)"])
+        }
+    }
+
+    // MARK: Heartbeats
+
+    private func scheduleHeartbeat() {
+        heartbeatTimer = reactor?.schedule(after: heartbeat.intervalNanoseconds) { [unowned self] in
+            heartbeatTick()
+        }
+    }
+
+    /// Expires silent workers, heartbeats the rest (RFC 7: both peers heartbeat at regular
+    /// intervals, busy or idle), and forgets stale requests and empty services.
+    private func heartbeatTick() {
+        guard let router else { return }
+        let now = monotonicNanoseconds()
+        for worker in Array(workers.values) {
+            if worker.expiry < now {
+                logger.info("bus worker expired", metadata: ["bus.worker": "\(workerName(worker.identity))"])
+                delete(worker, sayDisconnect: false)
+            } else if now &- worker.lastSent >= heartbeat.intervalNanoseconds {
+                switch router.send([worker.identity, MDP.empty, MDP.worker, MDP.heartbeat]) {
+                case .sent: worker.lastSent = now
+                case .unreachable, .wouldBlock, .failed: delete(worker, sayDisconnect: false)
+                }
+            }
+        }
+        for (name, service) in services {
+            dropStaleRequests(service, now: now)
+            if service.workerCount == 0 && service.requests.isEmpty {
+                services[name] = nil
+            }
+        }
+        scheduleHeartbeat()
+    }
+
+    // MARK: MMI (RFC 8) and its extension
+
+    /// `mmi.service`: "200" if the service has live workers, else "404"; `mmi.workers`: JSON
+    /// `{"instances": I, "workers": W}`; any other `mmi.*`: "501".
+    private func answerMMI(client: Data, service: Data, body: ArraySlice<Data>) {
+        let name = body.first ?? Data()
+        let answer: String
+        if service == MDP.mmiService {
+            answer = (services[name]?.workerCount ?? 0) > 0 ? "200" : "404"
+        } else if service == MDP.mmiWorkers {
+            let status = status(of: name)
+            answer = "{\"instances\":\(status.instances),\"workers\":\(status.workers)}"
+        } else {
+            answer = "501"
+        }
+        _ = router?.send([client, MDP.empty, MDP.client, service, Data(answer.utf8)])
+    }
+
+    private func status(of name: Data) -> Broker.ServiceStatus {
+        guard let service = services[name] else { return Broker.ServiceStatus(instances: 0, workers: 0, queuedRequests: 0) }
+        var instances = Set<Data>()
+        for worker in workers.values where worker.service === service {
+            instances.insert(Self.instance(of: worker.identity))
+        }
+        return Broker.ServiceStatus(
+            instances: instances.count, workers: service.workerCount, queuedRequests: service.requests.count)
+    }
+
+    /// The text before the last "/" of "<instanceId>/<slot>"; a foreign identity is its own instance.
+    static func instance(of identity: Data) -> Data {
+        guard let slash = identity.lastIndex(of: UInt8(ascii: "/")) else { return identity }
+        return identity[identity.startIndex..<slash]
+    }
+
+    func snapshot() -> [String: Broker.ServiceStatus] {
+        var result: [String: Broker.ServiceStatus] = [:]
+        for (name, service) in services where service.workerCount > 0 || !service.requests.isEmpty {
+            result[String(decoding: name, as: UTF8.self)] = status(of: name)
+        }
+        return result
+    }
+
+    private func workerName(_ identity: Data) -> String {
+        if let text = String(data: identity, encoding: .utf8), text.allSatisfy({ $0.isASCII && !$0.isNewline }) {
+            return text
+        }
+        return identity.map { String(format: "%02x", $0) }.joined()
+    }
+
+    // MARK: Events
+
+    /// XSUB → XPUB carries messages downstream; XPUB → XSUB carries subscriptions upstream.
+    private func forwardEvents(from source: ZSocket?, to target: ZSocket?) {
+        guard let source, let target else { return }
+        var budget = 4096
+        while budget > 0, source.forward(to: target) {
+            budget -= 1
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// The Bus module; its contents land with the foundation work.

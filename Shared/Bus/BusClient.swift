@@ -1,0 +1,156 @@
+import Foundation
+public import Logging
+public import Models
+
+/// Typed bus calls: one `BusOperation` in, its response (or its `ServiceError`) out.
+///
+/// The MDP body is two frames, the JSON `RequestHeader` and the JSON request; the reply is the
+/// JSON `ReplyHeader` and the JSON response. Every failure reaches the caller as a `ServiceError`:
+/// the worker's own, or `.timeout` / `.unavailable` when no answer came.
+///
+/// Retries: an idempotent operation, or one called with an idempotency key, is tried again with
+/// the same request id on a fresh socket (so likely another worker) whenever an attempt gets no
+/// answer within a third of the operation's timeout, until the timeout is spent. Any other call
+/// gets one attempt: a lost answer leaves its outcome unknown, and that is what the error says.
+public final class BusClient: Sendable {
+    private let mdp: MDPClient
+    private let logger: Logger
+
+    /// Typed calls over `mdp`.
+    public init(mdp: MDPClient, logger: Logger) {
+        self.mdp = mdp
+        self.logger = logger
+    }
+
+    /// Calls `operation` for `caller`; the deadline and retry policy come from the operation.
+    public func call<Op: BusOperation>(
+        _ operation: Op.Type, _ request: Op.Request, as caller: Caller, idempotencyKey: String? = nil
+    ) async throws -> Op.Response {
+        try await perform(
+            service: Op.service, operation: Op.name, request: request, responseType: Op.Response.self, caller: caller,
+            idempotent: Op.isIdempotent, idempotencyKey: idempotencyKey, timeout: Op.timeout)
+    }
+
+    /// Calls an operation known by name only (replay, info, tools), with an explicit policy.
+    public func call<Request: Codable & Sendable, Response: Codable & Sendable>(
+        service: ServiceName, operation: String, request: Request, responseType: Response.Type, as caller: Caller,
+        idempotent: Bool, timeout: Duration
+    ) async throws -> Response {
+        try await perform(
+            service: service, operation: operation, request: request, responseType: responseType, caller: caller,
+            idempotent: idempotent, idempotencyKey: nil, timeout: timeout)
+    }
+
+    /// `mmi.workers`: how many instances and worker sockets the broker has for `service`.
+    public func serviceStatus(_ service: ServiceName, timeout: Duration = .seconds(2)) async throws -> (
+        instances: Int, workers: Int
+    ) {
+        let reply = try await ask(broker: "mmi.workers", about: service.rawValue, timeout: timeout)
+        struct Counts: Decodable {
+            let instances: Int
+            let workers: Int
+        }
+        guard let counts = try? JSONDecoder().decode(Counts.self, from: reply) else {
+            throw ServiceError(.internalError, "the broker's mmi.workers answer is not understood")
+        }
+        return (counts.instances, counts.workers)
+    }
+
+    /// `mmi.service` (RFC 8): whether the broker has live workers for `service`.
+    public func hasWorkers(_ service: String, timeout: Duration = .seconds(2)) async throws -> Bool {
+        switch String(decoding: try await ask(broker: "mmi.service", about: service, timeout: timeout), as: UTF8.self) {
+        case "200": return true
+        case "404": return false
+        default: throw ServiceError(.internalError, "the broker's mmi.service answer is not understood")
+        }
+    }
+
+    private func ask(broker service: String, about name: String, timeout: Duration) async throws -> Data {
+        let reply: [Data]
+        do {
+            reply = try await mdp.request(service: service, body: [Data(name.utf8)], timeout: timeout)
+        } catch let error as BusError {
+            throw ServiceError(.unavailable, error == .timeout ? "the broker did not answer" : "the bus is unavailable")
+        }
+        guard let first = reply.first else {
+            throw ServiceError(.internalError, "the broker sent an empty answer")
+        }
+        return first
+    }
+
+    // MARK: The call
+
+    private func perform<Request: Encodable, Response: Decodable>(
+        service: ServiceName, operation: String, request: Request, responseType: Response.Type, caller: Caller,
+        idempotent: Bool, idempotencyKey: String?, timeout: Duration
+    ) async throws -> Response {
+        let requestID = UUID().uuidString.lowercased()
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        let wallDeadline = Int64((Date().timeIntervalSince1970 * 1000).rounded()) + timeout.milliseconds
+        let header = RequestHeader(
+            operation: operation, requestId: requestID, caller: caller, deadline: wallDeadline,
+            idempotencyKey: idempotencyKey)
+        let body: [Data]
+        do {
+            body = [try Wire.encoder.encode(header), try Wire.encoder.encode(request)]
+        } catch {
+            throw ServiceError(.badRequest, "the request for \(operation) could not be encoded")
+        }
+        let retryable = idempotent || idempotencyKey != nil
+        let attemptTimeout = retryable ? timeout / 3 : timeout
+        var attempts = 0
+        while true {
+            let remaining = clock.now.duration(to: deadline)
+            guard remaining > .zero else { break }
+            attempts += 1
+            let reply: [Data]
+            do {
+                reply = try await mdp.request(service: service.rawValue, body: body, timeout: min(attemptTimeout, remaining))
+            } catch let error as BusError {
+                if error == .closed { throw ServiceError(.unavailable, "the bus is closed") }
+                guard retryable else {
+                    if error == .timeout {
+                        throw ServiceError(.timeout, "\(operation) got no answer in time; its outcome is unknown")
+                    }
+                    throw ServiceError(.unavailable, "\(operation) could not be sent")
+                }
+                logger.debug(
+                    "bus call attempt failed; retrying",
+                    metadata: ["request.id": "\(requestID)", "bus.operation": "\(operation)", "bus.attempt": "\(attempts)"])
+                continue
+            }
+            return try decode(reply, requestID: requestID, operation: operation, as: responseType)
+        }
+        logger.info(
+            "bus call unanswered",
+            metadata: ["request.id": "\(requestID)", "bus.operation": "\(operation)", "bus.attempts": "\(attempts)"])
+        throw ServiceError(.unavailable, "no worker of \(service.rawValue) answered \(operation) in time")
+    }
+
+    private func decode<Response: Decodable>(
+        _ reply: [Data], requestID: String, operation: String, as type: Response.Type
+    ) throws -> Response {
+        guard let first = reply.first, let header = try? Wire.decoder.decode(ReplyHeader.self, from: first),
+            header.requestId == requestID
+        else {
+            throw ServiceError(.internalError, "the reply to \(operation) is malformed")
+        }
+        if let error = header.error { throw error }
+        guard reply.count >= 2, let response = try? Wire.decoder.decode(Response.self, from: reply[1]) else {
+            throw ServiceError(.internalError, "the response to \(operation) does not match its type")
+        }
+        return response
+    }
+}
+
+/// The shared JSON coders (`WireCoding`'s settings); both are thread-safe.
+enum Wire {
+    static let encoder = WireCoding.encoder()
+    static let decoder = WireCoding.decoder()
+}
+
+extension Duration {
+    /// Whole milliseconds, clamped at zero.
+    var milliseconds: Int64 { Int64(clampedNanoseconds / 1_000_000) }
+}

@@ -1,0 +1,26 @@
+public import Logging
+
+/// One per process: the ZeroMQ context and the I/O thread that owns every bus socket.
+///
+/// Create it at start-up, hand it to every bus component, and `shutdown()` it last. Shutting
+/// down closes every socket at once without goodbyes (a worker that is still registered simply
+/// vanishes, as if it had crashed); stop components first for a graceful exit.
+public final class BusContext: Sendable {
+    let loop: IOLoop
+    let logger: Logger
+
+    /// Starts the I/O thread.
+    public init(logger: Logger) {
+        self.logger = logger
+        self.loop = IOLoop(logger: logger)
+    }
+
+    /// Closes every socket of this context, stops the I/O thread and terminates the context.
+    ///
+    /// Calls in flight fail with `BusError.closed`; calling it again returns at once.
+    public func shutdown() async {
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            loop.execute({ reactor in reactor.requestShutdown(waiter) }, ifClosed: { waiter.resume() })
+        }
+    }
+}

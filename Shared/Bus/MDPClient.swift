@@ -1,0 +1,62 @@
+public import Foundation
+public import Logging
+import Synchronization
+
+/// An MDP/0.1 client (RFC 7): sends a request to a service through the broker, awaits the reply.
+///
+/// It keeps a pool of DEALER sockets, each with at most one outstanding request, so concurrent
+/// calls run in parallel and any MDP broker will do. A socket whose request timed out is closed
+/// and replaced, so a late reply can never answer another call. Sockets reconnect on their own,
+/// so a client survives a broker restart (the calls in flight at that moment time out).
+public final class MDPClient: Sendable {
+    private let loop: IOLoop
+    private let engine: LoopBound<ClientEngine>
+    private let nextID = Atomic<UInt64>(0)
+
+    /// A client of the broker at `endpoint`; sockets are opened on first use.
+    ///
+    /// - Parameter maxSockets: calls in flight at once; further calls wait for a free socket
+    ///   (their timeout running).
+    public init(context: BusContext, endpoint: String, curve: ClientCurve?, maxSockets: Int = 256, logger: Logger) {
+        self.loop = context.loop
+        self.engine = LoopBound(
+            ClientEngine(endpoint: endpoint, curve: curve, maxSockets: maxSockets, logger: logger), loop: context.loop)
+    }
+
+    /// Sends `body` to `service` and returns the reply body.
+    ///
+    /// Throws `BusError.timeout` when no reply came in time (the request may or may not have
+    /// been served), `BusError.closed` after `close()`, `CancellationError` if the task is
+    /// cancelled.
+    public func request(service: String, body: [Data], timeout: Duration) async throws -> [Data] {
+        try Task.checkCancellation()
+        let id = nextID.add(1, ordering: .relaxed).newValue
+        let engine = self.engine
+        let loop = self.loop
+        let name = Data(service.utf8)
+        let nanoseconds = timeout.clampedNanoseconds
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: ClientEngine.Continuation) in
+                loop.execute(
+                    { reactor in
+                        engine.value.request(
+                            reactor, id: id, service: name, body: body, timeout: nanoseconds, continuation: continuation)
+                    }, ifClosed: { continuation.resume(throwing: BusError.closed) })
+            }
+        } onCancel: {
+            loop.execute { _ in engine.value.cancel(id) }
+        }
+    }
+
+    /// Closes every socket; calls in flight fail with `BusError.closed`.
+    public func close() async {
+        let engine = self.engine
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            loop.execute(
+                { _ in
+                    engine.value.close()
+                    continuation.resume()
+                }, ifClosed: { continuation.resume() })
+        }
+    }
+}

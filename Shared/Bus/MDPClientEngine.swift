@@ -1,0 +1,236 @@
+import CZeroMQ
+import Foundation
+import Logging
+
+/// The client's pool of DEALER sockets, on the I/O thread.
+///
+/// Each socket carries at most one outstanding request, so a reply needs no correlation and any
+/// MDP broker will do. A socket whose request timed out or was cancelled is closed, never reused:
+/// a late reply must not be read as another call's answer.
+final class ClientEngine: LoopParticipant {
+    typealias Continuation = CheckedContinuation<[Data], any Error>
+
+    private final class Call {
+        let id: UInt64
+        let service: Data
+        let body: [Data]
+        let continuation: Continuation
+        var timer: TimerID?
+        var socket: PooledSocket?
+        var finished = false
+
+        init(id: UInt64, service: Data, body: [Data], continuation: Continuation) {
+            self.id = id
+            self.service = service
+            self.body = body
+            self.continuation = continuation
+        }
+    }
+
+    private final class PooledSocket {
+        let socket: ZSocket
+        var registration: Registration?
+        var call: Call?
+        /// The request could not leave yet (no connection); sent when the socket turns writable.
+        var unsent = false
+
+        init(socket: ZSocket) { self.socket = socket }
+    }
+
+    private let endpoint: String
+    private let curve: ClientCurve?
+    private let maxSockets: Int
+    private let logger: Logger
+
+    private var reactor: Reactor?
+    private var idle: [PooledSocket] = []
+    private var socketCount = 0
+    private var queue = FIFO<Call>()
+    private var calls: [UInt64: Call] = [:]
+    /// Cancellations that overtook their request on the way to the I/O thread.
+    private var cancelledEarly: Set<UInt64> = []
+    private var closed = false
+
+    init(endpoint: String, curve: ClientCurve?, maxSockets: Int, logger: Logger) {
+        self.endpoint = endpoint
+        self.curve = curve
+        self.maxSockets = max(1, maxSockets)
+        self.logger = logger
+    }
+
+    // MARK: Calls
+
+    func request(
+        _ reactor: Reactor, id: UInt64, service: Data, body: [Data], timeout: UInt64, continuation: Continuation
+    ) {
+        if closed {
+            continuation.resume(throwing: BusError.closed)
+            return
+        }
+        if cancelledEarly.remove(id) != nil {
+            continuation.resume(throwing: CancellationError())
+            return
+        }
+        if self.reactor == nil {
+            self.reactor = reactor
+            reactor.join(self)
+            if curve == nil {
+                logger.warning("bus runs without CURVE: local development only", metadata: ["bus.endpoint": "\(endpoint)"])
+            }
+        }
+        let call = Call(id: id, service: service, body: body, continuation: continuation)
+        calls[id] = call
+        call.timer = reactor.schedule(after: timeout) { [unowned self] in abandon(call, BusError.timeout) }
+        if let socket = idle.popLast() {
+            assign(call, to: socket)
+        } else if socketCount < maxSockets {
+            openSocket(for: call)
+        } else {
+            queue.append(call)
+        }
+    }
+
+    func cancel(_ id: UInt64) {
+        if let call = calls[id] {
+            abandon(call, CancellationError())
+        } else if !closed {
+            cancelledEarly.insert(id)
+        }
+    }
+
+    private func openSocket(for call: Call) {
+        guard let reactor else { return }
+        do {
+            let socket = try reactor.openSocket(type: ZMQ_DEALER)
+            let pooled = PooledSocket(socket: socket)
+            do {
+                try socket.applyConnectDefaults()
+                // A request is never queued on a connection that is not up (a dead broker).
+                try socket.set(ZMQ_IMMEDIATE, 1)
+                try socket.applyClientCurve(curve)
+                try socket.connect(endpoint)
+            } catch {
+                socket.close(linger: 0)
+                throw error
+            }
+            let registration = reactor.watch(socket) { [unowned self, unowned pooled] in drain(pooled) }
+            registration.onWritable = { [unowned self, unowned pooled] in sendPending(pooled) }
+            pooled.registration = registration
+            socketCount += 1
+            assign(call, to: pooled)
+        } catch {
+            finish(call, .failure(error))
+        }
+    }
+
+    private func assign(_ call: Call, to pooled: PooledSocket) {
+        pooled.call = call
+        call.socket = pooled
+        transmit(pooled)
+    }
+
+    /// [“”, "MDPC01", service, body…]
+    private func transmit(_ pooled: PooledSocket) {
+        guard let call = pooled.call else { return }
+        switch pooled.socket.send([MDP.empty, MDP.client, call.service], body: call.body[...]) {
+        case .sent:
+            if pooled.unsent, let registration = pooled.registration { reactor?.setWantsWritable(registration, false) }
+            pooled.unsent = false
+        case .wouldBlock:
+            if !pooled.unsent, let registration = pooled.registration { reactor?.setWantsWritable(registration, true) }
+            pooled.unsent = true
+        case .unreachable, .failed:
+            pooled.call = nil
+            call.socket = nil
+            discard(pooled)
+            finish(call, .failure(BusError(.socketError, detail: "send failed: \(zmqErrorText())")))
+        }
+    }
+
+    private func sendPending(_ pooled: PooledSocket) {
+        if pooled.unsent { transmit(pooled) }
+    }
+
+    /// Reply: [“”, "MDPC01", service, body…]
+    private func drain(_ pooled: PooledSocket) {
+        while let frames = pooled.socket.receive() {
+            guard let call = pooled.call else { continue }
+            guard frames.count >= 3, frames[0].isEmpty, frames[1] == MDP.client, frames[2] == call.service else {
+                pooled.call = nil
+                call.socket = nil
+                discard(pooled)
+                finish(call, .failure(BusError(.protocolViolation, detail: "malformed MDP reply")))
+                return
+            }
+            pooled.call = nil
+            call.socket = nil
+            finish(call, .success(Array(frames[3...])))
+            release(pooled)
+        }
+    }
+
+    // MARK: Pool
+
+    private func release(_ pooled: PooledSocket) {
+        while let next = queue.popFirst() {
+            if next.finished { continue }
+            assign(next, to: pooled)
+            return
+        }
+        idle.append(pooled)
+    }
+
+    private func discard(_ pooled: PooledSocket) {
+        pooled.socket.close(linger: 0)
+        socketCount -= 1
+        while socketCount < maxSockets, !closed, let next = queue.popFirst() {
+            if next.finished { continue }
+            openSocket(for: next)
+        }
+    }
+
+    /// Timeout or cancellation: the call ends, and its socket (if any) goes with it.
+    private func abandon(_ call: Call, _ error: any Error) {
+        guard !call.finished else { return }
+        if let pooled = call.socket {
+            pooled.call = nil
+            call.socket = nil
+            discard(pooled)
+        }
+        finish(call, .failure(error))
+    }
+
+    private func finish(_ call: Call, _ result: Result<[Data], any Error>) {
+        guard !call.finished else { return }
+        call.finished = true
+        if let timer = call.timer { reactor?.cancel(timer) }
+        calls[call.id] = nil
+        call.continuation.resume(with: result)
+    }
+
+    // MARK: Closing
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        for call in Array(calls.values) {
+            if let pooled = call.socket {
+                pooled.call = nil
+                pooled.socket.close(linger: 0)
+            }
+            call.socket = nil
+            finish(call, .failure(BusError.closed))
+        }
+        calls = [:]
+        queue = FIFO()
+        for pooled in idle { pooled.socket.close(linger: 0) }
+        idle = []
+        socketCount = 0
+        cancelledEarly = []
+        reactor?.leave(self)
+    }
+
+    func contextClosing() {
+        close()
+    }
+}

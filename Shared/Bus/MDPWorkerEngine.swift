@@ -1,0 +1,290 @@
+import CZeroMQ
+import Foundation
+import Logging
+
+/// The worker's DEALER slots, on the I/O thread: READY, REQUEST/REPLY, heartbeats, reconnects.
+final class WorkerEngine: LoopParticipant {
+    typealias Handler = @Sendable ([Data]) async -> [Data]
+    /// Hands a finished reply back to the I/O thread: slot, connection generation, client, body.
+    typealias Deliver = @Sendable (Int, Int, Data, [Data]) -> Void
+
+    private final class Slot {
+        let index: Int
+        let identity: Data
+        var socket: ZSocket?
+        /// Bumped with every new socket, so a reply computed for an old connection is dropped.
+        var generation = 0
+        var busy = false
+        var lastHeard: UInt64 = 0
+        var lastSent: UInt64 = 0
+
+        init(index: Int, identity: Data) {
+            self.index = index
+            self.identity = identity
+        }
+    }
+
+    private enum State {
+        case idle, running, stopping, stopped
+    }
+
+    private let endpoint: String
+    private let service: Data
+    private let curve: ClientCurve?
+    private let heartbeat: Heartbeat
+    private let gracePeriod: UInt64
+    private let logger: Logger
+    private let slots: [Slot]
+
+    private var state = State.idle
+    private var reactor: Reactor?
+    private var handler: Handler?
+    private var deliver: Deliver?
+    private var runContinuation: CheckedContinuation<Void, any Error>?
+    private var stopWaiters: [CheckedContinuation<Void, Never>] = []
+    private var heartbeatTimer: TimerID?
+    private var graceTimer: TimerID?
+
+    init(
+        endpoint: String, service: String, instanceId: String, slots: Int, curve: ClientCurve?, heartbeat: Heartbeat,
+        gracePeriod: Duration, logger: Logger
+    ) {
+        self.endpoint = endpoint
+        self.service = Data(service.utf8)
+        self.curve = curve
+        self.heartbeat = heartbeat
+        self.gracePeriod = gracePeriod.clampedNanoseconds
+        self.logger = logger
+        self.slots = (0..<max(1, slots)).map { Slot(index: $0, identity: Data("\(instanceId)/\($0)".utf8)) }
+    }
+
+    // MARK: Running
+
+    func run(
+        _ reactor: Reactor, handler: @escaping Handler, deliver: @escaping Deliver,
+        continuation: CheckedContinuation<Void, any Error>
+    ) {
+        switch state {
+        case .stopped:
+            continuation.resume()
+            return
+        case .running, .stopping:
+            continuation.resume(throwing: BusError(.socketError, detail: "the worker is already running"))
+            return
+        case .idle:
+            break
+        }
+        self.reactor = reactor
+        self.handler = handler
+        self.deliver = deliver
+        if curve == nil {
+            logger.warning("bus runs without CURVE: local development only", metadata: ["bus.endpoint": "\(endpoint)"])
+        }
+        do {
+            for slot in slots { try connect(slot) }
+        } catch {
+            for slot in slots { closeSocket(of: slot, linger: 0) }
+            state = .stopped
+            continuation.resume(throwing: error)
+            return
+        }
+        state = .running
+        runContinuation = continuation
+        reactor.join(self)
+        scheduleHeartbeat()
+        logger.info(
+            "bus worker started",
+            metadata: ["bus.service": "\(String(decoding: service, as: UTF8.self))", "bus.slots": "\(slots.count)"])
+    }
+
+    private func connect(_ slot: Slot) throws(BusError) {
+        guard let reactor else { return }
+        let socket = try reactor.openSocket(type: ZMQ_DEALER)
+        do {
+            try socket.applyConnectDefaults()
+            try socket.set(ZMQ_ROUTING_ID, bytes: slot.identity)
+            try socket.applyClientCurve(curve)
+            try socket.connect(endpoint)
+        } catch {
+            socket.close(linger: 0)
+            throw error
+        }
+        slot.socket = socket
+        slot.generation += 1
+        slot.busy = false
+        let now = monotonicNanoseconds()
+        slot.lastHeard = now
+        slot.lastSent = now
+        reactor.watch(socket) { [unowned self, unowned slot] in drain(slot) }
+        // ZMQ_IMMEDIATE is off: READY waits in the pipe until the broker is reachable.
+        _ = socket.send([MDP.empty, MDP.worker, MDP.ready, service])
+    }
+
+    /// A fresh socket and READY: how a worker survives a broker restart or a DISCONNECT.
+    private func reconnect(_ slot: Slot) {
+        closeSocket(of: slot, linger: 0)
+        do {
+            try connect(slot)
+        } catch {
+            logger.error("bus worker could not reconnect", metadata: ["bus.error": "\(error)"])
+        }
+    }
+
+    private func closeSocket(of slot: Slot, linger: Int32) {
+        slot.socket?.close(linger: linger)
+        slot.socket = nil
+        slot.busy = false
+        slot.generation += 1
+    }
+
+    // MARK: Messages from the broker
+
+    private func drain(_ slot: Slot) {
+        guard let socket = slot.socket else { return }
+        while slot.socket === socket, let frames = socket.receive() {
+            handle(frames, on: slot)
+        }
+    }
+
+    /// ["", "MDPW01", command, …]
+    private func handle(_ frames: [Data], on slot: Slot) {
+        slot.lastHeard = monotonicNanoseconds()
+        guard frames.count >= 3, frames[0].isEmpty, frames[1] == MDP.worker, let command = MDP.Command(frame: frames[2])
+        else {
+            logger.warning("bus worker dropped a malformed message from the broker")
+            return
+        }
+        switch command {
+        case .request:
+            // ["", "MDPW01", REQUEST, client, "", body…]
+            guard frames.count >= 5, frames[4].isEmpty else {
+                logger.warning("bus worker dropped a REQUEST without a client envelope")
+                return
+            }
+            guard state == .running, !slot.busy, let handler, let deliver else { return }
+            slot.busy = true
+            let index = slot.index
+            let generation = slot.generation
+            let client = frames[3]
+            let body = Array(frames[5...])
+            Task {
+                let reply = await handler(body)
+                deliver(index, generation, client, reply)
+            }
+        case .heartbeat:
+            break
+        case .disconnect:
+            guard state == .running else { return }
+            logger.info("bus broker said DISCONNECT; registering again")
+            reconnect(slot)
+        case .ready, .reply:
+            logger.warning("bus worker dropped a command only workers send")
+        }
+    }
+
+    /// Called (through the loop) when a handler finished.
+    func complete(slot index: Int, generation: Int, client: Data, reply: [Data]) {
+        let slot = slots[index]
+        guard slot.generation == generation, slot.busy, let socket = slot.socket else {
+            logger.debug("bus worker dropped a reply: its connection was renewed meanwhile")
+            return
+        }
+        _ = socket.send([MDP.empty, MDP.worker, MDP.reply, client, MDP.empty], body: reply[...])
+        slot.busy = false
+        let now = monotonicNanoseconds()
+        slot.lastSent = now
+        // Silence only counts while idle: a foreign broker heartbeats idle workers only.
+        slot.lastHeard = now
+        if state == .stopping {
+            sayGoodbye(slot)
+            finishStoppingIfDone()
+        }
+    }
+
+    // MARK: Heartbeats
+
+    private func scheduleHeartbeat() {
+        heartbeatTimer = reactor?.schedule(after: heartbeat.intervalNanoseconds) { [unowned self] in heartbeatTick() }
+    }
+
+    private func heartbeatTick() {
+        let now = monotonicNanoseconds()
+        for slot in slots {
+            guard let socket = slot.socket else { continue }
+            if state == .running, !slot.busy, now &- slot.lastHeard > heartbeat.expiryNanoseconds {
+                logger.info("bus worker heard nothing from the broker; reconnecting")
+                reconnect(slot)
+            } else if now &- slot.lastSent >= heartbeat.intervalNanoseconds {
+                _ = socket.send([MDP.empty, MDP.worker, MDP.heartbeat])
+                slot.lastSent = now
+            }
+        }
+        scheduleHeartbeat()
+    }
+
+    // MARK: Stopping
+
+    /// Stops taking work, lets busy slots finish within the grace period, says DISCONNECT.
+    func stop(_ waiter: CheckedContinuation<Void, Never>) {
+        switch state {
+        case .idle, .stopped:
+            state = .stopped
+            waiter.resume()
+        case .stopping:
+            stopWaiters.append(waiter)
+        case .running:
+            state = .stopping
+            stopWaiters.append(waiter)
+            for slot in slots where !slot.busy { sayGoodbye(slot) }
+            graceTimer = reactor?.schedule(after: gracePeriod) { [unowned self] in
+                graceTimer = nil
+                let unfinished = slots.filter { $0.socket != nil }.count
+                if unfinished > 0 {
+                    logger.warning("bus worker stopped with handlers still running", metadata: ["bus.slots": "\(unfinished)"])
+                }
+                for slot in slots where slot.socket != nil { sayGoodbye(slot) }
+                finishStoppingIfDone()
+            }
+            finishStoppingIfDone()
+        }
+    }
+
+    private func sayGoodbye(_ slot: Slot) {
+        guard let socket = slot.socket else { return }
+        _ = socket.send([MDP.empty, MDP.worker, MDP.disconnect])
+        // Linger lets the DISCONNECT leave after the close.
+        closeSocket(of: slot, linger: 200)
+    }
+
+    private func finishStoppingIfDone() {
+        guard state == .stopping, slots.allSatisfy({ $0.socket == nil }) else { return }
+        state = .stopped
+        cancelTimers()
+        reactor?.leave(self)
+        logger.info("bus worker stopped", metadata: ["bus.service": "\(String(decoding: service, as: UTF8.self))"])
+        runContinuation?.resume()
+        runContinuation = nil
+        let waiters = stopWaiters
+        stopWaiters = []
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func cancelTimers() {
+        if let heartbeatTimer { reactor?.cancel(heartbeatTimer) }
+        if let graceTimer { reactor?.cancel(graceTimer) }
+        heartbeatTimer = nil
+        graceTimer = nil
+    }
+
+    /// The context is going away: sockets close without DISCONNECT, as in a crash.
+    func contextClosing() {
+        for slot in slots { closeSocket(of: slot, linger: 0) }
+        state = .stopped
+        cancelTimers()
+        runContinuation?.resume(throwing: BusError.closed)
+        runContinuation = nil
+        let waiters = stopWaiters
+        stopWaiters = []
+        for waiter in waiters { waiter.resume() }
+    }
+}

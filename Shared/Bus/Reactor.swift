@@ -1,0 +1,237 @@
+import CZeroMQ
+import Glibc
+import Logging
+
+/// Something that owns sockets on the I/O thread and must let go of them when the context closes.
+protocol LoopParticipant: AnyObject {
+    /// The context is shutting down: close sockets without goodbyes and fail whoever waits.
+    func contextClosing()
+}
+
+/// A socket watched by the poll loop, with what to do when it becomes readable or writable.
+final class Registration {
+    let socket: ZSocket
+    let onReadable: () -> Void
+    var onWritable: (() -> Void)?
+    fileprivate(set) var active = true
+    fileprivate(set) var wantsWritable = false
+
+    fileprivate init(socket: ZSocket, onReadable: @escaping () -> Void) {
+        self.socket = socket
+        self.onReadable = onReadable
+    }
+}
+
+/// The I/O thread's state: the poll set, the timers, every open socket. Only used on that thread.
+final class Reactor {
+    /// Wakes the poll loop; read here to reset it.
+    private let wakeFD: Int32
+    let context: UnsafeMutableRawPointer
+    let logger: Logger
+    /// One receive buffer for every socket: the thread handles one frame at a time.
+    let scratch: UnsafeMutablePointer<zmq_msg_t>
+
+    private var registrations: [ObjectIdentifier: Registration] = [:]
+    private var pollItems: [zmq_pollitem_t] = []
+    private var pollOwners: [Registration?] = []
+    private var pollSetDirty = true
+
+    private var timers = TimerHeap()
+    private var participants: [ObjectIdentifier: any LoopParticipant] = [:]
+    private var openSockets: [ObjectIdentifier: ZSocket] = [:]
+    private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
+    private(set) var shutdownRequested = false
+    private var zapHandler: ZAPHandler?
+
+    init(context: UnsafeMutableRawPointer, wakeFD: Int32, logger: Logger) {
+        self.context = context
+        self.wakeFD = wakeFD
+        self.logger = logger
+        self.scratch = .allocate(capacity: 1)
+    }
+
+    deinit {
+        scratch.deallocate()
+    }
+
+    // MARK: Sockets
+
+    /// A new socket of `type` in this context, tracked so that shutdown can close it.
+    func openSocket(type: Int32) throws(BusError) -> ZSocket {
+        guard let handle = zmq_socket(context, type) else {
+            throw BusError(.socketError, detail: "zmq_socket: \(zmqErrorText())")
+        }
+        let socket = ZSocket(handle: handle, reactor: self)
+        openSockets[ObjectIdentifier(socket)] = socket
+        return socket
+    }
+
+    /// Called by `ZSocket.close`; stops watching it too.
+    func forget(_ socket: ZSocket) {
+        openSockets[ObjectIdentifier(socket)] = nil
+        if let registration = registrations.removeValue(forKey: ObjectIdentifier(socket)) {
+            registration.active = false
+            pollSetDirty = true
+        }
+    }
+
+    /// Watches `socket`; `onReadable` should drain it (receive until EAGAIN).
+    @discardableResult
+    func watch(_ socket: ZSocket, onReadable: @escaping () -> Void) -> Registration {
+        let registration = Registration(socket: socket, onReadable: onReadable)
+        registrations[ObjectIdentifier(socket)] = registration
+        pollSetDirty = true
+        return registration
+    }
+
+    /// Adds or removes POLLOUT interest, for a send that found no peer ready.
+    func setWantsWritable(_ registration: Registration, _ wants: Bool) {
+        guard registration.active, registration.wantsWritable != wants else { return }
+        registration.wantsWritable = wants
+        pollSetDirty = true
+    }
+
+    // MARK: Participants and shutdown
+
+    func join(_ participant: any LoopParticipant) {
+        participants[ObjectIdentifier(participant)] = participant
+    }
+
+    func leave(_ participant: any LoopParticipant) {
+        participants[ObjectIdentifier(participant)] = nil
+    }
+
+    func requestShutdown(_ waiter: CheckedContinuation<Void, Never>) {
+        shutdownWaiters.append(waiter)
+        shutdownRequested = true
+    }
+
+    /// Tells every participant, then closes whatever socket is still open.
+    func closeEverything() {
+        let leaving = participants.values
+        participants = [:]
+        for participant in leaving {
+            participant.contextClosing()
+        }
+        zapHandler?.close()
+        zapHandler = nil
+        for socket in openSockets.values {
+            socket.close(linger: 0)
+        }
+        timers = TimerHeap()
+    }
+
+    func completeShutdown() {
+        let waiters = shutdownWaiters
+        shutdownWaiters = []
+        for waiter in waiters {
+            waiter.resume()
+        }
+    }
+
+    /// The context's ZAP handler, bound on first use (before any CURVE server socket binds).
+    func zap() throws(BusError) -> ZAPHandler {
+        if let zapHandler { return zapHandler }
+        let handler = try ZAPHandler(reactor: self)
+        zapHandler = handler
+        return handler
+    }
+
+    // MARK: Timers
+
+    /// Nanoseconds on the monotonic clock.
+    func now() -> UInt64 { monotonicNanoseconds() }
+
+    /// Runs `fire` on this thread at or after `deadline`, unless cancelled first.
+    @discardableResult
+    func schedule(at deadline: UInt64, _ fire: @escaping () -> Void) -> TimerID {
+        timers.schedule(at: deadline, fire)
+    }
+
+    @discardableResult
+    func schedule(after nanoseconds: UInt64, _ fire: @escaping () -> Void) -> TimerID {
+        timers.schedule(at: now() &+ nanoseconds, fire)
+    }
+
+    func cancel(_ timer: TimerID) {
+        timers.cancel(timer)
+    }
+
+    func runDueTimers() {
+        let current = now()
+        while let fire = timers.popDue(now: current) {
+            fire()
+        }
+    }
+
+    /// How long `zmq_poll` may sleep: until the nearest timer, rounded up; -1 for ever.
+    func pollTimeoutMilliseconds() -> Int {
+        guard let next = timers.nextDeadline else { return -1 }
+        let current = now()
+        if next <= current { return 0 }
+        return Int((next - current + 999_999) / 1_000_000)
+    }
+
+    // MARK: Polling
+
+    func poll(timeoutMilliseconds: Int) {
+        if pollSetDirty { rebuildPollSet() }
+        let ready = pollItems.withUnsafeMutableBufferPointer { items in
+            zmq_poll(items.baseAddress, Int32(items.count), timeoutMilliseconds)
+        }
+        guard ready > 0 else { return }
+        if pollItems[0].revents != 0 {
+            var counter: UInt64 = 0
+            _ = withUnsafeMutableBytes(of: &counter) { read(wakeFD, $0.baseAddress, 8) }
+        }
+        // Callbacks may close sockets or change interests; they only mark the poll set dirty,
+        // and inactive registrations are skipped, so these arrays stay valid during the pass.
+        for index in 1..<pollItems.count {
+            let revents = Int32(pollItems[index].revents)
+            guard revents != 0, let registration = pollOwners[index] else { continue }
+            if revents & Int32(ZMQ_POLLIN) != 0, registration.active {
+                registration.onReadable()
+            }
+            if revents & Int32(ZMQ_POLLOUT) != 0, registration.active, registration.wantsWritable {
+                registration.onWritable?()
+            }
+        }
+    }
+
+    private func rebuildPollSet() {
+        pollItems.removeAll(keepingCapacity: true)
+        pollOwners.removeAll(keepingCapacity: true)
+        pollItems.append(zmq_pollitem_t(socket: nil, fd: wakeFD, events: Int16(ZMQ_POLLIN), revents: 0))
+        pollOwners.append(nil)
+        for registration in registrations.values {
+            var events = Int16(ZMQ_POLLIN)
+            if registration.wantsWritable { events |= Int16(ZMQ_POLLOUT) }
+            pollItems.append(
+                zmq_pollitem_t(socket: registration.socket.handle, fd: 0, events: events, revents: 0))
+            pollOwners.append(registration)
+        }
+        pollSetDirty = false
+    }
+}
+
+/// The monotonic clock in nanoseconds: cheap (vDSO) and immune to wall-clock steps.
+func monotonicNanoseconds() -> UInt64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
+}
+
+/// The text of the calling thread's last libzmq error.
+func zmqErrorText(_ code: Int32 = zmq_errno()) -> String {
+    String(cString: zmq_strerror(code))
+}
+
+extension Duration {
+    /// Whole nanoseconds, clamped to zero for negative durations and to ~292 years above.
+    var clampedNanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        if seconds < 0 || (seconds == 0 && attoseconds <= 0) { return 0 }
+        if seconds >= 9_000_000_000 { return UInt64(Int64.max) }
+        return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+    }
+}

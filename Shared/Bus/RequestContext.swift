@@ -1,0 +1,27 @@
+public import Foundation
+public import Logging
+public import Models
+
+/// What a handler knows about the call besides its request: who, which call, until when.
+public struct RequestContext: Sendable {
+    /// The request header as the caller sent it.
+    public let header: RequestHeader
+    /// The caller's identity and roles, forwarded by the gateway; check authorization against it.
+    public var caller: Caller { header.caller }
+    /// The call's id, the same on every retry.
+    public var requestId: String { header.requestId }
+    /// The service's logger with `request.id` and `bus.operation` metadata set.
+    public let logger: Logger
+    /// When the caller stops waiting; work past it is wasted.
+    public let deadline: Date
+
+    /// A context for `header`; the deadline comes from the header.
+    public init(header: RequestHeader, logger: Logger) {
+        self.header = header
+        var logger = logger
+        logger[metadataKey: "request.id"] = "\(header.requestId)"
+        logger[metadataKey: "bus.operation"] = "\(header.operation)"
+        self.logger = logger
+        self.deadline = Date(timeIntervalSince1970: Double(header.deadline) / 1000)
+    }
+}

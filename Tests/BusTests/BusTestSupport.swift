@@ -1,0 +1,115 @@
+import Bus
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+/// Short heartbeats keep failure detection (and so the tests) fast.
+let testHeartbeat = Heartbeat(interval: .milliseconds(100), liveness: 3)
+
+/// Every test binds wildcard ports, so tests never collide when run in parallel.
+let wildcardEndpoints = BusEndpoints(
+    mdp: "tcp://127.0.0.1:*", eventsIn: "tcp://127.0.0.1:*", eventsOut: "tcp://127.0.0.1:*")
+
+/// Log records kept in memory, so tests can assert what an operator would read.
+final class LogCapture: Sendable {
+    struct Record: Sendable {
+        let level: Logger.Level
+        let message: String
+        let metadata: [String: String]
+    }
+
+    private let records = Mutex<[Record]>([])
+
+    var all: [Record] { records.withLock { $0 } }
+
+    func logger(_ label: String = "bus-test") -> Logger {
+        var logger = Logger(label: label) { _ in Handler(capture: self) }
+        logger.logLevel = .debug
+        return logger
+    }
+
+    fileprivate func append(_ record: Record) {
+        records.withLock { $0.append(record) }
+    }
+
+    private struct Handler: LogHandler {
+        let capture: LogCapture
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .debug
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            var merged = metadata
+            if let extra = event.metadata { merged.merge(extra) { $1 } }
+            capture.append(
+                Record(
+                    level: event.level, message: event.message.description,
+                    metadata: merged.mapValues { $0.description }))
+        }
+    }
+}
+
+/// A logger that drops everything.
+let quietLogger = Logger(label: "bus-test") { _ in SwiftLogNoOpLogHandler() }
+
+/// Waits until `condition` holds, checking every few milliseconds, failing after `timeout`.
+func eventually(
+    timeout: Duration = .seconds(5), _ what: String = "condition",
+    _ condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    Issue.record("timed out waiting for \(what)")
+    throw BusError.timeout
+}
+
+/// A context with a started broker on wildcard ports, for one test.
+struct BrokerFixture {
+    let context: BusContext
+    let broker: Broker
+    var endpoints: BusEndpoints { broker.endpoints }
+
+    static func start(
+        curve: BrokerCurve? = nil, heartbeat: Heartbeat = testHeartbeat, logger: Logger = quietLogger
+    ) async throws -> BrokerFixture {
+        let context = BusContext(logger: logger)
+        let broker = Broker(
+            context: context, endpoints: wildcardEndpoints, curve: curve, heartbeat: heartbeat, logger: logger)
+        try await broker.start()
+        return BrokerFixture(context: context, broker: broker)
+    }
+
+    func shutdown() async {
+        await broker.stop()
+        await context.shutdown()
+    }
+}
+
+extension Data {
+    var text: String { String(decoding: self, as: UTF8.self) }
+}
+
+/// An echo handler that tags its reply with `tag`, so tests can tell which worker answered.
+func echo(tag: String) -> @Sendable ([Data]) async -> [Data] {
+    { body in [Data(tag.utf8)] + body }
+}
+
+/// Starts `worker.run` in a task; the task ends when the worker stops.
+func launch(_ worker: MDPWorker, _ handler: @escaping @Sendable ([Data]) async -> [Data]) -> Task<Void, any Error> {
+    Task { try await worker.run(handler) }
+}
+
+/// Asks the broker how many worker sockets serve `service`.
+func workerCount(_ client: MDPClient, _ service: String) async throws -> Int {
+    let reply = try await client.request(service: "mmi.workers", body: [Data(service.utf8)], timeout: .seconds(2))
+    let json = try JSONSerialization.jsonObject(with: try #require(reply.first)) as? [String: Int]
+    return json?["workers"] ?? -1
+}

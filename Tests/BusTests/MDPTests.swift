@@ -1,0 +1,196 @@
+import Bus
+import Foundation
+import Logging
+import Testing
+
+@Suite("MDP broker, client and worker")
+struct MDPTests {
+    @Test("200 concurrent calls through the broker are all answered with their own reply")
+    func concurrentRoundTrips() async throws {
+        let fixture = try await BrokerFixture.start()
+        let worker = MDPWorker(
+            context: fixture.context, endpoint: fixture.endpoints.mdp, service: "echo", instanceId: "w1",
+            curve: nil, heartbeat: testHeartbeat, logger: quietLogger)
+        let running = launch(worker, echo(tag: "w1"))
+        let client = MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, logger: quietLogger)
+
+        let replies = try await withThrowingTaskGroup(of: (Int, [Data]).self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    let body = [Data("call \(index)".utf8), Data([UInt8(index % 256)])]
+                    return (index, try await client.request(service: "echo", body: body, timeout: .seconds(10)))
+                }
+            }
+            return try await group.reduce(into: [Int: [Data]]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(replies.count == 200)
+        for (index, reply) in replies {
+            #expect(reply == [Data("w1".utf8), Data("call \(index)".utf8), Data([UInt8(index % 256)])])
+        }
+        await worker.stop()
+        try await running.value
+        await client.close()
+        await fixture.shutdown()
+    }
+
+    @Test("two workers of one service share the load")
+    func loadSharing() async throws {
+        let fixture = try await BrokerFixture.start()
+        let first = MDPWorker(
+            context: fixture.context, endpoint: fixture.endpoints.mdp, service: "share", instanceId: "a", slots: 1,
+            curve: nil, heartbeat: testHeartbeat, logger: quietLogger)
+        let second = MDPWorker(
+            context: fixture.context, endpoint: fixture.endpoints.mdp, service: "share", instanceId: "b", slots: 1,
+            curve: nil, heartbeat: testHeartbeat, logger: quietLogger)
+        let slow: @Sendable (String) -> @Sendable ([Data]) async -> [Data] = { tag in
+            { _ in
+                try? await Task.sleep(for: .milliseconds(5))
+                return [Data(tag.utf8)]
+            }
+        }
+        let runs = [launch(first, slow("a")), launch(second, slow("b"))]
+        let client = MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, logger: quietLogger)
+        try await eventually("both workers registered") { try await workerCount(client, "share") == 2 }
+
+        let tags = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<40 {
+                group.addTask { try await client.request(service: "share", body: [], timeout: .seconds(5))[0].text }
+            }
+            return try await group.reduce(into: [String: Int]()) { $0[$1, default: 0] += 1 }
+        }
+        #expect(tags["a", default: 0] > 0)
+        #expect(tags["b", default: 0] > 0)
+        #expect(tags.values.reduce(0, +) == 40)
+
+        await first.stop()
+        await second.stop()
+        for run in runs { try await run.value }
+        await client.close()
+        await fixture.shutdown()
+    }
+
+    @Test("mmi.service answers 200, 404 and 501; mmi.workers counts instances and slots")
+    func mmi() async throws {
+        let fixture = try await BrokerFixture.start()
+        let endpoint = fixture.endpoints.mdp
+        let workers = [
+            MDPWorker(
+                context: fixture.context, endpoint: endpoint, service: "counted", instanceId: "i1", slots: 3,
+                curve: nil, heartbeat: testHeartbeat, logger: quietLogger),
+            MDPWorker(
+                context: fixture.context, endpoint: endpoint, service: "counted", instanceId: "i2", slots: 2,
+                curve: nil, heartbeat: testHeartbeat, logger: quietLogger),
+        ]
+        let runs = workers.map { launch($0, echo(tag: "x")) }
+        let client = MDPClient(context: fixture.context, endpoint: endpoint, curve: nil, logger: quietLogger)
+        try await eventually("five slots registered") { try await workerCount(client, "counted") == 5 }
+
+        let status = try await client.request(service: "mmi.workers", body: [Data("counted".utf8)], timeout: .seconds(2))
+        let json = try JSONSerialization.jsonObject(with: try #require(status.first)) as? [String: Int]
+        #expect(json == ["instances": 2, "workers": 5])
+
+        let present = try await client.request(service: "mmi.service", body: [Data("counted".utf8)], timeout: .seconds(2))
+        #expect(present.map(\.text) == ["200"])
+        let absent = try await client.request(service: "mmi.service", body: [Data("nobody".utf8)], timeout: .seconds(2))
+        #expect(absent.map(\.text) == ["404"])
+        let unknown = try await client.request(service: "mmi.frobnicate", body: [Data("counted".utf8)], timeout: .seconds(2))
+        #expect(unknown.map(\.text) == ["501"])
+
+        let snapshot = await fixture.broker.snapshot()
+        #expect(snapshot["counted"] == Broker.ServiceStatus(instances: 2, workers: 5, queuedRequests: 0))
+
+        for worker in workers { await worker.stop() }
+        for run in runs { try await run.value }
+        await client.close()
+        await fixture.shutdown()
+    }
+
+    @Test("a stopping worker says DISCONNECT, so the broker drops it at once")
+    func stopSaysDisconnect() async throws {
+        // Heartbeats so slow that only a DISCONNECT can explain a quick drop.
+        let slow = Heartbeat(interval: .seconds(30), liveness: 3)
+        let fixture = try await BrokerFixture.start(heartbeat: slow)
+        let endpoint = fixture.endpoints.mdp
+        let staying = MDPWorker(
+            context: fixture.context, endpoint: endpoint, service: "leaving", instanceId: "stay", slots: 2,
+            curve: nil, heartbeat: slow, logger: quietLogger)
+        let leaving = MDPWorker(
+            context: fixture.context, endpoint: endpoint, service: "leaving", instanceId: "go", slots: 2,
+            curve: nil, heartbeat: slow, logger: quietLogger)
+        let runs = [launch(staying, echo(tag: "stay")), launch(leaving, echo(tag: "go"))]
+        let client = MDPClient(context: fixture.context, endpoint: endpoint, curve: nil, logger: quietLogger)
+        try await eventually("four slots registered") { try await workerCount(client, "leaving") == 4 }
+
+        let started = ContinuousClock.now
+        await leaving.stop()
+        try await runs[1].value
+        try await eventually(timeout: .seconds(2), "the stopped worker dropped") {
+            try await workerCount(client, "leaving") == 2
+        }
+        #expect(ContinuousClock.now - started < .seconds(2))
+
+        await staying.stop()
+        try await runs[0].value
+        await client.close()
+        await fixture.shutdown()
+    }
+
+    @Test("after a broker restart on the same endpoint, workers re-register and calls succeed")
+    func brokerRestart() async throws {
+        let context = BusContext(logger: quietLogger)
+        let first = Broker(
+            context: context, endpoints: wildcardEndpoints, curve: nil, heartbeat: testHeartbeat, logger: quietLogger)
+        try await first.start()
+        let endpoints = first.endpoints
+        let workerContext = BusContext(logger: quietLogger)
+        let worker = MDPWorker(
+            context: workerContext, endpoint: endpoints.mdp, service: "phoenix", instanceId: "w", slots: 2,
+            curve: nil, heartbeat: testHeartbeat, logger: quietLogger)
+        let running = launch(worker, echo(tag: "w"))
+        let client = MDPClient(context: workerContext, endpoint: endpoints.mdp, curve: nil, logger: quietLogger)
+        #expect(try await client.request(service: "phoenix", body: [], timeout: .seconds(5)) == [Data("w".utf8)])
+
+        await first.stop()
+        let second = Broker(
+            context: context, endpoints: endpoints, curve: nil, heartbeat: testHeartbeat, logger: quietLogger)
+        try await second.start()
+        #expect(second.endpoints == endpoints)
+
+        // A few heartbeats at most: 100 ms each.
+        let restarted = ContinuousClock.now
+        var answered = false
+        while !answered && ContinuousClock.now - restarted < .seconds(3) {
+            answered = (try? await client.request(service: "phoenix", body: [], timeout: .milliseconds(300))) != nil
+        }
+        #expect(answered)
+        #expect(ContinuousClock.now - restarted < .seconds(2))
+
+        await worker.stop()
+        try await running.value
+        await client.close()
+        await second.stop()
+        await workerContext.shutdown()
+        await context.shutdown()
+    }
+
+    @Test("a second broker cannot bind a port that is taken")
+    func portTaken() async throws {
+        let fixture = try await BrokerFixture.start()
+        let rival = Broker(
+            context: fixture.context, endpoints: BusEndpoints(mdp: fixture.endpoints.mdp, eventsIn: "tcp://127.0.0.1:*", eventsOut: "tcp://127.0.0.1:*"),
+            curve: nil, heartbeat: testHeartbeat, logger: quietLogger)
+        await #expect(throws: BusError.addressInUse) { try await rival.start() }
+        await fixture.shutdown()
+    }
+
+    @Test("a request to a service nobody serves times out")
+    func noWorkerTimesOut() async throws {
+        let fixture = try await BrokerFixture.start()
+        let client = MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, logger: quietLogger)
+        await #expect(throws: BusError.timeout) {
+            try await client.request(service: "void", body: [Data("x".utf8)], timeout: .milliseconds(200))
+        }
+        await client.close()
+        await fixture.shutdown()
+    }
+}

@@ -1,0 +1,288 @@
+import Bus
+import Foundation
+import Logging
+import Models
+import Synchronization
+import Testing
+
+/// Operations of a pretend service, declared the way Models declares the real ones.
+enum Greeter {
+    static let service = ServiceName("greeter")
+
+    struct Hello: BusOperation {
+        struct Request: Codable, Sendable { var name: String }
+        struct Response: Codable, Sendable, Equatable {
+            var greeting: String
+            var worker: String
+            var requestId: String
+        }
+        static let service = Greeter.service
+        static let name = "greeter.hello"
+        static let isIdempotent = true
+        static let timeout: Duration = .milliseconds(1500)
+    }
+
+    /// Not idempotent: a lost answer must not be retried.
+    struct Charge: BusOperation {
+        typealias Request = Hello.Request
+        typealias Response = Hello.Response
+        static let service = Greeter.service
+        static let name = "greeter.charge"
+        static let timeout: Duration = .milliseconds(600)
+    }
+
+    struct Validate: BusOperation {
+        typealias Request = Hello.Request
+        typealias Response = Empty
+        static let service = Greeter.service
+        static let name = "greeter.validate"
+    }
+
+    struct Explode: BusOperation {
+        typealias Request = Hello.Request
+        typealias Response = Empty
+        static let service = Greeter.service
+        static let name = "greeter.explode"
+    }
+
+    struct Unserved: BusOperation {
+        typealias Request = Empty
+        typealias Response = Empty
+        static let service = Greeter.service
+        static let name = "greeter.unserved"
+    }
+}
+
+private struct SecretFailure: Error {
+    let detail = "database password rejected"
+}
+
+/// Records which requests a worker's handlers saw.
+private final class Journal: Sendable {
+    private let entries = Mutex<[String]>([])
+    func add(_ entry: String) { entries.withLock { $0.append(entry) } }
+    var all: [String] { entries.withLock { $0 } }
+}
+
+private func makeGreeter(
+    _ context: BusContext, _ endpoint: String, tag: String, slots: Int = 2, journal: Journal = Journal(),
+    logger: Logger = quietLogger
+) -> ServiceWorker {
+    let worker = ServiceWorker(
+        context: context, endpoint: endpoint, service: Greeter.service, instanceId: tag, slots: slots, curve: nil,
+        heartbeat: testHeartbeat, logger: logger)
+    worker.handle(Greeter.Hello.self) { request, context in
+        journal.add("hello \(context.requestId)")
+        return .init(greeting: "hello, \(request.name)", worker: tag, requestId: context.requestId)
+    }
+    worker.handle(Greeter.Charge.self) { request, context in
+        journal.add("charge \(context.requestId)")
+        return .init(greeting: "charged \(request.name)", worker: tag, requestId: context.requestId)
+    }
+    worker.handle(Greeter.Validate.self) { request, _ in
+        throw ServiceError(
+            .validationFailed, "the name is not acceptable",
+            fieldErrors: [FieldError(field: "name", code: "too_short"), FieldError(field: "name", code: "reserved")])
+    }
+    worker.handle(Greeter.Explode.self) { _, _ in throw SecretFailure() }
+    return worker
+}
+
+@Suite("Typed bus calls")
+struct TypedLayerTests {
+    @Test("a typed call returns the worker's response, with the caller's request id")
+    func roundTrip() async throws {
+        let fixture = try await BrokerFixture.start()
+        let worker = makeGreeter(fixture.context, fixture.endpoints.mdp, tag: "g1")
+        let running = Task { try await worker.run() }
+        let bus = BusClient(
+            mdp: MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, logger: quietLogger),
+            logger: quietLogger)
+
+        let response = try await bus.call(Greeter.Hello.self, .init(name: "Ada"), as: .anonymous)
+        #expect(response.greeting == "hello, Ada")
+        #expect(response.worker == "g1")
+        #expect(!response.requestId.isEmpty)
+        #expect(try await bus.hasWorkers("greeter"))
+        #expect(try await bus.hasWorkers("nobody") == false)
+        let status = try await bus.serviceStatus(Greeter.service)
+        #expect(status.instances == 1 && status.workers == 2)
+
+        await worker.stop()
+        try await running.value
+        await fixture.shutdown()
+    }
+
+    @Test("a worker's ServiceError reaches the caller with its code and field errors")
+    func serviceErrorPassesThrough() async throws {
+        let fixture = try await BrokerFixture.start()
+        let worker = makeGreeter(fixture.context, fixture.endpoints.mdp, tag: "g1")
+        let running = Task { try await worker.run() }
+        let bus = BusClient(
+            mdp: MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, logger: quietLogger),
+            logger: quietLogger)
+
+        let error = await #expect(throws: ServiceError.self) {
+            try await bus.call(Greeter.Validate.self, .init(name: "x"), as: .anonymous)
+        }
+        #expect(error?.code == .validationFailed)
+        #expect(error?.message == "the name is not acceptable")
+        #expect(
+            error?.fieldErrors == [FieldError(field: "name", code: "too_short"), FieldError(field: "name", code: "reserved")])
+
+        await worker.stop()
+        try await running.value
+        await fixture.shutdown()
+    }
+
+    @Test("an unknown operation is refused; any other handler error becomes a generic internal error")
+    func unknownOperationAndInternalError() async throws {
+        let fixture = try await BrokerFixture.start()
+        let logs = LogCapture()
+        let worker = makeGreeter(fixture.context, fixture.endpoints.mdp, tag: "g1", logger: logs.logger())
+        let running = Task { try await worker.run() }
+        let bus = BusClient(
+            mdp: MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, logger: quietLogger),
+            logger: quietLogger)
+
+        let unknown = await #expect(throws: ServiceError.self) {
+            try await bus.call(Greeter.Unserved.self, Empty(), as: .anonymous)
+        }
+        #expect(unknown?.code == .unknownOperation)
+
+        let failed = await #expect(throws: ServiceError.self) {
+            try await bus.call(Greeter.Explode.self, .init(name: "x"), as: .anonymous)
+        }
+        #expect(failed?.code == .internalError)
+        #expect(failed?.message.contains("password") == false)
+        // The operator still finds the real error in the log, tagged with the request.
+        let failure = logs.all.first { $0.message == "bus handler failed" }
+        #expect(failure?.metadata["bus.error"]?.contains("SecretFailure") == true)
+        #expect(failure?.metadata["bus.operation"] == "greeter.explode")
+        #expect(failure?.metadata["request.id"]?.isEmpty == false)
+
+        await worker.stop()
+        try await running.value
+        await fixture.shutdown()
+    }
+
+    @Test("a request past its deadline is answered timeout without running; an unreadable header is a bad request")
+    func deadlineAndBadHeader() async throws {
+        let fixture = try await BrokerFixture.start()
+        let journal = Journal()
+        let worker = makeGreeter(fixture.context, fixture.endpoints.mdp, tag: "g1", journal: journal)
+        let running = Task { try await worker.run() }
+        let mdp = MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, logger: quietLogger)
+        let encoder = WireCoding.encoder()
+        let decoder = WireCoding.decoder()
+
+        let expired = RequestHeader(
+            operation: Greeter.Hello.name, requestId: "late-1", caller: .anonymous,
+            deadline: Int64(Date().timeIntervalSince1970 * 1000) - 1000)
+        let late = try await mdp.request(
+            service: "greeter", body: [try encoder.encode(expired), try encoder.encode(Greeter.Hello.Request(name: "x"))],
+            timeout: .seconds(2))
+        let lateHeader = try decoder.decode(ReplyHeader.self, from: late[0])
+        #expect(lateHeader.requestId == "late-1")
+        #expect(lateHeader.error?.code == .timeout)
+        #expect(journal.all.isEmpty)
+
+        let garbled = try await mdp.request(
+            service: "greeter", body: [Data("not json".utf8), Data("{}".utf8)], timeout: .seconds(2))
+        #expect(try decoder.decode(ReplyHeader.self, from: garbled[0]).error?.code == .badRequest)
+
+        await worker.stop()
+        try await running.value
+        await mdp.close()
+        await fixture.shutdown()
+    }
+
+    @Test("a call longer than the operation's timeout ends as a timeout for the caller")
+    func callerDeadline() async throws {
+        let fixture = try await BrokerFixture.start()
+        let worker = ServiceWorker(
+            context: fixture.context, endpoint: fixture.endpoints.mdp, service: Greeter.service, instanceId: "slow",
+            curve: nil, heartbeat: testHeartbeat, logger: quietLogger)
+        worker.handle(Greeter.Charge.self) { request, context in
+            try await Task.sleep(for: .milliseconds(900))
+            return .init(greeting: "too late", worker: "slow", requestId: context.requestId)
+        }
+        let running = Task { try await worker.run() }
+        let bus = BusClient(
+            mdp: MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, logger: quietLogger),
+            logger: quietLogger)
+        let started = ContinuousClock.now
+        let error = await #expect(throws: ServiceError.self) {
+            try await bus.call(Greeter.Charge.self, .init(name: "x"), as: .anonymous)
+        }
+        #expect(error?.code == .timeout)
+        #expect(ContinuousClock.now - started < .seconds(1.5))
+        await worker.stop()
+        try await running.value
+        await fixture.shutdown()
+    }
+
+    @Test("when a worker dies mid-call, an idempotent call is retried on another worker; a non-idempotent one times out")
+    func workerCrash() async throws {
+        let fixture = try await BrokerFixture.start()
+        let endpoint = fixture.endpoints.mdp
+        let bus = BusClient(
+            mdp: MDPClient(context: fixture.context, endpoint: endpoint, curve: nil, logger: quietLogger),
+            logger: quietLogger)
+        let probe = MDPClient(context: fixture.context, endpoint: endpoint, curve: nil, logger: quietLogger)
+
+        for idempotent in [true, false] {
+            // The doomed worker lives in its own context, so shutting that down is its crash.
+            let doomedContext = BusContext(logger: quietLogger)
+            let (started, startedSignal) = AsyncStream.makeStream(of: String.self)
+            let (gate, release) = AsyncStream.makeStream(of: Void.self)
+            let doomed = ServiceWorker(
+                context: doomedContext, endpoint: endpoint, service: Greeter.service, instanceId: "doomed", slots: 1,
+                curve: nil, heartbeat: testHeartbeat, logger: quietLogger)
+            let hang: @Sendable (Greeter.Hello.Request, RequestContext) async throws -> Greeter.Hello.Response = {
+                _, context in
+                startedSignal.yield(context.requestId)
+                for await _ in gate {}
+                return .init(greeting: "from the grave", worker: "doomed", requestId: context.requestId)
+            }
+            doomed.handle(Greeter.Hello.self, hang)
+            doomed.handle(Greeter.Charge.self, hang)
+            let doomedRun = Task { try await doomed.run() }
+            try await eventually("the doomed worker registered") { try await workerCount(probe, "greeter") == 1 }
+
+            let call = Task {
+                idempotent
+                    ? try await bus.call(Greeter.Hello.self, .init(name: "Grace"), as: .anonymous)
+                    : try await bus.call(Greeter.Charge.self, .init(name: "Grace"), as: .anonymous)
+            }
+            var iterator = started.makeAsyncIterator()
+            let firstRequestID = await iterator.next()
+
+            let journal = Journal()
+            let survivorContext = BusContext(logger: quietLogger)
+            let survivor = makeGreeter(survivorContext, endpoint, tag: "survivor", slots: 1, journal: journal)
+            let survivorRun = Task { try await survivor.run() }
+            try await eventually("the survivor registered") { try await workerCount(probe, "greeter") == 2 }
+
+            await doomedContext.shutdown()
+            await #expect(throws: BusError.closed) { try await doomedRun.value }
+
+            if idempotent {
+                let response = try await call.value
+                #expect(response.worker == "survivor")
+                #expect(response.requestId == firstRequestID)
+                #expect(journal.all == ["hello \(firstRequestID ?? "")"])
+            } else {
+                let error = await #expect(throws: ServiceError.self) { try await call.value }
+                #expect(error?.code == .timeout)
+                #expect(journal.all.isEmpty)
+            }
+            release.finish()
+            await survivor.stop()
+            try await survivorRun.value
+            await survivorContext.shutdown()
+        }
+        await probe.close()
+        await fixture.shutdown()
+    }
+}
