@@ -15,6 +15,7 @@ let swiftSettings: [SwiftSetting] = [
 
 let log = Target.Dependency.product(name: "Logging", package: "swift-log")
 let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let signals = Target.Dependency.product(name: "UnixSignals", package: "swift-service-lifecycle")
 let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
 let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
 let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
@@ -41,12 +42,12 @@ var targets: [Target] = [
     .target(name: "Security", dependencies: ["COpenSSL"], path: "Shared/Security", swiftSettings: swiftSettings),
     .target(
         name: "ServiceKit",
-        dependencies: ["Bus", "Store", "Models", log, lifecycle, hummingbird, metrics, prometheus],
+        dependencies: ["Bus", "Store", "Models", log, lifecycle, signals, hummingbird, metrics, prometheus],
         path: "Shared/ServiceKit", swiftSettings: swiftSettings),
 
     // MARK: Broker, gateway, integration, operator tool
     .target(
-        name: "BrokerService", dependencies: ["Bus", "ServiceKit", "Models", log, lifecycle],
+        name: "BrokerService", dependencies: ["Bus", "ServiceKit", "Models", log, lifecycle, signals],
         path: "Services/Broker/Sources/BrokerService", swiftSettings: swiftSettings),
     .executableTarget(
         name: "broker", dependencies: ["BrokerService"],
@@ -54,7 +55,8 @@ var targets: [Target] = [
     .target(
         name: "GatewayService",
         dependencies: [
-            "Bus", "ServiceKit", "Models", log, lifecycle, hummingbird,
+            "Bus", "ServiceKit", "Models", log, lifecycle, signals, hummingbird,
+            .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ],
@@ -65,7 +67,7 @@ var targets: [Target] = [
         name: "gateway", dependencies: ["GatewayService"],
         path: "Services/Gateway/Sources/gateway", swiftSettings: swiftSettings),
     .target(
-        name: "IntegrationService", dependencies: ["Bus", "ServiceKit", "Models", log, lifecycle, hummingbird],
+        name: "IntegrationService", dependencies: ["Bus", "ServiceKit", "Models", log, lifecycle, signals, hummingbird],
         path: "Services/Integration/Sources/IntegrationService", swiftSettings: swiftSettings),
     .executableTarget(
         name: "integration", dependencies: ["IntegrationService"],

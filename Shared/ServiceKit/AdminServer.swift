@@ -50,8 +50,11 @@ public enum AdminServer {
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
         }
-        var adminLogger = logger
-        adminLogger[metadataKey: "admin.process"] = "\(processName)"
+        let adminLogger = {
+            var copy = logger
+            copy[metadataKey: "admin.process"] = "\(processName)"
+            return copy
+        }()
         return Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "\(processName)-admin"),

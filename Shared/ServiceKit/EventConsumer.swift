@@ -1,9 +1,9 @@
-import Bus
+public import Bus
 import CoreMetrics
 public import Foundation
-import Logging
+public import Logging
 public import Models
-import ServiceLifecycle
+public import ServiceLifecycle
 public import Store
 
 /// The events of one producer that a service applies, each by a handler that runs inside the

@@ -1,10 +1,10 @@
-import Bus
+public import Bus
 import CoreMetrics
 import Foundation
-import Logging
-import Models
-import ServiceLifecycle
-import Store
+public import Logging
+public import Models
+public import ServiceLifecycle
+public import Store
 
 /// Publishes a service's outbox: the leader among its instances (holder of a session advisory
 /// lock) stamps new rows with the next dense sequence numbers and publishes them in that order,

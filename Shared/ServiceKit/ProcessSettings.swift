@@ -1,5 +1,5 @@
 public import Bus
-import Foundation
+public import Foundation
 public import Logging
 
 /// What every process of the platform reads from its environment: logging, the admin port, where
@@ -37,8 +37,8 @@ public struct ProcessSettings: Sendable {
         switch (keyPair, serverKey) {
         case (nil, nil): break
         case (let pair?, let server?):
-            if server.count == 40 {
-                curve = ClientCurve(keyPair: pair, serverPublicKey: server)
+            if let valid = try? ClientCurve(keyPair: pair, serverPublicKey: server) {
+                curve = valid
             } else {
                 reader.problem("BUS_CURVE_SERVER_KEY must be a 40-character Z85 public key")
             }

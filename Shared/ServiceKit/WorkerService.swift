@@ -1,8 +1,9 @@
 public import Bus
-import Foundation
+public import Foundation
 public import Logging
 public import Models
-import ServiceLifecycle
+public import ServiceLifecycle
+import UnixSignals
 public import Store
 import Prometheus
 

@@ -23,7 +23,7 @@ struct EventsEndToEndTests {
         func emit(_ count: Int) async throws {
             _ = try await harness.client.call(Emit.self, Emit.Request(count: count, label: label), as: .system)
         }
-        func received() async throws -> CountReceived.Response {
+        @Sendable func received() async throws -> CountReceived.Response {
             try await harness.client.call(CountReceived.self, CountReceived.Request(label: label), as: .system)
         }
 

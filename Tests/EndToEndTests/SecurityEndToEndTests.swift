@@ -16,7 +16,7 @@ struct SecurityEndToEndTests {
         let tester = CurveKeyPair.generate()
         let stranger = CurveKeyPair.generate()
         let harness = try await PlatformHarness(
-            schemas: ["accounts"], curve: ClientCurve(keyPair: tester, serverPublicKey: broker.publicKey))
+            schemas: ["accounts"], curve: try ClientCurve(keyPair: tester, serverPublicKey: broker.publicKey))
         defer { Task { await harness.shutdown() } }
         try await harness.startBroker(environment: [
             "BUS_CURVE_PUBLIC_KEY": broker.publicKey, "BUS_CURVE_SECRET_KEY": broker.secretKey,
@@ -31,7 +31,7 @@ struct SecurityEndToEndTests {
             responseType: Platform.Info.self, as: .system, idempotent: true, timeout: .seconds(5))
         #expect(info.service == "accounts")
 
-        for curve in [ClientCurve(keyPair: stranger, serverPublicKey: broker.publicKey), nil] {
+        for curve in [try ClientCurve(keyPair: stranger, serverPublicKey: broker.publicKey), nil] {
             let mdp = MDPClient(context: harness.context, endpoint: harness.bus["BROKER_ENDPOINT"]!, curve: curve, logger: Logger(label: "test"))
             let outsider = BusClient(mdp: mdp, logger: Logger(label: "test"))
             await #expect(throws: ServiceError.self) {

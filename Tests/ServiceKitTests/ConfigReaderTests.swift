@@ -1,4 +1,6 @@
+import Bus
 import Foundation
+import Logging
 import ServiceKit
 import Testing
 

@@ -38,6 +38,10 @@ public struct CountReceived: BusOperation {
     public struct Response: Codable, Sendable {
         public var rows: Int
         public var distinct: Int
+        public init(rows: Int, distinct: Int) {
+            self.rows = rows
+            self.distinct = distinct
+        }
     }
 }
 

@@ -72,7 +72,7 @@ public struct ProblemMiddleware<Context: IdentifiedRequestContext>: RouterMiddle
 
 extension HTTPField.Name {
     /// The request id answered on every response.
-    static let requestId = Self("Request-Id")!
+    public static let requestId = Self("Request-Id")!
 }
 
 extension String {

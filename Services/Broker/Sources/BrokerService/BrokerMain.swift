@@ -2,8 +2,9 @@ public import Bus
 import Foundation
 public import Logging
 import Prometheus
-import ServiceKit
+public import ServiceKit
 import ServiceLifecycle
+import UnixSignals
 
 /// The broker's settings: the endpoints it binds, and its CURVE keys with the public keys it admits.
 public struct BrokerSettings: Sendable {
@@ -16,10 +17,10 @@ public struct BrokerSettings: Sendable {
         let allowed = (reader.raw("BUS_CURVE_ALLOWED_KEYS") ?? "")
             .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         if let pair = process.curve?.keyPair ?? Self.ownKeyPair(&reader) {
-            if allowed.isEmpty || allowed.contains(where: { $0.count != 40 }) {
-                reader.problem("BUS_CURVE_ALLOWED_KEYS must list the 40-character public keys of every other process")
+            if !allowed.isEmpty, let valid = try? BrokerCurve(keyPair: pair, allowedClientKeys: Set(allowed)) {
+                curve = valid
             } else {
-                curve = BrokerCurve(keyPair: pair, allowedClientKeys: Set(allowed))
+                reader.problem("BUS_CURVE_ALLOWED_KEYS must list the 40-character Z85 public keys of every other process")
             }
         } else if !allowed.isEmpty {
             reader.problem("BUS_CURVE_ALLOWED_KEYS needs BUS_CURVE_PUBLIC_KEY and BUS_CURVE_SECRET_KEY")

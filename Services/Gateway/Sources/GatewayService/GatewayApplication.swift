@@ -1,6 +1,7 @@
 public import Bus
 import Foundation
 public import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 public import Logging
 import NIOSSL

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ServiceKit
 import ServiceLifecycle
+import UnixSignals
 
 /// Runs the gateway process: the public HTTP API in front of the bus.
 public enum GatewayMain {
@@ -10,8 +11,11 @@ public enum GatewayMain {
         let settings = ProcessSettings.load("gateway") { GatewaySettings(reading: &$0) }
         LoggingSetup.bootstrap(format: settings.process.logFormat, level: settings.process.logLevel)
         let registry = MetricsSetup.bootstrap()
-        var logger = Logger(label: "advisor.gateway")
-        logger[metadataKey: "service.instance"] = "\(settings.process.instanceId)"
+        let logger = {
+            var logger = Logger(label: "advisor.gateway")
+            logger[metadataKey: "service.instance"] = "\(settings.process.instanceId)"
+            return logger
+        }()
         if settings.process.curve == nil {
             logger.warning("bus runs without CURVE: local development only")
         }

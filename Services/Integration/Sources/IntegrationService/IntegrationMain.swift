@@ -4,6 +4,7 @@ public import Hummingbird
 import Logging
 public import ServiceKit
 import ServiceLifecycle
+import UnixSignals
 
 /// The integration process's settings: where partners reach it.
 public struct IntegrationSettings: Sendable {

@@ -21,6 +21,7 @@ enum DatabaseProvisioning {
             passwords.append((service, password))
         }
         try reader.validate()
+        let roles = passwords
 
         let database = Database(DatabaseConfig(url: adminURL, poolSize: 1), logger: Logger(label: "platform.provision"))
         defer { Task { await database.close() } }
@@ -29,7 +30,7 @@ enum DatabaseProvisioning {
             try connection.execute("SELECT pg_advisory_xact_lock(7265636576)")
             try connection.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
             try connection.execute("REVOKE ALL ON DATABASE \(try currentDatabase(connection)) FROM PUBLIC")
-            for (service, password) in passwords {
+            for (service, password) in roles {
                 let role = service.rawValue
                 let exists = try connection.queryOne("SELECT 1 AS found FROM pg_roles WHERE rolname = $1", role) != nil
                 // Role names come from a fixed list of identifiers; the password is a literal that
