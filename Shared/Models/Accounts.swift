@@ -128,4 +128,302 @@ public enum Accounts {
             }
         }
     }
+
+    /// `accounts.me`: the caller's own account.
+    public struct Me: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.me"
+        public static let isIdempotent = true
+        public typealias Request = Empty
+        public typealias Response = Account
+    }
+
+    /// `accounts.update-profile`: the caller changes their own details. Changing email or password
+    /// needs `currentPassword`; changing the password ends every other session.
+    public struct UpdateProfile: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.update-profile"
+        public struct Request: Codable, Sendable, Equatable {
+            public var displayName: String?
+            public var phone: String?
+            public var email: String?
+            public var password: String?
+            public var currentPassword: String?
+            /// The session making the change, which stays signed in when the password changes.
+            public var currentToken: String?
+            public init(
+                displayName: String? = nil, phone: String? = nil, email: String? = nil, password: String? = nil,
+                currentPassword: String? = nil, currentToken: String? = nil
+            ) {
+                self.displayName = displayName
+                self.phone = phone
+                self.email = email
+                self.password = password
+                self.currentPassword = currentPassword
+                self.currentToken = currentToken
+            }
+        }
+        public typealias Response = Account
+    }
+
+    /// The caller's consents (strictly necessary cookies need none).
+    public struct Consents: Codable, Sendable, Equatable {
+        public var performanceCookies: Bool
+        public var functionalityCookies: Bool
+        public var marketingEmail: Bool
+        public var marketingSms: Bool
+        /// One consent per partner integration, by partner id.
+        public var partners: [String: Bool]
+        /// The policy version in force when they were last changed.
+        public var policyVersion: String
+        public init(
+            performanceCookies: Bool, functionalityCookies: Bool, marketingEmail: Bool, marketingSms: Bool,
+            partners: [String: Bool], policyVersion: String
+        ) {
+            self.performanceCookies = performanceCookies
+            self.functionalityCookies = functionalityCookies
+            self.marketingEmail = marketingEmail
+            self.marketingSms = marketingSms
+            self.partners = partners
+            self.policyVersion = policyVersion
+        }
+    }
+
+    /// Where a consent change came from.
+    public enum ConsentSource: String, Codable, Sendable, CaseIterable {
+        case settings, registration
+        case unsubscribeLink = "unsubscribe_link"
+        case smsStop = "sms_stop"
+    }
+
+    /// `accounts.consents.get`
+    public struct GetConsents: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.consents.get"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            /// Whose consents: nil for the caller; another account only for the platform.
+            public var accountId: UUID?
+            public init(accountId: UUID? = nil) { self.accountId = accountId }
+        }
+        public typealias Response = Consents
+    }
+
+    /// `accounts.consents.set`: changes the given consents, each change kept with time, source and policy version.
+    public struct SetConsents: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.consents.set"
+        public struct Request: Codable, Sendable, Equatable {
+            public var performanceCookies: Bool?
+            public var functionalityCookies: Bool?
+            public var marketingEmail: Bool?
+            public var marketingSms: Bool?
+            public var partners: [String: Bool]?
+            public var source: ConsentSource
+            /// Whose consents: nil for the caller; another account only for the platform (unsubscribe, SMS STOP).
+            public var accountId: UUID?
+            public init(
+                performanceCookies: Bool? = nil, functionalityCookies: Bool? = nil, marketingEmail: Bool? = nil,
+                marketingSms: Bool? = nil, partners: [String: Bool]? = nil, source: ConsentSource, accountId: UUID? = nil
+            ) {
+                self.performanceCookies = performanceCookies
+                self.functionalityCookies = functionalityCookies
+                self.marketingEmail = marketingEmail
+                self.marketingSms = marketingSms
+                self.partners = partners
+                self.source = source
+                self.accountId = accountId
+            }
+        }
+        public typealias Response = Consents
+    }
+
+    /// One consent change: which consent (`marketingEmail`, `partner:<id>`, …), to what, from where, under which policy.
+    public struct ConsentChange: Codable, Sendable, Equatable {
+        public var consent: String
+        public var granted: Bool
+        public var source: ConsentSource
+        public var policyVersion: String
+        public var changedAt: Date
+        public init(consent: String, granted: Bool, source: ConsentSource, policyVersion: String, changedAt: Date) {
+            self.consent = consent
+            self.granted = granted
+            self.source = source
+            self.policyVersion = policyVersion
+            self.changedAt = changedAt
+        }
+    }
+
+    /// `accounts.consents.history`: every change, newest first.
+    public struct ConsentHistory: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.consents.history"
+        public static let isIdempotent = true
+        public typealias Request = PageRequest
+        public typealias Response = Page<ConsentChange>
+    }
+
+    /// A version of the privacy policy.
+    public struct PolicyVersion: Codable, Sendable, Equatable {
+        public var version: String
+        public var effectiveDate: Date
+        public init(version: String, effectiveDate: Date) {
+            self.version = version
+            self.effectiveDate = effectiveDate
+        }
+    }
+
+    /// `accounts.policy.current`: the version in force now. Anyone may ask.
+    public struct CurrentPolicy: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.policy.current"
+        public static let isIdempotent = true
+        public typealias Request = Empty
+        public typealias Response = PolicyVersion
+    }
+
+    /// `accounts.policy.accept`: the caller accepts a version, which must be the current one.
+    public struct AcceptPolicy: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.policy.accept"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var version: String
+            public init(version: String) { self.version = version }
+        }
+        public typealias Response = Empty
+    }
+
+    /// `accounts.policy.publish`: a legal or admin user publishes a new version; everyone is asked to accept it.
+    public struct PublishPolicy: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.policy.publish"
+        public typealias Request = PolicyVersion
+        public typealias Response = PolicyVersion
+    }
+
+    /// One sign-in attempt as the account's owner sees it.
+    public struct SignInRecord: Codable, Sendable, Equatable {
+        public var at: Date
+        public var ipAddress: String
+        public var userAgent: String
+        public var succeeded: Bool
+        public init(at: Date, ipAddress: String, userAgent: String, succeeded: Bool) {
+            self.at = at
+            self.ipAddress = ipAddress
+            self.userAgent = userAgent
+            self.succeeded = succeeded
+        }
+    }
+
+    /// `accounts.sign-ins`: the caller's sign-in history, newest first.
+    public struct SignInHistory: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.sign-ins"
+        public static let isIdempotent = true
+        public typealias Request = PageRequest
+        public typealias Response = Page<SignInRecord>
+    }
+
+    /// One staff access to a person's data, as that person sees it.
+    public struct AccessRecord: Codable, Sendable, Equatable {
+        public var at: Date
+        public var staffId: UUID
+        public var staffRoles: [String]
+        public var action: String
+        public var reason: String?
+        public init(at: Date, staffId: UUID, staffRoles: [String], action: String, reason: String?) {
+            self.at = at
+            self.staffId = staffId
+            self.staffRoles = staffRoles
+            self.action = action
+            self.reason = reason
+        }
+    }
+
+    /// `accounts.access-log`: staff accesses to the caller's data, newest first.
+    public struct AccessLog: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.access-log"
+        public static let isIdempotent = true
+        public typealias Request = PageRequest
+        public typealias Response = Page<AccessRecord>
+    }
+
+    /// `accounts.staff.create`: an admin creates a staff account with staff roles.
+    public struct CreateStaff: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.staff.create"
+        public struct Request: Codable, Sendable, Equatable {
+            public var email: String
+            public var password: String
+            public var displayName: String
+            /// Among support, moderator, finance, legal, admin.
+            public var roles: [String]
+            public init(email: String, password: String, displayName: String, roles: [String]) {
+                self.email = email
+                self.password = password
+                self.displayName = displayName
+                self.roles = roles
+            }
+        }
+        public typealias Response = Account
+    }
+
+    /// `accounts.staff.view-account`: a support, legal or admin user reads a person's account,
+    /// with a reason; the access is audited and shown to the person.
+    public struct StaffViewAccount: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.staff.view-account"
+        public struct Request: Codable, Sendable, Equatable {
+            public var accountId: UUID
+            public var reason: String
+            public init(accountId: UUID, reason: String) {
+                self.accountId = accountId
+                self.reason = reason
+            }
+        }
+        public typealias Response = Account
+    }
+
+    /// `accounts.request-erasure`: the caller, with their password, asks to be erased everywhere.
+    public struct RequestErasure: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.request-erasure"
+        public struct Request: Codable, Sendable, Equatable {
+            public var password: String
+            public init(password: String) { self.password = password }
+        }
+        public struct Response: Codable, Sendable, Equatable {
+            public var erasureId: UUID
+            public init(erasureId: UUID) { self.erasureId = erasureId }
+        }
+    }
+
+    /// The progress of an erasure across every service.
+    public struct ErasureProgress: Codable, Sendable, Equatable {
+        public var erasureId: UUID
+        public var requestedAt: Date
+        /// Services that confirmed, accounts included.
+        public var confirmed: [String]
+        public var completedAt: Date?
+        public init(erasureId: UUID, requestedAt: Date, confirmed: [String], completedAt: Date?) {
+            self.erasureId = erasureId
+            self.requestedAt = requestedAt
+            self.confirmed = confirmed
+            self.completedAt = completedAt
+        }
+    }
+
+    /// `accounts.erasure-status`: for staff (legal, admin) and the platform.
+    public struct ErasureStatus: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.erasure-status"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var erasureId: UUID
+            public init(erasureId: UUID) { self.erasureId = erasureId }
+        }
+        public typealias Response = ErasureProgress
+    }
 }

@@ -6,11 +6,14 @@ public struct ServiceError: Error, Codable, Sendable, Equatable, CustomStringCon
     public var code: Code
     public var message: String
     public var fieldErrors: [FieldError]
+    /// With `rateLimited`: how many seconds until the caller may try again (`Retry-After`).
+    public var retryAfterSeconds: Int?
 
-    public init(_ code: Code, _ message: String, fieldErrors: [FieldError] = []) {
+    public init(_ code: Code, _ message: String, fieldErrors: [FieldError] = [], retryAfterSeconds: Int? = nil) {
         self.code = code
         self.message = message
         self.fieldErrors = fieldErrors
+        self.retryAfterSeconds = retryAfterSeconds
     }
 
     public var description: String { "\(code.rawValue): \(message)" }

@@ -54,12 +54,22 @@ public final class EventConsumer: Service {
         subscriptions: [EventSubscription], subscriber: EventSubscriber, database: Database, bus: BusClient,
         logger: Logger
     ) {
-        self.subscriptions = Dictionary(subscriptions.map { ($0.producer.rawValue, $0) }) { first, _ in first }
+        // Several subscriptions to one producer (a service's own and the platform's) become one.
+        self.subscriptions = Dictionary(subscriptions.map { ($0.producer.rawValue, $0) }) { first, second in
+            var merged = first
+            merged.handlers.merge(second.handlers) { mine, _ in mine }
+            return merged
+        }
         self.subscriber = subscriber
         self.database = database
         self.bus = bus
         self.logger = logger
         self.applied = Counter(label: "events_applied_total")
+    }
+
+    /// The topic prefixes that bring every event and heartbeat of the subscribed producers.
+    public static func topicPrefixes(for subscriptions: [EventSubscription]) -> [String] {
+        Set(subscriptions.map { "\($0.producer.rawValue)." }).sorted()
     }
 
     /// What happened to one event offered to the consumer.
@@ -136,6 +146,8 @@ public final class EventConsumer: Service {
 
     /// Asks the producer for every event after this service's cursor, and applies them in order.
     func catchUp(_ producer: String) async throws {
+        // A producer with no live worker cannot answer; its first heartbeat brings us back here.
+        guard try await bus.hasWorkers(producer) else { return }
         let limit = 500
         while true {
             let cursor = try await database.withConnection { try EventCursor.current(producer: producer, on: $0) }

@@ -20,14 +20,22 @@ public struct WorkerServiceDefinition: Sendable {
     public var register: @Sendable (ServiceWorker, ServiceResources) -> Void
     /// Events of other services this one applies, per producer.
     public var consumes: [EventSubscription]
+    /// What the service holds about a person and how it erases them.
+    public var privacy: PrivacyHooks
+    /// Whether the service erases a person when accounts announces an erasure (every service but
+    /// accounts, which starts erasures and collects the confirmations).
+    public var followsErasures: Bool
 
     public init(
-        name: ServiceName, migrations: URL?, consumes: [EventSubscription] = [],
+        name: ServiceName, migrations: URL?, consumes: [EventSubscription] = [], privacy: PrivacyHooks = .none,
+        followsErasures: Bool = true,
         register: @escaping @Sendable (ServiceWorker, ServiceResources) -> Void
     ) {
         self.name = name
         self.migrations = migrations
         self.consumes = consumes
+        self.privacy = privacy
+        self.followsErasures = followsErasures
         self.register = register
     }
 }
@@ -109,7 +117,12 @@ public enum WorkerServiceMain {
                 version: Platform.version, startedAt: startedAt)
         }
         EventReplay.register(on: worker, producer: service, database: database)
+        PrivacyHandlers.register(on: worker, service: service, hooks: definition.privacy, database: database)
         definition.register(worker, resources)
+        var subscriptions = definition.consumes
+        if definition.followsErasures {
+            subscriptions.append(PrivacyHandlers.erasureSubscription(service: service, hooks: definition.privacy))
+        }
 
         let publisher = EventPublisher(
             context: context, endpoint: endpoints.eventsIn, curve: settings.process.curve, logger: logger)
@@ -123,15 +136,12 @@ public enum WorkerServiceMain {
             registry: registry, processName: service.rawValue, logger: logger)
 
         var services: [any Service] = [admin, relay]
-        if !definition.consumes.isEmpty {
+        if !subscriptions.isEmpty {
             let subscriber = EventSubscriber(
                 context: context, endpoint: endpoints.eventsOut,
-                prefixes: definition.consumes.map { "\($0.producer.rawValue)." },
-                curve: settings.process.curve, logger: logger)
+                prefixes: EventConsumer.topicPrefixes(for: subscriptions), curve: settings.process.curve, logger: logger)
             services.append(
-                EventConsumer(
-                    subscriptions: definition.consumes, subscriber: subscriber, database: database, bus: bus,
-                    logger: logger))
+                EventConsumer(subscriptions: subscriptions, subscriber: subscriber, database: database, bus: bus, logger: logger))
         }
         services.append(WorkerRunner(worker: worker))
         let group = ServiceGroup(

@@ -14,7 +14,7 @@ let migrations = Bundle.module.url(forResource: "Migrations", withExtension: nil
 switch CommandLine.arguments.dropFirst().first {
 case "producer":
     await WorkerServiceMain.run(
-        WorkerServiceDefinition(name: Emit.service, migrations: nil) { worker, resources in
+        WorkerServiceDefinition(name: Emit.service, migrations: nil, followsErasures: false) { worker, resources in
             worker.handle(Emit.self) { request, _ in
                 for n in 1...max(1, request.count) {
                     let payload = String(decoding: try WireCoding.encoder().encode(Counted(n: n, label: request.label)), as: UTF8.self)
@@ -30,7 +30,9 @@ case "consumer":
         try connection.execute("INSERT INTO received (n, label) VALUES ($1, $2)", event.n, event.label)
     }
     await WorkerServiceMain.run(
-        WorkerServiceDefinition(name: CountReceived.service, migrations: migrations, consumes: [subscription]) {
+        WorkerServiceDefinition(
+            name: CountReceived.service, migrations: migrations, consumes: [subscription], followsErasures: false
+        ) {
             worker, resources in
             worker.handle(CountReceived.self) { request, _ in
                 try await resources.database.withConnection { connection in

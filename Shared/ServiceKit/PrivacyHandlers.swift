@@ -1,0 +1,65 @@
+import Bus
+public import Foundation
+import Logging
+public import Models
+public import Store
+
+/// What a service holds about a person, and how it forgets them: the two hooks behind every
+/// service's `privacy.export` and `privacy.erase` operations and its share of an erasure.
+public struct PrivacyHooks: Sendable {
+    /// Everything the service holds about the account, inside a read transaction.
+    public var export: @Sendable (_ accountId: UUID, _ connection: Connection) throws -> JSONValue
+    /// Deletes or anonymizes the account's data, inside a transaction; running it twice is harmless.
+    public var erase: @Sendable (_ accountId: UUID, _ connection: Connection) throws -> Void
+
+    public init(
+        export: @escaping @Sendable (UUID, Connection) throws -> JSONValue,
+        erase: @escaping @Sendable (UUID, Connection) throws -> Void
+    ) {
+        self.export = export
+        self.erase = erase
+    }
+
+    /// For a service that holds no personal data: an empty section, nothing to erase.
+    public static let none = PrivacyHooks(export: { _, _ in .object([:]) }, erase: { _, _ in })
+}
+
+/// Registers `<service>.privacy.export` and `<service>.privacy.erase`, and builds the subscription
+/// through which a service takes part in an erasure that accounts started.
+enum PrivacyHandlers {
+    static func register(on worker: ServiceWorker, service: ServiceName, hooks: PrivacyHooks, database: Database) {
+        worker.handle(
+            operation: Privacy.Export.name(for: service), requestType: Privacy.Export.Request.self
+        ) { request, context -> Privacy.Export.Response in
+            // A person exports their own data; the platform may export anyone's (legal requests).
+            guard context.caller.accountId == request.accountId || context.caller.has(.system) else {
+                throw ServiceError(.notFound, "no such account")
+            }
+            let section = try await database.transaction(.repeatableRead) { try hooks.export(request.accountId, $0) }
+            return Privacy.Export.Response(section: section)
+        }
+        worker.handle(
+            operation: Privacy.Erase.name(for: service), requestType: Privacy.Erase.Request.self
+        ) { request, context -> Empty in
+            guard context.caller.has(.system) else {
+                throw ServiceError(.forbidden, "erasure is started by the account's owner through accounts")
+            }
+            try await database.transaction { try hooks.erase(request.accountId, $0) }
+            return Empty()
+        }
+    }
+
+    /// Applies accounts' erasure request: erases, and announces completion through this service's
+    /// outbox in the same transaction, so accounts hears of it exactly once, whatever crashes.
+    static func erasureSubscription(service: ServiceName, hooks: PrivacyHooks) -> EventSubscription {
+        EventSubscription(producer: .accounts).on(Privacy.ErasureRequested.self) { event, _, connection in
+            try hooks.erase(event.accountId, connection)
+            let completed = Privacy.ErasureCompleted(
+                erasureId: event.erasureId, accountId: event.accountId, service: service.rawValue)
+            try Outbox.append(
+                type: Privacy.ErasureCompleted.type(for: service),
+                payload: String(decoding: try WireCoding.encoder().encode(completed), as: UTF8.self),
+                on: connection)
+        }
+    }
+}
