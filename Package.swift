@@ -103,6 +103,9 @@ var targets: [Target] = [
         ],
         path: "Tests/GatewayTests", swiftSettings: swiftSettings),
     .testTarget(
+        name: "AccountsTests", dependencies: ["AccountsService", "ServiceKit", "Bus", "Store", "Security", "TestSupport", "Models", log],
+        path: "Tests/AccountsTests", swiftSettings: swiftSettings),
+    .testTarget(
         name: "EndToEndTests", dependencies: ["Bus", "Store", "TestSupport", "Models"],
         path: "Tests/EndToEndTests", swiftSettings: swiftSettings),
     // A producer and a consumer of events, as real processes, for the end-to-end event tests.
@@ -119,7 +122,7 @@ var targets: [Target] = [
 for name in workerServices {
     targets.append(
         .target(
-            name: "\(name)Service", dependencies: ["Bus", "Store", "ServiceKit", "Models", log, lifecycle],
+            name: "\(name)Service", dependencies: ["Bus", "Store", "ServiceKit", "Security", "Models", log, lifecycle],
             path: "Services/\(name)/Sources/\(name)Service",
             resources: [.copy("Migrations")],
             swiftSettings: swiftSettings))
