@@ -125,3 +125,44 @@ struct StatusBody: Decodable {
     }
     var services: [Service]
 }
+
+/// The gateway speaks HTTPS when a certificate and key are configured.
+@Suite(.timeLimit(.minutes(1)))
+struct GatewayTLSEndToEndTests {
+    @Test("with GATEWAY_TLS_CERT and GATEWAY_TLS_KEY the gateway answers over TLS only")
+    func servesTLS() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let cert = folder.appendingPathComponent("cert.pem").path
+        let key = folder.appendingPathComponent("key.pem").path
+        #expect(
+            try run(
+                "/usr/bin/openssl",
+                ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                 "-subj", "/CN=127.0.0.1"]) == 0)
+
+        let port = try FreePort.next()
+        var environment = try FreePort.busEnvironment()
+        environment["GATEWAY_PORT"] = "\(port)"
+        environment["GATEWAY_TLS_CERT"] = cert
+        environment["GATEWAY_TLS_KEY"] = key
+        let gateway = try PlatformProcess("gateway", environment: environment)
+        defer { gateway.stop() }
+        try await Eventually.wait(timeout: .seconds(20), "the gateway answers over TLS") {
+            try run("/usr/bin/curl", ["-skf", "https://127.0.0.1:\(port)/healthz"]) == 0
+        }
+        #expect(await HTTP.get("http://127.0.0.1:\(port)/healthz")?.status != 200, "no plain HTTP on the TLS port")
+    }
+
+    func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
