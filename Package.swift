@@ -47,7 +47,7 @@ var targets: [Target] = [
 
     // MARK: Broker, gateway, integration, operator tool
     .target(
-        name: "BrokerService", dependencies: ["Bus", "ServiceKit", "Models", log, lifecycle, signals],
+        name: "BrokerService", dependencies: ["Bus", "ServiceKit", "Models", log, lifecycle],
         path: "Services/Broker/Sources/BrokerService", swiftSettings: swiftSettings),
     .executableTarget(
         name: "broker", dependencies: ["BrokerService"],
@@ -55,7 +55,7 @@ var targets: [Target] = [
     .target(
         name: "GatewayService",
         dependencies: [
-            "Bus", "ServiceKit", "Models", log, lifecycle, signals, hummingbird,
+            "Bus", "ServiceKit", "Models", log, lifecycle, hummingbird,
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -67,7 +67,7 @@ var targets: [Target] = [
         name: "gateway", dependencies: ["GatewayService"],
         path: "Services/Gateway/Sources/gateway", swiftSettings: swiftSettings),
     .target(
-        name: "IntegrationService", dependencies: ["Bus", "ServiceKit", "Models", log, lifecycle, signals, hummingbird],
+        name: "IntegrationService", dependencies: ["Bus", "ServiceKit", "Models", log, lifecycle, hummingbird],
         path: "Services/Integration/Sources/IntegrationService", swiftSettings: swiftSettings),
     .executableTarget(
         name: "integration", dependencies: ["IntegrationService"],

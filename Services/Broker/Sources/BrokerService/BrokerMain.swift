@@ -3,8 +3,6 @@ import Foundation
 public import Logging
 import Prometheus
 public import ServiceKit
-import ServiceLifecycle
-import UnixSignals
 
 /// The broker's settings: the endpoints it binds, and its CURVE keys with the public keys it admits.
 public struct BrokerSettings: Sendable {
@@ -50,10 +48,10 @@ public enum BrokerMain {
         let context = BusContext(logger: logger)
         let broker = Broker(
             context: context, endpoints: settings.process.endpoints, curve: settings.curve, logger: logger)
-        do {
-            if settings.curve == nil {
-                logger.warning("bus runs without CURVE: local development only")
-            }
+        if settings.curve == nil {
+            logger.warning("bus runs without CURVE: local development only")
+        }
+        await ProcessMain.serve(logger: logger) {
             try await broker.start()
             logger.info(
                 "broker listening",
@@ -64,20 +62,14 @@ public enum BrokerMain {
                 ])
             var readiness = ReadinessChecks()
             readiness.add("broker") { true }
-            let admin = AdminServer.build(
-                host: settings.process.adminHost, port: settings.process.adminPort, readiness: readiness,
-                registry: registry, processName: "broker", logger: logger)
-            let group = ServiceGroup(
-                configuration: .init(
-                    services: [.init(service: admin)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-            try await group.run()
+            return [
+                AdminServer.build(
+                    host: settings.process.adminHost, port: settings.process.adminPort, readiness: readiness,
+                    registry: registry, processName: "broker", logger: logger)
+            ]
+        } cleanup: {
             await broker.stop()
             await context.shutdown()
-            logger.info("stopped")
-            exit(0)
-        } catch {
-            logger.critical("stopped on an error", metadata: ["error": "\(error)"])
-            exit(1)
         }
     }
 }

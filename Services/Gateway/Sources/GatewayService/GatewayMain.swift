@@ -2,8 +2,6 @@ import Bus
 import Foundation
 import Logging
 import ServiceKit
-import ServiceLifecycle
-import UnixSignals
 
 /// Runs the gateway process: the public HTTP API in front of the bus.
 public enum GatewayMain {
@@ -23,7 +21,7 @@ public enum GatewayMain {
         let client = MDPClient(
             context: context, endpoint: settings.process.endpoints.mdp, curve: settings.process.curve, logger: logger)
         let bus = BusClient(mdp: client, logger: logger)
-        do {
+        await ProcessMain.serve(logger: logger) {
             let scheme = settings.tls == nil ? "http" : "https"
             let app = try buildGatewayApplication(settings: settings, bus: bus, logger: logger) { port in
                 logger.info("gateway listening", metadata: ["http.url": "\(scheme)://\(settings.host):\(port)"])
@@ -33,18 +31,10 @@ public enum GatewayMain {
             let admin = AdminServer.build(
                 host: settings.process.adminHost, port: settings.process.adminPort, readiness: readiness,
                 registry: registry, processName: "gateway", logger: logger)
-            let group = ServiceGroup(
-                configuration: .init(
-                    services: [.init(service: admin), .init(service: app)],
-                    gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-            try await group.run()
+            return [admin, app]
+        } cleanup: {
             await client.close()
             await context.shutdown()
-            logger.info("stopped")
-            exit(0)
-        } catch {
-            logger.critical("stopped on an error", metadata: ["error": "\(error)"])
-            exit(1)
         }
     }
 }

@@ -3,8 +3,6 @@ import Foundation
 public import Hummingbird
 import Logging
 public import ServiceKit
-import ServiceLifecycle
-import UnixSignals
 
 /// The integration process's settings: where partners reach it.
 public struct IntegrationSettings: Sendable {
@@ -67,19 +65,11 @@ public enum IntegrationMain {
         let admin = AdminServer.build(
             host: settings.process.adminHost, port: settings.process.adminPort, readiness: readiness,
             registry: registry, processName: "integration", logger: logger)
-        do {
-            let group = ServiceGroup(
-                configuration: .init(
-                    services: [.init(service: admin), .init(service: app)],
-                    gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-            try await group.run()
+        await ProcessMain.serve(logger: logger) {
+            [admin, app]
+        } cleanup: {
             await client.close()
             await context.shutdown()
-            logger.info("stopped")
-            exit(0)
-        } catch {
-            logger.critical("stopped on an error", metadata: ["error": "\(error)"])
-            exit(1)
         }
     }
 }
