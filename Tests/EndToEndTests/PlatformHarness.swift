@@ -47,6 +47,10 @@ final class PlatformHarness: Sendable {
         var environment = bus
         environment["DATABASE_URL"] = database.url
         environment["DATABASE_SCHEMA"] = schema
+        if executable == "accounts" {
+            // Accounts refuses to start without the master key that seals each account's data key.
+            environment["ACCOUNTS_DATA_KEY"] = Data((0..<32).map { _ in UInt8.random(in: .min ... .max) }).base64EncodedString()
+        }
         environment.merge(extra) { _, new in new }
         return try await start(executable, arguments: arguments, environment: environment, waitUntilReady: waitUntilReady)
     }
