@@ -51,13 +51,12 @@ struct AccountsHandlers: Sendable {
             try records.insert(
                 id: id, email: request.email, passwordHash: hash, displayName: request.displayName, roles: [request.role],
                 country: request.country, source: request.referralCode, on: connection)
-            try PolicyRecords.accept(version: current.version, accountId: id, on: connection)
-            let optIn = request.marketingEmailOptIn ?? false
-            try ConsentRecords.record(
-                [("marketingEmail", optIn)], accountId: id, source: .registration, policyVersion: current.version,
-                actorRoles: [request.role], on: connection)
             try AuditLog.append(
                 .init(actorId: id, actorRoles: [request.role], action: "account.register", subjectId: id), on: connection)
+            try PolicyRecords.accept(version: current.version, accountId: id, on: connection)
+            try ConsentRecords.record(
+                [("marketingEmail", request.marketingEmailOptIn ?? false)], accountId: id, source: .registration,
+                policyVersion: current.version, actorRoles: [request.role], on: connection)
             guard let loaded = try records.load(id, on: connection) else { throw AccountsErrors.notFound }
             return loaded.account
         }
