@@ -2,7 +2,7 @@ public import Foundation
 import Logging
 import Models
 import ServiceKit
-import Store
+public import Store
 
 /// The operator commands of the `accounts` executable: `create-admin` makes the first admin (there
 /// is never a default password) and `verify-audit` checks the audit log's hash chain.
@@ -20,9 +20,11 @@ public enum AccountsCommands {
             guard let email = value(of: "--email", in: options) else {
                 return fail("usage: accounts create-admin --email EMAIL [--force] (password from ADMIN_PASSWORD or stdin)")
             }
-            let password = environment["ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 } ?? (await firstLine(of: standardInput))
+            var password = environment["ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
+            if password == nil { password = await firstLine(of: standardInput) }
             guard let password else { return fail("no password: set ADMIN_PASSWORD or write it to stdin") }
             return await withDatabase(environment) { database, settings in
+                guard let settings else { return 2 }
                 let id = try await createAdmin(
                     email: email, password: password, force: options.contains("--force"), database: database, settings: settings)
                 print("admin account created: \(id.uuidString.lowercased())")

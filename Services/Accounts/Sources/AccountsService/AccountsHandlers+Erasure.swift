@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Models
 import Security
 import ServiceKit

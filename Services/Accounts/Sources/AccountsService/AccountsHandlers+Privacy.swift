@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Models
 import Store
 
@@ -34,11 +35,12 @@ extension AccountsHandlers {
             changes.append(("partner:\(partner)", value))
         }
         let roles = caller.roles.map(\.rawValue).sorted()
+        let requested = changes
         return try await database.transaction { connection in
             guard try Self.exists(id, on: connection) else { throw AccountsErrors.notFound }
             let version = try PolicyRecords.current(on: connection).version
             try ConsentRecords.record(
-                changes, accountId: id, source: request.source, policyVersion: version, actorId: caller.accountId,
+                requested, accountId: id, source: request.source, policyVersion: version, actorId: caller.accountId,
                 actorRoles: roles, on: connection)
             return try ConsentRecords.current(accountId: id, on: connection)
         }
@@ -185,7 +187,7 @@ struct PageCursor {
     }
 
     /// The first `limit` rows as items; a cursor when there are more.
-    func page<Item>(_ rows: [Row], _ item: (Row) throws -> Item) throws -> Page<Item> {
+    func page<Item: Codable & Sendable & Equatable>(_ rows: [Row], _ item: (Row) throws -> Item) throws -> Page<Item> {
         let shown = Array(rows.prefix(limit))
         var next: String?
         if rows.count > limit, let last = shown.last {

@@ -1,5 +1,7 @@
 import Foundation
+import Logging
 import Models
+import Security
 import Store
 
 /// What staff do: admins create staff accounts; support, legal and admin read a person's account,

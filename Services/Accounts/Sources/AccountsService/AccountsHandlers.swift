@@ -81,11 +81,14 @@ struct AccountsHandlers: Sendable {
             try await Task.sleep(for: SignInThrottle.delay(failures: failures.count, limits: limits))
         }
         let records = self.records
-        let found = email.count <= 254 && !email.contains("\0")
-            ? try await database.withConnection { try records.load(email: email, on: $0) } : nil
+        var found: (account: Accounts.Account, passwordHash: String)?
+        if email.count <= 254 && !email.contains("\0") {
+            found = try await database.withConnection { try records.load(email: email, on: $0) }
+        }
         // An unknown email costs one scrypt verification too, so timing does not tell who has an account.
-        let encoded = try await found?.passwordHash ?? dummyHash.value()
-        let matches = (try? await settings.passwordHasher.verify(request.password, against: encoded)) ?? false
+        var encoded = found?.passwordHash
+        if encoded == nil { encoded = try await dummyHash.value() }
+        let matches = (try? await settings.passwordHasher.verify(request.password, against: encoded ?? "")) ?? false
         guard let found, matches else {
             let accountId = found?.account.id
             try await database.transaction { connection in
@@ -178,15 +181,17 @@ struct AccountsHandlers: Sendable {
                 throw AccountsErrors.wrongCurrentPassword(field: "currentPassword")
             }
         }
-        let newHash: String? =
-            if let password = request.password { try await settings.passwordHasher.hash(password) } else { nil }
+        var hashed: String?
+        if let password = request.password { hashed = try await settings.passwordHasher.hash(password) }
+        let newHash = hashed
         let keepToken = request.currentToken.map(Self.tokenHash)
         let account = try await database.transaction { connection -> Accounts.Account in
             if let name = request.displayName {
                 try connection.execute("UPDATE accounts SET display_name = $2 WHERE id = $1", id, name)
             }
             if let phone = request.phone {
-                let sealed = phone.isEmpty ? nil : try records.sealPhone(phone, for: id, on: connection)
+                var sealed: Data?
+                if !phone.isEmpty { sealed = try records.sealPhone(phone, for: id, on: connection) }
                 try connection.execute("UPDATE accounts SET phone_sealed = $2 WHERE id = $1", id, sealed)
             }
             if let email = request.email {

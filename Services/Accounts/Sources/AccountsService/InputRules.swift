@@ -50,7 +50,7 @@ struct InputRules {
     /// ISO 3166 alpha-2: two upper-case letters.
     mutating func country(_ value: String?) {
         guard let value else { return }
-        if value.count != 2 || !value.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) }) {
+        if value.count != 2 || !value.unicodeScalars.allSatisfy({ (65...90).contains($0.value) }) {
             fail("country", "invalid")
         }
     }
