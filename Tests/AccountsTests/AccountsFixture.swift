@@ -4,7 +4,7 @@ import Foundation
 import Logging
 import Models
 import Security
-import ServiceKit
+@testable import ServiceKit
 import Store
 import Testing
 import TestSupport

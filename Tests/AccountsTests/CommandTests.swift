@@ -1,5 +1,7 @@
 import Foundation
 import Models
+import Store
+import TestSupport
 import Testing
 @testable import AccountsService
 

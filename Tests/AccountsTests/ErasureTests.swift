@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import ServiceKit
 import Store
 import Testing
 @testable import AccountsService

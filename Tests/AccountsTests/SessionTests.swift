@@ -51,14 +51,14 @@ struct SessionTests {
             let clock = ContinuousClock()
             var wrong: ServiceError?
             var unknown: ServiceError?
-            let wrongTime = try await clock.measure {
+            let wrongTime = await clock.measure {
                 wrong = await accounts.failure(
                     Accounts.SignIn.self, .init(email: "same@example.com", password: "not the password", ipAddress: "198.51.100.1", userAgent: "t"))
             }
             // The first unknown email makes the dummy hash; the second is timed.
             _ = await accounts.failure(
                 Accounts.SignIn.self, .init(email: "nobody0@example.com", password: "whatever12", ipAddress: "198.51.100.2", userAgent: "t"))
-            let unknownTime = try await clock.measure {
+            let unknownTime = await clock.measure {
                 unknown = await accounts.failure(
                     Accounts.SignIn.self, .init(email: "nobody@example.com", password: "not the password", ipAddress: "198.51.100.3", userAgent: "t"))
             }
@@ -66,7 +66,6 @@ struct SessionTests {
             #expect(wrong == unknown)
             // Both paths run one scrypt verification; allow generous noise on a shared machine.
             #expect(abs((wrongTime - unknownTime) / .milliseconds(1)) < 250)
-            _ = wrongTime
         }
     }
 
@@ -118,7 +117,7 @@ struct SessionTests {
             let caller = try await accounts.caller(latest.token)
             let first = try await accounts.call(Accounts.SignInHistory.self, PageRequest(limit: 2), as: caller)
             #expect(first.items.map(\.ipAddress) == ["192.0.2.11", "192.0.2.10"])
-            #expect(first.items.allSatisfy(\.succeeded))
+            #expect(first.items.allSatisfy { $0.succeeded })
             let cursor = try #require(first.nextCursor)
             let second = try await accounts.call(Accounts.SignInHistory.self, PageRequest(limit: 2, cursor: cursor), as: caller)
             #expect(second.items == [Accounts.SignInRecord(at: second.items[0].at, ipAddress: "192.0.2.9", userAgent: "phone", succeeded: false)])
