@@ -1,11 +1,15 @@
 import AccountsService
 import Foundation
+import Models
 import ServiceKit
 
 // `accounts create-admin …` and `accounts verify-audit` are operator commands; no argument serves.
 if let status = await AccountsCommands.run(CommandLine.arguments) {
     exit(status)
 }
-let settings = ProcessSettings.load("accounts") { AccountsSettings.read(&$0) }
+// Read with the settings every worker has, so that start-up names every problem at once.
+let (_, settings) = ProcessSettings.load("accounts") { (reader: inout ConfigReader) in
+    (WorkerServiceSettings(service: .accounts, reading: &reader), AccountsSettings.read(&reader))
+}
 guard let settings else { exit(2) }
 await WorkerServiceMain.run(AccountsService.definition(settings: settings))
