@@ -53,6 +53,7 @@ struct AccountsFixture: Sendable {
             let bus = BusClient(
                 mdp: MDPClient(context: context, endpoint: broker.endpoints.mdp, curve: nil, logger: quiet), logger: quiet)
             definition.register(worker, ServiceResources(database: database, bus: bus, logger: quiet))
+            PrivacyHandlers.register(on: worker, service: .accounts, hooks: definition.privacy, database: database)
             let running = Task { try await worker.run() }
             let fixture = AccountsFixture(
                 database: database, testDatabase: testDatabase, settings: settings, client: bus, privacy: definition.privacy)

@@ -1,6 +1,7 @@
+import Bus
 import Foundation
 import Models
-import ServiceKit
+@testable import ServiceKit
 import Store
 import Testing
 @testable import AccountsService
@@ -14,8 +15,18 @@ struct ErasureTests {
             let session = try await accounts.signIn("exp@example.com")
             let admin = try await accounts.admin()
             _ = try await accounts.call(Accounts.StaffViewAccount.self, .init(accountId: person.id, reason: "legal hold"), as: admin)
-            let records = AccountRecords(keyRing: accounts.settings.keyRing)
-            let section = try await accounts.database.transaction { try PrivacyExport.export(person.id, records: records, on: $0) }
+            let section = try await accounts.client.call(
+                service: .accounts, operation: Privacy.Export.name(for: .accounts), request: Privacy.Export.Request(accountId: person.id),
+                responseType: Privacy.Export.Response.self, as: try await accounts.caller(session.token), idempotent: true,
+                timeout: .seconds(10)
+            ).section
+            let stranger = try await accounts.caller(try await accounts.signIn(try await accounts.register().email).token)
+            let refused = await #expect(throws: ServiceError.self) {
+                try await accounts.client.call(
+                    service: .accounts, operation: Privacy.Export.name(for: .accounts), request: Privacy.Export.Request(accountId: person.id),
+                    responseType: Privacy.Export.Response.self, as: stranger, idempotent: true, timeout: .seconds(10))
+            }
+            #expect(refused?.code == .notFound)
             guard case .object(let fields) = section else {
                 Issue.record("the export is not an object")
                 return
@@ -106,11 +117,16 @@ struct ErasureTests {
 
             let subscriptions = AccountsHandlers.erasureConfirmations
             #expect(Set(subscriptions.map(\.producer.rawValue)) == ["directory", "chat", "billing", "boards", "notifications"])
+            // Each service's completion event, applied as the event consumer applies it; one arrives twice.
             let others: [ServiceName] = [.directory, .chat, .billing, .boards]
             for service in others + [.directory] {
-                try await accounts.database.transaction { connection in
-                    try AccountsHandlers.confirm(erasureId: erasure.erasureId, service: service.rawValue, on: connection)
-                }
+                let type = Privacy.ErasureCompleted.type(for: service)
+                let subscription = try #require(subscriptions.first { $0.producer == service })
+                let apply = try #require(subscription.handlers[type])
+                let payload = try WireCoding.encoder().encode(
+                    Privacy.ErasureCompleted(erasureId: erasure.erasureId, accountId: caller.accountId!, service: service.rawValue))
+                let metadata = EventMetadata(producer: service.rawValue, seq: 1, type: type, occurredAt: Date())
+                try await accounts.database.transaction { try apply(payload, metadata, $0) }
             }
             let partial = try await accounts.call(Accounts.ErasureStatus.self, .init(erasureId: erasure.erasureId), as: admin)
             #expect(partial.confirmed == ["accounts", "billing", "boards", "chat", "directory"])
