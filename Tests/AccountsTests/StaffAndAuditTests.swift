@@ -22,6 +22,8 @@ struct StaffAndAuditTests {
             #expect(await accounts.failure(Accounts.CreateStaff.self, bad, as: admin)?.fieldErrors == [FieldError(field: "roles", code: "invalid")])
             let staff = try await accounts.call(Accounts.CreateStaff.self, request, as: admin)
             #expect(staff.roles == ["support"])
+            // The admin made by the platform command has no staff access to show.
+            #expect(try await accounts.call(Accounts.AccessLog.self, PageRequest(), as: admin).items.isEmpty)
             let who = try await accounts.call(Accounts.Authenticate.self, .init(token: try await accounts.signIn("support@example.com").token))
             #expect(who.roles == ["support"])
         }

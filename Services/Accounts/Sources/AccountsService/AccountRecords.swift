@@ -94,9 +94,7 @@ enum AccountsErrors {
     static let notFound = ServiceError(.notFound, "no such account")
 
     static func rateLimited(retryAfter seconds: Int) -> ServiceError {
-        ServiceError(
-            ServiceError.Code(rawValue: "rate_limited"), "too many failed sign-ins; try again later",
-            retryAfterSeconds: seconds)
+        ServiceError(.rateLimited, "too many failed sign-ins; try again later", retryAfterSeconds: seconds)
     }
 
     static func wrongCurrentPassword(field: String) -> ServiceError {

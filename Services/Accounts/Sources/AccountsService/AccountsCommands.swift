@@ -62,7 +62,7 @@ public enum AccountsCommands {
         let handlers = AccountsHandlers(database: database, settings: settings, logger: Logger(label: "accounts.command") { _ in SwiftLogNoOpLogHandler() })
         let account = try await handlers.create(
             email: email, password: password, displayName: "Administrator", roles: ["admin"], actorId: nil,
-            actorRoles: ["system"], action: "staff.create-admin")
+            actorRoles: ["system"], action: "platform.create-admin")
         return account.id
     }
 

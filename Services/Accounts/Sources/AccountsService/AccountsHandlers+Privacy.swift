@@ -137,7 +137,7 @@ extension AccountsHandlers {
             let rows = try connection.query(
                 """
                 SELECT seq AS id, at, actor_id, array_to_json(actor_roles)::text AS roles, action, details->>'reason' AS reason
-                FROM audit_log WHERE subject_id = $1 AND action LIKE 'staff.%' AND seq < $2 ORDER BY seq DESC LIMIT $3
+                FROM audit_log WHERE subject_id = $1 AND action LIKE 'staff.%' AND actor_id IS NOT NULL AND seq < $2 ORDER BY seq DESC LIMIT $3
                 """, id, page.before, page.limit + 1)
             return try page.page(rows) { row in
                 Accounts.AccessRecord(

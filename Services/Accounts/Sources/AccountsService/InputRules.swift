@@ -21,20 +21,15 @@ struct InputRules {
     mutating func email(_ value: String, field: String = "email") {
         let email = Self.normalize(email: value)
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
-        guard email.count <= 254, parts.count == 2, !parts[0].isEmpty, parts[1].contains("."),
-            !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
-            !email.contains(where: { $0.isWhitespace || $0.isNewline || $0 == "\0" })
-        else {
-            fail(field, "invalid_email")
-            return
-        }
+        let valid = email.count <= 254 && parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".")
+            && !parts[1].hasPrefix(".") && !parts[1].hasSuffix(".")
+            && !email.contains(where: { $0.isWhitespace || $0.isNewline || $0 == "\0" })
+        if !valid { fail(field, "invalid_email") }
     }
 
     /// 10…200 characters and not one of the 1,000 most common passwords.
     mutating func password(_ value: String, field: String = "password") {
-        if value.count < 10 || value.count > 200 {
-            fail(field, "weak_password")
-        } else if CommonPasswords.contains(value) {
+        if !(10...200).contains(value.count) || CommonPasswords.contains(value) {
             fail(field, "weak_password")
         }
     }

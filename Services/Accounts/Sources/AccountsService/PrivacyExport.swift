@@ -49,7 +49,7 @@ enum PrivacyExport {
         let accesses = try connection.query(
             """
             SELECT at, actor_id, array_to_json(actor_roles)::text AS roles, action, details->>'reason' AS reason
-            FROM audit_log WHERE subject_id = $1 AND action LIKE 'staff.%' ORDER BY seq DESC
+            FROM audit_log WHERE subject_id = $1 AND action LIKE 'staff.%' AND actor_id IS NOT NULL ORDER BY seq DESC
             """, accountId
         ).map { row in
             Accounts.AccessRecord(
