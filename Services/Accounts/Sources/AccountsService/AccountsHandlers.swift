@@ -86,9 +86,9 @@ struct AccountsHandlers: Sendable {
             found = try await database.withConnection { try records.load(email: email, on: $0) }
         }
         // An unknown email costs one scrypt verification too, so timing does not tell who has an account.
-        var encoded = found?.passwordHash
-        if encoded == nil { encoded = try await dummyHash.value() }
-        let matches = (try? await settings.passwordHasher.verify(request.password, against: encoded ?? "")) ?? false
+        let encoded: String
+        if let found { encoded = found.passwordHash } else { encoded = try await dummyHash.value() }
+        let matches = (try? await settings.passwordHasher.verify(request.password, against: encoded)) ?? false
         guard let found, matches else {
             let accountId = found?.account.id
             try await database.transaction { connection in
