@@ -38,6 +38,10 @@ final class PlatformHarness: Sendable {
         try await start("broker", environment: bus.merging(extra) { _, new in new })
     }
 
+    /// Accounts refuses to start without the master key that seals each account's data key; every
+    /// instance in this test process shares one, as the instances of one deployment do.
+    static let accountsDataKey = Data((0..<32).map { _ in UInt8.random(in: .min ... .max) }).base64EncodedString()
+
     /// Starts a worker service against this harness's database and waits until it is ready.
     @discardableResult
     func startService(
@@ -47,6 +51,9 @@ final class PlatformHarness: Sendable {
         var environment = bus
         environment["DATABASE_URL"] = database.url
         environment["DATABASE_SCHEMA"] = schema
+        if executable == "accounts" {
+            environment["ACCOUNTS_DATA_KEY"] = Self.accountsDataKey
+        }
         environment.merge(extra) { _, new in new }
         return try await start(executable, arguments: arguments, environment: environment, waitUntilReady: waitUntilReady)
     }

@@ -1,14 +1,44 @@
-import Foundation
+public import Foundation
 public import ServiceKit
+import Bus
 import Models
 
 /// The accounts service: its schema, its bus handlers and the events it applies.
 public enum AccountsService {
-    /// Everything the service runner needs to serve accounts.
-    public static var definition: WorkerServiceDefinition {
+    /// The folder of the service's migrations.
+    public static var migrations: URL? { Bundle.module.url(forResource: "Migrations", withExtension: nil) }
+
+    /// Everything the service runner needs to serve accounts with `settings`.
+    public static func definition(settings: AccountsSettings) -> WorkerServiceDefinition {
         WorkerServiceDefinition(
-            name: .accounts,
-            migrations: Bundle.module.url(forResource: "Migrations", withExtension: nil)
-        ) { _, _ in }
+            name: .accounts, migrations: migrations, consumes: AccountsHandlers.erasureConfirmations,
+            privacy: PrivacyExport.hooks(records: AccountRecords(keyRing: settings.keyRing)),
+            // Accounts starts erasures and collects the confirmations; it does not follow its own event.
+            followsErasures: false
+        ) { worker, resources in
+            register(
+                on: worker, handlers: AccountsHandlers(database: resources.database, settings: settings, logger: resources.logger))
+        }
+    }
+
+    static func register(on worker: ServiceWorker, handlers: AccountsHandlers) {
+        worker.handle(Accounts.Register.self) { try await handlers.register($0, caller: $1.caller) }
+        worker.handle(Accounts.SignIn.self) { request, _ in try await handlers.signIn(request) }
+        worker.handle(Accounts.SignOut.self) { request, _ in try await handlers.signOut(request) }
+        worker.handle(Accounts.Authenticate.self) { request, _ in try await handlers.authenticate(request) }
+        worker.handle(Accounts.Me.self) { _, context in try await handlers.me(caller: context.caller) }
+        worker.handle(Accounts.UpdateProfile.self) { try await handlers.updateProfile($0, caller: $1.caller) }
+        worker.handle(Accounts.GetConsents.self) { try await handlers.consents($0, caller: $1.caller) }
+        worker.handle(Accounts.SetConsents.self) { try await handlers.setConsents($0, caller: $1.caller) }
+        worker.handle(Accounts.ConsentHistory.self) { try await handlers.consentHistory($0, caller: $1.caller) }
+        worker.handle(Accounts.CurrentPolicy.self) { _, _ in try await handlers.currentPolicy() }
+        worker.handle(Accounts.AcceptPolicy.self) { try await handlers.acceptPolicy($0, caller: $1.caller) }
+        worker.handle(Accounts.PublishPolicy.self) { try await handlers.publishPolicy($0, caller: $1.caller) }
+        worker.handle(Accounts.SignInHistory.self) { try await handlers.signIns($0, caller: $1.caller) }
+        worker.handle(Accounts.AccessLog.self) { try await handlers.accessLog($0, caller: $1.caller) }
+        worker.handle(Accounts.CreateStaff.self) { try await handlers.createStaff($0, caller: $1.caller) }
+        worker.handle(Accounts.StaffViewAccount.self) { try await handlers.staffViewAccount($0, caller: $1.caller) }
+        worker.handle(Accounts.RequestErasure.self) { try await handlers.requestErasure($0, caller: $1.caller) }
+        worker.handle(Accounts.ErasureStatus.self) { try await handlers.erasureStatus($0, caller: $1.caller) }
     }
 }

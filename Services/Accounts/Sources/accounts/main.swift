@@ -1,4 +1,15 @@
 import AccountsService
+import Foundation
+import Models
 import ServiceKit
 
-await WorkerServiceMain.run(AccountsService.definition)
+// `accounts create-admin …` and `accounts verify-audit` are operator commands; no argument serves.
+if let status = await AccountsCommands.run(CommandLine.arguments) {
+    exit(status)
+}
+// Read with the settings every worker has, so that start-up names every problem at once.
+let (_, settings) = ProcessSettings.load("accounts") { (reader: inout ConfigReader) in
+    (WorkerServiceSettings(service: .accounts, reading: &reader), AccountsSettings.read(&reader))
+}
+guard let settings else { exit(2) }
+await WorkerServiceMain.run(AccountsService.definition(settings: settings))

@@ -1,0 +1,129 @@
+public import Foundation
+import Logging
+import Models
+import ServiceKit
+public import Store
+
+/// The operator commands of the `accounts` executable: `create-admin` makes the first admin (there
+/// is never a default password) and `verify-audit` checks the audit log's hash chain.
+public enum AccountsCommands {
+    /// Runs the command named by `arguments[1]`, if there is one, and returns the exit status;
+    /// nil when the arguments name no command (the process then serves).
+    public static func run(
+        _ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
+        standardInput: FileHandle = .standardInput
+    ) async -> Int32? {
+        guard arguments.count > 1 else { return nil }
+        let options = Array(arguments.dropFirst(2))
+        switch arguments[1] {
+        case "create-admin":
+            guard let email = value(of: "--email", in: options) else {
+                return fail("usage: accounts create-admin --email EMAIL [--force] (password from ADMIN_PASSWORD or stdin)")
+            }
+            var password = environment["ADMIN_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 }
+            if password == nil { password = await firstLine(of: standardInput) }
+            guard let password else { return fail("no password: set ADMIN_PASSWORD or write it to stdin") }
+            return await withDatabase(environment) { database, settings in
+                guard let settings else { return 2 }
+                let id = try await createAdmin(
+                    email: email, password: password, force: options.contains("--force"), database: database, settings: settings)
+                print("admin account created: \(id.uuidString.lowercased())")
+                return 0
+            }
+        case "verify-audit":
+            return await withDatabase(environment, needsKey: false) { database, _ in
+                if let broken = try await verifyAudit(database: database) {
+                    print("audit chain broken at seq \(broken)")
+                    return 1
+                }
+                print("OK")
+                return 0
+            }
+        default:
+            return fail("unknown command \(arguments[1]): use create-admin or verify-audit, or no argument to serve")
+        }
+    }
+
+    /// Creates an admin account; refuses when an admin exists, unless `force`.
+    public static func createAdmin(
+        email: String, password: String, force: Bool, database: Database, settings: AccountsSettings
+    ) async throws -> UUID {
+        try await migrate(database)
+        let exists = try await database.withConnection { connection in
+            try connection.queryOne("SELECT 1 FROM accounts WHERE 'admin' = ANY (roles) AND erased_at IS NULL") != nil
+        }
+        if exists && !force {
+            throw ServiceError(.conflict, "an admin exists already; use --force to add another")
+        }
+        var rules = InputRules()
+        rules.email(email)
+        rules.password(password)
+        try rules.check()
+        let handlers = AccountsHandlers(database: database, settings: settings, logger: Logger(label: "accounts.command") { _ in SwiftLogNoOpLogHandler() })
+        let account = try await handlers.create(
+            email: email, password: password, displayName: "Administrator", roles: ["admin"], actorId: nil,
+            actorRoles: ["system"], action: "platform.create-admin")
+        return account.id
+    }
+
+    /// The seq of the first audit entry that breaks the chain, or nil when it all verifies.
+    public static func verifyAudit(database: Database) async throws -> Int64? {
+        try await migrate(database)
+        return try await database.transaction(.repeatableRead) { try AuditLog.firstBrokenSeq(on: $0) }
+    }
+
+    /// The platform tables and the accounts schema, as the service applies them at start-up.
+    public static func migrate(_ database: Database) async throws {
+        try await database.migrate(PlatformTables.migrations, table: PlatformTables.migrationTable)
+        if let folder = AccountsService.migrations {
+            try await database.migrate(try Migration.load(from: folder))
+        }
+    }
+
+    private static func withDatabase(
+        _ environment: [String: String], needsKey: Bool = true,
+        _ body: (Database, AccountsSettings?) async throws -> Int32
+    ) async -> Int32 {
+        var reader = ConfigReader(environment: environment)
+        let url = reader.required("DATABASE_URL")
+        let schema = reader.string("DATABASE_SCHEMA", default: ServiceName.accounts.rawValue)
+        let settings = needsKey ? AccountsSettings.read(&reader) : nil
+        do {
+            try reader.validate()
+        } catch {
+            return fail("\(error)", status: 2)
+        }
+        let database = Database(
+            DatabaseConfig(url: url, poolSize: 1, schema: schema, applicationName: "accounts-command"),
+            logger: Logger(label: "accounts.command") { _ in SwiftLogNoOpLogHandler() })
+        do {
+            let status = try await body(database, settings)
+            await database.close()
+            return status
+        } catch {
+            await database.close()
+            return fail("\(error)")
+        }
+    }
+
+    private static func value(of option: String, in options: [String]) -> String? {
+        guard let index = options.firstIndex(of: option), index + 1 < options.count else { return nil }
+        return options[index + 1]
+    }
+
+    /// The first line of `handle`, read on a thread of its own: a blocking read never holds the cooperative pool.
+    private static func firstLine(of handle: FileHandle) async -> String? {
+        await withCheckedContinuation { continuation in
+            Thread {
+                let data = handle.readDataToEndOfFile()
+                let line = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).first
+                continuation.resume(returning: line.map(String.init).flatMap { $0.isEmpty ? nil : $0 })
+            }.start()
+        }
+    }
+
+    private static func fail(_ message: String, status: Int32 = 1) -> Int32 {
+        FileHandle.standardError.write(Data("accounts: \(message)\n".utf8))
+        return status
+    }
+}

@@ -1,0 +1,198 @@
+import Foundation
+import Logging
+import Models
+import Store
+
+/// Consents, policy versions and the histories a person can read about themselves.
+extension AccountsHandlers {
+    // MARK: Consents
+
+    func consents(_ request: Accounts.GetConsents.Request, caller: Caller) async throws -> Accounts.Consents {
+        let id = try Self.subject(request.accountId, caller: caller)
+        return try await database.withConnection { connection in
+            guard try Self.exists(id, on: connection) else { throw AccountsErrors.notFound }
+            return try ConsentRecords.current(accountId: id, on: connection)
+        }
+    }
+
+    func setConsents(_ request: Accounts.SetConsents.Request, caller: Caller) async throws -> Accounts.Consents {
+        let id = try Self.subject(request.accountId, caller: caller)
+        var rules = InputRules()
+        for partner in (request.partners ?? [:]).keys {
+            rules.text(partner, field: "partners", range: 1...64)
+        }
+        if request.source == .registration { rules.fail("source", "invalid") }
+        try rules.check()
+        var changes: [(consent: String, granted: Bool)] = []
+        let fixed: [(String, Bool?)] = [
+            ("performanceCookies", request.performanceCookies), ("functionalityCookies", request.functionalityCookies),
+            ("marketingEmail", request.marketingEmail), ("marketingSms", request.marketingSms),
+        ]
+        for (consent, value) in fixed {
+            if let value { changes.append((consent, value)) }
+        }
+        for (partner, value) in (request.partners ?? [:]).sorted(by: { $0.key < $1.key }) {
+            changes.append(("partner:\(partner)", value))
+        }
+        let roles = caller.roles.map(\.rawValue).sorted()
+        let requested = changes
+        return try await database.transaction { connection in
+            guard try Self.exists(id, on: connection) else { throw AccountsErrors.notFound }
+            let version = try PolicyRecords.current(on: connection).version
+            try ConsentRecords.record(
+                requested, accountId: id, source: request.source, policyVersion: version, actorId: caller.accountId,
+                actorRoles: roles, on: connection)
+            return try ConsentRecords.current(accountId: id, on: connection)
+        }
+    }
+
+    func consentHistory(_ request: PageRequest, caller: Caller) async throws -> Page<Accounts.ConsentChange> {
+        let id = try Self.accountId(of: caller)
+        let page = try PageCursor(request)
+        return try await database.withConnection { connection in
+            let rows = try connection.query(
+                """
+                SELECT id, consent, granted, source, policy_version, changed_at FROM consent_changes
+                WHERE account_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3
+                """, id, page.before, page.limit + 1)
+            return try page.page(rows) { row in
+                Accounts.ConsentChange(
+                    consent: try row.decode("consent"), granted: try row.decode("granted"),
+                    source: Accounts.ConsentSource(rawValue: try row.decode("source")) ?? .settings,
+                    policyVersion: try row.decode("policy_version"), changedAt: try row.decode("changed_at"))
+            }
+        }
+    }
+
+    // MARK: Policy
+
+    func currentPolicy() async throws -> Accounts.PolicyVersion {
+        try await database.withConnection { try PolicyRecords.current(on: $0) }
+    }
+
+    func acceptPolicy(_ request: Accounts.AcceptPolicy.Request, caller: Caller) async throws -> Empty {
+        let id = try Self.accountId(of: caller)
+        let roles = caller.roles.map(\.rawValue).sorted()
+        try await database.transaction { connection in
+            guard try Self.exists(id, on: connection) else { throw AccountsErrors.notFound }
+            guard try PolicyRecords.current(on: connection).version == request.version else {
+                throw ServiceError(
+                    .validationFailed, "only the current policy version can be accepted",
+                    fieldErrors: [FieldError(field: "version", code: "policy_version_mismatch")])
+            }
+            try PolicyRecords.accept(version: request.version, accountId: id, on: connection)
+            try AuditLog.append(
+                .init(actorId: id, actorRoles: roles, action: "policy.accept", subjectId: id, details: ["version": request.version]),
+                on: connection)
+        }
+        return Empty()
+    }
+
+    func publishPolicy(_ request: Accounts.PolicyVersion, caller: Caller) async throws -> Accounts.PolicyVersion {
+        let actor = try Self.accountId(of: caller)
+        guard caller.has(.legal) || caller.has(.admin) else { throw AccountsErrors.forbidden }
+        var rules = InputRules()
+        rules.text(request.version, field: "version", range: 1...40)
+        try rules.check()
+        let roles = caller.roles.map(\.rawValue).sorted()
+        try await database.transaction { connection in
+            do {
+                try connection.execute(
+                    "INSERT INTO policy_versions (version, effective_date) VALUES ($1, $2)", request.version,
+                    request.effectiveDate)
+            } catch let error as StoreError where error == .uniqueViolation {
+                throw ServiceError(.conflict, "this policy version was published before")
+            }
+            try AuditLog.append(
+                .init(actorId: actor, actorRoles: roles, action: "policy.publish", subjectId: nil, details: ["version": request.version]),
+                on: connection)
+        }
+        logger.info("privacy policy published", metadata: ["policy.version": "\(request.version)"])
+        return try await currentPolicy()
+    }
+
+    // MARK: Histories
+
+    func signIns(_ request: PageRequest, caller: Caller) async throws -> Page<Accounts.SignInRecord> {
+        let id = try Self.accountId(of: caller)
+        let page = try PageCursor(request)
+        return try await database.withConnection { connection in
+            let rows = try connection.query(
+                """
+                SELECT id, at, ip, user_agent, succeeded FROM sign_in_attempts
+                WHERE account_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3
+                """, id, page.before, page.limit + 1)
+            return try page.page(rows) { row in
+                Accounts.SignInRecord(
+                    at: try row.decode("at"), ipAddress: try row.decode("ip"), userAgent: try row.decode("user_agent"),
+                    succeeded: try row.decode("succeeded"))
+            }
+        }
+    }
+
+    func accessLog(_ request: PageRequest, caller: Caller) async throws -> Page<Accounts.AccessRecord> {
+        let id = try Self.accountId(of: caller)
+        let page = try PageCursor(request)
+        return try await database.withConnection { connection in
+            let rows = try connection.query(
+                """
+                SELECT seq AS id, at, actor_id, array_to_json(actor_roles)::text AS roles, action, details->>'reason' AS reason
+                FROM audit_log WHERE subject_id = $1 AND action LIKE 'staff.%' AND actor_id IS NOT NULL AND seq < $2 ORDER BY seq DESC LIMIT $3
+                """, id, page.before, page.limit + 1)
+            return try page.page(rows) { row in
+                Accounts.AccessRecord(
+                    at: try row.decode("at"), staffId: try row.decode("actor_id"),
+                    staffRoles: try JSONDecoder().decode([String].self, from: Data(try row.decode("roles", as: String.self).utf8)),
+                    action: try row.decode("action"), reason: try row.decode("reason"))
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Whose data a call is about: the caller's own, or (for the platform only) the account named.
+    static func subject(_ requested: UUID?, caller: Caller) throws -> UUID {
+        if let requested, requested != caller.accountId {
+            guard caller.has(.system) else { throw AccountsErrors.notFound }
+            return requested
+        }
+        return try accountId(of: caller)
+    }
+
+    static func exists(_ id: UUID, on connection: Connection) throws -> Bool {
+        try connection.queryOne("SELECT 1 FROM accounts WHERE id = $1 AND erased_at IS NULL", id) != nil
+    }
+}
+
+/// Keyset pagination over a bigserial id, newest first; the cursor is the last id shown, opaque to callers.
+struct PageCursor {
+    let limit: Int
+    let before: Int64
+
+    init(_ request: PageRequest) throws {
+        guard (1...PageRequest.maxLimit).contains(request.limit) else {
+            throw ServiceError(.validationFailed, "limit is 1 to 100", fieldErrors: [FieldError(field: "limit", code: "invalid")])
+        }
+        limit = request.limit
+        if let cursor = request.cursor {
+            guard let data = Data(base64Encoded: cursor), let text = String(data: data, encoding: .utf8),
+                let value = Int64(text), value > 0
+            else {
+                throw ServiceError(.validationFailed, "the cursor is not valid", fieldErrors: [FieldError(field: "cursor", code: "invalid")])
+            }
+            before = value
+        } else {
+            before = Int64.max
+        }
+    }
+
+    /// The first `limit` rows as items; a cursor when there are more.
+    func page<Item: Codable & Sendable & Equatable>(_ rows: [Row], _ item: (Row) throws -> Item) throws -> Page<Item> {
+        let shown = Array(rows.prefix(limit))
+        var next: String?
+        if rows.count > limit, let last = shown.last {
+            next = Data(String(try last.decode("id", as: Int64.self)).utf8).base64EncodedString()
+        }
+        return Page(items: try shown.map(item), nextCursor: next)
+    }
+}

@@ -1,0 +1,248 @@
+import Foundation
+import Logging
+import Models
+import Security
+import Store
+
+/// The accounts service's business rules, one method per bus operation: validate, authorize,
+/// one transaction, answer. The worker's handlers call these with the request's caller.
+struct AccountsHandlers: Sendable {
+    let database: Database
+    let settings: AccountsSettings
+    let logger: Logger
+    let dummyHash: DummyHash
+
+    init(database: Database, settings: AccountsSettings, logger: Logger) {
+        self.database = database
+        self.settings = settings
+        self.logger = logger
+        self.dummyHash = DummyHash(hasher: settings.passwordHasher)
+    }
+
+    var records: AccountRecords { AccountRecords(keyRing: settings.keyRing) }
+
+    /// The signed-in caller's account id, or 401.
+    static func accountId(of caller: Caller) throws -> UUID {
+        guard let id = caller.accountId else { throw AccountsErrors.unauthenticated }
+        return id
+    }
+
+    // MARK: Registration
+
+    func register(_ request: Accounts.Register.Request, caller: Caller) async throws -> Accounts.Account {
+        var rules = InputRules()
+        rules.email(request.email)
+        rules.password(request.password)
+        rules.displayName(request.displayName)
+        rules.country(request.country)
+        rules.text(request.referralCode, field: "referralCode", range: 1...100)
+        if !InputRules.memberRoles.contains(request.role) { rules.fail("role", "invalid") }
+        try rules.check()
+        let current = try await database.withConnection { try PolicyRecords.current(on: $0) }
+        guard request.acceptPolicyVersion == current.version else {
+            throw ServiceError(
+                .validationFailed, "accept the current privacy policy to register",
+                fieldErrors: [FieldError(field: "acceptPolicyVersion", code: "policy_version_mismatch")])
+        }
+        let hash = try await settings.passwordHasher.hash(request.password)
+        let id = UUID()
+        let records = self.records
+        let account = try await database.transaction { connection -> Accounts.Account in
+            try records.insert(
+                id: id, email: request.email, passwordHash: hash, displayName: request.displayName, roles: [request.role],
+                country: request.country, source: request.referralCode, on: connection)
+            try AuditLog.append(
+                .init(actorId: id, actorRoles: [request.role], action: "account.register", subjectId: id), on: connection)
+            try PolicyRecords.accept(version: current.version, accountId: id, on: connection)
+            try ConsentRecords.record(
+                [("marketingEmail", request.marketingEmailOptIn ?? false)], accountId: id, source: .registration,
+                policyVersion: current.version, actorRoles: [request.role], on: connection)
+            guard let loaded = try records.load(id, on: connection) else { throw AccountsErrors.notFound }
+            return loaded.account
+        }
+        logger.info("account registered", metadata: ["account.id": "\(id)"])
+        return account
+    }
+
+    // MARK: Sessions
+
+    func signIn(_ request: Accounts.SignIn.Request) async throws -> Accounts.SignIn.Response {
+        let email = InputRules.normalize(email: request.email)
+        let ip = String(request.ipAddress.prefix(100))
+        let userAgent = String(request.userAgent.prefix(500))
+        let limits = settings.signInLimits
+        let failures = try await database.withConnection { connection in
+            try SignInThrottle.recentFailures(email: email, ip: ip, window: limits.window, on: connection)
+        }
+        if failures.count >= limits.refuseAfter {
+            throw AccountsErrors.rateLimited(retryAfter: failures.retryAfter(window: limits.window))
+        }
+        if failures.count >= limits.slowDownAfter {
+            try await Task.sleep(for: SignInThrottle.delay(failures: failures.count, limits: limits))
+        }
+        let records = self.records
+        var found: (account: Accounts.Account, passwordHash: String)?
+        if email.count <= 254 && !email.contains("\0") {
+            found = try await database.withConnection { try records.load(email: email, on: $0) }
+        }
+        // An unknown email costs one scrypt verification too, so timing does not tell who has an account.
+        let encoded: String
+        if let found { encoded = found.passwordHash } else { encoded = try await dummyHash.value() }
+        let matches = (try? await settings.passwordHasher.verify(request.password, against: encoded)) ?? false
+        guard let found, matches else {
+            let accountId = found?.account.id
+            try await database.transaction { connection in
+                try SignInThrottle.record(
+                    email: email, ip: ip, userAgent: userAgent, succeeded: false, accountId: accountId, on: connection)
+                try AuditLog.append(
+                    .init(actorId: accountId, actorRoles: [], action: "session.sign-in-failed", subjectId: accountId),
+                    on: connection)
+            }
+            logger.info("sign-in refused", metadata: ["account.id": "\(accountId.map { "\($0)" } ?? "-")"])
+            throw AccountsErrors.invalidCredentials
+        }
+        let token = SecureRandom.token()
+        let expiresAt = Date().addingTimeInterval(settings.sessionLifetime)
+        let account = found.account
+        try await database.transaction { connection in
+            try connection.execute(
+                "INSERT INTO sessions (token_hash, account_id, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5)",
+                Self.tokenHash(token), account.id, expiresAt, ip, userAgent)
+            try SignInThrottle.record(
+                email: email, ip: ip, userAgent: userAgent, succeeded: true, accountId: account.id, on: connection)
+            try AuditLog.append(
+                .init(actorId: account.id, actorRoles: account.roles, action: "session.sign-in", subjectId: account.id),
+                on: connection)
+        }
+        logger.info("signed in", metadata: ["account.id": "\(account.id)"])
+        return Accounts.SignIn.Response(token: token, expiresAt: expiresAt, account: account)
+    }
+
+    func signOut(_ request: Accounts.SignOut.Request) async throws -> Empty {
+        let hash = Self.tokenHash(request.token)
+        try await database.withConnection { connection in
+            _ = try connection.execute(
+                "UPDATE sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL", hash)
+        }
+        return Empty()
+    }
+
+    func authenticate(_ request: Accounts.Authenticate.Request) async throws -> Accounts.Authenticate.Response {
+        let hash = Self.tokenHash(request.token)
+        // The lookup is by the token's hash, so no secret is compared in memory.
+        return try await database.withConnection { connection in
+            guard
+                let row = try connection.queryOne(
+                    """
+                    SELECT s.account_id, s.expires_at, array_to_json(a.roles)::text AS roles,
+                           (SELECT p.version FROM policy_acceptances p WHERE p.account_id = a.id ORDER BY p.id DESC LIMIT 1) AS accepted
+                    FROM sessions s JOIN accounts a ON a.id = s.account_id
+                    WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND a.erased_at IS NULL
+                    """, hash)
+            else { throw ServiceError(.unauthenticated, "the session is not valid") }
+            let roles = try JSONDecoder().decode([String].self, from: Data(try row.decode("roles", as: String.self).utf8))
+            return Accounts.Authenticate.Response(
+                accountId: try row.decode("account_id"), roles: roles, expiresAt: try row.decode("expires_at"),
+                acceptedPolicyVersion: try row.decode("accepted"),
+                currentPolicyVersion: try PolicyRecords.current(on: connection).version)
+        }
+    }
+
+    static func tokenHash(_ token: String) -> Data { SHA256.hash(Data(token.utf8)) }
+
+    // MARK: Profile
+
+    func me(caller: Caller) async throws -> Accounts.Account {
+        let id = try Self.accountId(of: caller)
+        let records = self.records
+        return try await database.withConnection { connection in
+            guard let found = try records.load(id, on: connection) else { throw AccountsErrors.notFound }
+            return found.account
+        }
+    }
+
+    func updateProfile(_ request: Accounts.UpdateProfile.Request, caller: Caller) async throws -> Accounts.Account {
+        let id = try Self.accountId(of: caller)
+        var rules = InputRules()
+        if let name = request.displayName { rules.displayName(name) }
+        if let email = request.email { rules.email(email) }
+        if let password = request.password { rules.password(password) }
+        rules.text(request.phone, field: "phone", range: 0...32)
+        if (request.email != nil || request.password != nil) && request.currentPassword == nil {
+            rules.fail("currentPassword", "required")
+        }
+        try rules.check()
+        let records = self.records
+        guard let found = try await database.withConnection({ try records.load(id, on: $0) }) else {
+            throw AccountsErrors.notFound
+        }
+        if let current = request.currentPassword, request.email != nil || request.password != nil {
+            guard try await settings.passwordHasher.verify(current, against: found.passwordHash) else {
+                throw AccountsErrors.wrongCurrentPassword(field: "currentPassword")
+            }
+        }
+        var hashed: String?
+        if let password = request.password { hashed = try await settings.passwordHasher.hash(password) }
+        let newHash = hashed
+        let keepToken = request.currentToken.map(Self.tokenHash)
+        let account = try await database.transaction { connection -> Accounts.Account in
+            if let name = request.displayName {
+                try connection.execute("UPDATE accounts SET display_name = $2 WHERE id = $1", id, name)
+            }
+            if let phone = request.phone {
+                var sealed: Data?
+                if !phone.isEmpty { sealed = try records.sealPhone(phone, for: id, on: connection) }
+                try connection.execute("UPDATE accounts SET phone_sealed = $2 WHERE id = $1", id, sealed)
+            }
+            if let email = request.email {
+                do {
+                    try connection.execute(
+                        "UPDATE accounts SET email = $2, email_normalized = $3 WHERE id = $1", id,
+                        email.trimmingCharacters(in: .whitespacesAndNewlines), InputRules.normalize(email: email))
+                } catch let error as StoreError where error == .uniqueViolation {
+                    throw AccountsErrors.emailTaken
+                }
+            }
+            if let newHash {
+                try connection.execute("UPDATE accounts SET password_hash = $2 WHERE id = $1", id, newHash)
+                // A new password ends every other session: whoever knew the old one is signed out.
+                try connection.execute(
+                    """
+                    UPDATE sessions SET revoked_at = now()
+                    WHERE account_id = $1 AND revoked_at IS NULL AND ($2::bytea IS NULL OR token_hash <> $2::bytea)
+                    """, id, keepToken)
+            }
+            try AuditLog.append(
+                .init(
+                    actorId: id, actorRoles: found.account.roles, action: "account.update-profile", subjectId: id,
+                    details: [
+                        "changed": [
+                            request.displayName.map { _ in "displayName" }, request.phone.map { _ in "phone" },
+                            request.email.map { _ in "email" }, request.password.map { _ in "password" },
+                        ].compactMap { $0 }.joined(separator: ","),
+                    ]), on: connection)
+            guard let loaded = try records.load(id, on: connection) else { throw AccountsErrors.notFound }
+            return loaded.account
+        }
+        logger.info("profile updated", metadata: ["account.id": "\(id)"])
+        return account
+    }
+}
+
+/// A password hash of nothing anyone knows, verified against for unknown emails so that they cost
+/// the same time as wrong passwords. Made once, off the cooperative pool, on first use.
+actor DummyHash {
+    private let hasher: PasswordHasher
+    private var cached: String?
+
+    init(hasher: PasswordHasher) {
+        self.hasher = hasher
+    }
+
+    func value() async throws -> String {
+        if let cached { return cached }
+        let made = try await hasher.hash(SecureRandom.token())
+        cached = made
+        return made
+    }
+}

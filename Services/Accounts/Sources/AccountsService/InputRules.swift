@@ -1,0 +1,67 @@
+import Foundation
+import Models
+
+/// The rules every text an account is made of must follow, collected as 422 field errors.
+struct InputRules {
+    private(set) var errors: [FieldError] = []
+
+    /// Trimmed and lower-cased: the form uniqueness is checked on.
+    static func normalize(email: String) -> String {
+        email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+    }
+
+    static let memberRoles: Set<String> = ["member", "advisor"]
+    static let staffRoles: Set<String> = ["support", "moderator", "finance", "legal", "admin"]
+
+    mutating func fail(_ field: String, _ code: String) {
+        errors.append(FieldError(field: field, code: code))
+    }
+
+    /// At most 254 characters, one `@` with text on both sides, a dot in the domain, no spaces.
+    mutating func email(_ value: String, field: String = "email") {
+        let email = Self.normalize(email: value)
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        let valid = email.count <= 254 && parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".")
+            && !parts[1].hasPrefix(".") && !parts[1].hasSuffix(".")
+            && !email.contains(where: { $0.isWhitespace || $0.isNewline || $0 == "\0" })
+        if !valid { fail(field, "invalid_email") }
+    }
+
+    /// 10…200 characters and not one of the 1,000 most common passwords.
+    mutating func password(_ value: String, field: String = "password") {
+        if !(10...200).contains(value.count) || CommonPasswords.contains(value) {
+            fail(field, "weak_password")
+        }
+    }
+
+    /// 1…80 characters after trimming, no control characters.
+    mutating func displayName(_ value: String) {
+        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.isEmpty || value.count > 80 || value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            fail("displayName", "invalid")
+        }
+    }
+
+    /// ISO 3166 alpha-2: two upper-case letters.
+    mutating func country(_ value: String?) {
+        guard let value else { return }
+        if value.count != 2 || !value.unicodeScalars.allSatisfy({ (65...90).contains($0.value) }) {
+            fail("country", "invalid")
+        }
+    }
+
+    /// Free text kept as given, within `range` characters, no NUL (PostgreSQL text cannot hold one).
+    mutating func text(_ value: String?, field: String, range: ClosedRange<Int>) {
+        guard let value else { return }
+        if !range.contains(value.count) || value.contains("\0") {
+            fail(field, "invalid")
+        }
+    }
+
+    /// Throws 422 with every field error collected, when there is one.
+    func check() throws {
+        guard errors.isEmpty else {
+            throw ServiceError(.validationFailed, "some fields are not valid", fieldErrors: errors)
+        }
+    }
+}

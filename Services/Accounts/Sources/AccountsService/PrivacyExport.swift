@@ -1,0 +1,88 @@
+import Foundation
+import Models
+import ServiceKit
+import Store
+
+/// The accounts section of a person's export, and the erase hook the platform may call.
+enum PrivacyExport {
+    static func hooks(records: AccountRecords) -> PrivacyHooks {
+        PrivacyHooks(
+            export: { accountId, connection in try export(accountId, records: records, on: connection) },
+            erase: { accountId, connection in try AccountsHandlers.scrub(accountId, on: connection) })
+    }
+
+    /// The account, consents and their history, sign-ins, sessions (never token hashes), policy
+    /// acceptances and staff accesses; an empty object once the person is erased. The export itself
+    /// is audited.
+    static func export(_ accountId: UUID, records: AccountRecords, on connection: Connection) throws -> JSONValue {
+        // The audit append comes first: it locks the chain's head before anything else is read.
+        try AuditLog.append(.init(actorId: accountId, actorRoles: [], action: "privacy.export", subjectId: accountId), on: connection)
+        guard let found = try records.load(accountId, on: connection) else { return .object([:]) }
+        let consents = try ConsentRecords.current(accountId: accountId, on: connection)
+        let changes = try connection.query(
+            "SELECT consent, granted, source, policy_version, changed_at FROM consent_changes WHERE account_id = $1 ORDER BY id DESC",
+            accountId
+        ).map { row in
+            Accounts.ConsentChange(
+                consent: try row.decode("consent"), granted: try row.decode("granted"),
+                source: Accounts.ConsentSource(rawValue: try row.decode("source")) ?? .settings,
+                policyVersion: try row.decode("policy_version"), changedAt: try row.decode("changed_at"))
+        }
+        let signIns = try connection.query(
+            "SELECT at, ip, user_agent, succeeded FROM sign_in_attempts WHERE account_id = $1 ORDER BY id DESC", accountId
+        ).map { row in
+            Accounts.SignInRecord(
+                at: try row.decode("at"), ipAddress: try row.decode("ip"), userAgent: try row.decode("user_agent"),
+                succeeded: try row.decode("succeeded"))
+        }
+        let sessions = try connection.query(
+            "SELECT created_at, expires_at, revoked_at, ip, user_agent FROM sessions WHERE account_id = $1 ORDER BY created_at DESC",
+            accountId
+        ).map { row in
+            SessionRecord(
+                createdAt: try row.decode("created_at"), expiresAt: try row.decode("expires_at"),
+                revokedAt: try row.decode("revoked_at"), ipAddress: try row.decode("ip"), userAgent: try row.decode("user_agent"))
+        }
+        let acceptances = try connection.query(
+            "SELECT version, accepted_at FROM policy_acceptances WHERE account_id = $1 ORDER BY id DESC", accountId
+        ).map { row in AcceptanceRecord(version: try row.decode("version"), acceptedAt: try row.decode("accepted_at")) }
+        let accesses = try connection.query(
+            """
+            SELECT at, actor_id, array_to_json(actor_roles)::text AS roles, action, details->>'reason' AS reason
+            FROM audit_log WHERE subject_id = $1 AND action LIKE 'staff.%' AND actor_id IS NOT NULL ORDER BY seq DESC
+            """, accountId
+        ).map { row in
+            Accounts.AccessRecord(
+                at: try row.decode("at"), staffId: try row.decode("actor_id"),
+                staffRoles: try JSONDecoder().decode([String].self, from: Data(try row.decode("roles", as: String.self).utf8)),
+                action: try row.decode("action"), reason: try row.decode("reason"))
+        }
+        let section = Section(
+            account: found.account, consents: consents, consentHistory: changes, signIns: signIns, sessions: sessions,
+            policyAcceptances: acceptances, staffAccesses: accesses)
+        return try WireCoding.decoder().decode(JSONValue.self, from: try WireCoding.encoder().encode(section))
+    }
+
+    struct Section: Encodable {
+        var account: Accounts.Account
+        var consents: Accounts.Consents
+        var consentHistory: [Accounts.ConsentChange]
+        var signIns: [Accounts.SignInRecord]
+        var sessions: [SessionRecord]
+        var policyAcceptances: [AcceptanceRecord]
+        var staffAccesses: [Accounts.AccessRecord]
+    }
+
+    struct SessionRecord: Encodable {
+        var createdAt: Date
+        var expiresAt: Date
+        var revokedAt: Date?
+        var ipAddress: String
+        var userAgent: String
+    }
+
+    struct AcceptanceRecord: Encodable {
+        var version: String
+        var acceptedAt: Date
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import Models
+import Store
+import TestSupport
+import Testing
+@testable import AccountsService
+
+@Suite("Operator commands")
+struct CommandTests {
+    @Test("create-admin makes the first admin from ADMIN_PASSWORD, and refuses a second without --force")
+    func createAdmin() async throws {
+        try await AccountsFixture.with { accounts in
+            let key = Data((0..<32).map { _ in UInt8.random(in: .min ... .max) }).base64EncodedString()
+            var environment = [
+                "DATABASE_URL": accounts.testDatabase.url, "DATABASE_SCHEMA": "accounts", "ACCOUNTS_DATA_KEY": key,
+                "ADMIN_PASSWORD": "a long admin passphrase",
+            ]
+            let first = await AccountsCommands.run(["accounts", "create-admin", "--email", "root@example.com"], environment: environment)
+            #expect(first == 0)
+            let who = try await accounts.call(
+                Accounts.Authenticate.self, .init(token: try await accounts.signIn("root@example.com", "a long admin passphrase").token))
+            #expect(who.roles == ["admin"])
+            let second = await AccountsCommands.run(["accounts", "create-admin", "--email", "root2@example.com"], environment: environment)
+            #expect(second == 1)
+            let forced = await AccountsCommands.run(
+                ["accounts", "create-admin", "--email", "root2@example.com", "--force"], environment: environment)
+            #expect(forced == 0)
+            environment["ADMIN_PASSWORD"] = "password"
+            let weak = await AccountsCommands.run(
+                ["accounts", "create-admin", "--email", "root3@example.com", "--force"], environment: environment)
+            #expect(weak == 1)
+            environment["ACCOUNTS_DATA_KEY"] = "too-short"
+            #expect(await AccountsCommands.run(["accounts", "create-admin", "--email", "x@example.com"], environment: environment) == 2)
+        }
+    }
+
+    @Test("verify-audit answers 0 on an intact chain, 1 on a broken one; no command means serve")
+    func verifyAudit() async throws {
+        try await AccountsFixture.with { accounts in
+            try await accounts.register(email: "v@example.com")
+            let environment = ["DATABASE_URL": accounts.testDatabase.url, "DATABASE_SCHEMA": "accounts"]
+            #expect(await AccountsCommands.run(["accounts", "verify-audit"], environment: environment) == 0)
+            try await accounts.asSuperuser { connection in
+                try connection.executeScript(
+                    """
+                    ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only;
+                    UPDATE audit_log SET action = 'nothing.happened' WHERE seq = 1;
+                    ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only;
+                    """)
+            }
+            #expect(await AccountsCommands.run(["accounts", "verify-audit"], environment: environment) == 1)
+            #expect(await AccountsCommands.run(["accounts"], environment: environment) == nil)
+            #expect(await AccountsCommands.run(["accounts", "frobnicate"], environment: environment) == 1)
+        }
+    }
+}

@@ -1,0 +1,144 @@
+import Bus
+import Foundation
+import Models
+@testable import ServiceKit
+import Store
+import Testing
+@testable import AccountsService
+
+@Suite("Export and erasure")
+struct ErasureTests {
+    @Test("the export holds the account, consents, sign-ins, sessions without token hashes, acceptances and staff accesses")
+    func export() async throws {
+        try await AccountsFixture.with { accounts in
+            let person = try await accounts.register(email: "exp@example.com", marketing: true)
+            let session = try await accounts.signIn("exp@example.com")
+            let admin = try await accounts.admin()
+            _ = try await accounts.call(Accounts.StaffViewAccount.self, .init(accountId: person.id, reason: "legal hold"), as: admin)
+            let section = try await accounts.client.call(
+                service: .accounts, operation: Privacy.Export.name(for: .accounts), request: Privacy.Export.Request(accountId: person.id),
+                responseType: Privacy.Export.Response.self, as: try await accounts.caller(session.token), idempotent: true,
+                timeout: .seconds(10)
+            ).section
+            let stranger = try await accounts.caller(try await accounts.signIn(try await accounts.register().email).token)
+            let refused = await #expect(throws: ServiceError.self) {
+                try await accounts.client.call(
+                    service: .accounts, operation: Privacy.Export.name(for: .accounts), request: Privacy.Export.Request(accountId: person.id),
+                    responseType: Privacy.Export.Response.self, as: stranger, idempotent: true, timeout: .seconds(10))
+            }
+            #expect(refused?.code == .notFound)
+            guard case .object(let fields) = section else {
+                Issue.record("the export is not an object")
+                return
+            }
+            #expect(Set(fields.keys) == ["account", "consents", "consentHistory", "signIns", "sessions", "policyAcceptances", "staffAccesses"])
+            #expect(fields["account"].flatMap { if case .object(let a) = $0 { a["email"] } else { nil } } == .string("exp@example.com"))
+            if case .array(let sessions) = fields["sessions"] { #expect(sessions.count == 1) } else { Issue.record("no sessions") }
+            if case .array(let accesses) = fields["staffAccesses"] { #expect(accesses.count == 1) } else { Issue.record("no accesses") }
+            let text = String(decoding: try JSONEncoder().encode(section), as: UTF8.self)
+            #expect(!text.contains(session.token))
+            #expect(!text.contains(AccountsHandlers.tokenHash(session.token).base64EncodedString()))
+            let audited = try await accounts.database.withConnection { connection in
+                try connection.queryOne("SELECT count(*) AS n FROM audit_log WHERE action = 'privacy.export' AND subject_id = $1", person.id)?
+                    .decode("n", as: Int.self)
+            }
+            #expect(audited == 1)
+        }
+    }
+
+    @Test("erasure needs the password, then sign-in fails, the email is free again, the data key is gone")
+    func erasure() async throws {
+        try await AccountsFixture.with { accounts in
+            let person = try await accounts.register(email: "gone@example.com", displayName: "Soon Gone", referral: "aff-1")
+            let session = try await accounts.signIn("gone@example.com")
+            let caller = try await accounts.caller(session.token)
+            _ = try await accounts.call(Accounts.UpdateProfile.self, .init(phone: "+1 555 0100"), as: caller)
+            let wrong = await accounts.failure(Accounts.RequestErasure.self, .init(password: "not my password"), as: caller)
+            #expect(wrong?.code == .validationFailed)
+            #expect(await accounts.failure(Accounts.RequestErasure.self, .init(password: "x"))?.code == .unauthenticated)
+
+            let erasure = try await accounts.call(Accounts.RequestErasure.self, .init(password: AccountsFixture.defaultPassword), as: caller)
+            #expect(await accounts.failure(Accounts.Authenticate.self, .init(token: session.token))?.code == .unauthenticated)
+            #expect(await accounts.failure(
+                Accounts.SignIn.self, .init(email: "gone@example.com", password: AccountsFixture.defaultPassword, ipAddress: "192.0.2.1", userAgent: "t")
+            )?.code.rawValue == "invalid_credentials")
+            let again = try await accounts.register(email: "GONE@example.com")
+            #expect(again.id != person.id)
+
+            let row = try await accounts.database.withConnection { connection in
+                try connection.queryOne(
+                    """
+                    SELECT email, display_name, email_normalized, country, source, phone_sealed IS NULL AS no_phone,
+                           (SELECT count(*) FROM account_keys WHERE account_id = a.id) AS keys,
+                           (SELECT count(*) FROM consent_changes WHERE account_id = a.id) AS changes,
+                           (SELECT count(*) FROM sign_in_attempts WHERE account_id = a.id) AS attempts
+                    FROM accounts a WHERE id = $1
+                    """, person.id)
+            }
+            let erased = try #require(row)
+            #expect(try erased.decode("email", as: String.self) == "erased-\(person.id.uuidString.lowercased())@invalid")
+            #expect(try erased.decode("display_name", as: String.self) == "Deleted user")
+            #expect(try erased.decode("email_normalized", as: String?.self) == nil)
+            #expect(try erased.decode("country", as: String?.self) == nil)
+            #expect(try erased.decode("source", as: String?.self) == nil)
+            #expect(try erased.decode("no_phone", as: Bool.self))
+            #expect(try erased.decode("keys", as: Int.self) == 0, "the data key is shredded")
+            #expect(try erased.decode("changes", as: Int.self) == 0)
+            #expect(try erased.decode("attempts", as: Int.self) == 0)
+
+            // The other services hear of it through the outbox.
+            let outbox = try await accounts.database.withConnection { connection in
+                try connection.query("SELECT type, payload::text AS payload FROM outbox").map {
+                    (try $0.decode("type", as: String.self), try $0.decode("payload", as: String.self))
+                }
+            }
+            #expect(outbox.count == 1)
+            #expect(outbox.first?.0 == Privacy.ErasureRequested.type)
+            #expect(outbox.first?.1.contains(erasure.erasureId.uuidString) == true)
+
+            // The person is gone from the export.
+            let records = AccountRecords(keyRing: accounts.settings.keyRing)
+            let section = try await accounts.database.transaction { try PrivacyExport.export(person.id, records: records, on: $0) }
+            #expect(section == .object([:]))
+            #expect(try await AccountsCommands.verifyAudit(database: accounts.database) == nil)
+        }
+    }
+
+    @Test("the erasure completes once every other service confirmed, each confirmation counted once")
+    func confirmations() async throws {
+        try await AccountsFixture.with { accounts in
+            try await accounts.register(email: "conf@example.com")
+            let caller = try await accounts.caller(try await accounts.signIn("conf@example.com").token)
+            let erasure = try await accounts.call(Accounts.RequestErasure.self, .init(password: AccountsFixture.defaultPassword), as: caller)
+            let admin = try await accounts.admin()
+            let started = try await accounts.call(Accounts.ErasureStatus.self, .init(erasureId: erasure.erasureId), as: .system)
+            #expect(started.confirmed == ["accounts"])
+            #expect(started.completedAt == nil)
+
+            let subscriptions = AccountsHandlers.erasureConfirmations
+            #expect(Set(subscriptions.map(\.producer.rawValue)) == ["directory", "chat", "billing", "boards", "notifications"])
+            // Each service's completion event, applied as the event consumer applies it; one arrives twice.
+            let others: [ServiceName] = [.directory, .chat, .billing, .boards]
+            for service in others + [.directory] {
+                let type = Privacy.ErasureCompleted.type(for: service)
+                let subscription = try #require(subscriptions.first { $0.producer == service })
+                let apply = try #require(subscription.handlers[type])
+                let payload = try WireCoding.encoder().encode(
+                    Privacy.ErasureCompleted(erasureId: erasure.erasureId, accountId: caller.accountId!, service: service.rawValue))
+                let metadata = EventMetadata(producer: service.rawValue, seq: 1, type: type, occurredAt: Date())
+                try await accounts.database.transaction { try apply(payload, metadata, $0) }
+            }
+            let partial = try await accounts.call(Accounts.ErasureStatus.self, .init(erasureId: erasure.erasureId), as: admin)
+            #expect(partial.confirmed == ["accounts", "billing", "boards", "chat", "directory"])
+            #expect(partial.completedAt == nil)
+            try await accounts.database.transaction { connection in
+                try AccountsHandlers.confirm(erasureId: erasure.erasureId, service: "notifications", on: connection)
+            }
+            let done = try await accounts.call(Accounts.ErasureStatus.self, .init(erasureId: erasure.erasureId), as: admin)
+            #expect(done.completedAt != nil)
+            #expect(done.confirmed.count == 6)
+            let member = try await accounts.caller(try await accounts.signIn(try await accounts.register().email).token)
+            #expect(await accounts.failure(Accounts.ErasureStatus.self, .init(erasureId: erasure.erasureId), as: member)?.code == .forbidden)
+        }
+    }
+}
