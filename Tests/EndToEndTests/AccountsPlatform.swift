@@ -30,7 +30,7 @@ final class AccountsPlatform: Sendable {
                     environment: service == .accounts ? accountsEnvironment : [:])
             }
             let port = try FreePort.next()
-            try await harness.start("gateway", environment: harness.bus.merging(["GATEWAY_PORT": "\(port)"]) { _, new in new })
+            _ = try await harness.start("gateway", environment: harness.bus.merging(["GATEWAY_PORT": "\(port)"]) { _, new in new })
             return AccountsPlatform(harness: harness, gateway: "http://127.0.0.1:\(port)", accountsEnvironment: accountsEnvironment)
         } catch {
             await harness.shutdown()
@@ -42,13 +42,13 @@ final class AccountsPlatform: Sendable {
 
     /// Runs `accounts create-admin` against the platform's database: the first admin, made by a
     /// command of the platform rather than by a default password.
-    func createAdmin(email: String, password: String, displayName: String = "First Admin") async throws {
+    func createAdmin(email: String, password: String) async throws {
         var environment = harness.bus.merging(accountsEnvironment) { _, new in new }
         environment["DATABASE_URL"] = harness.database.url
         environment["DATABASE_SCHEMA"] = "accounts"
         environment["ADMIN_PASSWORD"] = password
         let command = try PlatformProcess(
-            "accounts", arguments: ["create-admin", "--email", email, "--display-name", displayName],
+            "accounts", arguments: ["create-admin", "--email", email],
             environment: environment)
         defer { command.stop() }
         let status = try await command.waitForExit(timeout: .seconds(30))
@@ -74,7 +74,7 @@ final class AccountsPlatform: Sendable {
     /// Registers a member and returns their account id.
     @discardableResult
     func register(
-        email: String, password: String = Self.password, displayName: String = "Member", role: String = "member",
+        email: String, password: String = AccountsPlatform.password, displayName: String = "Member", role: String = "member",
         extra: [String: Any] = [:]
     ) async throws -> String {
         let policy = try await request("GET", "/v1/privacy/policy").object["version"] as? String
@@ -89,7 +89,7 @@ final class AccountsPlatform: Sendable {
     }
 
     /// Signs in and returns the session token.
-    func signIn(email: String, password: String = Self.password, userAgent: String = "E2E/1.0") async throws -> String {
+    func signIn(email: String, password: String = AccountsPlatform.password, userAgent: String = "E2E/1.0") async throws -> String {
         let reply = try await request(
             "POST", "/v1/sessions", json: ["email": email, "password": password], headers: ["User-Agent": userAgent])
         #expect(reply.status == 201, "\(reply.text)")

@@ -113,14 +113,14 @@ final class AccountsStandIn: Sendable {
         country: "GB", phone: nil, source: nil, createdAt: Date(timeIntervalSince1970: 1_700_000_000),
         policyVersion: GatewayFixture.currentPolicy)
 
-    private func record(_ operation: String, _ context: RequestContext, page: PageRequest? = nil) {
+    private func record(_ operation: String, _ context: Bus.RequestContext, page: PageRequest? = nil) {
         state.withLock {
             $0.callers[operation] = context.caller
             if let page { $0.pages[operation] = page }
         }
     }
 
-    private func requireMember(_ context: RequestContext) throws {
+    private func requireMember(_ context: Bus.RequestContext) throws {
         guard context.caller.accountId == GatewayFixture.member else {
             throw ServiceError(.unauthenticated, "no caller")
         }
@@ -188,8 +188,9 @@ final class AccountsStandIn: Sendable {
 
 /// Decoding answers in tests.
 enum Body {
-    static func problem(_ response: TestResponse) throws -> Problem {
-        try JSONDecoder().decode(Problem.self, from: Data(response.body.readableBytesView))
+    /// The problem document of an error answer; nil when the body is not one.
+    static func problem(_ response: TestResponse) -> Problem? {
+        try? JSONDecoder().decode(Problem.self, from: Data(response.body.readableBytesView))
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ response: TestResponse) throws -> T {
