@@ -42,7 +42,7 @@ struct AccountsEndToEndTests {
         let token = try await platform.signIn(email: email, password: Self.sqlish + "pw", userAgent: Self.sqlish)
         let me = try await platform.request("GET", "/v1/me", token: token)
         #expect(me.status == 200)
-        #expect(me.object["email"] as? String == email)
+        #expect((me.object["email"] as? String)?.lowercased() == email, "\(me.text)")
         #expect(me.object["displayName"] as? String == Self.sqlish)
         #expect(me.object["source"] as? String == Self.sqlish)
 
@@ -78,6 +78,20 @@ struct AccountsEndToEndTests {
         let signIns = try await platform.request("GET", "/v1/me/sign-ins", token: token)
         #expect(signIns.status == 200)
         #expect(signIns.items.contains { $0["userAgent"] as? String == Self.sqlish && $0["succeeded"] as? Bool == true })
+
+        let otherDevice = try await platform.signIn(email: email, password: Self.sqlish + "pw")
+        let newPassword = Self.sqlish + "new"
+        let refusedChange = try await platform.request(
+            "PATCH", "/v1/me", token: token, json: ["password": newPassword, "currentPassword": "not it at all"])
+        #expect((400..<500).contains(refusedChange.status), "\(refusedChange.text)")
+        let passwordChange = try await platform.request(
+            "PATCH", "/v1/me", token: token, json: ["password": newPassword, "currentPassword": Self.sqlish + "pw"])
+        #expect(passwordChange.status == 200, "\(passwordChange.text)")
+        try await Eventually.wait(timeout: .seconds(5), "the other session ended with the password change") {
+            try await platform.request("GET", "/v1/me", token: otherDevice).status == 401
+        }
+        #expect(try await platform.request("GET", "/v1/me", token: token).status == 200, "this session stays")
+        _ = try await platform.signIn(email: email, password: newPassword)
 
         let signOut = try await platform.request("DELETE", "/v1/sessions/current", token: token)
         #expect(signOut.status == 204)
