@@ -79,7 +79,16 @@ struct AccountsEndToEndTests {
         #expect(signIns.status == 200)
         #expect(signIns.items.contains { $0["userAgent"] as? String == Self.sqlish && $0["succeeded"] as? Bool == true })
 
-        let otherDevice = try await platform.signIn(email: email, password: Self.sqlish + "pw")
+        let browser = try await platform.request(
+            "POST", "/v1/sessions", json: ["email": email, "password": Self.sqlish + "pw"])
+        let cookie = try #require(browser.headers["set-cookie"], "sign-in sets the session cookie")
+        for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
+            #expect(cookie.contains(attribute), "\(attribute) in \(cookie)")
+        }
+        let sessionCookie = try #require(cookie.split(separator: ";").first.map(String.init))
+        let byCookie = try await platform.request("GET", "/v1/me", headers: ["Cookie": sessionCookie])
+        #expect(byCookie.status == 200, "the session cookie signs the request in: \(byCookie.text)")
+        let otherDevice = try #require(browser.object["token"] as? String)
         let newPassword = Self.sqlish + "new"
         let refusedChange = try await platform.request(
             "PATCH", "/v1/me", token: token, json: ["password": newPassword, "currentPassword": "not it at all"])
