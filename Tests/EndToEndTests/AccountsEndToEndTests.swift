@@ -77,7 +77,11 @@ struct AccountsEndToEndTests {
 
         let signIns = try await platform.request("GET", "/v1/me/sign-ins", token: token)
         #expect(signIns.status == 200)
-        #expect(signIns.items.contains { $0["userAgent"] as? String == Self.sqlish && $0["succeeded"] as? Bool == true })
+        #expect(
+            signIns.items.contains {
+                $0["userAgent"] as? String == Self.sqlish && $0["succeeded"] as? Bool == true
+                    && $0["ipAddress"] as? String == "127.0.0.1"
+            }, "the gateway passes the connection's address and user agent: \(signIns.text)")
 
         let browser = try await platform.request(
             "POST", "/v1/sessions", json: ["email": email, "password": Self.sqlish + "pw"])
