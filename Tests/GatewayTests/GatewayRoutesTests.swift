@@ -98,6 +98,21 @@ struct GatewayRoutesTests {
                 #expect(document["openapi"] as? String == "3.1.0")
                 let paths = try #require(document["paths"] as? [String: Any])
                 #expect(Set(paths.keys).isSuperset(of: ["/healthz", "/v1/status", "/openapi.json"]))
+                let accountPaths: [String: [String]] = [
+                    "/v1/accounts": ["post"], "/v1/sessions": ["post"], "/v1/sessions/current": ["delete"],
+                    "/v1/me": ["get", "patch", "delete"], "/v1/me/consents": ["get", "put"],
+                    "/v1/me/consents/history": ["get"], "/v1/privacy/policy": ["get"],
+                    "/v1/me/policy-acceptances": ["post"], "/v1/me/sign-ins": ["get"], "/v1/me/access-log": ["get"],
+                    "/v1/me/export": ["get"], "/v1/staff/accounts": ["post"], "/v1/staff/accounts/{id}": ["get"],
+                    "/v1/staff/policy-versions": ["post"], "/v1/staff/erasures/{id}": ["get"],
+                ]
+                for (path, methods) in accountPaths {
+                    let item = try #require(paths[path] as? [String: Any], "\(path)")
+                    #expect(Set(item.keys).isSuperset(of: methods), "\(path)")
+                }
+                let components = try #require(document["components"] as? [String: Any])
+                let schemes = try #require(components["securitySchemes"] as? [String: Any])
+                #expect(Set(schemes.keys) == ["bearer", "sessionCookie"])
             }
         }
     }

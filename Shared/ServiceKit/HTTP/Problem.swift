@@ -27,19 +27,22 @@ public struct Problem: Codable, Sendable, Equatable {
 
 /// The one table from a bus error code to an HTTP status.
 public enum ProblemMapping {
+    /// The HTTP status for `code`: the generic codes, the accounts and privacy codes of CONTRACT.md,
+    /// every `…_invalid` field code as 422; an unknown code is the caller's fault (400).
     public static func status(for code: ServiceError.Code) -> HTTPResponse.Status {
-        switch code {
-        case .badRequest: .badRequest
-        case .validationFailed: .unprocessableContent
-        case .unauthenticated: .unauthorized
-        case .forbidden: .forbidden
-        case .notFound: .notFound
-        case .conflict: .conflict
-        case .rateLimited: .tooManyRequests
-        case .unavailable: .serviceUnavailable
-        case .timeout: .gatewayTimeout
-        case .unknownOperation: .notImplemented
-        case .internalError: .internalServerError
+        switch code.rawValue {
+        case "bad_request", "malformed_json": .badRequest
+        case "validation_failed", "weak_password", "invalid_email", "policy_version_mismatch": .unprocessableContent
+        case let raw where raw.hasSuffix("_invalid"): .unprocessableContent
+        case "unauthenticated", "invalid_credentials": .unauthorized
+        case "forbidden": .forbidden
+        case "not_found": .notFound
+        case "conflict", "email_taken": .conflict
+        case "rate_limited": .tooManyRequests
+        case "unavailable", "export_unavailable": .serviceUnavailable
+        case "timeout": .gatewayTimeout
+        case "unknown_operation": .notImplemented
+        case "internal_error": .internalServerError
         default: .badRequest
         }
     }

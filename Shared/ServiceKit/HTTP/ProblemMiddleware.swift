@@ -64,9 +64,13 @@ public struct ProblemMiddleware<Context: IdentifiedRequestContext>: RouterMiddle
         var problem = ProblemMapping.problem(for: error)
         problem.requestId = requestId
         let body = (try? JSONEncoder().encode(problem)) ?? Data()
-        return Response(
-            status: .init(code: problem.status), headers: [.contentType: "application/problem+json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        if problem.status == HTTPResponse.Status.tooManyRequests.code,
+            let seconds = (error as? ServiceError)?.retryAfterSeconds
+        {
+            headers[.retryAfter] = "\(max(1, seconds))"
+        }
+        return Response(status: .init(code: problem.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }
 

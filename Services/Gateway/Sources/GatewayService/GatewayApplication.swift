@@ -7,12 +7,27 @@ public import Logging
 import NIOSSL
 import ServiceKit
 
-/// Builds the gateway's router: every public route behind the problem middleware.
-public func buildGatewayRouter(bus: BusClient) -> Router<GatewayRequestContext> {
+/// Builds the gateway's router: every public route behind the authentication and problem middleware.
+///
+/// - Parameters:
+///   - secureCookies: mark the session cookie `Secure` (the gateway speaks TLS).
+///   - sessionCacheLifetime: how long a resolved session token is trusted before accounts is asked again.
+///   - exportDeadline: how long `GET /v1/me/export` waits for every service's section.
+public func buildGatewayRouter(
+    bus: BusClient, secureCookies: Bool = false, sessionCacheLifetime: Duration = .seconds(2),
+    exportDeadline: Duration = .seconds(5)
+) -> Router<GatewayRequestContext> {
     let router = Router(context: GatewayRequestContext.self)
+    let sessions = SessionCache(bus: bus, lifetime: sessionCacheLifetime)
+    router.add(middleware: AuthenticationMiddleware(sessions: sessions))
     router.add(middleware: ProblemMiddleware<GatewayRequestContext>())
     router.add(middleware: MetricsMiddleware())
     PlatformRoutes(bus: bus, openAPIDocument: OpenAPIDocument.data).register(on: router)
+    let accountRoutes = AccountRoutes(bus: bus, sessions: sessions, secureCookies: secureCookies)
+    accountRoutes.register(on: router)
+    PrivacyRoutes(bus: bus, sessions: sessions, accountRoutes: accountRoutes, exportDeadline: exportDeadline)
+        .register(on: router)
+    StaffRoutes(bus: bus).register(on: router)
     return router
 }
 
@@ -21,7 +36,7 @@ public func buildGatewayApplication(
     settings: GatewaySettings, bus: BusClient, logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
-    let router = buildGatewayRouter(bus: bus)
+    let router = buildGatewayRouter(bus: bus, secureCookies: settings.tls != nil)
     let configuration = ApplicationConfiguration(
         address: .hostname(settings.host, port: settings.port), serverName: "advisor-gateway")
     let server: HTTPServerBuilder

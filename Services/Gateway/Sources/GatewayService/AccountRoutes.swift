@@ -1,0 +1,120 @@
+import Bus
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Models
+import ServiceKit
+
+/// The routes of CONTRACT.md "Accounts, identity, privacy": registration, sessions, the caller's
+/// own account, consents, the privacy policy and the caller's histories, each one bus call to accounts.
+struct AccountRoutes {
+    let bus: BusClient
+    let sessions: SessionCache
+    /// Whether the session cookie is marked `Secure` (the gateway speaks TLS).
+    let secureCookies: Bool
+
+    /// `POST /v1/sessions` body.
+    struct SignInBody: Decodable {
+        var email: String
+        var password: String
+    }
+
+    /// `PUT /v1/me/consents` body: only the consents given change.
+    struct ConsentsBody: Decodable {
+        var performanceCookies: Bool?
+        var functionalityCookies: Bool?
+        var marketingEmail: Bool?
+        var marketingSms: Bool?
+        var partners: [String: Bool]?
+    }
+
+    /// `POST /v1/me/policy-acceptances` body.
+    struct AcceptanceBody: Decodable {
+        var version: String
+    }
+
+    func register(on router: Router<GatewayRequestContext>) {
+        router.post("v1/accounts") { request, context in
+            let body = try await JSONBody.decode(Accounts.Register.Request.self, from: request)
+            let account = try await bus.call(Accounts.Register.self, body, as: context.caller)
+            return try JSONBody.response(account, status: .created)
+        }
+        router.post("v1/sessions") { request, context in
+            let body = try await JSONBody.decode(SignInBody.self, from: request)
+            let signIn = Accounts.SignIn.Request(
+                email: body.email, password: body.password, ipAddress: context.clientAddress,
+                userAgent: request.headers[.userAgent] ?? "")
+            let answer = try await bus.call(Accounts.SignIn.self, signIn, as: context.caller)
+            var response = try JSONBody.response(answer, status: .created)
+            let seconds = max(0, Int(answer.expiresAt.timeIntervalSinceNow.rounded(.down)))
+            if let cookie = try? sessionCookie(value: answer.token, maxAge: seconds) {
+                response.setCookie(cookie)
+            }
+            return response
+        }
+        router.get("v1/privacy/policy") { _, context in
+            try JSONBody.response(try await bus.call(Accounts.CurrentPolicy.self, Empty(), as: context.caller))
+        }
+
+        let me = router.group(context: AuthenticatedContext.self)
+        me.delete("v1/sessions/current") { _, context in
+            _ = try await bus.call(Accounts.SignOut.self, .init(token: context.session.token), as: context.caller)
+            sessions.forget(context.session.token)
+            return clearingSession(Response(status: .noContent))
+        }
+        me.get("v1/me") { _, context in
+            try JSONBody.response(try await bus.call(Accounts.Me.self, Empty(), as: context.caller))
+        }
+        me.patch("v1/me") { request, context in
+            var change = try await JSONBody.decode(Accounts.UpdateProfile.Request.self, from: request)
+            change.currentToken = context.session.token
+            return try JSONBody.response(try await bus.call(Accounts.UpdateProfile.self, change, as: context.caller))
+        }
+        me.get("v1/me/consents") { _, context in
+            try JSONBody.response(try await bus.call(Accounts.GetConsents.self, .init(), as: context.caller))
+        }
+        me.put("v1/me/consents") { request, context in
+            let body = try await JSONBody.decode(ConsentsBody.self, from: request)
+            let change = Accounts.SetConsents.Request(
+                performanceCookies: body.performanceCookies, functionalityCookies: body.functionalityCookies,
+                marketingEmail: body.marketingEmail, marketingSms: body.marketingSms, partners: body.partners,
+                source: .settings)
+            return try JSONBody.response(try await bus.call(Accounts.SetConsents.self, change, as: context.caller))
+        }
+        me.get("v1/me/consents/history") { request, context in
+            let page = try RouteParameters.page(from: request)
+            return try JSONBody.response(try await bus.call(Accounts.ConsentHistory.self, page, as: context.caller))
+        }
+        me.post("v1/me/policy-acceptances") { request, context in
+            let body = try await JSONBody.decode(AcceptanceBody.self, from: request)
+            _ = try await bus.call(Accounts.AcceptPolicy.self, .init(version: body.version), as: context.caller)
+            sessions.forget(context.session.token)
+            return Response(status: .noContent)
+        }
+        me.get("v1/me/sign-ins") { request, context in
+            let page = try RouteParameters.page(from: request)
+            return try JSONBody.response(try await bus.call(Accounts.SignInHistory.self, page, as: context.caller))
+        }
+        me.get("v1/me/access-log") { request, context in
+            let page = try RouteParameters.page(from: request)
+            return try JSONBody.response(try await bus.call(Accounts.AccessLog.self, page, as: context.caller))
+        }
+    }
+
+    /// The session cookie: HttpOnly so scripts never see it, SameSite=Lax against cross-site posts,
+    /// Secure under TLS, for the whole site, living as long as the session.
+    private func sessionCookie(value: String, maxAge: Int) throws -> Cookie {
+        try Cookie.validated(
+            name: "session", value: value, maxAge: maxAge, path: "/", secure: secureCookies, httpOnly: true,
+            sameSite: .lax)
+    }
+
+    /// `response` with the session cookie cleared in the browser.
+    func clearingSession(_ response: Response) -> Response {
+        var response = response
+        if let cookie = try? sessionCookie(value: "", maxAge: 0) {
+            response.setCookie(cookie)
+        }
+        return response
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Models
+
+/// Reads who is asking before any route runs: the session token (a Bearer token, or else the
+/// `session` cookie), resolved through the session cache, and the `DNT` / `Sec-GPC` privacy
+/// signals. A missing or refused token leaves the request anonymous; routes that need a person
+/// take an `AuthenticatedContext` and answer 401. On the way out, a signed-in person who has not
+/// accepted the current policy gets `Policy-Acceptance-Required` on every response.
+///
+/// It sits outside the problem middleware so that error answers carry the policy header too.
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+
+    let sessions: SessionCache
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        var context = context
+        context.doNotTrack = request.headers[.dnt] == "1" || request.headers[.secGPC] == "1"
+        if let token = Self.token(in: request) {
+            do {
+                context.session = try await sessions.session(for: token)
+            } catch let error as ServiceError where error.code == .unauthenticated {
+                context.session = nil
+            } catch {
+                context.authenticationFailure =
+                    error as? ServiceError ?? ServiceError(.unavailable, "The session could not be checked; try again.")
+            }
+        }
+        var response = try await next(request, context)
+        if let session = context.session, session.needsPolicyAcceptance,
+            !Self.acceptedPolicy(request: request, response: response)
+        {
+            response.headers[.policyAcceptanceRequired] = session.currentPolicyVersion
+        }
+        return response
+    }
+
+    /// The token of the request: `Authorization: Bearer …` first, else the `session` cookie.
+    static func token(in request: Request) -> String? {
+        if let authorization = request.headers[.authorization] {
+            let parts = authorization.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "bearer" {
+                let token = parts[1].trimmingCharacters(in: .whitespaces)
+                return token.isEmpty ? nil : token
+            }
+        }
+        if let cookie = request.cookies["session"], !cookie.value.isEmpty {
+            return cookie.value
+        }
+        return nil
+    }
+
+    /// This very response confirmed an acceptance, so the reminder is already out of date.
+    private static func acceptedPolicy(request: Request, response: Response) -> Bool {
+        request.method == .post && request.uri.path == "/v1/me/policy-acceptances" && response.status.kind == .successful
+    }
+}
+
+extension HTTPField.Name {
+    /// Do Not Track: `1` asks that nothing about the request be tracked.
+    static let dnt = Self("DNT")!
+    /// Global Privacy Control: `1` asks that nothing be sold or shared.
+    static let secGPC = Self("Sec-GPC")!
+    /// Names the policy version a signed-in person has yet to accept.
+    static let policyAcceptanceRequired = Self("Policy-Acceptance-Required")!
+}

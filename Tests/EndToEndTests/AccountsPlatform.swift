@@ -1,0 +1,115 @@
+import Foundation
+import Models
+import Testing
+import TestSupport
+
+/// The whole platform started for real (broker, the six services on one fresh database, the
+/// gateway), and an HTTP client for the gateway, for the accounts and privacy end-to-end tests.
+final class AccountsPlatform: Sendable {
+    let harness: PlatformHarness
+    let gateway: String
+    /// What the accounts process is started with besides the bus and the database: its data key.
+    let accountsEnvironment: [String: String]
+
+    private init(harness: PlatformHarness, gateway: String, accountsEnvironment: [String: String]) {
+        self.harness = harness
+        self.gateway = gateway
+        self.accountsEnvironment = accountsEnvironment
+    }
+
+    /// Starts everything and waits until every process is ready.
+    static func start() async throws -> AccountsPlatform {
+        let harness = try await PlatformHarness(schemas: ServiceName.all.map(\.rawValue))
+        do {
+            let key = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+            let accountsEnvironment = ["ACCOUNTS_DATA_KEY": key, "ACCOUNTS_DATA_KEY_ID": "test-1"]
+            try await harness.startBroker()
+            for service in ServiceName.all {
+                try await harness.startService(
+                    service.rawValue, schema: service.rawValue,
+                    environment: service == .accounts ? accountsEnvironment : [:])
+            }
+            let port = try FreePort.next()
+            _ = try await harness.start("gateway", environment: harness.bus.merging(["GATEWAY_PORT": "\(port)"]) { _, new in new })
+            return AccountsPlatform(harness: harness, gateway: "http://127.0.0.1:\(port)", accountsEnvironment: accountsEnvironment)
+        } catch {
+            await harness.shutdown()
+            throw error
+        }
+    }
+
+    func shutdown() async { await harness.shutdown() }
+
+    /// Runs `accounts create-admin` against the platform's database: the first admin, made by a
+    /// command of the platform rather than by a default password.
+    func createAdmin(email: String, password: String) async throws {
+        var environment = harness.bus.merging(accountsEnvironment) { _, new in new }
+        environment["DATABASE_URL"] = harness.database.url
+        environment["DATABASE_SCHEMA"] = "accounts"
+        environment["ADMIN_PASSWORD"] = password
+        let command = try PlatformProcess(
+            "accounts", arguments: ["create-admin", "--email", email],
+            environment: environment)
+        defer { command.stop() }
+        let status = try await command.waitForExit(timeout: .seconds(30))
+        #expect(status == 0, "\(command.log())")
+    }
+
+    /// One request to the gateway; `json` is encoded as the body.
+    func request(
+        _ method: String, _ path: String, token: String? = nil, json: Any? = nil, body: Data? = nil,
+        headers: [String: String] = [:]
+    ) async throws -> Reply {
+        var headers = headers
+        if let token { headers["Authorization"] = "Bearer \(token)" }
+        var payload = body
+        if let json {
+            payload = try JSONSerialization.data(withJSONObject: json)
+        }
+        if payload != nil { headers["Content-Type"] = "application/json" }
+        let answer = try #require(await HTTP.request(method, gateway + path, headers: headers, body: payload), "\(method) \(path)")
+        return Reply(answer: answer)
+    }
+
+    /// Registers a member and returns their account id.
+    @discardableResult
+    func register(
+        email: String, password: String = AccountsPlatform.password, displayName: String = "Member", role: String = "member",
+        extra: [String: Any] = [:]
+    ) async throws -> String {
+        let policy = try await request("GET", "/v1/privacy/policy").object["version"] as? String
+        var body: [String: Any] = [
+            "email": email, "password": password, "displayName": displayName, "role": role,
+            "acceptPolicyVersion": policy ?? "",
+        ]
+        body.merge(extra) { _, new in new }
+        let reply = try await request("POST", "/v1/accounts", json: body)
+        #expect(reply.status == 201, "\(reply.text)")
+        return try #require(reply.object["id"] as? String, "\(reply.text)")
+    }
+
+    /// Signs in and returns the session token.
+    func signIn(email: String, password: String = AccountsPlatform.password, userAgent: String = "E2E/1.0") async throws -> String {
+        let reply = try await request(
+            "POST", "/v1/sessions", json: ["email": email, "password": password], headers: ["User-Agent": userAgent])
+        #expect(reply.status == 201, "\(reply.text)")
+        return try #require(reply.object["token"] as? String, "\(reply.text)")
+    }
+
+    /// A unique email for one test, so tests never collide.
+    static func email(_ name: String) -> String { "\(name)-\(UUID().uuidString.prefix(8).lowercased())@example.com" }
+
+    static let password = "correct horse battery staple"
+}
+
+/// An answer from the gateway, with its JSON at hand.
+struct Reply {
+    let answer: HTTP.Answer
+    var status: Int { answer.status }
+    var headers: [String: String] { answer.headers }
+    var text: String { String(decoding: answer.body, as: UTF8.self) }
+    var object: [String: Any] { (try? JSONSerialization.jsonObject(with: answer.body)) as? [String: Any] ?? [:] }
+    var items: [[String: Any]] { object["items"] as? [[String: Any]] ?? [] }
+    /// The problem's `code`, for error answers.
+    var code: String? { object["code"] as? String }
+}

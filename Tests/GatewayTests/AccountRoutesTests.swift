@@ -1,0 +1,184 @@
+import Bus
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Models
+import ServiceKit
+import Testing
+import TestSupport
+
+/// The account and privacy routes' own behaviour: bodies, lists, the error table and the export.
+@Suite(.timeLimit(.minutes(1)))
+struct AccountRoutesTests {
+    static let signedIn: HTTPFields = [.authorization: "Bearer \(GatewayFixture.goodToken)"]
+
+    @Test("JSON that is not JSON is 400 malformed_json; JSON of the wrong shape is 422 naming the field")
+    func malformedBodies() async throws {
+        let fixture = try await GatewayFixture()
+        try await fixture.startAccounts()
+        try await fixture.test { client in
+            for text in [#"{"email": "ada@example.com", "password": "#, "", "not json"] {
+                try await client.execute(uri: "/v1/sessions", method: .post, body: Body.json(text)) { response in
+                    #expect(response.status == .badRequest)
+                    #expect(response.headers[.contentType] == "application/problem+json")
+                    #expect(Body.problem(response)?.code == "malformed_json")
+                }
+            }
+            try await client.execute(uri: "/v1/sessions", method: .post, body: Body.json(#"{"email": 7, "password": "x"}"#)) {
+                response in
+                #expect(response.status == .unprocessableContent)
+                #expect(Body.problem(response)?.errors == [FieldError(field: "email", code: "invalid")])
+            }
+            try await client.execute(uri: "/v1/sessions", method: .post, body: Body.json(#"{"email": "a@b.c"}"#)) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(Body.problem(response)?.errors == [FieldError(field: "password", code: "required")])
+            }
+        }
+        #expect(fixture.accounts.signIns.isEmpty, "nothing malformed reached accounts")
+    }
+
+    @Test("list limits are 1…100, default 20; anything else is 422")
+    func listLimits() async throws {
+        let fixture = try await GatewayFixture()
+        try await fixture.startAccounts()
+        let operation = Accounts.ConsentHistory.name
+        try await fixture.test { client in
+            for limit in ["0", "101", "-3", "ten", "2.5"] {
+                try await client.execute(uri: "/v1/me/consents/history?limit=\(limit)", method: .get, headers: Self.signedIn) {
+                    response in
+                    #expect(response.status == .unprocessableContent, "limit=\(limit)")
+                    #expect(Body.problem(response)?.errors?.first?.field == "limit")
+                }
+            }
+            try await client.execute(uri: "/v1/me/consents/history", method: .get, headers: Self.signedIn) { response in
+                #expect(response.status == .ok)
+            }
+            #expect(fixture.accounts.page(of: operation) == PageRequest(limit: 20, cursor: nil))
+            try await client.execute(
+                uri: "/v1/me/consents/history?limit=100&cursor=abc", method: .get, headers: Self.signedIn
+            ) { response in
+                #expect(response.status == .ok)
+                let page = try Body.decode(Page<Accounts.ConsentChange>.self, response)
+                #expect(page.items.isEmpty)
+            }
+            #expect(fixture.accounts.page(of: operation) == PageRequest(limit: 100, cursor: "abc"))
+        }
+    }
+
+    @Test("a rate-limited sign-in is 429 with Retry-After; a wrong password is 401 invalid_credentials")
+    func signInRefusals() async throws {
+        let fixture = try await GatewayFixture()
+        try await fixture.startAccounts()
+        try await fixture.test { client in
+            try await client.execute(
+                uri: "/v1/sessions", method: .post, body: Body.json(#"{"email": "a@b.c", "password": "too-many-tries"}"#)
+            ) { response in
+                #expect(response.status == .tooManyRequests)
+                #expect(response.headers[.retryAfter] == "30")
+                #expect(Body.problem(response)?.code == "rate_limited")
+            }
+            try await client.execute(
+                uri: "/v1/sessions", method: .post, body: Body.json(#"{"email": "a@b.c", "password": "wrong"}"#)
+            ) { response in
+                #expect(response.status == .unauthorized)
+                #expect(Body.problem(response)?.code == "invalid_credentials")
+                #expect(response.headers[.setCookie] == nil)
+            }
+        }
+    }
+
+    @Test("PATCH /v1/me forwards the caller's own token as the session to keep, whatever the body says")
+    func profileKeepsCurrentSession() async throws {
+        let fixture = try await GatewayFixture()
+        try await fixture.startAccounts()
+        try await fixture.test { client in
+            try await client.execute(
+                uri: "/v1/me", method: .patch, headers: Self.signedIn,
+                body: Body.json(#"{"displayName": "Ada'; DROP TABLE x;--", "currentToken": "someone-else"}"#)
+            ) { response in
+                #expect(response.status == .ok)
+            }
+        }
+        let change = try #require(fixture.accounts.profileChanges.last)
+        #expect(change.currentToken == GatewayFixture.goodToken)
+        #expect(change.displayName == "Ada'; DROP TABLE x;--")
+    }
+
+    @Test("the export is 503 export_unavailable, naming the silent services, when any service does not answer")
+    func exportFailsWhole() async throws {
+        let fixture = try await GatewayFixture()
+        try await fixture.startAccounts()
+        try await fixture.test(exportDeadline: .seconds(1)) { client in
+            try await client.execute(uri: "/v1/me/export", method: .get, headers: Self.signedIn) { response in
+                #expect(response.status == .serviceUnavailable)
+                let problem = try #require(Body.problem(response))
+                #expect(problem.code == "export_unavailable")
+                for service in ServiceName.all where service != .accounts {
+                    #expect(problem.detail.contains(service.rawValue))
+                }
+                #expect(!problem.detail.contains("accounts"))
+            }
+        }
+    }
+
+    @Test("the export gathers a section from every service, as an attachment, asked as the caller")
+    func exportWhole() async throws {
+        let fixture = try await GatewayFixture()
+        try await fixture.startAccounts()
+        for service in ServiceName.all where service != .accounts {
+            try await fixture.startWorker(service) { worker in
+                worker.handle(operation: Privacy.Export.name(for: service), requestType: Privacy.Export.Request.self) {
+                    request, context in
+                    guard context.caller.accountId == request.accountId else {
+                        throw ServiceError(.forbidden, "only the account itself")
+                    }
+                    return Privacy.Export.Response(section: .object([:]))
+                }
+            }
+        }
+        try await fixture.test { client in
+            try await client.execute(uri: "/v1/me/export", method: .get, headers: Self.signedIn) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentDisposition]?.hasPrefix("attachment") == true)
+                let document = try #require(
+                    try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
+                #expect(document["accountId"] as? String == GatewayFixture.member.uuidString)
+                #expect(document["services"] as? [String] == ServiceName.all.map(\.rawValue))
+                let sections = try #require(document["sections"] as? [String: Any])
+                #expect(Set(sections.keys) == Set(ServiceName.all.map(\.rawValue)))
+                #expect(document["generatedAt"] is String)
+            }
+        }
+    }
+
+    @Test("a staff route with an id that is not a UUID is 404; without a reason it is 422")
+    func staffParameters() async throws {
+        let fixture = try await GatewayFixture()
+        try await fixture.startAccounts()
+        try await fixture.test { client in
+            try await client.execute(uri: "/v1/staff/accounts/not-a-uuid?reason=x", method: .get, headers: Self.signedIn) {
+                #expect($0.status == .notFound)
+            }
+            try await client.execute(uri: "/v1/staff/accounts/\(UUID())", method: .get, headers: Self.signedIn) {
+                #expect($0.status == .unprocessableContent)
+            }
+            try await client.execute(uri: "/v1/staff/erasures/\(UUID())", method: .get) {
+                #expect($0.status == .unauthorized)
+            }
+        }
+    }
+
+    @Test("the error table maps the accounts and privacy codes to their statuses")
+    func problemTable() {
+        let table: [(String, Int)] = [
+            ("email_taken", 409), ("invalid_credentials", 401), ("rate_limited", 429), ("weak_password", 422),
+            ("invalid_email", 422), ("policy_version_mismatch", 422), ("display_name_invalid", 422),
+            ("export_unavailable", 503), ("malformed_json", 400), ("something_new", 400), ("forbidden", 403),
+            ("not_found", 404), ("unauthenticated", 401),
+        ]
+        for (code, status) in table {
+            #expect(ProblemMapping.status(for: .init(rawValue: code)).code == status, "\(code)")
+        }
+    }
+}
