@@ -40,6 +40,19 @@ final class AccountsPlatform: Sendable {
 
     func shutdown() async { await harness.shutdown() }
 
+    /// Runs `body` with the whole platform started, and stops it before returning, whatever happened.
+    static func with<T: Sendable>(_ body: (AccountsPlatform) async throws -> T) async throws -> T {
+        let platform = try await start()
+        do {
+            let result = try await body(platform)
+            await platform.shutdown()
+            return result
+        } catch {
+            await platform.shutdown()
+            throw error
+        }
+    }
+
     /// Runs `accounts create-admin` against the platform's database: the first admin, made by a
     /// command of the platform rather than by a default password.
     func createAdmin(email: String, password: String) async throws {

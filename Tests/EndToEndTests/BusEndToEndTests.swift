@@ -20,88 +20,88 @@ struct BusEndToEndTests {
 
     @Test("a call reaches a worker through the broker, and the gateway reports it")
     func callReachesWorker() async throws {
-        let harness = try await PlatformHarness(schemas: ["accounts"])
-        defer { Task { await harness.shutdown() } }
-        try await harness.startBroker()
-        let accounts = try await harness.startService("accounts", schema: "accounts", environment: ["INSTANCE_ID": "accounts-a"])
-        let info = try await accountsInfo(harness)
-        #expect(info.service == "accounts")
-        #expect(info.instanceId == "accounts-a")
+        try await PlatformHarness.with(schemas: ["accounts"]) { harness in
+            try await harness.startBroker()
+            let accounts = try await harness.startService("accounts", schema: "accounts", environment: ["INSTANCE_ID": "accounts-a"])
+            let info = try await accountsInfo(harness)
+            #expect(info.service == "accounts")
+            #expect(info.instanceId == "accounts-a")
 
-        let gatewayPort = try FreePort.next()
-        try await harness.start("gateway", environment: harness.bus.merging(["GATEWAY_PORT": "\(gatewayPort)"]) { _, new in new })
-        let answer = try #require(await HTTP.get("http://127.0.0.1:\(gatewayPort)/v1/status"))
-        #expect(answer.status == 200)
-        let status = try JSONDecoder().decode(StatusBody.self, from: answer.body)
-        #expect(status.services.map(\.name) == ServiceName.all.map(\.rawValue))
-        #expect(status.services.first { $0.name == "accounts" }?.instances == 1)
-        #expect(status.services.first { $0.name == "chat" }?.instances == 0)
+            let gatewayPort = try FreePort.next()
+            try await harness.start("gateway", environment: harness.bus.merging(["GATEWAY_PORT": "\(gatewayPort)"]) { _, new in new })
+            let answer = try #require(await HTTP.get("http://127.0.0.1:\(gatewayPort)/v1/status"))
+            #expect(answer.status == 200)
+            let status = try JSONDecoder().decode(StatusBody.self, from: answer.body)
+            #expect(status.services.map(\.name) == ServiceName.all.map(\.rawValue))
+            #expect(status.services.first { $0.name == "accounts" }?.instances == 1)
+            #expect(status.services.first { $0.name == "chat" }?.instances == 0)
 
-        let metrics = try #require(await HTTP.get("http://127.0.0.1:\(accounts.adminPort)/metrics"))
-        let text = String(decoding: metrics.body, as: UTF8.self)
-        #expect(text.contains("bus_requests_total"))
-        #expect(text.contains("accounts.info"))
+            let metrics = try #require(await HTTP.get("http://127.0.0.1:\(accounts.adminPort)/metrics"))
+            let text = String(decoding: metrics.body, as: UTF8.self)
+            #expect(text.contains("bus_requests_total"))
+            #expect(text.contains("accounts.info"))
+        }
     }
 
     @Test("kill -9 on one of two instances leaves calls succeeding on the other")
     func survivesWorkerCrash() async throws {
-        let harness = try await PlatformHarness(schemas: ["accounts"])
-        defer { Task { await harness.shutdown() } }
-        try await harness.startBroker()
-        let first = try await harness.startService("accounts", schema: "accounts", environment: ["INSTANCE_ID": "first"])
-        try await harness.startService("accounts", schema: "accounts", environment: ["INSTANCE_ID": "second"])
-        try await Eventually.wait(timeout: .seconds(10), "both instances registered") {
-            try await harness.client.serviceStatus(.accounts).instances == 2
-        }
-
-        let answered = try await withThrowingTaskGroup(of: String.self) { group in
-            for call in 0..<200 {
-                if call == 50 { first.signal(SIGKILL) }
-                group.addTask { try await accountsInfo(harness).instanceId }
-                if call % 10 == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        try await PlatformHarness.with(schemas: ["accounts"]) { harness in
+            try await harness.startBroker()
+            let first = try await harness.startService("accounts", schema: "accounts", environment: ["INSTANCE_ID": "first"])
+            try await harness.startService("accounts", schema: "accounts", environment: ["INSTANCE_ID": "second"])
+            try await Eventually.wait(timeout: .seconds(10), "both instances registered") {
+                try await harness.client.serviceStatus(.accounts).instances == 2
             }
-            return try await group.reduce(into: [String]()) { $0.append($1) }
-        }
-        #expect(answered.count == 200)
-        #expect(answered.suffix(50).allSatisfy { $0 == "second" })
-        try await Eventually.wait(timeout: .seconds(15), "the broker forgets the dead instance") {
-            try await harness.client.serviceStatus(.accounts).instances == 1
+
+            let answered = try await withThrowingTaskGroup(of: String.self) { group in
+                for call in 0..<200 {
+                    if call == 50 { first.signal(SIGKILL) }
+                    group.addTask { try await accountsInfo(harness).instanceId }
+                    if call % 10 == 0 { try await Task.sleep(for: .milliseconds(20)) }
+                }
+                return try await group.reduce(into: [String]()) { $0.append($1) }
+            }
+            #expect(answered.count == 200)
+            #expect(answered.suffix(50).allSatisfy { $0 == "second" })
+            try await Eventually.wait(timeout: .seconds(15), "the broker forgets the dead instance") {
+                try await harness.client.serviceStatus(.accounts).instances == 1
+            }
         }
     }
 
     @Test("a broker restart is survived: workers re-register, clients reconnect")
     func survivesBrokerRestart() async throws {
-        let harness = try await PlatformHarness(schemas: ["accounts"])
-        defer { Task { await harness.shutdown() } }
-        let broker = try await harness.startBroker()
-        try await harness.startService("accounts", schema: "accounts")
-        #expect(try await accountsInfo(harness).service == "accounts")
+        try await PlatformHarness.with(schemas: ["accounts"]) { harness in
+            let broker = try await harness.startBroker()
+            try await harness.startService("accounts", schema: "accounts")
+            #expect(try await accountsInfo(harness).service == "accounts")
 
-        broker.signal(SIGKILL)
-        try await broker.waitForExit()
-        try await harness.startBroker()
-        // Every call the caller was told succeeded did succeed; idempotent calls retry through the gap.
-        let info = try await accountsInfo(harness)
-        #expect(info.service == "accounts")
-        try await Eventually.wait(timeout: .seconds(10), "the worker re-registered") {
-            try await harness.client.serviceStatus(.accounts).instances == 1
+            broker.signal(SIGKILL)
+            try await broker.waitForExit()
+            try await harness.startBroker()
+            // Every call the caller was told succeeded did succeed; idempotent calls retry through the gap.
+            let info = try await accountsInfo(harness)
+            #expect(info.service == "accounts")
+            try await Eventually.wait(timeout: .seconds(10), "the worker re-registered") {
+                try await harness.client.serviceStatus(.accounts).instances == 1
+            }
         }
     }
 
     @Test("SIGTERM stops a service gracefully: exit 0 and the broker drops it at once")
     func gracefulShutdown() async throws {
-        let harness = try await PlatformHarness(schemas: ["accounts"])
-        defer { Task { await harness.shutdown() } }
-        try await harness.startBroker()
-        let accounts = try await harness.startService("accounts", schema: "accounts")
-        try await Eventually.wait(timeout: .seconds(5), "registered") {
-            try await harness.client.serviceStatus(.accounts).instances == 1
-        }
-        accounts.signal(SIGTERM)
-        #expect(try await accounts.waitForExit() == 0)
-        // DISCONNECT, not heartbeat expiry: well under one heartbeat interval (2.5 s).
-        try await Eventually.wait(timeout: .seconds(2), "the broker dropped the worker") {
-            try await harness.client.serviceStatus(.accounts).instances == 0
+        try await PlatformHarness.with(schemas: ["accounts"]) { harness in
+            try await harness.startBroker()
+            let accounts = try await harness.startService("accounts", schema: "accounts")
+            try await Eventually.wait(timeout: .seconds(5), "registered") {
+                try await harness.client.serviceStatus(.accounts).instances == 1
+            }
+            accounts.signal(SIGTERM)
+            #expect(try await accounts.waitForExit() == 0)
+            // DISCONNECT, not heartbeat expiry: well under one heartbeat interval (2.5 s).
+            try await Eventually.wait(timeout: .seconds(2), "the broker dropped the worker") {
+                try await harness.client.serviceStatus(.accounts).instances == 0
+            }
         }
     }
 

@@ -93,3 +93,21 @@ final class ProcessList: Sendable {
 
     var all: [PlatformProcess] { processes.withLock { $0 } }
 }
+
+extension PlatformHarness {
+    /// Runs `body` with a fresh harness, and stops every process and drops the database before
+    /// returning, whether the body passed or threw: no process outlives its test.
+    static func with<T: Sendable>(
+        schemas: [String], curve: ClientCurve? = nil, _ body: (PlatformHarness) async throws -> T
+    ) async throws -> T {
+        let harness = try await PlatformHarness(schemas: schemas, curve: curve)
+        do {
+            let result = try await body(harness)
+            await harness.shutdown()
+            return result
+        } catch {
+            await harness.shutdown()
+            throw error
+        }
+    }
+}

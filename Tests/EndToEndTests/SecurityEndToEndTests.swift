@@ -15,64 +15,65 @@ struct SecurityEndToEndTests {
         let service = CurveKeyPair.generate()
         let tester = CurveKeyPair.generate()
         let stranger = CurveKeyPair.generate()
-        let harness = try await PlatformHarness(
-            schemas: ["accounts"], curve: try ClientCurve(keyPair: tester, serverPublicKey: broker.publicKey))
-        defer { Task { await harness.shutdown() } }
-        try await harness.startBroker(environment: [
-            "BUS_CURVE_PUBLIC_KEY": broker.publicKey, "BUS_CURVE_SECRET_KEY": broker.secretKey,
-            "BUS_CURVE_ALLOWED_KEYS": "\(service.publicKey),\(tester.publicKey)",
-        ])
-        try await harness.startService("accounts", schema: "accounts", environment: [
-            "BUS_CURVE_PUBLIC_KEY": service.publicKey, "BUS_CURVE_SECRET_KEY": service.secretKey,
-            "BUS_CURVE_SERVER_KEY": broker.publicKey,
-        ])
-        let info = try await harness.client.call(
-            service: .accounts, operation: Platform.Info.name(for: .accounts), request: Empty(),
-            responseType: Platform.Info.self, as: .system, idempotent: true, timeout: .seconds(5))
-        #expect(info.service == "accounts")
+        try await PlatformHarness.with(
+            schemas: ["accounts"], curve: try ClientCurve(keyPair: tester, serverPublicKey: broker.publicKey)) { harness in
+            try await harness.startBroker(environment: [
+                "BUS_CURVE_PUBLIC_KEY": broker.publicKey, "BUS_CURVE_SECRET_KEY": broker.secretKey,
+                "BUS_CURVE_ALLOWED_KEYS": "\(service.publicKey),\(tester.publicKey)",
+            ])
+            try await harness.startService("accounts", schema: "accounts", environment: [
+                "BUS_CURVE_PUBLIC_KEY": service.publicKey, "BUS_CURVE_SECRET_KEY": service.secretKey,
+                "BUS_CURVE_SERVER_KEY": broker.publicKey,
+            ])
+            let info = try await harness.client.call(
+                service: .accounts, operation: Platform.Info.name(for: .accounts), request: Empty(),
+                responseType: Platform.Info.self, as: .system, idempotent: true, timeout: .seconds(5))
+            #expect(info.service == "accounts")
 
-        for curve in [try ClientCurve(keyPair: stranger, serverPublicKey: broker.publicKey), nil] {
-            let mdp = MDPClient(context: harness.context, endpoint: harness.bus["BROKER_ENDPOINT"]!, curve: curve, logger: Logger(label: "test"))
-            let outsider = BusClient(mdp: mdp, logger: Logger(label: "test"))
-            await #expect(throws: ServiceError.self) {
-                _ = try await outsider.call(
-                    service: .accounts, operation: Platform.Info.name(for: .accounts), request: Empty(),
-                    responseType: Platform.Info.self, as: .system, idempotent: false, timeout: .seconds(1))
+            for curve in [try ClientCurve(keyPair: stranger, serverPublicKey: broker.publicKey), nil] {
+                let mdp = MDPClient(context: harness.context, endpoint: harness.bus["BROKER_ENDPOINT"]!, curve: curve, logger: Logger(label: "test"))
+                let outsider = BusClient(mdp: mdp, logger: Logger(label: "test"))
+                await #expect(throws: ServiceError.self) {
+                    _ = try await outsider.call(
+                        service: .accounts, operation: Platform.Info.name(for: .accounts), request: Empty(),
+                        responseType: Platform.Info.self, as: .system, idempotent: false, timeout: .seconds(1))
+                }
+                await mdp.close()
             }
-            await mdp.close()
         }
     }
 
     @Test("db-provision gives each service a role that reaches its own schema and nothing else")
     func rolesReachOnlyTheirSchema() async throws {
-        let database = try await TestDatabase.create()
-        defer { Task { try? await database.drop() } }
-        var environment = ["DATABASE_ADMIN_URL": database.url]
-        for service in ServiceName.all {
-            environment["DB_PASSWORD_\(service.rawValue.uppercased())"] = "pw-\(service.rawValue)-0123456789abcdef"
-        }
-        for _ in 0..<2 {  // running it again changes nothing and fails nothing
-            let provision = try PlatformProcess("platform", arguments: ["db-provision"], environment: environment)
-            defer { provision.stop() }
-            #expect(try await provision.waitForExit() == 0, "\(provision.log())")
-        }
+        try await withTestDatabase { database in
+            var environment = ["DATABASE_ADMIN_URL": database.url]
+            for service in ServiceName.all {
+                environment["DB_PASSWORD_\(service.rawValue.uppercased())"] = "pw-\(service.rawValue)-0123456789abcdef"
+            }
+            for _ in 0..<2 {  // running it again changes nothing and fails nothing
+                let provision = try PlatformProcess("platform", arguments: ["db-provision"], environment: environment)
+                defer { provision.stop() }
+                #expect(try await provision.waitForExit() == 0, "\(provision.log())")
+            }
 
-        func connect(as role: String) throws -> Database {
-            var components = try #require(URLComponents(string: database.url))
-            components.user = role
-            components.password = "pw-\(role)-0123456789abcdef"
-            return Database(DatabaseConfig(url: components.string!, poolSize: 1), logger: Logger(label: "test"))
-        }
-        let accounts = try connect(as: "accounts")
-        let chat = try connect(as: "chat")
-        defer { Task { await accounts.close(); await chat.close() } }
-        try await accounts.withConnection { try $0.execute("CREATE TABLE accounts.secrets (value text)") }
-        try await accounts.withConnection { try $0.execute("INSERT INTO secrets VALUES ('mine')") }
-        await #expect(throws: StoreError.self) {
-            try await chat.withConnection { _ = try $0.query("SELECT value FROM accounts.secrets") }
-        }
-        await #expect(throws: StoreError.self) {
-            try await chat.withConnection { try $0.execute("CREATE TABLE public.leak (value text)") }
+            func connect(as role: String) throws -> Database {
+                var components = try #require(URLComponents(string: database.url))
+                components.user = role
+                components.password = "pw-\(role)-0123456789abcdef"
+                return Database(DatabaseConfig(url: components.string!, poolSize: 1), logger: Logger(label: "test"))
+            }
+            let accounts = try connect(as: "accounts")
+            let chat = try connect(as: "chat")
+            try await accounts.withConnection { try $0.execute("CREATE TABLE accounts.secrets (value text)") }
+            try await accounts.withConnection { try $0.execute("INSERT INTO secrets VALUES ('mine')") }
+            await #expect(throws: StoreError.self) {
+                try await chat.withConnection { _ = try $0.query("SELECT value FROM accounts.secrets") }
+            }
+            await #expect(throws: StoreError.self) {
+                try await chat.withConnection { try $0.execute("CREATE TABLE public.leak (value text)") }
+            }
+            await accounts.close()
+            await chat.close()
         }
     }
 }
