@@ -126,6 +126,7 @@ final class ClientEngine: LoopParticipant {
     private func assign(_ call: Call, to pooled: PooledSocket) {
         pooled.call = call
         call.socket = pooled
+        if let registration = pooled.registration { reactor?.setPolled(registration, true) }
         transmit(pooled)
     }
 
@@ -177,6 +178,8 @@ final class ClientEngine: LoopParticipant {
             assign(next, to: pooled)
             return
         }
+        // An idle socket expects nothing (a timed-out socket is never reused), so it is not polled.
+        if let registration = pooled.registration { reactor?.setPolled(registration, false) }
         idle.append(pooled)
     }
 
