@@ -1,6 +1,7 @@
 // bus-benchmark: request/reply latency and throughput of the bus against raw libzmq.
 //
 //   swift build -c release --product bus-benchmark && .build/release/bus-benchmark [--scale N] [--slots N]
+//   .build/release/bus-benchmark --profile   # only the 16-caller typed scenario, to run under perf
 //
 // (a) Baseline: raw libzmq REQ/REP over tcp loopback, 100-byte messages, a REP echo on its own
 //     thread and in its own context, as libzmq's local_lat/remote_lat run in two processes.
@@ -134,7 +135,7 @@ func measure(
     return figures(name, latencies: latencies, elapsed: nanoseconds() - began)
 }
 
-func busBenchmark(single: Int, concurrent: Int, slots: Int) async throws -> [Figures] {
+func busBenchmark(single: Int, concurrent: Int, slots: Int, profileOnly: Bool) async throws -> [Figures] {
     var logger = Logger(label: "bus-benchmark")
     logger.logLevel = .error
     let brokerContext = BusContext(logger: logger)
@@ -171,7 +172,9 @@ func busBenchmark(single: Int, concurrent: Int, slots: Int) async throws -> [Fig
         precondition(reply.count == 2)
     }
 
-    let rows = [
+    let rows = profileOnly ? [
+        try await measure("bus typed echo, 16 callers", callers: 16, callsPerCaller: concurrent / 16, warmUp: 500, call: typed)
+    ] : [
         try await measure("bus MDP echo (untyped), 1 caller", callers: 1, callsPerCaller: single, warmUp: 500, call: untyped),
         try await measure("bus typed echo, 1 caller", callers: 1, callsPerCaller: single, warmUp: 500, call: typed),
         try await measure(
@@ -207,8 +210,11 @@ func option(_ name: String, default value: Int) -> Int {
 let scale = max(1, option("--scale", default: 1))
 let slots = max(1, option("--slots", default: 16))
 
-let baseline = await rawBaseline(roundTrips: 20_000 * scale, warmUp: 1_000)
-let rows = try await busBenchmark(single: 10_000 * scale, concurrent: 64_000 * scale, slots: slots)
+let profileOnly = CommandLine.arguments.contains("--profile")
+
+let baseline = await rawBaseline(roundTrips: profileOnly ? 1_000 : 20_000 * scale, warmUp: 1_000)
+let rows = try await busBenchmark(
+    single: 10_000 * scale, concurrent: 64_000 * scale, slots: slots, profileOnly: profileOnly)
 
 print(
     "bus benchmark: tcp loopback, 100-byte payloads, \(ProcessInfo.processInfo.activeProcessorCount) cores, "

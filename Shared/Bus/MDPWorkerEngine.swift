@@ -214,13 +214,20 @@ final class WorkerEngine: LoopParticipant {
     }
 
     private func heartbeatTick() {
-        let now = monotonicNanoseconds()
         for slot in slots {
-            guard let socket = slot.socket else { continue }
+            var now = monotonicNanoseconds()
             if state == .running, !slot.busy, now &- slot.lastHeard > heartbeat.expiryNanoseconds {
-                logger.info("bus worker heard nothing from the broker; reconnecting")
-                reconnect(slot)
-            } else if now &- slot.lastSent >= heartbeat.intervalNanoseconds {
+                // If this thread was held up, the broker's heartbeats may be waiting unread.
+                drain(slot)
+                now = monotonicNanoseconds()
+                if slot.socket != nil, !slot.busy, now &- slot.lastHeard > heartbeat.expiryNanoseconds {
+                    logger.info("bus worker heard nothing from the broker; reconnecting")
+                    reconnect(slot)
+                    continue
+                }
+            }
+            guard let socket = slot.socket else { continue }
+            if now &- slot.lastSent >= heartbeat.intervalNanoseconds {
                 _ = socket.send([MDP.empty, MDP.worker, MDP.heartbeat])
                 slot.lastSent = now
             }
