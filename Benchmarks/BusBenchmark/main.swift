@@ -9,6 +9,7 @@
 //     way), 1 caller and 16 concurrent callers; plus the same with untyped MDPClient calls, to
 //     show what the typed layer costs. Caller, broker and service each get a BusContext of their
 //     own (an I/O thread and a libzmq I/O thread each), as they are three processes in production.
+// (c) The 16-caller typed scenario again with CURVE (and the ZAP handler) on every socket.
 import Bus
 import CZeroMQ
 import Foundation
@@ -55,7 +56,11 @@ func figures(_ name: String, latencies: [UInt64], elapsed: UInt64) -> Figures {
 
 // MARK: (a) raw libzmq
 
-/// A raw libzmq pointer crossing to a thread of its own; each is used by one thread at a time.
+/// A raw libzmq pointer handed to another thread.
+///
+/// `@unchecked Sendable`: the contexts are thread-safe by libzmq's contract; the REP socket is
+/// created here and then used by the echo thread alone, the REQ socket by the measuring thread
+/// alone, so no socket is ever touched by two threads.
 struct RawPointer: @unchecked Sendable { let pointer: UnsafeMutableRawPointer }
 
 /// Runs `body` on a thread of its own (it blocks in libzmq) and returns its result.
@@ -135,24 +140,29 @@ func measure(
     return figures(name, latencies: latencies, elapsed: nanoseconds() - began)
 }
 
-func busBenchmark(single: Int, concurrent: Int, slots: Int, profileOnly: Bool) async throws -> [Figures] {
+/// Broker, service and caller in contexts of their own; CURVE on every socket when `curved`.
+func busBenchmark(single: Int, concurrent: Int, slots: Int, profileOnly: Bool, curved: Bool) async throws -> [Figures] {
     var logger = Logger(label: "bus-benchmark")
     logger.logLevel = .error
     let brokerContext = BusContext(logger: logger)
     let serviceContext = BusContext(logger: logger)
     let callerContext = BusContext(logger: logger)
+    let serverKeys = CurveKeyPair.generate()
+    let clientKeys = CurveKeyPair.generate()
+    let brokerCurve = curved ? try BrokerCurve(keyPair: serverKeys, allowedClientKeys: [clientKeys.publicKey]) : nil
+    let clientCurve = curved ? try ClientCurve(keyPair: clientKeys, serverPublicKey: serverKeys.publicKey) : nil
     let broker = Broker(
         context: brokerContext,
         endpoints: BusEndpoints(mdp: "tcp://127.0.0.1:*", eventsIn: "tcp://127.0.0.1:*", eventsOut: "tcp://127.0.0.1:*"),
-        curve: nil, logger: logger)
+        curve: brokerCurve, logger: logger)
     try await broker.start()
     let endpoint = broker.endpoints.mdp
     let worker = ServiceWorker(
         context: serviceContext, endpoint: endpoint, service: Bench.Echo.service, instanceId: "bench-1", slots: slots,
-        curve: nil, logger: logger)
+        curve: clientCurve, logger: logger)
     worker.handle(Bench.Echo.self) { request, _ in request }
     let running = Task { try await worker.run() }
-    let mdp = MDPClient(context: callerContext, endpoint: endpoint, curve: nil, logger: logger)
+    let mdp = MDPClient(context: callerContext, endpoint: endpoint, curve: clientCurve, logger: logger)
     let client = BusClient(mdp: mdp, logger: logger)
     while try await !client.hasWorkers(Bench.Echo.service.rawValue) {
         try await Task.sleep(for: .milliseconds(10))
@@ -172,8 +182,10 @@ func busBenchmark(single: Int, concurrent: Int, slots: Int, profileOnly: Bool) a
         precondition(reply.count == 2)
     }
 
-    let rows = profileOnly ? [
-        try await measure("bus typed echo, 16 callers", callers: 16, callsPerCaller: concurrent / 16, warmUp: 500, call: typed)
+    let rows = profileOnly || curved ? [
+        try await measure(
+            "bus typed echo, 16 callers\(curved ? ", CURVE" : "")", callers: 16, callsPerCaller: concurrent / 16, warmUp: 500,
+            call: typed)
     ] : [
         try await measure("bus MDP echo (untyped), 1 caller", callers: 1, callsPerCaller: single, warmUp: 500, call: untyped),
         try await measure("bus typed echo, 1 caller", callers: 1, callsPerCaller: single, warmUp: 500, call: typed),
@@ -213,8 +225,12 @@ let slots = max(1, option("--slots", default: 16))
 let profileOnly = CommandLine.arguments.contains("--profile")
 
 let baseline = await rawBaseline(roundTrips: profileOnly ? 1_000 : 20_000 * scale, warmUp: 1_000)
-let rows = try await busBenchmark(
-    single: 10_000 * scale, concurrent: 64_000 * scale, slots: slots, profileOnly: profileOnly)
+var rows = try await busBenchmark(
+    single: 10_000 * scale, concurrent: 64_000 * scale, slots: slots, profileOnly: profileOnly, curved: false)
+if !profileOnly {
+    rows += try await busBenchmark(
+        single: 10_000 * scale, concurrent: 64_000 * scale, slots: slots, profileOnly: false, curved: true)
+}
 
 print(
     "bus benchmark: tcp loopback, 100-byte payloads, \(ProcessInfo.processInfo.activeProcessorCount) cores, "
