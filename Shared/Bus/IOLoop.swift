@@ -105,12 +105,13 @@ final class IOLoop: Sendable {
             if reactor.shutdownRequested { break }
 
             let timeout = reactor.pollTimeoutMilliseconds()
-            let mustSpin = shared.withLock { state -> Bool in
+            // Sleeping is declared under the same lock producers take, so no wake-up is lost.
+            let commandsWaiting = shared.withLock { state -> Bool in
                 if !state.commands.isEmpty { return true }
                 state.sleeping = true
                 return false
             }
-            if mustSpin {
+            if commandsWaiting {
                 reactor.poll(timeoutMilliseconds: 0)
                 continue
             }
