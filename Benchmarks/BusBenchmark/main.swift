@@ -1,1 +1,246 @@
-print("not yet")
+// bus-benchmark: request/reply latency and throughput of the bus against raw libzmq.
+//
+//   swift build -c release --product bus-benchmark && .build/release/bus-benchmark [--scale N] [--slots N]
+//   .build/release/bus-benchmark --profile   # only the 16-caller typed scenario, to run under perf
+//
+// (a) Baseline: raw libzmq REQ/REP over tcp loopback, 100-byte messages, a REP echo on its own
+//     thread and in its own context, as libzmq's local_lat/remote_lat run in two processes.
+// (b) Through our broker: BusClient → Broker → ServiceWorker echo (typed, two JSON frames each
+//     way), 1 caller and 16 concurrent callers; plus the same with untyped MDPClient calls, to
+//     show what the typed layer costs. Caller, broker and service each get a BusContext of their
+//     own (an I/O thread and a libzmq I/O thread each), as they are three processes in production.
+// (c) The 16-caller typed scenario again with CURVE (and the ZAP handler) on every socket.
+import Bus
+import CZeroMQ
+import Foundation
+import Logging
+import Models
+
+/// The echo operation the benchmark calls.
+enum Bench {
+    struct Echo: BusOperation {
+        struct Payload: Codable, Sendable { var text: String }
+        typealias Request = Payload
+        typealias Response = Payload
+        static let service = ServiceName("bench")
+        static let name = "bench.echo"
+        static let isIdempotent = true
+        static let timeout: Duration = .seconds(10)
+    }
+}
+
+/// One row of the report.
+struct Figures {
+    let name: String
+    let calls: Int
+    let p50: Double
+    let p99: Double
+    let perSecond: Double
+}
+
+func nanoseconds() -> UInt64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+}
+
+func figures(_ name: String, latencies: [UInt64], elapsed: UInt64) -> Figures {
+    let sorted = latencies.sorted()
+    func percentile(_ p: Double) -> Double {
+        Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1000
+    }
+    return Figures(
+        name: name, calls: sorted.count, p50: percentile(0.50), p99: percentile(0.99),
+        perSecond: Double(sorted.count) / (Double(elapsed) / 1e9))
+}
+
+// MARK: (a) raw libzmq
+
+/// A raw libzmq pointer handed to another thread.
+///
+/// `@unchecked Sendable`: the contexts are thread-safe by libzmq's contract; the REP socket is
+/// created here and then used by the echo thread alone, the REQ socket by the measuring thread
+/// alone, so no socket is ever touched by two threads.
+struct RawPointer: @unchecked Sendable { let pointer: UnsafeMutableRawPointer }
+
+/// Runs `body` on a thread of its own (it blocks in libzmq) and returns its result.
+func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: body()) }.start()
+    }
+}
+
+func rawBaseline(roundTrips: Int, warmUp: Int) async -> Figures {
+    let clientContext = RawPointer(pointer: zmq_ctx_new()!)
+    let echoContext = RawPointer(pointer: zmq_ctx_new()!)
+    let rep = RawPointer(pointer: zmq_socket(echoContext.pointer, ZMQ_REP)!)
+    zmq_bind(rep.pointer, "tcp://127.0.0.1:*")
+    var buffer = [CChar](repeating: 0, count: 256)
+    var size = buffer.count
+    zmq_getsockopt(rep.pointer, ZMQ_LAST_ENDPOINT, &buffer, &size)
+    let endpoint = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    let total = roundTrips + warmUp
+
+    Thread {
+        var message = [UInt8](repeating: 0, count: 256)
+        for _ in 0..<total {
+            let received = zmq_recv(rep.pointer, &message, message.count, 0)
+            zmq_send(rep.pointer, message, Int(received), 0)
+        }
+        zmq_close(rep.pointer)
+    }.start()
+
+    let result = await onThread { () -> Figures in
+        let req = zmq_socket(clientContext.pointer, ZMQ_REQ)!
+        zmq_connect(req, endpoint)
+        let payload = [UInt8](repeating: 0x61, count: 100)
+        var reply = [UInt8](repeating: 0, count: 256)
+        var latencies: [UInt64] = []
+        latencies.reserveCapacity(roundTrips)
+        var began: UInt64 = 0
+        for index in 0..<total {
+            if index == warmUp { began = nanoseconds() }
+            let start = nanoseconds()
+            zmq_send(req, payload, payload.count, 0)
+            zmq_recv(req, &reply, reply.count, 0)
+            if index >= warmUp { latencies.append(nanoseconds() - start) }
+        }
+        let elapsed = nanoseconds() - began
+        zmq_close(req)
+        return figures("raw libzmq REQ/REP (baseline)", latencies: latencies, elapsed: elapsed)
+    }
+    zmq_ctx_term(clientContext.pointer)
+    zmq_ctx_term(echoContext.pointer)
+    return result
+}
+
+// MARK: (b) through the broker
+
+/// `callers` tasks each making `callsPerCaller` calls one after the other.
+func measure(
+    _ name: String, callers: Int, callsPerCaller: Int, warmUp: Int, call: @escaping @Sendable () async throws -> Void
+) async throws -> Figures {
+    for _ in 0..<warmUp { try await call() }
+    let began = nanoseconds()
+    let latencies = try await withThrowingTaskGroup(of: [UInt64].self) { group in
+        for _ in 0..<callers {
+            group.addTask {
+                var mine: [UInt64] = []
+                mine.reserveCapacity(callsPerCaller)
+                for _ in 0..<callsPerCaller {
+                    let start = nanoseconds()
+                    try await call()
+                    mine.append(nanoseconds() - start)
+                }
+                return mine
+            }
+        }
+        return try await group.reduce(into: [UInt64]()) { $0 += $1 }
+    }
+    return figures(name, latencies: latencies, elapsed: nanoseconds() - began)
+}
+
+/// Broker, service and caller in contexts of their own; CURVE on every socket when `curved`.
+func busBenchmark(single: Int, concurrent: Int, slots: Int, profileOnly: Bool, curved: Bool) async throws -> [Figures] {
+    var logger = Logger(label: "bus-benchmark")
+    logger.logLevel = .error
+    let brokerContext = BusContext(logger: logger)
+    let serviceContext = BusContext(logger: logger)
+    let callerContext = BusContext(logger: logger)
+    let serverKeys = CurveKeyPair.generate()
+    let clientKeys = CurveKeyPair.generate()
+    let brokerCurve = curved ? try BrokerCurve(keyPair: serverKeys, allowedClientKeys: [clientKeys.publicKey]) : nil
+    let clientCurve = curved ? try ClientCurve(keyPair: clientKeys, serverPublicKey: serverKeys.publicKey) : nil
+    let broker = Broker(
+        context: brokerContext,
+        endpoints: BusEndpoints(mdp: "tcp://127.0.0.1:*", eventsIn: "tcp://127.0.0.1:*", eventsOut: "tcp://127.0.0.1:*"),
+        curve: brokerCurve, logger: logger)
+    try await broker.start()
+    let endpoint = broker.endpoints.mdp
+    let worker = ServiceWorker(
+        context: serviceContext, endpoint: endpoint, service: Bench.Echo.service, instanceId: "bench-1", slots: slots,
+        curve: clientCurve, logger: logger)
+    worker.handle(Bench.Echo.self) { request, _ in request }
+    let running = Task { try await worker.run() }
+    let mdp = MDPClient(context: callerContext, endpoint: endpoint, curve: clientCurve, logger: logger)
+    let client = BusClient(mdp: mdp, logger: logger)
+    while try await !client.hasWorkers(Bench.Echo.service.rawValue) {
+        try await Task.sleep(for: .milliseconds(10))
+    }
+
+    let text = String(repeating: "a", count: 100)
+    let typed: @Sendable () async throws -> Void = {
+        let response = try await client.call(Bench.Echo.self, .init(text: text), as: .system)
+        precondition(response.text.utf8.count == 100)
+    }
+    // Untyped: the same two frames, prepared once, through MDPClient alone.
+    let header = try WireCoding.encoder().encode(
+        RequestHeader(operation: Bench.Echo.name, requestId: "bench", caller: .system, deadline: Int64.max / 2))
+    let payload = try WireCoding.encoder().encode(Bench.Echo.Payload(text: text))
+    let untyped: @Sendable () async throws -> Void = {
+        let reply = try await mdp.request(service: Bench.Echo.service.rawValue, body: [header, payload], timeout: .seconds(10))
+        precondition(reply.count == 2)
+    }
+
+    let rows = profileOnly || curved ? [
+        try await measure(
+            "bus typed echo, 16 callers\(curved ? ", CURVE" : "")", callers: 16, callsPerCaller: concurrent / 16, warmUp: 500,
+            call: typed)
+    ] : [
+        try await measure("bus MDP echo (untyped), 1 caller", callers: 1, callsPerCaller: single, warmUp: 500, call: untyped),
+        try await measure("bus typed echo, 1 caller", callers: 1, callsPerCaller: single, warmUp: 500, call: typed),
+        try await measure(
+            "bus MDP echo (untyped), 16 callers", callers: 16, callsPerCaller: concurrent / 16, warmUp: 500, call: untyped),
+        try await measure("bus typed echo, 16 callers", callers: 16, callsPerCaller: concurrent / 16, warmUp: 500, call: typed),
+    ]
+
+    await worker.stop()
+    try await running.value
+    await broker.stop()
+    await callerContext.shutdown()
+    await serviceContext.shutdown()
+    await brokerContext.shutdown()
+    return rows
+}
+
+// MARK: Report
+
+func pad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+}
+
+func number(_ value: Double, _ decimals: Int = 1) -> String {
+    String(format: "%.\(decimals)f", value)
+}
+
+func option(_ name: String, default value: Int) -> Int {
+    let arguments = CommandLine.arguments
+    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return value }
+    return Int(arguments[index + 1]) ?? value
+}
+
+let scale = max(1, option("--scale", default: 1))
+let slots = max(1, option("--slots", default: 16))
+
+let profileOnly = CommandLine.arguments.contains("--profile")
+
+let baseline = await rawBaseline(roundTrips: profileOnly ? 1_000 : 20_000 * scale, warmUp: 1_000)
+var rows = try await busBenchmark(
+    single: 10_000 * scale, concurrent: 64_000 * scale, slots: slots, profileOnly: profileOnly, curved: false)
+if !profileOnly {
+    rows += try await busBenchmark(
+        single: 10_000 * scale, concurrent: 64_000 * scale, slots: slots, profileOnly: false, curved: true)
+}
+
+print(
+    "bus benchmark: tcp loopback, 100-byte payloads, \(ProcessInfo.processInfo.activeProcessorCount) cores, "
+        + "worker slots \(slots), load average \(String(decoding: (FileManager.default.contents(atPath: "/proc/loadavg") ?? Data()).prefix(14), as: UTF8.self))")
+print(
+    pad("scenario", 38) + pad("calls", 8) + pad("p50 µs", 10) + pad("p99 µs", 10) + pad("calls/s", 10)
+        + pad("p50 ×raw", 10) + "calls/s ×raw")
+for row in [baseline] + rows {
+    print(
+        pad(row.name, 38) + pad("\(row.calls)", 8) + pad(number(row.p50), 10) + pad(number(row.p99), 10)
+            + pad(number(row.perSecond, 0), 10) + pad(number(row.p50 / baseline.p50, 2), 10)
+            + number(row.perSecond / baseline.perSecond, 2))
+}

@@ -391,6 +391,8 @@ final class BrokerEngine: LoopParticipant {
     /// Expires silent workers, heartbeats the rest (RFC 7: both peers heartbeat at regular
     /// intervals, busy or idle), and forgets stale requests and empty services.
     private func heartbeatTick() {
+        // Read what is waiting first: if this thread was held up, heartbeats may sit unread.
+        drainRouter()
         guard let router else { return }
         let now = monotonicNanoseconds()
         for worker in Array(workers.values) {

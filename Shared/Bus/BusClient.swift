@@ -84,7 +84,7 @@ public final class BusClient: Sendable {
         service: ServiceName, operation: String, request: Request, responseType: Response.Type, caller: Caller,
         idempotent: Bool, idempotencyKey: String?, timeout: Duration
     ) async throws -> Response {
-        let requestID = UUID().uuidString.lowercased()
+        let requestID = RequestID.next()
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         let wallDeadline = Int64((Date().timeIntervalSince1970 * 1000).rounded()) + timeout.milliseconds
@@ -93,7 +93,7 @@ public final class BusClient: Sendable {
             idempotencyKey: idempotencyKey)
         let body: [Data]
         do {
-            body = [try Wire.encoder.encode(header), try Wire.encoder.encode(request)]
+            body = [HeaderCoding.encode(header), try Wire.encoder.encode(request)]
         } catch {
             throw ServiceError(.badRequest, "the request for \(operation) could not be encoded")
         }
@@ -131,7 +131,7 @@ public final class BusClient: Sendable {
     private func decode<Response: Decodable>(
         _ reply: [Data], requestID: String, operation: String, as type: Response.Type
     ) throws -> Response {
-        guard let first = reply.first, let header = try? Wire.decoder.decode(ReplyHeader.self, from: first),
+        guard let first = reply.first, let header = try? HeaderCoding.decodeReplyHeader(first),
             header.requestId == requestID
         else {
             throw ServiceError(.internalError, "the reply to \(operation) is malformed")

@@ -37,8 +37,10 @@ public struct BusError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A CURVE key is not 40 characters of Z85, or a public key does not match its secret key.
     public static let invalidKey = BusError(.invalidKey)
 
+    /// Same kind of failure; the detail text is not compared.
     public static func == (lhs: BusError, rhs: BusError) -> Bool { lhs.code == rhs.code }
 
+    /// The kind, and the detail when there is one.
     public var description: String {
         if let detail { return "bus \(code.rawValue): \(detail)" }
         return "bus \(code.rawValue)"

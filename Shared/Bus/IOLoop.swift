@@ -50,9 +50,7 @@ final class IOLoop: Sendable {
         let fd = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
         precondition(fd >= 0, "eventfd failed: errno \(errno)")
         self.wakeFD = fd
-        let thread = Thread { [self] in self.run() }
-        thread.name = "bus-io"
-        thread.start()
+        Thread { [self] in self.run() }.start()
     }
 
     /// True on the I/O thread itself.
@@ -92,6 +90,8 @@ final class IOLoop: Sendable {
 
     private func run() {
         threadID.store(pthread_self(), ordering: .releasing)
+        // Named for top, perf and gdb; Foundation's Thread.name does not reach the OS thread.
+        czmq_name_current_thread("bus-io")
         let reactor = Reactor(context: context.raw, wakeFD: wakeFD, logger: logger)
         var batch: [Command] = []
         while true {
@@ -105,12 +105,13 @@ final class IOLoop: Sendable {
             if reactor.shutdownRequested { break }
 
             let timeout = reactor.pollTimeoutMilliseconds()
-            let mustSpin = shared.withLock { state -> Bool in
+            // Sleeping is declared under the same lock producers take, so no wake-up is lost.
+            let commandsWaiting = shared.withLock { state -> Bool in
                 if !state.commands.isEmpty { return true }
                 state.sleeping = true
                 return false
             }
-            if mustSpin {
+            if commandsWaiting {
                 reactor.poll(timeoutMilliseconds: 0)
                 continue
             }

@@ -126,6 +126,7 @@ final class ClientEngine: LoopParticipant {
     private func assign(_ call: Call, to pooled: PooledSocket) {
         pooled.call = call
         call.socket = pooled
+        if let registration = pooled.registration { reactor?.setPolled(registration, true) }
         transmit(pooled)
     }
 
@@ -153,7 +154,8 @@ final class ClientEngine: LoopParticipant {
 
     /// Reply: [“”, "MDPC01", service, body…]
     private func drain(_ pooled: PooledSocket) {
-        while let frames = pooled.socket.receive() {
+        // Finishing a call can hand the socket to a queued call whose send fails and closes it.
+        while !pooled.socket.isClosed, let frames = pooled.socket.receive() {
             guard let call = pooled.call else { continue }
             guard frames.count >= 3, frames[0].isEmpty, frames[1] == MDP.client, frames[2] == call.service else {
                 pooled.call = nil
@@ -177,6 +179,8 @@ final class ClientEngine: LoopParticipant {
             assign(next, to: pooled)
             return
         }
+        // An idle socket expects nothing (a timed-out socket is never reused), so it is not polled.
+        if let registration = pooled.registration { reactor?.setPolled(registration, false) }
         idle.append(pooled)
     }
 

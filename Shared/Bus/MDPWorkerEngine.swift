@@ -12,6 +12,7 @@ final class WorkerEngine: LoopParticipant {
         let index: Int
         let identity: Data
         var socket: ZSocket?
+        var registration: Registration?
         /// Bumped with every new socket, so a reply computed for an old connection is dropped.
         var generation = 0
         var busy = false
@@ -115,7 +116,7 @@ final class WorkerEngine: LoopParticipant {
         let now = monotonicNanoseconds()
         slot.lastHeard = now
         slot.lastSent = now
-        reactor.watch(socket) { [unowned self, unowned slot] in drain(slot) }
+        slot.registration = reactor.watch(socket) { [unowned self, unowned slot] in drain(slot) }
         // ZMQ_IMMEDIATE is off: READY waits in the pipe until the broker is reachable.
         _ = socket.send([MDP.empty, MDP.worker, MDP.ready, service])
     }
@@ -133,6 +134,7 @@ final class WorkerEngine: LoopParticipant {
     private func closeSocket(of slot: Slot, linger: Int32) {
         slot.socket?.close(linger: linger)
         slot.socket = nil
+        slot.registration = nil
         slot.busy = false
         slot.generation += 1
     }
@@ -141,7 +143,7 @@ final class WorkerEngine: LoopParticipant {
 
     private func drain(_ slot: Slot) {
         guard let socket = slot.socket else { return }
-        while slot.socket === socket, let frames = socket.receive() {
+        while slot.socket === socket, !slot.busy, let frames = socket.receive() {
             handle(frames, on: slot)
         }
     }
@@ -163,6 +165,9 @@ final class WorkerEngine: LoopParticipant {
             }
             guard state == .running, !slot.busy, let handler, let deliver else { return }
             slot.busy = true
+            // The broker sends a busy worker nothing it must act on at once (heartbeats wait in
+            // the socket), so the slot leaves the poll set until its reply is sent.
+            if let registration = slot.registration { reactor?.setPolled(registration, false) }
             let index = slot.index
             let generation = slot.generation
             let client = frames[3]
@@ -191,6 +196,7 @@ final class WorkerEngine: LoopParticipant {
         }
         _ = socket.send([MDP.empty, MDP.worker, MDP.reply, client, MDP.empty], body: reply[...])
         slot.busy = false
+        if let registration = slot.registration { reactor?.setPolled(registration, true) }
         let now = monotonicNanoseconds()
         slot.lastSent = now
         // Silence only counts while idle: a foreign broker heartbeats idle workers only.
@@ -208,13 +214,20 @@ final class WorkerEngine: LoopParticipant {
     }
 
     private func heartbeatTick() {
-        let now = monotonicNanoseconds()
         for slot in slots {
-            guard let socket = slot.socket else { continue }
+            var now = monotonicNanoseconds()
             if state == .running, !slot.busy, now &- slot.lastHeard > heartbeat.expiryNanoseconds {
-                logger.info("bus worker heard nothing from the broker; reconnecting")
-                reconnect(slot)
-            } else if now &- slot.lastSent >= heartbeat.intervalNanoseconds {
+                // If this thread was held up, the broker's heartbeats may be waiting unread.
+                drain(slot)
+                now = monotonicNanoseconds()
+                if slot.socket != nil, !slot.busy, now &- slot.lastHeard > heartbeat.expiryNanoseconds {
+                    logger.info("bus worker heard nothing from the broker; reconnecting")
+                    reconnect(slot)
+                    continue
+                }
+            }
+            guard let socket = slot.socket else { continue }
+            if now &- slot.lastSent >= heartbeat.intervalNanoseconds {
                 _ = socket.send([MDP.empty, MDP.worker, MDP.heartbeat])
                 slot.lastSent = now
             }

@@ -15,6 +15,9 @@ final class Registration {
     var onWritable: (() -> Void)?
     fileprivate(set) var active = true
     fileprivate(set) var wantsWritable = false
+    /// Whether the socket is in the poll set; a socket that expects nothing is left out, since
+    /// every socket in the set costs `zmq_poll` two system calls per pass.
+    fileprivate(set) var polled = true
 
     fileprivate init(socket: ZSocket, onReadable: @escaping () -> Void) {
         self.socket = socket
@@ -77,11 +80,19 @@ final class Reactor {
 
     /// Watches `socket`; `onReadable` should drain it (receive until EAGAIN).
     @discardableResult
-    func watch(_ socket: ZSocket, onReadable: @escaping () -> Void) -> Registration {
+    func watch(_ socket: ZSocket, polled: Bool = true, onReadable: @escaping () -> Void) -> Registration {
         let registration = Registration(socket: socket, onReadable: onReadable)
+        registration.polled = polled
         registrations[ObjectIdentifier(socket)] = registration
         pollSetDirty = true
         return registration
+    }
+
+    /// Puts the socket in the poll set or takes it out; messages wait in the socket meanwhile.
+    func setPolled(_ registration: Registration, _ polled: Bool) {
+        guard registration.active, registration.polled != polled else { return }
+        registration.polled = polled
+        pollSetDirty = true
     }
 
     /// Adds or removes POLLOUT interest, for a send that found no peer ready.
@@ -203,7 +214,7 @@ final class Reactor {
         pollOwners.removeAll(keepingCapacity: true)
         pollItems.append(zmq_pollitem_t(socket: nil, fd: wakeFD, events: Int16(ZMQ_POLLIN), revents: 0))
         pollOwners.append(nil)
-        for registration in registrations.values {
+        for registration in registrations.values where registration.polled {
             var events = Int16(ZMQ_POLLIN)
             if registration.wantsWritable { events |= Int16(ZMQ_POLLOUT) }
             pollItems.append(

@@ -74,7 +74,7 @@ public final class ServiceWorker: Sendable {
 
     private func serve(_ body: [Data]) async -> [Data] {
         let started = ContinuousClock.now
-        guard let first = body.first, let header = try? Wire.decoder.decode(RequestHeader.self, from: first) else {
+        guard let first = body.first, let header = try? HeaderCoding.decodeRequestHeader(first) else {
             logger.warning("bus request with an unreadable header")
             return finish(
                 requestID: "", operation: nil, error: ServiceError(.badRequest, "the request header is unreadable"),
@@ -122,8 +122,7 @@ public final class ServiceWorker: Sendable {
     }
 
     private static func encode(_ header: ReplyHeader) -> Data {
-        // A ReplyHeader holds only strings and arrays of strings: encoding cannot fail.
-        (try? Wire.encoder.encode(header)) ?? Data("{}".utf8)
+        HeaderCoding.encode(header)
     }
 }
 

@@ -100,6 +100,7 @@ final class ZSocket {
     /// ZeroMQ delivers multipart messages atomically: once the first frame is accepted the rest
     /// are too, so only the first frame's outcome can be "would block" or "unreachable".
     func send(_ head: [Data], body: ArraySlice<Data> = []) -> SendOutcome {
+        guard !isClosed else { return .failed(ENOTSOCK) }
         let total = head.count + body.count
         var index = 0
         for frame in head {
@@ -127,6 +128,7 @@ final class ZSocket {
 
     /// Receives one whole message without blocking; nil when none is waiting.
     func receive() -> [Data]? {
+        guard !isClosed else { return nil }
         let message = reactor.scratch
         var frames: [Data] = []
         while true {
@@ -149,6 +151,7 @@ final class ZSocket {
 
     /// Moves one whole message to `target` without copying its frames; false when none is waiting.
     func forward(to target: ZSocket) -> Bool {
+        guard !isClosed, !target.isClosed else { return false }
         let message = reactor.scratch
         var first = true
         // Once a frame is refused the rest of the message is dropped, so no half message leaves.

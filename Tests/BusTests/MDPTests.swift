@@ -194,3 +194,62 @@ struct MDPTests {
         await fixture.shutdown()
     }
 }
+
+@Suite("MDP client sockets")
+struct MDPClientSocketTests {
+    @Test("a reply that comes after its call timed out is never taken for the next call's answer")
+    func lateReplyIsDiscarded() async throws {
+        let fixture = try await BrokerFixture.start()
+        let worker = MDPWorker(
+            context: fixture.context, endpoint: fixture.endpoints.mdp, service: "laggard", instanceId: "l", slots: 2,
+            curve: nil, heartbeat: testHeartbeat, logger: quietLogger)
+        let running = launch(worker) { body in
+            if body.first?.text == "slow" { try? await Task.sleep(for: .milliseconds(300)) }
+            return body
+        }
+        // One socket at most, so a reused socket would have to carry the late reply.
+        let client = MDPClient(
+            context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, maxSockets: 1, logger: quietLogger)
+        await #expect(throws: BusError.timeout) {
+            try await client.request(service: "laggard", body: [Data("slow".utf8)], timeout: .milliseconds(100))
+        }
+        for index in 0..<5 {
+            let reply = try await client.request(service: "laggard", body: [Data("fast \(index)".utf8)], timeout: .seconds(2))
+            #expect(reply.map(\.text) == ["fast \(index)"])
+        }
+        await worker.stop()
+        try await running.value
+        await client.close()
+        await fixture.shutdown()
+    }
+
+    @Test("a cancelled call ends at once with CancellationError")
+    func cancellation() async throws {
+        let fixture = try await BrokerFixture.start()
+        let client = MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, logger: quietLogger)
+        let call = Task { try await client.request(service: "nobody", body: [], timeout: .seconds(30)) }
+        try await Task.sleep(for: .milliseconds(20))
+        call.cancel()
+        let started = ContinuousClock.now
+        await #expect(throws: CancellationError.self) { try await call.value }
+        #expect(ContinuousClock.now - started < .seconds(1))
+        await client.close()
+        await fixture.shutdown()
+    }
+
+    @Test("calls after close, or after the context shut down, fail with closed")
+    func closed() async throws {
+        let fixture = try await BrokerFixture.start()
+        let client = MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, logger: quietLogger)
+        await client.close()
+        await #expect(throws: BusError.closed) { try await client.request(service: "x", body: [], timeout: .seconds(1)) }
+        let other = MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, logger: quietLogger)
+        let pending = Task { try await other.request(service: "nobody", body: [], timeout: .seconds(30)) }
+        try await eventually("the call is queued at the broker") {
+            (await fixture.broker.snapshot())["nobody"]?.queuedRequests == 1
+        }
+        await fixture.shutdown()
+        await #expect(throws: BusError.closed) { try await pending.value }
+        await #expect(throws: BusError.closed) { try await other.request(service: "x", body: [], timeout: .seconds(1)) }
+    }
+}

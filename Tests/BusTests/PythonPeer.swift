@@ -16,6 +16,8 @@ final class PythonPeer: Sendable {
     private final class State: Sendable {
         let output = Mutex(Data())
         let exit = Mutex<Int32?>(nil)
+        /// Set when stdout reached end of file: nothing more will be printed.
+        let drained = Mutex(false)
     }
 
     /// Starts `script` with `arguments`; its stdout is collected, its stdin kept open.
@@ -31,7 +33,12 @@ final class PythonPeer: Sendable {
         process.standardOutput = stdout
         stdout.fileHandleForReading.readabilityHandler = { [state] handle in
             let chunk = handle.availableData
-            state.output.withLock { $0.append(chunk) }
+            if chunk.isEmpty {
+                handle.readabilityHandler = nil
+                state.drained.withLock { $0 = true }
+            } else {
+                state.output.withLock { $0.append(chunk) }
+            }
         }
         process.terminationHandler = { [state] finished in
             state.exit.withLock { $0 = finished.terminationStatus }
@@ -56,7 +63,9 @@ final class PythonPeer: Sendable {
 
     /// Waits for the peer to exit by itself and returns its status.
     func exitStatus(timeout: Duration = .seconds(20)) async throws -> Int32 {
-        try await eventually(timeout: timeout, "the Python peer to exit") { state.exit.withLock { $0 } != nil }
+        try await eventually(timeout: timeout, "the Python peer to exit") {
+            state.exit.withLock { $0 } != nil && state.drained.withLock { $0 }
+        }
         return state.exit.withLock { $0 } ?? -1
     }
 
