@@ -139,20 +139,20 @@ struct MDPTests {
     func brokerRestart() async throws {
         let context = BusContext(logger: quietLogger)
         let first = Broker(
-            context: context, endpoints: wildcardEndpoints, curve: nil, heartbeat: testHeartbeat, logger: quietLogger)
+            context: context, endpoints: wildcardEndpoints, curve: nil, heartbeat: fastHeartbeat, logger: quietLogger)
         try await first.start()
         let endpoints = first.endpoints
         let workerContext = BusContext(logger: quietLogger)
         let worker = MDPWorker(
             context: workerContext, endpoint: endpoints.mdp, service: "phoenix", instanceId: "w", slots: 2,
-            curve: nil, heartbeat: testHeartbeat, logger: quietLogger)
+            curve: nil, heartbeat: fastHeartbeat, logger: quietLogger)
         let running = launch(worker, echo(tag: "w"))
         let client = MDPClient(context: workerContext, endpoint: endpoints.mdp, curve: nil, logger: quietLogger)
         #expect(try await client.request(service: "phoenix", body: [], timeout: .seconds(5)) == [Data("w".utf8)])
 
         await first.stop()
         let second = Broker(
-            context: context, endpoints: endpoints, curve: nil, heartbeat: testHeartbeat, logger: quietLogger)
+            context: context, endpoints: endpoints, curve: nil, heartbeat: fastHeartbeat, logger: quietLogger)
         try await second.start()
         #expect(second.endpoints == endpoints)
 
