@@ -52,8 +52,14 @@ final class BrokerEngine: LoopParticipant {
     private var eventsIn: ZSocket?
     private var eventsOut: ZSocket?
     private var heartbeatTimer: TimerID?
+    /// When the heartbeat tick last ran, to notice that this thread itself was held up.
+    private var lastTick: UInt64 = 0
     private var services: [Data: Service] = [:]
     private var workers: [Data: Worker] = [:]
+    /// Workers dropped while serving a request (expired, unreachable, protocol error), by
+    /// identity: the service they served and until when. A starved worker that was dropped still
+    /// has a caller waiting; its late REPLY is delivered before it is told DISCONNECT.
+    private var departed: [Data: (service: Data, until: UInt64)] = [:]
     private var servicesToDispatch: [Service] = []
 
     init(
@@ -177,6 +183,7 @@ final class BrokerEngine: LoopParticipant {
         if curve != nil, let zap = try? reactor?.zap() { zap.unregister(domain: zapDomain) }
         services = [:]
         workers = [:]
+        departed = [:]
         servicesToDispatch = []
     }
 
@@ -261,6 +268,7 @@ final class BrokerEngine: LoopParticipant {
                 return
             }
             let service = requireService(frames[4])
+            departed[identity] = nil
             let worker = Worker(
                 identity: identity, service: service, expiry: now + heartbeat.expiryNanoseconds, now: now)
             workers[identity] = worker
@@ -271,6 +279,9 @@ final class BrokerEngine: LoopParticipant {
             makeWaiting(worker)
         case .reply:
             guard let worker = known else {
+                if let gone = departed.removeValue(forKey: identity), frames.count >= 6, frames[5].isEmpty {
+                    _ = router?.send([frames[4], MDP.empty, MDP.client, gone.service], body: frames[6...])
+                }
                 protocolError(identity, nil, "REPLY from an unregistered worker")
                 return
             }
@@ -335,6 +346,9 @@ final class BrokerEngine: LoopParticipant {
         if worker.isWaiting, let index = worker.service.waiting.firstIndex(where: { $0 === worker }) {
             worker.service.waiting.remove(at: index)
         }
+        if !worker.isWaiting && departed.count < maxQueuedRequests {
+            departed[worker.identity] = (worker.service.name, monotonicNanoseconds() &+ maxRequestAge)
+        }
         worker.isWaiting = false
         worker.service.workerCount -= 1
     }
@@ -345,8 +359,8 @@ final class BrokerEngine: LoopParticipant {
         let now = monotonicNanoseconds()
         dropStaleRequests(service, now: now)
         while !service.waiting.isEmpty, let request = service.requests.popFirst() {
+            // Still flagged waiting until the REQUEST is out, so dropping it leaves no record.
             let worker = service.waiting.removeFirst()
-            worker.isWaiting = false
             if worker.expiry < now {
                 service.requests.prepend(request)
                 logger.info("bus worker expired", metadata: ["bus.worker": "\(workerName(worker.identity))"])
@@ -357,6 +371,7 @@ final class BrokerEngine: LoopParticipant {
                 [worker.identity, MDP.empty, MDP.worker, MDP.request, request.client, MDP.empty], body: request.body)
             switch outcome {
             case .sent:
+                worker.isWaiting = false
                 worker.lastSent = now
             case .unreachable, .wouldBlock, .failed:
                 // kill -9 closes the worker's connection: drop it and try the next one.
@@ -383,6 +398,7 @@ final class BrokerEngine: LoopParticipant {
     // MARK: Heartbeats
 
     private func scheduleHeartbeat() {
+        lastTick = monotonicNanoseconds()
         heartbeatTimer = reactor?.schedule(after: heartbeat.intervalNanoseconds) { [unowned self] in
             heartbeatTick()
         }
@@ -395,6 +411,11 @@ final class BrokerEngine: LoopParticipant {
         drainRouter()
         guard let router else { return }
         let now = monotonicNanoseconds()
+        // A tick an interval late means this thread was held up: workers get a fresh allowance
+        // rather than being judged by a silence that was ours.
+        if now &- lastTick > 2 * heartbeat.intervalNanoseconds {
+            for worker in workers.values { worker.expiry = max(worker.expiry, now + heartbeat.expiryNanoseconds) }
+        }
         for worker in Array(workers.values) {
             if worker.expiry < now {
                 logger.info("bus worker expired", metadata: ["bus.worker": "\(workerName(worker.identity))"])
@@ -406,6 +427,7 @@ final class BrokerEngine: LoopParticipant {
                 }
             }
         }
+        departed = departed.filter { $0.value.until > now }
         for (name, service) in services {
             dropStaleRequests(service, now: now)
             if service.workerCount == 0 && service.requests.isEmpty {

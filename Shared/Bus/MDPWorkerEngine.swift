@@ -10,7 +10,10 @@ final class WorkerEngine: LoopParticipant {
 
     private final class Slot {
         let index: Int
-        let identity: Data
+        /// "<instanceId>/<n>": the identity of the first connection.
+        let baseIdentity: String
+        /// Connections opened so far; each after the first registers as "<instanceId>/<n>.<count>".
+        var connections = 0
         var socket: ZSocket?
         var registration: Registration?
         /// Bumped with every new socket, so a reply computed for an old connection is dropped.
@@ -19,9 +22,17 @@ final class WorkerEngine: LoopParticipant {
         var lastHeard: UInt64 = 0
         var lastSent: UInt64 = 0
 
-        init(index: Int, identity: Data) {
+        init(index: Int, baseIdentity: String) {
             self.index = index
-            self.identity = identity
+            self.baseIdentity = baseIdentity
+        }
+
+        /// A fresh identity per connection: the broker may still hold the previous one (it has
+        /// not yet read our DISCONNECT, or never will), and a READY under a registered identity
+        /// is a protocol error that costs another round of DISCONNECT and READY.
+        var nextIdentity: Data {
+            connections += 1
+            return Data((connections == 1 ? baseIdentity : "\(baseIdentity).\(connections - 1)").utf8)
         }
     }
 
@@ -45,6 +56,8 @@ final class WorkerEngine: LoopParticipant {
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
     private var heartbeatTimer: TimerID?
     private var graceTimer: TimerID?
+    /// When the heartbeat tick last ran, to notice that this thread itself was held up.
+    private var lastTick: UInt64 = 0
 
     init(
         endpoint: String, service: String, instanceId: String, slots: Int, curve: ClientCurve?, heartbeat: Heartbeat,
@@ -56,7 +69,7 @@ final class WorkerEngine: LoopParticipant {
         self.heartbeat = heartbeat
         self.gracePeriod = gracePeriod.clampedNanoseconds
         self.logger = logger
-        self.slots = (0..<max(1, slots)).map { Slot(index: $0, identity: Data("\(instanceId)/\($0)".utf8)) }
+        self.slots = (0..<max(1, slots)).map { Slot(index: $0, baseIdentity: "\(instanceId)/\($0)") }
     }
 
     // MARK: Running
@@ -103,7 +116,7 @@ final class WorkerEngine: LoopParticipant {
         let socket = try reactor.openSocket(type: ZMQ_DEALER)
         do {
             try socket.applyConnectDefaults()
-            try socket.set(ZMQ_ROUTING_ID, bytes: slot.identity)
+            try socket.set(ZMQ_ROUTING_ID, bytes: slot.nextIdentity)
             try socket.applyClientCurve(curve)
             try socket.connect(endpoint)
         } catch {
@@ -122,8 +135,15 @@ final class WorkerEngine: LoopParticipant {
     }
 
     /// A fresh socket and READY: how a worker survives a broker restart or a DISCONNECT.
-    private func reconnect(_ slot: Slot) {
-        closeSocket(of: slot, linger: 0)
+    /// With `sayingGoodbye`, the old connection first tells the broker DISCONNECT, so a broker
+    /// that is merely slow forgets it at once instead of sending it requests.
+    private func reconnect(_ slot: Slot, sayingGoodbye: Bool) {
+        if sayingGoodbye, let socket = slot.socket {
+            _ = socket.send([MDP.empty, MDP.worker, MDP.disconnect])
+            closeSocket(of: slot, linger: 100)
+        } else {
+            closeSocket(of: slot, linger: 0)
+        }
         do {
             try connect(slot)
         } catch {
@@ -181,7 +201,7 @@ final class WorkerEngine: LoopParticipant {
         case .disconnect:
             guard state == .running else { return }
             logger.info("bus broker said DISCONNECT; registering again")
-            reconnect(slot)
+            reconnect(slot, sayingGoodbye: false)
         case .ready, .reply:
             logger.warning("bus worker dropped a command only workers send")
         }
@@ -210,10 +230,18 @@ final class WorkerEngine: LoopParticipant {
     // MARK: Heartbeats
 
     private func scheduleHeartbeat() {
+        lastTick = monotonicNanoseconds()
         heartbeatTimer = reactor?.schedule(after: heartbeat.intervalNanoseconds) { [unowned self] in heartbeatTick() }
     }
 
     private func heartbeatTick() {
+        // A tick an interval late means this thread was held up (an overloaded machine, a paused
+        // VM): silence measured across our own stall says nothing about the broker.
+        if monotonicNanoseconds() &- lastTick > 2 * heartbeat.intervalNanoseconds {
+            logger.debug("bus worker was held up; the broker's silence is not judged this time")
+            let now = monotonicNanoseconds()
+            for slot in slots { slot.lastHeard = max(slot.lastHeard, now) }
+        }
         for slot in slots {
             var now = monotonicNanoseconds()
             if state == .running, !slot.busy, now &- slot.lastHeard > heartbeat.expiryNanoseconds {
@@ -222,7 +250,7 @@ final class WorkerEngine: LoopParticipant {
                 now = monotonicNanoseconds()
                 if slot.socket != nil, !slot.busy, now &- slot.lastHeard > heartbeat.expiryNanoseconds {
                     logger.info("bus worker heard nothing from the broker; reconnecting")
-                    reconnect(slot)
+                    reconnect(slot, sayingGoodbye: true)
                     continue
                 }
             }

@@ -4,8 +4,14 @@ import Logging
 import Synchronization
 import Testing
 
-/// Short heartbeats keep failure detection (and so the tests) fast.
-let testHeartbeat = Heartbeat(interval: .milliseconds(100), liveness: 3)
+/// Heartbeats for tests that do not measure failure detection: every test target runs at once in
+/// one process on two cores, where a heartbeat crossing four threads can take hundreds of
+/// milliseconds, so they allow two seconds of silence.
+let testHeartbeat = Heartbeat(interval: .milliseconds(200), liveness: 10)
+
+/// Heartbeats for tests that wait for a failure to be noticed, or that talk to the Python peers
+/// (which heartbeat every 100 ms and expect the same).
+let fastHeartbeat = Heartbeat(interval: .milliseconds(100), liveness: 5)
 
 /// Every test binds wildcard ports, so tests never collide when run in parallel.
 let wildcardEndpoints = BusEndpoints(

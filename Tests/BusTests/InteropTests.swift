@@ -11,10 +11,10 @@ struct InteropTests {
 
     @Test("our broker serves Python REQ and DEALER clients with our worker")
     func pythonClientsOurBrokerOurWorker() async throws {
-        let fixture = try await BrokerFixture.start()
+        let fixture = try await BrokerFixture.start(heartbeat: fastHeartbeat)
         let worker = MDPWorker(
             context: fixture.context, endpoint: fixture.endpoints.mdp, service: "echo", instanceId: "swift",
-            curve: nil, heartbeat: testHeartbeat, logger: quietLogger)
+            curve: nil, heartbeat: fastHeartbeat, logger: quietLogger)
         let running = launch(worker, echo(tag: "swift"))
 
         let req = try await PythonPeer.run("mdp_client.py", ["req", fixture.endpoints.mdp, "echo", "5"])
@@ -32,7 +32,7 @@ struct InteropTests {
 
     @Test("our broker hands our client's and Python clients' requests to a Python worker, and answers their mmi.service")
     func pythonWorkerOurBroker() async throws {
-        let fixture = try await BrokerFixture.start()
+        let fixture = try await BrokerFixture.start(heartbeat: fastHeartbeat)
         let endpoint = fixture.endpoints.mdp
         let worker = try PythonPeer("mdp_worker.py", [endpoint, "pyecho", "python", heartbeatMilliseconds])
         _ = try await worker.ready()
@@ -66,7 +66,7 @@ struct InteropTests {
         let logs = LogCapture()
         let worker = ServiceWorker(
             context: context, endpoint: endpoint, service: Greeter.service, instanceId: "swift", slots: 2, curve: nil,
-            heartbeat: testHeartbeat, logger: logs.logger())
+            heartbeat: fastHeartbeat, logger: logs.logger())
         worker.handle(Greeter.Hello.self) { request, context in
             .init(greeting: "hello, \(request.name)", worker: "swift", requestId: context.requestId)
         }
@@ -100,7 +100,7 @@ struct InteropTests {
         let context = BusContext(logger: quietLogger)
         let ourWorker = MDPWorker(
             context: context, endpoint: endpoint, service: "swiftecho", instanceId: "swift", slots: 2, curve: nil,
-            heartbeat: testHeartbeat, logger: quietLogger)
+            heartbeat: fastHeartbeat, logger: quietLogger)
         let running = launch(ourWorker, echo(tag: "swift"))
         let pythonWorker = try PythonPeer("mdp_worker.py", [endpoint, "pyecho", "python", heartbeatMilliseconds])
         _ = try await pythonWorker.ready()
@@ -124,7 +124,7 @@ struct InteropTests {
     func pythonWorkerSurvivesBrokerRestart() async throws {
         let context = BusContext(logger: quietLogger)
         let first = Broker(
-            context: context, endpoints: wildcardEndpoints, curve: nil, heartbeat: testHeartbeat, logger: quietLogger)
+            context: context, endpoints: wildcardEndpoints, curve: nil, heartbeat: fastHeartbeat, logger: quietLogger)
         try await first.start()
         let endpoints = first.endpoints
         let worker = try PythonPeer("mdp_worker.py", [endpoints.mdp, "pyecho", "python", heartbeatMilliseconds])
@@ -134,7 +134,7 @@ struct InteropTests {
 
         await first.stop()
         let second = Broker(
-            context: context, endpoints: endpoints, curve: nil, heartbeat: testHeartbeat, logger: quietLogger)
+            context: context, endpoints: endpoints, curve: nil, heartbeat: fastHeartbeat, logger: quietLogger)
         try await second.start()
         try await eventually(timeout: .seconds(3), "the Python worker re-registered") {
             (try? await client.request(service: "pyecho", body: [], timeout: .milliseconds(300)))?.map(\.text) == ["python"]

@@ -139,20 +139,20 @@ struct MDPTests {
     func brokerRestart() async throws {
         let context = BusContext(logger: quietLogger)
         let first = Broker(
-            context: context, endpoints: wildcardEndpoints, curve: nil, heartbeat: testHeartbeat, logger: quietLogger)
+            context: context, endpoints: wildcardEndpoints, curve: nil, heartbeat: fastHeartbeat, logger: quietLogger)
         try await first.start()
         let endpoints = first.endpoints
         let workerContext = BusContext(logger: quietLogger)
         let worker = MDPWorker(
             context: workerContext, endpoint: endpoints.mdp, service: "phoenix", instanceId: "w", slots: 2,
-            curve: nil, heartbeat: testHeartbeat, logger: quietLogger)
+            curve: nil, heartbeat: fastHeartbeat, logger: quietLogger)
         let running = launch(worker, echo(tag: "w"))
         let client = MDPClient(context: workerContext, endpoint: endpoints.mdp, curve: nil, logger: quietLogger)
         #expect(try await client.request(service: "phoenix", body: [], timeout: .seconds(5)) == [Data("w".utf8)])
 
         await first.stop()
         let second = Broker(
-            context: context, endpoints: endpoints, curve: nil, heartbeat: testHeartbeat, logger: quietLogger)
+            context: context, endpoints: endpoints, curve: nil, heartbeat: fastHeartbeat, logger: quietLogger)
         try await second.start()
         #expect(second.endpoints == endpoints)
 
@@ -251,5 +251,34 @@ struct MDPClientSocketTests {
         await fixture.shutdown()
         await #expect(throws: BusError.closed) { try await pending.value }
         await #expect(throws: BusError.closed) { try await other.request(service: "x", body: [], timeout: .seconds(1)) }
+    }
+}
+
+@Suite("MDP broker under trouble")
+struct MDPTroubleTests {
+    @Test("a worker dropped by the broker while serving still gets its late reply to the caller")
+    func lateReplyOfDroppedWorker() async throws {
+        // The broker gives up on silent workers after 300 ms; this worker heartbeats every 5 s,
+        // so it is dropped while its 800 ms handler runs.
+        let impatient = Heartbeat(interval: .milliseconds(100), liveness: 3)
+        let fixture = try await BrokerFixture.start(heartbeat: impatient)
+        let worker = MDPWorker(
+            context: fixture.context, endpoint: fixture.endpoints.mdp, service: "sluggish", instanceId: "s", slots: 1,
+            curve: nil, heartbeat: Heartbeat(interval: .seconds(5), liveness: 3), logger: quietLogger)
+        let running = launch(worker) { body in
+            try? await Task.sleep(for: .milliseconds(800))
+            return body
+        }
+        let client = MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, logger: quietLogger)
+        try await eventually("the worker registered") { try await workerCount(client, "sluggish") == 1 }
+
+        async let reply = client.request(service: "sluggish", body: [Data("patience".utf8)], timeout: .seconds(5))
+        try await eventually("the broker dropped the busy worker") { try await workerCount(client, "sluggish") == 0 }
+        #expect(try await reply.map(\.text) == ["patience"])
+
+        await worker.stop()
+        try await running.value
+        await client.close()
+        await fixture.shutdown()
     }
 }

@@ -31,19 +31,20 @@ final class PythonPeer: Sendable {
         process.currentDirectoryURL = Self.folder
         process.standardInput = input
         process.standardOutput = stdout
-        stdout.fileHandleForReading.readabilityHandler = { [state] handle in
-            let chunk = handle.availableData
-            if chunk.isEmpty {
-                handle.readabilityHandler = nil
-                state.drained.withLock { $0 = true }
-            } else {
-                state.output.withLock { $0.append(chunk) }
-            }
-        }
         process.terminationHandler = { [state] finished in
             state.exit.withLock { $0 = finished.terminationStatus }
         }
         try process.run()
+        // Blocking reads until end of file, on a thread of our own (not the cooperative pool).
+        let reader = stdout.fileHandleForReading
+        Thread { [state] in
+            while true {
+                let chunk = reader.availableData
+                if chunk.isEmpty { break }
+                state.output.withLock { $0.append(chunk) }
+            }
+            state.drained.withLock { $0 = true }
+        }.start()
     }
 
     var lines: [String] {

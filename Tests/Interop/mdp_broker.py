@@ -3,7 +3,7 @@
 usage: mdp_broker.py ENDPOINT HEARTBEAT_MS
 Binds ENDPOINT (a wildcard port is fine), prints "READY <bound endpoint>", serves until stdin
 closes. Per service it keeps a FIFO of waiting requests and of idle workers; it heartbeats every
-worker each interval and forgets workers silent for three intervals.
+worker each interval and forgets workers silent for five intervals.
 """
 
 import sys
@@ -14,7 +14,7 @@ import zmq
 
 import mdp
 
-LIVENESS = 3
+LIVENESS = 5  # intervals of silence before a peer counts as gone, as in the Swift tests
 
 
 class Worker:

@@ -2,7 +2,7 @@
 
 usage: mdp_worker.py ENDPOINT SERVICE TAG HEARTBEAT_MS
 Replies to each request with [TAG, request body...]. Prints "READY <service>" after its first
-READY, reconnects (new socket, READY again) after three silent intervals or a DISCONNECT, and
+READY, reconnects (new socket, READY again) after five silent intervals or a DISCONNECT, and
 says DISCONNECT when stdin closes.
 """
 
@@ -14,7 +14,7 @@ import zmq
 
 import mdp
 
-LIVENESS = 3
+LIVENESS = 5  # intervals of silence before a peer counts as gone, as in the Swift tests
 
 
 def main():
