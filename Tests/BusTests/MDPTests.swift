@@ -259,14 +259,14 @@ struct MDPTroubleTests {
     @Test("a worker dropped by the broker while serving still gets its late reply to the caller")
     func lateReplyOfDroppedWorker() async throws {
         // The broker gives up on silent workers after 300 ms; this worker heartbeats every 5 s,
-        // so it is dropped while its 800 ms handler runs.
+        // so it is dropped while its 2 s handler runs (long enough to see, even on a loaded machine).
         let impatient = Heartbeat(interval: .milliseconds(100), liveness: 3)
         let fixture = try await BrokerFixture.start(heartbeat: impatient)
         let worker = MDPWorker(
             context: fixture.context, endpoint: fixture.endpoints.mdp, service: "sluggish", instanceId: "s", slots: 1,
             curve: nil, heartbeat: Heartbeat(interval: .seconds(5), liveness: 3), logger: quietLogger)
         let running = launch(worker) { body in
-            try? await Task.sleep(for: .milliseconds(800))
+            try? await Task.sleep(for: .seconds(2))
             return body
         }
         let client = MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, logger: quietLogger)

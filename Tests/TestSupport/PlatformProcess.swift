@@ -1,4 +1,5 @@
 public import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -113,23 +114,33 @@ public enum Eventually {
 
 /// Free TCP ports on the loopback interface, for tests that run side by side.
 public enum FreePort {
-    /// A port that was free a moment ago (bound to 0, read, released).
+    /// A port that was free a moment ago, below the kernel's ephemeral range (32768 and up) so that
+    /// sockets bound to port 0 elsewhere in the suite never take it in between, and never handed out
+    /// twice by this process.
     public static func next() throws -> Int {
+        for _ in 0..<200 {
+            let port = Int.random(in: 20000..<32000)
+            guard handedOut.withLock({ $0.insert(port).inserted }) else { continue }
+            if isFree(port) { return port }
+        }
+        throw TestSupportError("could not find a free port")
+    }
+
+    private static let handedOut = Mutex<Set<Int>>([])
+
+    private static func isFree(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestSupportError("socket() failed") }
+        guard fd >= 0 else { return false }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
             }
         }
-        guard bound else { throw TestSupportError("could not find a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// Three free ports as bus endpoints: MDP, events in, events out.
