@@ -19,6 +19,7 @@ let signals = Target.Dependency.product(name: "UnixSignals", package: "swift-ser
 let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
 let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
 let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
+let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
 
 /// The worker services: each an MDP worker with its own schema.
 let workerServices = ["Accounts", "Directory", "Chat", "Billing", "Boards", "Notifications"]
@@ -42,7 +43,7 @@ var targets: [Target] = [
     .target(name: "Security", dependencies: ["COpenSSL"], path: "Shared/Security", swiftSettings: swiftSettings),
     .target(
         name: "ServiceKit",
-        dependencies: ["Bus", "Store", "Models", log, lifecycle, signals, hummingbird, metrics, prometheus],
+        dependencies: ["Bus", "Store", "Models", log, lifecycle, signals, hummingbird, httpTypes, metrics, prometheus],
         path: "Shared/ServiceKit", swiftSettings: swiftSettings),
 
     // MARK: Broker, gateway, integration, operator tool
@@ -55,7 +56,7 @@ var targets: [Target] = [
     .target(
         name: "GatewayService",
         dependencies: [
-            "Bus", "ServiceKit", "Models", log, lifecycle, hummingbird,
+            "Bus", "ServiceKit", "Models", log, lifecycle, hummingbird, httpTypes,
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -98,7 +99,7 @@ var targets: [Target] = [
     .testTarget(
         name: "GatewayTests",
         dependencies: [
-            "GatewayService", "ServiceKit", "Bus", "TestSupport", "Models",
+            "GatewayService", "ServiceKit", "Bus", "TestSupport", "Models", httpTypes,
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ],
         path: "Tests/GatewayTests", swiftSettings: swiftSettings),
@@ -146,6 +147,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: targets
 )
