@@ -74,13 +74,7 @@ public final class Broker: Sendable {
     /// closes the sockets. Queued requests are dropped; their callers time out.
     public func stop() async {
         let engine = self.engine
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            loop.execute(
-                { _ in
-                    engine.value.stop()
-                    continuation.resume()
-                }, ifClosed: { continuation.resume() })
-        }
+        await loop.perform { _ in engine.value.stop() }
     }
 
     /// Per service with workers or queued requests: instances, worker sockets, queued requests.

@@ -35,13 +35,7 @@ public final class EventPublisher: Sendable {
     /// Closes the socket, giving queued events a moment to leave.
     public func close() async {
         let engine = self.engine
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            loop.execute(
-                { _ in
-                    engine.value.close()
-                    continuation.resume()
-                }, ifClosed: { continuation.resume() })
-        }
+        await loop.perform { _ in engine.value.close() }
     }
 }
 

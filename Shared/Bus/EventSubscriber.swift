@@ -32,13 +32,7 @@ public final class EventSubscriber: Sendable {
     /// Closes the socket and finishes `messages`.
     public func close() async {
         let engine = self.engine
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            loop.execute(
-                { _ in
-                    engine.value.close()
-                    continuation.resume()
-                }, ifClosed: { continuation.resume() })
-        }
+        await loop.perform { _ in engine.value.close() }
     }
 }
 

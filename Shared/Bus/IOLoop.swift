@@ -59,6 +59,17 @@ final class IOLoop: Sendable {
     }
 
     /// Runs `work` on the I/O thread, or `ifClosed` on the calling thread if the loop has stopped.
+    /// Runs `work` on the I/O thread and waits until it has run; returns at once if the loop is closed.
+    func perform(_ work: @escaping @Sendable (Reactor) -> Void) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            execute(
+                { reactor in
+                    work(reactor)
+                    continuation.resume()
+                }, ifClosed: { continuation.resume() })
+        }
+    }
+
     func execute(
         _ work: @escaping @Sendable (Reactor) -> Void,
         ifClosed: @escaping @Sendable () -> Void = {}

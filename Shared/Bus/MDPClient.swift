@@ -51,12 +51,6 @@ public final class MDPClient: Sendable {
     /// Closes every socket; calls in flight fail with `BusError.closed`.
     public func close() async {
         let engine = self.engine
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            loop.execute(
-                { _ in
-                    engine.value.close()
-                    continuation.resume()
-                }, ifClosed: { continuation.resume() })
-        }
+        await loop.perform { _ in engine.value.close() }
     }
 }
