@@ -3,7 +3,6 @@ public import Foundation
 public import Logging
 public import Models
 public import ServiceLifecycle
-import UnixSignals
 public import Store
 import Prometheus
 
@@ -76,37 +75,60 @@ public enum WorkerServiceMain {
         let registry = MetricsSetup.bootstrap()
         var logger = Logger(label: "advisor.\(definition.name.rawValue)")
         logger[metadataKey: "service.instance"] = "\(settings.process.instanceId)"
-        do {
-            try await serve(definition, settings: settings, registry: registry, logger: logger)
-            logger.info("stopped")
-            exit(0)
-        } catch {
-            logger.critical("stopped on an error", metadata: ["error": "\(error)"])
-            exit(1)
+        let parts = ProcessParts(settings: settings, logger: logger)
+        await ProcessMain.serve(logger: logger) {
+            try await services(definition, parts: parts, settings: settings, registry: registry, logger: logger)
+        } cleanup: {
+            await parts.close()
         }
     }
 
-    static func serve(
-        _ definition: WorkerServiceDefinition, settings: WorkerServiceSettings,
+    /// What a worker process opens, so that it can all be closed once the services have stopped.
+    struct ProcessParts: Sendable {
+        let database: Database
+        let context: BusContext
+        let client: MDPClient
+        let publisher: EventPublisher
+
+        init(settings: WorkerServiceSettings, logger: Logger) {
+            database = Database(settings.database, logger: logger)
+            context = BusContext(logger: logger)
+            let endpoints = settings.process.endpoints
+            client = MDPClient(context: context, endpoint: endpoints.mdp, curve: settings.process.curve, logger: logger)
+            publisher = EventPublisher(
+                context: context, endpoint: endpoints.eventsIn, curve: settings.process.curve, logger: logger)
+        }
+
+        func close() async {
+            await publisher.close()
+            await client.close()
+            await database.close()
+            await context.shutdown()
+        }
+    }
+
+    /// Migrates the schema, registers every handler and builds the process's services, in the
+    /// order they start: admin port, outbox relay, event consumer, and last the bus worker, which
+    /// is thereby the first to stop.
+    static func services(
+        _ definition: WorkerServiceDefinition, parts: ProcessParts, settings: WorkerServiceSettings,
         registry: PrometheusCollectorRegistry, logger: Logger
-    ) async throws {
+    ) async throws -> [any Service] {
         let service = definition.name
-        let database = Database(settings.database, logger: logger)
+        let database = parts.database
         try await database.migrate(PlatformTables.migrations, table: "platform_migrations")
         if let folder = definition.migrations {
             try await database.migrate(try Migration.load(from: folder))
         }
         logger.info("migrations applied", metadata: ["db.schema": "\(settings.database.schema ?? "")"])
 
-        let context = BusContext(logger: logger)
         if settings.process.curve == nil {
             logger.warning("bus runs without CURVE: local development only")
         }
         let endpoints = settings.process.endpoints
-        let client = MDPClient(context: context, endpoint: endpoints.mdp, curve: settings.process.curve, logger: logger)
-        let bus = BusClient(mdp: client, logger: logger)
+        let bus = BusClient(mdp: parts.client, logger: logger)
         let worker = ServiceWorker(
-            context: context, endpoint: endpoints.mdp, service: service,
+            context: parts.context, endpoint: endpoints.mdp, service: service,
             instanceId: settings.process.instanceId, slots: settings.workerSlots,
             curve: settings.process.curve, logger: logger)
         let resources = ServiceResources(database: database, bus: bus, logger: logger)
@@ -124,10 +146,7 @@ public enum WorkerServiceMain {
             subscriptions.append(PrivacyHandlers.erasureSubscription(service: service, hooks: definition.privacy))
         }
 
-        let publisher = EventPublisher(
-            context: context, endpoint: endpoints.eventsIn, curve: settings.process.curve, logger: logger)
-        let relay = EventRelay(producer: service, database: settings.database, publisher: publisher, logger: logger)
-
+        let relay = EventRelay(producer: service, database: settings.database, publisher: parts.publisher, logger: logger)
         var readiness = ReadinessChecks()
         readiness.add("database") { await database.ping() }
         readiness.add("bus") { (try? await bus.hasWorkers(service.rawValue)) == true }
@@ -138,23 +157,14 @@ public enum WorkerServiceMain {
         var services: [any Service] = [admin, relay]
         if !subscriptions.isEmpty {
             let subscriber = EventSubscriber(
-                context: context, endpoint: endpoints.eventsOut,
+                context: parts.context, endpoint: endpoints.eventsOut,
                 prefixes: EventConsumer.topicPrefixes(for: subscriptions), curve: settings.process.curve, logger: logger)
             services.append(
                 EventConsumer(subscriptions: subscriptions, subscriber: subscriber, database: database, bus: bus, logger: logger))
         }
         services.append(WorkerRunner(worker: worker))
-        let group = ServiceGroup(
-            configuration: .init(
-                services: services.map { .init(service: $0) },
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
         logger.info("serving", metadata: ["bus.service": "\(service)", "bus.endpoint": "\(endpoints.mdp)"])
-        try await group.run()
-        await publisher.close()
-        await client.close()
-        await database.close()
-        await context.shutdown()
+        return services
     }
 }
 
