@@ -26,8 +26,10 @@ let workerServices = ["Accounts", "Directory", "Chat", "Billing", "Boards", "Not
 
 var targets: [Target] = [
     // MARK: C libraries, each imported by exactly one Swift module
+    // libzmq and libpq go without pkg-config: their .pc files add `-isystem` flags (Kerberos) that
+    // SwiftPM refuses with a warning, and their headers are in the default include path anyway.
     .systemLibrary(
-        name: "CZeroMQ", path: "Shared/CZeroMQ", pkgConfig: "libzmq",
+        name: "CZeroMQ", path: "Shared/CZeroMQ",
         providers: [.apt(["libzmq3-dev"])]),
     .systemLibrary(
         name: "CLibPQ", path: "Shared/CLibPQ",

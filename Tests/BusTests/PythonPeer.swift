@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 
 /// A third-party MDP peer from Tests/Interop, run with the system Python (which has pyzmq).
 final class PythonPeer: Sendable {
@@ -34,7 +35,7 @@ final class PythonPeer: Sendable {
         process.terminationHandler = { [state] finished in
             state.exit.withLock { $0 = finished.terminationStatus }
         }
-        try process.run()
+        try ProcessLaunch.run(process)
         // Blocking reads until end of file, on a thread of our own (not the cooperative pool).
         let reader = stdout.fileHandleForReading
         Thread { [state] in
@@ -95,7 +96,7 @@ final class PythonPeer: Sendable {
             probe.arguments = ["-c", "import zmq"]
             probe.standardOutput = FileHandle.nullDevice
             probe.standardError = FileHandle.nullDevice
-            try probe.run()
+            try ProcessLaunch.run(probe)
             probe.waitUntilExit()
             known = probe.terminationStatus == 0
             return known!

@@ -161,7 +161,7 @@ struct GatewayTLSEndToEndTests {
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try ProcessLaunch.run(process)
         process.waitUntilExit()
         return process.terminationStatus
     }

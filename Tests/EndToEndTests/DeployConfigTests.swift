@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `docker-compose.yml` as docker-compose 1.29 resolves it (`docker-compose config`, no engine
 /// needed): every process is a service, every bus socket uses CURVE, workers can be scaled.
@@ -274,7 +275,7 @@ private func runProcess(
     let status: Int32 = try await withCheckedThrowingContinuation { continuation in
         process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
         do {
-            try process.run()
+            try ProcessLaunch.run(process)
         } catch {
             process.terminationHandler = nil
             continuation.resume(throwing: error)

@@ -31,7 +31,7 @@ public final class PlatformProcess: @unchecked Sendable {
         process.environment = env
         process.standardOutput = output
         process.standardError = output
-        try process.run()
+        try ProcessLaunch.run(process)
         self.process = process
     }
 
@@ -87,6 +87,18 @@ public final class PlatformProcess: @unchecked Sendable {
             process.waitUntilExit()
         }
         try? FileManager.default.removeItem(at: logFile)
+    }
+}
+
+/// Starts child processes one at a time. Foundation's `Process.run()` on Linux is not safe to call
+/// from several threads at once (it crashed the suite in a memmove while tests launched processes
+/// in parallel), so every test that starts a process goes through here.
+public enum ProcessLaunch {
+    private static let lock = Mutex(())
+
+    /// Runs `process` while holding the suite-wide launch lock.
+    public static func run(_ process: Process) throws {
+        try lock.withLock { _ in try process.run() }
     }
 }
 
