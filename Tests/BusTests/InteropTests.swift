@@ -7,7 +7,7 @@ import Testing
 /// Our broker, client and worker against independent Python peers (Tests/Interop), every way round.
 @Suite("Interoperability with third-party MDP peers")
 struct InteropTests {
-    private let heartbeatMilliseconds = "100"
+    private let heartbeatMilliseconds = "250"
 
     @Test("our broker serves Python REQ and DEALER clients with our worker")
     func pythonClientsOurBrokerOurWorker() async throws {
