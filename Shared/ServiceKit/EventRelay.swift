@@ -67,9 +67,7 @@ public final class EventRelay: Service {
         }
         logger.info("event relay leads", metadata: ["bus.producer": "\(producer)"])
         try await connection.run { try $0.executeScript("LISTEN \(Outbox.notificationChannel)") }
-        var lastSeq = try await connection.run { [producer] connection in
-            try Outbox.events(after: Int64.max - 1, limit: 1, producer: producer.rawValue, on: connection).lastSeq
-        }
+        var lastSeq = try await connection.run { try Outbox.lastSeq(on: $0) }
         let clock = ContinuousClock()
         var nextHeartbeat = clock.now
         while !Task.isCancelled {

@@ -55,8 +55,12 @@ public enum Outbox {
             WHERE seq > $1 ORDER BY seq LIMIT $2
             """, after, limit
         ).map { try storedEvent($0, producer: producer) }
-        let lastSeq: Int64 = try connection.queryOne("SELECT coalesce(max(seq), 0) AS last_seq FROM outbox")?.decode("last_seq") ?? 0
-        return (events, lastSeq)
+        return (events, try lastSeq(on: connection))
+    }
+
+    /// The highest sequence stamped so far (0 if none): what the relay's heartbeat announces.
+    public static func lastSeq(on connection: Connection) throws -> Int64 {
+        try connection.queryOne("SELECT coalesce(max(seq), 0) AS last_seq FROM outbox")?.decode("last_seq") ?? 0
     }
 
     private static func storedEvent(_ row: Row, producer: String) throws -> Events.StoredEvent {
