@@ -1,7 +1,7 @@
 // bus-benchmark: request/reply latency and throughput of the bus against raw libzmq.
 //
 //   swift build -c release --product bus-benchmark && .build/release/bus-benchmark [--scale N] [--slots N]
-//   .build/release/bus-benchmark --profile   # only the 16-caller typed scenario, to run under perf
+//   .build/release/bus-benchmark --only "typed echo, 16"   # the scenarios whose name contains the text
 //
 // (a) Baseline: raw libzmq REQ/REP over tcp loopback, 100-byte messages, a REP echo on its own
 //     thread and in its own context, as libzmq's local_lat/remote_lat run in two processes.
@@ -36,6 +36,25 @@ struct Figures {
     let p50: Double
     let p99: Double
     let perSecond: Double
+    /// Process CPU time (user + system, every thread) per call, in µs.
+    let cpuPerCall: Double
+    /// Context switches (voluntary and not) per call.
+    let switchesPerCall: Double
+}
+
+/// CPU time and context switches of the whole process so far.
+struct Usage {
+    let cpuMicroseconds: Double
+    let switches: Double
+
+    static func now() -> Usage {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func micros(_ time: timeval) -> Double { Double(time.tv_sec) * 1e6 + Double(time.tv_usec) }
+        return Usage(
+            cpuMicroseconds: micros(usage.ru_utime) + micros(usage.ru_stime),
+            switches: Double(usage.ru_nvcsw + usage.ru_nivcsw))
+    }
 }
 
 func nanoseconds() -> UInt64 {
@@ -44,14 +63,17 @@ func nanoseconds() -> UInt64 {
     return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
 }
 
-func figures(_ name: String, latencies: [UInt64], elapsed: UInt64) -> Figures {
+func figures(_ name: String, latencies: [UInt64], elapsed: UInt64, since usage: Usage) -> Figures {
+    let used = Usage.now()
     let sorted = latencies.sorted()
     func percentile(_ p: Double) -> Double {
         Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1000
     }
     return Figures(
         name: name, calls: sorted.count, p50: percentile(0.50), p99: percentile(0.99),
-        perSecond: Double(sorted.count) / (Double(elapsed) / 1e9))
+        perSecond: Double(sorted.count) / (Double(elapsed) / 1e9),
+        cpuPerCall: (used.cpuMicroseconds - usage.cpuMicroseconds) / Double(sorted.count),
+        switchesPerCall: (used.switches - usage.switches) / Double(sorted.count))
 }
 
 // MARK: (a) raw libzmq
@@ -98,8 +120,12 @@ func rawBaseline(roundTrips: Int, warmUp: Int) async -> Figures {
         var latencies: [UInt64] = []
         latencies.reserveCapacity(roundTrips)
         var began: UInt64 = 0
+        var usage = Usage.now()
         for index in 0..<total {
-            if index == warmUp { began = nanoseconds() }
+            if index == warmUp {
+                usage = Usage.now()
+                began = nanoseconds()
+            }
             let start = nanoseconds()
             zmq_send(req, payload, payload.count, 0)
             zmq_recv(req, &reply, reply.count, 0)
@@ -107,7 +133,7 @@ func rawBaseline(roundTrips: Int, warmUp: Int) async -> Figures {
         }
         let elapsed = nanoseconds() - began
         zmq_close(req)
-        return figures("raw libzmq REQ/REP (baseline)", latencies: latencies, elapsed: elapsed)
+        return figures("raw libzmq REQ/REP (baseline)", latencies: latencies, elapsed: elapsed, since: usage)
     }
     zmq_ctx_term(clientContext.pointer)
     zmq_ctx_term(echoContext.pointer)
@@ -121,6 +147,7 @@ func measure(
     _ name: String, callers: Int, callsPerCaller: Int, warmUp: Int, call: @escaping @Sendable () async throws -> Void
 ) async throws -> Figures {
     for _ in 0..<warmUp { try await call() }
+    let usage = Usage.now()
     let began = nanoseconds()
     let latencies = try await withThrowingTaskGroup(of: [UInt64].self) { group in
         for _ in 0..<callers {
@@ -137,11 +164,11 @@ func measure(
         }
         return try await group.reduce(into: [UInt64]()) { $0 += $1 }
     }
-    return figures(name, latencies: latencies, elapsed: nanoseconds() - began)
+    return figures(name, latencies: latencies, elapsed: nanoseconds() - began, since: usage)
 }
 
 /// Broker, service and caller in contexts of their own; CURVE on every socket when `curved`.
-func busBenchmark(single: Int, concurrent: Int, slots: Int, profileOnly: Bool, curved: Bool) async throws -> [Figures] {
+func busBenchmark(single: Int, concurrent: Int, slots: Int, only: String?, curved: Bool) async throws -> [Figures] {
     var logger = Logger(label: "bus-benchmark")
     logger.logLevel = .error
     let brokerContext = BusContext(logger: logger)
@@ -182,17 +209,22 @@ func busBenchmark(single: Int, concurrent: Int, slots: Int, profileOnly: Bool, c
         precondition(reply.count == 2)
     }
 
-    let rows = profileOnly || curved ? [
-        try await measure(
-            "bus typed echo, 16 callers\(curved ? ", CURVE" : "")", callers: 16, callsPerCaller: concurrent / 16, warmUp: 500,
-            call: typed)
-    ] : [
-        try await measure("bus MDP echo (untyped), 1 caller", callers: 1, callsPerCaller: single, warmUp: 500, call: untyped),
-        try await measure("bus typed echo, 1 caller", callers: 1, callsPerCaller: single, warmUp: 500, call: typed),
-        try await measure(
-            "bus MDP echo (untyped), 16 callers", callers: 16, callsPerCaller: concurrent / 16, warmUp: 500, call: untyped),
-        try await measure("bus typed echo, 16 callers", callers: 16, callsPerCaller: concurrent / 16, warmUp: 500, call: typed),
-    ]
+    var rows: [Figures] = []
+    func run(_ name: String, callers: Int, call: @escaping @Sendable () async throws -> Void) async throws {
+        guard only.map({ name.contains($0) }) ?? true else { return }
+        rows.append(
+            try await measure(
+                name, callers: callers, callsPerCaller: (callers == 1 ? single : concurrent) / callers, warmUp: 500,
+                call: call))
+    }
+    if curved {
+        try await run(curvedScenario, callers: 16, call: typed)
+    } else {
+        try await run("bus MDP echo (untyped), 1 caller", callers: 1, call: untyped)
+        try await run("bus typed echo, 1 caller", callers: 1, call: typed)
+        try await run("bus MDP echo (untyped), 16 callers", callers: 16, call: untyped)
+        try await run("bus typed echo, 16 callers", callers: 16, call: typed)
+    }
 
     await worker.stop()
     try await running.value
@@ -222,14 +254,19 @@ func option(_ name: String, default value: Int) -> Int {
 let scale = max(1, option("--scale", default: 1))
 let slots = max(1, option("--slots", default: 16))
 
-let profileOnly = CommandLine.arguments.contains("--profile")
+let curvedScenario = "bus typed echo, 16 callers, CURVE"
 
-let baseline = await rawBaseline(roundTrips: profileOnly ? 1_000 : 20_000 * scale, warmUp: 1_000)
-var rows = try await busBenchmark(
-    single: 10_000 * scale, concurrent: 64_000 * scale, slots: slots, profileOnly: profileOnly, curved: false)
-if !profileOnly {
-    rows += try await busBenchmark(
-        single: 10_000 * scale, concurrent: 64_000 * scale, slots: slots, profileOnly: false, curved: true)
+/// Only the scenarios whose name contains this text (the baseline always runs).
+let only: String? = {
+    let arguments = CommandLine.arguments
+    guard let index = arguments.firstIndex(of: "--only"), index + 1 < arguments.count else { return nil }
+    return arguments[index + 1]
+}()
+
+let baseline = await rawBaseline(roundTrips: 20_000 * scale, warmUp: 1_000)
+var rows = try await busBenchmark(single: 10_000 * scale, concurrent: 64_000 * scale, slots: slots, only: only, curved: false)
+if only.map({ curvedScenario.contains($0) }) ?? true {
+    rows += try await busBenchmark(single: 10_000 * scale, concurrent: 64_000 * scale, slots: slots, only: only, curved: true)
 }
 
 print(
@@ -237,10 +274,11 @@ print(
         + "worker slots \(slots), load average \(String(decoding: (FileManager.default.contents(atPath: "/proc/loadavg") ?? Data()).prefix(14), as: UTF8.self))")
 print(
     pad("scenario", 38) + pad("calls", 8) + pad("p50 µs", 10) + pad("p99 µs", 10) + pad("calls/s", 10)
-        + pad("p50 ×raw", 10) + "calls/s ×raw")
+        + pad("p50 ×raw", 10) + pad("calls/s ×raw", 14) + pad("cpu µs/call", 13) + "switches/call")
 for row in [baseline] + rows {
     print(
         pad(row.name, 38) + pad("\(row.calls)", 8) + pad(number(row.p50), 10) + pad(number(row.p99), 10)
             + pad(number(row.perSecond, 0), 10) + pad(number(row.p50 / baseline.p50, 2), 10)
-            + number(row.perSecond / baseline.perSecond, 2))
+            + pad(number(row.perSecond / baseline.perSecond, 2), 14) + pad(number(row.cpuPerCall), 13)
+            + number(row.switchesPerCall))
 }

@@ -15,9 +15,9 @@ struct ZMQContextHandle: @unchecked Sendable {
 /// The one I/O thread of a process: it owns every socket and runs commands handed to it.
 ///
 /// Tasks hand it closures through a locked queue and wake it by writing to an eventfd; the thread
-/// loops on `zmq_poll` over its sockets plus that eventfd, with a timeout computed from the nearest
-/// timer. Nothing here blocks Swift's cooperative pool: callers only take a lock and perhaps write
-/// eight bytes to the eventfd.
+/// loops on `poll` over its sockets' descriptors plus that eventfd (see `Reactor.poll`), with a
+/// timeout computed from the nearest timer. Nothing here blocks Swift's cooperative pool: callers
+/// only take a lock and perhaps write eight bytes to the eventfd.
 final class IOLoop: Sendable {
     /// Work for the I/O thread, and what to do instead if the loop has already closed.
     struct Command: Sendable {
@@ -27,7 +27,7 @@ final class IOLoop: Sendable {
 
     private struct Shared {
         var commands: [Command] = []
-        /// The thread is in (or about to enter) `zmq_poll` and needs a wake-up write.
+        /// The thread is in (or about to enter) `poll` and needs a wake-up write.
         var sleeping = false
         var closed = false
     }

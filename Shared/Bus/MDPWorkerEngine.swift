@@ -192,7 +192,9 @@ final class WorkerEngine: LoopParticipant {
             let generation = slot.generation
             let client = frames[3]
             let body = Array(frames[5...])
-            Task {
+            // Runs on this thread until the handler first suspends: a handler that answers
+            // without waiting costs no hand-off to the cooperative pool and back.
+            Task.immediate {
                 let reply = await handler(body)
                 deliver(index, generation, client, reply)
             }

@@ -11,16 +11,20 @@ protocol LoopParticipant: AnyObject {
 /// A socket watched by the poll loop, with what to do when it becomes readable or writable.
 final class Registration {
     let socket: ZSocket
+    /// The socket's `ZMQ_FD`: readable when libzmq has signalled the socket's mailbox.
+    let signalFD: Int32
     let onReadable: () -> Void
     var onWritable: (() -> Void)?
     fileprivate(set) var active = true
     fileprivate(set) var wantsWritable = false
-    /// Whether the socket is in the poll set; a socket that expects nothing is left out, since
-    /// every socket in the set costs `zmq_poll` two system calls per pass.
+    /// Whether the socket is in the poll set; a socket that expects nothing is left out.
     fileprivate(set) var polled = true
+    /// The socket was used since its state was last read, so its signal may have been consumed.
+    fileprivate var needsCheck = false
 
-    fileprivate init(socket: ZSocket, onReadable: @escaping () -> Void) {
+    fileprivate init(socket: ZSocket, signalFD: Int32, onReadable: @escaping () -> Void) {
         self.socket = socket
+        self.signalFD = signalFD
         self.onReadable = onReadable
     }
 }
@@ -35,9 +39,12 @@ final class Reactor {
     let scratch: UnsafeMutablePointer<zmq_msg_t>
 
     private var registrations: [ObjectIdentifier: Registration] = [:]
-    private var pollItems: [zmq_pollitem_t] = []
+    private var pollItems: [pollfd] = []
     private var pollOwners: [Registration?] = []
     private var pollSetDirty = true
+    /// Registrations whose `ZMQ_EVENTS` must be read before the thread may sleep.
+    private var toCheck: [Registration] = []
+    private var checking: [Registration] = []
 
     private var timers = TimerHeap()
     private var participants: [ObjectIdentifier: any LoopParticipant] = [:]
@@ -76,15 +83,19 @@ final class Reactor {
             registration.active = false
             pollSetDirty = true
         }
+        socket.registration = nil
     }
 
     /// Watches `socket`; `onReadable` should drain it (receive until EAGAIN).
     @discardableResult
     func watch(_ socket: ZSocket, polled: Bool = true, onReadable: @escaping () -> Void) -> Registration {
-        let registration = Registration(socket: socket, onReadable: onReadable)
+        let registration = Registration(socket: socket, signalFD: socket.signalDescriptor(), onReadable: onReadable)
         registration.polled = polled
         registrations[ObjectIdentifier(socket)] = registration
+        socket.registration = registration
         pollSetDirty = true
+        // Messages may already wait (a socket watched after it was used).
+        needsCheck(registration)
         return registration
     }
 
@@ -93,6 +104,8 @@ final class Reactor {
         guard registration.active, registration.polled != polled else { return }
         registration.polled = polled
         pollSetDirty = true
+        // Signals consumed while it was out of the set are not repeated: read its state.
+        if polled { needsCheck(registration) }
     }
 
     /// Adds or removes POLLOUT interest, for a send that found no peer ready.
@@ -100,6 +113,21 @@ final class Reactor {
         guard registration.active, registration.wantsWritable != wants else { return }
         registration.wantsWritable = wants
         pollSetDirty = true
+        if wants { needsCheck(registration) }
+    }
+
+    /// Called by `ZSocket` after every use: libzmq may have taken the socket's signal while
+    /// processing its commands, so its state must be read again before the thread sleeps.
+    func needsCheck(_ registration: Registration) {
+        guard registration.active, !registration.needsCheck else { return }
+        registration.needsCheck = true
+        toCheck.append(registration)
+    }
+
+    /// Called by `ZSocket` when a receive found nothing: libzmq processed every command first,
+    /// so the socket will signal again when anything arrives.
+    func checked(_ registration: Registration) {
+        registration.needsCheck = false
     }
 
     // MARK: Participants and shutdown
@@ -175,7 +203,7 @@ final class Reactor {
         }
     }
 
-    /// How long `zmq_poll` may sleep: until the nearest timer, rounded up; -1 for ever.
+    /// How long `poll` may sleep: until the nearest timer, rounded up; -1 for ever.
     func pollTimeoutMilliseconds() -> Int {
         guard let next = timers.nextDeadline else { return -1 }
         let current = now()
@@ -185,40 +213,53 @@ final class Reactor {
 
     // MARK: Polling
 
+    /// Waits until a watched socket or the wake-up eventfd signals, or the timeout, then runs the
+    /// callbacks of the sockets that are ready.
+    ///
+    /// libzmq's `zmq_poll` reads `ZMQ_EVENTS` of every socket in the set, twice per pass, at two
+    /// system calls each. Instead this polls the sockets' `ZMQ_FD`s and reads `ZMQ_EVENTS` only
+    /// of sockets that signalled or were used since they were last read (zmq_getsockopt(3): a
+    /// socket used by the application may have become ready without signalling).
     func poll(timeoutMilliseconds: Int) {
         if pollSetDirty { rebuildPollSet() }
+        let timeout = toCheck.isEmpty ? Int32(clamping: timeoutMilliseconds) : 0
         let ready = pollItems.withUnsafeMutableBufferPointer { items in
-            zmq_poll(items.baseAddress, Int32(items.count), timeoutMilliseconds)
+            Glibc.poll(items.baseAddress, nfds_t(items.count), timeout)
         }
-        guard ready > 0 else { return }
-        if pollItems[0].revents != 0 {
-            var counter: UInt64 = 0
-            _ = withUnsafeMutableBytes(of: &counter) { read(wakeFD, $0.baseAddress, 8) }
+        if ready > 0 {
+            if pollItems[0].revents != 0 {
+                var counter: UInt64 = 0
+                _ = withUnsafeMutableBytes(of: &counter) { read(wakeFD, $0.baseAddress, 8) }
+            }
+            for index in 1..<pollItems.count where pollItems[index].revents != 0 {
+                if let registration = pollOwners[index] { needsCheck(registration) }
+            }
         }
         // Callbacks may close sockets or change interests; they only mark the poll set dirty,
-        // and inactive registrations are skipped, so these arrays stay valid during the pass.
-        for index in 1..<pollItems.count {
-            let revents = Int32(pollItems[index].revents)
-            guard revents != 0, let registration = pollOwners[index] else { continue }
-            if revents & Int32(ZMQ_POLLIN) != 0, registration.active {
+        // and inactive registrations are skipped, so the arrays stay valid during the pass.
+        swap(&toCheck, &checking)
+        for registration in checking where registration.active && registration.needsCheck {
+            registration.needsCheck = false
+            guard registration.polled || registration.wantsWritable else { continue }
+            let events = registration.socket.events()
+            if events & ZMQ_POLLIN != 0, registration.polled, registration.active {
                 registration.onReadable()
             }
-            if revents & Int32(ZMQ_POLLOUT) != 0, registration.active, registration.wantsWritable {
+            if events & ZMQ_POLLOUT != 0, registration.active, registration.wantsWritable {
                 registration.onWritable?()
             }
         }
+        checking.removeAll(keepingCapacity: true)
     }
 
     private func rebuildPollSet() {
         pollItems.removeAll(keepingCapacity: true)
         pollOwners.removeAll(keepingCapacity: true)
-        pollItems.append(zmq_pollitem_t(socket: nil, fd: wakeFD, events: Int16(ZMQ_POLLIN), revents: 0))
+        pollItems.append(pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0))
         pollOwners.append(nil)
-        for registration in registrations.values where registration.polled {
-            var events = Int16(ZMQ_POLLIN)
-            if registration.wantsWritable { events |= Int16(ZMQ_POLLOUT) }
-            pollItems.append(
-                zmq_pollitem_t(socket: registration.socket.handle, fd: 0, events: events, revents: 0))
+        // libzmq signals readable and writable alike through the one descriptor.
+        for registration in registrations.values where registration.polled || registration.wantsWritable {
+            pollItems.append(pollfd(fd: registration.signalFD, events: Int16(POLLIN), revents: 0))
             pollOwners.append(registration)
         }
         pollSetDirty = false

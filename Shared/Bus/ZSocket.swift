@@ -16,6 +16,8 @@ final class ZSocket {
     let handle: UnsafeMutableRawPointer
     private unowned let reactor: Reactor
     private(set) var isClosed = false
+    /// Set while the reactor watches this socket; told of every use of it.
+    var registration: Registration?
 
     init(handle: UnsafeMutableRawPointer, reactor: Reactor) {
         self.handle = handle
@@ -64,6 +66,24 @@ final class ZSocket {
         try set(ZMQ_ZAP_DOMAIN, text: domain)
     }
 
+    /// `ZMQ_FD`: the descriptor libzmq signals when the socket's state may have changed.
+    func signalDescriptor() -> Int32 {
+        var fd: Int32 = -1
+        var size = MemoryLayout<Int32>.size
+        let rc = zmq_getsockopt(handle, ZMQ_FD, &fd, &size)
+        precondition(rc == 0, "getsockopt ZMQ_FD: \(zmqErrorText())")
+        return fd
+    }
+
+    /// `ZMQ_EVENTS` (`ZMQ_POLLIN`, `ZMQ_POLLOUT`), after libzmq has processed the socket's commands.
+    func events() -> Int32 {
+        guard !isClosed else { return 0 }
+        var events: Int32 = 0
+        var size = MemoryLayout<Int32>.size
+        guard zmq_getsockopt(handle, ZMQ_EVENTS, &events, &size) == 0 else { return 0 }
+        return events
+    }
+
     // MARK: Endpoints
 
     func connect(_ endpoint: String) throws(BusError) {
@@ -101,6 +121,7 @@ final class ZSocket {
     /// are too, so only the first frame's outcome can be "would block" or "unreachable".
     func send(_ head: [Data], body: ArraySlice<Data> = []) -> SendOutcome {
         guard !isClosed else { return .failed(ENOTSOCK) }
+        defer { used() }
         let total = head.count + body.count
         var index = 0
         for frame in head {
@@ -136,7 +157,12 @@ final class ZSocket {
             let size = zmq_msg_recv(message, handle, ZMQ_DONTWAIT)
             if size < 0 {
                 zmq_msg_close(message)
-                return frames.isEmpty ? nil : frames
+                if frames.isEmpty {
+                    drained()
+                    return nil
+                }
+                used()
+                return frames
             }
             if size == 0 {
                 frames.append(Data())
@@ -145,7 +171,10 @@ final class ZSocket {
             }
             let more = zmq_msg_more(message)
             zmq_msg_close(message)
-            if more == 0 { return frames }
+            if more == 0 {
+                used()
+                return frames
+            }
         }
     }
 
@@ -153,6 +182,7 @@ final class ZSocket {
     func forward(to target: ZSocket) -> Bool {
         guard !isClosed, !target.isClosed else { return false }
         let message = reactor.scratch
+        defer { target.used() }
         var first = true
         // Once a frame is refused the rest of the message is dropped, so no half message leaves.
         var dropping = false
@@ -160,6 +190,7 @@ final class ZSocket {
             zmq_msg_init(message)
             if zmq_msg_recv(message, handle, ZMQ_DONTWAIT) < 0 {
                 zmq_msg_close(message)
+                if first { drained() } else { used() }
                 return !first
             }
             let more = zmq_msg_more(message) != 0
@@ -169,8 +200,21 @@ final class ZSocket {
             // A failed send leaves ownership with us, a successful one leaves an empty message.
             zmq_msg_close(message)
             first = false
-            if !more { return true }
+            if !more {
+                used()
+                return true
+            }
         }
+    }
+
+    /// The socket was used: its state must be read before the I/O thread sleeps.
+    private func used() {
+        if let registration { reactor.needsCheck(registration) }
+    }
+
+    /// A receive found nothing, after libzmq processed every pending command.
+    private func drained() {
+        if let registration { reactor.checked(registration) }
     }
 
     /// Closes the socket; `linger` milliseconds let queued goodbyes leave in the background.
