@@ -140,6 +140,71 @@ func rawBaseline(roundTrips: Int, warmUp: Int) async -> Figures {
     return result
 }
 
+/// Raw libzmq with `inFlight` requests outstanding on one DEALER against a ROUTER echo: the most
+/// one direct hop does on this machine when messages can be batched, a ceiling for the broker's
+/// two hops with concurrent callers.
+func rawPipelined(roundTrips: Int, inFlight: Int) async -> Figures {
+    let clientContext = RawPointer(pointer: zmq_ctx_new()!)
+    let echoContext = RawPointer(pointer: zmq_ctx_new()!)
+    let router = RawPointer(pointer: zmq_socket(echoContext.pointer, ZMQ_ROUTER)!)
+    zmq_bind(router.pointer, "tcp://127.0.0.1:*")
+    var buffer = [CChar](repeating: 0, count: 256)
+    var size = buffer.count
+    zmq_getsockopt(router.pointer, ZMQ_LAST_ENDPOINT, &buffer, &size)
+    let endpoint = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+
+    Thread {
+        var identity = [UInt8](repeating: 0, count: 256)
+        var message = [UInt8](repeating: 0, count: 256)
+        for _ in 0..<roundTrips {
+            let identitySize = zmq_recv(router.pointer, &identity, identity.count, 0)
+            let received = zmq_recv(router.pointer, &message, message.count, 0)
+            zmq_send(router.pointer, identity, Int(identitySize), ZMQ_SNDMORE)
+            zmq_send(router.pointer, message, Int(received), 0)
+        }
+        zmq_close(router.pointer)
+    }.start()
+
+    let result = await onThread { () -> Figures in
+        let dealer = zmq_socket(clientContext.pointer, ZMQ_DEALER)!
+        zmq_connect(dealer, endpoint)
+        // Each payload carries its index, so a reply finds when its request left.
+        var sentAt = [UInt64](repeating: 0, count: roundTrips)
+        var payload = [UInt8](repeating: 0x61, count: 100)
+        var reply = [UInt8](repeating: 0, count: 256)
+        var latencies: [UInt64] = []
+        latencies.reserveCapacity(roundTrips)
+        func send(_ index: Int) {
+            withUnsafeBytes(of: UInt32(index)) { for (offset, byte) in $0.enumerated() { payload[offset] = byte } }
+            sentAt[index] = nanoseconds()
+            zmq_send(dealer, payload, payload.count, 0)
+        }
+        let usage = Usage.now()
+        let began = nanoseconds()
+        var next = 0
+        while next < min(inFlight, roundTrips) {
+            send(next)
+            next += 1
+        }
+        for _ in 0..<roundTrips {
+            zmq_recv(dealer, &reply, reply.count, 0)
+            let index = reply.withUnsafeBytes { Int($0.loadUnaligned(as: UInt32.self)) }
+            latencies.append(nanoseconds() - sentAt[index])
+            if next < roundTrips {
+                send(next)
+                next += 1
+            }
+        }
+        let elapsed = nanoseconds() - began
+        zmq_close(dealer)
+        return figures(
+            "raw libzmq, \(inFlight) in flight", latencies: latencies, elapsed: elapsed, since: usage)
+    }
+    zmq_ctx_term(clientContext.pointer)
+    zmq_ctx_term(echoContext.pointer)
+    return result
+}
+
 // MARK: (b) through the broker
 
 /// `callers` tasks each making `callsPerCaller` calls one after the other.
@@ -264,6 +329,7 @@ let only: String? = {
 }()
 
 let baseline = await rawBaseline(roundTrips: 20_000 * scale, warmUp: 1_000)
+let pipelined = await rawPipelined(roundTrips: 64_000 * scale, inFlight: 16)
 var rows = try await busBenchmark(single: 10_000 * scale, concurrent: 64_000 * scale, slots: slots, only: only, curved: false)
 if only.map({ curvedScenario.contains($0) }) ?? true {
     rows += try await busBenchmark(single: 10_000 * scale, concurrent: 64_000 * scale, slots: slots, only: only, curved: true)
@@ -275,7 +341,7 @@ print(
 print(
     pad("scenario", 38) + pad("calls", 8) + pad("p50 µs", 10) + pad("p99 µs", 10) + pad("calls/s", 10)
         + pad("p50 ×raw", 10) + pad("calls/s ×raw", 14) + pad("cpu µs/call", 13) + "switches/call")
-for row in [baseline] + rows {
+for row in [baseline, pipelined] + rows {
     print(
         pad(row.name, 38) + pad("\(row.calls)", 8) + pad(number(row.p50), 10) + pad(number(row.p99), 10)
             + pad(number(row.perSecond, 0), 10) + pad(number(row.p50 / baseline.p50, 2), 10)

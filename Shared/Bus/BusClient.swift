@@ -9,8 +9,9 @@ public import Models
 /// the worker's own, or `.timeout` / `.unavailable` when no answer came.
 ///
 /// Retries: an idempotent operation, or one called with an idempotency key, is tried again with
-/// the same request id on a fresh socket (so likely another worker) whenever an attempt gets no
-/// answer within a third of the operation's timeout, until the timeout is spent. Any other call
+/// the same request id (the broker hands it to the longest-idle worker, so likely another one)
+/// whenever an attempt gets no answer within a third of the operation's timeout, until the
+/// timeout is spent; a late answer to an earlier attempt is as good as any. Any other call
 /// gets one attempt: a lost answer leaves its outcome unknown, and that is what the error says.
 public final class BusClient: Sendable {
     private let mdp: MDPClient
@@ -106,7 +107,8 @@ public final class BusClient: Sendable {
             attempts += 1
             let reply: [Data]
             do {
-                reply = try await mdp.request(service: service.rawValue, body: body, timeout: min(attemptTimeout, remaining))
+                reply = try await mdp.request(
+                    service: service.rawValue, body: body, requestID: requestID, timeout: min(attemptTimeout, remaining))
             } catch let error as BusError {
                 if error == .closed { throw ServiceError(.unavailable, "the bus is closed") }
                 guard retryable else {

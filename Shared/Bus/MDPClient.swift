@@ -4,10 +4,13 @@ import Synchronization
 
 /// An MDP/0.1 client (RFC 7): sends a request to a service through the broker, awaits the reply.
 ///
-/// It keeps a pool of DEALER sockets, each with at most one outstanding request, so concurrent
-/// calls run in parallel and any MDP broker will do. A socket whose request timed out is closed
-/// and replaced, so a late reply can never answer another call. Sockets reconnect on their own,
-/// so a client survives a broker restart (the calls in flight at that moment time out).
+/// Typed calls (`request(service:body:requestID:timeout:)`) share one DEALER socket, with many
+/// requests in flight and each reply matched by the request id in its reply header, as RFC 7
+/// allows an asynchronous client to do. Other requests use a pool of DEALER sockets, each with
+/// at most one outstanding request, so any reply body will do; a pooled socket whose request
+/// timed out is closed and replaced, so a late reply can never answer another call. Sockets
+/// reconnect on their own, so a client survives a broker restart (the calls in flight at that
+/// moment time out).
 public final class MDPClient: Sendable {
     private let loop: IOLoop
     private let engine: LoopBound<ClientEngine>
@@ -29,6 +32,16 @@ public final class MDPClient: Sendable {
     /// been served), `BusError.closed` after `close()`, `CancellationError` if the task is
     /// cancelled.
     public func request(service: String, body: [Data], timeout: Duration) async throws -> [Data] {
+        try await send(service: service, body: body, requestID: nil, timeout: timeout)
+    }
+
+    /// Sends a typed call's `body` (its `RequestHeader` first) on the shared socket; the reply is
+    /// the one whose `ReplyHeader` carries `requestID`. Throws as `request(service:body:timeout:)`.
+    public func request(service: String, body: [Data], requestID: String, timeout: Duration) async throws -> [Data] {
+        try await send(service: service, body: body, requestID: requestID, timeout: timeout)
+    }
+
+    private func send(service: String, body: [Data], requestID: String?, timeout: Duration) async throws -> [Data] {
         try Task.checkCancellation()
         let id = nextID.add(1, ordering: .relaxed).newValue
         let engine = self.engine
@@ -40,7 +53,8 @@ public final class MDPClient: Sendable {
                 loop.execute(
                     { reactor in
                         engine.value.request(
-                            reactor, id: id, service: name, body: body, timeout: nanoseconds, continuation: continuation)
+                            reactor, id: id, service: name, body: body, requestID: requestID, timeout: nanoseconds,
+                            continuation: continuation)
                     }, ifClosed: { continuation.resume(throwing: BusError.closed) })
             }
         } onCancel: {

@@ -1,12 +1,18 @@
 import CZeroMQ
 import Foundation
 import Logging
+import Models
 
-/// The client's pool of DEALER sockets, on the I/O thread.
+/// The client's sockets, on the I/O thread.
 ///
-/// Each socket carries at most one outstanding request, so a reply needs no correlation and any
-/// MDP broker will do. A socket whose request timed out or was cancelled is closed, never reused:
-/// a late reply must not be read as another call's answer.
+/// Typed calls share one DEALER socket: many requests in flight at once, each reply matched to
+/// its call by the request id in its reply header, and a late reply to an abandoned call
+/// dropped. One busy socket lets libzmq batch messages and wake this thread once per batch.
+///
+/// Other calls (MMI, foreign bodies) go through a pool of DEALER sockets that each carry at most
+/// one outstanding request, so a reply needs no correlation. A pooled socket whose request timed
+/// out or was cancelled is closed, never reused: a late reply must not be read as another call's
+/// answer.
 final class ClientEngine: LoopParticipant {
     typealias Continuation = CheckedContinuation<[Data], any Error>
 
@@ -14,15 +20,18 @@ final class ClientEngine: LoopParticipant {
         let id: UInt64
         let service: Data
         let body: [Data]
+        /// Set for calls on the shared socket: what the reply header must carry.
+        let requestID: String?
         let continuation: Continuation
         var timer: TimerID?
         var socket: PooledSocket?
         var finished = false
 
-        init(id: UInt64, service: Data, body: [Data], continuation: Continuation) {
+        init(id: UInt64, service: Data, body: [Data], requestID: String?, continuation: Continuation) {
             self.id = id
             self.service = service
             self.body = body
+            self.requestID = requestID
             self.continuation = continuation
         }
     }
@@ -51,6 +60,14 @@ final class ClientEngine: LoopParticipant {
     private var cancelledEarly: Set<UInt64> = []
     private var closed = false
 
+    /// The socket typed calls share, opened on first use.
+    private var shared: ZSocket?
+    private var sharedRegistration: Registration?
+    /// Calls on the shared socket by request id.
+    private var sharedCalls: [String: Call] = [:]
+    /// Calls waiting for the shared socket to take them (no connection yet, or its queue full).
+    private var sharedBacklog = FIFO<Call>()
+
     init(endpoint: String, curve: ClientCurve?, maxSockets: Int, logger: Logger) {
         self.endpoint = endpoint
         self.curve = curve
@@ -60,8 +77,11 @@ final class ClientEngine: LoopParticipant {
 
     // MARK: Calls
 
+    /// Sends `body` to `service`; with a `requestID`, on the shared socket (the reply's first
+    /// body frame must then be a `ReplyHeader` carrying it), otherwise on a pooled socket.
     func request(
-        _ reactor: Reactor, id: UInt64, service: Data, body: [Data], timeout: UInt64, continuation: Continuation
+        _ reactor: Reactor, id: UInt64, service: Data, body: [Data], requestID: String?, timeout: UInt64,
+        continuation: Continuation
     ) {
         if closed {
             continuation.resume(throwing: BusError.closed)
@@ -78,10 +98,21 @@ final class ClientEngine: LoopParticipant {
                 logger.warning("bus runs without CURVE: local development only", metadata: ["bus.endpoint": "\(endpoint)"])
             }
         }
-        let call = Call(id: id, service: service, body: body, continuation: continuation)
+        let call = Call(id: id, service: service, body: body, requestID: requestID, continuation: continuation)
         calls[id] = call
         call.timer = reactor.schedule(after: timeout) { [unowned self] in abandon(call, BusError.timeout) }
-        if let socket = idle.popLast() {
+        if let requestID {
+            guard sharedCalls[requestID] == nil else {
+                finish(call, .failure(BusError(.protocolViolation, detail: "request id \(requestID) is already in flight")))
+                return
+            }
+            sharedCalls[requestID] = call
+            if sharedBacklog.isEmpty {
+                sendShared(call)
+            } else {
+                sharedBacklog.append(call)
+            }
+        } else if let socket = idle.popLast() {
             assign(call, to: socket)
         } else if socketCount < maxSockets {
             openSocket(for: call)
@@ -171,6 +202,77 @@ final class ClientEngine: LoopParticipant {
         }
     }
 
+    // MARK: The shared socket
+
+    private func openShared() throws(BusError) -> ZSocket {
+        if let shared { return shared }
+        guard let reactor else { throw BusError.closed }
+        let socket = try reactor.openSocket(type: ZMQ_DEALER)
+        do {
+            try socket.applyConnectDefaults()
+            // As for pooled sockets: nothing is queued on a connection that is not up.
+            try socket.set(ZMQ_IMMEDIATE, 1)
+            try socket.applyClientCurve(curve)
+            try socket.connect(endpoint)
+        } catch {
+            socket.close(linger: 0)
+            throw error
+        }
+        let registration = reactor.watch(socket) { [unowned self] in drainShared() }
+        registration.onWritable = { [unowned self] in sendSharedBacklog() }
+        shared = socket
+        sharedRegistration = registration
+        return socket
+    }
+
+    /// Sends the call, or queues it while the socket cannot take it. True when it left.
+    @discardableResult
+    private func sendShared(_ call: Call) -> Bool {
+        let socket: ZSocket
+        do {
+            socket = try openShared()
+        } catch {
+            finish(call, .failure(error))
+            return true
+        }
+        switch socket.send([MDP.empty, MDP.client, call.service], body: call.body[...]) {
+        case .sent:
+            return true
+        case .wouldBlock:
+            sharedBacklog.prepend(call)
+            if let sharedRegistration { reactor?.setWantsWritable(sharedRegistration, true) }
+            return false
+        case .unreachable, .failed:
+            finish(call, .failure(BusError(.socketError, detail: "send failed: \(zmqErrorText())")))
+            return true
+        }
+    }
+
+    private func sendSharedBacklog() {
+        while let call = sharedBacklog.popFirst() {
+            if call.finished { continue }
+            if !sendShared(call) { return }
+        }
+        if let sharedRegistration { reactor?.setWantsWritable(sharedRegistration, false) }
+    }
+
+    /// Reply: [“”, "MDPC01", service, reply header, body…]
+    private func drainShared() {
+        while let socket = shared, let frames = socket.receive() {
+            guard frames.count >= 4, frames[0].isEmpty, frames[1] == MDP.client,
+                let header = try? HeaderCoding.decodeReplyHeader(frames[3])
+            else {
+                logger.warning("bus client dropped a reply it cannot match to a call")
+                continue
+            }
+            guard let call = sharedCalls[header.requestId], call.service == frames[2] else {
+                logger.debug("bus client dropped a reply to a call that ended", metadata: ["request.id": "\(header.requestId)"])
+                continue
+            }
+            finish(call, .success(Array(frames[3...])))
+        }
+    }
+
     // MARK: Pool
 
     private func release(_ pooled: PooledSocket) {
@@ -209,6 +311,7 @@ final class ClientEngine: LoopParticipant {
         call.finished = true
         if let timer = call.timer { reactor?.cancel(timer) }
         calls[call.id] = nil
+        if let requestID = call.requestID, sharedCalls[requestID] === call { sharedCalls[requestID] = nil }
         call.continuation.resume(with: result)
     }
 
@@ -227,6 +330,11 @@ final class ClientEngine: LoopParticipant {
         }
         calls = [:]
         queue = FIFO()
+        shared?.close(linger: 0)
+        shared = nil
+        sharedRegistration = nil
+        sharedCalls = [:]
+        sharedBacklog = FIFO()
         for pooled in idle { pooled.socket.close(linger: 0) }
         idle = []
         socketCount = 0

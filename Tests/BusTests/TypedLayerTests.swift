@@ -222,6 +222,54 @@ struct TypedLayerTests {
         await fixture.shutdown()
     }
 
+    @Test("typed calls share one socket: each concurrent call gets its own answer, and a late answer answers nobody")
+    func sharedSocket() async throws {
+        let fixture = try await BrokerFixture.start()
+        let worker = ServiceWorker(
+            context: fixture.context, endpoint: fixture.endpoints.mdp, service: Greeter.service, instanceId: "mixed",
+            slots: 8, curve: nil, heartbeat: testHeartbeat, logger: quietLogger)
+        worker.handle(Greeter.Hello.self) { request, context in
+            // Answers come back out of order.
+            try await Task.sleep(for: .milliseconds(Int.random(in: 0...20)))
+            return .init(greeting: "hello, \(request.name)", worker: "mixed", requestId: context.requestId)
+        }
+        worker.handle(Greeter.Charge.self) { request, context in
+            try await Task.sleep(for: .milliseconds(900))
+            return .init(greeting: "charged \(request.name)", worker: "mixed", requestId: context.requestId)
+        }
+        let running = Task { try await worker.run() }
+        let logs = LogCapture()
+        let bus = BusClient(
+            mdp: MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, logger: logs.logger()),
+            logger: quietLogger)
+
+        // Charge times out after 600 ms; its answer arrives at 900 ms, amid other calls.
+        let timedOut = await #expect(throws: ServiceError.self) {
+            try await bus.call(Greeter.Charge.self, .init(name: "late"), as: .anonymous)
+        }
+        #expect(timedOut?.code == .timeout)
+        let until = ContinuousClock.now + .milliseconds(600)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for caller in 0..<16 {
+                group.addTask {
+                    var call = 0
+                    while ContinuousClock.now < until {
+                        let name = "\(caller)-\(call)"
+                        let response = try await bus.call(Greeter.Hello.self, .init(name: name), as: .anonymous)
+                        #expect(response.greeting == "hello, \(name)")
+                        call += 1
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(logs.all.contains { $0.message == "bus client dropped a reply to a call that ended" })
+
+        await worker.stop()
+        try await running.value
+        await fixture.shutdown()
+    }
+
     @Test("when a worker dies mid-call, an idempotent call is retried on another worker; a non-idempotent one times out")
     func workerCrash() async throws {
         let fixture = try await BrokerFixture.start()
