@@ -2,14 +2,22 @@
 //
 //   swift build -c release --product bus-benchmark && .build/release/bus-benchmark [--scale N] [--slots N]
 //   .build/release/bus-benchmark --only "typed echo, 16"   # the scenarios whose name contains the text
+//   .build/release/bus-benchmark --spin 100                # the spinning scenarios' BUS_SPIN_MICROSECONDS
 //
 // (a) Baseline: raw libzmq REQ/REP over tcp loopback, 100-byte messages, a REP echo on its own
 //     thread and in its own context, as libzmq's local_lat/remote_lat run in two processes.
+//     Next to it, raw libzmq with 16 requests in flight on one DEALER against a ROUTER echo: what
+//     one direct hop does when libzmq can batch.
 // (b) Through our broker: BusClient → Broker → ServiceWorker echo (typed, two JSON frames each
 //     way), 1 caller and 16 concurrent callers; plus the same with untyped MDPClient calls, to
 //     show what the typed layer costs. Caller, broker and service each get a BusContext of their
 //     own (an I/O thread and a libzmq I/O thread each), as they are three processes in production.
 // (c) The 16-caller typed scenario again with CURVE (and the ZAP handler) on every socket.
+// (d) The typed scenarios again with every I/O thread spinning before it sleeps
+//     (BUS_SPIN_MICROSECONDS, `--spin`, 200 µs unless told).
+//
+// Each row also gives the process's CPU time and context switches per call (all threads of all
+// three contexts), which move less with the machine's load than the times do.
 import Bus
 import CZeroMQ
 import Foundation
@@ -92,15 +100,20 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
     }
 }
 
+/// The echo's socket of `type`, bound on a free loopback port, and that endpoint.
+func bindEcho(_ context: RawPointer, type: Int32) -> (RawPointer, String) {
+    let socket = RawPointer(pointer: zmq_socket(context.pointer, type)!)
+    zmq_bind(socket.pointer, "tcp://127.0.0.1:*")
+    var buffer = [CChar](repeating: 0, count: 256)
+    var size = buffer.count
+    zmq_getsockopt(socket.pointer, ZMQ_LAST_ENDPOINT, &buffer, &size)
+    return (socket, String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+}
+
 func rawBaseline(roundTrips: Int, warmUp: Int) async -> Figures {
     let clientContext = RawPointer(pointer: zmq_ctx_new()!)
     let echoContext = RawPointer(pointer: zmq_ctx_new()!)
-    let rep = RawPointer(pointer: zmq_socket(echoContext.pointer, ZMQ_REP)!)
-    zmq_bind(rep.pointer, "tcp://127.0.0.1:*")
-    var buffer = [CChar](repeating: 0, count: 256)
-    var size = buffer.count
-    zmq_getsockopt(rep.pointer, ZMQ_LAST_ENDPOINT, &buffer, &size)
-    let endpoint = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    let (rep, endpoint) = bindEcho(echoContext, type: ZMQ_REP)
     let total = roundTrips + warmUp
 
     Thread {
@@ -146,12 +159,7 @@ func rawBaseline(roundTrips: Int, warmUp: Int) async -> Figures {
 func rawPipelined(roundTrips: Int, inFlight: Int) async -> Figures {
     let clientContext = RawPointer(pointer: zmq_ctx_new()!)
     let echoContext = RawPointer(pointer: zmq_ctx_new()!)
-    let router = RawPointer(pointer: zmq_socket(echoContext.pointer, ZMQ_ROUTER)!)
-    zmq_bind(router.pointer, "tcp://127.0.0.1:*")
-    var buffer = [CChar](repeating: 0, count: 256)
-    var size = buffer.count
-    zmq_getsockopt(router.pointer, ZMQ_LAST_ENDPOINT, &buffer, &size)
-    let endpoint = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    let (router, endpoint) = bindEcho(echoContext, type: ZMQ_ROUTER)
 
     Thread {
         var identity = [UInt8](repeating: 0, count: 256)
@@ -233,12 +241,16 @@ func measure(
 }
 
 /// Broker, service and caller in contexts of their own; CURVE on every socket when `curved`.
-func busBenchmark(single: Int, concurrent: Int, slots: Int, only: String?, curved: Bool) async throws -> [Figures] {
+/// With `spinMicroseconds`, every context's I/O thread spins that long before sleeping.
+func busBenchmark(
+    single: Int, concurrent: Int, slots: Int, only: String?, curved: Bool, spinMicroseconds: Int = 0
+) async throws -> [Figures] {
+    let spin = Duration.microseconds(spinMicroseconds)
     var logger = Logger(label: "bus-benchmark")
     logger.logLevel = .error
-    let brokerContext = BusContext(logger: logger)
-    let serviceContext = BusContext(logger: logger)
-    let callerContext = BusContext(logger: logger)
+    let brokerContext = BusContext(logger: logger, spinBeforeSleeping: spin)
+    let serviceContext = BusContext(logger: logger, spinBeforeSleeping: spin)
+    let callerContext = BusContext(logger: logger, spinBeforeSleeping: spin)
     let serverKeys = CurveKeyPair.generate()
     let clientKeys = CurveKeyPair.generate()
     let brokerCurve = curved ? try BrokerCurve(keyPair: serverKeys, allowedClientKeys: [clientKeys.publicKey]) : nil
@@ -284,6 +296,9 @@ func busBenchmark(single: Int, concurrent: Int, slots: Int, only: String?, curve
     }
     if curved {
         try await run(curvedScenario, callers: 16, call: typed)
+    } else if spinMicroseconds > 0 {
+        try await run("bus typed echo, 1 caller, spin \(spinMicroseconds) µs", callers: 1, call: typed)
+        try await run("bus typed echo, 16 callers, spin \(spinMicroseconds) µs", callers: 16, call: typed)
     } else {
         try await run("bus MDP echo (untyped), 1 caller", callers: 1, call: untyped)
         try await run("bus typed echo, 1 caller", callers: 1, call: typed)
@@ -318,6 +333,7 @@ func option(_ name: String, default value: Int) -> Int {
 
 let scale = max(1, option("--scale", default: 1))
 let slots = max(1, option("--slots", default: 16))
+let spinMicroseconds = max(0, option("--spin", default: 200))
 
 let curvedScenario = "bus typed echo, 16 callers, CURVE"
 
@@ -331,6 +347,11 @@ let only: String? = {
 let baseline = await rawBaseline(roundTrips: 20_000 * scale, warmUp: 1_000)
 let pipelined = await rawPipelined(roundTrips: 64_000 * scale, inFlight: 16)
 var rows = try await busBenchmark(single: 10_000 * scale, concurrent: 64_000 * scale, slots: slots, only: only, curved: false)
+if spinMicroseconds > 0 {
+    rows += try await busBenchmark(
+        single: 10_000 * scale, concurrent: 64_000 * scale, slots: slots, only: only, curved: false,
+        spinMicroseconds: spinMicroseconds)
+}
 if only.map({ curvedScenario.contains($0) }) ?? true {
     rows += try await busBenchmark(single: 10_000 * scale, concurrent: 64_000 * scale, slots: slots, only: only, curved: true)
 }
@@ -339,11 +360,11 @@ print(
     "bus benchmark: tcp loopback, 100-byte payloads, \(ProcessInfo.processInfo.activeProcessorCount) cores, "
         + "worker slots \(slots), load average \(String(decoding: (FileManager.default.contents(atPath: "/proc/loadavg") ?? Data()).prefix(14), as: UTF8.self))")
 print(
-    pad("scenario", 38) + pad("calls", 8) + pad("p50 µs", 10) + pad("p99 µs", 10) + pad("calls/s", 10)
+    pad("scenario", 42) + pad("calls", 8) + pad("p50 µs", 10) + pad("p99 µs", 10) + pad("calls/s", 10)
         + pad("p50 ×raw", 10) + pad("calls/s ×raw", 14) + pad("cpu µs/call", 13) + "switches/call")
 for row in [baseline, pipelined] + rows {
     print(
-        pad(row.name, 38) + pad("\(row.calls)", 8) + pad(number(row.p50), 10) + pad(number(row.p99), 10)
+        pad(row.name, 42) + pad("\(row.calls)", 8) + pad(number(row.p50), 10) + pad(number(row.p99), 10)
             + pad(number(row.perSecond, 0), 10) + pad(number(row.p50 / baseline.p50, 2), 10)
             + pad(number(row.perSecond / baseline.perSecond, 2), 14) + pad(number(row.cpuPerCall), 13)
             + number(row.switchesPerCall))

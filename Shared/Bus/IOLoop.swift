@@ -39,7 +39,10 @@ final class IOLoop: Sendable {
     /// `pthread_self()` of the I/O thread, published before it runs any command.
     private let threadID = Atomic<UInt>(0)
 
-    init(logger: Logger) {
+    private let spinNanoseconds: UInt64
+
+    init(logger: Logger, spinNanoseconds: UInt64 = 0) {
+        self.spinNanoseconds = spinNanoseconds
         guard let raw = zmq_ctx_new() else {
             preconditionFailure("zmq_ctx_new failed: errno \(zmq_errno())")
         }
@@ -104,6 +107,7 @@ final class IOLoop: Sendable {
         // Named for top, perf and gdb; Foundation's Thread.name does not reach the OS thread.
         czmq_name_current_thread("bus-io")
         let reactor = Reactor(context: context.raw, wakeFD: wakeFD, logger: logger)
+        let commandsWaiting = { self.shared.withLock { !$0.commands.isEmpty } }
         var batch: [Command] = []
         while true {
             shared.withLock { swap(&$0.commands, &batch) }
@@ -117,13 +121,19 @@ final class IOLoop: Sendable {
 
             let timeout = reactor.pollTimeoutMilliseconds()
             // Sleeping is declared under the same lock producers take, so no wake-up is lost.
-            let commandsWaiting = shared.withLock { state -> Bool in
+            let commandsArrived = shared.withLock { state -> Bool in
                 if !state.commands.isEmpty { return true }
                 state.sleeping = true
                 return false
             }
-            if commandsWaiting {
+            if commandsArrived {
                 reactor.poll(timeoutMilliseconds: 0)
+                continue
+            }
+            if timeout != 0, spinNanoseconds > 0,
+                reactor.pollBriefly(for: spinNanoseconds, commandsWaiting: commandsWaiting)
+            {
+                shared.withLock { $0.sleeping = false }
                 continue
             }
             reactor.poll(timeoutMilliseconds: timeout)

@@ -129,21 +129,27 @@ final class ClientEngine: LoopParticipant {
         }
     }
 
+    /// A DEALER connected to the broker.
+    private func connectDealer(_ reactor: Reactor) throws(BusError) -> ZSocket {
+        let socket = try reactor.openSocket(type: ZMQ_DEALER)
+        do {
+            try socket.applyConnectDefaults()
+            // A request is never queued on a connection that is not up (a dead broker).
+            try socket.set(ZMQ_IMMEDIATE, 1)
+            try socket.applyClientCurve(curve)
+            try socket.connect(endpoint)
+        } catch {
+            socket.close(linger: 0)
+            throw error
+        }
+        return socket
+    }
+
     private func openSocket(for call: Call) {
         guard let reactor else { return }
         do {
-            let socket = try reactor.openSocket(type: ZMQ_DEALER)
+            let socket = try connectDealer(reactor)
             let pooled = PooledSocket(socket: socket)
-            do {
-                try socket.applyConnectDefaults()
-                // A request is never queued on a connection that is not up (a dead broker).
-                try socket.set(ZMQ_IMMEDIATE, 1)
-                try socket.applyClientCurve(curve)
-                try socket.connect(endpoint)
-            } catch {
-                socket.close(linger: 0)
-                throw error
-            }
             let registration = reactor.watch(socket) { [unowned self, unowned pooled] in drain(pooled) }
             registration.onWritable = { [unowned self, unowned pooled] in sendPending(pooled) }
             pooled.registration = registration
@@ -207,17 +213,7 @@ final class ClientEngine: LoopParticipant {
     private func openShared() throws(BusError) -> ZSocket {
         if let shared { return shared }
         guard let reactor else { throw BusError.closed }
-        let socket = try reactor.openSocket(type: ZMQ_DEALER)
-        do {
-            try socket.applyConnectDefaults()
-            // As for pooled sockets: nothing is queued on a connection that is not up.
-            try socket.set(ZMQ_IMMEDIATE, 1)
-            try socket.applyClientCurve(curve)
-            try socket.connect(endpoint)
-        } catch {
-            socket.close(linger: 0)
-            throw error
-        }
+        let socket = try connectDealer(reactor)
         let registration = reactor.watch(socket) { [unowned self] in drainShared() }
         registration.onWritable = { [unowned self] in sendSharedBacklog() }
         shared = socket

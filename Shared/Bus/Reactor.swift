@@ -252,6 +252,28 @@ final class Reactor {
         checking.removeAll(keepingCapacity: true)
     }
 
+    /// Before sleeping: polls without waiting, yielding the CPU in between, for up to
+    /// `nanoseconds`; true as soon as a socket was ready (and handled) or a command arrived.
+    /// `sched_yield` between polls gives way to any other runnable thread on this core.
+    func pollBriefly(for nanoseconds: UInt64, commandsWaiting: () -> Bool) -> Bool {
+        guard toCheck.isEmpty else { return false }
+        // Never past the next timer.
+        let until = min(now() &+ nanoseconds, timers.nextDeadline ?? .max)
+        repeat {
+            sched_yield()
+            if commandsWaiting() { return true }
+            if pollSetDirty { rebuildPollSet() }
+            let ready = pollItems.withUnsafeMutableBufferPointer { items in
+                Glibc.poll(items.baseAddress, nfds_t(items.count), 0)
+            }
+            if ready > 0 {
+                poll(timeoutMilliseconds: 0)
+                return true
+            }
+        } while now() < until
+        return false
+    }
+
     private func rebuildPollSet() {
         pollItems.removeAll(keepingCapacity: true)
         pollOwners.removeAll(keepingCapacity: true)

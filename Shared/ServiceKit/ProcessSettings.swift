@@ -13,6 +13,8 @@ public struct ProcessSettings: Sendable {
     /// This process's keys and the broker's public key; nil runs the bus in the clear.
     public var curve: ClientCurve?
     public var instanceId: String
+    /// How long the bus I/O thread spins before sleeping (`BusContext`).
+    public var busSpin: Duration
 
     /// Reads the common settings, recording problems in `reader`.
     public init(reading reader: inout ConfigReader) {
@@ -27,6 +29,7 @@ public struct ProcessSettings: Sendable {
             mdp: reader.endpoint("BROKER_ENDPOINT", default: "tcp://127.0.0.1:5555"),
             eventsIn: reader.endpoint("EVENTS_IN_ENDPOINT", default: "tcp://127.0.0.1:5556"),
             eventsOut: reader.endpoint("EVENTS_OUT_ENDPOINT", default: "tcp://127.0.0.1:5557"))
+        busSpin = .microseconds(reader.int("BUS_SPIN_MICROSECONDS", default: 0, in: 0...10_000))
         instanceId = reader.raw("INSTANCE_ID") ?? UUID().uuidString.lowercased()
         if instanceId.contains("/") || instanceId.count > 64 {
             reader.problem("INSTANCE_ID must be at most 64 characters without '/'")

@@ -84,9 +84,10 @@ struct BrokerFixture {
     var endpoints: BusEndpoints { broker.endpoints }
 
     static func start(
-        curve: BrokerCurve? = nil, heartbeat: Heartbeat = testHeartbeat, logger: Logger = quietLogger
+        curve: BrokerCurve? = nil, heartbeat: Heartbeat = testHeartbeat, spin: Duration = .zero,
+        logger: Logger = quietLogger
     ) async throws -> BrokerFixture {
-        let context = BusContext(logger: logger)
+        let context = BusContext(logger: logger, spinBeforeSleeping: spin)
         let broker = Broker(
             context: context, endpoints: wildcardEndpoints, curve: curve, heartbeat: heartbeat, logger: logger)
         try await broker.start()

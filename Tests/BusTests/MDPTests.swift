@@ -5,9 +5,11 @@ import Testing
 
 @Suite("MDP broker, client and worker")
 struct MDPTests {
-    @Test("200 concurrent calls through the broker are all answered with their own reply")
-    func concurrentRoundTrips() async throws {
-        let fixture = try await BrokerFixture.start()
+    @Test(
+        "200 concurrent calls through the broker are all answered with their own reply, spinning or not",
+        arguments: [Duration.zero, .microseconds(200)])
+    func concurrentRoundTrips(spin: Duration) async throws {
+        let fixture = try await BrokerFixture.start(spin: spin)
         let worker = MDPWorker(
             context: fixture.context, endpoint: fixture.endpoints.mdp, service: "echo", instanceId: "w1",
             curve: nil, heartbeat: testHeartbeat, logger: quietLogger)

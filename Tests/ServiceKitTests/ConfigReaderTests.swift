@@ -9,7 +9,10 @@ struct ConfigReaderTests {
     @Test("every missing or malformed setting is reported together")
     func collectsEveryProblem() throws {
         var reader = ConfigReader(
-            environment: ["ADMIN_PORT": "70000", "LOG_FORMAT": "xml", "BROKER_ENDPOINT": "localhost:5555"], dotEnvPath: nil)
+            environment: [
+                "ADMIN_PORT": "70000", "LOG_FORMAT": "xml", "BROKER_ENDPOINT": "localhost:5555",
+                "BUS_SPIN_MICROSECONDS": "forever",
+            ], dotEnvPath: nil)
         _ = ProcessSettings(reading: &reader)
         _ = reader.required("DATABASE_URL")
         #expect(throws: ConfigurationError.self) { try reader.validate() }
@@ -17,7 +20,7 @@ struct ConfigReaderTests {
             try reader.validate()
         } catch {
             let text = error.description
-            for name in ["ADMIN_PORT", "LOG_FORMAT", "BROKER_ENDPOINT", "DATABASE_URL"] {
+            for name in ["ADMIN_PORT", "LOG_FORMAT", "BROKER_ENDPOINT", "BUS_SPIN_MICROSECONDS", "DATABASE_URL"] {
                 #expect(text.contains(name), "\(name) named")
             }
         }
@@ -31,6 +34,7 @@ struct ConfigReaderTests {
         #expect(settings.endpoints.mdp == "tcp://127.0.0.1:5555")
         #expect(settings.curve == nil)
         #expect(settings.adminPort == 0)
+        #expect(settings.busSpin == .zero)
     }
 
     @Test("CURVE keys go together: one without the others is a problem")
