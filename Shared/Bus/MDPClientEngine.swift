@@ -111,6 +111,7 @@ final class ClientEngine: LoopParticipant {
                 sendShared(call)
             } else {
                 sharedBacklog.append(call)
+                pruneSharedBacklog()
             }
         } else if let socket = idle.popLast() {
             assign(call, to: socket)
@@ -242,6 +243,13 @@ final class ClientEngine: LoopParticipant {
             finish(call, .failure(BusError(.socketError, detail: "send failed: \(zmqErrorText())")))
             return true
         }
+    }
+
+    /// Drops calls that ended (timed out, cancelled) while waiting, so that a broker that stays
+    /// away for long does not pile up their bodies: the backlog stays within twice the live calls.
+    private func pruneSharedBacklog() {
+        guard sharedBacklog.count > 2 * sharedCalls.count + 64 else { return }
+        sharedBacklog.removeAll { $0.finished }
     }
 
     private func sendSharedBacklog() {

@@ -270,6 +270,65 @@ struct TypedLayerTests {
         await fixture.shutdown()
     }
 
+    @Test("typed calls made while the broker is away end in time; once it is there, calls succeed")
+    func brokerAway() async throws {
+        let brokerContext = BusContext(logger: quietLogger)
+        let first = Broker(
+            context: brokerContext, endpoints: wildcardEndpoints, curve: nil, heartbeat: fastHeartbeat,
+            logger: quietLogger)
+        try await first.start()
+        let endpoints = first.endpoints
+        let workerContext = BusContext(logger: quietLogger)
+        let worker = ServiceWorker(
+            context: workerContext, endpoint: endpoints.mdp, service: Greeter.service, instanceId: "back", slots: 2,
+            curve: nil, heartbeat: fastHeartbeat, logger: quietLogger)
+        worker.handle(Greeter.Hello.self) { request, context in
+            .init(greeting: "hello, \(request.name)", worker: "back", requestId: context.requestId)
+        }
+        let running = Task { try await worker.run() }
+        let callerContext = BusContext(logger: quietLogger)
+        await first.stop()
+        // A client that has never reached the broker: its calls wait for a connection.
+        let bus = BusClient(
+            mdp: MDPClient(context: callerContext, endpoint: endpoints.mdp, curve: nil, logger: quietLogger),
+            logger: quietLogger)
+        // More calls than the client keeps waiting for a connection; every one ends by its timeout.
+        let started = ContinuousClock.now
+        let failures = await withTaskGroup(of: ServiceError?.self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    do {
+                        _ = try await bus.call(Greeter.Charge.self, .init(name: "\(index)"), as: .anonymous)
+                        return nil
+                    } catch {
+                        return error as? ServiceError
+                    }
+                }
+            }
+            return await group.reduce(into: [ServiceError]()) { if let error = $1 { $0.append(error) } }
+        }
+        #expect(failures.count == 200)
+        #expect(failures.allSatisfy { $0.code == .timeout })
+        #expect(ContinuousClock.now - started < .seconds(3))
+
+        let second = Broker(
+            context: brokerContext, endpoints: endpoints, curve: nil, heartbeat: fastHeartbeat, logger: quietLogger)
+        try await second.start()
+        let restarted = ContinuousClock.now
+        var greeting: String?
+        while greeting == nil && ContinuousClock.now - restarted < .seconds(5) {
+            greeting = try? await bus.call(Greeter.Hello.self, .init(name: "after"), as: .anonymous).greeting
+        }
+        #expect(greeting == "hello, after")
+
+        await worker.stop()
+        try await running.value
+        await second.stop()
+        await callerContext.shutdown()
+        await workerContext.shutdown()
+        await brokerContext.shutdown()
+    }
+
     @Test("when a worker dies mid-call, an idempotent call is retried on another worker; a non-idempotent one times out")
     func workerCrash() async throws {
         let fixture = try await BrokerFixture.start()
