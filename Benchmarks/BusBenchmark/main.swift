@@ -7,7 +7,10 @@
 // (a) Baseline: raw libzmq REQ/REP over tcp loopback, 100-byte messages, a REP echo on its own
 //     thread and in its own context, as libzmq's local_lat/remote_lat run in two processes.
 //     Next to it, raw libzmq with 16 requests in flight on one DEALER against a ROUTER echo: what
-//     one direct hop does when libzmq can batch.
+//     one direct hop does when libzmq can batch. Then raw libzmq through a load-balancing broker
+//     (the zguide's lbbroker: one request per worker connection, as in MDP), 1 and 16 in flight:
+//     what this machine allows for the broker's shape. Then our Broker between raw MDP peers
+//     (a raw client, raw worker threads): our broker's cost alone.
 // (b) Through our broker: BusClient → Broker → ServiceWorker echo (typed, two JSON frames each
 //     way), 1 caller and 16 concurrent callers; plus the same with untyped MDPClient calls, to
 //     show what the typed layer costs. Caller, broker and service each get a BusContext of their
@@ -173,18 +176,32 @@ func rawPipelined(roundTrips: Int, inFlight: Int) async -> Figures {
         zmq_close(router.pointer)
     }.start()
 
-    let result = await onThread { () -> Figures in
-        let dealer = zmq_socket(clientContext.pointer, ZMQ_DEALER)!
+    let result = await pipelinedClient(
+        "raw libzmq, \(inFlight) in flight", context: clientContext, endpoint: endpoint, roundTrips: roundTrips,
+        inFlight: inFlight)
+    zmq_ctx_term(clientContext.pointer)
+    zmq_ctx_term(echoContext.pointer)
+    return result
+}
+
+/// A client on a thread of its own keeping `inFlight` requests outstanding on one DEALER
+/// connected to `endpoint`. Each request is `envelope` then a 100-byte payload; the reply must end
+/// with that payload.
+func pipelinedClient(
+    _ name: String, context: RawPointer, endpoint: String, roundTrips: Int, inFlight: Int, envelope: [[UInt8]] = []
+) async -> Figures {
+    await onThread { () -> Figures in
+        let dealer = zmq_socket(context.pointer, ZMQ_DEALER)!
         zmq_connect(dealer, endpoint)
         // Each payload carries its index, so a reply finds when its request left.
         var sentAt = [UInt64](repeating: 0, count: roundTrips)
         var payload = [UInt8](repeating: 0x61, count: 100)
-        var reply = [UInt8](repeating: 0, count: 256)
         var latencies: [UInt64] = []
         latencies.reserveCapacity(roundTrips)
         func send(_ index: Int) {
             withUnsafeBytes(of: UInt32(index)) { for (offset, byte) in $0.enumerated() { payload[offset] = byte } }
             sentAt[index] = nanoseconds()
+            for frame in envelope { zmq_send(dealer, frame, frame.count, ZMQ_SNDMORE) }
             zmq_send(dealer, payload, payload.count, 0)
         }
         let usage = Usage.now()
@@ -194,9 +211,15 @@ func rawPipelined(roundTrips: Int, inFlight: Int) async -> Figures {
             send(next)
             next += 1
         }
+        var message = zmq_msg_t()
         for _ in 0..<roundTrips {
-            zmq_recv(dealer, &reply, reply.count, 0)
-            let index = reply.withUnsafeBytes { Int($0.loadUnaligned(as: UInt32.self)) }
+            // The last frame is the payload.
+            repeat {
+                zmq_msg_close(&message)
+                zmq_msg_init(&message)
+                zmq_msg_recv(&message, dealer, 0)
+            } while zmq_msg_more(&message) != 0
+            let index = Int(zmq_msg_data(&message).loadUnaligned(as: UInt32.self))
             latencies.append(nanoseconds() - sentAt[index])
             if next < roundTrips {
                 send(next)
@@ -204,13 +227,160 @@ func rawPipelined(roundTrips: Int, inFlight: Int) async -> Figures {
             }
         }
         let elapsed = nanoseconds() - began
+        zmq_msg_close(&message)
         zmq_close(dealer)
-        return figures(
-            "raw libzmq, \(inFlight) in flight", latencies: latencies, elapsed: elapsed, since: usage)
+        return figures(name, latencies: latencies, elapsed: elapsed, since: usage)
     }
+}
+
+/// Raw libzmq through a load-balancing broker (the zguide's "lbbroker" pattern, without MDP,
+/// JSON or Swift concurrency): a ROUTER for clients, a ROUTER for `workers` echo workers, each a
+/// DEALER on a thread of its own holding one request at a time, as an MDP worker does; the
+/// client keeps `inFlight` requests outstanding on one connection, as our callers share one.
+/// The same contexts and connections as the bus scenarios: what the machine allows for that shape.
+func rawBrokered(roundTrips: Int, inFlight: Int, workers: Int) async -> Figures {
+    let clientContext = RawPointer(pointer: zmq_ctx_new()!)
+    let brokerContext = RawPointer(pointer: zmq_ctx_new()!)
+    let workerContext = RawPointer(pointer: zmq_ctx_new()!)
+    let (frontend, frontendEndpoint) = bindEcho(brokerContext, type: ZMQ_ROUTER)
+    let (backend, backendEndpoint) = bindEcho(brokerContext, type: ZMQ_ROUTER)
+
+    for _ in 0..<workers {
+        Thread {
+            let dealer = zmq_socket(workerContext.pointer, ZMQ_DEALER)!
+            zmq_connect(dealer, backendEndpoint)
+            var client = [UInt8](repeating: 0, count: 256)
+            var message = [UInt8](repeating: 0, count: 256)
+            // An empty frame says "ready"; after that each reply says it again.
+            zmq_send(dealer, nil, 0, 0)
+            while true {
+                let clientSize = zmq_recv(dealer, &client, client.count, 0)
+                if clientSize < 0 { break }
+                let received = zmq_recv(dealer, &message, message.count, 0)
+                zmq_send(dealer, client, Int(clientSize), ZMQ_SNDMORE)
+                zmq_send(dealer, message, Int(received), 0)
+            }
+            zmq_close(dealer)
+        }.start()
+    }
+
+    Thread {
+        var idle: [[UInt8]] = []
+        var identity = [UInt8](repeating: 0, count: 256)
+        var client = [UInt8](repeating: 0, count: 256)
+        var message = [UInt8](repeating: 0, count: 256)
+        var answered = 0
+        var items = [
+            zmq_pollitem_t(socket: backend.pointer, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0),
+            zmq_pollitem_t(socket: frontend.pointer, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0),
+        ]
+        while answered < roundTrips {
+            // Clients are heard only while a worker is free; meanwhile requests queue in libzmq.
+            items[1].revents = 0
+            zmq_poll(&items, idle.isEmpty ? 1 : 2, -1)
+            if items[0].revents != 0 {
+                let identitySize = zmq_recv(backend.pointer, &identity, identity.count, 0)
+                idle.append(Array(identity[..<Int(identitySize)]))
+                let clientSize = zmq_recv(backend.pointer, &client, client.count, 0)
+                if clientSize > 0 {
+                    let received = zmq_recv(backend.pointer, &message, message.count, 0)
+                    zmq_send(frontend.pointer, client, Int(clientSize), ZMQ_SNDMORE)
+                    zmq_send(frontend.pointer, message, Int(received), 0)
+                    answered += 1
+                }
+            }
+            if items[1].revents != 0 {
+                let clientSize = zmq_recv(frontend.pointer, &client, client.count, 0)
+                let received = zmq_recv(frontend.pointer, &message, message.count, 0)
+                let worker = idle.removeFirst()
+                zmq_send(backend.pointer, worker, worker.count, ZMQ_SNDMORE)
+                zmq_send(backend.pointer, client, Int(clientSize), ZMQ_SNDMORE)
+                zmq_send(backend.pointer, message, Int(received), 0)
+            }
+        }
+        zmq_close(frontend.pointer)
+        zmq_close(backend.pointer)
+    }.start()
+
+    let result = await pipelinedClient(
+        inFlight == 1 ? "raw libzmq via a broker, 1 caller" : "raw libzmq via a broker, \(inFlight) in flight",
+        context: clientContext, endpoint: frontendEndpoint, roundTrips: roundTrips, inFlight: inFlight)
+    // Unblocks the workers' receives (ETERM), then waits for their sockets to close.
+    zmq_ctx_shutdown(workerContext.pointer)
+    zmq_ctx_term(workerContext.pointer)
     zmq_ctx_term(clientContext.pointer)
-    zmq_ctx_term(echoContext.pointer)
+    zmq_ctx_term(brokerContext.pointer)
     return result
+}
+
+/// Our broker alone between raw MDP/0.1 peers: a raw client keeping `inFlight` requests
+/// outstanding on one DEALER, and `workers` raw echo workers on threads of their own. Next to
+/// `rawBrokered` it prices our broker; the bus rows next to it price our client and worker.
+func rawPeersViaOurBroker(roundTrips: Int, inFlight: Int, workers: Int) async throws -> Figures {
+    var logger = Logger(label: "bus-benchmark")
+    logger.logLevel = .error
+    let brokerContext = BusContext(logger: logger)
+    let broker = Broker(
+        context: brokerContext,
+        endpoints: BusEndpoints(mdp: "tcp://127.0.0.1:*", eventsIn: "tcp://127.0.0.1:*", eventsOut: "tcp://127.0.0.1:*"),
+        curve: nil, logger: logger)
+    try await broker.start()
+    let clientContext = RawPointer(pointer: zmq_ctx_new()!)
+    let workerContext = RawPointer(pointer: zmq_ctx_new()!)
+    let endpoint = broker.endpoints.mdp
+    let service = Array(Bench.Echo.service.rawValue.utf8)
+
+    for _ in 0..<workers {
+        Thread {
+            let dealer = zmq_socket(workerContext.pointer, ZMQ_DEALER)!
+            zmq_connect(dealer, endpoint)
+            func send(_ frames: [[UInt8]]) {
+                for (index, frame) in frames.enumerated() {
+                    zmq_send(dealer, frame, frame.count, index + 1 < frames.count ? ZMQ_SNDMORE : 0)
+                }
+            }
+            send([[], Array("MDPW01".utf8), [MDPCommand.ready], service])
+            var buffer = [UInt8](repeating: 0, count: 1024)
+            var size = MemoryLayout<Int32>.size
+            receiving: while true {
+                var frames: [[UInt8]] = []
+                var more: Int32 = 1
+                while more != 0 {
+                    let received = zmq_recv(dealer, &buffer, buffer.count, 0)
+                    if received < 0 { break receiving }
+                    frames.append(Array(buffer[..<Int(received)]))
+                    zmq_getsockopt(dealer, ZMQ_RCVMORE, &more, &size)
+                }
+                // REQUEST [empty, MDPW01, 0x02, client, empty, body…] goes back as REPLY (0x03);
+                // heartbeats go unanswered, as the steady replies keep the worker alive.
+                guard frames.count >= 6, frames[2] == [MDPCommand.request] else { continue }
+                frames[2] = [MDPCommand.reply]
+                send(frames)
+            }
+            zmq_close(dealer)
+        }.start()
+    }
+    let mmi = BusClient(mdp: MDPClient(context: brokerContext, endpoint: endpoint, curve: nil, logger: logger), logger: logger)
+    while try await !mmi.hasWorkers(Bench.Echo.service.rawValue) {
+        try await Task.sleep(for: .milliseconds(10))
+    }
+
+    let result = await pipelinedClient(
+        "raw MDP peers via our broker, \(inFlight) in flight", context: clientContext, endpoint: endpoint,
+        roundTrips: roundTrips, inFlight: inFlight, envelope: [[], Array("MDPC01".utf8), service])
+    zmq_ctx_shutdown(workerContext.pointer)
+    zmq_ctx_term(workerContext.pointer)
+    zmq_ctx_term(clientContext.pointer)
+    await broker.stop()
+    await brokerContext.shutdown()
+    return result
+}
+
+/// MDP/0.1 worker commands, spelled out here as a foreign peer would.
+enum MDPCommand {
+    static let ready: UInt8 = 1
+    static let request: UInt8 = 2
+    static let reply: UInt8 = 3
 }
 
 // MARK: (b) through the broker
@@ -288,7 +458,7 @@ func busBenchmark(
 
     var rows: [Figures] = []
     func run(_ name: String, callers: Int, call: @escaping @Sendable () async throws -> Void) async throws {
-        guard only.map({ name.contains($0) }) ?? true else { return }
+        guard selected(name) else { return }
         rows.append(
             try await measure(
                 name, callers: callers, callsPerCaller: (callers == 1 ? single : concurrent) / callers, warmUp: 500,
@@ -335,7 +505,7 @@ let scale = max(1, option("--scale", default: 1))
 let slots = max(1, option("--slots", default: 16))
 let spinMicroseconds = max(0, option("--spin", default: 200))
 
-let curvedScenario = "bus typed echo, 16 callers, CURVE"
+let curvedScenario = "bus typed echo with CURVE, 16 callers"
 
 /// Only the scenarios whose name contains this text (the baseline always runs).
 let only: String? = {
@@ -344,15 +514,30 @@ let only: String? = {
     return arguments[index + 1]
 }()
 
+/// Whether the scenario named `name` runs under `--only`.
+func selected(_ name: String) -> Bool { only.map { name.contains($0) } ?? true }
+
 let baseline = await rawBaseline(roundTrips: 20_000 * scale, warmUp: 1_000)
-let pipelined = await rawPipelined(roundTrips: 64_000 * scale, inFlight: 16)
+var rawRows: [Figures] = []
+if selected("raw libzmq, 16 in flight") {
+    rawRows.append(await rawPipelined(roundTrips: 64_000 * scale, inFlight: 16))
+}
+if selected("raw libzmq via a broker, 1 caller") {
+    rawRows.append(await rawBrokered(roundTrips: 10_000 * scale, inFlight: 1, workers: slots))
+}
+if selected("raw libzmq via a broker, 16 in flight") {
+    rawRows.append(await rawBrokered(roundTrips: 64_000 * scale, inFlight: 16, workers: slots))
+}
+if selected("raw MDP peers via our broker, 16 in flight") {
+    rawRows.append(try await rawPeersViaOurBroker(roundTrips: 64_000 * scale, inFlight: 16, workers: slots))
+}
 var rows = try await busBenchmark(single: 10_000 * scale, concurrent: 64_000 * scale, slots: slots, only: only, curved: false)
 if spinMicroseconds > 0 {
     rows += try await busBenchmark(
         single: 10_000 * scale, concurrent: 64_000 * scale, slots: slots, only: only, curved: false,
         spinMicroseconds: spinMicroseconds)
 }
-if only.map({ curvedScenario.contains($0) }) ?? true {
+if selected(curvedScenario) {
     rows += try await busBenchmark(single: 10_000 * scale, concurrent: 64_000 * scale, slots: slots, only: only, curved: true)
 }
 
@@ -360,11 +545,11 @@ print(
     "bus benchmark: tcp loopback, 100-byte payloads, \(ProcessInfo.processInfo.activeProcessorCount) cores, "
         + "worker slots \(slots), load average \(String(decoding: (FileManager.default.contents(atPath: "/proc/loadavg") ?? Data()).prefix(14), as: UTF8.self))")
 print(
-    pad("scenario", 42) + pad("calls", 8) + pad("p50 µs", 10) + pad("p99 µs", 10) + pad("calls/s", 10)
+    pad("scenario", 46) + pad("calls", 8) + pad("p50 µs", 10) + pad("p99 µs", 10) + pad("calls/s", 10)
         + pad("p50 ×raw", 10) + pad("calls/s ×raw", 14) + pad("cpu µs/call", 13) + "switches/call")
-for row in [baseline, pipelined] + rows {
+for row in [baseline] + rawRows + rows {
     print(
-        pad(row.name, 42) + pad("\(row.calls)", 8) + pad(number(row.p50), 10) + pad(number(row.p99), 10)
+        pad(row.name, 46) + pad("\(row.calls)", 8) + pad(number(row.p50), 10) + pad(number(row.p99), 10)
             + pad(number(row.perSecond, 0), 10) + pad(number(row.p50 / baseline.p50, 2), 10)
             + pad(number(row.perSecond / baseline.perSecond, 2), 14) + pad(number(row.cpuPerCall), 13)
             + number(row.switchesPerCall))

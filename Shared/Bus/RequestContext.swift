@@ -11,17 +11,23 @@ public struct RequestContext: Sendable {
     /// The call's id, the same on every retry.
     public var requestId: String { header.requestId }
     /// The service's logger with `request.id` and `bus.operation` metadata set.
-    public let logger: Logger
+    ///
+    /// Built when asked for, not per request: most calls never log, and setting metadata makes
+    /// swift-log's text handler re-render its whole metadata string each time.
+    public var logger: Logger {
+        var logger = serviceLogger
+        logger[metadataKey: "request.id"] = "\(header.requestId)"
+        logger[metadataKey: "bus.operation"] = "\(header.operation)"
+        return logger
+    }
+    private let serviceLogger: Logger
     /// When the caller stops waiting; work past it is wasted.
     public let deadline: Date
 
     /// A context for `header`; the deadline comes from the header.
     public init(header: RequestHeader, logger: Logger) {
         self.header = header
-        var logger = logger
-        logger[metadataKey: "request.id"] = "\(header.requestId)"
-        logger[metadataKey: "bus.operation"] = "\(header.operation)"
-        self.logger = logger
+        self.serviceLogger = logger
         self.deadline = Date(timeIntervalSince1970: Double(header.deadline) / 1000)
     }
 }
