@@ -62,6 +62,17 @@ public final class MDPClient: Sendable {
         }
     }
 
+    /// Live calls waiting for a connection or a socket, and the shared backlog's length with the
+    /// ended calls it still holds; what a test can see of an unreachable broker.
+    func backlog() async -> (waiting: Int, held: Int) {
+        let engine = self.engine
+        return await withCheckedContinuation { continuation in
+            loop.execute(
+                { _ in continuation.resume(returning: (engine.value.waiting, engine.value.sharedBacklogLength)) },
+                ifClosed: { continuation.resume(returning: (0, 0)) })
+        }
+    }
+
     /// Closes every socket; calls in flight fail with `BusError.closed`.
     public func close() async {
         let engine = self.engine

@@ -1,6 +1,7 @@
 import CZeroMQ
 import Foundation
 import Logging
+import Metrics
 import Models
 
 /// The client's sockets, on the I/O thread.
@@ -26,6 +27,8 @@ final class ClientEngine: LoopParticipant {
         var timer: TimerID?
         var socket: PooledSocket?
         var finished = false
+        /// In the shared backlog or the pool's queue, counted in `waiting` until it leaves or ends.
+        var waiting = false
 
         init(id: UInt64, service: Data, body: [Data], requestID: String?, continuation: Continuation) {
             self.id = id
@@ -67,6 +70,10 @@ final class ClientEngine: LoopParticipant {
     private var sharedCalls: [String: Call] = [:]
     /// Calls waiting for the shared socket to take them (no connection yet, or its queue full).
     private var sharedBacklog = FIFO<Call>()
+    /// Live calls in `sharedBacklog` or `queue`: callers held up by a missing broker or by
+    /// `maxSockets`. Mirrored in the process-wide gauge `bus_client_calls_waiting`.
+    private(set) var waiting = 0
+    private let waitingMeter = Meter(label: "bus_client_calls_waiting")
 
     init(endpoint: String, curve: ClientCurve?, maxSockets: Int, logger: Logger) {
         self.endpoint = endpoint
@@ -110,6 +117,7 @@ final class ClientEngine: LoopParticipant {
             if sharedBacklog.isEmpty {
                 sendShared(call)
             } else {
+                startWaiting(call)
                 sharedBacklog.append(call)
                 pruneSharedBacklog()
             }
@@ -118,6 +126,7 @@ final class ClientEngine: LoopParticipant {
         } else if socketCount < maxSockets {
             openSocket(for: call)
         } else {
+            startWaiting(call)
             queue.append(call)
         }
     }
@@ -236,6 +245,7 @@ final class ClientEngine: LoopParticipant {
         case .sent:
             return true
         case .wouldBlock:
+            startWaiting(call)
             sharedBacklog.prepend(call)
             if let sharedRegistration { reactor?.setWantsWritable(sharedRegistration, true) }
             return false
@@ -252,9 +262,32 @@ final class ClientEngine: LoopParticipant {
         sharedBacklog.removeAll { $0.finished }
     }
 
+    private func startWaiting(_ call: Call) {
+        call.waiting = true
+        countWaiting(1)
+    }
+
+    /// A call leaves a backlog or queue; true when it is still live and should go out.
+    private func stopWaiting(_ call: Call) -> Bool {
+        guard !call.finished else { return false }
+        if call.waiting {
+            call.waiting = false
+            countWaiting(-1)
+        }
+        return true
+    }
+
+    private func countWaiting(_ change: Int) {
+        waiting += change
+        if change > 0 { waitingMeter.increment(by: Double(change)) } else { waitingMeter.decrement(by: Double(-change)) }
+    }
+
+    /// Calls held in the shared backlog, ended ones not yet pruned included.
+    var sharedBacklogLength: Int { sharedBacklog.count }
+
     private func sendSharedBacklog() {
         while let call = sharedBacklog.popFirst() {
-            if call.finished { continue }
+            guard stopWaiting(call) else { continue }
             if !sendShared(call) { return }
         }
         if let sharedRegistration { reactor?.setWantsWritable(sharedRegistration, false) }
@@ -281,7 +314,7 @@ final class ClientEngine: LoopParticipant {
 
     private func release(_ pooled: PooledSocket) {
         while let next = queue.popFirst() {
-            if next.finished { continue }
+            guard stopWaiting(next) else { continue }
             assign(next, to: pooled)
             return
         }
@@ -294,7 +327,7 @@ final class ClientEngine: LoopParticipant {
         pooled.socket.close(linger: 0)
         socketCount -= 1
         while socketCount < maxSockets, !closed, let next = queue.popFirst() {
-            if next.finished { continue }
+            guard stopWaiting(next) else { continue }
             openSocket(for: next)
         }
     }
@@ -313,6 +346,8 @@ final class ClientEngine: LoopParticipant {
     private func finish(_ call: Call, _ result: Result<[Data], any Error>) {
         guard !call.finished else { return }
         call.finished = true
+        // It stays in its backlog until pruned or popped, no longer counted.
+        if call.waiting { countWaiting(-1) }
         if let timer = call.timer { reactor?.cancel(timer) }
         calls[call.id] = nil
         if let requestID = call.requestID, sharedCalls[requestID] === call { sharedCalls[requestID] = nil }

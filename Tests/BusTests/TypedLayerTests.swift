@@ -1,4 +1,4 @@
-import Bus
+@testable import Bus
 import Foundation
 import Logging
 import Models
@@ -327,6 +327,54 @@ struct TypedLayerTests {
         await callerContext.shutdown()
         await workerContext.shutdown()
         await brokerContext.shutdown()
+    }
+
+    @Test("calls held up by an unreachable broker are counted while they wait, and once ended do not pile up")
+    func unreachableBroker() async throws {
+        let refusing = try RefusingPort()
+        let context = BusContext(logger: quietLogger)
+        let mdp = MDPClient(context: context, endpoint: "tcp://127.0.0.1:\(refusing.port)", curve: nil, logger: quietLogger)
+        let bus = BusClient(mdp: mdp, logger: quietLogger)
+        let charge: @Sendable (Int) async -> ServiceError? = { index in
+            do {
+                _ = try await bus.call(Greeter.Charge.self, .init(name: "\(index)"), as: .anonymous)
+                return nil
+            } catch {
+                return error as? ServiceError
+            }
+        }
+        let calls = Task {
+            await withTaskGroup(of: ServiceError?.self) { group in
+                for index in 0..<200 { group.addTask { await charge(index) } }
+                return await group.reduce(into: [ServiceError]()) { if let error = $1 { $0.append(error) } }
+            }
+        }
+        let started = ContinuousClock.now
+        var backlog = await mdp.backlog()
+        while backlog.waiting < 200 && ContinuousClock.now - started < .seconds(2) {
+            try await Task.sleep(for: .milliseconds(5))
+            backlog = await mdp.backlog()
+        }
+        #expect(backlog.waiting == 200)
+
+        let failures = await calls.value
+        #expect(failures.count == 200)
+        #expect(failures.allSatisfy { $0.code == .timeout })
+        backlog = await mdp.backlog()
+        #expect(backlog.waiting == 0)
+        #expect(backlog.held == 200)
+
+        // The next call to wait finds the backlog mostly ended calls, and drops them.
+        let late = Task { await charge(200) }
+        backlog = await mdp.backlog()
+        while backlog.waiting < 1 && ContinuousClock.now - started < .seconds(5) {
+            try await Task.sleep(for: .milliseconds(5))
+            backlog = await mdp.backlog()
+        }
+        #expect(backlog.waiting == 1)
+        #expect(backlog.held == 1)
+        #expect(await late.value?.code == .timeout)
+        await context.shutdown()
     }
 
     @Test("when a worker dies mid-call, an idempotent call is retried on another worker; a non-idempotent one times out")
