@@ -40,6 +40,7 @@ struct BusEndToEndTests {
             let text = String(decoding: metrics.body, as: UTF8.self)
             #expect(text.contains("bus_requests_total"))
             #expect(text.contains("accounts.info"))
+            #expect(text.contains("bus_client_calls_waiting 0"))
         }
     }
 
