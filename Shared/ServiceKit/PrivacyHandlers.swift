@@ -35,7 +35,9 @@ enum PrivacyHandlers {
             guard context.caller.accountId == request.accountId || context.caller.has(.system) else {
                 throw ServiceError(.notFound, "no such account")
             }
-            let section = try await database.transaction(.repeatableRead) { try hooks.export(request.accountId, $0) }
+            // One snapshot for the whole export; an export that records itself (an audit entry) can
+            // lose a race with another write and is then simply run again.
+            let section = try await database.retryingTransaction(.repeatableRead) { try hooks.export(request.accountId, $0) }
             return Privacy.Export.Response(section: section)
         }
         worker.handle(

@@ -36,7 +36,7 @@ public final class Database: Sendable {
     /// If a statement failed inside body and body carried on regardless, the commit throws that
     /// first error instead of letting PostgreSQL turn the COMMIT into a silent rollback.
     /// `serializationFailure` and `deadlockDetected` mean "retry the whole transaction"; that
-    /// decision is the caller's.
+    /// decision is the caller's (`retryingTransaction` makes it).
     public func transaction<T: Sendable>(
         _ isolation: IsolationLevel = .readCommitted, _ body: @escaping @Sendable (Connection) throws -> T
     ) async throws -> T {
@@ -57,6 +57,27 @@ public final class Database: Sendable {
             }
             try connection.executeScript("COMMIT")
             return value
+        }
+    }
+
+    /// `transaction`, run again while it fails with `serializationFailure` or `deadlockDetected`,
+    /// up to `attempts` runs in all, after a short random pause that grows with each attempt.
+    ///
+    /// Only for bodies that may run more than once: each failed run was rolled back whole, but
+    /// anything the body did outside the database happens again.
+    public func retryingTransaction<T: Sendable>(
+        _ isolation: IsolationLevel, attempts: Int = 5, _ body: @escaping @Sendable (Connection) throws -> T
+    ) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                return try await transaction(isolation, body)
+            } catch let error as StoreError where error == .serializationFailure || error == .deadlockDetected {
+                guard attempt < attempts else { throw error }
+                logger.debug("transaction lost a conflict; running it again", metadata: ["db.attempt": "\(attempt)"])
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...5) * attempt))
+                attempt += 1
+            }
         }
     }
 

@@ -46,6 +46,35 @@ struct ErasureTests {
         }
     }
 
+    @Test("exports running at once all succeed, each audited once, and the audit chain holds")
+    func concurrentExports() async throws {
+        try await AccountsFixture.with { accounts in
+            let person = try await accounts.register(email: "many-exports@example.com")
+            let caller = try await accounts.caller(try await accounts.signIn("many-exports@example.com").token)
+            let client = accounts.client
+            let outcomes = await withTaskGroup(of: Bool.self) { group in
+                for _ in 0..<12 {
+                    group.addTask {
+                        let exported = try? await client.call(
+                            service: .accounts, operation: Privacy.Export.name(for: .accounts),
+                            request: Privacy.Export.Request(accountId: person.id), responseType: Privacy.Export.Response.self,
+                            as: caller, idempotent: true, timeout: .seconds(10))
+                        return exported != nil
+                    }
+                }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(outcomes.count == 12)
+            #expect(outcomes.allSatisfy { $0 })
+            let audited = try await accounts.database.withConnection { connection in
+                try connection.queryOne("SELECT count(*) AS n FROM audit_log WHERE action = 'privacy.export' AND subject_id = $1", person.id)?
+                    .decode("n", as: Int.self)
+            }
+            #expect(audited == 12)
+            #expect(try await accounts.database.transaction(.repeatableRead) { try AuditLog.firstBrokenSeq(on: $0) } == nil)
+        }
+    }
+
     @Test("erasure needs the password, then sign-in fails, the email is free again, the data key is gone")
     func erasure() async throws {
         try await AccountsFixture.with { accounts in

@@ -92,9 +92,7 @@ import Testing
 
     @Test func serializableConflictSurfacesAsSerializationFailure() async throws {
         try await withDatabase { database, _ in
-            try await database.withConnection { connection in
-                try connection.executeScript("CREATE TABLE doctors (id int PRIMARY KEY, on_call bool NOT NULL); INSERT INTO doctors VALUES (1, true), (2, true)")
-            }
+            try await twoDoctorsOnCall(database)
             // Write skew: each reads both rows, then each takes a different doctor off call.
             let firstRead = DispatchSemaphore(value: 0)
             let secondRead = DispatchSemaphore(value: 0)
@@ -118,6 +116,64 @@ import Testing
             for failure in failures {
                 #expect((failure as? StoreError) == .serializationFailure, "\(failure)")
             }
+        }
+    }
+
+    /// The table of the write-skew tests: two doctors, both on call.
+    private func twoDoctorsOnCall(_ database: Database) async throws {
+        try await database.withConnection { connection in
+            try connection.executeScript("CREATE TABLE doctors (id int PRIMARY KEY, on_call bool NOT NULL); INSERT INTO doctors VALUES (1, true), (2, true)")
+        }
+    }
+
+    @Test func aRetryingTransactionRunsAgainAfterLosingAConflict() async throws {
+        try await withDatabase { database, _ in
+            try await twoDoctorsOnCall(database)
+            // The write skew above, where only the first run of each side waits for the other.
+            let firstRead = DispatchSemaphore(value: 0)
+            let secondRead = DispatchSemaphore(value: 0)
+            /// Takes doctor `id` off call; returns how many times the body ran.
+            @Sendable func goOffCall(_ id: Int, signal: DispatchSemaphore, await other: DispatchSemaphore) async throws -> Int {
+                let runs = Atomic<Int>(0)
+                try await database.retryingTransaction(.serializable) { connection in
+                    let run = runs.add(1, ordering: .relaxed).newValue
+                    _ = try connection.queryOne("SELECT count(*) AS n FROM doctors WHERE on_call")
+                    if run == 1 {
+                        signal.signal()
+                        _ = other.wait(timeout: .now() + 10)
+                    }
+                    try connection.execute("UPDATE doctors SET on_call = false WHERE id = $1", id)
+                }
+                return runs.load(ordering: .relaxed)
+            }
+            async let first = goOffCall(1, signal: firstRead, await: secondRead)
+            async let second = goOffCall(2, signal: secondRead, await: firstRead)
+            let runs = try await first + second
+            #expect(runs >= 3)
+            let onCall = try await database.withConnection { try $0.queryOne("SELECT count(*) AS n FROM doctors WHERE on_call")!.decode("n", as: Int.self) }
+            #expect(onCall == 0)
+        }
+    }
+
+    @Test func aRetryingTransactionGivesUpAfterItsAttempts() async throws {
+        try await withDatabase { database, _ in
+            let runs = Atomic<Int>(0)
+            let error = await #expect(throws: StoreError.self) {
+                try await database.retryingTransaction(.repeatableRead, attempts: 3) { _ in
+                    runs.add(1, ordering: .relaxed)
+                    throw StoreError.serializationFailure
+                }
+            }
+            #expect(error == .serializationFailure)
+            #expect(runs.load(ordering: .relaxed) == 3)
+            let other = await #expect(throws: StoreError.self) {
+                try await database.retryingTransaction(.repeatableRead) { _ in
+                    runs.add(1, ordering: .relaxed)
+                    throw StoreError.uniqueViolation
+                }
+            }
+            #expect(other == .uniqueViolation)
+            #expect(runs.load(ordering: .relaxed) == 4)
         }
     }
 

@@ -15,10 +15,13 @@ enum AuditLog {
         var details: [String: String] = [:]
     }
 
-    /// Appends `entry` inside the caller's transaction. The head row's lock serializes appends, so
-    /// the chain stays linear; a repeatable-read transaction that lost the race gets a
-    /// serialization failure rather than a fork.
+    /// Appends `entry` inside the caller's transaction. A lock on the head table serializes
+    /// appends, so the chain stays linear. `LOCK TABLE` takes no snapshot, so a repeatable-read
+    /// transaction that appends first (an export) takes its snapshot after the lock and sees the
+    /// current head; one that read anything before appending may still lose to a concurrent
+    /// append, and then gets a serialization failure, never a fork.
     static func append(_ entry: Entry, on connection: Connection) throws {
+        try connection.executeScript("LOCK TABLE audit_head IN SHARE ROW EXCLUSIVE MODE")
         guard let head = try connection.queryOne("SELECT last_seq, last_hash FROM audit_head FOR UPDATE") else {
             throw ServiceError(.internalError, "the audit head row is missing")
         }

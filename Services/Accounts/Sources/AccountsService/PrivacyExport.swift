@@ -15,7 +15,8 @@ enum PrivacyExport {
     /// acceptances and staff accesses; an empty object once the person is erased. The export itself
     /// is audited.
     static func export(_ accountId: UUID, records: AccountRecords, on connection: Connection) throws -> JSONValue {
-        // The audit append comes first: it locks the chain's head before anything else is read.
+        // The audit append comes first: its table lock is taken before the transaction's snapshot,
+        // so concurrent exports queue on it instead of failing.
         try AuditLog.append(.init(actorId: accountId, actorRoles: [], action: "privacy.export", subjectId: accountId), on: connection)
         guard let found = try records.load(accountId, on: connection) else { return .object([:]) }
         let consents = try ConsentRecords.current(accountId: accountId, on: connection)
