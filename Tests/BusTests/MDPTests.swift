@@ -1,4 +1,4 @@
-import Bus
+@testable import Bus
 import Foundation
 import Logging
 import Testing
@@ -29,6 +29,39 @@ struct MDPTests {
         for (index, reply) in replies {
             #expect(reply == [Data("w1".utf8), Data("call \(index)".utf8), Data([UInt8(index % 256)])])
         }
+        await worker.stop()
+        try await running.value
+        await client.close()
+        await fixture.shutdown()
+    }
+
+    @Test("calls beyond the client's sockets wait their turn, counted as waiting, and are all answered")
+    func callsWaitForASocket() async throws {
+        let fixture = try await BrokerFixture.start()
+        let worker = MDPWorker(
+            context: fixture.context, endpoint: fixture.endpoints.mdp, service: "gated", instanceId: "g", slots: 3,
+            curve: nil, heartbeat: testHeartbeat, logger: quietLogger)
+        let gate = Gate()
+        let running = launch(worker) { body in
+            await gate.wait()
+            return body
+        }
+        let client = MDPClient(
+            context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, maxSockets: 2, logger: quietLogger)
+        let calls = Task {
+            try await withThrowingTaskGroup(of: [Data].self) { group in
+                for index in 0..<5 {
+                    group.addTask { try await client.request(service: "gated", body: [Data("\(index)".utf8)], timeout: .seconds(10)) }
+                }
+                return try await group.reduce(into: Set<String>()) { $0.insert($1[0].text) }
+            }
+        }
+        // Two calls hold the two sockets; the other three wait for one.
+        try await eventually("three calls waiting") { await client.backlog().waiting == 3 }
+        gate.open()
+        #expect(try await calls.value == ["0", "1", "2", "3", "4"])
+        #expect(await client.backlog().waiting == 0)
+
         await worker.stop()
         try await running.value
         await client.close()

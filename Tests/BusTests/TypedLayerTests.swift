@@ -349,30 +349,19 @@ struct TypedLayerTests {
                 return await group.reduce(into: [ServiceError]()) { if let error = $1 { $0.append(error) } }
             }
         }
-        let started = ContinuousClock.now
-        var backlog = await mdp.backlog()
-        while backlog.waiting < 200 && ContinuousClock.now - started < .seconds(2) {
-            try await Task.sleep(for: .milliseconds(5))
-            backlog = await mdp.backlog()
-        }
-        #expect(backlog.waiting == 200)
+        try await eventually("200 calls waiting") { await mdp.backlog().waiting == 200 }
 
         let failures = await calls.value
         #expect(failures.count == 200)
         #expect(failures.allSatisfy { $0.code == .timeout })
-        backlog = await mdp.backlog()
-        #expect(backlog.waiting == 0)
-        #expect(backlog.held == 200)
+        let ended = await mdp.backlog()
+        #expect(ended.waiting == 0)
+        #expect(ended.held == 200)
 
         // The next call to wait finds the backlog mostly ended calls, and drops them.
         let late = Task { await charge(200) }
-        backlog = await mdp.backlog()
-        while backlog.waiting < 1 && ContinuousClock.now - started < .seconds(5) {
-            try await Task.sleep(for: .milliseconds(5))
-            backlog = await mdp.backlog()
-        }
-        #expect(backlog.waiting == 1)
-        #expect(backlog.held == 1)
+        try await eventually("the late call waiting") { await mdp.backlog().waiting == 1 }
+        #expect(await mdp.backlog().held == 1)
         #expect(await late.value?.code == .timeout)
         await context.shutdown()
     }
