@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Models
 import Synchronization
+import TestSupport
 import Testing
 
 /// Operations of a pretend service, declared the way Models declares the real ones.

@@ -144,15 +144,7 @@ public enum FreePort {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
+        return bindLoopback(fd, port: port) != nil
     }
 
     /// Three free ports as bus endpoints: MDP, events in, events out.
@@ -163,6 +155,42 @@ public enum FreePort {
             "EVENTS_OUT_ENDPOINT": "tcp://127.0.0.1:\(try next())",
         ]
     }
+}
+
+/// A loopback port bound but never listening: connecting to it is refused, and nothing else can
+/// bind it while this holds it. For tests of a peer that cannot be reached.
+public final class RefusingPort: Sendable {
+    public let port: Int
+    private let descriptor: Int32
+
+    public init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0, let port = bindLoopback(descriptor, port: 0) else {
+            if descriptor >= 0 { close(descriptor) }
+            throw TestSupportError("could not reserve a loopback port")
+        }
+        self.descriptor = descriptor
+        self.port = port
+    }
+
+    deinit {
+        close(descriptor)
+    }
+}
+
+/// Binds `descriptor` to 127.0.0.1:`port` (0 for any); the port bound, or nil.
+private func bindLoopback(_ descriptor: Int32, port: Int) -> Int? {
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = UInt16(port).bigEndian
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+        }
+    }
+    return bound ? Int(UInt16(bigEndian: address.sin_port)) : nil
 }
 
 /// Plain HTTP/1.1 requests over a socket, for tests of the HTTP entries and admin ports.
