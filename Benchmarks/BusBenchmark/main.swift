@@ -212,11 +212,10 @@ func pipelinedClient(
             next += 1
         }
         var message = zmq_msg_t()
+        zmq_msg_init(&message)
         for _ in 0..<roundTrips {
-            // The last frame is the payload.
+            // The last frame is the payload; each receive releases the frame before it.
             repeat {
-                zmq_msg_close(&message)
-                zmq_msg_init(&message)
                 zmq_msg_recv(&message, dealer, 0)
             } while zmq_msg_more(&message) != 0
             let index = Int(zmq_msg_data(&message).loadUnaligned(as: UInt32.self))
