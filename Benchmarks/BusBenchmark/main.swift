@@ -312,18 +312,36 @@ func rawBrokered(roundTrips: Int, inFlight: Int, workers: Int) async -> Figures 
     return result
 }
 
+/// Errors only: the benchmark's own output is the report.
+let quietLogger: Logger = {
+    var logger = Logger(label: "bus-benchmark")
+    logger.logLevel = .error
+    return logger
+}()
+
+/// Our broker in `context`, on free loopback ports.
+func startBroker(_ context: BusContext, curve: BrokerCurve?) async throws -> Broker {
+    let broker = Broker(
+        context: context,
+        endpoints: BusEndpoints(mdp: "tcp://127.0.0.1:*", eventsIn: "tcp://127.0.0.1:*", eventsOut: "tcp://127.0.0.1:*"),
+        curve: curve, logger: quietLogger)
+    try await broker.start()
+    return broker
+}
+
+/// Returns once the broker has a worker for the echo service.
+func untilServed(_ client: BusClient) async throws {
+    while try await !client.hasWorkers(Bench.Echo.service.rawValue) {
+        try await Task.sleep(for: .milliseconds(10))
+    }
+}
+
 /// Our broker alone between raw MDP/0.1 peers: a raw client keeping `inFlight` requests
 /// outstanding on one DEALER, and `workers` raw echo workers on threads of their own. Next to
 /// `rawBrokered` it prices our broker; the bus rows next to it price our client and worker.
 func rawPeersViaOurBroker(roundTrips: Int, inFlight: Int, workers: Int) async throws -> Figures {
-    var logger = Logger(label: "bus-benchmark")
-    logger.logLevel = .error
-    let brokerContext = BusContext(logger: logger)
-    let broker = Broker(
-        context: brokerContext,
-        endpoints: BusEndpoints(mdp: "tcp://127.0.0.1:*", eventsIn: "tcp://127.0.0.1:*", eventsOut: "tcp://127.0.0.1:*"),
-        curve: nil, logger: logger)
-    try await broker.start()
+    let brokerContext = BusContext(logger: quietLogger)
+    let broker = try await startBroker(brokerContext, curve: nil)
     let clientContext = RawPointer(pointer: zmq_ctx_new()!)
     let workerContext = RawPointer(pointer: zmq_ctx_new()!)
     let endpoint = broker.endpoints.mdp
@@ -359,10 +377,8 @@ func rawPeersViaOurBroker(roundTrips: Int, inFlight: Int, workers: Int) async th
             zmq_close(dealer)
         }.start()
     }
-    let mmi = BusClient(mdp: MDPClient(context: brokerContext, endpoint: endpoint, curve: nil, logger: logger), logger: logger)
-    while try await !mmi.hasWorkers(Bench.Echo.service.rawValue) {
-        try await Task.sleep(for: .milliseconds(10))
-    }
+    try await untilServed(BusClient(
+        mdp: MDPClient(context: brokerContext, endpoint: endpoint, curve: nil, logger: quietLogger), logger: quietLogger))
 
     let result = await pipelinedClient(
         "raw MDP peers via our broker, \(inFlight) in flight", context: clientContext, endpoint: endpoint,
@@ -415,8 +431,7 @@ func busBenchmark(
     single: Int, concurrent: Int, slots: Int, only: String?, curved: Bool, spinMicroseconds: Int = 0
 ) async throws -> [Figures] {
     let spin = Duration.microseconds(spinMicroseconds)
-    var logger = Logger(label: "bus-benchmark")
-    logger.logLevel = .error
+    let logger = quietLogger
     let brokerContext = BusContext(logger: logger, spinBeforeSleeping: spin)
     let serviceContext = BusContext(logger: logger, spinBeforeSleeping: spin)
     let callerContext = BusContext(logger: logger, spinBeforeSleeping: spin)
@@ -424,11 +439,7 @@ func busBenchmark(
     let clientKeys = CurveKeyPair.generate()
     let brokerCurve = curved ? try BrokerCurve(keyPair: serverKeys, allowedClientKeys: [clientKeys.publicKey]) : nil
     let clientCurve = curved ? try ClientCurve(keyPair: clientKeys, serverPublicKey: serverKeys.publicKey) : nil
-    let broker = Broker(
-        context: brokerContext,
-        endpoints: BusEndpoints(mdp: "tcp://127.0.0.1:*", eventsIn: "tcp://127.0.0.1:*", eventsOut: "tcp://127.0.0.1:*"),
-        curve: brokerCurve, logger: logger)
-    try await broker.start()
+    let broker = try await startBroker(brokerContext, curve: brokerCurve)
     let endpoint = broker.endpoints.mdp
     let worker = ServiceWorker(
         context: serviceContext, endpoint: endpoint, service: Bench.Echo.service, instanceId: "bench-1", slots: slots,
@@ -437,9 +448,7 @@ func busBenchmark(
     let running = Task { try await worker.run() }
     let mdp = MDPClient(context: callerContext, endpoint: endpoint, curve: clientCurve, logger: logger)
     let client = BusClient(mdp: mdp, logger: logger)
-    while try await !client.hasWorkers(Bench.Echo.service.rawValue) {
-        try await Task.sleep(for: .milliseconds(10))
-    }
+    try await untilServed(client)
 
     let text = String(repeating: "a", count: 100)
     let typed: @Sendable () async throws -> Void = {

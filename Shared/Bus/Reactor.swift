@@ -222,10 +222,7 @@ final class Reactor {
     /// socket used by the application may have become ready without signalling).
     func poll(timeoutMilliseconds: Int) {
         if pollSetDirty { rebuildPollSet() }
-        let timeout = toCheck.isEmpty ? Int32(clamping: timeoutMilliseconds) : 0
-        let ready = pollItems.withUnsafeMutableBufferPointer { items in
-            Glibc.poll(items.baseAddress, nfds_t(items.count), timeout)
-        }
+        let ready = pollDescriptors(timeoutMilliseconds: toCheck.isEmpty ? Int32(clamping: timeoutMilliseconds) : 0)
         if ready > 0 {
             if pollItems[0].revents != 0 {
                 var counter: UInt64 = 0
@@ -263,15 +260,19 @@ final class Reactor {
             sched_yield()
             if commandsWaiting() { return true }
             if pollSetDirty { rebuildPollSet() }
-            let ready = pollItems.withUnsafeMutableBufferPointer { items in
-                Glibc.poll(items.baseAddress, nfds_t(items.count), 0)
-            }
-            if ready > 0 {
+            if pollDescriptors(timeoutMilliseconds: 0) > 0 {
                 poll(timeoutMilliseconds: 0)
                 return true
             }
         } while now() < until
         return false
+    }
+
+    /// `poll(2)` over the wake-up eventfd and the watched sockets' descriptors.
+    private func pollDescriptors(timeoutMilliseconds: Int32) -> Int32 {
+        pollItems.withUnsafeMutableBufferPointer { items in
+            Glibc.poll(items.baseAddress, nfds_t(items.count), timeoutMilliseconds)
+        }
     }
 
     private func rebuildPollSet() {

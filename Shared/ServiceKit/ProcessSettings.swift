@@ -85,3 +85,10 @@ public struct ProcessSettings: Sendable {
         return settings
     }
 }
+
+extension ProcessSettings {
+    /// This process's bus context, as its settings configure it.
+    public func busContext(logger: Logger) -> BusContext {
+        BusContext(logger: logger, spinBeforeSleeping: busSpin)
+    }
+}

@@ -92,7 +92,7 @@ public enum WorkerServiceMain {
 
         init(settings: WorkerServiceSettings, logger: Logger) {
             database = Database(settings.database, logger: logger)
-            context = BusContext(logger: logger, spinBeforeSleeping: settings.process.busSpin)
+            context = settings.process.busContext(logger: logger)
             let endpoints = settings.process.endpoints
             client = MDPClient(context: context, endpoint: endpoints.mdp, curve: settings.process.curve, logger: logger)
             publisher = EventPublisher(

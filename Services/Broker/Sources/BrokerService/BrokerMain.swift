@@ -45,7 +45,7 @@ public enum BrokerMain {
         LoggingSetup.bootstrap(format: settings.process.logFormat, level: settings.process.logLevel)
         let registry = MetricsSetup.bootstrap()
         let logger = Logger(label: "advisor.broker")
-        let context = BusContext(logger: logger, spinBeforeSleeping: settings.process.busSpin)
+        let context = settings.process.busContext(logger: logger)
         let broker = Broker(
             context: context, endpoints: settings.process.endpoints, curve: settings.curve, logger: logger)
         if settings.curve == nil {

@@ -17,7 +17,7 @@ public enum GatewayMain {
         if settings.process.curve == nil {
             logger.warning("bus runs without CURVE: local development only")
         }
-        let context = BusContext(logger: logger, spinBeforeSleeping: settings.process.busSpin)
+        let context = settings.process.busContext(logger: logger)
         let client = MDPClient(
             context: context, endpoint: settings.process.endpoints.mdp, curve: settings.process.curve, logger: logger)
         let bus = BusClient(mdp: client, logger: logger)
