@@ -10,22 +10,26 @@
 //     one direct hop does when libzmq can batch. Then raw libzmq through a load-balancing broker
 //     (the zguide's lbbroker: one request per worker connection, as in MDP), 1 and 16 in flight:
 //     what this machine allows for the broker's shape. Then our Broker between raw MDP peers
-//     (a raw client, raw worker threads): our broker's cost alone.
+//     (a raw client, raw worker threads): our broker's cost alone; then our MDPWorker behind a
+//     raw client, our MDPClient in front of raw workers, and both (untyped: the worker echoes the
+//     frames): what each end of the bus adds.
 // (b) Through our broker: BusClient → Broker → ServiceWorker echo (typed, two JSON frames each
-//     way), 1 caller and 16 concurrent callers; plus the same with untyped MDPClient calls, to
-//     show what the typed layer costs. Caller, broker and service each get a BusContext of their
-//     own (an I/O thread and a libzmq I/O thread each), as they are three processes in production.
+//     way), 1 caller and 16 concurrent callers; next to "our MDP client and worker", what the
+//     typed layer costs. Caller, broker and service each get a BusContext of their own (an I/O
+//     thread and a libzmq I/O thread each), as they are three processes in production.
 // (c) The 16-caller typed scenario again with CURVE (and the ZAP handler) on every socket.
 // (d) The typed scenarios again with every I/O thread spinning before it sleeps
 //     (BUS_SPIN_MICROSECONDS, `--spin`, 200 µs unless told).
 //
-// Each row also gives the process's CPU time and context switches per call (all threads of all
-// three contexts), which move less with the machine's load than the times do.
+// Each row also gives the process's CPU time (all of it, and its user-space part) and context
+// switches per call, over every thread of every context: they move less with the machine's load
+// than the times do.
 import Bus
 import CZeroMQ
 import Foundation
 import Logging
 import Models
+import Synchronization
 
 /// The echo operation the benchmark calls.
 enum Bench {
@@ -49,6 +53,8 @@ struct Figures {
     let perSecond: Double
     /// Process CPU time (user + system, every thread) per call, in µs.
     let cpuPerCall: Double
+    /// The user-space part of it: our code, Swift's runtime, libzmq's own work; the rest is the kernel.
+    let userPerCall: Double
     /// Context switches (voluntary and not) per call.
     let switchesPerCall: Double
 }
@@ -56,6 +62,7 @@ struct Figures {
 /// CPU time and context switches of the whole process so far.
 struct Usage {
     let cpuMicroseconds: Double
+    let userMicroseconds: Double
     let switches: Double
 
     static func now() -> Usage {
@@ -63,7 +70,7 @@ struct Usage {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         func micros(_ time: timeval) -> Double { Double(time.tv_sec) * 1e6 + Double(time.tv_usec) }
         return Usage(
-            cpuMicroseconds: micros(usage.ru_utime) + micros(usage.ru_stime),
+            cpuMicroseconds: micros(usage.ru_utime) + micros(usage.ru_stime), userMicroseconds: micros(usage.ru_utime),
             switches: Double(usage.ru_nvcsw + usage.ru_nivcsw))
     }
 }
@@ -84,6 +91,7 @@ func figures(_ name: String, latencies: [UInt64], elapsed: UInt64, since usage: 
         name: name, calls: sorted.count, p50: percentile(0.50), p99: percentile(0.99),
         perSecond: Double(sorted.count) / (Double(elapsed) / 1e9),
         cpuPerCall: (used.cpuMicroseconds - usage.cpuMicroseconds) / Double(sorted.count),
+        userPerCall: (used.userMicroseconds - usage.userMicroseconds) / Double(sorted.count),
         switchesPerCall: (used.switches - usage.switches) / Double(sorted.count))
 }
 
@@ -336,20 +344,81 @@ func untilServed(_ client: BusClient) async throws {
     }
 }
 
-/// Our broker alone between raw MDP/0.1 peers: a raw client keeping `inFlight` requests
-/// outstanding on one DEALER, and `workers` raw echo workers on threads of their own. Next to
-/// `rawBrokered` it prices our broker; the bus rows next to it price our client and worker.
-func rawPeersViaOurBroker(roundTrips: Int, inFlight: Int, workers: Int) async throws -> Figures {
+/// Which ends of a call are ours (`MDPClient`, `MDPWorker`) and which raw, around our broker.
+enum OurEnds {
+    case neither, worker, client, both
+
+    var name: String {
+        switch self {
+        case .neither: "raw MDP peers via our broker, 16 in flight"
+        case .worker: "raw MDP client, our MDP worker, 16 in flight"
+        case .client: "our MDP client, raw MDP workers, 16 callers"
+        case .both: "our MDP client and worker, 16 callers"
+        }
+    }
+}
+
+/// Our broker between MDP/0.1 peers, untyped (no JSON: the worker echoes the frames). With raw
+/// peers on both ends (a raw client keeping `inFlight` requests outstanding on one DEALER, raw
+/// echo workers on threads of their own) it prices our broker next to `rawBrokered`; with our
+/// `MDPWorker`, our `MDPClient` (`inFlight` callers) or both, what each end of the bus adds; next
+/// to the typed rows, "both" shows what the typed layer costs on top.
+func oursViaOurBroker(_ ends: OurEnds, roundTrips: Int, inFlight: Int, workers: Int) async throws -> Figures {
     let brokerContext = BusContext(logger: quietLogger)
+    let clientContext = BusContext(logger: quietLogger)
+    let workerContext = BusContext(logger: quietLogger)
     let broker = try await startBroker(brokerContext, curve: nil)
-    let clientContext = RawPointer(pointer: zmq_ctx_new()!)
-    let workerContext = RawPointer(pointer: zmq_ctx_new()!)
+    let rawContext = RawPointer(pointer: zmq_ctx_new()!)
     let endpoint = broker.endpoints.mdp
     let service = Array(Bench.Echo.service.rawValue.utf8)
+    let mdp = MDPClient(context: clientContext, endpoint: endpoint, curve: nil, logger: quietLogger)
+    var worker: MDPWorker?
+    var running: Task<Void, any Error>?
+    if ends == .neither || ends == .client {
+        startRawMDPWorkers(context: rawContext, endpoint: endpoint, count: workers)
+    } else {
+        let echo = MDPWorker(
+            context: workerContext, endpoint: endpoint, service: Bench.Echo.service.rawValue, instanceId: "bench-1",
+            slots: workers, curve: nil, logger: quietLogger)
+        running = Task { try await echo.run { $0 } }
+        worker = echo
+    }
+    try await untilServed(BusClient(mdp: mdp, logger: quietLogger))
+    let result: Figures
+    if ends == .neither || ends == .worker {
+        result = await pipelinedClient(
+            ends.name, context: rawContext, endpoint: endpoint, roundTrips: roundTrips, inFlight: inFlight,
+            envelope: [[], Array("MDPC01".utf8), service])
+    } else {
+        // The typed calls' path (the shared socket, replies matched by the id in their first
+        // frame), with a reply header that the echo brings back.
+        let payload = Data(repeating: 0x61, count: 100)
+        let nextID = Atomic<Int>(0)
+        result = try await measure(ends.name, callers: inFlight, callsPerCaller: roundTrips / inFlight, warmUp: 500) {
+            let id = String(nextID.add(1, ordering: .relaxed).newValue)
+            let header = Data(#"{"requestId":"\#(id)"}"#.utf8)
+            let reply = try await mdp.request(
+                service: Bench.Echo.service.rawValue, body: [header, payload], requestID: id, timeout: .seconds(10))
+            precondition(reply.count == 2)
+        }
+    }
+    await worker?.stop()
+    try await running?.value
+    zmq_ctx_shutdown(rawContext.pointer)
+    zmq_ctx_term(rawContext.pointer)
+    await broker.stop()
+    await clientContext.shutdown()
+    await workerContext.shutdown()
+    await brokerContext.shutdown()
+    return result
+}
 
-    for _ in 0..<workers {
+/// `count` raw MDP/0.1 echo workers, each a DEALER on a thread of its own, until `context` shuts down.
+func startRawMDPWorkers(context: RawPointer, endpoint: String, count: Int) {
+    let service = Array(Bench.Echo.service.rawValue.utf8)
+    for _ in 0..<count {
         Thread {
-            let dealer = zmq_socket(workerContext.pointer, ZMQ_DEALER)!
+            let dealer = zmq_socket(context.pointer, ZMQ_DEALER)!
             zmq_connect(dealer, endpoint)
             func send(_ frames: [[UInt8]]) {
                 for (index, frame) in frames.enumerated() {
@@ -377,18 +446,6 @@ func rawPeersViaOurBroker(roundTrips: Int, inFlight: Int, workers: Int) async th
             zmq_close(dealer)
         }.start()
     }
-    try await untilServed(BusClient(
-        mdp: MDPClient(context: brokerContext, endpoint: endpoint, curve: nil, logger: quietLogger), logger: quietLogger))
-
-    let result = await pipelinedClient(
-        "raw MDP peers via our broker, \(inFlight) in flight", context: clientContext, endpoint: endpoint,
-        roundTrips: roundTrips, inFlight: inFlight, envelope: [[], Array("MDPC01".utf8), service])
-    zmq_ctx_shutdown(workerContext.pointer)
-    zmq_ctx_term(workerContext.pointer)
-    zmq_ctx_term(clientContext.pointer)
-    await broker.stop()
-    await brokerContext.shutdown()
-    return result
 }
 
 /// MDP/0.1 worker commands, spelled out here as a foreign peer would.
@@ -455,15 +512,6 @@ func busBenchmark(
         let response = try await client.call(Bench.Echo.self, .init(text: text), as: .system)
         precondition(response.text.utf8.count == 100)
     }
-    // Untyped: the same two frames, prepared once, through MDPClient alone.
-    let header = try WireCoding.encoder().encode(
-        RequestHeader(operation: Bench.Echo.name, requestId: "bench", caller: .system, deadline: Int64.max / 2))
-    let payload = try WireCoding.encoder().encode(Bench.Echo.Payload(text: text))
-    let untyped: @Sendable () async throws -> Void = {
-        let reply = try await mdp.request(service: Bench.Echo.service.rawValue, body: [header, payload], timeout: .seconds(10))
-        precondition(reply.count == 2)
-    }
-
     var rows: [Figures] = []
     func run(_ name: String, callers: Int, call: @escaping @Sendable () async throws -> Void) async throws {
         guard selected(name) else { return }
@@ -478,9 +526,7 @@ func busBenchmark(
         try await run("bus typed echo, 1 caller, spin \(spinMicroseconds) µs", callers: 1, call: typed)
         try await run("bus typed echo, 16 callers, spin \(spinMicroseconds) µs", callers: 16, call: typed)
     } else {
-        try await run("bus MDP echo (untyped), 1 caller", callers: 1, call: untyped)
         try await run("bus typed echo, 1 caller", callers: 1, call: typed)
-        try await run("bus MDP echo (untyped), 16 callers", callers: 16, call: untyped)
         try await run("bus typed echo, 16 callers", callers: 16, call: typed)
     }
 
@@ -536,8 +582,8 @@ if selected("raw libzmq via a broker, 1 caller") {
 if selected("raw libzmq via a broker, 16 in flight") {
     rawRows.append(await rawBrokered(roundTrips: 64_000 * scale, inFlight: 16, workers: slots))
 }
-if selected("raw MDP peers via our broker, 16 in flight") {
-    rawRows.append(try await rawPeersViaOurBroker(roundTrips: 64_000 * scale, inFlight: 16, workers: slots))
+for ends in [OurEnds.neither, .worker, .client, .both] where selected(ends.name) {
+    rawRows.append(try await oursViaOurBroker(ends, roundTrips: 64_000 * scale, inFlight: 16, workers: slots))
 }
 var rows = try await busBenchmark(single: 10_000 * scale, concurrent: 64_000 * scale, slots: slots, only: only, curved: false)
 if spinMicroseconds > 0 {
@@ -554,11 +600,11 @@ print(
         + "worker slots \(slots), load average \(String(decoding: (FileManager.default.contents(atPath: "/proc/loadavg") ?? Data()).prefix(14), as: UTF8.self))")
 print(
     pad("scenario", 46) + pad("calls", 8) + pad("p50 µs", 10) + pad("p99 µs", 10) + pad("calls/s", 10)
-        + pad("p50 ×raw", 10) + pad("calls/s ×raw", 14) + pad("cpu µs/call", 13) + "switches/call")
+        + pad("p50 ×raw", 10) + pad("calls/s ×raw", 14) + pad("cpu µs/call", 13) + pad("user µs/call", 14) + "switches/call")
 for row in [baseline] + rawRows + rows {
     print(
         pad(row.name, 46) + pad("\(row.calls)", 8) + pad(number(row.p50), 10) + pad(number(row.p99), 10)
             + pad(number(row.perSecond, 0), 10) + pad(number(row.p50 / baseline.p50, 2), 10)
             + pad(number(row.perSecond / baseline.perSecond, 2), 14) + pad(number(row.cpuPerCall), 13)
-            + number(row.switchesPerCall))
+            + pad(number(row.userPerCall), 14) + number(row.switchesPerCall))
 }
