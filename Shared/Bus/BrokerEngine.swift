@@ -273,6 +273,9 @@ final class BrokerEngine: LoopParticipant {
                 identity: identity, service: service, expiry: now + heartbeat.expiryNanoseconds, now: now)
             workers[identity] = worker
             service.workerCount += 1
+            // MDP/0.1 has no acknowledgement of READY; a heartbeat at once tells the worker it is
+            // registered (its readiness) without waiting a whole interval.
+            if case .sent? = router?.send([identity, MDP.empty, MDP.worker, MDP.heartbeat]) { worker.lastSent = now }
             logger.debug(
                 "bus worker registered",
                 metadata: ["bus.service": "\(String(decoding: service.name, as: UTF8.self))", "bus.worker": "\(workerName(identity))"])

@@ -44,6 +44,18 @@ public final class MDPWorker: Sendable {
         }
     }
 
+    /// Whether the broker has registered this worker: it is running and the broker has heartbeated
+    /// (or sent a request to) one of its slots since that slot's READY. Our broker heartbeats a
+    /// worker as soon as it registers it; another broker within one heartbeat interval.
+    public func isRegistered() async -> Bool {
+        let engine = self.engine
+        return await withCheckedContinuation { continuation in
+            loop.execute(
+                { _ in continuation.resume(returning: engine.value.isRegistered) },
+                ifClosed: { continuation.resume(returning: false) })
+        }
+    }
+
     /// Graceful stop: takes no new work, lets handlers in flight finish (up to the grace period),
     /// tells the broker DISCONNECT so it drops this worker at once, and closes.
     public func stop() async {

@@ -19,6 +19,10 @@ final class WorkerEngine: LoopParticipant {
         /// Bumped with every new socket, so a reply computed for an old connection is dropped.
         var generation = 0
         var busy = false
+        /// The broker has sent this connection something since its READY, so it knows the slot:
+        /// MDP/0.1 acknowledges nothing, but a broker heartbeats (and sends requests to) only the
+        /// workers it has registered.
+        var acknowledged = false
         var lastHeard: UInt64 = 0
         var lastSent: UInt64 = 0
 
@@ -126,6 +130,7 @@ final class WorkerEngine: LoopParticipant {
         slot.socket = socket
         slot.generation += 1
         slot.busy = false
+        slot.acknowledged = false
         let now = monotonicNanoseconds()
         slot.lastHeard = now
         slot.lastSent = now
@@ -156,7 +161,14 @@ final class WorkerEngine: LoopParticipant {
         slot.socket = nil
         slot.registration = nil
         slot.busy = false
+        slot.acknowledged = false
         slot.generation += 1
+    }
+
+    /// Whether the broker has this worker registered: running, with a slot the broker has spoken
+    /// to since its READY. What `/readyz` reports for the bus.
+    var isRegistered: Bool {
+        state == .running && slots.contains { $0.socket != nil && $0.acknowledged }
     }
 
     // MARK: Messages from the broker
@@ -184,6 +196,7 @@ final class WorkerEngine: LoopParticipant {
                 return
             }
             guard state == .running, !slot.busy, let handler, let deliver else { return }
+            slot.acknowledged = true
             slot.busy = true
             // The broker sends a busy worker nothing it must act on at once (heartbeats wait in
             // the socket), so the slot leaves the poll set until its reply is sent.
@@ -199,7 +212,7 @@ final class WorkerEngine: LoopParticipant {
                 deliver(index, generation, client, reply)
             }
         case .heartbeat:
-            break
+            slot.acknowledged = true
         case .disconnect:
             guard state == .running else { return }
             logger.info("bus broker said DISCONNECT; registering again")

@@ -65,6 +65,11 @@ public final class ServiceWorker: Sendable {
         try await worker.run { [self] body in await serve(body) }
     }
 
+    /// Whether the broker has registered this worker (see `MDPWorker.isRegistered()`).
+    public func isRegistered() async -> Bool {
+        await worker.isRegistered()
+    }
+
     /// Takes no new calls, lets calls in flight finish, unregisters.
     public func stop() async {
         await worker.stop()

@@ -149,7 +149,8 @@ public enum WorkerServiceMain {
         let relay = EventRelay(producer: service, database: settings.database, publisher: parts.publisher, logger: logger)
         var readiness = ReadinessChecks()
         readiness.add("database") { await database.ping() }
-        readiness.add("bus") { (try? await bus.hasWorkers(service.rawValue)) == true }
+        // This instance registered, not merely some instance of the service.
+        readiness.add("bus") { await worker.isRegistered() }
         let admin = AdminServer.build(
             host: settings.process.adminHost, port: settings.process.adminPort, readiness: readiness,
             registry: registry, processName: service.rawValue, logger: logger)

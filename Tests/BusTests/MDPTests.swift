@@ -1,6 +1,7 @@
 @testable import Bus
 import Foundation
 import Logging
+import TestSupport
 import Testing
 
 @Suite("MDP broker, client and worker")
@@ -170,7 +171,57 @@ struct MDPTests {
         await fixture.shutdown()
     }
 
-    @Test("after a broker restart on the same endpoint, workers re-register and calls succeed")
+    @Test("a worker knows it is registered as soon as the broker has taken its READY, not before")
+    func registrationIsAcknowledged() async throws {
+        // Heartbeats so slow that only the broker's heartbeat on registering can tell the worker.
+        let slow = Heartbeat(interval: .seconds(30), liveness: 3)
+        let endpoints = BusEndpoints(
+            mdp: "tcp://127.0.0.1:\(try FreePort.next())", eventsIn: "tcp://127.0.0.1:*", eventsOut: "tcp://127.0.0.1:*")
+        let workerContext = BusContext(logger: quietLogger)
+        let worker = MDPWorker(
+            context: workerContext, endpoint: endpoints.mdp, service: "ack", instanceId: "w", slots: 2, curve: nil,
+            heartbeat: slow, logger: quietLogger)
+        #expect(await !worker.isRegistered())
+        let running = launch(worker, echo(tag: "w"))
+        // Running, its READY waiting in the socket for a broker that is not there yet.
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(await !worker.isRegistered())
+
+        let brokerContext = BusContext(logger: quietLogger)
+        let broker = Broker(context: brokerContext, endpoints: endpoints, curve: nil, heartbeat: slow, logger: quietLogger)
+        try await broker.start()
+        let started = ContinuousClock.now
+        try await eventually(timeout: .seconds(5), "the worker registered") { await worker.isRegistered() }
+        #expect(ContinuousClock.now - started < .seconds(3))
+
+        await worker.stop()
+        try await running.value
+        #expect(await !worker.isRegistered())
+        await broker.stop()
+        await brokerContext.shutdown()
+        await workerContext.shutdown()
+    }
+
+    @Test("a worker whose broker went away no longer reports itself registered")
+    func registrationEndsWithTheBroker() async throws {
+        let fixture = try await BrokerFixture.start(heartbeat: fastHeartbeat)
+        let workerContext = BusContext(logger: quietLogger)
+        let worker = MDPWorker(
+            context: workerContext, endpoint: fixture.endpoints.mdp, service: "ack", instanceId: "w", slots: 2,
+            curve: nil, heartbeat: fastHeartbeat, logger: quietLogger)
+        let running = launch(worker, echo(tag: "w"))
+        try await eventually("the worker registered") { await worker.isRegistered() }
+
+        await fixture.shutdown()
+        // Five silent heartbeat intervals of 100 ms, then its slots reconnect, unacknowledged.
+        try await eventually("the worker noticed the broker left") { await !worker.isRegistered() }
+
+        await worker.stop()
+        try await running.value
+        await workerContext.shutdown()
+    }
+
+    @Test("after a broker restart on the same endpoint, workers re-register (and know it) and calls succeed")
     func brokerRestart() async throws {
         let context = BusContext(logger: quietLogger)
         let first = Broker(
@@ -199,6 +250,7 @@ struct MDPTests {
         }
         #expect(answered)
         #expect(ContinuousClock.now - restarted < .seconds(2))
+        #expect(await worker.isRegistered())
 
         await worker.stop()
         try await running.value

@@ -89,6 +89,21 @@ struct BusEndToEndTests {
         }
     }
 
+    @Test("a service is alive but not ready until the broker has registered it")
+    func readyOnlyOnceRegistered() async throws {
+        try await PlatformHarness.with(schemas: ["accounts"]) { harness in
+            let accounts = try await harness.startService("accounts", schema: "accounts", waitUntilReady: false)
+            let admin = "http://127.0.0.1:\(accounts.adminPort)"
+            try await Eventually.wait(timeout: .seconds(20), "alive") { await HTTP.get("\(admin)/healthz")?.status == 200 }
+            let waiting = try #require(await HTTP.get("\(admin)/readyz"))
+            #expect(waiting.status == 503)
+            #expect(String(decoding: waiting.body, as: UTF8.self) == "not ready: bus\n")
+
+            try await harness.startBroker()
+            try await Eventually.wait(timeout: .seconds(5), "ready") { await HTTP.get("\(admin)/readyz")?.status == 200 }
+        }
+    }
+
     @Test("SIGTERM stops a service gracefully: exit 0 and the broker drops it at once")
     func gracefulShutdown() async throws {
         try await PlatformHarness.with(schemas: ["accounts"]) { harness in
