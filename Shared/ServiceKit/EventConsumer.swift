@@ -42,6 +42,12 @@ public struct EventSubscription: Sendable {
 /// one transaction of this service's schema, so a duplicate (from another instance, a replay or a
 /// redelivery) finds the cursor past it and changes nothing. A gap in the sequence, a producer's
 /// heartbeat ahead of the cursor, and start-up all trigger a replay over MDP.
+///
+/// An event whose handler throws is not skipped: events of one producer apply in order (an
+/// erasure must not be overtaken, nor silently dropped), so that producer's stream waits at it and
+/// is retried at every heartbeat until a handler that can apply it is deployed. Operators see it as
+/// `events_apply_failures_total{producer}` rising and `events_consumer_lag{producer}` (the
+/// producer's last sequence number minus this service's cursor) staying above zero.
 public final class EventConsumer: Service {
     private let subscriptions: [String: EventSubscription]
     private let subscriber: EventSubscriber
@@ -49,6 +55,8 @@ public final class EventConsumer: Service {
     private let bus: BusClient
     private let logger: Logger
     private let applied: Counter
+    private let failures: [String: Counter]
+    private let lag: [String: Gauge]
 
     public init(
         subscriptions: [EventSubscription], subscriber: EventSubscriber, database: Database, bus: BusClient,
@@ -65,6 +73,12 @@ public final class EventConsumer: Service {
         self.bus = bus
         self.logger = logger
         self.applied = Counter(label: "events_applied_total")
+        self.failures = Dictionary(uniqueKeysWithValues: self.subscriptions.keys.map {
+            ($0, Counter(label: "events_apply_failures_total", dimensions: [("producer", $0)]))
+        })
+        self.lag = Dictionary(uniqueKeysWithValues: self.subscriptions.keys.map {
+            ($0, Gauge(label: "events_consumer_lag", dimensions: [("producer", $0)]))
+        })
     }
 
     /// The topic prefixes that bring every event and heartbeat of the subscribed producers.
@@ -97,9 +111,14 @@ public final class EventConsumer: Service {
             guard subscriptions[producer] != nil,
                 let last = Int64(String(decoding: frames[1], as: UTF8.self))
             else { return }
-            let cursor = try? await database.withConnection { try EventCursor.current(producer: producer, on: $0) }
-            if let cursor, cursor < last {
+            guard let cursor = try? await database.withConnection({ try EventCursor.current(producer: producer, on: $0) })
+            else { return }
+            if cursor < last {
                 await catchUpLogging(producer)
+                let caughtUp = try? await database.withConnection { try EventCursor.current(producer: producer, on: $0) }
+                lag[producer]?.record(max(0, last - (caughtUp ?? cursor)))
+            } else {
+                lag[producer]?.record(0)
             }
             return
         }
@@ -115,6 +134,7 @@ public final class EventConsumer: Service {
                 await catchUpLogging(metadata.producer)
             }
         } catch {
+            failures[metadata.producer]?.increment()
             logger.error(
                 "event not applied; it will be replayed",
                 metadata: ["event.type": "\(metadata.type)", "event.seq": "\(metadata.seq)", "error": "\(error)"])
@@ -156,7 +176,12 @@ public final class EventConsumer: Service {
                 request: Events.Replay.Request(after: cursor, limit: limit),
                 responseType: Events.Replay.Response.self, as: .system, idempotent: true, timeout: .seconds(10))
             for event in page.events {
-                _ = try await apply(event.metadata, payload: Data(event.payload.utf8))
+                do {
+                    _ = try await apply(event.metadata, payload: Data(event.payload.utf8))
+                } catch {
+                    failures[producer]?.increment()
+                    throw error
+                }
             }
             if page.events.isEmpty || page.events.last.map({ $0.metadata.seq >= page.lastSeq }) == true {
                 return

@@ -78,4 +78,49 @@ struct EventsEndToEndTests {
             #expect(counts.distinct == 200)
         }
     }
+
+    @Test("an event its handler cannot apply holds its producer's stream, visibly, until a fixed release applies it")
+    func eventThatCannotBeApplied() async throws {
+        try await PlatformHarness.with(schemas: ["fixture", "fixturesink"]) { harness in
+            try await harness.startBroker()
+            try await harness.startService("event-fixture", arguments: ["producer"], schema: "fixture")
+            let poison = UUID().uuidString
+            let after = UUID().uuidString
+            var consumer = try await harness.startService(
+                "event-fixture", arguments: ["consumer"], schema: "fixturesink", environment: ["FIXTURE_REFUSE_LABEL": poison])
+            @Sendable func received(_ label: String) async throws -> Int {
+                try await harness.client.call(CountReceived.self, CountReceived.Request(label: label), as: .system).rows
+            }
+            @Sendable func metric(_ name: String, of process: PlatformProcess) async -> Double? {
+                guard let answer = await HTTP.get("http://127.0.0.1:\(process.adminPort)/metrics") else { return nil }
+                let line = String(decoding: answer.body, as: UTF8.self).split(separator: "\n")
+                    .first { $0.hasPrefix("\(name){producer=\"fixture\"} ") }
+                return line.flatMap { Double($0.split(separator: " ").last ?? "") }
+            }
+
+            _ = try await harness.client.call(Emit.self, Emit.Request(count: 3, label: poison), as: .system)
+            _ = try await harness.client.call(Emit.self, Emit.Request(count: 5, label: after), as: .system)
+            // Heartbeats every second retry the replay; the stream stays at the first refused event.
+            let stuck = consumer
+            try await Eventually.wait(timeout: .seconds(15), "the consumer reports 8 events behind") {
+                await metric("events_consumer_lag", of: stuck) == 8
+            }
+            #expect(await (metric("events_apply_failures_total", of: consumer) ?? 0) >= 2)
+            #expect(try await received(poison) == 0)
+            #expect(try await received(after) == 0, "no event overtakes the one that failed")
+
+            // The fixed release applies everything, in order, once.
+            consumer.signal(SIGTERM)
+            #expect(try await consumer.waitForExit() == 0)
+            consumer = try await harness.startService("event-fixture", arguments: ["consumer"], schema: "fixturesink")
+            try await Eventually.wait(timeout: .seconds(15), "every event applied") {
+                (try? await received(after)) == 5
+            }
+            #expect(try await received(poison) == 3)
+            let fixed = consumer
+            try await Eventually.wait(timeout: .seconds(10), "the lag back to zero") {
+                await metric("events_consumer_lag", of: fixed) == 0
+            }
+        }
+    }
 }

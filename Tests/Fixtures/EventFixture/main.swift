@@ -7,7 +7,8 @@ import TestSupport
 
 // A producer and a consumer of events, run as real processes by the end-to-end tests:
 // `event-fixture producer` serves `fixture.emit`, which writes events through the outbox;
-// `event-fixture consumer` applies them into its own table and serves `fixturesink.count`.
+// `event-fixture consumer` applies them into its own table and serves `fixturesink.count`; with
+// FIXTURE_REFUSE_LABEL set, its handler fails on events of that label, as a buggy release would.
 
 let migrations = Bundle.module.url(forResource: "Migrations", withExtension: nil)
 
@@ -26,7 +27,9 @@ case "producer":
             }
         })
 case "consumer":
+    let refused = ProcessInfo.processInfo.environment["FIXTURE_REFUSE_LABEL"]
     let subscription = EventSubscription(producer: Emit.service).on(Counted.self) { event, _, connection in
+        if event.label == refused { throw ServiceError(.internalError, "this release cannot apply \(event.label)") }
         try connection.execute("INSERT INTO received (n, label) VALUES ($1, $2)", event.n, event.label)
     }
     await WorkerServiceMain.run(
