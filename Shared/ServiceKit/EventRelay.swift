@@ -66,7 +66,7 @@ public final class EventRelay: Service {
             try await Task.sleep(for: .seconds(2))
         }
         logger.info("event relay leads", metadata: ["bus.producer": "\(producer)"])
-        try await connection.run { try $0.executeScript("LISTEN \(Outbox.notificationChannel)") }
+        _ = try await connection.run { try Outbox.listen(on: $0) }
         var lastSeq = try await connection.run { try Outbox.lastSeq(on: $0) }
         let clock = ContinuousClock()
         var nextHeartbeat = clock.now
@@ -78,7 +78,7 @@ public final class EventRelay: Service {
                     try connection.execute("COMMIT")
                     return events
                 } catch {
-                    try? connection.execute("ROLLBACK")
+                    _ = try? connection.execute("ROLLBACK")
                     throw error
                 }
             }

@@ -57,6 +57,11 @@ public struct WorkerServiceSettings: Sendable {
         process = ProcessSettings(reading: &reader)
         let url = reader.required("DATABASE_URL")
         let schema = reader.string("DATABASE_SCHEMA", default: service.rawValue)
+        // An unquoted lower-case identifier, short enough that "outbox.<schema>" is a valid
+        // notification channel (63 bytes at most).
+        if schema.utf8.count > 56 || schema.wholeMatch(of: /[a-z_][a-z0-9_]*/) == nil {
+            reader.problem("DATABASE_SCHEMA must be a lower-case SQL identifier of at most 56 characters, got \"\(schema)\"")
+        }
         database = DatabaseConfig(
             url: url, poolSize: reader.int("DATABASE_POOL_SIZE", default: 4, in: 1...64),
             schema: schema, applicationName: service.rawValue)

@@ -3,15 +3,34 @@ public import Models
 /// The producer side of "events with nothing lost": events are written in the same transaction
 /// as the change they announce, and numbered only when the relay publishes them.
 public enum Outbox {
-    /// The channel `append` notifies, for the relay to `LISTEN` on.
-    public static let notificationChannel = "outbox"
+    /// The channel `append` notifies for the outbox of `schema`: one per schema, so that a relay
+    /// wakes for its own service's events only, though every service shares the database.
+    public static func notificationChannel(schema: String) -> String {
+        channelPrefix + schema
+    }
 
-    /// Inside the caller's transaction: insert the event (payload = JSON text); also `NOTIFY outbox` so the relay wakes.
+    private static let channelPrefix = "outbox."
+
+    /// On a relay's connection: `LISTEN` on the channel of its outbox (the connection's schema);
+    /// returns the channel's name, as notifications will carry it.
+    @discardableResult
+    public static func listen(on connection: Connection) throws -> String {
+        let channel = notificationChannel(schema: try currentSchema(of: connection))
+        try connection.executeScript("LISTEN \(quoteIdentifier(channel))")
+        return channel
+    }
+
+    /// Inside the caller's transaction: insert the event (payload = JSON text) and notify the
+    /// channel of this schema's outbox, so its relay wakes.
     ///
     /// The notification is delivered on commit, and not at all on rollback, like the row.
     public static func append(type: String, payload: String, on connection: Connection) throws {
         try connection.execute("INSERT INTO outbox (type, payload) VALUES ($1, $2::jsonb)", type, payload)
-        try connection.execute("SELECT pg_notify($1, '')", notificationChannel)
+        try connection.execute("SELECT pg_notify($1 || current_schema(), '')", channelPrefix)
+    }
+
+    private static func currentSchema(of connection: Connection) throws -> String {
+        try connection.queryOne("SELECT current_schema() AS schema")?.decode("schema", as: String?.self) ?? "public"
     }
 
     /// Relay (leader only): in ONE transaction, stamp every unstamped row in id order with seq = max(seq)+1, +2, … (dense); return them as (seq, type, payload, occurredAt) in seq order. Limit per call (e.g. 1000).
@@ -24,7 +43,7 @@ public enum Outbox {
     /// transaction is open.
     public static func stampPending(on connection: Connection, producer: String, limit: Int = 1000) throws -> [Events.StoredEvent] {
         try connection.requireTransaction("Outbox.stampPending")
-        let schema = try connection.queryOne("SELECT current_schema() AS schema")?.decode("schema", as: String?.self) ?? "public"
+        let schema = try currentSchema(of: connection)
         try connection.execute("SELECT pg_advisory_xact_lock($1)", advisoryLockKey("outbox", schema))
         // A fresh statement after the lock, so max(seq) includes what the previous holder stamped.
         let rows = try connection.query(

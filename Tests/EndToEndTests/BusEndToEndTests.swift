@@ -124,13 +124,18 @@ struct BusEndToEndTests {
     @Test("a service refuses to start with bad configuration and names every problem")
     func badConfiguration() async throws {
         let process = try PlatformProcess(
-            "accounts", environment: ["DATABASE_URL": "", "WORKER_SLOTS": "zero", "BROKER_ENDPOINT": "nowhere"])
+            "accounts",
+            environment: [
+                "DATABASE_URL": "", "WORKER_SLOTS": "zero", "BROKER_ENDPOINT": "nowhere",
+                "DATABASE_SCHEMA": "Accounts; DROP",
+            ])
         defer { process.stop() }
         #expect(try await process.waitForExit() == 2)
         let log = process.log()
         #expect(log.contains("DATABASE_URL"))
         #expect(log.contains("WORKER_SLOTS"))
         #expect(log.contains("BROKER_ENDPOINT"))
+        #expect(log.contains("DATABASE_SCHEMA"))
     }
 }
 

@@ -118,25 +118,34 @@ import Testing
         }
     }
 
-    @Test func appendNotifiesTheRelayOnCommitOnly() async throws {
+    @Test func appendNotifiesItsOwnSchemasRelayOnCommitOnly() async throws {
         try await withPlatformTables { database, testDatabase in
+            // Another service's outbox in the same database.
+            let neighbour = Database(testDatabase.config(schema: "neighbour", poolSize: 1), logger: testLogger)
+            _ = try await database.withConnection { try $0.execute("CREATE SCHEMA neighbour") }
+            try await neighbour.migrate(PlatformTables.migrations, table: PlatformTables.migrationTable)
             let relay = DedicatedConnection(testDatabase.config(), logger: testLogger)
             do {
-                try await relay.run { try $0.executeScript("LISTEN \(Outbox.notificationChannel)") }
+                let channel = try await relay.run { try Outbox.listen(on: $0) }
+                #expect(channel == Outbox.notificationChannel(schema: "producer"))
                 await #expect(throws: Deliberate.self) {
                     try await database.transaction { connection in
                         try Outbox.append(type: "rolled.back", payload: "{}", on: connection)
                         throw Deliberate()
                     }
                 }
-                let afterRollback = try await relay.waitForNotifications(timeout: .milliseconds(200))
-                #expect(afterRollback == [])
+                try await append(["next.door"], to: neighbour)
+                // Both committed (or not) before this wait began: nothing of theirs is on its way.
+                let afterOthers = try await relay.waitForNotifications(timeout: .milliseconds(200))
+                #expect(afterOthers == [])
                 try await append(["committed"], to: database)
                 let afterCommit = try await relay.waitForNotifications(timeout: .seconds(30))
-                #expect(afterCommit == [Outbox.notificationChannel])
+                #expect(afterCommit == [channel])
                 await relay.close()
+                await neighbour.close()
             } catch {
                 await relay.close()
+                await neighbour.close()
                 throw error
             }
         }
