@@ -57,16 +57,7 @@ final class PublisherEngine: LoopParticipant {
     func open(_ reactor: Reactor) {
         self.reactor = reactor
         do throws(BusError) {
-            let socket = try reactor.openSocket(type: ZMQ_PUB)
-            do {
-                try socket.applyConnectDefaults()
-                try socket.applyClientCurve(curve)
-                try socket.connect(endpoint)
-            } catch {
-                socket.close(linger: 0)
-                throw error
-            }
-            self.socket = socket
+            self.socket = try reactor.openConnected(type: ZMQ_PUB, to: endpoint, curve: curve)
             reactor.join(self)
             if curve == nil {
                 logger.warning("bus runs without CURVE: local development only", metadata: ["bus.endpoint": "\(endpoint)"])

@@ -62,15 +62,8 @@ final class SubscriberEngine: LoopParticipant {
         guard !closed else { return }
         self.reactor = reactor
         do throws(BusError) {
-            let socket = try reactor.openSocket(type: ZMQ_SUB)
-            do {
-                try socket.applyConnectDefaults()
-                try socket.applyClientCurve(curve)
+            let socket = try reactor.openConnected(type: ZMQ_SUB, to: endpoint, curve: curve) { [prefixes] socket throws(BusError) in
                 for prefix in prefixes { try socket.set(ZMQ_SUBSCRIBE, text: prefix) }
-                try socket.connect(endpoint)
-            } catch {
-                socket.close(linger: 0)
-                throw error
             }
             self.socket = socket
             reactor.watch(socket) { [unowned self] in drain() }

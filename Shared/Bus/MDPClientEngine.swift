@@ -141,18 +141,10 @@ final class ClientEngine: LoopParticipant {
 
     /// A DEALER connected to the broker.
     private func connectDealer(_ reactor: Reactor) throws(BusError) -> ZSocket {
-        let socket = try reactor.openSocket(type: ZMQ_DEALER)
-        do {
-            try socket.applyConnectDefaults()
+        try reactor.openConnected(type: ZMQ_DEALER, to: endpoint, curve: curve) { socket throws(BusError) in
             // A request is never queued on a connection that is not up (a dead broker).
             try socket.set(ZMQ_IMMEDIATE, 1)
-            try socket.applyClientCurve(curve)
-            try socket.connect(endpoint)
-        } catch {
-            socket.close(linger: 0)
-            throw error
         }
-        return socket
     }
 
     private func openSocket(for call: Call) {

@@ -117,15 +117,9 @@ final class WorkerEngine: LoopParticipant {
 
     private func connect(_ slot: Slot) throws(BusError) {
         guard let reactor else { return }
-        let socket = try reactor.openSocket(type: ZMQ_DEALER)
-        do {
-            try socket.applyConnectDefaults()
-            try socket.set(ZMQ_ROUTING_ID, bytes: slot.nextIdentity)
-            try socket.applyClientCurve(curve)
-            try socket.connect(endpoint)
-        } catch {
-            socket.close(linger: 0)
-            throw error
+        let identity = slot.nextIdentity
+        let socket = try reactor.openConnected(type: ZMQ_DEALER, to: endpoint, curve: curve) { socket throws(BusError) in
+            try socket.set(ZMQ_ROUTING_ID, bytes: identity)
         }
         slot.socket = socket
         slot.generation += 1

@@ -76,6 +76,26 @@ final class Reactor {
         return socket
     }
 
+    /// A socket of `type` connected to `endpoint`: the connect defaults, CURVE when `curve` is set,
+    /// then `configure` for what this socket needs besides, all before it connects. Closed again
+    /// if any step fails.
+    func openConnected(
+        type: Int32, to endpoint: String, curve: ClientCurve?,
+        configure: (ZSocket) throws(BusError) -> Void = { _ throws(BusError) in }
+    ) throws(BusError) -> ZSocket {
+        let socket = try openSocket(type: type)
+        do {
+            try socket.applyConnectDefaults()
+            try socket.applyClientCurve(curve)
+            try configure(socket)
+            try socket.connect(endpoint)
+        } catch {
+            socket.close(linger: 0)
+            throw error
+        }
+        return socket
+    }
+
     /// Called by `ZSocket.close`; stops watching it too.
     func forget(_ socket: ZSocket) {
         openSockets[ObjectIdentifier(socket)] = nil
