@@ -89,113 +89,103 @@ private func makeGreeter(
     return worker
 }
 
+/// A broker and one greeter worker ("g1") for one test, with a typed client and the MDP client
+/// under it; everything is stopped after `body`, whether it passed or threw.
+private func withGreeter(
+    journal: Journal = Journal(), logger: Logger = quietLogger, _ body: (BusClient, MDPClient) async throws -> Void
+) async throws {
+    let fixture = try await BrokerFixture.start()
+    let worker = makeGreeter(fixture.context, fixture.endpoints.mdp, tag: "g1", journal: journal, logger: logger)
+    let running = Task { try await worker.run() }
+    let mdp = MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, logger: quietLogger)
+    var failure: (any Error)?
+    do {
+        try await body(BusClient(mdp: mdp, logger: quietLogger), mdp)
+    } catch {
+        failure = error
+    }
+    await worker.stop()
+    try await running.value
+    await mdp.close()
+    await fixture.shutdown()
+    if let failure { throw failure }
+}
+
 @Suite("Typed bus calls")
 struct TypedLayerTests {
     @Test("a typed call returns the worker's response, with the caller's request id")
     func roundTrip() async throws {
-        let fixture = try await BrokerFixture.start()
-        let worker = makeGreeter(fixture.context, fixture.endpoints.mdp, tag: "g1")
-        let running = Task { try await worker.run() }
-        let bus = BusClient(
-            mdp: MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, logger: quietLogger),
-            logger: quietLogger)
-
-        let response = try await bus.call(Greeter.Hello.self, .init(name: "Ada"), as: .anonymous)
-        #expect(response.greeting == "hello, Ada")
-        #expect(response.worker == "g1")
-        #expect(!response.requestId.isEmpty)
-        #expect(try await bus.hasWorkers("greeter"))
-        #expect(try await bus.hasWorkers("nobody") == false)
-        let status = try await bus.serviceStatus(Greeter.service)
-        #expect(status.instances == 1 && status.workers == 2)
-
-        await worker.stop()
-        try await running.value
-        await fixture.shutdown()
+        try await withGreeter { bus, _ in
+            let response = try await bus.call(Greeter.Hello.self, .init(name: "Ada"), as: .anonymous)
+            #expect(response.greeting == "hello, Ada")
+            #expect(response.worker == "g1")
+            #expect(!response.requestId.isEmpty)
+            #expect(try await bus.hasWorkers("greeter"))
+            #expect(try await bus.hasWorkers("nobody") == false)
+            let status = try await bus.serviceStatus(Greeter.service)
+            #expect(status.instances == 1 && status.workers == 2)
+        }
     }
 
     @Test("a worker's ServiceError reaches the caller with its code and field errors")
     func serviceErrorPassesThrough() async throws {
-        let fixture = try await BrokerFixture.start()
-        let worker = makeGreeter(fixture.context, fixture.endpoints.mdp, tag: "g1")
-        let running = Task { try await worker.run() }
-        let bus = BusClient(
-            mdp: MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, logger: quietLogger),
-            logger: quietLogger)
-
-        let error = await #expect(throws: ServiceError.self) {
-            try await bus.call(Greeter.Validate.self, .init(name: "x"), as: .anonymous)
+        try await withGreeter { bus, _ in
+            let error = await #expect(throws: ServiceError.self) {
+                try await bus.call(Greeter.Validate.self, .init(name: "x"), as: .anonymous)
+            }
+            #expect(error?.code == .validationFailed)
+            #expect(error?.message == "the name is not acceptable")
+            #expect(
+                error?.fieldErrors == [
+                    FieldError(field: "name", code: "too_short"), FieldError(field: "name", code: "reserved"),
+                ])
         }
-        #expect(error?.code == .validationFailed)
-        #expect(error?.message == "the name is not acceptable")
-        #expect(
-            error?.fieldErrors == [FieldError(field: "name", code: "too_short"), FieldError(field: "name", code: "reserved")])
-
-        await worker.stop()
-        try await running.value
-        await fixture.shutdown()
     }
 
     @Test("an unknown operation is refused; any other handler error becomes a generic internal error")
     func unknownOperationAndInternalError() async throws {
-        let fixture = try await BrokerFixture.start()
         let logs = LogCapture()
-        let worker = makeGreeter(fixture.context, fixture.endpoints.mdp, tag: "g1", logger: logs.logger())
-        let running = Task { try await worker.run() }
-        let bus = BusClient(
-            mdp: MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, logger: quietLogger),
-            logger: quietLogger)
+        try await withGreeter(logger: logs.logger()) { bus, _ in
+            let unknown = await #expect(throws: ServiceError.self) {
+                try await bus.call(Greeter.Unserved.self, Empty(), as: .anonymous)
+            }
+            #expect(unknown?.code == .unknownOperation)
 
-        let unknown = await #expect(throws: ServiceError.self) {
-            try await bus.call(Greeter.Unserved.self, Empty(), as: .anonymous)
+            let failed = await #expect(throws: ServiceError.self) {
+                try await bus.call(Greeter.Explode.self, .init(name: "x"), as: .anonymous)
+            }
+            #expect(failed?.code == .internalError)
+            #expect(failed?.message.contains("password") == false)
+            // The operator still finds the real error in the log, tagged with the request.
+            let failure = logs.all.first { $0.message == "bus handler failed" }
+            #expect(failure?.metadata["bus.error"]?.contains("SecretFailure") == true)
+            #expect(failure?.metadata["bus.operation"] == "greeter.explode")
+            #expect(failure?.metadata["request.id"]?.isEmpty == false)
         }
-        #expect(unknown?.code == .unknownOperation)
-
-        let failed = await #expect(throws: ServiceError.self) {
-            try await bus.call(Greeter.Explode.self, .init(name: "x"), as: .anonymous)
-        }
-        #expect(failed?.code == .internalError)
-        #expect(failed?.message.contains("password") == false)
-        // The operator still finds the real error in the log, tagged with the request.
-        let failure = logs.all.first { $0.message == "bus handler failed" }
-        #expect(failure?.metadata["bus.error"]?.contains("SecretFailure") == true)
-        #expect(failure?.metadata["bus.operation"] == "greeter.explode")
-        #expect(failure?.metadata["request.id"]?.isEmpty == false)
-
-        await worker.stop()
-        try await running.value
-        await fixture.shutdown()
     }
 
     @Test("a request past its deadline is answered timeout without running; an unreadable header is a bad request")
     func deadlineAndBadHeader() async throws {
-        let fixture = try await BrokerFixture.start()
         let journal = Journal()
-        let worker = makeGreeter(fixture.context, fixture.endpoints.mdp, tag: "g1", journal: journal)
-        let running = Task { try await worker.run() }
-        let mdp = MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, logger: quietLogger)
-        let encoder = WireCoding.encoder()
-        let decoder = WireCoding.decoder()
+        try await withGreeter(journal: journal) { _, mdp in
+            let encoder = WireCoding.encoder()
+            let decoder = WireCoding.decoder()
+            let expired = RequestHeader(
+                operation: Greeter.Hello.name, requestId: "late-1", caller: .anonymous,
+                deadline: Int64(Date().timeIntervalSince1970 * 1000) - 1000)
+            let late = try await mdp.request(
+                service: "greeter",
+                body: [try encoder.encode(expired), try encoder.encode(Greeter.Hello.Request(name: "x"))],
+                timeout: .seconds(2))
+            let lateHeader = try decoder.decode(ReplyHeader.self, from: late[0])
+            #expect(lateHeader.requestId == "late-1")
+            #expect(lateHeader.error?.code == .timeout)
+            #expect(journal.all.isEmpty)
 
-        let expired = RequestHeader(
-            operation: Greeter.Hello.name, requestId: "late-1", caller: .anonymous,
-            deadline: Int64(Date().timeIntervalSince1970 * 1000) - 1000)
-        let late = try await mdp.request(
-            service: "greeter", body: [try encoder.encode(expired), try encoder.encode(Greeter.Hello.Request(name: "x"))],
-            timeout: .seconds(2))
-        let lateHeader = try decoder.decode(ReplyHeader.self, from: late[0])
-        #expect(lateHeader.requestId == "late-1")
-        #expect(lateHeader.error?.code == .timeout)
-        #expect(journal.all.isEmpty)
-
-        let garbled = try await mdp.request(
-            service: "greeter", body: [Data("not json".utf8), Data("{}".utf8)], timeout: .seconds(2))
-        #expect(try decoder.decode(ReplyHeader.self, from: garbled[0]).error?.code == .badRequest)
-
-        await worker.stop()
-        try await running.value
-        await mdp.close()
-        await fixture.shutdown()
+            let garbled = try await mdp.request(
+                service: "greeter", body: [Data("not json".utf8), Data("{}".utf8)], timeout: .seconds(2))
+            #expect(try decoder.decode(ReplyHeader.self, from: garbled[0]).error?.code == .badRequest)
+        }
     }
 
     @Test("a call longer than the operation's timeout ends as a timeout for the caller")
