@@ -92,3 +92,33 @@ extension ProcessSettings {
         BusContext(logger: logger, spinBeforeSleeping: busSpin)
     }
 }
+
+/// The bus side of a process that calls services but serves none (gateway, integration): its
+/// context and client, and its readiness, which is the broker answering.
+public struct BusCaller: Sendable {
+    public let bus: BusClient
+    private let context: BusContext
+    private let client: MDPClient
+
+    public init(settings: ProcessSettings, logger: Logger) {
+        if settings.curve == nil {
+            logger.warning("bus runs without CURVE: local development only")
+        }
+        context = settings.busContext(logger: logger)
+        client = MDPClient(context: context, endpoint: settings.endpoints.mdp, curve: settings.curve, logger: logger)
+        bus = BusClient(mdp: client, logger: logger)
+    }
+
+    /// `/readyz`: the broker answers (whatever it says about `mmi.service`).
+    public var readiness: ReadinessChecks {
+        var checks = ReadinessChecks()
+        checks.add("broker") { [bus] in (try? await bus.hasWorkers("mmi.service")) != nil }
+        return checks
+    }
+
+    /// Closes the client, then the context.
+    public func close() async {
+        await client.close()
+        await context.shutdown()
+    }
+}

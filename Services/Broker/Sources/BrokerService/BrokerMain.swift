@@ -1,6 +1,6 @@
 public import Bus
 import Foundation
-public import Logging
+import Logging
 import Prometheus
 public import ServiceKit
 

@@ -14,27 +14,18 @@ public enum GatewayMain {
             logger[metadataKey: "service.instance"] = "\(settings.process.instanceId)"
             return logger
         }()
-        if settings.process.curve == nil {
-            logger.warning("bus runs without CURVE: local development only")
-        }
-        let context = settings.process.busContext(logger: logger)
-        let client = MDPClient(
-            context: context, endpoint: settings.process.endpoints.mdp, curve: settings.process.curve, logger: logger)
-        let bus = BusClient(mdp: client, logger: logger)
+        let caller = BusCaller(settings: settings.process, logger: logger)
         await ProcessMain.serve(logger: logger) {
             let scheme = settings.tls == nil ? "http" : "https"
-            let app = try buildGatewayApplication(settings: settings, bus: bus, logger: logger) { port in
+            let app = try buildGatewayApplication(settings: settings, bus: caller.bus, logger: logger) { port in
                 logger.info("gateway listening", metadata: ["http.url": "\(scheme)://\(settings.host):\(port)"])
             }
-            var readiness = ReadinessChecks()
-            readiness.add("broker") { (try? await bus.hasWorkers("mmi.service")) != nil }
             let admin = AdminServer.build(
-                host: settings.process.adminHost, port: settings.process.adminPort, readiness: readiness,
+                host: settings.process.adminHost, port: settings.process.adminPort, readiness: caller.readiness,
                 registry: registry, processName: "gateway", logger: logger)
             return [admin, app]
         } cleanup: {
-            await client.close()
-            await context.shutdown()
+            await caller.close()
         }
     }
 }

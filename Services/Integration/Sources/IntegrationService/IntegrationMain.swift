@@ -46,13 +46,7 @@ public enum IntegrationMain {
         LoggingSetup.bootstrap(format: settings.process.logFormat, level: settings.process.logLevel)
         let registry = MetricsSetup.bootstrap()
         let logger = Logger(label: "advisor.integration")
-        if settings.process.curve == nil {
-            logger.warning("bus runs without CURVE: local development only")
-        }
-        let context = settings.process.busContext(logger: logger)
-        let client = MDPClient(
-            context: context, endpoint: settings.process.endpoints.mdp, curve: settings.process.curve, logger: logger)
-        let bus = BusClient(mdp: client, logger: logger)
+        let caller = BusCaller(settings: settings.process, logger: logger)
         let app = Application(
             router: buildIntegrationRouter(),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "advisor-integration"),
@@ -60,16 +54,13 @@ public enum IntegrationMain {
                 logger.info("integration listening", metadata: ["http.address": "\(channel.localAddress?.description ?? "?")"])
             },
             logger: logger)
-        var readiness = ReadinessChecks()
-        readiness.add("broker") { (try? await bus.hasWorkers("mmi.service")) != nil }
         let admin = AdminServer.build(
-            host: settings.process.adminHost, port: settings.process.adminPort, readiness: readiness,
+            host: settings.process.adminHost, port: settings.process.adminPort, readiness: caller.readiness,
             registry: registry, processName: "integration", logger: logger)
         await ProcessMain.serve(logger: logger) {
             [admin, app]
         } cleanup: {
-            await client.close()
-            await context.shutdown()
+            await caller.close()
         }
     }
 }
