@@ -99,9 +99,10 @@ func figures(_ name: String, latencies: [UInt64], elapsed: UInt64, since usage: 
 
 /// A raw libzmq pointer handed to another thread.
 ///
-/// `@unchecked Sendable`: the contexts are thread-safe by libzmq's contract; the REP socket is
-/// created here and then used by the echo thread alone, the REQ socket by the measuring thread
-/// alone, so no socket is ever touched by two threads.
+/// `@unchecked Sendable`: contexts are thread-safe by libzmq's contract; every socket carried this
+/// way is created and bound on one thread and from then on used by one other thread alone (the
+/// echo thread, the raw broker's thread), with the thread start as the fence libzmq asks for when
+/// a socket changes threads, so no socket is ever used by two threads at once.
 struct RawPointer: @unchecked Sendable { let pointer: UnsafeMutableRawPointer }
 
 /// Runs `body` on a thread of its own (it blocks in libzmq) and returns its result.
