@@ -58,7 +58,7 @@ struct InteropTests {
         await fixture.shutdown()
     }
 
-    @Test("a Python broker serves our client with our worker, typed calls and heartbeats included")
+    @Test("a Python broker serves our client with our worker (which knows it is registered), typed calls and heartbeats included")
     func ourPeersPythonBroker() async throws {
         let broker = try PythonPeer("mdp_broker.py", ["tcp://127.0.0.1:*", heartbeatMilliseconds])
         let endpoint = try await broker.ready()
@@ -76,6 +76,8 @@ struct InteropTests {
 
         try await eventually("our worker registered with the Python broker") { try await bus.hasWorkers("greeter") }
         #expect(try await bus.hasWorkers("nobody") == false)
+        // A broker that does not heartbeat on READY still tells the worker within an interval.
+        try await eventually("our worker knows it is registered") { await worker.isRegistered() }
         // Calls keep succeeding for many heartbeat intervals: each side's heartbeats satisfy the
         // other, so neither expires the worker nor does the worker reconnect.
         let started = ContinuousClock.now
