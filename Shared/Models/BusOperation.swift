@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// One request/reply operation on the bus: its wire name, its request and its response.
 ///

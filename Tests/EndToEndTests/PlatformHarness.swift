@@ -24,7 +24,7 @@ final class PlatformHarness: Sendable {
         bus = try FreePort.busEnvironment()
         let admin = Database(DatabaseConfig(url: database.url, poolSize: 1), logger: Logger(label: "test"))
         for schema in schemas {
-            try await admin.withConnection { try $0.execute("CREATE SCHEMA \(schema)") }
+            _ = try await admin.withConnection { try $0.execute("CREATE SCHEMA \(schema)") }
         }
         await admin.close()
         context = BusContext(logger: Logger(label: "test.bus"))
@@ -58,6 +58,7 @@ final class PlatformHarness: Sendable {
         return try await start(executable, arguments: arguments, environment: environment, waitUntilReady: waitUntilReady)
     }
 
+    @discardableResult
     func start(
         _ executable: String, arguments: [String] = [], environment: [String: String], waitUntilReady: Bool = true
     ) async throws -> PlatformProcess {

@@ -64,8 +64,8 @@ struct SecurityEndToEndTests {
             }
             let accounts = try connect(as: "accounts")
             let chat = try connect(as: "chat")
-            try await accounts.withConnection { try $0.execute("CREATE TABLE accounts.secrets (value text)") }
-            try await accounts.withConnection { try $0.execute("INSERT INTO secrets VALUES ('mine')") }
+            _ = try await accounts.withConnection { try $0.execute("CREATE TABLE accounts.secrets (value text)") }
+            _ = try await accounts.withConnection { try $0.execute("INSERT INTO secrets VALUES ('mine')") }
             await #expect(throws: StoreError.self) {
                 try await chat.withConnection { _ = try $0.query("SELECT value FROM accounts.secrets") }
             }

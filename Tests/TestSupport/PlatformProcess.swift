@@ -19,7 +19,7 @@ public final class PlatformProcess: @unchecked Sendable {
         self.name = executable
         self.adminPort = try adminPort ?? FreePort.next()
         self.logFile = FileManager.default.temporaryDirectory.appendingPathComponent("\(executable)-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         let output = try FileHandle(forWritingTo: logFile)
         let process = Process()
         process.executableURL = try Self.binDirectory().appendingPathComponent(executable)
