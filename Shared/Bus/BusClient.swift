@@ -13,6 +13,9 @@ public import Models
 /// whenever an attempt gets no answer within a third of the operation's timeout, until the
 /// timeout is spent; a late answer to an earlier attempt is as good as any. Any other call
 /// gets one attempt: a lost answer leaves its outcome unknown, and that is what the error says.
+/// A `busy` answer means the worker did not run the call, so every call is sent again after a
+/// short pause that doubles each time (10 ms to 250 ms), while its deadline leaves room; the
+/// last `busy` is what the caller gets when it does not.
 public final class BusClient: Sendable {
     private let mdp: MDPClient
     private let logger: Logger
@@ -101,6 +104,7 @@ public final class BusClient: Sendable {
         let retryable = idempotent || idempotencyKey != nil
         let attemptTimeout = retryable ? timeout / 3 : timeout
         var attempts = 0
+        var busyPause = Duration.milliseconds(10)
         while true {
             let remaining = clock.now.duration(to: deadline)
             guard remaining > .zero else { break }
@@ -122,7 +126,14 @@ public final class BusClient: Sendable {
                     metadata: ["request.id": "\(requestID)", "bus.operation": "\(operation)", "bus.attempt": "\(attempts)"])
                 continue
             }
-            return try decode(reply, requestID: requestID, operation: operation, as: responseType)
+            do {
+                return try decode(reply, requestID: requestID, operation: operation, as: responseType)
+            } catch let error as ServiceError where error.code == .busy {
+                let pause = busyPause * Double.random(in: 0.5...1.5)
+                guard clock.now.duration(to: deadline) > pause * 2 else { throw error }
+                try? await Task.sleep(for: pause)
+                busyPause = min(busyPause * 2, .milliseconds(250))
+            }
         }
         logger.info(
             "bus call unanswered",

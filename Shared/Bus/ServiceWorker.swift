@@ -13,9 +13,16 @@ import Synchronization
 /// is; any other error becomes `.internalError` with a generic message (the error itself is only
 /// logged). Records `bus_requests_total{operation,outcome}` and
 /// `bus_request_duration_seconds{operation}`.
+///
+/// MDP hands each slot one request at a time, so a handler that waits holds a slot. Costly
+/// operations (password hashing) are served within a `SlotShare`: beyond the share's slots they
+/// answer `busy` with a retry time at once (the client tries again, elsewhere or a little later), so the slots left over always serve the cheap
+/// operations (session checks) that every signed-in request needs.
 public final class ServiceWorker: Sendable {
     typealias Handler = @Sendable (Data, RequestContext) async throws -> Data
 
+    /// How many requests this worker serves at once (its MDP slots).
+    public let slots: Int
     private let worker: MDPWorker
     private let service: ServiceName
     private let logger: Logger
@@ -31,30 +38,53 @@ public final class ServiceWorker: Sendable {
         logger[metadataKey: "bus.service"] = "\(service.rawValue)"
         self.service = service
         self.logger = logger
+        self.slots = max(1, slots)
         self.worker = MDPWorker(
             context: context, endpoint: endpoint, service: service.rawValue, instanceId: instanceId, slots: slots,
             curve: curve, heartbeat: heartbeat, logger: logger)
     }
 
-    /// Serves `operation` with `handler`.
+    /// A share of this worker's slots for costly operations, leaving `reserved` slots (at least
+    /// one, as long as the worker has two) to everything else.
+    public func share(_ name: String, reserving reserved: Int) -> SlotShare {
+        SlotShare(name: name, limit: max(1, slots - max(0, reserved)))
+    }
+
+    /// Serves `operation` with `handler`; within `share`, when given, beyond whose slots it
+    /// answers `busy` at once, without running the handler.
     public func handle<Op: BusOperation>(
-        _ operation: Op.Type, _ handler: @escaping @Sendable (Op.Request, RequestContext) async throws -> Op.Response
+        _ operation: Op.Type, within share: SlotShare? = nil,
+        _ handler: @escaping @Sendable (Op.Request, RequestContext) async throws -> Op.Response
     ) {
-        handle(operation: Op.name, requestType: Op.Request.self, handler)
+        handle(operation: Op.name, requestType: Op.Request.self, within: share, handler)
     }
 
     /// Serves an operation known by name (replay, info), decoding its request as `requestType`.
+    ///
+    /// A payload holding a NUL character in any string is refused as `.badRequest` before it is
+    /// decoded: no service stores one (PostgreSQL text cannot), and none must see one half-way.
     public func handle<Request: Codable & Sendable, Response: Codable & Sendable>(
-        operation: String, requestType: Request.Type,
+        operation: String, requestType: Request.Type, within share: SlotShare? = nil,
         _ handler: @escaping @Sendable (Request, RequestContext) async throws -> Response
     ) {
         let erased: Handler = { payload, context in
+            guard !JSONText.containsNUL(payload) else {
+                throw ServiceError(.badRequest, "text in a \(operation) request must not contain NUL characters")
+            }
             let request: Request
             do {
                 request = try Wire.decoder.decode(Request.self, from: payload)
             } catch {
                 throw ServiceError(.badRequest, "the request body is not a valid \(operation) request")
             }
+            guard let share else { return try Wire.encoder.encode(try await handler(request, context)) }
+            guard share.enter() else {
+                context.logger.debug("bus request refused: its slot share is full", metadata: ["bus.share": "\(share.name)"])
+                throw ServiceError(
+                    .busy, "the service is busy with other requests of this kind; try again shortly",
+                    retryAfterSeconds: 1)
+            }
+            defer { share.leave() }
             return try Wire.encoder.encode(try await handler(request, context))
         }
         handlers.withLock { $0[operation] = erased }
@@ -128,6 +158,36 @@ public final class ServiceWorker: Sendable {
 
     private static func encode(_ header: ReplyHeader) -> Data {
         HeaderCoding.encode(header)
+    }
+}
+
+/// How many of a worker's slots a group of costly operations may hold at once.
+public final class SlotShare: Sendable {
+    /// Names the share in logs.
+    public let name: String
+    /// The most requests of the share served at once.
+    public let limit: Int
+    private let inUse = Atomic<Int>(0)
+
+    init(name: String, limit: Int) {
+        self.name = name
+        self.limit = limit
+    }
+
+    /// Takes a place if one is free.
+    func enter() -> Bool {
+        var current = inUse.load(ordering: .relaxed)
+        while current < limit {
+            let (exchanged, original) = inUse.compareExchange(
+                expected: current, desired: current + 1, ordering: .acquiringAndReleasing)
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
+
+    func leave() {
+        inUse.subtract(1, ordering: .acquiringAndReleasing)
     }
 }
 

@@ -45,9 +45,11 @@ public enum Accounts {
             public var marketingEmailOptIn: Bool?
             public var referralCode: String?
             public var country: String?
+            /// Where the registration came from, for its rate limit; set by the gateway.
+            public var ipAddress: String
             public init(
                 email: String, password: String, displayName: String, role: String, acceptPolicyVersion: String,
-                marketingEmailOptIn: Bool? = nil, referralCode: String? = nil, country: String? = nil
+                marketingEmailOptIn: Bool? = nil, referralCode: String? = nil, country: String? = nil, ipAddress: String = ""
             ) {
                 self.email = email
                 self.password = password
@@ -57,6 +59,7 @@ public enum Accounts {
                 self.marketingEmailOptIn = marketingEmailOptIn
                 self.referralCode = referralCode
                 self.country = country
+                self.ipAddress = ipAddress
             }
         }
         public typealias Response = Account

@@ -39,6 +39,9 @@ public struct ServiceError: Error, Codable, Sendable, Equatable, CustomStringCon
         public static let rateLimited = Code(rawValue: "rate_limited")
         /// No worker answered in time, or the service has none (503).
         public static let unavailable = Code(rawValue: "unavailable")
+        /// The worker refused the request without running it, all its places for that kind of
+        /// request being taken (503 with `Retry-After`); any call may be sent again.
+        public static let busy = Code(rawValue: "busy")
         /// The caller's deadline passed before an answer (504).
         public static let timeout = Code(rawValue: "timeout")
         /// The worker has no handler for the operation (501).

@@ -6,7 +6,8 @@ import Synchronization
 /// One scrypt derivation holds a core and tens of MiB for tens of milliseconds. Run on Swift's
 /// cooperative pool it would stall every task queued behind it on that core; run on a thread per
 /// request, a burst of logins would allocate memory without bound. Here at most one derivation per
-/// core runs at a time and the rest wait in the queue, costing nothing but their closure.
+/// core runs at a time and the rest wait in the queue, costing nothing but their closure. A job
+/// whose deadline passed while it waited is dropped, not computed: nobody waits for its answer.
 final class DerivationThreads: Sendable {
     /// The process-wide set, one thread per active core, started on first use.
     static let shared = DerivationThreads(width: max(1, ProcessInfo.processInfo.activeProcessorCount))
@@ -30,9 +31,20 @@ final class DerivationThreads: Sendable {
     }
 
     /// Runs `work` on one of the threads and returns its result to the awaiting task.
-    func run<Value: Sendable>(_ work: @escaping @Sendable () throws -> Value) async throws -> Value {
+    ///
+    /// - Throws: `SecurityError.deadlinePassed`, without running `work`, when a thread takes it up
+    ///   after `deadline`.
+    func run<Value: Sendable>(deadline: Date? = nil, _ work: @escaping @Sendable () throws -> Value) async throws -> Value {
         try await withCheckedThrowingContinuation { continuation in
-            jobs.withLock { $0.append { continuation.resume(with: Result { try work() }) } }
+            jobs.withLock {
+                $0.append {
+                    if let deadline, deadline <= Date() {
+                        continuation.resume(throwing: SecurityError.deadlinePassed)
+                        return
+                    }
+                    continuation.resume(with: Result { try work() })
+                }
+            }
             available.signal()
         }
     }

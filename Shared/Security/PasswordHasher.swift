@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Hashes and verifies passwords with scrypt, storing the parameters beside each hash.
 ///
@@ -64,15 +64,17 @@ public struct PasswordHasher: Sendable, CustomStringConvertible {
     }
 
     /// Hashes `password` on the module's derivation threads, leaving the cooperative pool free.
-    /// - Throws: as the synchronous `hash(_:)`.
-    public func hash(_ password: String) async throws -> String {
-        try await DerivationThreads.shared.run { try self.hash(password) }
+    /// - Throws: as the synchronous `hash(_:)`; `SecurityError.deadlinePassed`, without hashing,
+    ///   when the derivation would start after `deadline` (it waited behind others).
+    public func hash(_ password: String, deadline: Date? = nil) async throws -> String {
+        try await DerivationThreads.shared.run(deadline: deadline) { try self.hash(password) }
     }
 
     /// Verifies `password` on the module's derivation threads, leaving the cooperative pool free.
-    /// - Throws: as the synchronous `verify(_:against:)`.
-    public func verify(_ password: String, against encoded: String) async throws -> Bool {
-        try await DerivationThreads.shared.run { try self.verify(password, against: encoded) }
+    /// - Throws: as the synchronous `verify(_:against:)`; `SecurityError.deadlinePassed`, without
+    ///   deriving, when the derivation would start after `deadline`.
+    public func verify(_ password: String, against encoded: String, deadline: Date? = nil) async throws -> Bool {
+        try await DerivationThreads.shared.run(deadline: deadline) { try self.verify(password, against: encoded) }
     }
 }
 

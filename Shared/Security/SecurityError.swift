@@ -12,6 +12,7 @@ public struct SecurityError: Error, Hashable, Sendable, CustomStringConvertible 
         case expired
         case invalidSignature
         case cryptoFailure
+        case deadlinePassed
     }
 
     private let code: Code
@@ -37,4 +38,6 @@ public struct SecurityError: Error, Hashable, Sendable, CustomStringConvertible 
     public static let invalidSignature = SecurityError(.invalidSignature)
     /// libcrypto reported an internal failure (for example, it could not allocate memory).
     public static let cryptoFailure = SecurityError(.cryptoFailure)
+    /// A queued derivation was not computed because its caller's deadline passed while it waited.
+    public static let deadlinePassed = SecurityError(.deadlinePassed)
 }

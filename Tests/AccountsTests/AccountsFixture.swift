@@ -24,12 +24,13 @@ struct AccountsFixture: Sendable {
     /// A cheap scrypt, so tests do not spend their time hashing.
     static let fastHasher = PasswordHasher(parameters: try! .init(logN: 10, r: 8, p: 1))
 
-    static func settings(limits: SignInLimits = SignInLimits(baseDelay: .milliseconds(5), maximumDelay: .milliseconds(40)))
+    /// The platform's limits, but for registrations: tests register many accounts from one address.
+    static func settings(limits: AttemptLimits = AttemptLimits(registrationsPerAddress: .init(10_000, per: 3600)))
         throws -> AccountsSettings
     {
         AccountsSettings(
             keyRing: try KeyRing(current: SealingKey.generate(id: "test-master")), passwordHasher: fastHasher,
-            signInLimits: limits)
+            attemptLimits: limits)
     }
 
     /// Runs `body` against a fresh accounts service, then stops it and drops its database.

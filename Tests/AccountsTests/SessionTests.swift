@@ -2,6 +2,7 @@ import Foundation
 import Models
 import Store
 import Testing
+import TestSupport
 @testable import AccountsService
 
 @Suite("Sign-in and sessions")
@@ -71,40 +72,168 @@ struct SessionTests {
         }
     }
 
-    @Test("repeated failures for one email slow down, then answer rate_limited with a retry time")
-    func rateLimitByEmail() async throws {
+    /// Wrong-password sign-ins for `email`, one from each address; returns the error codes.
+    static func failSignIns(_ accounts: AccountsFixture, email: String, from addresses: [String]) async -> [String] {
+        var codes: [String] = []
+        for (attempt, address) in addresses.enumerated() {
+            let error = await accounts.failure(
+                Accounts.SignIn.self,
+                .init(email: email, password: "guess number \(attempt)", ipAddress: address, userAgent: "bot"))
+            codes.append(error?.code.rawValue ?? "ok")
+        }
+        return codes
+    }
+
+    @Test("ten failures from one address for one email refuse the next at once, with a retry time; the owner elsewhere still signs in")
+    func rateLimitPerAddressAndEmail() async throws {
         try await AccountsFixture.with { accounts in
             try await accounts.register(email: "victim@example.com")
-            for attempt in 0..<10 {
-                let error = await accounts.failure(
-                    Accounts.SignIn.self,
-                    .init(email: "victim@example.com", password: "guess number \(attempt)", ipAddress: "203.0.113.\(attempt)", userAgent: "bot"))
-                #expect(error?.code.rawValue == "invalid_credentials")
-            }
+            let codes = await Self.failSignIns(accounts, email: "victim@example.com", from: Array(repeating: "203.0.113.9", count: 10))
+            #expect(codes == Array(repeating: "invalid_credentials", count: 10))
+            // Even the right password is refused from that address, and the email's case does not matter.
             let limited = await accounts.failure(
                 Accounts.SignIn.self,
-                .init(email: "VICTIM@example.com", password: AccountsFixture.defaultPassword, ipAddress: "203.0.113.99", userAgent: "bot"))
+                .init(email: "VICTIM@example.com", password: AccountsFixture.defaultPassword, ipAddress: "203.0.113.9", userAgent: "bot"))
             #expect(limited?.code.rawValue == "rate_limited")
             let retry = try #require(limited?.retryAfterSeconds)
             #expect(retry > 0 && retry <= 900)
+            // The attacker's address did not lock the person out from their own.
+            _ = try await accounts.signIn("victim@example.com", ip: "198.51.100.20")
+            // Nor another person behind the attacker's address.
+            try await accounts.register(email: "neighbour@example.com")
+            _ = try await accounts.signIn("neighbour@example.com", ip: "203.0.113.9")
         }
     }
 
-    @Test("repeated failures from one address across many emails answer rate_limited")
-    func rateLimitByAddress() async throws {
-        try await AccountsFixture.with { accounts in
-            for attempt in 0..<10 {
-                _ = await accounts.failure(
-                    Accounts.SignIn.self,
-                    .init(email: "spray\(attempt)@example.com", password: "password123", ipAddress: "203.0.113.7", userAgent: "bot"))
+    @Test("guessing one email from many addresses is refused past the per-email limit")
+    func rateLimitPerEmail() async throws {
+        let limits = AttemptLimits(signInsPerEmail: .init(5, per: 900))
+        try await AccountsFixture.with(settings: try AccountsFixture.settings(limits: limits)) { accounts in
+            try await accounts.register(email: "target@example.com")
+            let codes = await Self.failSignIns(
+                accounts, email: "target@example.com", from: (1...6).map { "192.0.2.\($0)" })
+            #expect(codes == Array(repeating: "invalid_credentials", count: 5) + ["rate_limited"])
+        }
+    }
+
+    @Test("spraying many emails from one address is refused past the per-address ceiling; an IPv6 /64 counts as one address")
+    func rateLimitPerAddress() async throws {
+        let limits = AttemptLimits(signInsPerAddress: .init(4, per: 900))
+        try await AccountsFixture.with(settings: try AccountsFixture.settings(limits: limits)) { accounts in
+            for attempt in 0..<4 {
+                let codes = await Self.failSignIns(
+                    accounts, email: "spray\(attempt)@example.com", from: ["2001:db8:1:2::\(attempt + 1)"])
+                #expect(codes == ["invalid_credentials"])
             }
             try await accounts.register(email: "innocent@example.com")
             let limited = await accounts.failure(
                 Accounts.SignIn.self,
-                .init(email: "innocent@example.com", password: AccountsFixture.defaultPassword, ipAddress: "203.0.113.7", userAgent: "bot"))
+                .init(email: "innocent@example.com", password: AccountsFixture.defaultPassword,
+                      ipAddress: "2001:db8:1:2:ffff::99", userAgent: "bot"))
             #expect(limited?.code.rawValue == "rate_limited")
-            // Another address is not affected.
-            _ = try await accounts.signIn("innocent@example.com", ip: "192.0.2.55")
+            // The next /64 is another subscriber.
+            _ = try await accounts.signIn("innocent@example.com", ip: "2001:db8:1:3::1")
+        }
+    }
+
+    @Test("a successful sign-in gives its count back, so a person who signs in often is never refused")
+    func successesAreNotCounted() async throws {
+        let limits = AttemptLimits(signInsPerAddressAndEmail: .init(3, per: 900))
+        try await AccountsFixture.with(settings: try AccountsFixture.settings(limits: limits)) { accounts in
+            try await accounts.register(email: "regular@example.com")
+            for _ in 0..<6 { _ = try await accounts.signIn("regular@example.com", ip: "192.0.2.77") }
+        }
+    }
+
+    @Test("a burst of simultaneous attempts on one key is counted exactly: no more pass than the limit")
+    func concurrentAttemptsDoNotOvershoot() async throws {
+        try await withTestDatabase(schema: "accounts") { testDatabase in
+            let database = Database(testDatabase.config(poolSize: 16), logger: AccountsFixture.quiet)
+            try await AccountsCommands.migrate(database)
+            let key = AttemptThrottle.Key("test", "burst", limit: .init(10, per: 900))
+            let outcomes = await withTaskGroup(of: Bool.self) { group in
+                for _ in 0..<48 {
+                    group.addTask {
+                        do {
+                            try await database.withConnection { try AttemptThrottle.count([key], on: $0) }
+                            return true
+                        } catch { return false }
+                    }
+                }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            await database.close()
+            #expect(outcomes.filter { $0 }.count == 10)
+        }
+    }
+
+    @Test("attempt counters keep no email or address in clear, and the history keeps no attempt for an unknown email")
+    func countersKeepNoPersonalData() async throws {
+        try await AccountsFixture.with { accounts in
+            _ = await Self.failSignIns(accounts, email: "ghost@example.com", from: ["192.0.2.200"])
+            let (keys, attempts) = try await accounts.database.withConnection { connection in
+                (
+                    try connection.query("SELECT key FROM attempt_counters").map { try $0.decode("key", as: Data.self) },
+                    try connection.queryOne("SELECT count(*) AS n FROM sign_in_attempts")?.decode("n", as: Int.self)
+                )
+            }
+            #expect(keys.count == 3)
+            for key in keys {
+                let text = String(decoding: key, as: UTF8.self)
+                #expect(!text.contains("ghost") && !text.contains("192.0.2.200"))
+            }
+            #expect(attempts == 0)
+        }
+    }
+
+    @Test("registrations from one address are limited, and so are wrong current passwords for one account")
+    func costlyAttemptsThrottled() async throws {
+        let limits = AttemptLimits(registrationsPerAddress: .init(2, per: 3600), passwordChecksPerAccount: .init(2, per: 900))
+        try await AccountsFixture.with(settings: try AccountsFixture.settings(limits: limits)) { accounts in
+            let policy = try await accounts.call(Accounts.CurrentPolicy.self, Empty()).version
+            /// nil when the registration succeeds, else its error code.
+            func register(_ email: String) async -> String? {
+                do {
+                    _ = try await accounts.call(
+                        Accounts.Register.self,
+                        .init(email: email, password: AccountsFixture.defaultPassword, displayName: "R", role: "member",
+                              acceptPolicyVersion: policy, ipAddress: "198.51.100.30"))
+                    return nil
+                } catch {
+                    return (error as? ServiceError)?.code.rawValue ?? "\(error)"
+                }
+            }
+            #expect(await register("r1@example.com") == nil)
+            #expect(await register("r2@example.com") == nil)
+            #expect(await register("r3@example.com") == "rate_limited")
+
+            let session = try await accounts.signIn("r1@example.com")
+            let caller = try await accounts.caller(session.token)
+            for _ in 0..<2 {
+                let wrong = await accounts.failure(
+                    Accounts.UpdateProfile.self, .init(password: "a brand new password", currentPassword: "not it at all"), as: caller)
+                #expect(wrong?.fieldErrors.first?.field == "currentPassword")
+            }
+            let limited = await accounts.failure(
+                Accounts.UpdateProfile.self,
+                .init(password: "a brand new password", currentPassword: AccountsFixture.defaultPassword), as: caller)
+            #expect(limited?.code.rawValue == "rate_limited")
+            let erasure = await accounts.failure(
+                Accounts.RequestErasure.self, .init(password: AccountsFixture.defaultPassword), as: caller)
+            #expect(erasure?.code.rawValue == "rate_limited")
+        }
+    }
+
+    @Test("a NUL character in any text of a request is refused as bad_request and changes nothing")
+    func nulRefused() async throws {
+        try await AccountsFixture.with { accounts in
+            let error = await accounts.failure(
+                Accounts.SignIn.self, .init(email: "a\u{0}@example.com", password: "whatever12", ipAddress: "192.0.2.1", userAgent: "t"))
+            #expect(error?.code == .badRequest)
+            let rows = try await accounts.database.withConnection { connection in
+                try connection.queryOne("SELECT count(*) AS n FROM attempt_counters")?.decode("n", as: Int.self)
+            }
+            #expect(rows == 0)
         }
     }
 

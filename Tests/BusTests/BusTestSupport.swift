@@ -121,13 +121,17 @@ func workerCount(_ client: MDPClient, _ service: String) async throws -> Int {
     return json?["workers"] ?? -1
 }
 
-/// Holds handlers until the test opens it.
+/// Holds handlers until the test opens it, counting those that reached it.
 final class Gate: Sendable {
-    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let state = Mutex<(open: Bool, arrived: Int, waiters: [CheckedContinuation<Void, Never>])>((false, 0, []))
+
+    /// How many handlers reached the gate, held or not.
+    var arrived: Int { state.withLock { $0.arrived } }
 
     func wait() async {
         await withCheckedContinuation { continuation in
             let passes = state.withLock { state in
+                state.arrived += 1
                 if !state.open { state.waiters.append(continuation) }
                 return state.open
             }

@@ -1,4 +1,5 @@
 import Bus
+import GatewayService
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -86,6 +87,42 @@ struct AccountRoutesTests {
                 #expect(response.headers[.setCookie] == nil)
             }
         }
+    }
+
+    @Test("the client address is the socket peer, unless that peer is a trusted proxy: then the nearest untrusted hop it names")
+    func clientAddressThroughTrustedProxies() async throws {
+        let proxies = TrustedProxies(["127.0.0.1", "10.0.0.0/8"].compactMap(IPNetwork.init))
+        let signIn = Body.json(#"{"email": "a@b.c", "password": "right"}"#)
+        let cases: [(TrustedProxies, HTTPFields, String)] = [
+            (.none, [.init("X-Forwarded-For")!: "203.0.113.5"], "127.0.0.1"),
+            (proxies, [:], "127.0.0.1"),
+            (proxies, [.init("X-Forwarded-For")!: "198.51.100.1, 203.0.113.5, 10.0.0.9"], "203.0.113.5"),
+            (proxies, [.init("Forwarded")!: #"for=198.51.100.1, for="[2001:db8::7]:4711";proto=https"#], "2001:db8::7"),
+            (proxies, [.init("X-Forwarded-For")!: "unknown, 10.2.3.4"], "10.2.3.4"),
+        ]
+        for (trusted, headers, expected) in cases {
+            let fixture = try await GatewayFixture()
+            try await fixture.startAccounts()
+            try await fixture.test(trustedProxies: trusted, mode: .live) { client in
+                try await client.execute(uri: "/v1/sessions", method: .post, headers: headers, body: signIn) { _ in }
+            }
+            #expect(fixture.accounts.signIns.last?.ipAddress == expected, "\(headers)")
+        }
+    }
+
+    @Test("a NUL in any string of a body is 400 invalid_text and reaches no service")
+    func nulInBody() async throws {
+        let fixture = try await GatewayFixture()
+        try await fixture.startAccounts()
+        try await fixture.test { client in
+            try await client.execute(
+                uri: "/v1/sessions", method: .post, body: Body.json(#"{"email": "a\u0000@b.c", "password": "x"}"#)
+            ) { response in
+                #expect(response.status == .badRequest)
+                #expect(Body.problem(response)?.code == "invalid_text")
+            }
+        }
+        #expect(fixture.accounts.signIns.isEmpty)
     }
 
     @Test("PATCH /v1/me forwards the caller's own token as the session to keep, whatever the body says")

@@ -59,13 +59,15 @@ final class GatewayFixture: Sendable {
         try await startWorker(.accounts) { accounts.register(on: $0) }
     }
 
-    /// Runs `test` against the gateway's router, then stops everything.
+    /// Runs `test` against the gateway's router (on a real socket with `.live`), then stops everything.
     func test(
-        exportDeadline: Duration = .seconds(5), _ test: @Sendable (any TestClientProtocol) async throws -> Void
+        exportDeadline: Duration = .seconds(5), trustedProxies: TrustedProxies = .none,
+        mode: TestingSetup = .router, _ test: @Sendable (any TestClientProtocol) async throws -> Void
     ) async throws {
-        let app = Application(router: buildGatewayRouter(bus: bus, exportDeadline: exportDeadline))
+        let app = Application(
+            router: buildGatewayRouter(bus: bus, exportDeadline: exportDeadline, trustedProxies: trustedProxies))
         do {
-            try await app.test(.router, test)
+            try await app.test(mode, test)
         } catch {
             await shutdown()
             throw error

@@ -1,5 +1,6 @@
 import Foundation
-import Security
+@testable import Security
+import Synchronization
 import Testing
 
 @Suite("Password hashing with scrypt")
@@ -46,6 +47,30 @@ struct PasswordHasherTests {
         for (password, encoded) in results {
             #expect(try await fast.verify(password, against: encoded))
         }
+    }
+
+    @Test("A derivation still queued when its deadline passes is dropped, not computed; one with time left runs")
+    func deadlinePassedInQueue() async throws {
+        // Every derivation thread held by a job of ours, so what comes next waits in the queue.
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let release = DispatchSemaphore(value: 0)
+        let started = StartCount()
+        let blockers = (0..<cores).map { _ in
+            Task {
+                try await DerivationThreads.shared.run {
+                    started.count.withLock { $0 += 1 }
+                    release.wait()
+                }
+            }
+        }
+        while started.count.withLock({ $0 }) < cores { try await Task.sleep(for: .milliseconds(1)) }
+        let late = Task { try await fast.hash("late", deadline: Date()) }
+        let onTime = Task { try await fast.hash("on time", deadline: Date().addingTimeInterval(60)) }
+        for _ in 0..<cores { release.signal() }
+        for blocker in blockers { try await blocker.value }
+        let error = await #expect(throws: SecurityError.self) { try await late.value }
+        #expect(error == .deadlinePassed)
+        #expect(try await fast.verify("on time", against: try await onTime.value))
     }
 
     @Test("The same password hashes differently each time (fresh salt)")
@@ -170,4 +195,9 @@ struct PasswordHasherTests {
         characters[middle] = characters[middle] == "A" ? "B" : "A"
         return String(characters)
     }
+}
+
+/// How many blocking jobs have started on the derivation threads.
+private final class StartCount: Sendable {
+    let count = Mutex(0)
 }

@@ -31,7 +31,7 @@ public enum ProblemMapping {
     /// every `…_invalid` field code as 422; an unknown code is the caller's fault (400).
     public static func status(for code: ServiceError.Code) -> HTTPResponse.Status {
         switch code.rawValue {
-        case "bad_request", "malformed_json": .badRequest
+        case "bad_request", "malformed_json", "invalid_text": .badRequest
         case "validation_failed", "weak_password", "invalid_email", "policy_version_mismatch": .unprocessableContent
         case let raw where raw.hasSuffix("_invalid"): .unprocessableContent
         case "unauthenticated", "invalid_credentials": .unauthorized
@@ -39,7 +39,7 @@ public enum ProblemMapping {
         case "not_found": .notFound
         case "conflict", "email_taken": .conflict
         case "rate_limited": .tooManyRequests
-        case "unavailable", "export_unavailable": .serviceUnavailable
+        case "unavailable", "export_unavailable", "busy": .serviceUnavailable
         case "timeout": .gatewayTimeout
         case "unknown_operation": .notImplemented
         case "internal_error": .internalServerError

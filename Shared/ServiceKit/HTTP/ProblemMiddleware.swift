@@ -65,8 +65,9 @@ public struct ProblemMiddleware<Context: IdentifiedRequestContext>: RouterMiddle
         problem.requestId = requestId
         let body = (try? JSONEncoder().encode(problem)) ?? Data()
         var headers: HTTPFields = [.contentType: "application/problem+json"]
-        if problem.status == HTTPResponse.Status.tooManyRequests.code,
-            let seconds = (error as? ServiceError)?.retryAfterSeconds
+        // 429 and 503 say when to come back, when the service said.
+        if let seconds = (error as? ServiceError)?.retryAfterSeconds,
+            [HTTPResponse.Status.tooManyRequests.code, HTTPResponse.Status.serviceUnavailable.code].contains(problem.status)
         {
             headers[.retryAfter] = "\(max(1, seconds))"
         }

@@ -93,8 +93,9 @@ enum AccountsErrors {
     static let forbidden = ServiceError(.forbidden, "your roles do not allow this")
     static let notFound = ServiceError(.notFound, "no such account")
 
+    static let deadlinePassed = ServiceError(.timeout, "the request waited past its deadline and was not served")
     static func rateLimited(retryAfter seconds: Int) -> ServiceError {
-        ServiceError(.rateLimited, "too many failed sign-ins; try again later", retryAfterSeconds: seconds)
+        ServiceError(.rateLimited, "too many attempts; try again later", retryAfterSeconds: seconds)
     }
 
     static func wrongCurrentPassword(field: String) -> ServiceError {

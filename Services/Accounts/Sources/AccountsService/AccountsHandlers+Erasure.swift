@@ -11,15 +11,15 @@ extension AccountsHandlers {
     /// The services that confirm an erasure, accounts included.
     static let erasureParticipants: [ServiceName] = ServiceName.all
 
-    func requestErasure(_ request: Accounts.RequestErasure.Request, caller: Caller) async throws -> Accounts.RequestErasure.Response {
+    func requestErasure(_ request: Accounts.RequestErasure.Request, caller: Caller, deadline: Date) async throws
+        -> Accounts.RequestErasure.Response
+    {
         let id = try Self.accountId(of: caller)
         let records = self.records
         guard let found = try await database.withConnection({ try records.load(id, on: $0) }) else {
             throw AccountsErrors.notFound
         }
-        guard try await settings.passwordHasher.verify(request.password, against: found.passwordHash) else {
-            throw AccountsErrors.wrongCurrentPassword(field: "password")
-        }
+        try await checkCurrentPassword(request.password, of: found, field: "password", deadline: deadline)
         let erasureId = UUID()
         let roles = found.account.roles
         try await database.transaction { connection in

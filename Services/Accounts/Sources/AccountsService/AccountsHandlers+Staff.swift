@@ -7,7 +7,9 @@ import Store
 /// What staff do: admins create staff accounts; support, legal and admin read a person's account,
 /// and every such read is audited and shown to that person.
 extension AccountsHandlers {
-    func createStaff(_ request: Accounts.CreateStaff.Request, caller: Caller) async throws -> Accounts.Account {
+    func createStaff(_ request: Accounts.CreateStaff.Request, caller: Caller, deadline: Date) async throws
+        -> Accounts.Account
+    {
         let actor = try Self.accountId(of: caller)
         guard caller.has(.admin) else { throw AccountsErrors.forbidden }
         var rules = InputRules()
@@ -21,7 +23,7 @@ extension AccountsHandlers {
         let account = try await create(
             email: request.email, password: request.password, displayName: request.displayName,
             roles: Array(Set(request.roles)).sorted(), actorId: actor, actorRoles: caller.roles.map(\.rawValue).sorted(),
-            action: "staff.create-account")
+            action: "staff.create-account", deadline: deadline)
         logger.info("staff account created", metadata: ["account.id": "\(account.id)", "actor.id": "\(actor)"])
         return account
     }
@@ -29,9 +31,9 @@ extension AccountsHandlers {
     /// Creates an account with `roles` (no policy acceptance: staff accept it at first sign-in).
     func create(
         email: String, password: String, displayName: String, roles: [String], actorId: UUID?, actorRoles: [String],
-        action: String
+        action: String, deadline: Date? = nil
     ) async throws -> Accounts.Account {
-        let hash = try await settings.passwordHasher.hash(password)
+        let hash = try await hashPassword(password, deadline: deadline)
         let id = UUID()
         let records = self.records
         return try await database.transaction { connection in

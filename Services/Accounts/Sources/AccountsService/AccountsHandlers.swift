@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Models
 import Security
+import ServiceKit
 import Store
 
 /// The accounts service's business rules, one method per bus operation: validate, authorize,
@@ -29,7 +30,7 @@ struct AccountsHandlers: Sendable {
 
     // MARK: Registration
 
-    func register(_ request: Accounts.Register.Request, caller: Caller) async throws -> Accounts.Account {
+    func register(_ request: Accounts.Register.Request, caller: Caller, deadline: Date) async throws -> Accounts.Account {
         var rules = InputRules()
         rules.email(request.email)
         rules.password(request.password)
@@ -44,7 +45,12 @@ struct AccountsHandlers: Sendable {
                 .validationFailed, "accept the current privacy policy to register",
                 fieldErrors: [FieldError(field: "acceptPolicyVersion", code: "policy_version_mismatch")])
         }
-        let hash = try await settings.passwordHasher.hash(request.password)
+        let address = Self.key(ofAddress: request.ipAddress)
+        try await database.withConnection { connection in
+            try AttemptThrottle.count(
+                [.init("register.address", address, limit: settings.attemptLimits.registrationsPerAddress)], on: connection)
+        }
+        let hash = try await hashPassword(request.password, deadline: deadline)
         let id = UUID()
         let records = self.records
         let account = try await database.transaction { connection -> Accounts.Account in
@@ -66,34 +72,29 @@ struct AccountsHandlers: Sendable {
 
     // MARK: Sessions
 
-    func signIn(_ request: Accounts.SignIn.Request) async throws -> Accounts.SignIn.Response {
+    /// Counted against its keys before anything else (refused at once past a limit), then one
+    /// password verification whether or not the email has an account.
+    func signIn(_ request: Accounts.SignIn.Request, deadline: Date) async throws -> Accounts.SignIn.Response {
         let email = InputRules.normalize(email: request.email)
         let ip = String(request.ipAddress.prefix(100))
         let userAgent = String(request.userAgent.prefix(500))
-        let limits = settings.signInLimits
-        let failures = try await database.withConnection { connection in
-            try SignInThrottle.recentFailures(email: email, ip: ip, window: limits.window, on: connection)
-        }
-        if failures.count >= limits.refuseAfter {
-            throw AccountsErrors.rateLimited(retryAfter: failures.retryAfter(window: limits.window))
-        }
-        if failures.count >= limits.slowDownAfter {
-            try await Task.sleep(for: SignInThrottle.delay(failures: failures.count, limits: limits))
-        }
+        let keys = AttemptThrottle.signInKeys(email: email, address: ip, limits: settings.attemptLimits)
+        try await database.withConnection { try AttemptThrottle.count(keys, on: $0) }
         let records = self.records
         var found: (account: Accounts.Account, passwordHash: String)?
-        if email.count <= 254 && !email.contains("\0") {
+        if email.count <= 254 {
             found = try await database.withConnection { try records.load(email: email, on: $0) }
         }
         // An unknown email costs one scrypt verification too, so timing does not tell who has an account.
         let encoded: String
         if let found { encoded = found.passwordHash } else { encoded = try await dummyHash.value() }
-        let matches = (try? await settings.passwordHasher.verify(request.password, against: encoded)) ?? false
+        let matches = try await passwordMatches(request.password, encoded, deadline: deadline)
         guard let found, matches else {
             let accountId = found?.account.id
             try await database.transaction { connection in
-                try SignInThrottle.record(
-                    email: email, ip: ip, userAgent: userAgent, succeeded: false, accountId: accountId, on: connection)
+                if let accountId {
+                    try Self.recordSignIn(ip: ip, userAgent: userAgent, succeeded: false, accountId: accountId, on: connection)
+                }
                 try AuditLog.append(
                     .init(actorId: accountId, actorRoles: [], action: "session.sign-in-failed", subjectId: accountId),
                     on: connection)
@@ -108,14 +109,23 @@ struct AccountsHandlers: Sendable {
             try connection.execute(
                 "INSERT INTO sessions (token_hash, account_id, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5)",
                 Self.tokenHash(token), account.id, expiresAt, ip, userAgent)
-            try SignInThrottle.record(
-                email: email, ip: ip, userAgent: userAgent, succeeded: true, accountId: account.id, on: connection)
+            try Self.recordSignIn(ip: ip, userAgent: userAgent, succeeded: true, accountId: account.id, on: connection)
+            try AttemptThrottle.giveBack(keys, on: connection)
             try AuditLog.append(
                 .init(actorId: account.id, actorRoles: account.roles, action: "session.sign-in", subjectId: account.id),
                 on: connection)
         }
         logger.info("signed in", metadata: ["account.id": "\(account.id)"])
         return Accounts.SignIn.Response(token: token, expiresAt: expiresAt, account: account)
+    }
+
+    /// One line of the account's sign-in history.
+    private static func recordSignIn(
+        ip: String, userAgent: String, succeeded: Bool, accountId: UUID, on connection: Connection
+    ) throws {
+        try connection.execute(
+            "INSERT INTO sign_in_attempts (ip, user_agent, succeeded, account_id) VALUES ($1, $2, $3, $4)",
+            ip, userAgent, succeeded, accountId)
     }
 
     func signOut(_ request: Accounts.SignOut.Request) async throws -> Empty {
@@ -161,7 +171,9 @@ struct AccountsHandlers: Sendable {
         }
     }
 
-    func updateProfile(_ request: Accounts.UpdateProfile.Request, caller: Caller) async throws -> Accounts.Account {
+    func updateProfile(_ request: Accounts.UpdateProfile.Request, caller: Caller, deadline: Date) async throws
+        -> Accounts.Account
+    {
         let id = try Self.accountId(of: caller)
         var rules = InputRules()
         if let name = request.displayName { rules.displayName(name) }
@@ -177,12 +189,10 @@ struct AccountsHandlers: Sendable {
             throw AccountsErrors.notFound
         }
         if let current = request.currentPassword, request.email != nil || request.password != nil {
-            guard try await settings.passwordHasher.verify(current, against: found.passwordHash) else {
-                throw AccountsErrors.wrongCurrentPassword(field: "currentPassword")
-            }
+            try await checkCurrentPassword(current, of: found, field: "currentPassword", deadline: deadline)
         }
         var hashed: String?
-        if let password = request.password { hashed = try await settings.passwordHasher.hash(password) }
+        if let password = request.password { hashed = try await hashPassword(password, deadline: deadline) }
         let newHash = hashed
         let keepToken = request.currentToken.map(Self.tokenHash)
         let account = try await database.transaction { connection -> Accounts.Account in
@@ -226,6 +236,52 @@ struct AccountsHandlers: Sendable {
         }
         logger.info("profile updated", metadata: ["account.id": "\(id)"])
         return account
+    }
+}
+
+// MARK: Passwords
+
+extension AccountsHandlers {
+    /// Hashes on the derivation threads; `timeout` if the request's deadline passed while it waited.
+    func hashPassword(_ password: String, deadline: Date?) async throws -> String {
+        do {
+            return try await settings.passwordHasher.hash(password, deadline: deadline)
+        } catch let error as SecurityError where error == .deadlinePassed {
+            throw AccountsErrors.deadlinePassed
+        }
+    }
+
+    /// Whether `password` matches `encoded` (false for a hash that does not parse); `timeout` if
+    /// the deadline passed while the verification waited.
+    func passwordMatches(_ password: String, _ encoded: String, deadline: Date) async throws -> Bool {
+        do {
+            return try await settings.passwordHasher.verify(password, against: encoded, deadline: deadline)
+        } catch let error as SecurityError where error == .deadlinePassed {
+            throw AccountsErrors.deadlinePassed
+        } catch {
+            return false
+        }
+    }
+
+    /// The account's current password, re-checked before a sensitive change, counted per account
+    /// (refused at once past the limit) so that a stolen session cannot guess it.
+    func checkCurrentPassword(
+        _ password: String, of found: (account: Accounts.Account, passwordHash: String), field: String, deadline: Date
+    ) async throws {
+        let keys = [
+            AttemptThrottle.Key(
+                "password-check", found.account.id.uuidString, limit: settings.attemptLimits.passwordChecksPerAccount)
+        ]
+        try await database.withConnection { try AttemptThrottle.count(keys, on: $0) }
+        guard try await passwordMatches(password, found.passwordHash, deadline: deadline) else {
+            throw AccountsErrors.wrongCurrentPassword(field: field)
+        }
+        try await database.withConnection { try AttemptThrottle.giveBack(keys, on: $0) }
+    }
+
+    /// What rate limits count an address by (an IPv6 /64); at most 100 characters of what was sent.
+    static func key(ofAddress address: String) -> String {
+        IPAddress.rateLimitKey(String(address.prefix(100)))
     }
 }
 

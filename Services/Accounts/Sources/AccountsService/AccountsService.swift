@@ -22,12 +22,19 @@ public enum AccountsService {
     }
 
     static func register(on worker: ServiceWorker, handlers: AccountsHandlers) {
-        worker.handle(Accounts.Register.self) { try await handlers.register($0, caller: $1.caller) }
-        worker.handle(Accounts.SignIn.self) { request, _ in try await handlers.signIn(request) }
+        // Every operation that derives a password hash shares most of the slots; the rest are
+        // always free for session checks, which every signed-in request needs.
+        let hashing = worker.share("password-hashing", reserving: max(1, worker.slots / 4))
+        worker.handle(Accounts.Register.self, within: hashing) {
+            try await handlers.register($0, caller: $1.caller, deadline: $1.deadline)
+        }
+        worker.handle(Accounts.SignIn.self, within: hashing) { try await handlers.signIn($0, deadline: $1.deadline) }
         worker.handle(Accounts.SignOut.self) { request, _ in try await handlers.signOut(request) }
         worker.handle(Accounts.Authenticate.self) { request, _ in try await handlers.authenticate(request) }
         worker.handle(Accounts.Me.self) { _, context in try await handlers.me(caller: context.caller) }
-        worker.handle(Accounts.UpdateProfile.self) { try await handlers.updateProfile($0, caller: $1.caller) }
+        worker.handle(Accounts.UpdateProfile.self, within: hashing) {
+            try await handlers.updateProfile($0, caller: $1.caller, deadline: $1.deadline)
+        }
         worker.handle(Accounts.GetConsents.self) { try await handlers.consents($0, caller: $1.caller) }
         worker.handle(Accounts.SetConsents.self) { try await handlers.setConsents($0, caller: $1.caller) }
         worker.handle(Accounts.ConsentHistory.self) { try await handlers.consentHistory($0, caller: $1.caller) }
@@ -36,9 +43,13 @@ public enum AccountsService {
         worker.handle(Accounts.PublishPolicy.self) { try await handlers.publishPolicy($0, caller: $1.caller) }
         worker.handle(Accounts.SignInHistory.self) { try await handlers.signIns($0, caller: $1.caller) }
         worker.handle(Accounts.AccessLog.self) { try await handlers.accessLog($0, caller: $1.caller) }
-        worker.handle(Accounts.CreateStaff.self) { try await handlers.createStaff($0, caller: $1.caller) }
+        worker.handle(Accounts.CreateStaff.self, within: hashing) {
+            try await handlers.createStaff($0, caller: $1.caller, deadline: $1.deadline)
+        }
         worker.handle(Accounts.StaffViewAccount.self) { try await handlers.staffViewAccount($0, caller: $1.caller) }
-        worker.handle(Accounts.RequestErasure.self) { try await handlers.requestErasure($0, caller: $1.caller) }
+        worker.handle(Accounts.RequestErasure.self, within: hashing) {
+            try await handlers.requestErasure($0, caller: $1.caller, deadline: $1.deadline)
+        }
         worker.handle(Accounts.ErasureStatus.self) { try await handlers.erasureStatus($0, caller: $1.caller) }
     }
 }

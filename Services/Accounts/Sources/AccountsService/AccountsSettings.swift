@@ -10,18 +10,18 @@ public struct AccountsSettings: Sendable {
     public var passwordHasher: PasswordHasher
     /// How long a session token lives.
     public var sessionLifetime: TimeInterval
-    /// When repeated sign-in failures slow down and then stop being answered.
-    public var signInLimits: SignInLimits
+    /// How many sign-ins, registrations and password re-checks each key may attempt.
+    public var attemptLimits: AttemptLimits
 
-    /// Settings from their parts; tests use a cheaper hasher and shorter delays.
+    /// Settings from their parts; tests use a cheaper hasher and other limits.
     public init(
         keyRing: KeyRing, passwordHasher: PasswordHasher = PasswordHasher(),
-        sessionLifetime: TimeInterval = 30 * 24 * 3600, signInLimits: SignInLimits = SignInLimits()
+        sessionLifetime: TimeInterval = 30 * 24 * 3600, attemptLimits: AttemptLimits = AttemptLimits()
     ) {
         self.keyRing = keyRing
         self.passwordHasher = passwordHasher
         self.sessionLifetime = sessionLifetime
-        self.signInLimits = signInLimits
+        self.attemptLimits = attemptLimits
     }
 
     /// Reads `ACCOUNTS_DATA_KEY` and `ACCOUNTS_DATA_KEY_ID`; nil, with a named problem recorded,
@@ -40,28 +40,41 @@ public struct AccountsSettings: Sendable {
     }
 }
 
-/// Sign-in throttling, per email and per IP address, over a sliding window.
-public struct SignInLimits: Sendable {
-    /// The window failures are counted in.
-    public var window: TimeInterval
-    /// Failures in the window after which each attempt waits longer.
-    public var slowDownAfter: Int
-    /// Failures in the window after which attempts are refused with `rate_limited`.
-    public var refuseAfter: Int
-    /// The first added delay; it doubles with every further failure, up to `maximumDelay`.
-    public var baseDelay: Duration
-    /// The longest added delay.
-    public var maximumDelay: Duration
+/// How many costly attempts each key may make per window before it is refused with `rate_limited`.
+public struct AttemptLimits: Sendable {
+    /// At most `count` attempts in `window` seconds.
+    public struct Limit: Sendable {
+        public var count: Int
+        public var window: TimeInterval
+        public init(_ count: Int, per window: TimeInterval) {
+            self.count = count
+            self.window = window
+        }
+    }
 
-    /// 5 failures in 15 minutes slow down, 10 refuse.
+    /// Sign-ins from one address (an IPv6 /64) for one email: only whoever is at that address
+    /// can use this up.
+    public var signInsPerAddressAndEmail: Limit
+    /// Sign-ins for one email from anywhere: guessing one password from many addresses.
+    public var signInsPerEmail: Limit
+    /// Sign-ins from one address for any email: password spraying.
+    public var signInsPerAddress: Limit
+    /// Registrations from one address (each costs a password hash).
+    public var registrationsPerAddress: Limit
+    /// Wrong current passwords for one account (profile changes, erasure requests).
+    public var passwordChecksPerAccount: Limit
+
+    /// 10 failed sign-ins per address and email, 50 per email, 300 per address, in 15 minutes;
+    /// 20 registrations per address an hour; 10 wrong current passwords per account in 15 minutes.
     public init(
-        window: TimeInterval = 15 * 60, slowDownAfter: Int = 5, refuseAfter: Int = 10,
-        baseDelay: Duration = .milliseconds(250), maximumDelay: Duration = .seconds(4)
+        signInsPerAddressAndEmail: Limit = Limit(10, per: 15 * 60), signInsPerEmail: Limit = Limit(50, per: 15 * 60),
+        signInsPerAddress: Limit = Limit(300, per: 15 * 60), registrationsPerAddress: Limit = Limit(20, per: 3600),
+        passwordChecksPerAccount: Limit = Limit(10, per: 15 * 60)
     ) {
-        self.window = window
-        self.slowDownAfter = slowDownAfter
-        self.refuseAfter = refuseAfter
-        self.baseDelay = baseDelay
-        self.maximumDelay = maximumDelay
+        self.signInsPerAddressAndEmail = signInsPerAddressAndEmail
+        self.signInsPerEmail = signInsPerEmail
+        self.signInsPerAddress = signInsPerAddress
+        self.registrationsPerAddress = registrationsPerAddress
+        self.passwordChecksPerAccount = passwordChecksPerAccount
     }
 }

@@ -13,6 +13,27 @@ struct AccountRoutes {
     /// Whether the session cookie is marked `Secure` (the gateway speaks TLS).
     let secureCookies: Bool
 
+    /// `POST /v1/accounts` body; the address is the gateway's to add.
+    struct RegistrationBody: Decodable {
+        var email: String
+        var password: String
+        var displayName: String
+        var role: String
+        var acceptPolicyVersion: String
+        var marketingEmailOptIn: Bool?
+        var referralCode: String?
+        var country: String?
+    }
+
+    /// `PATCH /v1/me` body; the session that stays signed in is the gateway's to add.
+    struct ProfileBody: Decodable {
+        var displayName: String?
+        var phone: String?
+        var email: String?
+        var password: String?
+        var currentPassword: String?
+    }
+
     /// `POST /v1/sessions` body.
     struct SignInBody: Decodable {
         var email: String
@@ -35,8 +56,12 @@ struct AccountRoutes {
 
     func register(on router: Router<GatewayRequestContext>) {
         router.post("v1/accounts") { request, context in
-            let body = try await JSONBody.decode(Accounts.Register.Request.self, from: request)
-            let account = try await bus.call(Accounts.Register.self, body, as: context.caller)
+            let body = try await JSONBody.decode(RegistrationBody.self, from: request)
+            let registration = Accounts.Register.Request(
+                email: body.email, password: body.password, displayName: body.displayName, role: body.role,
+                acceptPolicyVersion: body.acceptPolicyVersion, marketingEmailOptIn: body.marketingEmailOptIn,
+                referralCode: body.referralCode, country: body.country, ipAddress: context.clientAddress)
+            let account = try await bus.call(Accounts.Register.self, registration, as: context.caller)
             return try JSONBody.response(account, status: .created)
         }
         router.post("v1/sessions") { request, context in
@@ -66,8 +91,10 @@ struct AccountRoutes {
             try JSONBody.response(try await bus.call(Accounts.Me.self, Empty(), as: context.caller))
         }
         me.patch("v1/me") { request, context in
-            var change = try await JSONBody.decode(Accounts.UpdateProfile.Request.self, from: request)
-            change.currentToken = context.session.token
+            let body = try await JSONBody.decode(ProfileBody.self, from: request)
+            let change = Accounts.UpdateProfile.Request(
+                displayName: body.displayName, phone: body.phone, email: body.email, password: body.password,
+                currentPassword: body.currentPassword, currentToken: context.session.token)
             return try JSONBody.response(try await bus.call(Accounts.UpdateProfile.self, change, as: context.caller))
         }
         me.get("v1/me/consents") { _, context in

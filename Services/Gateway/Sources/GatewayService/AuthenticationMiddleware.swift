@@ -3,7 +3,8 @@ import HTTPTypes
 import Hummingbird
 import Models
 
-/// Reads who is asking before any route runs: the session token (a Bearer token, or else the
+/// Reads who is asking before any route runs: the client's address (through trusted proxies
+/// only), the session token (a Bearer token, or else the
 /// `session` cookie), resolved through the session cache, and the `DNT` / `Sec-GPC` privacy
 /// signals. A missing or refused token leaves the request anonymous; routes that need a person
 /// take an `AuthenticatedContext` and answer 401. On the way out, a signed-in person who has not
@@ -14,11 +15,13 @@ struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
 
     let sessions: SessionCache
+    let proxies: TrustedProxies
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
         var context = context
+        context.clientAddress = proxies.clientAddress(peer: context.clientAddress, headers: request.headers)
         context.doNotTrack = request.headers[.dnt] == "1" || request.headers[.secGPC] == "1"
         if let token = Self.token(in: request) {
             do {

@@ -13,13 +13,14 @@ import ServiceKit
 ///   - secureCookies: mark the session cookie `Secure` (the gateway speaks TLS).
 ///   - sessionCacheLifetime: how long a resolved session token is trusted before accounts is asked again.
 ///   - exportDeadline: how long `GET /v1/me/export` waits for every service's section.
+///   - trustedProxies: whose forwarding headers name the client's address.
 public func buildGatewayRouter(
     bus: BusClient, secureCookies: Bool = false, sessionCacheLifetime: Duration = .seconds(2),
-    exportDeadline: Duration = .seconds(5)
+    exportDeadline: Duration = .seconds(5), trustedProxies: TrustedProxies = .none
 ) -> Router<GatewayRequestContext> {
     let router = Router(context: GatewayRequestContext.self)
     let sessions = SessionCache(bus: bus, lifetime: sessionCacheLifetime)
-    router.add(middleware: AuthenticationMiddleware(sessions: sessions))
+    router.add(middleware: AuthenticationMiddleware(sessions: sessions, proxies: trustedProxies))
     router.add(middleware: ProblemMiddleware<GatewayRequestContext>())
     router.add(middleware: MetricsMiddleware())
     PlatformRoutes(bus: bus, openAPIDocument: OpenAPIDocument.data).register(on: router)
@@ -36,7 +37,8 @@ public func buildGatewayApplication(
     settings: GatewaySettings, bus: BusClient, logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
-    let router = buildGatewayRouter(bus: bus, secureCookies: settings.tls != nil)
+    let router = buildGatewayRouter(
+        bus: bus, secureCookies: settings.tls != nil, trustedProxies: settings.trustedProxies)
     let configuration = ApplicationConfiguration(
         address: .hostname(settings.host, port: settings.port), serverName: "advisor-gateway")
     let server: HTTPServerBuilder

@@ -10,7 +10,8 @@ public struct GatewayRequestContext: IdentifiedRequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Echoed in the `Request-Id` response header and carried into bus calls and logs.
     public var requestId: String
-    /// The IP address of the connection's peer, for the sign-in history and the sign-in rate limits.
+    /// The client's IP address, for the sign-in history and the rate limits: the connection's
+    /// peer, or what a trusted proxy says (`GATEWAY_TRUSTED_PROXIES`).
     public var clientAddress: String
     /// `DNT: 1` or `Sec-GPC: 1` was on the request: every bus call says so.
     public var doNotTrack: Bool

@@ -1,3 +1,4 @@
+import Foundation
 public import ServiceKit
 
 /// The gateway's settings: where it listens for front ends and, optionally, its TLS certificate.
@@ -7,11 +8,22 @@ public struct GatewaySettings: Sendable {
     public var port: Int
     /// PEM certificate chain and private key paths; both set means the gateway speaks HTTPS only.
     public var tls: (certificatePath: String, keyPath: String)?
+    /// `GATEWAY_TRUSTED_PROXIES`: comma-separated addresses or CIDR blocks whose forwarding
+    /// headers name the client; empty (the default) trusts none.
+    public var trustedProxies: TrustedProxies
 
     public init(reading reader: inout ConfigReader) {
         process = ProcessSettings(reading: &reader)
         host = reader.string("GATEWAY_HOST", default: "127.0.0.1")
         port = reader.int("GATEWAY_PORT", default: 8080, in: 0...65535)
+        let proxies = (reader.raw("GATEWAY_TRUSTED_PROXIES") ?? "").split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }.filter { !$0.isEmpty }
+        let networks = proxies.compactMap(IPNetwork.init)
+        for entry in proxies where IPNetwork(entry) == nil {
+            reader.problem("GATEWAY_TRUSTED_PROXIES: \"\(entry)\" is not an IP address or CIDR block")
+        }
+        trustedProxies = TrustedProxies(networks)
         switch (reader.raw("GATEWAY_TLS_CERT"), reader.raw("GATEWAY_TLS_KEY")) {
         case (nil, nil): tls = nil
         case (let cert?, let key?): tls = (cert, key)

@@ -6,7 +6,8 @@ import NIOCore
 import ServiceKit
 
 /// Reading JSON request bodies and writing JSON answers the contract's way: RFC 3339 dates,
-/// 400 `malformed_json` for what is not JSON, 422 with field errors for JSON of the wrong shape.
+/// 400 `malformed_json` for what is not JSON, 422 with field errors for JSON of the wrong shape,
+/// 400 `invalid_text` for a string holding NUL (no service can store one).
 enum JSONBody {
     private static let decoder = WireCoding.decoder()
     private static let encoder = WireCoding.encoder()
@@ -14,8 +15,12 @@ enum JSONBody {
     /// The body as `type`; bodies over 1 MiB are 413, even without a Content-Length.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
         let buffer = try await request.body.collect(upTo: HTTPLimits.maxBodyBytes)
+        let data = Data(buffer.readableBytesView)
+        guard !JSONText.containsNUL(data) else {
+            throw ServiceError(.init(rawValue: "invalid_text"), "Text in the request body must not contain NUL characters.")
+        }
         do {
-            return try decoder.decode(type, from: Data(buffer.readableBytesView))
+            return try decoder.decode(type, from: data)
         } catch let error as DecodingError {
             throw problem(for: error)
         }
