@@ -17,8 +17,8 @@ final class AccountsPlatform: Sendable {
         self.accountsEnvironment = accountsEnvironment
     }
 
-    /// Starts everything and waits until every process is ready.
-    static func start() async throws -> AccountsPlatform {
+    /// Starts everything and waits until every process is ready; the gateway also gets `gatewayEnvironment`.
+    static func start(gatewayEnvironment: [String: String] = [:]) async throws -> AccountsPlatform {
         let harness = try await PlatformHarness(schemas: ServiceName.all.map(\.rawValue))
         do {
             let key = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
@@ -30,7 +30,10 @@ final class AccountsPlatform: Sendable {
                     environment: service == .accounts ? accountsEnvironment : [:])
             }
             let port = try FreePort.next()
-            _ = try await harness.start("gateway", environment: harness.bus.merging(["GATEWAY_PORT": "\(port)"]) { _, new in new })
+            let environment = harness.bus.merging(gatewayEnvironment.merging(["GATEWAY_PORT": "\(port)"]) { _, new in new }) {
+                _, new in new
+            }
+            _ = try await harness.start("gateway", environment: environment)
             return AccountsPlatform(harness: harness, gateway: "http://127.0.0.1:\(port)", accountsEnvironment: accountsEnvironment)
         } catch {
             await harness.shutdown()
@@ -41,8 +44,10 @@ final class AccountsPlatform: Sendable {
     func shutdown() async { await harness.shutdown() }
 
     /// Runs `body` with the whole platform started, and stops it before returning, whatever happened.
-    static func with<T: Sendable>(_ body: (AccountsPlatform) async throws -> T) async throws -> T {
-        let platform = try await start()
+    static func with<T: Sendable>(
+        gatewayEnvironment: [String: String] = [:], _ body: (AccountsPlatform) async throws -> T
+    ) async throws -> T {
+        let platform = try await start(gatewayEnvironment: gatewayEnvironment)
         do {
             let result = try await body(platform)
             await platform.shutdown()
