@@ -192,6 +192,50 @@ public enum Accounts {
         }
     }
 
+    /// A partner integration a person may consent to share data with (the integration service's
+    /// partners; consents may name only these).
+    public struct Partner: Codable, Sendable, Equatable {
+        /// Lower-case letters, digits and hyphens, 1…63 characters: `horoscope-daily`.
+        public var id: String
+        public var name: String
+        public var registeredAt: Date
+        public init(id: String, name: String, registeredAt: Date) {
+            self.id = id
+            self.name = name
+            self.registeredAt = registeredAt
+        }
+    }
+
+    /// The registered partners.
+    public struct Partners: Codable, Sendable, Equatable {
+        public var items: [Partner]
+        public init(items: [Partner]) { self.items = items }
+    }
+
+    /// `accounts.partners.list`: every registered partner, by id. Anyone may ask.
+    public struct ListPartners: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.partners.list"
+        public static let isIdempotent = true
+        public typealias Request = Empty
+        public typealias Response = Partners
+    }
+
+    /// `accounts.partners.register`: an admin registers a partner; audited.
+    public struct RegisterPartner: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.partners.register"
+        public struct Request: Codable, Sendable, Equatable {
+            public var id: String
+            public var name: String
+            public init(id: String, name: String) {
+                self.id = id
+                self.name = name
+            }
+        }
+        public typealias Response = Partner
+    }
+
     /// Where a consent change came from.
     public enum ConsentSource: String, Codable, Sendable, CaseIterable {
         case settings, registration

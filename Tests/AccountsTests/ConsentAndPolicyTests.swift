@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import Store
 import Testing
 
 @Suite("Consents and policy")
@@ -8,6 +9,7 @@ struct ConsentAndPolicyTests {
     func consentsAndHistory() async throws {
         try await AccountsFixture.with { accounts in
             try await accounts.register(email: "c@example.com")
+            _ = try await accounts.call(Accounts.RegisterPartner.self, .init(id: "astro-feed", name: "Astro Feed"), as: try await accounts.admin())
             let caller = try await accounts.caller(try await accounts.signIn("c@example.com").token)
             let initial = try await accounts.call(Accounts.GetConsents.self, .init(), as: caller)
             #expect(initial == Accounts.Consents(
@@ -35,6 +37,46 @@ struct ConsentAndPolicyTests {
             let refused = await accounts.failure(
                 Accounts.SetConsents.self, .init(marketingEmail: true, source: .settings, accountId: caller.accountId), as: strangerCaller)
             #expect(refused?.code == .notFound)
+        }
+    }
+
+    @Test("partner consents name registered partners only, at most 100 a request; only an admin registers a partner, audited")
+    func partnerConsents() async throws {
+        try await AccountsFixture.with { accounts in
+            try await accounts.register(email: "p@example.com")
+            let caller = try await accounts.caller(try await accounts.signIn("p@example.com").token)
+            let made = await accounts.failure(Accounts.SetConsents.self, .init(partners: ["made-up": true], source: .settings), as: caller)
+            #expect(made?.code == .validationFailed)
+            #expect(made?.fieldErrors == [FieldError(field: "partners", code: "unknown_partner")])
+            let many = Dictionary(uniqueKeysWithValues: (0..<5000).map { ("p\($0)", true) })
+            let flood = await accounts.failure(Accounts.SetConsents.self, .init(partners: many, source: .settings), as: caller)
+            #expect(flood?.fieldErrors == [FieldError(field: "partners", code: "too_many")])
+
+            #expect(await accounts.failure(Accounts.RegisterPartner.self, .init(id: "sneaky", name: "S"), as: caller)?.code == .forbidden)
+            let admin = try await accounts.admin()
+            for bad in ["", "Upper", "-lead", "has space", String(repeating: "a", count: 64)] {
+                let refused = await accounts.failure(Accounts.RegisterPartner.self, .init(id: bad, name: "X"), as: admin)
+                #expect(refused?.fieldErrors.first?.field == "id", "\(bad)")
+            }
+            let partner = try await accounts.call(Accounts.RegisterPartner.self, .init(id: "daily-stars", name: "Daily Stars"), as: admin)
+            #expect(partner.id == "daily-stars")
+            let again = await accounts.failure(Accounts.RegisterPartner.self, .init(id: "daily-stars", name: "Again"), as: admin)
+            #expect(again?.code.rawValue == "partner_exists")
+            #expect(try await accounts.call(Accounts.ListPartners.self, Empty()).items.map(\.id) == ["daily-stars"])
+
+            let audited = { @Sendable () async throws -> [String] in
+                try await accounts.database.withConnection { connection in
+                    try connection.query("SELECT action FROM audit_log ORDER BY seq").map { try $0.decode("action", as: String.self) }
+                }
+            }
+            let before = try await audited()
+            let set = try await accounts.call(
+                Accounts.SetConsents.self,
+                .init(performanceCookies: true, marketingEmail: true, partners: ["daily-stars": true], source: .settings), as: caller)
+            #expect(set.partners == ["daily-stars": true])
+            // Three changes, one audit entry for the request.
+            #expect(try await audited() == before + ["consent.change"])
+            #expect(before.contains("partner.register"))
         }
     }
 

@@ -55,7 +55,18 @@ struct AccountsEndToEndTests {
             let consents = try await platform.request("GET", "/v1/me/consents", token: token)
             #expect(consents.status == 200)
             #expect(consents.object["marketingEmail"] as? Bool == true)
-            let partner = "partner'; DELETE FROM consents;--"
+            let unregistered = try await platform.request(
+                "PUT", "/v1/me/consents", token: token, json: ["partners": ["partner'; DELETE FROM consents;--": true]])
+            #expect(unregistered.status == 422 && unregistered.text.contains("unknown_partner"), "\(unregistered.text)")
+            let adminEmail = AccountsPlatform.email("admin")
+            try await platform.createAdmin(email: adminEmail, password: AccountsPlatform.password)
+            let admin = try await platform.signIn(email: adminEmail)
+            let partner = "daily-stars"
+            let registered = try await platform.request(
+                "POST", "/v1/staff/partners", token: admin, json: ["id": partner, "name": "Daily Stars"])
+            #expect(registered.status == 201, "\(registered.text)")
+            let listed = try await platform.request("GET", "/v1/partners")
+            #expect(listed.items.map { $0["id"] as? String } == [partner], "\(listed.text)")
             let set = try await platform.request(
                 "PUT", "/v1/me/consents", token: token, json: ["performanceCookies": true, "partners": [partner: true]])
             #expect(set.status == 200, "\(set.text)")

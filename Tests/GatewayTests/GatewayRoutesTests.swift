@@ -38,6 +38,18 @@ struct GatewayRoutesTests {
         await context.shutdown()
     }
 
+    @Test("GATEWAY_TRUSTED_PROXIES takes addresses and CIDR blocks; anything else is named at start-up")
+    func trustedProxiesSetting() throws {
+        var good = ConfigReader(environment: ["GATEWAY_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7,2001:db8::/32"], dotEnvPath: nil)
+        let settings = GatewaySettings(reading: &good)
+        try good.validate()
+        #expect(settings.trustedProxies.networks.map(\.description) == ["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"])
+        var bad = ConfigReader(environment: ["GATEWAY_TRUSTED_PROXIES": "10.0.0.0/8,load-balancer.internal"], dotEnvPath: nil)
+        _ = GatewaySettings(reading: &bad)
+        #expect(throws: ConfigurationError.self) { try bad.validate() }
+        do { try bad.validate() } catch { #expect(error.description.contains("load-balancer.internal")) }
+    }
+
     @Test("an unknown route is a 404 problem with a request id")
     func unknownRoute() async throws {
         try await withGateway { client in

@@ -37,7 +37,7 @@ public enum ProblemMapping {
         case "unauthenticated", "invalid_credentials": .unauthorized
         case "forbidden": .forbidden
         case "not_found": .notFound
-        case "conflict", "email_taken": .conflict
+        case "conflict", "email_taken", "partner_exists": .conflict
         case "rate_limited": .tooManyRequests
         case "unavailable", "export_unavailable", "busy": .serviceUnavailable
         case "timeout": .gatewayTimeout

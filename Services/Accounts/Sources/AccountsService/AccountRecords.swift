@@ -55,7 +55,7 @@ struct AccountRecords {
                 INSERT INTO accounts (id, email, email_normalized, password_hash, display_name, roles, country, source)
                 VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8)
                 """,
-                id, email.trimmingCharacters(in: .whitespacesAndNewlines), InputRules.normalize(email: email), passwordHash,
+                id, InputRules.display(email: email), InputRules.normalize(email: email), passwordHash,
                 displayName, SQLTextArray(roles), country, source)
         } catch let error as StoreError where error == .uniqueViolation {
             throw AccountsErrors.emailTaken

@@ -15,12 +15,14 @@ extension AccountsHandlers {
         }
     }
 
+    /// The most partner consents one request may change (there are far fewer partners).
+    static let maxPartnerConsents = 100
+
     func setConsents(_ request: Accounts.SetConsents.Request, caller: Caller) async throws -> Accounts.Consents {
         let id = try Self.subject(request.accountId, caller: caller)
         var rules = InputRules()
-        for partner in (request.partners ?? [:]).keys {
-            rules.text(partner, field: "partners", range: 1...64)
-        }
+        let partners = (request.partners ?? [:]).keys.sorted()
+        if partners.count > Self.maxPartnerConsents { rules.fail("partners", "too_many") }
         if request.source == .registration { rules.fail("source", "invalid") }
         try rules.check()
         var changes: [(consent: String, granted: Bool)] = []
@@ -38,6 +40,12 @@ extension AccountsHandlers {
         let requested = changes
         return try await database.transaction { connection in
             guard try Self.exists(id, on: connection) else { throw AccountsErrors.notFound }
+            let registered = try ConsentRecords.registeredPartners(partners, on: connection)
+            if partners.contains(where: { !registered.contains($0) }) {
+                throw ServiceError(
+                    .validationFailed, "consents may name registered partners only (GET /v1/partners lists them)",
+                    fieldErrors: [FieldError(field: "partners", code: "unknown_partner")])
+            }
             let version = try PolicyRecords.current(on: connection).version
             try ConsentRecords.record(
                 requested, accountId: id, source: request.source, policyVersion: version, actorId: caller.accountId,

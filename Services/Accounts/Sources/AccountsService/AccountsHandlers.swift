@@ -208,7 +208,7 @@ struct AccountsHandlers: Sendable {
                 do {
                     try connection.execute(
                         "UPDATE accounts SET email = $2, email_normalized = $3 WHERE id = $1", id,
-                        email.trimmingCharacters(in: .whitespacesAndNewlines), InputRules.normalize(email: email))
+                        InputRules.display(email: email), InputRules.normalize(email: email))
                 } catch let error as StoreError where error == .uniqueViolation {
                     throw AccountsErrors.emailTaken
                 }

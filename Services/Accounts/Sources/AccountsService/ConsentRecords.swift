@@ -6,12 +6,13 @@ import Store
 enum ConsentRecords {
     static let fixed = ["performanceCookies", "functionalityCookies", "marketingEmail", "marketingSms"]
 
-    /// Records the consents that differ from their current value; each change is kept in the
-    /// history and the audit log.
+    /// Records the consents that differ from their current value: each change in the history,
+    /// and the request's changes together in one audit entry.
     static func record(
         _ changes: [(consent: String, granted: Bool)], accountId: UUID, source: Accounts.ConsentSource,
         policyVersion: String, actorId: UUID? = nil, actorRoles: [String], on connection: Connection
     ) throws {
+        var recorded: [String] = []
         for change in changes {
             let current = try connection.queryOne(
                 "SELECT granted FROM consents WHERE account_id = $1 AND consent = $2", accountId, change.consent)
@@ -28,12 +29,23 @@ enum ConsentRecords {
                 INSERT INTO consent_changes (account_id, consent, granted, source, policy_version)
                 VALUES ($1, $2, $3, $4, $5)
                 """, accountId, change.consent, change.granted, source.rawValue, policyVersion)
-            try AuditLog.append(
-                .init(
-                    actorId: actorId ?? accountId, actorRoles: actorRoles, action: "consent.change", subjectId: accountId,
-                    details: ["consent": change.consent, "granted": String(change.granted), "source": source.rawValue]),
-                on: connection)
+            recorded.append("\(change.consent)=\(change.granted)")
         }
+        guard !recorded.isEmpty else { return }
+        try AuditLog.append(
+            .init(
+                actorId: actorId ?? accountId, actorRoles: actorRoles, action: "consent.change", subjectId: accountId,
+                details: ["changes": recorded.joined(separator: ","), "source": source.rawValue]),
+            on: connection)
+    }
+
+    /// The registered partners among `ids`.
+    static func registeredPartners(_ ids: [String], on connection: Connection) throws -> Set<String> {
+        guard !ids.isEmpty else { return [] }
+        let placeholders = (1...ids.count).map { "$\($0)" }.joined(separator: ", ")
+        return Set(
+            try connection.query("SELECT id FROM partners WHERE id IN (\(placeholders))", parameters: ids)
+                .map { try $0.decode("id", as: String.self) })
     }
 
     static func current(accountId: UUID, on connection: Connection) throws -> Accounts.Consents {

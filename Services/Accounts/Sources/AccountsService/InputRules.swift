@@ -5,9 +5,16 @@ import Models
 struct InputRules {
     private(set) var errors: [FieldError] = []
 
-    /// Trimmed and lower-cased: the form uniqueness is checked on.
+    /// The address as it is kept and shown: trimmed, in Unicode NFC, so that a precomposed and
+    /// a combining accent are one address.
+    static func display(email: String) -> String {
+        email.trimmingCharacters(in: .whitespacesAndNewlines).precomposedStringWithCanonicalMapping
+    }
+
+    /// The form uniqueness and sign-in are checked on: the displayed form, case-folded (Unicode
+    /// full case folding, so `ß` and `SS` are one address too) and put back in NFC.
     static func normalize(email: String) -> String {
-        email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        display(email: email).folding(options: .caseInsensitive, locale: nil).precomposedStringWithCanonicalMapping
     }
 
     static let memberRoles: Set<String> = ["member", "advisor"]

@@ -77,6 +77,9 @@ struct AccountRoutes {
             }
             return response
         }
+        router.get("v1/partners") { _, context in
+            try JSONBody.response(try await bus.call(Accounts.ListPartners.self, Empty(), as: context.caller))
+        }
         router.get("v1/privacy/policy") { _, context in
             try JSONBody.response(try await bus.call(Accounts.CurrentPolicy.self, Empty(), as: context.caller))
         }

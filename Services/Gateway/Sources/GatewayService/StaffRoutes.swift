@@ -6,9 +6,15 @@ import ServiceKit
 
 /// Staff routes: accounts checks the roles of each (admin creates staff; support, legal or admin
 /// views an account with a reason, which is audited and shown to its owner; legal or admin
-/// publishes a policy and follows erasures).
+/// publishes a policy and follows erasures; admin registers the partners consents may name).
 struct StaffRoutes {
     let bus: BusClient
+
+    /// `POST /v1/staff/partners` body.
+    struct PartnerBody: Decodable {
+        var id: String
+        var name: String
+    }
 
     func register(on router: Router<GatewayRequestContext>) {
         let staff = router.group("v1/staff", context: AuthenticatedContext.self)
@@ -31,6 +37,12 @@ struct StaffRoutes {
             let body = try await JSONBody.decode(Accounts.PolicyVersion.self, from: request)
             return try JSONBody.response(
                 try await bus.call(Accounts.PublishPolicy.self, body, as: context.caller), status: .created)
+        }
+        staff.post("partners") { request, context in
+            let body = try await JSONBody.decode(PartnerBody.self, from: request)
+            let partner = try await bus.call(
+                Accounts.RegisterPartner.self, .init(id: body.id, name: body.name), as: context.caller)
+            return try JSONBody.response(partner, status: .created)
         }
         staff.get("erasures/{id}") { _, context in
             let id = try RouteParameters.id("id", in: context.parameters)

@@ -1,0 +1,44 @@
+import Foundation
+import Logging
+import Models
+import Store
+
+/// The register of partner integrations that consents refer to: read by anyone, written by admins.
+extension AccountsHandlers {
+    func partners() async throws -> Accounts.Partners {
+        try await database.withConnection { connection in
+            Accounts.Partners(
+                items: try connection.query("SELECT id, name, registered_at FROM partners ORDER BY id").map(Self.partner))
+        }
+    }
+
+    func registerPartner(_ request: Accounts.RegisterPartner.Request, caller: Caller) async throws -> Accounts.Partner {
+        let actor = try Self.accountId(of: caller)
+        guard caller.has(.admin) else { throw AccountsErrors.forbidden }
+        var rules = InputRules()
+        if request.id.wholeMatch(of: /[a-z0-9][a-z0-9-]{0,62}/) == nil { rules.fail("id", "invalid") }
+        rules.text(request.name, field: "name", range: 1...100)
+        if request.name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { rules.fail("name", "invalid") }
+        try rules.check()
+        let partner = try await database.transaction { connection -> Accounts.Partner in
+            guard
+                let row = try connection.queryOne(
+                    """
+                    INSERT INTO partners (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING
+                    RETURNING id, name, registered_at
+                    """, request.id, request.name)
+            else { throw ServiceError(.init(rawValue: "partner_exists"), "a partner with this id is registered") }
+            try AuditLog.append(
+                .init(
+                    actorId: actor, actorRoles: caller.roles.map(\.rawValue).sorted(), action: "partner.register",
+                    subjectId: nil, details: ["partner": request.id]), on: connection)
+            return try Self.partner(row)
+        }
+        logger.info("partner registered", metadata: ["partner.id": "\(partner.id)", "actor.id": "\(actor)"])
+        return partner
+    }
+
+    private static func partner(_ row: Row) throws -> Accounts.Partner {
+        Accounts.Partner(id: try row.decode("id"), name: try row.decode("name"), registeredAt: try row.decode("registered_at"))
+    }
+}
