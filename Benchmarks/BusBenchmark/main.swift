@@ -495,7 +495,9 @@ func busBenchmark(
     let callerContext = BusContext(logger: logger, spinBeforeSleeping: spin)
     let serverKeys = CurveKeyPair.generate()
     let clientKeys = CurveKeyPair.generate()
-    let brokerCurve = curved ? try BrokerCurve(keyPair: serverKeys, allowedClientKeys: [clientKeys.publicKey]) : nil
+    // One key serves and calls, as the platform: the broker's policy checks are part of the cost.
+    let policy = BusPeerPolicy(identity: "bench", services: [Bench.Echo.service.rawValue], claimsSystem: true)
+    let brokerCurve = curved ? try BrokerCurve(keyPair: serverKeys, peers: [clientKeys.publicKey: policy]) : nil
     let clientCurve = curved ? try ClientCurve(keyPair: clientKeys, serverPublicKey: serverKeys.publicKey) : nil
     let broker = try await startBroker(brokerContext, curve: brokerCurve)
     let endpoint = broker.endpoints.mdp

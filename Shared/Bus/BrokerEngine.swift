@@ -1,6 +1,8 @@
 import CZeroMQ
 import Foundation
 import Logging
+import Metrics
+import Models
 
 /// The broker's state and protocol logic, on the I/O thread: MDP/0.1 (RFC 7), MMI (RFC 8) and the
 /// XSUB/XPUB event exchange.
@@ -61,6 +63,10 @@ final class BrokerEngine: LoopParticipant {
     /// has a caller waiting; its late REPLY is delivered before it is told DISCONNECT.
     private var departed: [Data: (service: Data, until: UInt64)] = [:]
     private var servicesToDispatch: [Service] = []
+    /// Messages refused under a key's policy, by what was refused.
+    private let deniedRegistrations = Counter(label: "bus_policy_denied_total", dimensions: [("what", "register")])
+    private let deniedSystemClaims = Counter(label: "bus_policy_denied_total", dimensions: [("what", "system")])
+    private let deniedEvents = Counter(label: "bus_policy_denied_total", dimensions: [("what", "publish")])
 
     init(
         endpoints: BusEndpoints, curve: BrokerCurve?, heartbeat: Heartbeat, maxQueuedRequests: Int,
@@ -88,7 +94,7 @@ final class BrokerEngine: LoopParticipant {
         self.reactor = reactor
         do {
             if let curve {
-                try reactor.zap().register(domain: zapDomain, allowedKeys: curve.allowedClientKeys, logger: logger)
+                try reactor.zap().register(domain: zapDomain, peers: curve.peers, logger: logger)
             } else {
                 logger.warning("bus runs without CURVE: local development only")
             }
@@ -136,7 +142,13 @@ final class BrokerEngine: LoopParticipant {
             return
         }
         reactor.watch(router) { [unowned self] in drainRouter() }
-        reactor.watch(eventsIn) { [unowned self] in forwardEvents(from: self.eventsIn, to: self.eventsOut) }
+        reactor.watch(eventsIn) { [unowned self] in
+            if curve == nil {
+                forwardEvents(from: self.eventsIn, to: self.eventsOut)
+            } else {
+                forwardCheckedEvents()
+            }
+        }
         reactor.watch(eventsOut) { [unowned self] in forwardEvents(from: self.eventsOut, to: self.eventsIn) }
         reactor.join(self)
         scheduleHeartbeat()
@@ -194,9 +206,26 @@ final class BrokerEngine: LoopParticipant {
         // Bounded so that the event exchange and timers get their turn under a flood; the poll
         // is level-triggered, so whatever is left is reported again at once.
         var budget = 4096
-        while budget > 0, let frames = router.receive() {
+        while budget > 0 {
+            let frames: [Data]
+            var peer: BusPeerPolicy?
+            if let curve {
+                // Every message on a CURVE socket carries the key its sender was admitted with.
+                var key: String?
+                guard let received = router.receive(userId: &key) else { break }
+                guard let key, let policy = curve.peers[key] else {
+                    logger.warning("bus broker dropped a message from a key it has no policy for")
+                    budget -= 1
+                    continue
+                }
+                frames = received
+                peer = policy
+            } else {
+                guard let received = router.receive() else { break }
+                frames = received
+            }
             budget -= 1
-            handle(frames)
+            handle(frames, from: peer)
         }
         // Dispatching after the batch lets a worker's REPLY+DISCONNECT pair arrive together, so
         // a stopping worker is not handed a new request between the two.
@@ -208,33 +237,38 @@ final class BrokerEngine: LoopParticipant {
         }
     }
 
-    private func handle(_ frames: [Data]) {
+    /// `peer` is the sender's policy on a CURVE bus, nil without CURVE (nothing is checked).
+    private func handle(_ frames: [Data], from peer: BusPeerPolicy?) {
         guard frames.count >= 3, frames[1].isEmpty else {
             logger.warning("bus broker dropped a message without an MDP envelope")
             return
         }
         let header = frames[2]
         if header == MDP.client {
-            handleClient(frames)
+            handleClient(frames, from: peer)
         } else if header == MDP.worker {
-            handleWorker(frames)
+            handleWorker(frames, from: peer)
         } else {
             logger.warning("bus broker dropped a message with an unknown protocol header")
         }
     }
 
     /// [client, "", "MDPC01", service, body…]
-    private func handleClient(_ frames: [Data]) {
+    private func handleClient(_ frames: [Data], from peer: BusPeerPolicy?) {
         guard frames.count >= 4 else {
             logger.warning("bus broker dropped a client request without a service name")
             return
         }
         let client = frames[0]
         let name = frames[3]
-        let body = frames[4...]
+        var body = frames[4...]
         if name.hasPrefix(MDP.mmiPrefix) {
             answerMMI(client: client, service: name, body: body)
             return
+        }
+        if let peer {
+            guard let checked = checkedBody(body, client: client, service: name, from: peer) else { return }
+            body = checked
         }
         let service = requireService(name)
         guard service.requests.count < maxQueuedRequests else {
@@ -247,8 +281,33 @@ final class BrokerEngine: LoopParticipant {
         markForDispatch(service)
     }
 
+    /// A typed request's body with the sender's identity written into its header (`peer`), or nil
+    /// after refusing it because its header claims the `system` role the sender may not claim. A
+    /// body whose first frame is not a request header (a foreign MDP peer's) passes unchanged:
+    /// workers that read headers refuse it themselves.
+    private func checkedBody(_ body: ArraySlice<Data>, client: Data, service: Data, from peer: BusPeerPolicy)
+        -> ArraySlice<Data>?
+    {
+        guard let first = body.first, var header = try? HeaderCoding.decodeRequestHeader(first) else { return body }
+        if header.caller.has(.system) && !peer.claimsSystem {
+            deniedSystemClaims.increment()
+            logger.warning(
+                "bus broker refused a call: its key may not claim the system role",
+                metadata: ["bus.peer": "\(peer.identity)", "bus.operation": "\(header.operation)"])
+            let refusal = ReplyHeader(
+                requestId: header.requestId,
+                error: ServiceError(.forbidden, "this process may not make calls as the platform"))
+            _ = router?.send([client, MDP.empty, MDP.client, service, HeaderCoding.encode(refusal), Data("null".utf8)])
+            return nil
+        }
+        header.peer = peer.identity
+        var rewritten = Array(body)
+        rewritten[0] = HeaderCoding.encode(header)
+        return rewritten[...]
+    }
+
     /// [worker, "", "MDPW01", command, …]
-    private func handleWorker(_ frames: [Data]) {
+    private func handleWorker(_ frames: [Data], from peer: BusPeerPolicy?) {
         let identity = frames[0]
         let known = workers[identity]
         guard frames.count >= 4, let command = MDP.Command(frame: frames[3]) else {
@@ -265,6 +324,16 @@ final class BrokerEngine: LoopParticipant {
             }
             guard frames.count >= 5, !frames[4].isEmpty, !frames[4].hasPrefix(MDP.mmiPrefix) else {
                 protocolError(identity, nil, "READY without a valid service name")
+                return
+            }
+            if let peer, !peer.services.contains(String(decoding: frames[4], as: UTF8.self)) {
+                deniedRegistrations.increment()
+                logger.warning(
+                    "bus broker refused a worker: its key may not register as this service",
+                    metadata: [
+                        "bus.peer": "\(peer.identity)", "bus.service": "\(String(decoding: frames[4], as: UTF8.self))",
+                    ])
+                protocolError(identity, nil, "READY for a service this key may not serve")
                 return
             }
             let service = requireService(frames[4])
@@ -490,6 +559,42 @@ final class BrokerEngine: LoopParticipant {
     }
 
     // MARK: Events
+
+    /// On a CURVE bus, XSUB → XPUB forwards only events their sender may publish: the topic
+    /// `<producer>.…` and the metadata's producer must both be the producer the sender's key owns,
+    /// so no consumer is handed an event (or a tail heartbeat) in another service's name.
+    private func forwardCheckedEvents() {
+        guard let curve, let eventsIn, let eventsOut else { return }
+        var budget = 4096
+        while budget > 0 {
+            var key: String?
+            guard let frames = eventsIn.receive(userId: &key) else { return }
+            budget -= 1
+            let policy = key.flatMap { curve.peers[$0] }
+            guard let policy, let producer = policy.producer, Self.event(frames, isFrom: producer) else {
+                deniedEvents.increment()
+                logger.warning(
+                    "bus broker dropped an event its sender may not publish",
+                    metadata: [
+                        "bus.peer": "\(policy?.identity ?? "-")",
+                        "bus.topic": "\(frames.first.map { String(decoding: $0.prefix(100), as: UTF8.self) } ?? "")",
+                    ])
+                continue
+            }
+            _ = eventsOut.send(frames)
+        }
+    }
+
+    /// Whether an event message (topic, metadata, payload) or a tail heartbeat (topic, sequence)
+    /// names `producer` throughout.
+    static func event(_ frames: [Data], isFrom producer: String) -> Bool {
+        guard let topic = frames.first, topic.starts(with: Data("\(producer).".utf8)) else { return false }
+        if frames.count == 2 { return topic == Data(Events.heartbeatTopic(for: producer).utf8) }
+        guard frames.count == 3, let metadata = JSONScanner.object(frames[1]),
+            case .string(let named)? = metadata["producer"]
+        else { return false }
+        return named == producer
+    }
 
     /// XSUB → XPUB carries messages downstream; XPUB → XSUB carries subscriptions upstream.
     private func forwardEvents(from source: ZSocket?, to target: ZSocket?) {

@@ -60,20 +60,40 @@ public struct ClientCurve: Sendable, Equatable {
     }
 }
 
-/// CURVE settings of the broker: its key pair and the client keys it admits.
+/// What one process admitted to the bus may do: the broker checks it on every message that
+/// key sends, so an admitted key is not a licence to do everything.
+public struct BusPeerPolicy: Sendable, Equatable {
+    /// The process's name, which the broker tells workers as the caller (`RequestHeader.peer`).
+    public var identity: String
+    /// The MDP services it may register as a worker of.
+    public var services: Set<String>
+    /// The producer it may publish events as: only topics `<producer>.…` whose metadata names it.
+    public var producer: String?
+    /// Whether its calls may claim the `system` role.
+    public var claimsSystem: Bool
+
+    public init(identity: String, services: Set<String> = [], producer: String? = nil, claimsSystem: Bool = false) {
+        self.identity = identity
+        self.services = services
+        self.producer = producer
+        self.claimsSystem = claimsSystem
+    }
+}
+
+/// CURVE settings of the broker: its key pair and, per admitted client key, that process's policy.
 public struct BrokerCurve: Sendable, Equatable {
     /// The broker's key pair; clients are configured with its public key.
     public var keyPair: CurveKeyPair
-    /// Public keys (Z85) of every process allowed on the bus; the ZAP handler refuses the rest.
-    public var allowedClientKeys: Set<String>
+    /// Public key (Z85) → policy, for every process allowed on the bus; the ZAP handler refuses the rest.
+    public var peers: [String: BusPeerPolicy]
 
-    /// Throws `BusError.invalidKey` naming the first allowed key that is not valid Z85.
-    public init(keyPair: CurveKeyPair, allowedClientKeys: Set<String>) throws {
-        for key in allowedClientKeys {
-            try Z85.validateKey(key, role: "allowed client key")
+    /// Throws `BusError.invalidKey` naming the first peer key that is not valid Z85.
+    public init(keyPair: CurveKeyPair, peers: [String: BusPeerPolicy]) throws {
+        for key in peers.keys {
+            try Z85.validateKey(key, role: "peer public key")
         }
         self.keyPair = keyPair
-        self.allowedClientKeys = allowedClientKeys
+        self.peers = peers
     }
 }
 

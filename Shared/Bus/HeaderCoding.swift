@@ -34,6 +34,10 @@ enum HeaderCoding {
         }
         out.raw(",\"operation\":")
         out.string(header.operation)
+        if let peer = header.peer {
+            out.raw(",\"peer\":")
+            out.string(peer)
+        }
         out.raw(",\"requestId\":")
         out.string(header.requestId)
         if let traceparent = header.traceparent {
@@ -81,6 +85,7 @@ enum HeaderCoding {
             case .array(let roleValues)? = caller["roles"],
             let idempotencyKey = optionalString(object["idempotencyKey"]),
             let traceparent = optionalString(object["traceparent"]),
+            let peer = optionalString(object["peer"]),
             let accountText = optionalString(caller["accountId"])
         else { return nil }
         var roles = Set<Role>()
@@ -96,7 +101,7 @@ enum HeaderCoding {
         return RequestHeader(
             operation: operation, requestId: requestID,
             caller: Caller(accountId: accountID, roles: roles, doNotTrack: doNotTrack), deadline: deadline,
-            traceparent: traceparent, idempotencyKey: idempotencyKey)
+            traceparent: traceparent, idempotencyKey: idempotencyKey, peer: peer)
     }
 
     /// `.some(nil)` for absent or null, `.some(text)` for a string, nil (not understood) otherwise.

@@ -8,6 +8,9 @@ public struct RequestContext: Sendable {
     public let header: RequestHeader
     /// The caller's identity and roles, forwarded by the gateway; check authorization against it.
     public var caller: Caller { header.caller }
+    /// The process that made the call, as the broker authenticated it by its CURVE key; nil on a
+    /// bus without CURVE (`BUS_INSECURE`), where nothing about the sender is known.
+    public var peer: String? { header.peer }
     /// The call's id, the same on every retry.
     public var requestId: String { header.requestId }
     /// The service's logger with `request.id` and `bus.operation` metadata set.

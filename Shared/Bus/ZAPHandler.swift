@@ -7,13 +7,15 @@ import Metrics
 ///
 /// libzmq asks it about every handshake on a server socket that has a ZAP domain; without it
 /// CURVE would accept any client key. It is a ROUTER bound at `inproc://zeromq.zap.01`, polled by
-/// the I/O thread like every other socket. Each broker registers its own domain and allow-list,
-/// so several brokers can share one context (tests do).
+/// the I/O thread like every other socket. Each broker registers its own domain and peers, so
+/// several brokers can share one context (tests do). An admitted client's ZAP user id is its
+/// public key, which libzmq then attaches to every message it sends (`User-Id`), so the broker
+/// can look up that process's policy per message.
 final class ZAPHandler {
     static let endpoint = "inproc://zeromq.zap.01"
 
     private struct Domain {
-        var allowedKeys: Set<String>
+        var peers: [String: BusPeerPolicy]
         var logger: Logger
     }
 
@@ -34,8 +36,8 @@ final class ZAPHandler {
     }
 
     /// Admits, on server sockets whose ZAP domain is `domain`, only clients with these public keys.
-    func register(domain: String, allowedKeys: Set<String>, logger: Logger) {
-        domains[domain] = Domain(allowedKeys: allowedKeys, logger: logger)
+    func register(domain: String, peers: [String: BusPeerPolicy], logger: Logger) {
+        domains[domain] = Domain(peers: peers, logger: logger)
     }
 
     func unregister(domain: String) {
@@ -76,9 +78,10 @@ final class ZAPHandler {
             reply(peer, requestID, status: "400", text: "CURVE required")
             return
         }
-        if domain.allowedKeys.contains(key) {
+        if let admitted = domain.peers[key] {
             domain.logger.debug(
-                "bus CURVE client admitted", metadata: ["bus.peer.address": "\(address)", "bus.peer.key": "\(key)"])
+                "bus CURVE client admitted",
+                metadata: ["bus.peer.address": "\(address)", "bus.peer.key": "\(key)", "bus.peer": "\(admitted.identity)"])
             reply(peer, requestID, status: "200", text: "OK", userID: key)
         } else {
             domain.logger.warning(

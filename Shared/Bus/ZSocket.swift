@@ -149,6 +149,17 @@ final class ZSocket {
 
     /// Receives one whole message without blocking; nil when none is waiting.
     func receive() -> [Data]? {
+        var ignored: String?
+        return receive(userId: &ignored, wanted: false)
+    }
+
+    /// Receives one whole message and the `User-Id` its sender's ZAP handshake was given (the
+    /// peer's CURVE public key on a broker socket); nil when no message is waiting.
+    func receive(userId: inout String?) -> [Data]? {
+        receive(userId: &userId, wanted: true)
+    }
+
+    private func receive(userId: inout String?, wanted: Bool) -> [Data]? {
         guard !isClosed else { return nil }
         let message = reactor.scratch
         var frames: [Data] = []
@@ -170,6 +181,9 @@ final class ZSocket {
                 frames.append(Data(bytes: zmq_msg_data(message), count: Int(size)))
             }
             let more = zmq_msg_more(message)
+            if wanted, more == 0 {
+                userId = zmq_msg_gets(message, "User-Id").map { String(cString: $0) }
+            }
             zmq_msg_close(message)
             if more == 0 {
                 used()

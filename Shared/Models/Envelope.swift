@@ -13,10 +13,13 @@ public struct RequestHeader: Codable, Sendable, Equatable {
     public var traceparent: String?
     /// The client's idempotency key, for operations where money moves.
     public var idempotencyKey: String?
+    /// The process that sent the call (`gateway`, `chat`, …), written by the broker from the
+    /// CURVE key it authenticated, over whatever the sender put here; nil on a bus without CURVE.
+    public var peer: String?
 
     public init(
         operation: String, requestId: String, caller: Caller, deadline: Int64,
-        traceparent: String? = nil, idempotencyKey: String? = nil
+        traceparent: String? = nil, idempotencyKey: String? = nil, peer: String? = nil
     ) {
         self.operation = operation
         self.requestId = requestId
@@ -24,6 +27,7 @@ public struct RequestHeader: Codable, Sendable, Equatable {
         self.deadline = deadline
         self.traceparent = traceparent
         self.idempotencyKey = idempotencyKey
+        self.peer = peer
     }
 }
 

@@ -10,7 +10,8 @@ public struct ProcessSettings: Sendable {
     public var adminHost: String
     public var adminPort: Int
     public var endpoints: BusEndpoints
-    /// This process's keys and the broker's public key; nil runs the bus in the clear.
+    /// This process's keys and the broker's public key; nil runs the bus in the clear, which
+    /// takes `BUS_INSECURE=1` (local development only).
     public var curve: ClientCurve?
     public var instanceId: String
     /// How long the bus I/O thread spins before sleeping (`BusContext`).
@@ -47,6 +48,13 @@ public struct ProcessSettings: Sendable {
             }
         default:
             reader.problem("BUS_CURVE_PUBLIC_KEY, BUS_CURVE_SECRET_KEY and BUS_CURVE_SERVER_KEY go together: set all three or none")
+        }
+        // Running the bus in the clear must be said, never fallen into by a missing key.
+        let insecure = reader.choice("BUS_INSECURE", default: "0", from: ["0", "1"]) == "1"
+        if curve == nil && keyPair == nil && serverKey == nil && !insecure {
+            reader.problem(
+                "the bus needs CURVE keys (BUS_CURVE_PUBLIC_KEY, BUS_CURVE_SECRET_KEY, BUS_CURVE_SERVER_KEY); "
+                    + "set BUS_INSECURE=1 to run it in the clear, for local development only")
         }
     }
 

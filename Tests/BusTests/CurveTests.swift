@@ -1,6 +1,7 @@
-import Bus
+@testable import Bus
 import Foundation
 import Logging
+import Models
 import Testing
 
 @Suite("CURVE security")
@@ -28,7 +29,11 @@ struct CurveTests {
         }
         #expect(throws: BusError.invalidKey) { try ClientCurve(keyPair: pair, serverPublicKey: "too short") }
         #expect(throws: BusError.invalidKey) {
-            try BrokerCurve(keyPair: pair, allowedClientKeys: [other.publicKey, String(repeating: " ", count: 40)])
+            try BrokerCurve(
+                keyPair: pair,
+                peers: [
+                    other.publicKey: BusPeerPolicy(identity: "a"), String(repeating: " ", count: 40): BusPeerPolicy(identity: "b"),
+                ])
         }
     }
 
@@ -39,7 +44,8 @@ struct CurveTests {
         let stranger = CurveKeyPair.generate()
         let logs = LogCapture()
         let fixture = try await BrokerFixture.start(
-            curve: try BrokerCurve(keyPair: server, allowedClientKeys: [trusted.publicKey]), logger: logs.logger())
+            curve: try BrokerCurve(keyPair: server, peers: [trusted.publicKey: BusPeerPolicy(identity: "vault", services: ["vault"])]),
+            logger: logs.logger())
         let endpoint = fixture.endpoints.mdp
         let trustedCurve = try ClientCurve(keyPair: trusted, serverPublicKey: server.publicKey)
 
@@ -73,11 +79,119 @@ struct CurveTests {
         await fixture.shutdown()
     }
 
+    @Test("an admitted key registers only as the services its policy names; the others are refused and told DISCONNECT")
+    func registrationPolicy() async throws {
+        let server = CurveKeyPair.generate()
+        let vaultKey = CurveKeyPair.generate()
+        let gatewayKey = CurveKeyPair.generate()
+        let logs = LogCapture()
+        let fixture = try await BrokerFixture.start(
+            curve: try BrokerCurve(
+                keyPair: server,
+                peers: [
+                    vaultKey.publicKey: BusPeerPolicy(identity: "vault", services: ["vault"]),
+                    gatewayKey.publicKey: BusPeerPolicy(identity: "gateway"),
+                ]),
+            logger: logs.logger())
+        let vaultCurve = try ClientCurve(keyPair: vaultKey, serverPublicKey: server.publicKey)
+        let gatewayCurve = try ClientCurve(keyPair: gatewayKey, serverPublicKey: server.publicKey)
+        let impostor = MDPWorker(
+            context: fixture.context, endpoint: fixture.endpoints.mdp, service: "vault", instanceId: "fake", slots: 1,
+            curve: gatewayCurve, heartbeat: testHeartbeat, logger: quietLogger)
+        let running = launch(impostor, echo(tag: "stolen"))
+        try await eventually("the impostor's READY was refused") {
+            logs.all.contains { $0.message.hasPrefix("bus broker refused a worker") && $0.metadata["bus.peer"] == "gateway" }
+        }
+        let client = MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: gatewayCurve, logger: quietLogger)
+        #expect(try await workerCount(client, "vault") == 0)
+        #expect(await impostor.isRegistered() == false)
+        // Nothing sent for the vault reaches the impostor.
+        await #expect(throws: BusError.timeout) {
+            try await client.request(service: "vault", body: [Data("secret".utf8)], timeout: .milliseconds(400))
+        }
+        await impostor.stop()
+        try await running.value
+
+        let genuine = MDPWorker(
+            context: fixture.context, endpoint: fixture.endpoints.mdp, service: "vault", instanceId: "real", slots: 1,
+            curve: vaultCurve, heartbeat: testHeartbeat, logger: quietLogger)
+        let serving = launch(genuine, echo(tag: "vault"))
+        let reply = try await client.request(service: "vault", body: [Data("open".utf8)], timeout: .seconds(5))
+        #expect(reply.map(\.text) == ["vault", "open"])
+        await genuine.stop()
+        try await serving.value
+        await client.close()
+        await fixture.shutdown()
+    }
+
+    @Test("workers learn the caller's process from the broker, whatever the header said; a system claim the key may not make is refused")
+    func callerPolicy() async throws {
+        let server = CurveKeyPair.generate()
+        let vaultKey = CurveKeyPair.generate()
+        let gatewayKey = CurveKeyPair.generate()
+        let fixture = try await BrokerFixture.start(
+            curve: try BrokerCurve(
+                keyPair: server,
+                peers: [
+                    vaultKey.publicKey: BusPeerPolicy(identity: "vault", services: ["vault"], claimsSystem: true),
+                    gatewayKey.publicKey: BusPeerPolicy(identity: "gateway"),
+                ]))
+        let vaultCurve = try ClientCurve(keyPair: vaultKey, serverPublicKey: server.publicKey)
+        let gatewayCurve = try ClientCurve(keyPair: gatewayKey, serverPublicKey: server.publicKey)
+        let worker = ServiceWorker(
+            context: fixture.context, endpoint: fixture.endpoints.mdp, service: Vault.service, instanceId: "v", slots: 2,
+            curve: vaultCurve, heartbeat: testHeartbeat, logger: quietLogger)
+        worker.handle(Vault.Who.self) { _, context in
+            Vault.Who.Response(peer: context.peer, system: context.caller.has(.system))
+        }
+        let running = Task { try await worker.run() }
+        let gatewayMDP = MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: gatewayCurve, logger: quietLogger)
+        let vaultMDP = MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: vaultCurve, logger: quietLogger)
+        let gateway = BusClient(mdp: gatewayMDP, logger: quietLogger)
+        let vault = BusClient(mdp: vaultMDP, logger: quietLogger)
+        try await eventually("the vault worker registered") { await worker.isRegistered() }
+
+        #expect(try await gateway.call(Vault.Who.self, Empty(), as: .anonymous) == .init(peer: "gateway", system: false))
+        let refused = await #expect(throws: ServiceError.self) { try await gateway.call(Vault.Who.self, Empty(), as: .system) }
+        #expect(refused?.code == .forbidden)
+        #expect(try await vault.call(Vault.Who.self, Empty(), as: .system) == .init(peer: "vault", system: true))
+
+        // A header that names another process is overwritten with the sender's own.
+        let forged = RequestHeader(
+            operation: Vault.Who.name, requestId: "forged-peer", caller: .anonymous,
+            deadline: Int64(Date().timeIntervalSince1970 * 1000) + 5000, peer: "vault")
+        let reply = try await gatewayMDP.request(
+            service: Vault.service.rawValue, body: [HeaderCoding.encode(forged), Data("{}".utf8)], timeout: .seconds(5))
+        #expect(try WireCoding.decoder().decode(Vault.Who.Response.self, from: reply[1]).peer == "gateway")
+
+        await worker.stop()
+        try await running.value
+        await gatewayMDP.close()
+        await vaultMDP.close()
+        await fixture.shutdown()
+    }
+
     @Test("a broker without keys says it runs in the clear")
     func clearTextWarning() async throws {
         let logs = LogCapture()
         let fixture = try await BrokerFixture.start(logger: logs.logger())
         #expect(logs.all.contains { $0.level == .warning && $0.message == "bus runs without CURVE: local development only" })
         await fixture.shutdown()
+    }
+}
+
+/// A pretend service whose one operation tells who the worker thinks is calling.
+private enum Vault {
+    static let service = ServiceName("vault")
+
+    struct Who: BusOperation {
+        typealias Request = Empty
+        struct Response: Codable, Sendable, Equatable {
+            var peer: String?
+            var system: Bool
+        }
+        static let service = Vault.service
+        static let name = "vault.who"
+        static let timeout: Duration = .seconds(3)
     }
 }

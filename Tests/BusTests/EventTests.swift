@@ -6,13 +6,10 @@ import Testing
 
 @Suite("Event exchange")
 struct EventTests {
-    @Test("events flow publisher → broker → subscriber, filtered by topic prefix", arguments: [false, true])
-    func prefixFiltering(curved: Bool) async throws {
-        let server = CurveKeyPair.generate()
-        let member = CurveKeyPair.generate()
-        let fixture = try await BrokerFixture.start(
-            curve: curved ? try BrokerCurve(keyPair: server, allowedClientKeys: [member.publicKey]) : nil)
-        let curve = curved ? try ClientCurve(keyPair: member, serverPublicKey: server.publicKey) : nil
+    @Test("events flow publisher → broker → subscriber, filtered by topic prefix")
+    func prefixFiltering() async throws {
+        let fixture = try await BrokerFixture.start()
+        let curve: ClientCurve? = nil
         let accounts = EventSubscriber(
             context: fixture.context, endpoint: fixture.endpoints.eventsOut, prefixes: ["accounts."], curve: curve,
             logger: quietLogger)
@@ -45,6 +42,63 @@ struct EventTests {
         await billing.close()
         for reader in readers { await reader.value }
         await publisher.close()
+        await fixture.shutdown()
+    }
+
+    @Test("with CURVE the exchange forwards only events in the sender's own producer name; forged ones reach no subscriber")
+    func forgedEventsDropped() async throws {
+        let server = CurveKeyPair.generate()
+        let accountsKey = CurveKeyPair.generate()
+        let gatewayKey = CurveKeyPair.generate()
+        let logs = LogCapture()
+        let fixture = try await BrokerFixture.start(
+            curve: try BrokerCurve(
+                keyPair: server,
+                peers: [
+                    accountsKey.publicKey: BusPeerPolicy(identity: "accounts", services: ["accounts"], producer: "accounts"),
+                    gatewayKey.publicKey: BusPeerPolicy(identity: "gateway"),
+                ]),
+            logger: logs.logger())
+        let accountsCurve = try ClientCurve(keyPair: accountsKey, serverPublicKey: server.publicKey)
+        let gatewayCurve = try ClientCurve(keyPair: gatewayKey, serverPublicKey: server.publicKey)
+        let subscriber = EventSubscriber(
+            context: fixture.context, endpoint: fixture.endpoints.eventsOut, prefixes: ["accounts.", "billing."],
+            curve: accountsCurve, logger: quietLogger)
+        let accounts = EventPublisher(
+            context: fixture.context, endpoint: fixture.endpoints.eventsIn, curve: accountsCurve, logger: quietLogger)
+        let gateway = EventPublisher(
+            context: fixture.context, endpoint: fixture.endpoints.eventsIn, curve: gatewayCurve, logger: quietLogger)
+        func event(_ type: String, producer: String, seq: Int) -> [Data] {
+            [Data(type.utf8), Data(#"{"occurredAt":"2026-12-02T00:00:00Z","producer":"\#(producer)","seq":\#(seq),"type":"\#(type)"}"#.utf8), Data("{}".utf8)]
+        }
+        let seen = Mutex<[String]>([])
+        let reader = Task {
+            for await message in subscriber.messages {
+                seen.withLock { $0.append(message.count == 3 ? message[1].text : message.map(\.text).joined(separator: " ")) }
+            }
+        }
+        var seq = 0
+        try await eventually("the genuine events arrived and the gateway's forgery was refused") {
+            seq += 1
+            // Forged: another producer's topic, another producer in the metadata, a key with no producer.
+            try await accounts.publish(event("billing.charged.v1", producer: "billing", seq: seq))
+            try await accounts.publish(event("accounts.erasure-requested.v1", producer: "billing", seq: seq))
+            try await gateway.publish(event("accounts.erasure-requested.v1", producer: "accounts", seq: seq))
+            try await gateway.publish([Data("accounts._heartbeat".utf8), Data("99".utf8)])
+            // Genuine: an event and a tail heartbeat of accounts, from accounts' key.
+            try await accounts.publish(event("accounts.account-created.v1", producer: "accounts", seq: seq))
+            try await accounts.publish([Data("accounts._heartbeat".utf8), Data("\(seq)".utf8)])
+            let denied = logs.all.filter { $0.message == "bus broker dropped an event its sender may not publish" }
+            return seen.withLock { $0.count } >= 4 && denied.contains { $0.metadata["bus.peer"] == "gateway" }
+        }
+        reader.cancel()
+        let messages = seen.withLock { $0 }
+        #expect(!messages.contains { $0.contains("billing") }, "\(messages)")
+        #expect(!messages.contains { $0 == "accounts._heartbeat 99" })
+        #expect(messages.allSatisfy { $0.contains(#""producer":"accounts""#) || $0.hasPrefix("accounts._heartbeat") })
+        await accounts.close()
+        await gateway.close()
+        await subscriber.close()
         await fixture.shutdown()
     }
 

@@ -31,7 +31,7 @@ struct DeployConfigTests {
             #expect(environment["BUS_CURVE_PUBLIC_KEY"] == variables["\(prefix)_CURVE_PUBLIC_KEY"], "\(process)")
             #expect(environment["BUS_CURVE_SECRET_KEY"] == variables["\(prefix)_CURVE_SECRET_KEY"], "\(process)")
             if process == "broker" {
-                #expect(environment["BUS_CURVE_ALLOWED_KEYS"] == variables["BUS_CURVE_ALLOWED_KEYS"])
+                #expect(environment["BUS_CURVE_PEERS"] == variables["BUS_CURVE_PEERS"])
                 #expect(environment["BUS_CURVE_SERVER_KEY"] == nil, "the broker is the CURVE server")
             } else {
                 #expect(environment["BUS_CURVE_SERVER_KEY"] == variables["BROKER_CURVE_PUBLIC_KEY"], "\(process)")
@@ -141,14 +141,14 @@ private struct ComposeFile {
     /// list names every public key, everything else is a unique word.
     func dummyVariables() -> [String: String] {
         var values: [String: String] = [:]
-        for (index, name) in variableNames.enumerated() where name != "BUS_CURVE_ALLOWED_KEYS" {
+        for (index, name) in variableNames.enumerated() where name != "BUS_CURVE_PEERS" {
             let word = name.lowercased().filter { $0.isLetter || $0.isNumber }
             values[name] = name.hasSuffix("_PORT") ? String(18_000 + index) : "v\(index)\(word)"
         }
-        if variableNames.contains("BUS_CURVE_ALLOWED_KEYS") {
-            values["BUS_CURVE_ALLOWED_KEYS"] = values.keys.sorted()
+        if variableNames.contains("BUS_CURVE_PEERS") {
+            values["BUS_CURVE_PEERS"] = values.keys.sorted()
                 .filter { $0.hasSuffix("_CURVE_PUBLIC_KEY") && $0 != "BROKER_CURVE_PUBLIC_KEY" }
-                .compactMap { values[$0] }
+                .compactMap { name in values[name].map { "\(name.dropLast("_CURVE_PUBLIC_KEY".count).lowercased())=\($0)" } }
                 .joined(separator: ",")
         }
         return values

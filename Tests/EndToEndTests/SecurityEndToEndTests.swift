@@ -3,23 +3,26 @@ import Foundation
 import Logging
 import Models
 import Store
+import Synchronization
 import Testing
 import TestSupport
 
 /// The bus admits only known CURVE keys; each service's database role reaches only its schema.
 @Suite(.timeLimit(.minutes(2)))
 struct SecurityEndToEndTests {
-    @Test("with CURVE, a listed key is served and an unlisted or missing key is refused")
+    @Test("with CURVE, a listed key is served, an unlisted or missing key is refused, and a key registers only as its own process")
     func curveRefusesUnknownKeys() async throws {
         let broker = CurveKeyPair.generate()
         let service = CurveKeyPair.generate()
         let tester = CurveKeyPair.generate()
         let stranger = CurveKeyPair.generate()
+        let integration = CurveKeyPair.generate()
         try await PlatformHarness.with(
             schemas: ["accounts"], curve: try ClientCurve(keyPair: tester, serverPublicKey: broker.publicKey)) { harness in
             try await harness.startBroker(environment: [
                 "BUS_CURVE_PUBLIC_KEY": broker.publicKey, "BUS_CURVE_SECRET_KEY": broker.secretKey,
-                "BUS_CURVE_ALLOWED_KEYS": "\(service.publicKey),\(tester.publicKey)",
+                "BUS_CURVE_PEERS":
+                    "accounts=\(service.publicKey),platform=\(tester.publicKey),integration=\(integration.publicKey)",
             ])
             try await harness.startService("accounts", schema: "accounts", environment: [
                 "BUS_CURVE_PUBLIC_KEY": service.publicKey, "BUS_CURVE_SECRET_KEY": service.secretKey,
@@ -40,6 +43,24 @@ struct SecurityEndToEndTests {
                 }
                 await mdp.close()
             }
+
+            // The integration service's key, admitted to the bus, cannot pose as accounts: its
+            // READY is refused, so no sign-in (with its password) is ever handed to it.
+            let impostor = MDPWorker(
+                context: harness.context, endpoint: harness.bus["BROKER_ENDPOINT"]!, service: "accounts", instanceId: "impostor",
+                slots: 1, curve: try ClientCurve(keyPair: integration, serverPublicKey: broker.publicKey),
+                logger: Logger(label: "test"))
+            let seen = Counted()
+            let running = Task { try await impostor.run { body in seen.add(); return body } }
+            for _ in 0..<10 {
+                _ = try await harness.client.call(
+                    service: .accounts, operation: Platform.Info.name(for: .accounts), request: Empty(),
+                    responseType: Platform.Info.self, as: .system, idempotent: true, timeout: .seconds(5))
+            }
+            #expect(await impostor.isRegistered() == false)
+            #expect(seen.count == 0)
+            await impostor.stop()
+            try await running.value
         }
     }
 
@@ -76,4 +97,11 @@ struct SecurityEndToEndTests {
             await chat.close()
         }
     }
+}
+
+/// Counts calls from any task.
+private final class Counted: Sendable {
+    private let value = Mutex(0)
+    func add() { value.withLock { $0 += 1 } }
+    var count: Int { value.withLock { $0 } }
 }

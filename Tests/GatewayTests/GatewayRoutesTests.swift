@@ -40,7 +40,8 @@ struct GatewayRoutesTests {
 
     @Test("GATEWAY_TRUSTED_PROXIES takes addresses and CIDR blocks; anything else is named at start-up")
     func trustedProxiesSetting() throws {
-        var good = ConfigReader(environment: ["GATEWAY_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7,2001:db8::/32"], dotEnvPath: nil)
+        var good = ConfigReader(
+            environment: ["GATEWAY_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7,2001:db8::/32", "BUS_INSECURE": "1"], dotEnvPath: nil)
         let settings = GatewaySettings(reading: &good)
         try good.validate()
         #expect(settings.trustedProxies.networks.map(\.description) == ["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"])

@@ -26,9 +26,24 @@ struct ConfigReaderTests {
         }
     }
 
-    @Test("defaults apply when nothing is set")
+    @Test("without CURVE keys a process refuses to start unless BUS_INSECURE=1 says the bus runs in the clear")
+    func insecureMustBeSaid() throws {
+        var silent = ConfigReader(environment: [:], dotEnvPath: nil)
+        _ = ProcessSettings(reading: &silent)
+        do {
+            try silent.validate()
+            Issue.record("a process without CURVE keys or BUS_INSECURE=1 started")
+        } catch {
+            #expect(error.description.contains("BUS_INSECURE=1"))
+        }
+        var odd = ConfigReader(environment: ["BUS_INSECURE": "yes"], dotEnvPath: nil)
+        _ = ProcessSettings(reading: &odd)
+        #expect(throws: ConfigurationError.self) { try odd.validate() }
+    }
+
+    @Test("defaults apply when nothing is set but BUS_INSECURE")
     func defaults() throws {
-        var reader = ConfigReader(environment: [:], dotEnvPath: nil)
+        var reader = ConfigReader(environment: ["BUS_INSECURE": "1"], dotEnvPath: nil)
         let settings = ProcessSettings(reading: &reader)
         try reader.validate()
         #expect(settings.endpoints.mdp == "tcp://127.0.0.1:5555")
@@ -49,7 +64,7 @@ struct ConfigReaderTests {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("env-\(UUID().uuidString)")
         try "# comment\nLOG_LEVEL=debug\nADMIN_HOST='0.0.0.0'\n".write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
-        var reader = ConfigReader(environment: ["LOG_LEVEL": "error"], dotEnvPath: file.path)
+        var reader = ConfigReader(environment: ["LOG_LEVEL": "error", "BUS_INSECURE": "1"], dotEnvPath: file.path)
         let settings = ProcessSettings(reading: &reader)
         try reader.validate()
         #expect(settings.logLevel == .error)

@@ -153,6 +153,8 @@ public enum FreePort {
             "BROKER_ENDPOINT": "tcp://127.0.0.1:\(try next())",
             "EVENTS_IN_ENDPOINT": "tcp://127.0.0.1:\(try next())",
             "EVENTS_OUT_ENDPOINT": "tcp://127.0.0.1:\(try next())",
+            // Test platforms run the bus in the clear unless a test gives CURVE keys, which win.
+            "BUS_INSECURE": "1",
         ]
     }
 }

@@ -1,10 +1,11 @@
 public import Bus
 import Foundation
 import Logging
+import Models
 import Prometheus
 public import ServiceKit
 
-/// The broker's settings: the endpoints it binds, and its CURVE keys with the public keys it admits.
+/// The broker's settings: the endpoints it binds, and its CURVE keys with the processes it admits.
 public struct BrokerSettings: Sendable {
     public var process: ProcessSettings
     public var curve: BrokerCurve?
@@ -12,16 +13,52 @@ public struct BrokerSettings: Sendable {
     public init(reading reader: inout ConfigReader) {
         process = ProcessSettings(reading: &reader)
         curve = nil
-        let allowed = (reader.raw("BUS_CURVE_ALLOWED_KEYS") ?? "")
+        if reader.raw("BUS_CURVE_ALLOWED_KEYS") != nil {
+            reader.problem("BUS_CURVE_ALLOWED_KEYS is replaced by BUS_CURVE_PEERS (name=key pairs: platform curve-env prints them)")
+        }
+        let entries = (reader.raw("BUS_CURVE_PEERS") ?? "")
             .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        var peers: [String: BusPeerPolicy] = [:]
+        for entry in entries {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let policy = Self.policy(for: parts[0]) else {
+                reader.problem(
+                    "BUS_CURVE_PEERS entries are <process>=<public key>, the process one of "
+                        + Self.processes.joined(separator: ", ") + "; got \"\(parts.first ?? entry)\"")
+                continue
+            }
+            guard peers[parts[1]] == nil else {
+                reader.problem("BUS_CURVE_PEERS gives one public key to two processes; each process needs its own key")
+                continue
+            }
+            peers[parts[1]] = policy
+        }
         if let pair = process.curve?.keyPair ?? Self.ownKeyPair(&reader) {
-            if !allowed.isEmpty, let valid = try? BrokerCurve(keyPair: pair, allowedClientKeys: Set(allowed)) {
+            if !peers.isEmpty, let valid = try? BrokerCurve(keyPair: pair, peers: peers) {
                 curve = valid
             } else {
-                reader.problem("BUS_CURVE_ALLOWED_KEYS must list the 40-character Z85 public keys of every other process")
+                reader.problem("BUS_CURVE_PEERS must name every other process with its 40-character Z85 public key")
             }
-        } else if !allowed.isEmpty {
-            reader.problem("BUS_CURVE_ALLOWED_KEYS needs BUS_CURVE_PUBLIC_KEY and BUS_CURVE_SECRET_KEY")
+        } else if !entries.isEmpty {
+            reader.problem("BUS_CURVE_PEERS needs BUS_CURVE_PUBLIC_KEY and BUS_CURVE_SECRET_KEY")
+        }
+    }
+
+    /// The processes a key may be given to, in the order operators see them.
+    static let processes = ServiceName.all.map(\.rawValue) + ["gateway", "integration", "platform"]
+
+    /// What each process of the platform may do on the bus: a service registers as itself,
+    /// publishes its own events and calls as the platform (relays, replays); the gateway only
+    /// calls, for the people it authenticated; the integration service and the operator's
+    /// `platform` tool call as the platform (provider webhooks, operator commands).
+    static func policy(for process: String) -> BusPeerPolicy? {
+        if ServiceName.all.contains(ServiceName(process)) {
+            return BusPeerPolicy(identity: process, services: [process], producer: process, claimsSystem: true)
+        }
+        switch process {
+        case "gateway": return BusPeerPolicy(identity: process)
+        case "integration", "platform": return BusPeerPolicy(identity: process, claimsSystem: true)
+        default: return nil
         }
     }
 

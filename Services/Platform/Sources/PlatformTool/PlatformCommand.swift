@@ -50,14 +50,15 @@ enum CurveEnvironment {
     static func render() -> String {
         let broker = CurveKeyPair.generate()
         var lines = ["BROKER_CURVE_PUBLIC_KEY=\(broker.publicKey)", "BROKER_CURVE_SECRET_KEY=\(broker.secretKey)"]
-        var allowed: [String] = []
+        var peers: [String] = []
         for name in processes {
             let pair = CurveKeyPair.generate()
             lines.append("\(name)_CURVE_PUBLIC_KEY=\(pair.publicKey)")
             lines.append("\(name)_CURVE_SECRET_KEY=\(pair.secretKey)")
-            allowed.append(pair.publicKey)
+            // The broker admits each key as one process, with that process's policy.
+            peers.append("\(name.lowercased())=\(pair.publicKey)")
         }
-        lines.append("BUS_CURVE_ALLOWED_KEYS=\(allowed.joined(separator: ","))")
+        lines.append("BUS_CURVE_PEERS=\(peers.joined(separator: ","))")
         return lines.map { line in
             let equals = line.firstIndex(of: "=")!
             return "\(line[..<equals])='\(line[line.index(after: equals)...])'\n"
