@@ -24,23 +24,34 @@ struct AccountsFixture: Sendable {
     /// A cheap scrypt, so tests do not spend their time hashing.
     static let fastHasher = PasswordHasher(parameters: try! .init(logN: 10, r: 8, p: 1))
 
-    /// The platform's limits, but for registrations: tests register many accounts from one address.
-    static func settings(limits: AttemptLimits = AttemptLimits(registrationsPerAddress: .init(10_000, per: 3600)))
-        throws -> AccountsSettings
-    {
-        AccountsSettings(
-            keyRing: try KeyRing(current: SealingKey.generate(id: "test-master")), passwordHasher: fastHasher,
-            attemptLimits: limits)
+    /// Fresh keys as the service reads them: a master key and the email index key.
+    static func keyEnvironment(masterKeys: String? = nil) -> [String: String] {
+        func random() -> String { Data((0..<32).map { _ in UInt8.random(in: .min ... .max) }).base64EncodedString() }
+        return ["ACCOUNTS_DATA_KEY": masterKeys ?? "test-master:\(random())", "ACCOUNTS_EMAIL_INDEX_KEY": random()]
     }
 
-    /// Runs `body` against a fresh accounts service, then stops it and drops its database.
+    /// The settings `keys` make, with the platform's limits but for registrations (tests register
+    /// many accounts from one address).
+    static func settings(
+        limits: AttemptLimits = AttemptLimits(registrationsPerAddress: .init(10_000, per: 3600)),
+        keys: [String: String] = keyEnvironment()
+    ) throws -> AccountsSettings {
+        var reader = ConfigReader(environment: keys, dotEnvPath: nil)
+        guard var settings = AccountsSettings.read(&reader) else { throw TestSupportError("the test keys are not valid") }
+        settings.passwordHasher = fastHasher
+        settings.attemptLimits = limits
+        return settings
+    }
+
+    /// Runs `body` against a fresh accounts service, then stops it and drops its database. The
+    /// service's keys are `keys` when given (for commands that must share them).
     static func with(
-        settings: AccountsSettings? = nil, _ body: @Sendable (AccountsFixture) async throws -> Void
+        settings: AccountsSettings? = nil, keys: [String: String]? = nil, _ body: @Sendable (AccountsFixture) async throws -> Void
     ) async throws {
-        let settings = try settings ?? Self.settings()
+        let settings = try settings ?? Self.settings(keys: keys ?? keyEnvironment())
         try await withTestDatabase(schema: "accounts") { testDatabase in
             let database = Database(testDatabase.config(poolSize: 4), logger: quiet)
-            try await AccountsCommands.migrate(database)
+            try await AccountsCommands.migrate(database, settings: settings)
             let context = BusContext(logger: quiet)
             let broker = Broker(
                 context: context,

@@ -9,12 +9,12 @@ import Testing
 struct CommandTests {
     @Test("create-admin makes the first admin from ADMIN_PASSWORD, and refuses a second without --force")
     func createAdmin() async throws {
-        try await AccountsFixture.with { accounts in
-            let key = Data((0..<32).map { _ in UInt8.random(in: .min ... .max) }).base64EncodedString()
-            var environment = [
-                "DATABASE_URL": accounts.testDatabase.url, "DATABASE_SCHEMA": "accounts", "ACCOUNTS_DATA_KEY": key,
+        let keys = AccountsFixture.keyEnvironment()
+        try await AccountsFixture.with(keys: keys) { accounts in
+            var environment = keys.merging([
+                "DATABASE_URL": accounts.testDatabase.url, "DATABASE_SCHEMA": "accounts",
                 "ADMIN_PASSWORD": "a long admin passphrase",
-            ]
+            ]) { _, new in new }
             let first = await AccountsCommands.run(["accounts", "create-admin", "--email", "root@example.com"], environment: environment)
             #expect(first == 0)
             let who = try await accounts.call(

@@ -97,7 +97,7 @@ struct ErasureTests {
             let row = try await accounts.database.withConnection { connection in
                 try connection.queryOne(
                     """
-                    SELECT email, display_name, email_normalized, country, source, phone_sealed IS NULL AS no_phone,
+                    SELECT personal_sealed IS NULL AS no_personal, email_index IS NULL AS no_index, phone_sealed IS NULL AS no_phone,
                            (SELECT count(*) FROM account_keys WHERE account_id = a.id) AS keys,
                            (SELECT count(*) FROM consent_changes WHERE account_id = a.id) AS changes,
                            (SELECT count(*) FROM sign_in_attempts WHERE account_id = a.id) AS attempts
@@ -105,11 +105,8 @@ struct ErasureTests {
                     """, person.id)
             }
             let erased = try #require(row)
-            #expect(try erased.decode("email", as: String.self) == "erased-\(person.id.uuidString.lowercased())@invalid")
-            #expect(try erased.decode("display_name", as: String.self) == "Deleted user")
-            #expect(try erased.decode("email_normalized", as: String?.self) == nil)
-            #expect(try erased.decode("country", as: String?.self) == nil)
-            #expect(try erased.decode("source", as: String?.self) == nil)
+            #expect(try erased.decode("no_personal", as: Bool.self))
+            #expect(try erased.decode("no_index", as: Bool.self))
             #expect(try erased.decode("no_phone", as: Bool.self))
             #expect(try erased.decode("keys", as: Int.self) == 0, "the data key is shredded")
             #expect(try erased.decode("changes", as: Int.self) == 0)
@@ -126,10 +123,47 @@ struct ErasureTests {
             #expect(outbox.first?.1.contains(erasure.erasureId.uuidString) == true)
 
             // The person is gone from the export.
-            let records = AccountRecords(keyRing: accounts.settings.keyRing)
+            let records = AccountRecords(settings: accounts.settings)
             let section = try await accounts.database.transaction { try PrivacyExport.export(person.id, records: records, on: $0) }
             #expect(section == .object([:]))
             #expect(try await AccountsCommands.verifyAudit(database: accounts.database) == nil)
+        }
+    }
+
+    @Test("no personal field is kept in clear anywhere in the accounts schema, before or after erasure")
+    func nothingInClear() async throws {
+        try await AccountsFixture.with { accounts in
+            let email = "Clear.Text@Example.com"
+            try await accounts.register(email: email, displayName: "Visible Name", referral: "affiliate-77", country: "FR")
+            let session = try await accounts.signIn(email, ip: "198.51.100.77")
+            let caller = try await accounts.caller(session.token)
+            _ = try await accounts.call(Accounts.UpdateProfile.self, .init(phone: "+33 1 23 45 67 89"), as: caller)
+            _ = await accounts.failure(
+                Accounts.SignIn.self, .init(email: email, password: "wrong password", ipAddress: "198.51.100.78", userAgent: "Agent/9"))
+            let secrets = ["clear.text", "Clear.Text", "Visible Name", "affiliate-77", "198.51.100.7", "23 45 67", "tests/1.0", "Agent/9"]
+            /// Every row of every table of the schema, as text.
+            func everything() async throws -> String {
+                try await accounts.asSuperuser { connection in
+                    let tables = try connection.query(
+                        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'accounts' AND table_type = 'BASE TABLE'"
+                    ).map { try $0.decode("table_name", as: String.self) }
+                    return try tables.map { table in
+                        try connection.queryOne("SELECT coalesce(string_agg(t::text, ' '), '') AS rows FROM accounts.\"\(table)\" t")?
+                            .decode("rows", as: String.self) ?? ""
+                    }.joined(separator: "\n")
+                }
+            }
+            let stored = try await everything()
+            for secret in secrets { #expect(!stored.contains(secret), "\(secret) is stored in clear") }
+            // The owner still reads it all back.
+            let me = try await accounts.call(Accounts.Me.self, Empty(), as: caller)
+            #expect(me.email == email && me.displayName == "Visible Name" && me.source == "affiliate-77" && me.country == "FR")
+            let history = try await accounts.call(Accounts.SignInHistory.self, PageRequest(), as: caller)
+            #expect(history.items.map(\.ipAddress) == ["198.51.100.78", "198.51.100.77"])
+
+            _ = try await accounts.call(Accounts.RequestErasure.self, .init(password: AccountsFixture.defaultPassword), as: caller)
+            let after = try await everything()
+            for secret in secrets { #expect(!after.contains(secret), "\(secret) is stored in clear") }
         }
     }
 

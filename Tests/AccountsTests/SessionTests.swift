@@ -149,7 +149,7 @@ struct SessionTests {
     func concurrentAttemptsDoNotOvershoot() async throws {
         try await withTestDatabase(schema: "accounts") { testDatabase in
             let database = Database(testDatabase.config(poolSize: 16), logger: AccountsFixture.quiet)
-            try await AccountsCommands.migrate(database)
+            try await AccountsCommands.migrate(database, settings: try AccountsFixture.settings())
             let key = AttemptThrottle.Key("test", "burst", limit: .init(10, per: 900))
             let outcomes = await withTaskGroup(of: Bool.self) { group in
                 for _ in 0..<48 {

@@ -3,15 +3,47 @@ import Models
 import Security
 import Store
 
-/// Reading and writing account rows, and the per-account data key that seals their sensitive columns.
+/// Reading and writing account rows, and the per-account data key that seals every personal field.
+///
+/// Sealed under the account's own key (AES-256-GCM, bound to the account id and the field):
+/// the email, display name, country and source together (`personal_sealed`), the phone
+/// (`phone_sealed`), and the address and user agent of each session and sign-in
+/// (`client_sealed`). Erasure deletes the key, so none of it can be read again, in backups or
+/// the WAL either. In clear stay only what has no meaning without those: ids, roles, times,
+/// outcomes. The email is found through `email_index`, an HMAC of its normalized form under a
+/// key of its own.
 struct AccountRecords {
     let keyRing: KeyRing
+    let emailIndexKey: Data
+
+    init(settings: AccountsSettings) {
+        keyRing = settings.keyRing
+        emailIndexKey = settings.emailIndexKey
+    }
+
+    /// The fields sealed together in `personal_sealed`.
+    struct PersonalFields: Codable {
+        var email: String
+        var displayName: String
+        var country: String?
+        var source: String?
+    }
+
+    /// The client details sealed in `client_sealed`.
+    struct ClientDetails: Codable {
+        var ipAddress: String
+        var userAgent: String
+    }
 
     static let columns = """
-        a.id, a.email, a.display_name, array_to_json(a.roles)::text AS roles, a.country, a.phone_sealed, a.source,
-        a.created_at, a.password_hash,
+        a.id, a.personal_sealed, array_to_json(a.roles)::text AS roles, a.phone_sealed, a.created_at, a.password_hash,
         (SELECT p.version FROM policy_acceptances p WHERE p.account_id = a.id ORDER BY p.id DESC LIMIT 1) AS policy_version
         """
+
+    /// The blind index of an email: what lookups and uniqueness use instead of the address.
+    func emailIndex(_ email: String) -> Data {
+        HMAC.sha256(key: emailIndexKey, message: Data(InputRules.normalize(email: email).utf8))
+    }
 
     /// A live (not erased) account and its password hash, or nil.
     func load(_ id: UUID, on connection: Connection) throws -> (account: Accounts.Account, passwordHash: String)? {
@@ -20,11 +52,11 @@ struct AccountRecords {
         return try decode(row, on: connection)
     }
 
-    /// A live account by its normalized email, or nil.
-    func load(email normalized: String, on connection: Connection) throws -> (account: Accounts.Account, passwordHash: String)? {
+    /// A live account by its email (any spelling of it), or nil.
+    func load(email: String, on connection: Connection) throws -> (account: Accounts.Account, passwordHash: String)? {
         guard
             let row = try connection.queryOne(
-                "SELECT \(Self.columns) FROM accounts a WHERE a.email_normalized = $1 AND a.erased_at IS NULL", normalized)
+                "SELECT \(Self.columns) FROM accounts a WHERE a.email_index = $1 AND a.erased_at IS NULL", emailIndex(email))
         else { return nil }
         return try decode(row, on: connection)
     }
@@ -32,14 +64,18 @@ struct AccountRecords {
     private func decode(_ row: Row, on connection: Connection) throws -> (account: Accounts.Account, passwordHash: String) {
         let id = try row.decode("id", as: UUID.self)
         let roles = try JSONDecoder().decode([String].self, from: Data(try row.decode("roles", as: String.self).utf8))
+        let key = try dataKey(for: id, on: connection)
+        let personal = try JSONDecoder().decode(
+            PersonalFields.self,
+            from: try key.open(try row.decode("personal_sealed", as: Data.self), associatedData: Self.binding(id, "personal")))
         var phone: String?
         if let sealed = try row.decode("phone_sealed", as: Data?.self) {
-            phone = String(decoding: try dataKey(for: id, on: connection).open(sealed, associatedData: Self.binding(id)), as: UTF8.self)
+            phone = String(decoding: try key.open(sealed, associatedData: Self.binding(id)), as: UTF8.self)
         }
         let account = Accounts.Account(
-            id: id, email: try row.decode("email"), displayName: try row.decode("display_name"),
-            role: roles.first ?? "member", roles: roles, country: try row.decode("country"), phone: phone,
-            source: try row.decode("source"), createdAt: try row.decode("created_at"),
+            id: id, email: personal.email, displayName: personal.displayName,
+            role: roles.first ?? "member", roles: roles, country: personal.country, phone: phone,
+            source: personal.source, createdAt: try row.decode("created_at"),
             policyVersion: try row.decode("policy_version"))
         return (account, try row.decode("password_hash"))
     }
@@ -49,21 +85,43 @@ struct AccountRecords {
         id: UUID, email: String, passwordHash: String, displayName: String, roles: [String], country: String?,
         source: String?, on connection: Connection
     ) throws {
+        let material = SecureRandom.bytes(32)
+        let key = try KeyRing(current: SealingKey(id: "account", material: material))
+        let personal = PersonalFields(
+            email: InputRules.display(email: email), displayName: displayName, country: country, source: source)
         do {
             try connection.execute(
                 """
-                INSERT INTO accounts (id, email, email_normalized, password_hash, display_name, roles, country, source)
-                VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8)
+                INSERT INTO accounts (id, email_index, personal_sealed, password_hash, roles)
+                VALUES ($1, $2, $3, $4, $5::text[])
                 """,
-                id, InputRules.display(email: email), InputRules.normalize(email: email), passwordHash,
-                displayName, SQLTextArray(roles), country, source)
+                id, emailIndex(email), try Self.seal(personal, with: key, id: id), passwordHash, SQLTextArray(roles))
         } catch let error as StoreError where error == .uniqueViolation {
             throw AccountsErrors.emailTaken
         }
-        let material = SecureRandom.bytes(32)
         try connection.execute(
             "INSERT INTO account_keys (account_id, sealed_key) VALUES ($1, $2)", id,
             try keyRing.seal(material, associatedData: Self.binding(id)))
+    }
+
+    /// Changes sealed personal fields of a live account; a new email that is taken is `email_taken`.
+    func updatePersonal(_ id: UUID, on connection: Connection, _ change: (inout PersonalFields) -> Void) throws {
+        guard
+            let row = try connection.queryOne(
+                "SELECT personal_sealed FROM accounts WHERE id = $1 AND erased_at IS NULL FOR UPDATE", id)
+        else { throw AccountsErrors.notFound }
+        let key = try dataKey(for: id, on: connection)
+        var personal = try JSONDecoder().decode(
+            PersonalFields.self,
+            from: try key.open(try row.decode("personal_sealed", as: Data.self), associatedData: Self.binding(id, "personal")))
+        change(&personal)
+        do {
+            try connection.execute(
+                "UPDATE accounts SET personal_sealed = $2, email_index = $3 WHERE id = $1", id,
+                try Self.seal(personal, with: key, id: id), emailIndex(personal.email))
+        } catch let error as StoreError where error == .uniqueViolation {
+            throw AccountsErrors.emailTaken
+        }
     }
 
     /// Seals `phone` with the account's data key.
@@ -71,8 +129,21 @@ struct AccountRecords {
         try dataKey(for: id, on: connection).seal(Data(phone.utf8), associatedData: Self.binding(id))
     }
 
+    /// Seals where a session or sign-in came from, with the account's data key.
+    func sealClient(_ client: ClientDetails, for id: UUID, on connection: Connection) throws -> Data {
+        try dataKey(for: id, on: connection).seal(try JSONEncoder().encode(client), associatedData: Self.binding(id, "client"))
+    }
+
+    /// Opens the `client_sealed` values of rows of one account, with one key lookup.
+    func clientOpener(for id: UUID, on connection: Connection) throws -> (Data) throws -> ClientDetails {
+        let key = try dataKey(for: id, on: connection)
+        return { sealed in
+            try JSONDecoder().decode(ClientDetails.self, from: try key.open(sealed, associatedData: Self.binding(id, "client")))
+        }
+    }
+
     /// The account's own key, opened with the master key ring; gone once the account is erased.
-    private func dataKey(for id: UUID, on connection: Connection) throws -> KeyRing {
+    func dataKey(for id: UUID, on connection: Connection) throws -> KeyRing {
         guard let row = try connection.queryOne("SELECT sealed_key FROM account_keys WHERE account_id = $1", id) else {
             throw ServiceError(.notFound, "no such account")
         }
@@ -80,8 +151,15 @@ struct AccountRecords {
         return try KeyRing(current: SealingKey(id: "account", material: material))
     }
 
+    static func seal(_ personal: PersonalFields, with key: KeyRing, id: UUID) throws -> Data {
+        try key.seal(try JSONEncoder().encode(personal), associatedData: binding(id, "personal"))
+    }
+
     /// Binds sealed data to its account, so a value copied to another row does not open.
     static func binding(_ id: UUID) -> Data { Data(id.uuidString.lowercased().utf8) }
+
+    /// Binds sealed data to its account and its field, so it opens in neither another row nor another column.
+    static func binding(_ id: UUID, _ field: String) -> Data { Data("\(id.uuidString.lowercased()):\(field)".utf8) }
 }
 
 /// The errors with a code of their own (CONTRACT.md), shared by several handlers.

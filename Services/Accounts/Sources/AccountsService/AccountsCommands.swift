@@ -48,7 +48,7 @@ public enum AccountsCommands {
     public static func createAdmin(
         email: String, password: String, force: Bool, database: Database, settings: AccountsSettings
     ) async throws -> UUID {
-        try await migrate(database)
+        try await migrate(database, settings: settings)
         let exists = try await database.withConnection { connection in
             try connection.queryOne("SELECT 1 FROM accounts WHERE 'admin' = ANY (roles) AND erased_at IS NULL") != nil
         }
@@ -68,16 +68,18 @@ public enum AccountsCommands {
 
     /// The seq of the first audit entry that breaks the chain, or nil when it all verifies.
     public static func verifyAudit(database: Database) async throws -> Int64? {
-        try await migrate(database)
         return try await database.transaction(.repeatableRead) { try AuditLog.firstBrokenSeq(on: $0) }
     }
 
-    /// The platform tables and the accounts schema, as the service applies them at start-up.
-    public static func migrate(_ database: Database) async throws {
+    /// The platform tables and the accounts schema, as the service applies them at start-up:
+    /// up to 004, then the rows from before 004 sealed (which needs the keys), then the rest.
+    public static func migrate(_ database: Database, settings: AccountsSettings) async throws {
         try await database.migrate(PlatformTables.migrations, table: PlatformTables.migrationTable)
-        if let folder = AccountsService.migrations {
-            try await database.migrate(try Migration.load(from: folder))
-        }
+        guard let folder = AccountsService.migrations else { return }
+        let migrations = try Migration.load(from: folder)
+        try await database.migrate(migrations.filter { $0.version <= PersonalDataSealing.sealedColumnsMigration })
+        try await PersonalDataSealing.sealPlainRows(database: database, records: AccountRecords(settings: settings))
+        try await database.migrate(migrations)
     }
 
     private static func withDatabase(

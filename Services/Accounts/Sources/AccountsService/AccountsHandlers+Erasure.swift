@@ -63,14 +63,13 @@ extension AccountsHandlers {
     static func scrub(_ id: UUID, on connection: Connection) throws {
         try connection.execute(
             """
-            UPDATE accounts SET erased_at = coalesce(erased_at, now()), email_normalized = NULL,
-                email = 'erased-' || id::text || '@invalid', display_name = 'Deleted user', password_hash = '',
-                phone_sealed = NULL, country = NULL, source = NULL
+            UPDATE accounts SET erased_at = coalesce(erased_at, now()), email_index = NULL, personal_sealed = NULL,
+                password_hash = '', phone_sealed = NULL
             WHERE id = $1
             """, id)
         try connection.execute("DELETE FROM account_keys WHERE account_id = $1", id)
         try connection.execute("UPDATE sessions SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL", id)
-        try connection.execute("UPDATE sessions SET ip = '', user_agent = '' WHERE account_id = $1", id)
+        try connection.execute("UPDATE sessions SET client_sealed = NULL WHERE account_id = $1", id)
         try connection.execute("DELETE FROM sign_in_attempts WHERE account_id = $1", id)
         try connection.execute("DELETE FROM consents WHERE account_id = $1", id)
         try connection.execute("DELETE FROM consent_changes WHERE account_id = $1", id)

@@ -124,15 +124,18 @@ extension AccountsHandlers {
     func signIns(_ request: PageRequest, caller: Caller) async throws -> Page<Accounts.SignInRecord> {
         let id = try Self.accountId(of: caller)
         let page = try PageCursor(request)
+        let records = self.records
         return try await database.withConnection { connection in
             let rows = try connection.query(
                 """
-                SELECT id, at, ip, user_agent, succeeded FROM sign_in_attempts
+                SELECT id, at, client_sealed, succeeded FROM sign_in_attempts
                 WHERE account_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3
                 """, id, page.before, page.limit + 1)
+            let open = try records.clientOpener(for: id, on: connection)
             return try page.page(rows) { row in
-                Accounts.SignInRecord(
-                    at: try row.decode("at"), ipAddress: try row.decode("ip"), userAgent: try row.decode("user_agent"),
+                let client = try open(try row.decode("client_sealed", as: Data.self))
+                return Accounts.SignInRecord(
+                    at: try row.decode("at"), ipAddress: client.ipAddress, userAgent: client.userAgent,
                     succeeded: try row.decode("succeeded"))
             }
         }

@@ -20,7 +20,7 @@ struct AccountsHandlers: Sendable {
         self.dummyHash = DummyHash(hasher: settings.passwordHasher)
     }
 
-    var records: AccountRecords { AccountRecords(keyRing: settings.keyRing) }
+    var records: AccountRecords { AccountRecords(settings: settings) }
 
     /// The signed-in caller's account id, or 401.
     static func accountId(of caller: Caller) throws -> UUID {
@@ -93,7 +93,8 @@ struct AccountsHandlers: Sendable {
             let accountId = found?.account.id
             try await database.transaction { connection in
                 if let accountId {
-                    try Self.recordSignIn(ip: ip, userAgent: userAgent, succeeded: false, accountId: accountId, on: connection)
+                    let client = try records.sealClient(.init(ipAddress: ip, userAgent: userAgent), for: accountId, on: connection)
+                    try Self.recordSignIn(client: client, succeeded: false, accountId: accountId, on: connection)
                 }
                 try AuditLog.append(
                     .init(actorId: accountId, actorRoles: [], action: "session.sign-in-failed", subjectId: accountId),
@@ -106,10 +107,11 @@ struct AccountsHandlers: Sendable {
         let expiresAt = Date().addingTimeInterval(settings.sessionLifetime)
         let account = found.account
         try await database.transaction { connection in
+            let client = try records.sealClient(.init(ipAddress: ip, userAgent: userAgent), for: account.id, on: connection)
             try connection.execute(
-                "INSERT INTO sessions (token_hash, account_id, expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5)",
-                Self.tokenHash(token), account.id, expiresAt, ip, userAgent)
-            try Self.recordSignIn(ip: ip, userAgent: userAgent, succeeded: true, accountId: account.id, on: connection)
+                "INSERT INTO sessions (token_hash, account_id, expires_at, client_sealed) VALUES ($1, $2, $3, $4)",
+                Self.tokenHash(token), account.id, expiresAt, client)
+            try Self.recordSignIn(client: client, succeeded: true, accountId: account.id, on: connection)
             try AttemptThrottle.giveBack(keys, on: connection)
             try AuditLog.append(
                 .init(actorId: account.id, actorRoles: account.roles, action: "session.sign-in", subjectId: account.id),
@@ -119,13 +121,11 @@ struct AccountsHandlers: Sendable {
         return Accounts.SignIn.Response(token: token, expiresAt: expiresAt, account: account)
     }
 
-    /// One line of the account's sign-in history.
-    private static func recordSignIn(
-        ip: String, userAgent: String, succeeded: Bool, accountId: UUID, on connection: Connection
-    ) throws {
+    /// One line of the account's sign-in history; `client` is sealed with the account's key.
+    private static func recordSignIn(client: Data, succeeded: Bool, accountId: UUID, on connection: Connection) throws {
         try connection.execute(
-            "INSERT INTO sign_in_attempts (ip, user_agent, succeeded, account_id) VALUES ($1, $2, $3, $4)",
-            ip, userAgent, succeeded, accountId)
+            "INSERT INTO sign_in_attempts (client_sealed, succeeded, account_id) VALUES ($1, $2, $3)",
+            client, succeeded, accountId)
     }
 
     func signOut(_ request: Accounts.SignOut.Request) async throws -> Empty {
@@ -196,22 +196,16 @@ struct AccountsHandlers: Sendable {
         let newHash = hashed
         let keepToken = request.currentToken.map(Self.tokenHash)
         let account = try await database.transaction { connection -> Accounts.Account in
-            if let name = request.displayName {
-                try connection.execute("UPDATE accounts SET display_name = $2 WHERE id = $1", id, name)
+            if request.displayName != nil || request.email != nil {
+                try records.updatePersonal(id, on: connection) { personal in
+                    if let name = request.displayName { personal.displayName = name }
+                    if let email = request.email { personal.email = InputRules.display(email: email) }
+                }
             }
             if let phone = request.phone {
                 var sealed: Data?
                 if !phone.isEmpty { sealed = try records.sealPhone(phone, for: id, on: connection) }
                 try connection.execute("UPDATE accounts SET phone_sealed = $2 WHERE id = $1", id, sealed)
-            }
-            if let email = request.email {
-                do {
-                    try connection.execute(
-                        "UPDATE accounts SET email = $2, email_normalized = $3 WHERE id = $1", id,
-                        InputRules.display(email: email), InputRules.normalize(email: email))
-                } catch let error as StoreError where error == .uniqueViolation {
-                    throw AccountsErrors.emailTaken
-                }
             }
             if let newHash {
                 try connection.execute("UPDATE accounts SET password_hash = $2 WHERE id = $1", id, newHash)

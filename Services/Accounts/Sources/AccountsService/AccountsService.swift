@@ -12,7 +12,7 @@ public enum AccountsService {
     public static func definition(settings: AccountsSettings) -> WorkerServiceDefinition {
         WorkerServiceDefinition(
             name: .accounts, migrations: migrations, consumes: AccountsHandlers.erasureConfirmations,
-            privacy: PrivacyExport.hooks(records: AccountRecords(keyRing: settings.keyRing)),
+            privacy: PrivacyExport.hooks(records: AccountRecords(settings: settings)),
             // Accounts starts erasures and collects the confirmations; it does not follow its own event.
             followsErasures: false
         ) { worker, resources in

@@ -4,8 +4,12 @@ public import ServiceKit
 
 /// What the accounts service needs beyond the settings every worker service has.
 public struct AccountsSettings: Sendable {
-    /// Seals each account's data key; from `ACCOUNTS_DATA_KEY` (base64, 32 bytes) and `ACCOUNTS_DATA_KEY_ID`.
+    /// Seals each account's data key: the newest master key, and the previous ones that still
+    /// open keys sealed before a rotation (`ACCOUNTS_DATA_KEY`).
     public var keyRing: KeyRing
+    /// The key of the email blind index (`ACCOUNTS_EMAIL_INDEX_KEY`): an email is found and kept
+    /// unique by an HMAC of its normalized form, never by the address itself.
+    public var emailIndexKey: Data
     /// Hashes and verifies passwords (scrypt).
     public var passwordHasher: PasswordHasher
     /// How long a session token lives.
@@ -15,28 +19,46 @@ public struct AccountsSettings: Sendable {
 
     /// Settings from their parts; tests use a cheaper hasher and other limits.
     public init(
-        keyRing: KeyRing, passwordHasher: PasswordHasher = PasswordHasher(),
+        keyRing: KeyRing, emailIndexKey: Data, passwordHasher: PasswordHasher = PasswordHasher(),
         sessionLifetime: TimeInterval = 30 * 24 * 3600, attemptLimits: AttemptLimits = AttemptLimits()
     ) {
         self.keyRing = keyRing
+        self.emailIndexKey = emailIndexKey
         self.passwordHasher = passwordHasher
         self.sessionLifetime = sessionLifetime
         self.attemptLimits = attemptLimits
     }
 
-    /// Reads `ACCOUNTS_DATA_KEY` and `ACCOUNTS_DATA_KEY_ID`; nil, with a named problem recorded,
-    /// when the key is missing or not 32 bytes of base64.
+    /// Reads `ACCOUNTS_DATA_KEY` (the master keys, newest first, comma-separated, each
+    /// `<id>:<base64 of 32 bytes>`, or one bare base64 key named by `ACCOUNTS_DATA_KEY_ID`) and
+    /// `ACCOUNTS_EMAIL_INDEX_KEY` (base64 of 32 bytes); nil, with the problems named, otherwise.
     public static func read(_ reader: inout ConfigReader) -> AccountsSettings? {
         let encoded = reader.required("ACCOUNTS_DATA_KEY")
-        let keyID = reader.string("ACCOUNTS_DATA_KEY_ID", default: "accounts-1")
-        guard !encoded.isEmpty else { return nil }
-        guard let material = Data(base64Encoded: encoded), material.count == 32,
-            let key = try? SealingKey(id: keyID, material: material), let ring = try? KeyRing(current: key)
-        else {
-            reader.problem("ACCOUNTS_DATA_KEY must be 32 bytes in base64 (and ACCOUNTS_DATA_KEY_ID at most 255 characters)")
+        let defaultID = reader.string("ACCOUNTS_DATA_KEY_ID", default: "accounts-1")
+        let indexEncoded = reader.required("ACCOUNTS_EMAIL_INDEX_KEY")
+        guard !encoded.isEmpty, !indexEncoded.isEmpty else { return nil }
+        var keys: [SealingKey] = []
+        for entry in encoded.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
+            let (id, text) = parts.count == 2 ? (parts[0], parts[1]) : (defaultID, entry)
+            guard let material = Data(base64Encoded: text), material.count == 32,
+                let key = try? SealingKey(id: id, material: material)
+            else {
+                reader.problem(
+                    "ACCOUNTS_DATA_KEY must list master keys as <id>:<base64 of 32 bytes>, newest first (ids at most 255 characters)")
+                return nil
+            }
+            keys.append(key)
+        }
+        guard let current = keys.first, let ring = try? KeyRing(current: current, previous: Array(keys.dropFirst())) else {
+            reader.problem("ACCOUNTS_DATA_KEY names two master keys with one id")
             return nil
         }
-        return AccountsSettings(keyRing: ring)
+        guard let indexKey = Data(base64Encoded: indexEncoded), indexKey.count == 32 else {
+            reader.problem("ACCOUNTS_EMAIL_INDEX_KEY must be 32 bytes in base64")
+            return nil
+        }
+        return AccountsSettings(keyRing: ring, emailIndexKey: indexKey)
     }
 }
 

@@ -29,20 +29,23 @@ enum PrivacyExport {
                 source: Accounts.ConsentSource(rawValue: try row.decode("source")) ?? .settings,
                 policyVersion: try row.decode("policy_version"), changedAt: try row.decode("changed_at"))
         }
+        let open = try records.clientOpener(for: accountId, on: connection)
         let signIns = try connection.query(
-            "SELECT at, ip, user_agent, succeeded FROM sign_in_attempts WHERE account_id = $1 ORDER BY id DESC", accountId
+            "SELECT at, client_sealed, succeeded FROM sign_in_attempts WHERE account_id = $1 ORDER BY id DESC", accountId
         ).map { row in
-            Accounts.SignInRecord(
-                at: try row.decode("at"), ipAddress: try row.decode("ip"), userAgent: try row.decode("user_agent"),
+            let client = try open(try row.decode("client_sealed", as: Data.self))
+            return Accounts.SignInRecord(
+                at: try row.decode("at"), ipAddress: client.ipAddress, userAgent: client.userAgent,
                 succeeded: try row.decode("succeeded"))
         }
         let sessions = try connection.query(
-            "SELECT created_at, expires_at, revoked_at, ip, user_agent FROM sessions WHERE account_id = $1 ORDER BY created_at DESC",
+            "SELECT created_at, expires_at, revoked_at, client_sealed FROM sessions WHERE account_id = $1 ORDER BY created_at DESC",
             accountId
         ).map { row in
-            SessionRecord(
+            let client = try open(try row.decode("client_sealed", as: Data.self))
+            return SessionRecord(
                 createdAt: try row.decode("created_at"), expiresAt: try row.decode("expires_at"),
-                revokedAt: try row.decode("revoked_at"), ipAddress: try row.decode("ip"), userAgent: try row.decode("user_agent"))
+                revokedAt: try row.decode("revoked_at"), ipAddress: client.ipAddress, userAgent: client.userAgent)
         }
         let acceptances = try connection.query(
             "SELECT version, accepted_at FROM policy_acceptances WHERE account_id = $1 ORDER BY id DESC", accountId
