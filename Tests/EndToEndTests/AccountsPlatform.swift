@@ -22,7 +22,10 @@ final class AccountsPlatform: Sendable {
         let harness = try await PlatformHarness(schemas: ServiceName.all.map(\.rawValue))
         do {
             let key = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
-            let accountsEnvironment = ["ACCOUNTS_DATA_KEY": key, "ACCOUNTS_DATA_KEY_ID": "test-1"]
+            let accountsEnvironment = [
+                "ACCOUNTS_DATA_KEY": key, "ACCOUNTS_DATA_KEY_ID": "test-1",
+                "ACCOUNTS_EMAIL_INDEX_KEY": PlatformHarness.accountsEmailIndexKey,
+            ]
             try await harness.startBroker()
             for service in ServiceName.all {
                 try await harness.startService(

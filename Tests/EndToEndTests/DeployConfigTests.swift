@@ -77,20 +77,22 @@ struct DeployConfigTests {
         }
     }
 
-    @Test("gives the accounts master data key to accounts alone")
+    @Test("gives the accounts master data key and email index key to accounts alone")
     func accountsDataKeyGoesToAccountsOnly() async throws {
         let compose = try ComposeFile()
         let variables = compose.dummyVariables()
         let config = try await compose.resolvedConfig(variables: variables)
-        #expect(config.services["accounts"]?.environment?["ACCOUNTS_DATA_KEY"] == variables["ACCOUNTS_DATA_KEY"])
-        for process in Self.processes where process != "accounts" {
-            #expect(config.services[process]?.environment?["ACCOUNTS_DATA_KEY"] == nil, "\(process)")
+        for key in ["ACCOUNTS_DATA_KEY", "ACCOUNTS_EMAIL_INDEX_KEY"] {
+            #expect(config.services["accounts"]?.environment?[key] == variables[key])
+            for process in Self.processes where process != "accounts" {
+                #expect(config.services[process]?.environment?[key] == nil, "\(process)")
+            }
+            var missing = variables
+            missing[key] = nil
+            let result = try await compose.run(["config"], variables: missing)
+            #expect(result.status != 0)
+            #expect(result.stderr.contains(key))
         }
-        var missing = variables
-        missing["ACCOUNTS_DATA_KEY"] = nil
-        let result = try await compose.run(["config"], variables: missing)
-        #expect(result.status != 0)
-        #expect(result.stderr.contains("ACCOUNTS_DATA_KEY"))
     }
 
     @Test("lets any service scale: no container names, host ports only on gateway and integration")

@@ -41,6 +41,8 @@ final class PlatformHarness: Sendable {
     /// Accounts refuses to start without the master key that seals each account's data key; every
     /// instance in this test process shares one, as the instances of one deployment do.
     static let accountsDataKey = Data((0..<32).map { _ in UInt8.random(in: .min ... .max) }).base64EncodedString()
+    /// The key of accounts' email blind index, shared the same way.
+    static let accountsEmailIndexKey = Data((0..<32).map { _ in UInt8.random(in: .min ... .max) }).base64EncodedString()
 
     /// Starts a worker service against this harness's database and waits until it is ready.
     @discardableResult
@@ -53,6 +55,7 @@ final class PlatformHarness: Sendable {
         environment["DATABASE_SCHEMA"] = schema
         if executable == "accounts" {
             environment["ACCOUNTS_DATA_KEY"] = Self.accountsDataKey
+            environment["ACCOUNTS_EMAIL_INDEX_KEY"] = Self.accountsEmailIndexKey
         }
         environment.merge(extra) { _, new in new }
         return try await start(executable, arguments: arguments, environment: environment, waitUntilReady: waitUntilReady)
