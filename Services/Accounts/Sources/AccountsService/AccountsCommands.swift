@@ -1,11 +1,14 @@
 public import Foundation
 import Logging
 import Models
+import Security
 import ServiceKit
 public import Store
 
 /// The operator commands of the `accounts` executable: `create-admin` makes the first admin (there
-/// is never a default password) and `verify-audit` checks the audit log's hash chain.
+/// is never a default password), `verify-audit` checks the audit log's hash chain, `rotate-keys`
+/// re-wraps every account's data key under the newest master key, `erasure-register` prints the
+/// register of erasures and `reapply-erasures` applies such a register again after a restore.
 public enum AccountsCommands {
     /// Runs the command named by `arguments[1]`, if there is one, and returns the exit status;
     /// nil when the arguments name no command (the process then serves).
@@ -39,8 +42,41 @@ public enum AccountsCommands {
                 print("OK")
                 return 0
             }
+        case "rotate-keys":
+            return await withDatabase(environment) { database, settings in
+                guard let settings else { return 2 }
+                try await migrate(database, settings: settings)
+                let count = try await PersonalDataSealing.rewrapKeys(database: database, keyRing: settings.keyRing)
+                print("re-wrapped \(count) account keys under \(settings.keyRing.current.id)")
+                return 0
+            }
+        case "erasure-register":
+            return await withDatabase(environment, needsKey: false) { database, _ in
+                for entry in try await ErasureRegister.entries(database: database) {
+                    print(String(decoding: try WireCoding.encoder().encode(entry), as: UTF8.self))
+                }
+                return 0
+            }
+        case "reapply-erasures":
+            let lines = await allLines(of: standardInput)
+            var entries: [ErasureRegister.Entry] = []
+            for (number, line) in lines.enumerated() where !line.isEmpty {
+                guard let entry = try? WireCoding.decoder().decode(ErasureRegister.Entry.self, from: Data(line.utf8)) else {
+                    return fail("line \(number + 1) of the register is not an erasure-register entry", status: 2)
+                }
+                entries.append(entry)
+            }
+            return await withDatabase(environment) { database, settings in
+                guard let settings else { return 2 }
+                try await migrate(database, settings: settings)
+                let count = try await ErasureRegister.reapply(entries, database: database)
+                print("re-applied \(count) of \(entries.count) erasures")
+                return 0
+            }
         default:
-            return fail("unknown command \(arguments[1]): use create-admin or verify-audit, or no argument to serve")
+            return fail(
+                "unknown command \(arguments[1]): use create-admin, verify-audit, rotate-keys, erasure-register or "
+                    + "reapply-erasures, or no argument to serve")
         }
     }
 
@@ -113,13 +149,18 @@ public enum AccountsCommands {
         return options[index + 1]
     }
 
-    /// The first line of `handle`, read on a thread of its own: a blocking read never holds the cooperative pool.
+    /// The first line of `handle`.
     private static func firstLine(of handle: FileHandle) async -> String? {
+        await allLines(of: handle).first.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Every line of `handle`, read on a thread of its own: a blocking read never holds the cooperative pool.
+    private static func allLines(of handle: FileHandle) async -> [String] {
         await withCheckedContinuation { continuation in
             Thread {
                 let data = handle.readDataToEndOfFile()
-                let line = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).first
-                continuation.resume(returning: line.map(String.init).flatMap { $0.isEmpty ? nil : $0 })
+                let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+                continuation.resume(returning: lines.map(String.init))
             }.start()
         }
     }
