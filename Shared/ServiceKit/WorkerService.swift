@@ -15,6 +15,10 @@ public struct WorkerServiceDefinition: Sendable {
     public var name: ServiceName
     /// The folder of the service's numbered SQL migrations (its resource bundle's `Migrations`).
     public var migrations: URL?
+    /// Applies the service's own migrations instead of running every file of `migrations` in
+    /// order, for a service whose history needs a step in between that SQL cannot do (accounts
+    /// seals old rows with its keys before the plain columns are dropped).
+    public var migrate: (@Sendable (Database) async throws -> Void)?
     /// Registers the service's bus handlers.
     public var register: @Sendable (ServiceWorker, ServiceResources) -> Void
     /// Events of other services this one applies, per producer.
@@ -26,12 +30,13 @@ public struct WorkerServiceDefinition: Sendable {
     public var followsErasures: Bool
 
     public init(
-        name: ServiceName, migrations: URL?, consumes: [EventSubscription] = [], privacy: PrivacyHooks = .none,
-        followsErasures: Bool = true,
+        name: ServiceName, migrations: URL?, migrate: (@Sendable (Database) async throws -> Void)? = nil,
+        consumes: [EventSubscription] = [], privacy: PrivacyHooks = .none, followsErasures: Bool = true,
         register: @escaping @Sendable (ServiceWorker, ServiceResources) -> Void
     ) {
         self.name = name
         self.migrations = migrations
+        self.migrate = migrate
         self.consumes = consumes
         self.privacy = privacy
         self.followsErasures = followsErasures
@@ -122,7 +127,9 @@ public enum WorkerServiceMain {
         let service = definition.name
         let database = parts.database
         try await database.migrate(PlatformTables.migrations, table: "platform_migrations")
-        if let folder = definition.migrations {
+        if let migrate = definition.migrate {
+            try await migrate(database)
+        } else if let folder = definition.migrations {
             try await database.migrate(try Migration.load(from: folder))
         }
         logger.info("migrations applied", metadata: ["db.schema": "\(settings.database.schema ?? "")"])

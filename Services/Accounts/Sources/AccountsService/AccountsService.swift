@@ -11,7 +11,9 @@ public enum AccountsService {
     /// Everything the service runner needs to serve accounts with `settings`.
     public static func definition(settings: AccountsSettings) -> WorkerServiceDefinition {
         WorkerServiceDefinition(
-            name: .accounts, migrations: migrations, consumes: AccountsHandlers.erasureConfirmations,
+            name: .accounts, migrations: migrations,
+            migrate: { database in try await AccountsCommands.migrate(database, settings: settings) },
+            consumes: AccountsHandlers.erasureConfirmations,
             privacy: PrivacyExport.hooks(records: AccountRecords(settings: settings)),
             // Accounts starts erasures and collects the confirmations; it does not follow its own event.
             followsErasures: false
