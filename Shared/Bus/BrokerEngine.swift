@@ -28,13 +28,16 @@ final class BrokerEngine: LoopParticipant {
     private final class Worker {
         let identity: Data
         let service: Service
+        /// The CURVE key it registered with; every later message under its identity must come with it.
+        let key: String?
         var expiry: UInt64
         var lastSent: UInt64
         var isWaiting = false
 
-        init(identity: Data, service: Service, expiry: UInt64, now: UInt64) {
+        init(identity: Data, service: Service, key: String?, expiry: UInt64, now: UInt64) {
             self.identity = identity
             self.service = service
+            self.key = key
             self.expiry = expiry
             self.lastSent = now
         }
@@ -61,7 +64,7 @@ final class BrokerEngine: LoopParticipant {
     /// Workers dropped while serving a request (expired, unreachable, protocol error), by
     /// identity: the service they served and until when. A starved worker that was dropped still
     /// has a caller waiting; its late REPLY is delivered before it is told DISCONNECT.
-    private var departed: [Data: (service: Data, until: UInt64)] = [:]
+    private var departed: [Data: (service: Data, key: String?, until: UInt64)] = [:]
     private var servicesToDispatch: [Service] = []
     /// Messages refused under a key's policy, by what was refused.
     private let deniedRegistrations = Counter(label: "bus_policy_denied_total", dimensions: [("what", "register")])
@@ -101,8 +104,11 @@ final class BrokerEngine: LoopParticipant {
             let router = try makeServerSocket(ZMQ_ROUTER, reactor)
             // A send to a vanished peer fails at once (EHOSTUNREACH) instead of vanishing quietly.
             try router.set(ZMQ_ROUTER_MANDATORY, 1)
-            // A worker reconnecting under its old identity takes the identity over.
-            try router.set(ZMQ_ROUTER_HANDOVER, 1)
+            // A worker reconnecting under its old identity takes the identity over; not on a
+            // CURVE bus, where any admitted key could otherwise take over another process's worker
+            // connection and be sent its requests (a worker whose reconnection is refused
+            // registers again under a new identity within its heartbeat liveness).
+            if curve == nil { try router.set(ZMQ_ROUTER_HANDOVER, 1) }
             self.router = router
             self.eventsIn = try makeServerSocket(ZMQ_XSUB, reactor)
             self.eventsOut = try makeServerSocket(ZMQ_XPUB, reactor)
@@ -209,6 +215,7 @@ final class BrokerEngine: LoopParticipant {
         while budget > 0 {
             let frames: [Data]
             var peer: BusPeerPolicy?
+            var senderKey: String?
             if let curve {
                 // Every message on a CURVE socket carries the key its sender was admitted with.
                 var key: String?
@@ -220,12 +227,13 @@ final class BrokerEngine: LoopParticipant {
                 }
                 frames = received
                 peer = policy
+                senderKey = key
             } else {
                 guard let received = router.receive() else { break }
                 frames = received
             }
             budget -= 1
-            handle(frames, from: peer)
+            handle(frames, from: peer, key: senderKey)
         }
         // Dispatching after the batch lets a worker's REPLY+DISCONNECT pair arrive together, so
         // a stopping worker is not handed a new request between the two.
@@ -238,7 +246,7 @@ final class BrokerEngine: LoopParticipant {
     }
 
     /// `peer` is the sender's policy on a CURVE bus, nil without CURVE (nothing is checked).
-    private func handle(_ frames: [Data], from peer: BusPeerPolicy?) {
+    private func handle(_ frames: [Data], from peer: BusPeerPolicy?, key: String?) {
         guard frames.count >= 3, frames[1].isEmpty else {
             logger.warning("bus broker dropped a message without an MDP envelope")
             return
@@ -247,7 +255,7 @@ final class BrokerEngine: LoopParticipant {
         if header == MDP.client {
             handleClient(frames, from: peer)
         } else if header == MDP.worker {
-            handleWorker(frames, from: peer)
+            handleWorker(frames, from: peer, key: key)
         } else {
             logger.warning("bus broker dropped a message with an unknown protocol header")
         }
@@ -307,9 +315,18 @@ final class BrokerEngine: LoopParticipant {
     }
 
     /// [worker, "", "MDPW01", command, …]
-    private func handleWorker(_ frames: [Data], from peer: BusPeerPolicy?) {
+    private func handleWorker(_ frames: [Data], from peer: BusPeerPolicy?, key: String?) {
         let identity = frames[0]
         let known = workers[identity]
+        // A worker's identity is its own: a message under it from another key is never taken as
+        // the worker's (nor answered, which would reach the sender, not the worker).
+        if curve != nil, let registeredKey = known?.key ?? departed[identity]?.key, registeredKey != key {
+            deniedRegistrations.increment()
+            logger.warning(
+                "bus broker dropped a worker message sent under another process's identity",
+                metadata: ["bus.peer": "\(peer?.identity ?? "-")", "bus.worker": "\(workerName(identity))"])
+            return
+        }
         guard frames.count >= 4, let command = MDP.Command(frame: frames[3]) else {
             protocolError(identity, known, "invalid worker command")
             return
@@ -339,7 +356,7 @@ final class BrokerEngine: LoopParticipant {
             let service = requireService(frames[4])
             departed[identity] = nil
             let worker = Worker(
-                identity: identity, service: service, expiry: now + heartbeat.expiryNanoseconds, now: now)
+                identity: identity, service: service, key: key, expiry: now + heartbeat.expiryNanoseconds, now: now)
             workers[identity] = worker
             service.workerCount += 1
             // MDP/0.1 has no acknowledgement of READY; a heartbeat at once tells the worker it is
@@ -419,7 +436,7 @@ final class BrokerEngine: LoopParticipant {
             worker.service.waiting.remove(at: index)
         }
         if !worker.isWaiting && departed.count < maxQueuedRequests {
-            departed[worker.identity] = (worker.service.name, monotonicNanoseconds() &+ maxRequestAge)
+            departed[worker.identity] = (worker.service.name, worker.key, monotonicNanoseconds() &+ maxRequestAge)
         }
         worker.isWaiting = false
         worker.service.workerCount -= 1

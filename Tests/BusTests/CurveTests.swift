@@ -124,6 +124,45 @@ struct CurveTests {
         await fixture.shutdown()
     }
 
+    @Test("another admitted key cannot take over a registered worker's connection by using its identity")
+    func identityTakeover() async throws {
+        let server = CurveKeyPair.generate()
+        let vaultKey = CurveKeyPair.generate()
+        let gatewayKey = CurveKeyPair.generate()
+        let logs = LogCapture()
+        let fixture = try await BrokerFixture.start(
+            curve: try BrokerCurve(
+                keyPair: server,
+                peers: [
+                    vaultKey.publicKey: BusPeerPolicy(identity: "vault", services: ["vault"]),
+                    gatewayKey.publicKey: BusPeerPolicy(identity: "gateway"),
+                ]),
+            logger: logs.logger())
+        let gatewayCurve = try ClientCurve(keyPair: gatewayKey, serverPublicKey: server.publicKey)
+        let genuine = MDPWorker(
+            context: fixture.context, endpoint: fixture.endpoints.mdp, service: "vault", instanceId: "v1", slots: 1,
+            curve: try ClientCurve(keyPair: vaultKey, serverPublicKey: server.publicKey), heartbeat: testHeartbeat,
+            logger: quietLogger)
+        let serving = launch(genuine, echo(tag: "vault"))
+        try await eventually("the genuine worker registered") { await genuine.isRegistered() }
+
+        let hijacker = try PythonPeer(
+            "hijack.py",
+            [fixture.endpoints.mdp, "v1/0", gatewayKey.publicKey, gatewayKey.secretKey, server.publicKey])
+        _ = try await hijacker.ready()
+        let client = MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: gatewayCurve, logger: quietLogger)
+        for index in 0..<10 {
+            let reply = try await client.request(service: "vault", body: [Data("secret \(index)".utf8)], timeout: .seconds(5))
+            #expect(reply.first?.text == "vault")
+        }
+        try await hijacker.stop()
+        #expect(!hijacker.lines.contains { $0.hasPrefix("GOT") }, "\(hijacker.lines)")
+        await client.close()
+        await genuine.stop()
+        try await serving.value
+        await fixture.shutdown()
+    }
+
     @Test("workers learn the caller's process from the broker, whatever the header said; a system claim the key may not make is refused")
     func callerPolicy() async throws {
         let server = CurveKeyPair.generate()
