@@ -91,14 +91,19 @@ struct AccountRoutesTests {
 
     @Test("the client address is the socket peer, unless that peer is a trusted proxy: then the nearest untrusted hop it names")
     func clientAddressThroughTrustedProxies() async throws {
-        let proxies = TrustedProxies(["127.0.0.1", "10.0.0.0/8"].compactMap(IPNetwork.init))
+        let networks = ["127.0.0.1", "10.0.0.0/8"].compactMap(IPNetwork.init)
+        let proxies = TrustedProxies(networks)
+        let rfcProxies = TrustedProxies(networks, header: .forwarded)
         let signIn = Body.json(#"{"email": "a@b.c", "password": "right"}"#)
         let cases: [(TrustedProxies, HTTPFields, String)] = [
             (.none, [.init("X-Forwarded-For")!: "203.0.113.5"], "127.0.0.1"),
             (proxies, [:], "127.0.0.1"),
             (proxies, [.init("X-Forwarded-For")!: "198.51.100.1, 203.0.113.5, 10.0.0.9"], "203.0.113.5"),
-            (proxies, [.init("Forwarded")!: #"for=198.51.100.1, for="[2001:db8::7]:4711";proto=https"#], "2001:db8::7"),
+            (rfcProxies, [.init("Forwarded")!: #"for=198.51.100.1, for="[2001:db8::7]:4711";proto=https"#], "2001:db8::7"),
             (proxies, [.init("X-Forwarded-For")!: "unknown, 10.2.3.4"], "10.2.3.4"),
+            // The header the proxies do not write is the client's own: never read.
+            (proxies, [.init("Forwarded")!: "for=198.51.100.66", .init("X-Forwarded-For")!: "203.0.113.5"], "203.0.113.5"),
+            (rfcProxies, [.init("X-Forwarded-For")!: "198.51.100.66"], "127.0.0.1"),
         ]
         for (trusted, headers, expected) in cases {
             let fixture = try await GatewayFixture()

@@ -9,7 +9,8 @@ public struct GatewaySettings: Sendable {
     /// PEM certificate chain and private key paths; both set means the gateway speaks HTTPS only.
     public var tls: (certificatePath: String, keyPath: String)?
     /// `GATEWAY_TRUSTED_PROXIES`: comma-separated addresses or CIDR blocks whose forwarding
-    /// headers name the client; empty (the default) trusts none.
+    /// header (`GATEWAY_FORWARDED_HEADER`: `x-forwarded-for`, the default, or `forwarded`) names
+    /// the client; empty (the default) trusts none.
     public var trustedProxies: TrustedProxies
 
     public init(reading reader: inout ConfigReader) {
@@ -23,7 +24,10 @@ public struct GatewaySettings: Sendable {
         for entry in proxies where IPNetwork(entry) == nil {
             reader.problem("GATEWAY_TRUSTED_PROXIES: \"\(entry)\" is not an IP address or CIDR block")
         }
-        trustedProxies = TrustedProxies(networks)
+        let header = reader.choice(
+            "GATEWAY_FORWARDED_HEADER", default: TrustedProxies.Header.xForwardedFor.rawValue,
+            from: [TrustedProxies.Header.xForwardedFor.rawValue, TrustedProxies.Header.forwarded.rawValue])
+        trustedProxies = TrustedProxies(networks, header: TrustedProxies.Header(rawValue: header) ?? .xForwardedFor)
         switch (reader.raw("GATEWAY_TLS_CERT"), reader.raw("GATEWAY_TLS_KEY")) {
         case (nil, nil): tls = nil
         case (let cert?, let key?): tls = (cert, key)
