@@ -150,7 +150,7 @@ struct SessionTests {
         try await withTestDatabase(schema: "accounts") { testDatabase in
             let database = Database(testDatabase.config(poolSize: 16), logger: AccountsFixture.quiet)
             try await AccountsCommands.migrate(database, settings: try AccountsFixture.settings())
-            let key = AttemptThrottle.Key("test", "burst", limit: .init(10, per: 900))
+            let key = AttemptThrottle.Key("test", "burst", limit: .init(10, per: 900), secret: Data("test".utf8))
             let outcomes = await withTaskGroup(of: Bool.self) { group in
                 for _ in 0..<48 {
                     group.addTask {

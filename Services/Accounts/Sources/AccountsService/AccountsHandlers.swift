@@ -48,7 +48,11 @@ struct AccountsHandlers: Sendable {
         let address = Self.key(ofAddress: request.ipAddress)
         try await database.withConnection { connection in
             try AttemptThrottle.count(
-                [.init("register.address", address, limit: settings.attemptLimits.registrationsPerAddress)], on: connection)
+                [
+                    .init(
+                        "register.address", address, limit: settings.attemptLimits.registrationsPerAddress,
+                        secret: settings.attemptKey)
+                ], on: connection)
         }
         let hash = try await hashPassword(request.password, deadline: deadline)
         let id = UUID()
@@ -78,7 +82,8 @@ struct AccountsHandlers: Sendable {
         let email = InputRules.normalize(email: request.email)
         let ip = String(request.ipAddress.prefix(100))
         let userAgent = String(request.userAgent.prefix(500))
-        let keys = AttemptThrottle.signInKeys(email: email, address: ip, limits: settings.attemptLimits)
+        let keys = AttemptThrottle.signInKeys(
+            email: email, address: ip, limits: settings.attemptLimits, secret: settings.attemptKey)
         try await database.withConnection { try AttemptThrottle.count(keys, on: $0) }
         let records = self.records
         var found: (account: Accounts.Account, passwordHash: String)?
@@ -264,7 +269,8 @@ extension AccountsHandlers {
     ) async throws {
         let keys = [
             AttemptThrottle.Key(
-                "password-check", found.account.id.uuidString, limit: settings.attemptLimits.passwordChecksPerAccount)
+                "password-check", found.account.id.uuidString, limit: settings.attemptLimits.passwordChecksPerAccount,
+                secret: settings.attemptKey)
         ]
         try await database.withConnection { try AttemptThrottle.count(keys, on: $0) }
         guard try await passwordMatches(password, found.passwordHash, deadline: deadline) else {

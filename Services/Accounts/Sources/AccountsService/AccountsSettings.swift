@@ -17,6 +17,10 @@ public struct AccountsSettings: Sendable {
     /// How many sign-ins, registrations and password re-checks each key may attempt.
     public var attemptLimits: AttemptLimits
 
+    /// The key of the attempt counters' digests: derived from the email index key, so that one
+    /// secret is kept, with a label of its own so that no counter digest is an email index.
+    var attemptKey: Data { HMAC.sha256(key: emailIndexKey, message: Data("accounts.attempt-counters".utf8)) }
+
     /// Settings from their parts; tests use a cheaper hasher and other limits.
     public init(
         keyRing: KeyRing, emailIndexKey: Data, passwordHasher: PasswordHasher = PasswordHasher(),

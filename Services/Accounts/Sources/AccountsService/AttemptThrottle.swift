@@ -10,8 +10,9 @@ import Store
 /// An attempt is counted before its password is checked, by one upsert over all its keys whose
 /// row locks serialize concurrent attempts on a key: a burst of simultaneous guesses is counted
 /// exactly, none slips past the limit while others are still being checked. An attempt that
-/// succeeds gives its count back. Keys are stored as SHA-256 digests, so the table holds no email
-/// or address in clear; rows are deleted soon after their window ends.
+/// succeeds gives its count back. Keys are stored as HMAC-SHA256 digests under a key of the
+/// service's (`AccountsSettings.attemptKey`), so the table holds no email or address, not even
+/// one a dictionary could recover from a copy of it; rows are deleted soon after their window ends.
 enum AttemptThrottle {
     /// One thing attempts are counted by, with its limit.
     struct Key {
@@ -19,8 +20,8 @@ enum AttemptThrottle {
         let limit: AttemptLimits.Limit
 
         /// `kind` separates the families of keys (a pair, an email, an address…).
-        init(_ kind: String, _ parts: String..., limit: AttemptLimits.Limit) {
-            digest = SHA256.hash(Data(([kind] + parts).joined(separator: "\u{1F}").utf8))
+        init(_ kind: String, _ parts: String..., limit: AttemptLimits.Limit, secret: Data) {
+            digest = HMAC.sha256(key: secret, message: Data(([kind] + parts).joined(separator: "\u{1F}").utf8))
             self.limit = limit
         }
     }
@@ -28,12 +29,12 @@ enum AttemptThrottle {
     /// The keys of a sign-in: its address and email together (the tight limit, which only the
     /// person at that address can exhaust), the email from anywhere (a looser one against guessing
     /// from many addresses), and the address for any email (a ceiling against spraying).
-    static func signInKeys(email: String, address: String, limits: AttemptLimits) -> [Key] {
+    static func signInKeys(email: String, address: String, limits: AttemptLimits, secret: Data) -> [Key] {
         let network = IPAddress.rateLimitKey(address)
         return [
-            Key("sign-in.pair", network, email, limit: limits.signInsPerAddressAndEmail),
-            Key("sign-in.email", email, limit: limits.signInsPerEmail),
-            Key("sign-in.address", network, limit: limits.signInsPerAddress),
+            Key("sign-in.pair", network, email, limit: limits.signInsPerAddressAndEmail, secret: secret),
+            Key("sign-in.email", email, limit: limits.signInsPerEmail, secret: secret),
+            Key("sign-in.address", network, limit: limits.signInsPerAddress, secret: secret),
         ]
     }
 

@@ -40,12 +40,21 @@ enum PersonalDataSealing {
                     email: email, displayName: try row.decode("display_name", as: String?.self) ?? "",
                     country: try row.decode("country"), source: try row.decode("source"))
                 let key = try records.dataKey(for: id, on: connection)
-                try connection.execute(
-                    """
-                    UPDATE accounts SET personal_sealed = $2, email_index = $3,
-                        email = NULL, email_normalized = NULL, display_name = NULL, country = NULL, source = NULL
-                    WHERE id = $1
-                    """, id, try AccountRecords.seal(personal, with: key, id: id), records.emailIndex(email))
+                do {
+                    try connection.execute(
+                        """
+                        UPDATE accounts SET personal_sealed = $2, email_index = $3,
+                            email = NULL, email_normalized = NULL, display_name = NULL, country = NULL, source = NULL
+                        WHERE id = $1
+                        """, id, try AccountRecords.seal(personal, with: key, id: id), records.emailIndex(email))
+                } catch let error as StoreError where error == .uniqueViolation {
+                    // Two live accounts whose emails differed under the old rule (lower case only)
+                    // are one address under case folding; an operator decides which keeps it.
+                    throw ServiceError(
+                        .conflict,
+                        "account \(id.uuidString.lowercased())'s email is, case-folded, the email of another live account; "
+                            + "change one of them before this release can seal the accounts")
+                }
             }
             for table in ["sessions", "sign_in_attempts"] {
                 let rows = try connection.query(

@@ -1,5 +1,5 @@
 -- Costly attempts (sign-ins, registrations, password re-checks) are counted per key in one
--- atomic upsert before the password is checked (AttemptThrottle). The key is a SHA-256 digest of
+-- atomic upsert before the password is checked (AttemptThrottle). The key is an HMAC-SHA256 digest of
 -- what is counted (an address, an email, both, an account), so no email or address is kept in
 -- clear; rows go soon after their window ends.
 CREATE TABLE attempt_counters (
