@@ -100,6 +100,8 @@ struct AccountsHandlers: Sendable {
                 if let accountId {
                     let client = try records.sealClient(.init(ipAddress: ip, userAgent: userAgent), for: accountId, on: connection)
                     try Self.recordSignIn(client: client, succeeded: false, accountId: accountId, on: connection)
+                } else {
+                    try Self.recordNothing(ip: ip, userAgent: userAgent, on: connection)
                 }
                 try AuditLog.append(
                     .init(actorId: accountId, actorRoles: [], action: "session.sign-in-failed", subjectId: accountId),
@@ -124,6 +126,19 @@ struct AccountsHandlers: Sendable {
         }
         logger.info("signed in", metadata: ["account.id": "\(account.id)"])
         return Accounts.SignIn.Response(token: token, expiresAt: expiresAt, account: account)
+    }
+
+    /// For an email with no account: the same statements and sealing as a history line, writing
+    /// nothing, so that a failed sign-in takes as long whether or not the email has an account.
+    private static func recordNothing(ip: String, userAgent: String, on connection: Connection) throws {
+        let stranger = UUID()
+        _ = try connection.queryOne("SELECT sealed_key FROM account_keys WHERE account_id = $1", stranger)
+        let key = try KeyRing(current: SealingKey(id: "account", material: SecureRandom.bytes(32)))
+        let sealed = try key.seal(
+            try JSONEncoder().encode(AccountRecords.ClientDetails(ipAddress: ip, userAgent: userAgent)),
+            associatedData: AccountRecords.binding(stranger, "client"))
+        try connection.execute(
+            "INSERT INTO sign_in_attempts (client_sealed, succeeded, account_id) SELECT $1, false, NULL WHERE false", sealed)
     }
 
     /// One line of the account's sign-in history; `client` is sealed with the account's key.
