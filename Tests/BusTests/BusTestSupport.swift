@@ -148,3 +148,31 @@ final class Gate: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 }
+
+/// A CURVE broker that admits two processes: one with `policy` (a service) and a gateway that
+/// may only call; with the keys and the client settings of each.
+struct PolicyBroker {
+    let fixture: BrokerFixture
+    let serviceKey: CurveKeyPair
+    let gatewayKey: CurveKeyPair
+    let serviceCurve: ClientCurve
+    let gatewayCurve: ClientCurve
+
+    static func start(service policy: BusPeerPolicy, logger: Logger = quietLogger) async throws -> PolicyBroker {
+        let server = CurveKeyPair.generate()
+        let serviceKey = CurveKeyPair.generate()
+        let gatewayKey = CurveKeyPair.generate()
+        let fixture = try await BrokerFixture.start(
+            curve: try BrokerCurve(
+                keyPair: server,
+                peers: [serviceKey.publicKey: policy, gatewayKey.publicKey: BusPeerPolicy(identity: "gateway")]),
+            logger: logger)
+        return PolicyBroker(
+            fixture: fixture, serviceKey: serviceKey, gatewayKey: gatewayKey,
+            serviceCurve: try ClientCurve(keyPair: serviceKey, serverPublicKey: server.publicKey),
+            gatewayCurve: try ClientCurve(keyPair: gatewayKey, serverPublicKey: server.publicKey))
+    }
+
+    /// The broker's public key, which clients are configured with.
+    var serverKey: String { serviceCurve.serverPublicKey }
+}

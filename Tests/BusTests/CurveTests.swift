@@ -81,20 +81,11 @@ struct CurveTests {
 
     @Test("an admitted key registers only as the services its policy names; the others are refused and told DISCONNECT")
     func registrationPolicy() async throws {
-        let server = CurveKeyPair.generate()
-        let vaultKey = CurveKeyPair.generate()
-        let gatewayKey = CurveKeyPair.generate()
         let logs = LogCapture()
-        let fixture = try await BrokerFixture.start(
-            curve: try BrokerCurve(
-                keyPair: server,
-                peers: [
-                    vaultKey.publicKey: BusPeerPolicy(identity: "vault", services: ["vault"]),
-                    gatewayKey.publicKey: BusPeerPolicy(identity: "gateway"),
-                ]),
-            logger: logs.logger())
-        let vaultCurve = try ClientCurve(keyPair: vaultKey, serverPublicKey: server.publicKey)
-        let gatewayCurve = try ClientCurve(keyPair: gatewayKey, serverPublicKey: server.publicKey)
+        let broker = try await PolicyBroker.start(service: BusPeerPolicy(identity: "vault", services: ["vault"]), logger: logs.logger())
+        let fixture = broker.fixture
+        let vaultCurve = broker.serviceCurve
+        let gatewayCurve = broker.gatewayCurve
         let impostor = MDPWorker(
             context: fixture.context, endpoint: fixture.endpoints.mdp, service: "vault", instanceId: "fake", slots: 1,
             curve: gatewayCurve, heartbeat: testHeartbeat, logger: quietLogger)
@@ -126,29 +117,21 @@ struct CurveTests {
 
     @Test("another admitted key cannot take over a registered worker's connection by using its identity")
     func identityTakeover() async throws {
-        let server = CurveKeyPair.generate()
-        let vaultKey = CurveKeyPair.generate()
-        let gatewayKey = CurveKeyPair.generate()
         let logs = LogCapture()
-        let fixture = try await BrokerFixture.start(
-            curve: try BrokerCurve(
-                keyPair: server,
-                peers: [
-                    vaultKey.publicKey: BusPeerPolicy(identity: "vault", services: ["vault"]),
-                    gatewayKey.publicKey: BusPeerPolicy(identity: "gateway"),
-                ]),
-            logger: logs.logger())
-        let gatewayCurve = try ClientCurve(keyPair: gatewayKey, serverPublicKey: server.publicKey)
+        let broker = try await PolicyBroker.start(service: BusPeerPolicy(identity: "vault", services: ["vault"]), logger: logs.logger())
+        let fixture = broker.fixture
+        let gatewayKey = broker.gatewayKey
+        let gatewayCurve = broker.gatewayCurve
         let genuine = MDPWorker(
             context: fixture.context, endpoint: fixture.endpoints.mdp, service: "vault", instanceId: "v1", slots: 1,
-            curve: try ClientCurve(keyPair: vaultKey, serverPublicKey: server.publicKey), heartbeat: testHeartbeat,
+            curve: broker.serviceCurve, heartbeat: testHeartbeat,
             logger: quietLogger)
         let serving = launch(genuine, echo(tag: "vault"))
         try await eventually("the genuine worker registered") { await genuine.isRegistered() }
 
         let hijacker = try PythonPeer(
             "hijack.py",
-            [fixture.endpoints.mdp, "v1/0", gatewayKey.publicKey, gatewayKey.secretKey, server.publicKey])
+            [fixture.endpoints.mdp, "v1/0", gatewayKey.publicKey, gatewayKey.secretKey, broker.serverKey])
         _ = try await hijacker.ready()
         let client = MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: gatewayCurve, logger: quietLogger)
         for index in 0..<10 {
@@ -165,18 +148,10 @@ struct CurveTests {
 
     @Test("workers learn the caller's process from the broker, whatever the header said; a system claim the key may not make is refused")
     func callerPolicy() async throws {
-        let server = CurveKeyPair.generate()
-        let vaultKey = CurveKeyPair.generate()
-        let gatewayKey = CurveKeyPair.generate()
-        let fixture = try await BrokerFixture.start(
-            curve: try BrokerCurve(
-                keyPair: server,
-                peers: [
-                    vaultKey.publicKey: BusPeerPolicy(identity: "vault", services: ["vault"], claimsSystem: true),
-                    gatewayKey.publicKey: BusPeerPolicy(identity: "gateway"),
-                ]))
-        let vaultCurve = try ClientCurve(keyPair: vaultKey, serverPublicKey: server.publicKey)
-        let gatewayCurve = try ClientCurve(keyPair: gatewayKey, serverPublicKey: server.publicKey)
+        let broker = try await PolicyBroker.start(service: BusPeerPolicy(identity: "vault", services: ["vault"], claimsSystem: true))
+        let fixture = broker.fixture
+        let vaultCurve = broker.serviceCurve
+        let gatewayCurve = broker.gatewayCurve
         let worker = ServiceWorker(
             context: fixture.context, endpoint: fixture.endpoints.mdp, service: Vault.service, instanceId: "v", slots: 2,
             curve: vaultCurve, heartbeat: testHeartbeat, logger: quietLogger)

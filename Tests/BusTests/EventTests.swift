@@ -47,20 +47,12 @@ struct EventTests {
 
     @Test("with CURVE the exchange forwards only events in the sender's own producer name; forged ones reach no subscriber")
     func forgedEventsDropped() async throws {
-        let server = CurveKeyPair.generate()
-        let accountsKey = CurveKeyPair.generate()
-        let gatewayKey = CurveKeyPair.generate()
         let logs = LogCapture()
-        let fixture = try await BrokerFixture.start(
-            curve: try BrokerCurve(
-                keyPair: server,
-                peers: [
-                    accountsKey.publicKey: BusPeerPolicy(identity: "accounts", services: ["accounts"], producer: "accounts"),
-                    gatewayKey.publicKey: BusPeerPolicy(identity: "gateway"),
-                ]),
-            logger: logs.logger())
-        let accountsCurve = try ClientCurve(keyPair: accountsKey, serverPublicKey: server.publicKey)
-        let gatewayCurve = try ClientCurve(keyPair: gatewayKey, serverPublicKey: server.publicKey)
+        let broker = try await PolicyBroker.start(
+            service: BusPeerPolicy(identity: "accounts", services: ["accounts"], producer: "accounts"), logger: logs.logger())
+        let fixture = broker.fixture
+        let accountsCurve = broker.serviceCurve
+        let gatewayCurve = broker.gatewayCurve
         let subscriber = EventSubscriber(
             context: fixture.context, endpoint: fixture.endpoints.eventsOut, prefixes: ["accounts.", "billing."],
             curve: accountsCurve, logger: quietLogger)
