@@ -37,7 +37,7 @@ public enum JSONValue: Codable, Sendable, Equatable {
     }
 }
 
-/// One page of a list: `{"items": [...], "nextCursor": "…" | null}` (CONTRACT.md).
+/// One page of a list: `{"items": [...], "nextCursor": "…" | null}` (docs/api.md).
 public struct Page<Item: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
     public var items: [Item]
     /// Opaque; pass it back as `cursor` for the next page. nil on the last page.

@@ -1,6 +1,6 @@
 public import Foundation
 
-/// The person's rights, answered by every service for the data it holds (CONTRACT.md `/v1/me/export`,
+/// The person's rights, answered by every service for the data it holds (docs/api.md `/v1/me/export`,
 /// `DELETE /v1/me`).
 public enum Privacy {
     /// `<service>.privacy.export`: everything the service holds about one account, as JSON.

@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 
 /// Accounts, sign-in and the privacy center through the real gateway, the real broker and the
-/// six real services (CONTRACT.md "Accounts, identity, privacy"; the promises of the privacy policy).
+/// six real services (docs/api.md "Accounts, identity, privacy"; the promises of the privacy policy).
 @Suite(.serialized, .timeLimit(.minutes(4)))
 struct AccountsEndToEndTests {
     /// Text that would break a query built by pasting strings together.

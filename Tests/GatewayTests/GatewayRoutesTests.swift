@@ -9,7 +9,7 @@ import ServiceKit
 import Testing
 import TestSupport
 
-/// The gateway's conventions (CONTRACT.md) on the routes of the foundation: problem+json errors,
+/// The gateway's conventions (docs/api.md) on the routes of the foundation: problem+json errors,
 /// request ids, the body limit, the status of every service and the OpenAPI document.
 @Suite(.timeLimit(.minutes(1)))
 struct GatewayRoutesTests {

@@ -27,7 +27,7 @@ public struct Problem: Codable, Sendable, Equatable {
 
 /// The one table from a bus error code to an HTTP status.
 public enum ProblemMapping {
-    /// The HTTP status for `code`: the generic codes, the accounts and privacy codes of CONTRACT.md,
+    /// The HTTP status for `code`: the generic codes, the accounts and privacy codes of docs/api.md,
     /// every `…_invalid` field code as 422; an unknown code is the caller's fault (400).
     public static func status(for code: ServiceError.Code) -> HTTPResponse.Status {
         switch code.rawValue {

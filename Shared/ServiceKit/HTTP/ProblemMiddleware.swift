@@ -9,7 +9,7 @@ public protocol IdentifiedRequestContext: RequestContext {
     var requestId: String { get set }
 }
 
-/// The most a public HTTP request body may hold (CONTRACT.md): larger ones get 413.
+/// The most a public HTTP request body may hold (docs/api.md): larger ones get 413.
 public enum HTTPLimits {
     public static let maxBodyBytes = 1 << 20
 }

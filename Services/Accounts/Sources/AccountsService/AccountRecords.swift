@@ -162,7 +162,7 @@ struct AccountRecords {
     static func binding(_ id: UUID, _ field: String) -> Data { Data("\(id.uuidString.lowercased()):\(field)".utf8) }
 }
 
-/// The errors with a code of their own (CONTRACT.md), shared by several handlers.
+/// The errors with a code of their own (docs/api.md), shared by several handlers.
 enum AccountsErrors {
     static let emailTaken = ServiceError(ServiceError.Code(rawValue: "email_taken"), "an account with this email exists")
     static let invalidCredentials = ServiceError(

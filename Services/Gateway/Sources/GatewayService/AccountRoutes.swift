@@ -5,7 +5,7 @@ import Hummingbird
 import Models
 import ServiceKit
 
-/// The routes of CONTRACT.md "Accounts, identity, privacy": registration, sessions, the caller's
+/// The routes of docs/api.md "Accounts, identity, privacy": registration, sessions, the caller's
 /// own account, consents, the privacy policy and the caller's histories, each one bus call to accounts.
 struct AccountRoutes {
     let bus: BusClient

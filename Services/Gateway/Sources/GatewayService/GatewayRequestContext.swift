@@ -27,7 +27,7 @@ public struct GatewayRequestContext: IdentifiedRequestContext {
         doNotTrack = false
     }
 
-    /// Bodies over 1 MiB are refused with 413 (CONTRACT.md).
+    /// Bodies over 1 MiB are refused with 413 (docs/api.md).
     public var maxUploadSize: Int { HTTPLimits.maxBodyBytes }
 
     /// Who bus calls are made for: the signed-in person, or anonymous.
