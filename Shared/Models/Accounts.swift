@@ -474,3 +474,21 @@ public enum Accounts {
         public typealias Response = ErasureProgress
     }
 }
+
+// MARK: Error codes
+
+extension ServiceError.Code {
+    /// Another live account has this email (409).
+    public static let emailTaken = ServiceError.Code(rawValue: "email_taken")
+    /// The email or password is not right; the same for an unknown email (401).
+    public static let invalidCredentials = ServiceError.Code(rawValue: "invalid_credentials")
+    /// A partner with this id is registered already (409).
+    public static let partnerExists = ServiceError.Code(rawValue: "partner_exists")
+}
+
+extension Accounts {
+    /// The accounts operations' own error codes, with their HTTP statuses.
+    public static let errorCodes: [DeclaredErrorCode] = [
+        .init(.emailTaken, status: 409), .init(.invalidCredentials, status: 401), .init(.partnerExists, status: 409),
+    ]
+}

@@ -56,3 +56,13 @@ public enum Privacy {
         public static func type(for service: ServiceName) -> String { "\(service.rawValue).erasure-completed.v1" }
     }
 }
+
+extension ServiceError.Code {
+    /// The export could not be assembled because a service did not answer in time (503).
+    public static let exportUnavailable = ServiceError.Code(rawValue: "export_unavailable")
+}
+
+extension Privacy {
+    /// The privacy operations' own error codes, with their HTTP statuses.
+    public static let errorCodes: [DeclaredErrorCode] = [.init(.exportUnavailable, status: 503)]
+}

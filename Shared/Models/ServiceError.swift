@@ -1,7 +1,8 @@
 /// An error that travels the bus: a stable machine code, a human message and field errors.
 ///
-/// The gateway maps `code` to an HTTP status in one table; messages never carry SQL, stack
-/// traces or another person's data.
+/// The gateway maps `code` to an HTTP status in one table, `ErrorCatalog`, built from the codes
+/// declared here and beside each service's operations; messages never carry SQL, stack traces
+/// or another person's data.
 public struct ServiceError: Error, Codable, Sendable, Equatable, CustomStringConvertible {
     public var code: Code
     public var message: String
@@ -59,4 +60,42 @@ public struct FieldError: Codable, Sendable, Equatable {
         self.field = field
         self.code = code
     }
+}
+
+/// A declared error code and the HTTP status the gateway answers it with.
+public struct DeclaredErrorCode: Sendable, Equatable {
+    public let code: ServiceError.Code
+    public let status: Int
+
+    public init(_ code: ServiceError.Code, status: Int) {
+        self.code = code
+        self.status = status
+    }
+}
+
+extension ServiceError.Code {
+    /// The request body is not JSON, or not valid UTF-8 (400).
+    public static let malformedJSON = ServiceError.Code(rawValue: "malformed_json")
+    /// Text in the request holds a NUL character (400).
+    public static let invalidText = ServiceError.Code(rawValue: "invalid_text")
+}
+
+/// Every error code an answer may carry, with its HTTP status: the codes every service shares,
+/// the request-level ones, and each service's own (declared beside its operations). A code that
+/// is not here is a fault: the gateway answers it 500 and logs it.
+public enum ErrorCatalog {
+    /// The codes every service and the gateway share.
+    public static let shared: [DeclaredErrorCode] = [
+        .init(.badRequest, status: 400), .init(.malformedJSON, status: 400), .init(.invalidText, status: 400),
+        .init(.validationFailed, status: 422), .init(.unauthenticated, status: 401), .init(.forbidden, status: 403),
+        .init(.notFound, status: 404), .init(.conflict, status: 409), .init(.rateLimited, status: 429),
+        .init(.busy, status: 503), .init(.unavailable, status: 503), .init(.timeout, status: 504),
+        .init(.unknownOperation, status: 501), .init(.internalError, status: 500),
+    ]
+
+    /// Every declared code.
+    public static let all: [DeclaredErrorCode] = shared + Accounts.errorCodes + Privacy.errorCodes
+
+    /// The HTTP status of each declared code, by its wire name.
+    public static let statuses: [String: Int] = Dictionary(all.map { ($0.code.rawValue, $0.status) }) { first, _ in first }
 }

@@ -211,16 +211,37 @@ struct AccountRoutesTests {
         }
     }
 
-    @Test("the error table maps the accounts and privacy codes to their statuses")
-    func problemTable() {
-        let table: [(String, Int)] = [
-            ("email_taken", 409), ("invalid_credentials", 401), ("rate_limited", 429), ("weak_password", 422),
-            ("invalid_email", 422), ("policy_version_mismatch", 422), ("display_name_invalid", 422),
-            ("export_unavailable", 503), ("malformed_json", 400), ("something_new", 400), ("forbidden", 403),
-            ("not_found", 404), ("unauthenticated", 401),
+    @Test("the error table is the declared codes: each answers its status, an undeclared one is a 500 that hides its text")
+    func problemTable() throws {
+        let table: [(ServiceError.Code, Int)] = [
+            (.emailTaken, 409), (.invalidCredentials, 401), (.rateLimited, 429), (.exportUnavailable, 503),
+            (.malformedJSON, 400), (.invalidText, 400), (.forbidden, 403), (.notFound, 404), (.unauthenticated, 401),
+            (.busy, 503), (.partnerExists, 409), (.validationFailed, 422),
         ]
         for (code, status) in table {
-            #expect(ProblemMapping.status(for: .init(rawValue: code)).code == status, "\(code)")
+            #expect(ProblemMapping.status(for: code).code == status, "\(code.rawValue)")
         }
+        // A code nobody declared (a future `advisor_busy` before its declaration) is our fault.
+        let undeclared = ProblemMapping.problem(for: ServiceError(.init(rawValue: "advisor_busy"), "secret detail"))
+        #expect(undeclared.status == 500 && undeclared.code == "internal_error")
+        #expect(!undeclared.detail.contains("secret"))
+        #expect(Set(ErrorCatalog.all.map(\.code.rawValue)).count == ErrorCatalog.all.count, "a code is declared twice")
+    }
+
+    @Test("every error code the sources name is declared with a status")
+    func everyCodeDeclared() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        var named: Set<String> = []
+        for folder in ["Shared", "Services"] {
+            let files = try #require(FileManager.default.enumerator(at: root.appendingPathComponent(folder), includingPropertiesForKeys: nil))
+            for case let file as URL in files where file.pathExtension == "swift" {
+                let text = try String(contentsOf: file, encoding: .utf8)
+                for match in text.matches(of: /(?:Code|ServiceError\(\s*\.init)\(rawValue: "([a-z_]+)"\)/) {
+                    named.insert(String(match.1))
+                }
+            }
+        }
+        #expect(named.count >= 15)
+        #expect(named.subtracting(ErrorCatalog.statuses.keys).isEmpty, "undeclared: \(named.subtracting(ErrorCatalog.statuses.keys).sorted())")
     }
 }

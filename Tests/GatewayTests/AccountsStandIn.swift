@@ -173,7 +173,7 @@ final class AccountsStandIn: Sendable {
             self.record(Accounts.AcceptPolicy.name, context)
             guard request.version == GatewayFixture.currentPolicy else {
                 throw ServiceError(
-                    .init(rawValue: "policy_version_mismatch"), "not the current version",
+                    .validationFailed, "not the current version",
                     fieldErrors: [FieldError(field: "version", code: "not_current")])
             }
             self.state.withLock { $0.acceptedPolicy = request.version }

@@ -27,30 +27,16 @@ public struct Problem: Codable, Sendable, Equatable {
 
 /// The one table from a bus error code to an HTTP status.
 public enum ProblemMapping {
-    /// The HTTP status for `code`: the generic codes, the accounts and privacy codes of docs/api.md,
-    /// every `…_invalid` field code as 422; an unknown code is the caller's fault (400).
+    /// The HTTP status for `code`, from `ErrorCatalog` (the codes declared in Models); an
+    /// undeclared code is a fault of ours, answered 500 (and logged by the problem middleware).
     public static func status(for code: ServiceError.Code) -> HTTPResponse.Status {
-        switch code.rawValue {
-        case "bad_request", "malformed_json", "invalid_text": .badRequest
-        case "validation_failed", "weak_password", "invalid_email", "policy_version_mismatch": .unprocessableContent
-        case let raw where raw.hasSuffix("_invalid"): .unprocessableContent
-        case "unauthenticated", "invalid_credentials": .unauthorized
-        case "forbidden": .forbidden
-        case "not_found": .notFound
-        case "conflict", "email_taken", "partner_exists": .conflict
-        case "rate_limited": .tooManyRequests
-        case "unavailable", "export_unavailable", "busy": .serviceUnavailable
-        case "timeout": .gatewayTimeout
-        case "unknown_operation": .notImplemented
-        case "internal_error": .internalServerError
-        default: .badRequest
-        }
+        ErrorCatalog.statuses[code.rawValue].map { HTTPResponse.Status(code: $0) } ?? .internalServerError
     }
 
     /// The problem for any error a route threw; unknown errors become a bare 500.
     public static func problem(for error: any Error) -> Problem {
         switch error {
-        case let error as ServiceError:
+        case let error as ServiceError where ErrorCatalog.statuses[error.code.rawValue] != nil:
             return Problem(
                 status: status(for: error.code), code: error.code.rawValue, detail: error.message,
                 errors: error.fieldErrors)

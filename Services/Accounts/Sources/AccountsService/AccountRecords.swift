@@ -164,9 +164,9 @@ struct AccountRecords {
 
 /// The errors with a code of their own (docs/api.md), shared by several handlers.
 enum AccountsErrors {
-    static let emailTaken = ServiceError(ServiceError.Code(rawValue: "email_taken"), "an account with this email exists")
+    static let emailTaken = ServiceError(.emailTaken, "an account with this email exists")
     static let invalidCredentials = ServiceError(
-        ServiceError.Code(rawValue: "invalid_credentials"), "the email or password is not right")
+        .invalidCredentials, "the email or password is not right")
     static let unauthenticated = ServiceError(.unauthenticated, "sign in first")
     static let forbidden = ServiceError(.forbidden, "your roles do not allow this")
     static let notFound = ServiceError(.notFound, "no such account")

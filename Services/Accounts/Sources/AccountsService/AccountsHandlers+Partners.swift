@@ -27,7 +27,7 @@ extension AccountsHandlers {
                     INSERT INTO partners (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING
                     RETURNING id, name, registered_at
                     """, request.id, request.name)
-            else { throw ServiceError(.init(rawValue: "partner_exists"), "a partner with this id is registered") }
+            else { throw ServiceError(.partnerExists, "a partner with this id is registered") }
             try AuditLog.append(
                 .init(
                     actorId: actor, actorRoles: caller.roles.map(\.rawValue).sorted(), action: "partner.register",

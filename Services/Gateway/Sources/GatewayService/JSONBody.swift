@@ -17,7 +17,7 @@ enum JSONBody {
         let buffer = try await request.body.collect(upTo: HTTPLimits.maxBodyBytes)
         let data = Data(buffer.readableBytesView)
         guard !JSONText.containsNUL(data) else {
-            throw ServiceError(.init(rawValue: "invalid_text"), "Text in the request body must not contain NUL characters.")
+            throw ServiceError(.invalidText, "Text in the request body must not contain NUL characters.")
         }
         do {
             return try decoder.decode(type, from: data)
@@ -37,7 +37,7 @@ enum JSONBody {
 
     /// Unreadable JSON is the client's syntax error; readable JSON of the wrong shape names the field.
     static func problem(for error: DecodingError) -> ServiceError {
-        let malformed = ServiceError(.init(rawValue: "malformed_json"), "The request body is not valid JSON.")
+        let malformed = ServiceError(.malformedJSON, "The request body is not valid JSON.")
         switch error {
         case .dataCorrupted(let context) where context.codingPath.isEmpty:
             return malformed

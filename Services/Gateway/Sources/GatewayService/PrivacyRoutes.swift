@@ -65,7 +65,7 @@ struct PrivacyRoutes {
         let missing = ServiceName.all.filter { answers[$0] == nil }
         guard missing.isEmpty else {
             throw ServiceError(
-                .init(rawValue: "export_unavailable"),
+                .exportUnavailable,
                 "The export could not be made because these services did not answer: "
                     + missing.map(\.rawValue).joined(separator: ", ") + ". Please try again in a few minutes.")
         }
