@@ -194,8 +194,13 @@ extension Connection {
     /// Opens a session and pins what decoding relies on: ISO dates in UTC, hex bytea, UTF-8;
     /// then the configured schema as search path. Blocks: call it on a store thread only.
     static func open(_ config: DatabaseConfig, logger: Logger) throws -> Connection {
-        // Later entries override earlier ones: the URL may override the timeout, not the encoding.
-        var parameters: [(String, String)] = [("connect_timeout", "10"), ("dbname", config.url), ("client_encoding", "UTF8")]
+        // Later entries override earlier ones: the URL may override the timeout and the keepalives,
+        // not the encoding. TCP keepalives find a half-open connection within about a minute, so
+        // it cannot hold a pool thread or the relay's leader lock for ever.
+        var parameters: [(String, String)] = [
+            ("connect_timeout", "10"), ("keepalives", "1"), ("keepalives_idle", "30"), ("keepalives_interval", "10"),
+            ("keepalives_count", "3"), ("dbname", config.url), ("client_encoding", "UTF8"),
+        ]
         if let applicationName = config.applicationName {
             parameters.append(("application_name", applicationName))
         }
@@ -219,7 +224,9 @@ extension Connection {
             throw StoreError.connectionFailed.with(context: reason)
         }
         let connection = Connection(handle: handle)
-        var setup = "SET DateStyle TO ISO; SET bytea_output TO hex; SET TimeZone TO 'UTC'"
+        let (seconds, attoseconds) = config.statementTimeout.components
+        let timeout = max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        var setup = "SET DateStyle TO ISO; SET bytea_output TO hex; SET TimeZone TO 'UTC'; SET statement_timeout TO \(timeout)"
         if let schema = config.schema {
             setup += "; SET search_path TO \(quoteIdentifier(schema))"
         }

@@ -9,12 +9,19 @@ public struct DatabaseConfig: Sendable {
     public var schema: String?
     /// Reported to the server as `application_name`, visible in `pg_stat_activity`.
     public var applicationName: String?
+    /// The longest one statement may run, lock waits included (`statement_timeout`), so that no
+    /// statement holds a pool thread for ever; migrations run without it. Default 30 s.
+    public var statementTimeout: Duration
 
     /// A configuration; nothing connects until the first query.
-    public init(url: String, poolSize: Int = 4, schema: String? = nil, applicationName: String? = nil) {
+    public init(
+        url: String, poolSize: Int = 4, schema: String? = nil, applicationName: String? = nil,
+        statementTimeout: Duration = .seconds(30)
+    ) {
         self.url = url
         self.poolSize = poolSize
         self.schema = schema
         self.applicationName = applicationName
+        self.statementTimeout = statementTimeout
     }
 }

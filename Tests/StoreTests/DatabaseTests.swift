@@ -6,6 +6,29 @@ import Testing
 
 /// Errors, transactions and the pool, against a real server.
 @Suite struct DatabaseTests {
+    @Test("a statement past its timeout fails and frees the connection; migrations are not bound by it")
+    func statementTimeoutAndKeepalives() async throws {
+        try await withTestDatabase { testDatabase in
+            var config = testDatabase.config(poolSize: 1)
+            config.statementTimeout = .milliseconds(200)
+            let database = Database(config, logger: testLogger)
+            let clock = ContinuousClock()
+            let started = clock.now
+            let error = await #expect(throws: StoreError.self) {
+                try await database.withConnection { _ = try $0.query("SELECT pg_sleep(5)") }
+            }
+            #expect(error?.sqlState == "57014", "canceled by statement_timeout")
+            #expect(started.duration(to: clock.now) < .seconds(4))
+            // The one connection is free again, with the timeout set.
+            let settings = try await database.withConnection { connection in
+                try connection.query("SELECT current_setting('statement_timeout') AS timeout").first?.decode("timeout", as: String.self)
+            }
+            #expect(settings == "200ms")
+            try await database.migrate([Migration(version: 1, name: "slow", sql: "SELECT pg_sleep(0.4)")])
+            await database.close()
+        }
+    }
+
     @Test func uniqueViolationIsMappedWithItsConstraint() async throws {
         try await withDatabase { database, _ in
             try await database.withConnection { connection in
