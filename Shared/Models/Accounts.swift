@@ -433,6 +433,43 @@ public enum Accounts {
         public typealias Response = Account
     }
 
+    /// `accounts.staff.offboard`: an admin removes staff roles from another account, disables it, or
+    /// ends all its sessions, with a reason; audited and shown in that person's access log.
+    public struct StaffOffboard: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.staff.offboard"
+        public struct Request: Codable, Sendable, Equatable {
+            public var accountId: UUID
+            /// Staff roles to take away (support, moderator, finance, legal, admin).
+            public var removeRoles: [String]
+            /// Disable the account: it cannot sign in, and every session ends.
+            public var disable: Bool
+            /// End every session of the account now.
+            public var endSessions: Bool
+            public var reason: String
+            public init(accountId: UUID, removeRoles: [String] = [], disable: Bool = false, endSessions: Bool = false, reason: String) {
+                self.accountId = accountId
+                self.removeRoles = removeRoles
+                self.disable = disable
+                self.endSessions = endSessions
+                self.reason = reason
+            }
+        }
+        public struct Response: Codable, Sendable, Equatable {
+            public var accountId: UUID
+            public var roles: [String]
+            public var disabled: Bool
+            /// How many sessions this request ended.
+            public var sessionsEnded: Int
+            public init(accountId: UUID, roles: [String], disabled: Bool, sessionsEnded: Int) {
+                self.accountId = accountId
+                self.roles = roles
+                self.disabled = disabled
+                self.sessionsEnded = sessionsEnded
+            }
+        }
+    }
+
     /// `accounts.request-erasure`: the caller, with their password, asks to be erased everywhere.
     public struct RequestErasure: BusOperation {
         public static let service = ServiceName.accounts
@@ -484,11 +521,16 @@ extension ServiceError.Code {
     public static let invalidCredentials = ServiceError.Code(rawValue: "invalid_credentials")
     /// A partner with this id is registered already (409).
     public static let partnerExists = ServiceError.Code(rawValue: "partner_exists")
+    /// The account was disabled by an admin; told only to whoever knows its password (403).
+    public static let accountDisabled = ServiceError.Code(rawValue: "account_disabled")
+    /// The change would leave the platform without an admin who can sign in (409).
+    public static let lastAdmin = ServiceError.Code(rawValue: "last_admin")
 }
 
 extension Accounts {
     /// The accounts operations' own error codes, with their HTTP statuses.
     public static let errorCodes: [DeclaredErrorCode] = [
         .init(.emailTaken, status: 409), .init(.invalidCredentials, status: 401), .init(.partnerExists, status: 409),
+        .init(.accountDisabled, status: 403), .init(.lastAdmin, status: 409),
     ]
 }

@@ -118,6 +118,75 @@ struct StaffAndAuditTests {
         }
     }
 
+    @Test("an admin removes staff roles, disables an account or ends its sessions, audited and shown to that person")
+    func offboarding() async throws {
+        try await AccountsFixture.with { accounts in
+            let admin = try await accounts.admin()
+            let staff = try await accounts.call(
+                Accounts.CreateStaff.self,
+                .init(email: "leaver@example.com", password: AccountsFixture.defaultPassword, displayName: "Leaver", roles: ["support", "moderator"]),
+                as: admin)
+            let first = try await accounts.signIn("leaver@example.com")
+            let staffCaller = try await accounts.caller(first.token)
+            #expect(await accounts.failure(
+                Accounts.StaffOffboard.self, .init(accountId: try #require(admin.accountId), endSessions: true, reason: "x"), as: staffCaller
+            )?.code == .forbidden)
+            #expect(await accounts.failure(
+                Accounts.StaffOffboard.self, .init(accountId: try #require(admin.accountId), endSessions: true, reason: "me"), as: admin
+            )?.fieldErrors.first?.code == "yourself")
+            #expect(await accounts.failure(Accounts.StaffOffboard.self, .init(accountId: staff.id, reason: "nothing"), as: admin)?.code
+                == .validationFailed)
+
+            let demoted = try await accounts.call(
+                Accounts.StaffOffboard.self, .init(accountId: staff.id, removeRoles: ["moderator"], reason: "left the moderation team"),
+                as: admin)
+            #expect(demoted.roles == ["support"] && !demoted.disabled && demoted.sessionsEnded == 1)
+            // The session opened with the old roles is over; a new one has the remaining role.
+            #expect(await accounts.failure(Accounts.Authenticate.self, .init(token: first.token))?.code == .unauthenticated)
+            let second = try await accounts.signIn("leaver@example.com")
+            #expect(try await accounts.call(Accounts.Authenticate.self, .init(token: second.token)).roles == ["support"])
+
+            let disabled = try await accounts.call(
+                Accounts.StaffOffboard.self, .init(accountId: staff.id, removeRoles: ["support"], disable: true, reason: "contract ended"),
+                as: admin)
+            #expect(disabled.roles == ["member"] && disabled.disabled && disabled.sessionsEnded == 1)
+            #expect(await accounts.failure(Accounts.Authenticate.self, .init(token: second.token))?.code == .unauthenticated)
+            #expect(await accounts.failure(
+                Accounts.SignIn.self,
+                .init(email: "leaver@example.com", password: AccountsFixture.defaultPassword, ipAddress: "192.0.2.5", userAgent: "t")
+            )?.code == .accountDisabled)
+            // A wrong password still says only that it is wrong.
+            #expect(await accounts.failure(
+                Accounts.SignIn.self, .init(email: "leaver@example.com", password: "not the password", ipAddress: "192.0.2.5", userAgent: "t")
+            )?.code == .invalidCredentials)
+
+            let actions = try await accounts.database.withConnection { connection in
+                try connection.query(
+                    "SELECT details->>'reason' AS reason FROM audit_log WHERE action = 'staff.offboard' AND subject_id = $1 ORDER BY seq", staff.id
+                ).map { try $0.decode("reason", as: String.self) }
+            }
+            #expect(actions == ["left the moderation team", "contract ended"])
+        }
+    }
+
+    @Test("two admins removing each other at once leave one admin: the second change is refused as last_admin")
+    func lastAdminKept() async throws {
+        try await AccountsFixture.with { accounts in
+            let first = try await accounts.admin()
+            let second = try await accounts.admin()
+            let firstId = try #require(first.accountId)
+            let secondId = try #require(second.accountId)
+            _ = try await accounts.call(
+                Accounts.StaffOffboard.self, .init(accountId: secondId, removeRoles: ["admin"], reason: "one admin is enough"), as: first)
+            // The second admin's request was made with the roles it had a moment ago.
+            let refused = await accounts.failure(
+                Accounts.StaffOffboard.self, .init(accountId: firstId, removeRoles: ["admin"], reason: "revenge"), as: second)
+            #expect(refused?.code == .lastAdmin)
+            #expect(try await accounts.call(Accounts.Authenticate.self, .init(token: try await accounts.signIn(
+                try #require(try await accounts.call(Accounts.Me.self, Empty(), as: first).email)).token)).roles == ["admin"])
+        }
+    }
+
     @Test("concurrent appends keep one linear chain")
     func concurrentAppends() async throws {
         try await AccountsFixture.with { accounts in

@@ -68,4 +68,65 @@ extension AccountsHandlers {
         logger.info("staff viewed an account", metadata: ["account.id": "\(request.accountId)", "actor.id": "\(actor)"])
         return account
     }
+
+    /// Takes staff roles away, disables the account or ends its sessions. Nobody offboards
+    /// themselves, and no change may leave the platform without an enabled admin.
+    func staffOffboard(_ request: Accounts.StaffOffboard.Request, caller: Caller) async throws -> Accounts.StaffOffboard.Response {
+        let actor = try Self.accountId(of: caller)
+        guard caller.has(.admin) else { throw AccountsErrors.forbidden }
+        var rules = InputRules()
+        rules.text(request.reason, field: "reason", range: 1...500)
+        if request.reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { rules.fail("reason", "required") }
+        if !Set(request.removeRoles).isSubset(of: InputRules.staffRoles) { rules.fail("removeRoles", "invalid") }
+        if request.removeRoles.isEmpty && !request.disable && !request.endSessions { rules.fail("removeRoles", "nothing_to_do") }
+        if request.accountId == actor { rules.fail("accountId", "yourself") }
+        try rules.check()
+        let actorRoles = caller.roles.map(\.rawValue).sorted()
+        let response = try await database.transaction { connection -> Accounts.StaffOffboard.Response in
+            // Serializes offboardings, so two admins cannot each remove the other as the last one.
+            try connection.execute("SELECT pg_advisory_xact_lock(hashtext('accounts.staff-offboard'))")
+            guard
+                let row = try connection.queryOne(
+                    "SELECT array_to_json(roles)::text AS roles FROM accounts WHERE id = $1 AND erased_at IS NULL FOR UPDATE",
+                    request.accountId)
+            else { throw AccountsErrors.notFound }
+            let current = try JSONDecoder().decode([String].self, from: Data(try row.decode("roles", as: String.self).utf8))
+            let removed = current.filter(request.removeRoles.contains)
+            let remaining = current.filter { !request.removeRoles.contains($0) }
+            if current.contains("admin") && (removed.contains("admin") || request.disable) {
+                let others = try connection.queryOne(
+                    """
+                    SELECT count(*) AS n FROM accounts
+                    WHERE 'admin' = ANY (roles) AND erased_at IS NULL AND disabled_at IS NULL AND id <> $1
+                    """, request.accountId)?.decode("n", as: Int.self) ?? 0
+                if others == 0 { throw ServiceError(.lastAdmin, "the platform needs at least one enabled admin") }
+            }
+            // An account keeps at least its member role once its staff roles are gone.
+            let roles = remaining.isEmpty ? ["member"] : remaining
+            try connection.execute(
+                """
+                UPDATE accounts SET roles = $2::text[],
+                    disabled_at = CASE WHEN $3 THEN coalesce(disabled_at, now()) ELSE disabled_at END
+                WHERE id = $1
+                """, request.accountId, SQLTextArray(roles), request.disable)
+            var ended = 0
+            if request.disable || request.endSessions || !removed.isEmpty {
+                // Sessions carry the roles they were opened with; removing a role ends them too.
+                ended = try connection.execute(
+                    "UPDATE sessions SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL", request.accountId)
+            }
+            let disabled = try connection.queryOne("SELECT disabled_at IS NOT NULL AS disabled FROM accounts WHERE id = $1", request.accountId)?
+                .decode("disabled", as: Bool.self) ?? false
+            try AuditLog.append(
+                .init(
+                    actorId: actor, actorRoles: actorRoles, action: "staff.offboard", subjectId: request.accountId,
+                    details: [
+                        "reason": request.reason, "removedRoles": removed.joined(separator: ","),
+                        "disabled": String(request.disable), "sessionsEnded": String(ended),
+                    ]), on: connection)
+            return .init(accountId: request.accountId, roles: roles, disabled: disabled, sessionsEnded: ended)
+        }
+        logger.info("staff offboarded an account", metadata: ["account.id": "\(request.accountId)", "actor.id": "\(actor)"])
+        return response
+    }
 }

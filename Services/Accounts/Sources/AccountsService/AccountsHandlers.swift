@@ -114,6 +114,10 @@ struct AccountsHandlers: Sendable {
         let expiresAt = Date().addingTimeInterval(settings.sessionLifetime)
         let account = found.account
         try await database.transaction { connection in
+            // Said only to whoever knows the password: a disabled account opens no session.
+            guard try connection.queryOne("SELECT 1 FROM accounts WHERE id = $1 AND disabled_at IS NULL", account.id) != nil else {
+                throw ServiceError(.accountDisabled, "this account has been disabled; contact support")
+            }
             let client = try records.sealClient(.init(ipAddress: ip, userAgent: userAgent), for: account.id, on: connection)
             try connection.execute(
                 "INSERT INTO sessions (token_hash, account_id, expires_at, client_sealed) VALUES ($1, $2, $3, $4)",
@@ -168,6 +172,7 @@ struct AccountsHandlers: Sendable {
                            (SELECT p.version FROM policy_acceptances p WHERE p.account_id = a.id ORDER BY p.id DESC LIMIT 1) AS accepted
                     FROM sessions s JOIN accounts a ON a.id = s.account_id
                     WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND a.erased_at IS NULL
+                      AND a.disabled_at IS NULL
                     """, hash)
             else { throw ServiceError(.unauthenticated, "the session is not valid") }
             let roles = try JSONDecoder().decode([String].self, from: Data(try row.decode("roles", as: String.self).utf8))

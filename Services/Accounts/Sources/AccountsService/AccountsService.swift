@@ -50,6 +50,7 @@ public enum AccountsService {
         worker.handle(Accounts.CreateStaff.self, within: hashing) {
             try await handlers.createStaff($0, caller: $1.caller, deadline: $1.deadline)
         }
+        worker.handle(Accounts.StaffOffboard.self) { try await handlers.staffOffboard($0, caller: $1.caller) }
         worker.handle(Accounts.StaffViewAccount.self) { try await handlers.staffViewAccount($0, caller: $1.caller) }
         worker.handle(Accounts.RequestErasure.self, within: hashing) {
             try await handlers.requestErasure($0, caller: $1.caller, deadline: $1.deadline)

@@ -6,9 +6,18 @@ import ServiceKit
 
 /// Staff routes: accounts checks the roles of each (admin creates staff; support, legal or admin
 /// views an account with a reason, which is audited and shown to its owner; legal or admin
-/// publishes a policy and follows erasures; admin registers the partners consents may name).
+/// publishes a policy and follows erasures; admin registers the partners consents may name and
+/// offboards staff: roles removed, account disabled, sessions ended).
 struct StaffRoutes {
     let bus: BusClient
+
+    /// `POST /v1/staff/accounts/{id}/offboarding` body.
+    struct OffboardingBody: Decodable {
+        var removeRoles: [String]?
+        var disable: Bool?
+        var endSessions: Bool?
+        var reason: String
+    }
 
     /// `POST /v1/staff/partners` body.
     struct PartnerBody: Decodable {
@@ -32,6 +41,14 @@ struct StaffRoutes {
             }
             let view = Accounts.StaffViewAccount.Request(accountId: id, reason: String(reason))
             return try JSONBody.response(try await bus.call(Accounts.StaffViewAccount.self, view, as: context.caller))
+        }
+        staff.post("accounts/{id}/offboarding") { request, context in
+            let id = try RouteParameters.id("id", in: context.parameters)
+            let body = try await JSONBody.decode(OffboardingBody.self, from: request)
+            let change = Accounts.StaffOffboard.Request(
+                accountId: id, removeRoles: body.removeRoles ?? [], disable: body.disable ?? false,
+                endSessions: body.endSessions ?? false, reason: body.reason)
+            return try JSONBody.response(try await bus.call(Accounts.StaffOffboard.self, change, as: context.caller))
         }
         staff.post("policy-versions") { request, context in
             let body = try await JSONBody.decode(Accounts.PolicyVersion.self, from: request)
