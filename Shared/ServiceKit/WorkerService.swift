@@ -23,6 +23,8 @@ public struct WorkerServiceDefinition: Sendable {
     public var register: @Sendable (ServiceWorker, ServiceResources) -> Void
     /// Events of other services this one applies, per producer.
     public var consumes: [EventSubscription]
+    /// Periodic clean-ups of the service's own data (its retention rules).
+    public var maintenance: [MaintenanceTask]
     /// What the service holds about a person and how it erases them.
     public var privacy: PrivacyHooks
     /// Whether the service erases a person when accounts announces an erasure (every service but
@@ -31,13 +33,15 @@ public struct WorkerServiceDefinition: Sendable {
 
     public init(
         name: ServiceName, migrations: URL?, migrate: (@Sendable (Database) async throws -> Void)? = nil,
-        consumes: [EventSubscription] = [], privacy: PrivacyHooks = .none, followsErasures: Bool = true,
+        consumes: [EventSubscription] = [], maintenance: [MaintenanceTask] = [], privacy: PrivacyHooks = .none,
+        followsErasures: Bool = true,
         register: @escaping @Sendable (ServiceWorker, ServiceResources) -> Void
     ) {
         self.name = name
         self.migrations = migrations
         self.migrate = migrate
         self.consumes = consumes
+        self.maintenance = maintenance
         self.privacy = privacy
         self.followsErasures = followsErasures
         self.register = register
@@ -174,6 +178,9 @@ public enum WorkerServiceMain {
                 prefixes: EventConsumer.topicPrefixes(for: subscriptions), curve: settings.process.curve, logger: logger)
             services.append(
                 EventConsumer(subscriptions: subscriptions, subscriber: subscriber, database: database, bus: bus, logger: logger))
+        }
+        if !definition.maintenance.isEmpty {
+            services.append(MaintenanceRunner(tasks: definition.maintenance, database: database, logger: logger))
         }
         services.append(WorkerRunner(worker: worker))
         logger.info("serving", metadata: ["bus.service": "\(service)", "bus.endpoint": "\(endpoints.mdp)"])

@@ -1,0 +1,53 @@
+import Foundation
+import ServiceKit
+import Store
+
+/// How long accounts keeps what has served its purpose (docs/data-map.md), enforced hourly by
+/// every instance in batches, so no run holds locks for long.
+enum AccountsRetention {
+    /// Sessions are kept this long after they expired or were revoked (the person's list of
+    /// sessions and their export show them until then).
+    static let sessionsKept = "30 days"
+    /// Sign-in history is kept this long (the person's sign-in history shows it until then).
+    static let signInsKept = "90 days"
+    static let batch = 1000
+
+    static let tasks: [MaintenanceTask] = [
+        MaintenanceTask(name: "accounts.prune-sessions", interval: .seconds(3600)) { database in
+            try await pruneSessions(database)
+        },
+        MaintenanceTask(name: "accounts.prune-sign-ins", interval: .seconds(3600)) { database in
+            try await pruneSignIns(database)
+        },
+    ]
+
+    static func pruneSessions(_ database: Database) async throws -> Int {
+        try await deleteInBatches(
+            database,
+            """
+            DELETE FROM sessions WHERE token_hash IN (
+                SELECT token_hash FROM sessions
+                WHERE expires_at < now() - interval '\(sessionsKept)' OR revoked_at < now() - interval '\(sessionsKept)'
+                LIMIT \(batch))
+            """)
+    }
+
+    static func pruneSignIns(_ database: Database) async throws -> Int {
+        try await deleteInBatches(
+            database,
+            """
+            DELETE FROM sign_in_attempts WHERE id IN (
+                SELECT id FROM sign_in_attempts WHERE at < now() - interval '\(signInsKept)' LIMIT \(batch))
+            """)
+    }
+
+    /// Runs `sql` (a bounded DELETE, constants only) until a run deletes less than a batch.
+    private static func deleteInBatches(_ database: Database, _ sql: String) async throws -> Int {
+        var total = 0
+        while true {
+            let deleted = try await database.withConnection { try $0.execute(sql) }
+            total += deleted
+            if deleted < batch { return total }
+        }
+    }
+}
