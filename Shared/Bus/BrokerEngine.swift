@@ -568,9 +568,10 @@ final class BrokerEngine: LoopParticipant {
         return result
     }
 
+    /// A worker's identity for logs: without its random part (after `~`), which keeps it unguessable.
     private func workerName(_ identity: Data) -> String {
         if let text = String(data: identity, encoding: .utf8), text.allSatisfy({ $0.isASCII && !$0.isNewline }) {
-            return text
+            return String(text.prefix { $0 != "~" })
         }
         return identity.map { String(format: "%02x", $0) }.joined()
     }

@@ -3,7 +3,7 @@ public import Logging
 
 /// An MDP/0.1 worker (RFC 7) for one service: `slots` DEALER sockets, one request at a time each.
 ///
-/// Each slot registers with the broker under the identity "<instanceId>/<n>" (the broker counts
+/// Each slot registers with the broker under the identity "<instanceId>/<n>~<random>" (the broker counts
 /// instances by the text before the last "/", so `instanceId` must be unique per process and
 /// service). Slots heartbeat the broker; one that hears nothing for `liveness × interval` while
 /// idle, or is told DISCONNECT, opens a new socket and registers again, under

@@ -33,10 +33,14 @@ final class WorkerEngine: LoopParticipant {
 
         /// A fresh identity per connection: the broker may still hold the previous one (it has
         /// not yet read our DISCONNECT, or never will), and a READY under a registered identity
-        /// is a protocol error that costs another round of DISCONNECT and READY.
+        /// is a protocol error that costs another round of DISCONNECT and READY. It ends in a
+        /// random part (`~` and 16 hex digits, never logged), so that no other process can guess
+        /// it and connect under it to be sent this worker's requests once its connection drops.
         var nextIdentity: Data {
             connections += 1
-            return Data((connections == 1 ? baseIdentity : "\(baseIdentity).\(connections - 1)").utf8)
+            let name = connections == 1 ? baseIdentity : "\(baseIdentity).\(connections - 1)"
+            let secret = String(UInt64.random(in: .min ... .max), radix: 16)
+            return Data("\(name)~\(String(repeating: "0", count: 16 - secret.count))\(secret)".utf8)
         }
     }
 

@@ -224,8 +224,9 @@ extension Connection {
             throw StoreError.connectionFailed.with(context: reason)
         }
         let connection = Connection(handle: handle)
+        // Zero turns the limit off, as PostgreSQL's own 0 does.
         let (seconds, attoseconds) = config.statementTimeout.components
-        let timeout = max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        let timeout = max(0, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
         var setup = "SET DateStyle TO ISO; SET bytea_output TO hex; SET TimeZone TO 'UTC'; SET statement_timeout TO \(timeout)"
         if let schema = config.schema {
             setup += "; SET search_path TO \(quoteIdentifier(schema))"

@@ -10,7 +10,8 @@ public struct DatabaseConfig: Sendable {
     /// Reported to the server as `application_name`, visible in `pg_stat_activity`.
     public var applicationName: String?
     /// The longest one statement may run, lock waits included (`statement_timeout`), so that no
-    /// statement holds a pool thread for ever; migrations run without it. Default 30 s.
+    /// statement holds a pool thread for ever; migrations run without it. Default 30 s; zero
+    /// turns it off.
     public var statementTimeout: Duration
 
     /// A configuration; nothing connects until the first query.

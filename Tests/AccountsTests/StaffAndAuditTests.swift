@@ -169,8 +169,8 @@ struct StaffAndAuditTests {
         }
     }
 
-    @Test("two admins removing each other at once leave one admin: the second change is refused as last_admin")
-    func lastAdminKept() async throws {
+    @Test("an admin whose role was just removed cannot act on the session that still says admin; the last admin cannot erase their account")
+    func adminsKept() async throws {
         try await AccountsFixture.with { accounts in
             let first = try await accounts.admin()
             let second = try await accounts.admin()
@@ -178,12 +178,15 @@ struct StaffAndAuditTests {
             let secondId = try #require(second.accountId)
             _ = try await accounts.call(
                 Accounts.StaffOffboard.self, .init(accountId: secondId, removeRoles: ["admin"], reason: "one admin is enough"), as: first)
-            // The second admin's request was made with the roles it had a moment ago.
+            // The second admin's caller still carries the roles its session had a moment ago.
             let refused = await accounts.failure(
                 Accounts.StaffOffboard.self, .init(accountId: firstId, removeRoles: ["admin"], reason: "revenge"), as: second)
-            #expect(refused?.code == .lastAdmin)
-            #expect(try await accounts.call(Accounts.Authenticate.self, .init(token: try await accounts.signIn(
-                try #require(try await accounts.call(Accounts.Me.self, Empty(), as: first).email)).token)).roles == ["admin"])
+            #expect(refused?.code == .forbidden)
+            // The one enabled admin left cannot leave the platform without one.
+            let erasure = await accounts.failure(
+                Accounts.RequestErasure.self, .init(password: AccountsFixture.defaultPassword), as: first)
+            #expect(erasure?.code == .lastAdmin)
+            #expect(try await accounts.call(Accounts.Me.self, Empty(), as: first).roles == ["admin"])
         }
     }
 

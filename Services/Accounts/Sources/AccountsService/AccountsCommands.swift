@@ -86,7 +86,8 @@ public enum AccountsCommands {
     ) async throws -> UUID {
         try await migrate(database, settings: settings)
         let exists = try await database.withConnection { connection in
-            try connection.queryOne("SELECT 1 FROM accounts WHERE 'admin' = ANY (roles) AND erased_at IS NULL") != nil
+            try connection.queryOne(
+                "SELECT 1 FROM accounts WHERE 'admin' = ANY (roles) AND erased_at IS NULL AND disabled_at IS NULL") != nil
         }
         if exists && !force {
             throw ServiceError(.conflict, "an admin exists already; use --force to add another")
@@ -104,7 +105,11 @@ public enum AccountsCommands {
 
     /// The seq of the first audit entry that breaks the chain, or nil when it all verifies.
     public static func verifyAudit(database: Database) async throws -> Int64? {
-        return try await database.transaction(.repeatableRead) { try AuditLog.firstBrokenSeq(on: $0) }
+        return try await database.transaction(.repeatableRead) { connection in
+            // The whole chain is read at once: it may take longer than an ordinary statement.
+            try connection.execute("SET LOCAL statement_timeout TO 0")
+            return try AuditLog.firstBrokenSeq(on: connection)
+        }
     }
 
     /// The platform tables and the accounts schema, as the service applies them at start-up:

@@ -24,6 +24,7 @@ extension AccountsHandlers {
         let roles = found.account.roles
         try await database.transaction { connection in
             guard try Self.exists(id, on: connection) else { throw AccountsErrors.notFound }
+            if roles.contains("admin") { try Self.requireAnotherAdmin(besides: id, on: connection) }
             try Self.scrub(id, on: connection)
             guard let requested = try connection.queryOne(
                 "INSERT INTO erasures (erasure_id, account_id) VALUES ($1, $2) RETURNING requested_at", erasureId, id)

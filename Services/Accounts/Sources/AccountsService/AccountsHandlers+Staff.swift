@@ -85,6 +85,9 @@ extension AccountsHandlers {
         let response = try await database.transaction { connection -> Accounts.StaffOffboard.Response in
             // Serializes offboardings, so two admins cannot each remove the other as the last one.
             try connection.execute("SELECT pg_advisory_xact_lock(hashtext('accounts.staff-offboard'))")
+            // The caller's roles came with its session and may be seconds old: under the lock, the
+            // actor must still be an enabled admin.
+            guard try Self.isEnabledAdmin(actor, on: connection) else { throw AccountsErrors.forbidden }
             guard
                 let row = try connection.queryOne(
                     "SELECT array_to_json(roles)::text AS roles FROM accounts WHERE id = $1 AND erased_at IS NULL FOR UPDATE",
@@ -94,12 +97,7 @@ extension AccountsHandlers {
             let removed = current.filter(request.removeRoles.contains)
             let remaining = current.filter { !request.removeRoles.contains($0) }
             if current.contains("admin") && (removed.contains("admin") || request.disable) {
-                let others = try connection.queryOne(
-                    """
-                    SELECT count(*) AS n FROM accounts
-                    WHERE 'admin' = ANY (roles) AND erased_at IS NULL AND disabled_at IS NULL AND id <> $1
-                    """, request.accountId)?.decode("n", as: Int.self) ?? 0
-                if others == 0 { throw ServiceError(.lastAdmin, "the platform needs at least one enabled admin") }
+                try Self.requireAnotherAdmin(besides: request.accountId, on: connection)
             }
             // An account keeps at least its member role once its staff roles are gone.
             let roles = remaining.isEmpty ? ["member"] : remaining
@@ -128,5 +126,23 @@ extension AccountsHandlers {
         }
         logger.info("staff offboarded an account", metadata: ["account.id": "\(request.accountId)", "actor.id": "\(actor)"])
         return response
+    }
+
+    /// Whether `id` is a live, enabled account with the admin role, as the database says now.
+    static func isEnabledAdmin(_ id: UUID, on connection: Connection) throws -> Bool {
+        try connection.queryOne(
+            "SELECT 1 FROM accounts WHERE id = $1 AND 'admin' = ANY (roles) AND erased_at IS NULL AND disabled_at IS NULL", id) != nil
+    }
+
+    /// Throws `last_admin` unless an enabled admin other than `id` remains. Takes the offboarding
+    /// lock, so changes that each leave another admin cannot together leave none.
+    static func requireAnotherAdmin(besides id: UUID, on connection: Connection) throws {
+        try connection.execute("SELECT pg_advisory_xact_lock(hashtext('accounts.staff-offboard'))")
+        let others = try connection.queryOne(
+            """
+            SELECT count(*) AS n FROM accounts
+            WHERE 'admin' = ANY (roles) AND erased_at IS NULL AND disabled_at IS NULL AND id <> $1
+            """, id)?.decode("n", as: Int.self) ?? 0
+        if others == 0 { throw ServiceError(.lastAdmin, "the platform needs at least one enabled admin") }
     }
 }
