@@ -213,27 +213,19 @@ final class BrokerEngine: LoopParticipant {
         // is level-triggered, so whatever is left is reported again at once.
         var budget = 4096
         while budget > 0 {
-            let frames: [Data]
+            // Every message on a CURVE socket carries the key its sender was admitted with.
+            var key: String?
+            guard let frames = curve == nil ? router.receive() : router.receive(userId: &key) else { break }
+            budget -= 1
             var peer: BusPeerPolicy?
-            var senderKey: String?
             if let curve {
-                // Every message on a CURVE socket carries the key its sender was admitted with.
-                var key: String?
-                guard let received = router.receive(userId: &key) else { break }
                 guard let key, let policy = curve.peers[key] else {
                     logger.warning("bus broker dropped a message from a key it has no policy for")
-                    budget -= 1
                     continue
                 }
-                frames = received
                 peer = policy
-                senderKey = key
-            } else {
-                guard let received = router.receive() else { break }
-                frames = received
             }
-            budget -= 1
-            handle(frames, from: peer, key: senderKey)
+            handle(frames, from: peer, key: key)
         }
         // Dispatching after the batch lets a worker's REPLY+DISCONNECT pair arrive together, so
         // a stopping worker is not handed a new request between the two.

@@ -16,8 +16,9 @@ import Synchronization
 ///
 /// MDP hands each slot one request at a time, so a handler that waits holds a slot. Costly
 /// operations (password hashing) are served within a `SlotShare`: beyond the share's slots they
-/// answer `busy` with a retry time at once (the client tries again, elsewhere or a little later), so the slots left over always serve the cheap
-/// operations (session checks) that every signed-in request needs.
+/// answer `busy` with a retry time at once (the client tries again, elsewhere or a little later),
+/// so the slots left over always serve the cheap operations (session checks) that every
+/// signed-in request needs.
 public final class ServiceWorker: Sendable {
     typealias Handler = @Sendable (Data, RequestContext) async throws -> Data
 

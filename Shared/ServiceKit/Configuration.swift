@@ -20,6 +20,16 @@ public struct ConfigReader {
         return value
     }
 
+    /// A comma-separated list, each item trimmed, empty items dropped; empty when unset.
+    public func list(_ name: String) -> [String] {
+        Self.items(of: raw(name) ?? "")
+    }
+
+    /// The items of a comma-separated value, each trimmed, empty ones dropped.
+    public static func items(of text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
     /// A required string; records a problem when missing.
     public mutating func required(_ name: String) -> String {
         guard let value = raw(name) else {

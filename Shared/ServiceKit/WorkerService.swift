@@ -15,9 +15,9 @@ public struct WorkerServiceDefinition: Sendable {
     public var name: ServiceName
     /// The folder of the service's numbered SQL migrations (its resource bundle's `Migrations`).
     public var migrations: URL?
-    /// Applies the service's own migrations instead of running every file of `migrations` in
-    /// order, for a service whose history needs a step in between that SQL cannot do (accounts
-    /// seals old rows with its keys before the plain columns are dropped).
+    /// Applies the service's own migrations (after the platform tables) instead of running every
+    /// file of `migrations` in order, for a service whose history needs a step in between that SQL
+    /// cannot do (accounts seals old rows with its keys before the plain columns are dropped).
     public var migrate: (@Sendable (Database) async throws -> Void)?
     /// Registers the service's bus handlers.
     public var register: @Sendable (ServiceWorker, ServiceResources) -> Void

@@ -26,6 +26,12 @@ public final class Connection {
         try execute(sql, parameters: parameters)
     }
 
+    /// Lifts the statement timeout for the rest of the current transaction, for work that may
+    /// rightly take long (migrations, a one-off rewrite of a table, a read of a whole log).
+    public func liftStatementTimeout() throws {
+        try execute("SET LOCAL statement_timeout TO 0")
+    }
+
     /// Runs one statement with parameters given as an array; returns the rows it affected.
     @discardableResult
     public func execute(_ sql: String, parameters: [any SQLEncodable]) throws -> Int {

@@ -22,7 +22,7 @@ extension Database {
                 schema = try connection.queryOne("SELECT current_schema() AS schema")?.decode("schema", as: String?.self) ?? "public"
             }
             // A migration may rewrite a large table, and instances wait here for each other's.
-            try connection.execute("SET LOCAL statement_timeout TO 0")
+            try connection.liftStatementTimeout()
             try connection.execute("SELECT pg_advisory_xact_lock($1)", advisoryLockKey("migrations", schema, table))
             let qualifiedTable = (configuredSchema.map { "\(quoteIdentifier($0))." } ?? "") + quoteIdentifier(table)
             try connection.executeScript("""

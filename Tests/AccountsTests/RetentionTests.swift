@@ -6,7 +6,7 @@ import Testing
 
 @Suite("Retention")
 struct RetentionTests {
-    @Test("sessions go 30 days after they ended and sign-ins after 90 days; newer ones stay")
+    @Test("sessions go 30 days after they ended, sign-ins after 90 days, attempt counters soon after their window; newer ones stay")
     func pruning() async throws {
         try await AccountsFixture.with { accounts in
             let account = try await accounts.register(email: "keeps@example.com")
@@ -26,6 +26,10 @@ struct RetentionTests {
                     WHERE id IN (SELECT id FROM sign_in_attempts ORDER BY id LIMIT 2);
                     """)
             }
+            try await accounts.database.withConnection { connection in
+                try connection.execute("UPDATE attempt_counters SET window_ends = now() - interval '2 minutes' WHERE ctid = (SELECT ctid FROM attempt_counters LIMIT 1)")
+            }
+            #expect(try await AccountsRetention.pruneAttemptCounters(accounts.database) == 1)
             #expect(try await AccountsRetention.pruneSessions(accounts.database) == 2)
             #expect(try await AccountsRetention.pruneSignIns(accounts.database) == 2)
             #expect(try await AccountsRetention.pruneSessions(accounts.database) == 0)

@@ -65,9 +65,7 @@ struct AccountRecords {
         let id = try row.decode("id", as: UUID.self)
         let roles = try JSONDecoder().decode([String].self, from: Data(try row.decode("roles", as: String.self).utf8))
         let key = try dataKey(for: id, on: connection)
-        let personal = try JSONDecoder().decode(
-            PersonalFields.self,
-            from: try key.open(try row.decode("personal_sealed", as: Data.self), associatedData: Self.binding(id, "personal")))
+        let personal = try Self.openPersonal(try row.decode("personal_sealed"), with: key, id: id)
         var phone: String?
         if let sealed = try row.decode("phone_sealed", as: Data?.self) {
             phone = String(decoding: try key.open(sealed, associatedData: Self.binding(id)), as: UTF8.self)
@@ -111,9 +109,7 @@ struct AccountRecords {
                 "SELECT personal_sealed FROM accounts WHERE id = $1 AND erased_at IS NULL FOR UPDATE", id)
         else { throw AccountsErrors.notFound }
         let key = try dataKey(for: id, on: connection)
-        var personal = try JSONDecoder().decode(
-            PersonalFields.self,
-            from: try key.open(try row.decode("personal_sealed", as: Data.self), associatedData: Self.binding(id, "personal")))
+        var personal = try Self.openPersonal(try row.decode("personal_sealed"), with: key, id: id)
         change(&personal)
         do {
             try connection.execute(
@@ -153,6 +149,10 @@ struct AccountRecords {
 
     static func seal(_ personal: PersonalFields, with key: KeyRing, id: UUID) throws -> Data {
         try key.seal(try JSONEncoder().encode(personal), associatedData: binding(id, "personal"))
+    }
+
+    static func openPersonal(_ sealed: Data, with key: KeyRing, id: UUID) throws -> PersonalFields {
+        try JSONDecoder().decode(PersonalFields.self, from: try key.open(sealed, associatedData: binding(id, "personal")))
     }
 
     /// Binds sealed data to its account, so a value copied to another row does not open.

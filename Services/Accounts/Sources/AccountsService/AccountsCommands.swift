@@ -107,15 +107,20 @@ public enum AccountsCommands {
     public static func verifyAudit(database: Database) async throws -> Int64? {
         return try await database.transaction(.repeatableRead) { connection in
             // The whole chain is read at once: it may take longer than an ordinary statement.
-            try connection.execute("SET LOCAL statement_timeout TO 0")
+            try connection.liftStatementTimeout()
             return try AuditLog.firstBrokenSeq(on: connection)
         }
     }
 
-    /// The platform tables and the accounts schema, as the service applies them at start-up:
-    /// up to 004, then the rows from before 004 sealed (which needs the keys), then the rest.
+    /// The platform tables and the accounts schema, as a command needs them.
     public static func migrate(_ database: Database, settings: AccountsSettings) async throws {
         try await database.migrate(PlatformTables.migrations, table: PlatformTables.migrationTable)
+        try await migrateSchema(database, settings: settings)
+    }
+
+    /// The accounts schema's own migrations, as the service applies them at start-up: up to 004,
+    /// then the rows from before 004 sealed (which needs the keys), then the rest.
+    static func migrateSchema(_ database: Database, settings: AccountsSettings) async throws {
         guard let folder = AccountsService.migrations else { return }
         let migrations = try Migration.load(from: folder)
         try await database.migrate(migrations.filter { $0.version <= PersonalDataSealing.sealedColumnsMigration })

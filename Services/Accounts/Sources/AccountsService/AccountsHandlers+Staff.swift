@@ -101,20 +101,18 @@ extension AccountsHandlers {
             }
             // An account keeps at least its member role once its staff roles are gone.
             let roles = remaining.isEmpty ? ["member"] : remaining
-            try connection.execute(
+            let disabled = try connection.queryOne(
                 """
                 UPDATE accounts SET roles = $2::text[],
                     disabled_at = CASE WHEN $3 THEN coalesce(disabled_at, now()) ELSE disabled_at END
-                WHERE id = $1
-                """, request.accountId, SQLTextArray(roles), request.disable)
+                WHERE id = $1 RETURNING disabled_at IS NOT NULL AS disabled
+                """, request.accountId, SQLTextArray(roles), request.disable)?.decode("disabled", as: Bool.self) ?? false
             var ended = 0
             if request.disable || request.endSessions || !removed.isEmpty {
                 // Sessions carry the roles they were opened with; removing a role ends them too.
                 ended = try connection.execute(
                     "UPDATE sessions SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL", request.accountId)
             }
-            let disabled = try connection.queryOne("SELECT disabled_at IS NOT NULL AS disabled FROM accounts WHERE id = $1", request.accountId)?
-                .decode("disabled", as: Bool.self) ?? false
             try AuditLog.append(
                 .init(
                     actorId: actor, actorRoles: actorRoles, action: "staff.offboard", subjectId: request.accountId,

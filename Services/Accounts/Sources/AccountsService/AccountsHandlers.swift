@@ -45,15 +45,8 @@ struct AccountsHandlers: Sendable {
                 .validationFailed, "accept the current privacy policy to register",
                 fieldErrors: [FieldError(field: "acceptPolicyVersion", code: "policy_version_mismatch")])
         }
-        let address = Self.key(ofAddress: request.ipAddress)
-        try await database.withConnection { connection in
-            try AttemptThrottle.count(
-                [
-                    .init(
-                        "register.address", address, limit: settings.attemptLimits.registrationsPerAddress,
-                        secret: settings.attemptKey)
-                ], on: connection)
-        }
+        let keys = AttemptThrottle.registrationKeys(address: request.ipAddress, settings: settings)
+        try await database.withConnection { try AttemptThrottle.count(keys, on: $0) }
         let hash = try await hashPassword(request.password, deadline: deadline)
         let id = UUID()
         let records = self.records
@@ -82,8 +75,7 @@ struct AccountsHandlers: Sendable {
         let email = InputRules.normalize(email: request.email)
         let ip = String(request.ipAddress.prefix(100))
         let userAgent = String(request.userAgent.prefix(500))
-        let keys = AttemptThrottle.signInKeys(
-            email: email, address: ip, limits: settings.attemptLimits, secret: settings.attemptKey)
+        let keys = AttemptThrottle.signInKeys(email: email, address: ip, settings: settings)
         try await database.withConnection { try AttemptThrottle.count(keys, on: $0) }
         let records = self.records
         var found: (account: Accounts.Account, passwordHash: String)?
@@ -287,21 +279,12 @@ extension AccountsHandlers {
     func checkCurrentPassword(
         _ password: String, of found: (account: Accounts.Account, passwordHash: String), field: String, deadline: Date
     ) async throws {
-        let keys = [
-            AttemptThrottle.Key(
-                "password-check", found.account.id.uuidString, limit: settings.attemptLimits.passwordChecksPerAccount,
-                secret: settings.attemptKey)
-        ]
+        let keys = AttemptThrottle.passwordCheckKeys(account: found.account.id, settings: settings)
         try await database.withConnection { try AttemptThrottle.count(keys, on: $0) }
         guard try await passwordMatches(password, found.passwordHash, deadline: deadline) else {
             throw AccountsErrors.wrongCurrentPassword(field: field)
         }
         try await database.withConnection { try AttemptThrottle.giveBack(keys, on: $0) }
-    }
-
-    /// What rate limits count an address by (an IPv6 /64); at most 100 characters of what was sent.
-    static func key(ofAddress address: String) -> String {
-        IPAddress.rateLimitKey(String(address.prefix(100)))
     }
 }
 

@@ -13,6 +13,10 @@ enum AccountsRetention {
     static let batch = 1000
 
     static let tasks: [MaintenanceTask] = [
+        // Attempt counters go soon after their window: they are consulted on every sign-in.
+        MaintenanceTask(name: "accounts.prune-attempt-counters", interval: .seconds(60)) { database in
+            try await pruneAttemptCounters(database)
+        },
         MaintenanceTask(name: "accounts.prune-sessions", interval: .seconds(3600)) { database in
             try await pruneSessions(database)
         },
@@ -29,6 +33,15 @@ enum AccountsRetention {
                 SELECT token_hash FROM sessions
                 WHERE expires_at < now() - interval '\(sessionsKept)' OR revoked_at < now() - interval '\(sessionsKept)'
                 LIMIT \(batch))
+            """)
+    }
+
+    static func pruneAttemptCounters(_ database: Database) async throws -> Int {
+        try await deleteInBatches(
+            database,
+            """
+            DELETE FROM attempt_counters WHERE key IN (
+                SELECT key FROM attempt_counters WHERE window_ends < now() - interval '1 minute' LIMIT \(batch))
             """)
     }
 

@@ -12,7 +12,7 @@ public enum AccountsService {
     public static func definition(settings: AccountsSettings) -> WorkerServiceDefinition {
         WorkerServiceDefinition(
             name: .accounts, migrations: migrations,
-            migrate: { database in try await AccountsCommands.migrate(database, settings: settings) },
+            migrate: { database in try await AccountsCommands.migrateSchema(database, settings: settings) },
             consumes: AccountsHandlers.erasureConfirmations, maintenance: AccountsRetention.tasks,
             privacy: PrivacyExport.hooks(records: AccountRecords(settings: settings)),
             // Accounts starts erasures and collects the confirmations; it does not follow its own event.

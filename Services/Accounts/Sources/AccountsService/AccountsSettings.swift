@@ -42,7 +42,7 @@ public struct AccountsSettings: Sendable {
         let indexEncoded = reader.required("ACCOUNTS_EMAIL_INDEX_KEY")
         guard !encoded.isEmpty, !indexEncoded.isEmpty else { return nil }
         var keys: [SealingKey] = []
-        for entry in encoded.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+        for entry in ConfigReader.items(of: encoded) {
             let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
             let (id, text) = parts.count == 2 ? (parts[0], parts[1]) : (defaultID, entry)
             guard let material = Data(base64Encoded: text), material.count == 32,

@@ -12,7 +12,8 @@ import Store
 /// exactly, none slips past the limit while others are still being checked. An attempt that
 /// succeeds gives its count back. Keys are stored as HMAC-SHA256 digests under a key of the
 /// service's (`AccountsSettings.attemptKey`), so the table holds no email or address, not even
-/// one a dictionary could recover from a copy of it; rows are deleted soon after their window ends.
+/// one a dictionary could recover from a copy of it; `AccountsRetention` deletes rows a minute or
+/// two after their window ends.
 enum AttemptThrottle {
     /// One thing attempts are counted by, with its limit.
     struct Key {
@@ -29,12 +30,31 @@ enum AttemptThrottle {
     /// The keys of a sign-in: its address and email together (the tight limit, which only the
     /// person at that address can exhaust), the email from anywhere (a looser one against guessing
     /// from many addresses), and the address for any email (a ceiling against spraying).
-    static func signInKeys(email: String, address: String, limits: AttemptLimits, secret: Data) -> [Key] {
+    static func signInKeys(email: String, address: String, settings: AccountsSettings) -> [Key] {
         let network = IPAddress.rateLimitKey(address)
+        let (limits, secret) = (settings.attemptLimits, settings.attemptKey)
         return [
             Key("sign-in.pair", network, email, limit: limits.signInsPerAddressAndEmail, secret: secret),
             Key("sign-in.email", email, limit: limits.signInsPerEmail, secret: secret),
             Key("sign-in.address", network, limit: limits.signInsPerAddress, secret: secret),
+        ]
+    }
+
+    /// The key of a registration: its address (an IPv6 /64), at most 100 characters of what was sent.
+    static func registrationKeys(address: String, settings: AccountsSettings) -> [Key] {
+        [
+            Key(
+                "register.address", IPAddress.rateLimitKey(String(address.prefix(100))),
+                limit: settings.attemptLimits.registrationsPerAddress, secret: settings.attemptKey)
+        ]
+    }
+
+    /// The key of a re-check of an account's current password.
+    static func passwordCheckKeys(account: UUID, settings: AccountsSettings) -> [Key] {
+        [
+            Key(
+                "password-check", account.uuidString, limit: settings.attemptLimits.passwordChecksPerAccount,
+                secret: settings.attemptKey)
         ]
     }
 
@@ -64,11 +84,6 @@ enum AttemptThrottle {
                 retryAfter = max(retryAfter, Int(try row.decode("remaining", as: Double.self).rounded(.up)))
             }
         }
-        try connection.execute(
-            """
-            DELETE FROM attempt_counters WHERE key IN (
-                SELECT key FROM attempt_counters WHERE window_ends < now() - interval '1 minute' LIMIT 100)
-            """)
         if retryAfter > 0 { throw AccountsErrors.rateLimited(retryAfter: max(1, retryAfter)) }
     }
 

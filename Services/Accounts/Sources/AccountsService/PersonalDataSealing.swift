@@ -15,7 +15,7 @@ enum PersonalDataSealing {
     static func sealPlainRows(database: Database, records: AccountRecords) async throws {
         try await database.transaction { connection in
             // Sealing a large table takes a while, and other instances wait here for it.
-            try connection.execute("SET LOCAL statement_timeout TO 0")
+            try connection.liftStatementTimeout()
             try connection.execute("SELECT pg_advisory_xact_lock(hashtext('accounts.seal-plain-rows'))")
             guard
                 try connection.queryOne(

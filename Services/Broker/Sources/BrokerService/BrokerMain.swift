@@ -16,8 +16,7 @@ public struct BrokerSettings: Sendable {
         if reader.raw("BUS_CURVE_ALLOWED_KEYS") != nil {
             reader.problem("BUS_CURVE_ALLOWED_KEYS is replaced by BUS_CURVE_PEERS (name=key pairs: platform curve-env prints them)")
         }
-        let entries = (reader.raw("BUS_CURVE_PEERS") ?? "")
-            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let entries = reader.list("BUS_CURVE_PEERS")
         var peers: [String: BusPeerPolicy] = [:]
         for entry in entries {
             let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)

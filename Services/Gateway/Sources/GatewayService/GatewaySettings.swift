@@ -17,12 +17,13 @@ public struct GatewaySettings: Sendable {
         process = ProcessSettings(reading: &reader)
         host = reader.string("GATEWAY_HOST", default: "127.0.0.1")
         port = reader.int("GATEWAY_PORT", default: 8080, in: 0...65535)
-        let proxies = (reader.raw("GATEWAY_TRUSTED_PROXIES") ?? "").split(separator: ",").map {
-            $0.trimmingCharacters(in: .whitespaces)
-        }.filter { !$0.isEmpty }
-        let networks = proxies.compactMap(IPNetwork.init)
-        for entry in proxies where IPNetwork(entry) == nil {
-            reader.problem("GATEWAY_TRUSTED_PROXIES: \"\(entry)\" is not an IP address or CIDR block")
+        var networks: [IPNetwork] = []
+        for entry in reader.list("GATEWAY_TRUSTED_PROXIES") {
+            guard let network = IPNetwork(entry) else {
+                reader.problem("GATEWAY_TRUSTED_PROXIES: \"\(entry)\" is not an IP address or CIDR block")
+                continue
+            }
+            networks.append(network)
         }
         let header = reader.choice(
             "GATEWAY_FORWARDED_HEADER", default: TrustedProxies.Header.xForwardedFor.rawValue,
