@@ -80,7 +80,16 @@ public enum WireCoding {
 
     public static func decoder() -> JSONDecoder {
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        // Strict RFC 3339: Foundation's `.iso8601` reads `12:99` as `13:39`.
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = RFC3339.date(from: text) else {
+                throw DecodingError.dataCorruptedError(
+                    in: container, debugDescription: "not an RFC 3339 date-time: YYYY-MM-DDTHH:MM:SSZ")
+            }
+            return date
+        }
         return decoder
     }
 }

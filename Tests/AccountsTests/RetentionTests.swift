@@ -26,7 +26,7 @@ struct RetentionTests {
                     WHERE id IN (SELECT id FROM sign_in_attempts ORDER BY id LIMIT 2);
                     """)
             }
-            try await accounts.database.withConnection { connection in
+            _ = try await accounts.database.withConnection { connection in
                 try connection.execute("UPDATE attempt_counters SET window_ends = now() - interval '2 minutes' WHERE ctid = (SELECT ctid FROM attempt_counters LIMIT 1)")
             }
             #expect(try await AccountsRetention.pruneAttemptCounters(accounts.database) == 1)

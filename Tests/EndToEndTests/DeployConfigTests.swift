@@ -274,15 +274,7 @@ private func runProcess(
     process.standardInput = FileHandle.nullDevice
     process.standardOutput = out
     process.standardError = err
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        do {
-            try ProcessLaunch.run(process)
-        } catch {
-            process.terminationHandler = nil
-            continuation.resume(throwing: error)
-        }
-    }
+    let status = try await ProcessLaunch.runToExit(process)
     try out.close()
     try err.close()
     return ProcessResult(

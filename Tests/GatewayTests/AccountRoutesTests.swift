@@ -130,14 +130,80 @@ struct AccountRoutesTests {
         #expect(fixture.accounts.signIns.isEmpty)
     }
 
-    @Test("PATCH /v1/me forwards the caller's own token as the session to keep, whatever the body says")
+    @Test("a body field the operation does not take, or a field sent as null, is 422 and reaches no service")
+    func strayFields() async throws {
+        let fixture = try await GatewayFixture()
+        try await fixture.startAccounts()
+        try await fixture.test { client in
+            let misspelt = #"{"email": "a@b.c", "password": "x", "pasword": "y"}"#
+            try await client.execute(uri: "/v1/sessions", method: .post, body: Body.json(misspelt)) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(Body.problem(response)?.errors == [FieldError(field: "pasword", code: "unknown_field")])
+            }
+            try await client.execute(
+                uri: "/v1/me/consents", method: .put, headers: Self.signedIn, body: Body.json(#"{"marketingEmail": null}"#)
+            ) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(Body.problem(response)?.errors == [FieldError(field: "marketingEmail", code: "invalid")])
+            }
+        }
+        #expect(fixture.accounts.signIns.isEmpty)
+    }
+
+    @Test("a date that is not a real RFC 3339 instant (minute 99, 31 February) is 422, not another instant")
+    func strictDates() async throws {
+        let fixture = try await GatewayFixture()
+        try await fixture.startAccounts()
+        try await fixture.test { client in
+            for date in ["2024-01-01T12:99:00Z", "2025-02-31T00:00:00Z", "2024-01-01 12:00:00Z", "2024-01-01T12:00:00"] {
+                let body = #"{"version": "v9", "effectiveDate": "\#(date)"}"#
+                try await client.execute(uri: "/v1/staff/policy-versions", method: .post, headers: Self.signedIn, body: Body.json(body)) {
+                    response in
+                    #expect(response.status == .unprocessableContent, "\(date)")
+                    #expect(Body.problem(response)?.errors == [FieldError(field: "effectiveDate", code: "invalid")], "\(date)")
+                }
+            }
+        }
+        #expect(RFC3339.date(from: "2024-02-29T23:59:59.5+01:00") == Date(timeIntervalSince1970: 1_709_247_599.5))
+        #expect(RFC3339.date(from: "1970-01-01T00:00:00Z") == Date(timeIntervalSince1970: 0))
+        #expect(RFC3339.date(from: "2023-02-29T00:00:00Z") == nil)
+    }
+
+    @Test("a NUL in a query parameter is 400 invalid_text; a cursor that is not base64 is 422")
+    func queryText() async throws {
+        let fixture = try await GatewayFixture()
+        try await fixture.startAccounts()
+        try await fixture.test { client in
+            try await client.execute(uri: "/v1/me/sign-ins?cursor=a%00b", method: .get, headers: Self.signedIn) { response in
+                #expect(response.status == .badRequest)
+                #expect(Body.problem(response)?.code == "invalid_text")
+            }
+            try await client.execute(uri: "/v1/me/sign-ins?cursor=%C3%9F", method: .get, headers: Self.signedIn) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(Body.problem(response)?.errors == [FieldError(field: "cursor", code: "invalid")])
+            }
+            try await client.execute(uri: "/v1/staff/accounts/\(UUID())?reason=a%00", method: .get, headers: Self.signedIn) {
+                #expect($0.status == .badRequest)
+            }
+        }
+    }
+
+    @Test("PATCH /v1/me forwards the caller's own token as the session to keep; a body naming one is refused")
     func profileKeepsCurrentSession() async throws {
         let fixture = try await GatewayFixture()
         try await fixture.startAccounts()
         try await fixture.test { client in
             try await client.execute(
                 uri: "/v1/me", method: .patch, headers: Self.signedIn,
-                body: Body.json(#"{"displayName": "Ada'; DROP TABLE x;--", "currentToken": "someone-else"}"#)
+                body: Body.json(#"{"displayName": "Eve", "currentToken": "someone-else"}"#)
+            ) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(Body.problem(response)?.errors == [FieldError(field: "currentToken", code: "unknown_field")])
+            }
+            #expect(fixture.accounts.profileChanges.isEmpty)
+            try await client.execute(
+                uri: "/v1/me", method: .patch, headers: Self.signedIn,
+                body: Body.json(#"{"displayName": "Ada'; DROP TABLE x;--"}"#)
             ) { response in
                 #expect(response.status == .ok)
             }

@@ -65,6 +65,26 @@ struct GatewayRoutesTests {
         }
     }
 
+    @Test("a served path asked with a method it does not answer is 405 with Allow; every problem has a title")
+    func methodNotAllowed() async throws {
+        try await withGateway { client in
+            for (path, method, allow) in [
+                ("/v1/status", HTTPRequest.Method.post, "GET"), ("/v1/me", .put, "DELETE, GET, PATCH"),
+                ("/v1/staff/accounts/\(UUID())/offboarding", .get, "POST"),
+            ] {
+                try await client.execute(uri: path, method: method) { response in
+                    #expect(response.status == .methodNotAllowed, "\(method) \(path)")
+                    #expect(response.headers[.allow] == allow, "\(method) \(path)")
+                    let problem = try JSONDecoder().decode(Problem.self, from: Data(response.body.readableBytesView))
+                    #expect(problem.code == "method_not_allowed")
+                    #expect(problem.title == "Method Not Allowed")
+                }
+            }
+            try await client.execute(uri: "/v1/me/elsewhere", method: .get) { #expect($0.status == .notFound) }
+        }
+        #expect(ProblemMapping.problem(for: ServiceError(.validationFailed, "x")).title == "Unprocessable Content")
+    }
+
     @Test("a body over 1 MiB is refused with 413 before it is read")
     func oversizedBody() async throws {
         try await withGateway { client in

@@ -100,6 +100,19 @@ public enum ProcessLaunch {
     public static func run(_ process: Process) throws {
         try lock.withLock { _ in try process.run() }
     }
+
+    /// Runs `process` and waits for it to exit, without holding a thread; returns its status.
+    public static func runToExit(_ process: Process) async throws -> Int32 {
+        try await withCheckedThrowingContinuation { finished in
+            process.terminationHandler = { finished.resume(returning: $0.terminationStatus) }
+            do {
+                try run(process)
+            } catch {
+                process.terminationHandler = nil
+                finished.resume(throwing: error)
+            }
+        }
+    }
 }
 
 /// A test failure with a message.

@@ -30,8 +30,22 @@ public enum ProblemMapping {
     /// The HTTP status for `code`, from `ErrorCatalog` (the codes declared in Models); an
     /// undeclared code is a fault of ours, answered 500 (and logged by the problem middleware).
     public static func status(for code: ServiceError.Code) -> HTTPResponse.Status {
-        ErrorCatalog.statuses[code.rawValue].map { HTTPResponse.Status(code: $0) } ?? .internalServerError
+        ErrorCatalog.statuses[code.rawValue].map(standard(code:)) ?? .internalServerError
     }
+
+    /// The status with its standard reason phrase, which becomes the problem's `title`
+    /// (`HTTPResponse.Status(code:)` alone leaves the phrase empty).
+    static func standard(code: Int) -> HTTPResponse.Status {
+        knownStatuses[code] ?? HTTPResponse.Status(code: code)
+    }
+
+    private static let knownStatuses: [Int: HTTPResponse.Status] = Dictionary(
+        uniqueKeysWithValues: [
+            HTTPResponse.Status.badRequest, .unauthorized, .forbidden, .notFound, .methodNotAllowed, .conflict,
+            .gone, .preconditionFailed, .contentTooLarge, .unsupportedMediaType, .unprocessableContent,
+            .preconditionRequired, .tooManyRequests, .internalServerError, .badGateway, .serviceUnavailable,
+            .gatewayTimeout,
+        ].map { ($0.code, $0) })
 
     /// The problem for any error a route threw; unknown errors become a bare 500.
     public static func problem(for error: any Error) -> Problem {
@@ -41,7 +55,8 @@ public enum ProblemMapping {
                 status: status(for: error.code), code: error.code.rawValue, detail: error.message,
                 errors: error.fieldErrors)
         case let error as any HTTPResponseError:
-            return Problem(status: error.status, code: code(for: error.status), detail: detail(for: error.status))
+            let status = standard(code: error.status.code)
+            return Problem(status: status, code: code(for: status), detail: detail(for: status))
         case is DecodingError:
             return Problem(status: .badRequest, code: "malformed_json", detail: "The request body is not valid JSON of the expected shape.")
         default:
@@ -63,6 +78,7 @@ public enum ProblemMapping {
     private static func detail(for status: HTTPResponse.Status) -> String {
         switch status {
         case .notFound: "There is nothing at this path."
+        case .methodNotAllowed: "This path does not answer this method; the Allow header lists those it does."
         case .contentTooLarge: "The request body is larger than 1 MiB."
         case .badRequest: "The request is malformed."
         default: status.reasonPhrase

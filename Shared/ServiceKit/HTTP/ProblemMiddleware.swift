@@ -64,7 +64,9 @@ public struct ProblemMiddleware<Context: IdentifiedRequestContext>: RouterMiddle
         var problem = ProblemMapping.problem(for: error)
         problem.requestId = requestId
         let body = (try? JSONEncoder().encode(problem)) ?? Data()
-        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        // An HTTP error's own headers stay (`Allow` on a 405).
+        var headers = (error as? HTTPError)?.headers ?? [:]
+        headers[.contentType] = "application/problem+json"
         // 429 and 503 say when to come back, when the service said.
         if let seconds = (error as? ServiceError)?.retryAfterSeconds,
             [HTTPResponse.Status.tooManyRequests.code, HTTPResponse.Status.serviceUnavailable.code].contains(problem.status)

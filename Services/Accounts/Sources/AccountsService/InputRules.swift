@@ -2,6 +2,9 @@ import Foundation
 import Models
 
 /// The rules every text an account is made of must follow, collected as 422 field errors.
+///
+/// Lengths count Unicode code points, as `minLength`/`maxLength` in openapi.json do, so the
+/// document and the service agree on every string.
 struct InputRules {
     private(set) var errors: [FieldError] = []
 
@@ -36,7 +39,7 @@ struct InputRules {
 
     /// 10…200 characters and not one of the 1,000 most common passwords.
     mutating func password(_ value: String, field: String = "password") {
-        if !(10...200).contains(value.count) || CommonPasswords.contains(value) {
+        if !(10...200).contains(value.unicodeScalars.count) || CommonPasswords.contains(value) {
             fail(field, "weak_password")
         }
     }
@@ -44,7 +47,7 @@ struct InputRules {
     /// 1…80 characters after trimming, no control characters.
     mutating func displayName(_ value: String) {
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmed.isEmpty || value.count > 80 || value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+        if trimmed.isEmpty || value.unicodeScalars.count > 80 || value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
             fail("displayName", "invalid")
         }
     }
@@ -60,7 +63,7 @@ struct InputRules {
     /// Free text kept as given, within `range` characters, no NUL (PostgreSQL text cannot hold one).
     mutating func text(_ value: String?, field: String, range: ClosedRange<Int>) {
         guard let value else { return }
-        if !range.contains(value.count) || value.contains("\0") {
+        if !range.contains(value.unicodeScalars.count) || value.contains("\0") {
             fail(field, "invalid")
         }
     }

@@ -14,7 +14,7 @@ struct AccountRoutes {
     let secureCookies: Bool
 
     /// `POST /v1/accounts` body; the address is the gateway's to add.
-    struct RegistrationBody: Decodable {
+    struct RegistrationBody: RequestBody {
         var email: String
         var password: String
         var displayName: String
@@ -23,35 +23,44 @@ struct AccountRoutes {
         var marketingEmailOptIn: Bool?
         var referralCode: String?
         var country: String?
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case email, password, displayName, role, acceptPolicyVersion, marketingEmailOptIn, referralCode, country
+        }
     }
 
     /// `PATCH /v1/me` body; the session that stays signed in is the gateway's to add.
-    struct ProfileBody: Decodable {
+    struct ProfileBody: RequestBody {
         var displayName: String?
         var phone: String?
         var email: String?
         var password: String?
         var currentPassword: String?
+        enum CodingKeys: String, CodingKey, CaseIterable { case displayName, phone, email, password, currentPassword }
     }
 
     /// `POST /v1/sessions` body.
-    struct SignInBody: Decodable {
+    struct SignInBody: RequestBody {
         var email: String
         var password: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case email, password }
     }
 
     /// `PUT /v1/me/consents` body: only the consents given change.
-    struct ConsentsBody: Decodable {
+    struct ConsentsBody: RequestBody {
         var performanceCookies: Bool?
         var functionalityCookies: Bool?
         var marketingEmail: Bool?
         var marketingSms: Bool?
         var partners: [String: Bool]?
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case performanceCookies, functionalityCookies, marketingEmail, marketingSms, partners
+        }
     }
 
     /// `POST /v1/me/policy-acceptances` body.
-    struct AcceptanceBody: Decodable {
+    struct AcceptanceBody: RequestBody {
         var version: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case version }
     }
 
     func register(on router: Router<GatewayRequestContext>) {

@@ -23,6 +23,7 @@ public func buildGatewayRouter(
     router.add(middleware: AuthenticationMiddleware(sessions: sessions, proxies: trustedProxies))
     router.add(middleware: ProblemMiddleware<GatewayRequestContext>())
     router.add(middleware: MetricsMiddleware())
+    router.add(middleware: MethodNotAllowedMiddleware(openAPIDocument: OpenAPIDocument.data))
     PlatformRoutes(bus: bus, openAPIDocument: OpenAPIDocument.data).register(on: router)
     let accountRoutes = AccountRoutes(bus: bus, sessions: sessions, secureCookies: secureCookies)
     accountRoutes.register(on: router)

@@ -5,24 +5,57 @@ import Models
 import NIOCore
 import ServiceKit
 
+/// A public request body, owned by the gateway and mapped field by field to its bus request.
+///
+/// Its `CodingKeys` list every field it has; a body naming any other field is refused (422
+/// `unknown_field`) rather than silently ignored, so a misspelt optional field cannot pass for
+/// an absent one, and the document can say `additionalProperties: false`. A field sent as
+/// `null` is refused too (422 `invalid`): no field of the API is nullable.
+protocol RequestBody: Decodable {
+    associatedtype CodingKeys: CodingKey & CaseIterable
+}
+
 /// Reading JSON request bodies and writing JSON answers the contract's way: RFC 3339 dates,
-/// 400 `malformed_json` for what is not JSON, 422 with field errors for JSON of the wrong shape,
-/// 400 `invalid_text` for a string holding NUL (no service can store one).
+/// 400 `malformed_json` for what is not JSON, 422 with field errors for JSON of the wrong shape
+/// or with fields the body does not have, 400 `invalid_text` for a string holding NUL (no
+/// service can store one).
 enum JSONBody {
     private static let decoder = WireCoding.decoder()
     private static let encoder = WireCoding.encoder()
 
     /// The body as `type`; bodies over 1 MiB are 413, even without a Content-Length.
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+    static func decode<T: RequestBody>(_ type: T.Type, from request: Request) async throws -> T {
         let buffer = try await request.body.collect(upTo: HTTPLimits.maxBodyBytes)
         let data = Data(buffer.readableBytesView)
         guard !JSONText.containsNUL(data) else {
             throw ServiceError(.invalidText, "Text in the request body must not contain NUL characters.")
         }
+        let body: T
         do {
-            return try decoder.decode(type, from: data)
+            body = try decoder.decode(type, from: data)
         } catch let error as DecodingError {
             throw problem(for: error)
+        }
+        try refuseStrayFields(of: type, in: data)
+        return body
+    }
+
+    /// 422 naming (some of) the top-level fields `type` does not have, and those sent as `null`:
+    /// the document types each field, and an absent field is left out, not null.
+    private static func refuseStrayFields<T: RequestBody>(of type: T.Type, in data: Data) throws {
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return }
+        let known = Set(T.CodingKeys.allCases.map(\.stringValue))
+        let unknown = object.keys.filter { !known.contains($0) }.sorted()
+        let null = object.filter { known.contains($0.key) && $0.value is NSNull }.keys.sorted()
+        guard unknown.isEmpty && null.isEmpty else {
+            // A few, briefly: the names are the client's text, echoed back.
+            let named = unknown.prefix(10).map { FieldError(field: String($0.prefix(64)), code: "unknown_field") }
+            throw ServiceError(
+                .validationFailed,
+                named.isEmpty
+                    ? "Leave a field out rather than sending null: \(null.joined(separator: ", "))."
+                    : "The body has fields this operation does not take: \(named.map(\.field).joined(separator: ", ")).",
+                fieldErrors: named + null.map { FieldError(field: $0, code: "invalid") })
         }
     }
 

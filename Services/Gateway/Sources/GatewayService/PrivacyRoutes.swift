@@ -23,8 +23,9 @@ struct PrivacyRoutes {
     }
 
     /// `DELETE /v1/me` body.
-    struct ErasureBody: Decodable {
+    struct ErasureBody: RequestBody {
         var password: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case password }
     }
 
     func register(on router: Router<GatewayRequestContext>) {

@@ -4,11 +4,19 @@ import Models
 
 /// Reading route parameters: the page of a list route, the id in a path.
 enum RouteParameters {
-    /// `?limit&cursor`: limit 1…100, default 20; anything else is 422.
+    /// The query parameter `name` as text: 400 `invalid_text` if it holds NUL (`%00`), as in a body.
+    static func query(_ name: String, in request: Request) throws -> String? {
+        guard let value = request.uri.queryParameters[Substring(name)] else { return nil }
+        guard !value.contains("\0") else {
+            throw ServiceError(.invalidText, "The query parameter \(name) must not contain NUL characters.")
+        }
+        return String(value)
+    }
+
+    /// `?limit&cursor`: limit 1…100, default 20; a cursor is base64, as it was given; anything else is 422.
     static func page(from request: Request) throws -> PageRequest {
-        let query = request.uri.queryParameters
         var page = PageRequest()
-        if let raw = query["limit"] {
+        if let raw = try query("limit", in: request) {
             guard let limit = Int(raw), (1...PageRequest.maxLimit).contains(limit) else {
                 throw ServiceError(
                     .validationFailed, "limit must be a whole number from 1 to \(PageRequest.maxLimit).",
@@ -16,8 +24,13 @@ enum RouteParameters {
             }
             page.limit = limit
         }
-        if let cursor = query["cursor"], !cursor.isEmpty {
-            page.cursor = String(cursor)
+        if let cursor = try query("cursor", in: request), !cursor.isEmpty {
+            guard cursor.count <= 200, cursor.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+/=".contains($0)) })
+            else {
+                throw ServiceError(
+                    .validationFailed, "the cursor is not valid", fieldErrors: [FieldError(field: "cursor", code: "invalid")])
+            }
+            page.cursor = cursor
         }
         return page
     }

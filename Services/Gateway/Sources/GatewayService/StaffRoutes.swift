@@ -12,34 +12,54 @@ struct StaffRoutes {
     let bus: BusClient
 
     /// `POST /v1/staff/accounts/{id}/offboarding` body.
-    struct OffboardingBody: Decodable {
+    struct OffboardingBody: RequestBody {
         var removeRoles: [String]?
         var disable: Bool?
         var endSessions: Bool?
         var reason: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case removeRoles, disable, endSessions, reason }
+    }
+
+    /// `POST /v1/staff/accounts` body.
+    struct StaffAccountBody: RequestBody {
+        var email: String
+        var password: String
+        var displayName: String
+        var roles: [String]
+        enum CodingKeys: String, CodingKey, CaseIterable { case email, password, displayName, roles }
+    }
+
+    /// `POST /v1/staff/policy-versions` body.
+    struct PolicyVersionBody: RequestBody {
+        var version: String
+        var effectiveDate: Date
+        enum CodingKeys: String, CodingKey, CaseIterable { case version, effectiveDate }
     }
 
     /// `POST /v1/staff/partners` body.
-    struct PartnerBody: Decodable {
+    struct PartnerBody: RequestBody {
         var id: String
         var name: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case id, name }
     }
 
     func register(on router: Router<GatewayRequestContext>) {
         let staff = router.group("v1/staff", context: AuthenticatedContext.self)
         staff.post("accounts") { request, context in
-            let body = try await JSONBody.decode(Accounts.CreateStaff.Request.self, from: request)
+            let body = try await JSONBody.decode(StaffAccountBody.self, from: request)
+            let staff = Accounts.CreateStaff.Request(
+                email: body.email, password: body.password, displayName: body.displayName, roles: body.roles)
             return try JSONBody.response(
-                try await bus.call(Accounts.CreateStaff.self, body, as: context.caller), status: .created)
+                try await bus.call(Accounts.CreateStaff.self, staff, as: context.caller), status: .created)
         }
         staff.get("accounts/{id}") { request, context in
             let id = try RouteParameters.id("id", in: context.parameters)
-            guard let reason = request.uri.queryParameters["reason"], !reason.isEmpty else {
+            guard let reason = try RouteParameters.query("reason", in: request), !reason.isEmpty else {
                 throw ServiceError(
                     .validationFailed, "Say why you need to see this account: ?reason=…",
                     fieldErrors: [FieldError(field: "reason", code: "required")])
             }
-            let view = Accounts.StaffViewAccount.Request(accountId: id, reason: String(reason))
+            let view = Accounts.StaffViewAccount.Request(accountId: id, reason: reason)
             return try JSONBody.response(try await bus.call(Accounts.StaffViewAccount.self, view, as: context.caller))
         }
         staff.post("accounts/{id}/offboarding") { request, context in
@@ -51,9 +71,10 @@ struct StaffRoutes {
             return try JSONBody.response(try await bus.call(Accounts.StaffOffboard.self, change, as: context.caller))
         }
         staff.post("policy-versions") { request, context in
-            let body = try await JSONBody.decode(Accounts.PolicyVersion.self, from: request)
+            let body = try await JSONBody.decode(PolicyVersionBody.self, from: request)
+            let policy = Accounts.PolicyVersion(version: body.version, effectiveDate: body.effectiveDate)
             return try JSONBody.response(
-                try await bus.call(Accounts.PublishPolicy.self, body, as: context.caller), status: .created)
+                try await bus.call(Accounts.PublishPolicy.self, policy, as: context.caller), status: .created)
         }
         staff.post("partners") { request, context in
             let body = try await JSONBody.decode(PartnerBody.self, from: request)

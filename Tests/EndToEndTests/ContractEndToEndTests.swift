@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The public API against its own document, by someone else's code: schemathesis (PyPI) reads
+/// the gateway's live /openapi.json and sends every operation generated requests, valid and
+/// invalid, as a signed-in member, advisor and admin, with every check it has (server errors,
+/// status codes, content types, response headers and schemas, negative data rejection, positive
+/// data acceptance, undeclared methods, ignored authentication, object-level authorization
+/// between the member and the advisor). The run must end with zero failures.
+///
+/// `SCHEMATHESIS` names the `st` executable; Deploy/local/test installs it (pinned) and sets it.
+@Suite("Contract end to end", .serialized)
+struct ContractEndToEndTests {
+    @Test("schemathesis finds no failure in any operation of openapi.json")
+    func schemathesisRun() async throws {
+        let st = try #require(
+            ProcessInfo.processInfo.environment["SCHEMATHESIS"],
+            "set SCHEMATHESIS to schemathesis's `st` (Deploy/local/test installs it and sets it)")
+        try await AccountsPlatform.with { platform in
+            let member = AccountsPlatform.email("contract-member")
+            let advisor = AccountsPlatform.email("contract-advisor")
+            let admin = AccountsPlatform.email("contract-admin")
+            try await platform.register(email: member, role: "member")
+            try await platform.register(email: advisor, role: "advisor")
+            try await platform.createAdmin(email: admin, password: AccountsPlatform.password)
+            // The one account offboarding is run against: an admin may disable any account, and
+            // one learned from GET /v1/me would leave the run without its member.
+            let adminToken = try await platform.signIn(email: admin)
+            let target = try await platform.request(
+                "POST", "/v1/staff/accounts", token: adminToken,
+                json: [
+                    "email": AccountsPlatform.email("contract-target"), "password": AccountsPlatform.password,
+                    "displayName": "Offboarding target", "roles": ["support", "moderator"],
+                ])
+            #expect(target.status == 201, "\(target.text)")
+            let targetId = try #require(target.object["id"] as? String)
+
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("contract-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let users = [("member", member), ("advisor", advisor), ("admin", admin)]
+            try Self.authDocument(users: users).write(to: folder.appendingPathComponent("auth.json"))
+            try Self.configuration(offboardingTarget: targetId)
+                .write(to: folder.appendingPathComponent("schemathesis.toml"), atomically: true, encoding: .utf8)
+
+            let run = Process()
+            run.executableURL = URL(fileURLWithPath: st)
+            run.currentDirectoryURL = folder
+            run.arguments = [
+                "run", platform.gateway + "/openapi.json", "--url", platform.gateway, "--checks", "all",
+                "--max-examples", ProcessInfo.processInfo.environment["SCHEMATHESIS_MAX_EXAMPLES"] ?? "40",
+                "--seed", ProcessInfo.processInfo.environment["SCHEMATHESIS_SEED"] ?? "20261202",
+                "--workers", "2", "--no-color",
+            ]
+            let output = folder.appendingPathComponent("schemathesis.log")
+            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+            let handle = try FileHandle(forWritingTo: output)
+            run.standardOutput = handle
+            run.standardError = handle
+            let status = try await ProcessLaunch.runToExit(run)
+            try handle.close()
+            let log = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+            #expect(status == 0, "schemathesis failed:\n\(log.suffix(20_000))\n\(platform.harness.logs())")
+            // Every operation was run: none filtered out, skipped or errored.
+            let selected = log.firstMatch(of: /Selected: (\d+)\/(\d+)/)
+            let tested = log.firstMatch(of: /Tested: (\d+)/)
+            #expect(selected != nil && selected?.1 == selected?.2 && tested?.1 == selected?.1, "\(log.suffix(3000))")
+            #expect(!log.contains("Errored:") && !log.contains("Skipped:"), "\(log.suffix(3000))")
+        }
+    }
+
+    /// A Web Fuzzing Commons auth document: each user signs in through POST /v1/sessions, and
+    /// schemathesis signs in again when a session ends (sign-out is one of the operations).
+    static func authDocument(users: [(name: String, email: String)]) throws -> Data {
+        let entries: [[String: Any]] = users.map { user in
+            [
+                "name": user.name,
+                "loginEndpointAuth": [
+                    "endpoint": "/v1/sessions", "verb": "POST", "contentType": "application/json",
+                    "payloadUserPwd": [
+                        "username": user.email, "usernameField": "email",
+                        "password": AccountsPlatform.password, "passwordField": "password",
+                    ],
+                    "token": [
+                        "extractFrom": "body", "extractSelector": "/token", "sendIn": "header",
+                        "sendName": "Authorization", "sendTemplate": "Bearer {token}",
+                    ],
+                ],
+            ]
+        }
+        return try JSONSerialization.data(withJSONObject: ["auth": entries], options: [.prettyPrinted])
+    }
+
+    static func configuration(offboardingTarget: String) -> String {
+        """
+        [auth]
+        auto-signup = false
+
+        [auth.wfc]
+        path = "auth.json"
+        # The member and the advisor must never see each other's objects.
+        peers = ["member", "advisor"]
+
+        # Rules no JSON Schema can state (the caller's current password, a cursor this server
+        # issued, the policy version in force, a registered partner, a common password, text that
+        # is only spaces, an offboarding that changes nothing) answer 422 to schema-valid requests.
+        [[operations]]
+        include-operation-id = [
+            "register", "updateProfile", "eraseMe", "signIns", "accessLog", "consentHistory", "acceptPolicy",
+            "setConsents", "createStaff", "staffViewAccount", "registerPartner",
+        ]
+        checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
+
+        # Offboarding acts on one account made for it, never on the run's own users.
+        [[operations]]
+        include-operation-id = "offboardStaff"
+        parameters = { id = "\(offboardingTarget)" }
+        checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
+
+        # Each sign-out ends the session the next request signs in again for, and sign-ins are
+        # limited to 10 per address and account in 15 minutes.
+        [[operations]]
+        include-operation-id = "signOut"
+        generation.max-examples = 3
+        """
+    }
+}
