@@ -20,6 +20,8 @@ let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummi
 let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
 let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
 let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
+// `ServiceContext`, the task-local carrier of the request id and trace (no dependencies of its own).
+let instrumentation = Target.Dependency.product(name: "Instrumentation", package: "swift-distributed-tracing")
 
 /// The worker services: each an MDP worker with its own schema.
 let workerServices = ["Accounts", "Directory", "Chat", "Billing", "Boards", "Notifications"]
@@ -39,13 +41,19 @@ var targets: [Target] = [
         providers: [.apt(["libssl-dev"])]),
 
     // MARK: Shared modules
-    .target(name: "Models", path: "Shared/Models", swiftSettings: swiftSettings),
-    .target(name: "Bus", dependencies: ["CZeroMQ", "Models", log, metrics], path: "Shared/Bus", swiftSettings: swiftSettings),
-    .target(name: "Store", dependencies: ["CLibPQ", "Models", log], path: "Shared/Store", swiftSettings: swiftSettings),
+    .target(name: "Models", dependencies: [instrumentation], path: "Shared/Models", swiftSettings: swiftSettings),
+    .target(
+        name: "Bus", dependencies: ["CZeroMQ", "Models", log, metrics, instrumentation, lifecycle], path: "Shared/Bus",
+        swiftSettings: swiftSettings),
+    .target(
+        name: "Store", dependencies: ["CLibPQ", "Models", log, instrumentation, lifecycle], path: "Shared/Store",
+        swiftSettings: swiftSettings),
     .target(name: "Security", dependencies: ["COpenSSL"], path: "Shared/Security", swiftSettings: swiftSettings),
     .target(
         name: "ServiceKit",
-        dependencies: ["Bus", "Store", "Models", log, lifecycle, signals, hummingbird, httpTypes, metrics, prometheus],
+        dependencies: [
+            "Bus", "Store", "Models", log, lifecycle, signals, hummingbird, httpTypes, metrics, prometheus, instrumentation,
+        ],
         path: "Shared/ServiceKit", swiftSettings: swiftSettings),
 
     // MARK: Broker, gateway, integration, operator tool
@@ -90,13 +98,14 @@ var targets: [Target] = [
         name: "SecurityTests", dependencies: ["Security"],
         path: "Tests/SecurityTests", swiftSettings: swiftSettings),
     .testTarget(
-        name: "StoreTests", dependencies: ["Store", "TestSupport", "Models"],
+        name: "StoreTests", dependencies: ["Store", "TestSupport", "Models", instrumentation],
         path: "Tests/StoreTests", swiftSettings: swiftSettings),
     .testTarget(
-        name: "BusTests", dependencies: ["Bus", "TestSupport", "Models", log],
+        name: "BusTests", dependencies: ["Bus", "TestSupport", "Models", log, instrumentation],
         path: "Tests/BusTests", swiftSettings: swiftSettings),
     .testTarget(
-        name: "ServiceKitTests", dependencies: ["ServiceKit", "Bus", "Store", "TestSupport", "Models", log],
+        name: "ServiceKitTests",
+        dependencies: ["ServiceKit", "Bus", "Store", "TestSupport", "Models", log, instrumentation, lifecycle],
         path: "Tests/ServiceKitTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "GatewayTests",
@@ -150,6 +159,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
     ],
     targets: targets
 )

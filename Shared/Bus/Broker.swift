@@ -34,6 +34,8 @@ public final class Broker: Sendable {
     private let loop: IOLoop
     private let engine: LoopBound<BrokerEngine>
     private let bound: Mutex<BusEndpoints>
+    private let listening = Atomic<Bool>(false)
+    private let logger: Logger
 
     /// A broker that will listen on `endpoints`; nothing is bound until `start()`.
     ///
@@ -46,6 +48,7 @@ public final class Broker: Sendable {
         maxQueuedRequests: Int = 10_000, maxRequestAge: Duration = .seconds(30), logger: Logger
     ) {
         self.loop = context.loop
+        self.logger = logger
         self.bound = Mutex(endpoints)
         self.engine = LoopBound(
             BrokerEngine(
@@ -56,6 +59,9 @@ public final class Broker: Sendable {
 
     /// The endpoints as bound: wildcard ports (`tcp://127.0.0.1:*`) resolved once started.
     public var endpoints: BusEndpoints { bound.withLock { $0 } }
+
+    /// Whether the broker has bound its endpoints and not stopped since: its readiness.
+    public var isListening: Bool { listening.load(ordering: .acquiring) }
 
     /// Binds all three endpoints; throws `BusError.addressInUse` if a port is taken,
     /// `BusError.invalidEndpoint` for an endpoint libzmq cannot bind.
@@ -68,11 +74,19 @@ public final class Broker: Sendable {
                 ifClosed: { continuation.resume(throwing: BusError.closed) })
         }
         bound.withLock { $0 = endpoints }
+        listening.store(true, ordering: .releasing)
+        logger.info(
+            "broker listening",
+            metadata: [
+                "bus.mdp": "\(endpoints.mdp)", "bus.events_in": "\(endpoints.eventsIn)",
+                "bus.events_out": "\(endpoints.eventsOut)",
+            ])
     }
 
     /// Tells every worker DISCONNECT (so they re-register with the next broker at once) and
     /// closes the sockets. Queued requests are dropped; their callers time out.
     public func stop() async {
+        listening.store(false, ordering: .releasing)
         let engine = self.engine
         await loop.perform { _ in engine.value.stop() }
     }

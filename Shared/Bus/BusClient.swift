@@ -1,4 +1,5 @@
 import Foundation
+import Instrumentation
 public import Logging
 public import Models
 
@@ -16,6 +17,9 @@ public import Models
 /// A `busy` answer means the worker did not run the call, so every call is sent again after a
 /// short pause that doubles each time (10 ms to 250 ms), while its deadline leaves room; the
 /// last `busy` is what the caller gets when it does not.
+///
+/// A call made while serving a request (`ServiceContext.current` holds a trace) carries that
+/// trace on as a new span (`RequestHeader.traceparent`).
 public final class BusClient: Sendable {
     private let mdp: MDPClient
     private let logger: Logger
@@ -92,9 +96,10 @@ public final class BusClient: Sendable {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         let wallDeadline = Int64((Date().timeIntervalSince1970 * 1000).rounded()) + timeout.milliseconds
+        // The call is the next span of the trace the calling task works in, if any.
         let header = RequestHeader(
             operation: operation, requestId: requestID, caller: caller, deadline: wallDeadline,
-            idempotencyKey: idempotencyKey)
+            traceparent: ServiceContext.current?.traceContext?.child().traceparent, idempotencyKey: idempotencyKey)
         let body: [Data]
         do {
             body = [HeaderCoding.encode(header), try Wire.encoder.encode(request)]

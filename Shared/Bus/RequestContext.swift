@@ -13,13 +13,17 @@ public struct RequestContext: Sendable {
     public var peer: String? { header.peer }
     /// The call's id, the same on every retry.
     public var requestId: String { header.requestId }
-    /// The service's logger with `request.id` and `bus.operation` metadata set.
+    /// The trace this call belongs to, as this worker's span: continued from the caller's
+    /// `traceparent`, or a new trace when the call came without one.
+    public let trace: TraceContext
+    /// The service's logger with `request.id`, `trace.id` and `bus.operation` metadata set.
     ///
     /// Built when asked for, not per request: most calls never log, and setting metadata makes
     /// swift-log's text handler re-render its whole metadata string each time.
     public var logger: Logger {
         var logger = serviceLogger
         logger[metadataKey: "request.id"] = "\(header.requestId)"
+        logger[metadataKey: "trace.id"] = "\(trace.traceId)"
         logger[metadataKey: "bus.operation"] = "\(header.operation)"
         return logger
     }
@@ -27,9 +31,10 @@ public struct RequestContext: Sendable {
     /// When the caller stops waiting; work past it is wasted.
     public let deadline: Date
 
-    /// A context for `header`; the deadline comes from the header.
+    /// A context for `header`; the deadline and the trace come from the header.
     public init(header: RequestHeader, logger: Logger) {
         self.header = header
+        self.trace = header.traceparent.flatMap(TraceContext.init(traceparent:))?.child() ?? .root()
         self.serviceLogger = logger
         self.deadline = Date(timeIntervalSince1970: Double(header.deadline) / 1000)
     }

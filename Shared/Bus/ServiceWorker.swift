@@ -1,4 +1,5 @@
 import Foundation
+import Instrumentation
 public import Logging
 import Metrics
 public import Models
@@ -10,9 +11,13 @@ import Synchronization
 /// Register every handler before `run()`. A body whose header cannot be read is answered
 /// `.badRequest`; an operation without a handler `.unknownOperation`; a call already past its
 /// deadline `.timeout`, without running the handler. A handler's `ServiceError` goes back as it
-/// is; any other error becomes `.internalError` with a generic message (the error itself is only
-/// logged). Records `bus_requests_total{operation,outcome}` and
+/// is, and so does the `serviceError` of a `ServiceErrorConvertible` (a saturated or unreachable
+/// database is `.unavailable`); any other error becomes `.internalError` with a generic message
+/// (the error itself is only logged). Records `bus_requests_total{operation,outcome}` and
 /// `bus_request_duration_seconds{operation}`.
+///
+/// A handler runs with `ServiceContext.current` holding the call's id and trace, so its bus calls,
+/// the events it writes and every line it logs carry them on (`request.id`, `trace.id`).
 ///
 /// MDP hands each slot one request at a time, so a handler that waits holds a slot. Costly
 /// operations (password hashing) are served within a `SlotShare`: beyond the share's slots they
@@ -136,12 +141,18 @@ public final class ServiceWorker: Sendable {
                 error: ServiceError(.badRequest, "the request has no payload frame"), started: started)
         }
         do {
-            let response = try await handler(body[1], context)
+            let response = try await ServiceContext.withValue(
+                .serving(requestId: header.requestId, trace: context.trace)
+            ) { try await handler(body[1], context) }
             meters.record(operation: header.operation, outcome: "ok", since: started)
             return [Self.encode(ReplyHeader(requestId: header.requestId)), response]
         } catch let error as ServiceError {
             return finish(requestID: header.requestId, operation: header.operation, error: error, started: started)
         } catch {
+            if let answer = (error as? any ServiceErrorConvertible)?.serviceError {
+                context.logger.warning("bus handler failed", metadata: ["bus.error": "\(String(reflecting: error))"])
+                return finish(requestID: header.requestId, operation: header.operation, error: answer, started: started)
+            }
             context.logger.error("bus handler failed", metadata: ["bus.error": "\(String(reflecting: error))"])
             return finish(
                 requestID: header.requestId, operation: header.operation,

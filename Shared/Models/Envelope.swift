@@ -54,12 +54,16 @@ public struct EventMetadata: Codable, Sendable, Equatable {
     /// Versioned event name, e.g. `accounts.account-created.v1`.
     public var type: String
     public var occurredAt: Date
+    /// W3C trace context of the work that wrote the event, when it was serving a request: the
+    /// consumers apply it as a span of that trace, so its `trace.id` reaches their logs too.
+    public var traceparent: String?
 
-    public init(producer: String, seq: Int64, type: String, occurredAt: Date) {
+    public init(producer: String, seq: Int64, type: String, occurredAt: Date, traceparent: String? = nil) {
         self.producer = producer
         self.seq = seq
         self.type = type
         self.occurredAt = occurredAt
+        self.traceparent = traceparent
     }
 }
 

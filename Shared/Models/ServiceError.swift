@@ -52,6 +52,13 @@ public struct ServiceError: Error, Codable, Sendable, Equatable, CustomStringCon
     }
 }
 
+/// An error of a lower layer that knows what a service's caller should be told (a database out of
+/// reach is `unavailable`, not a fault); `ServiceWorker` answers with `serviceError` when it is set.
+public protocol ServiceErrorConvertible: Error {
+    /// The error to answer with; nil when it is a fault (`internal_error`, details only logged).
+    var serviceError: ServiceError? { get }
+}
+
 /// One field that failed validation: `{"field": "email", "code": "invalid"}`.
 public struct FieldError: Codable, Sendable, Equatable {
     public var field: String

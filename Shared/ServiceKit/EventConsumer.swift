@@ -1,6 +1,7 @@
 public import Bus
 import CoreMetrics
 public import Foundation
+import Instrumentation
 public import Logging
 public import Models
 public import ServiceLifecycle
@@ -142,18 +143,28 @@ public final class EventConsumer: Service {
     }
 
     /// Applies one event if it is the next of its producer; one transaction with the cursor.
+    ///
+    /// It runs as a span of the trace that wrote the event (a new trace if it came without one),
+    /// so what it logs, and the events it writes in turn, carry that trace on.
     func apply(_ metadata: EventMetadata, payload: Data) async throws -> Outcome {
         guard let subscription = subscriptions[metadata.producer] else { return .duplicate }
-        let outcome = try await database.transaction { connection -> Outcome in
-            let cursor = try EventCursor.lock(producer: metadata.producer, on: connection)
-            if metadata.seq <= cursor { return .duplicate }
-            if metadata.seq != cursor + 1 { return .gap }
-            try subscription.handlers[metadata.type]?(payload, metadata, connection)
-            try EventCursor.advance(producer: metadata.producer, to: metadata.seq, on: connection)
-            return .applied
+        let trace = metadata.traceparent.flatMap(TraceContext.init(traceparent:))?.child() ?? .root()
+        return try await ServiceContext.withValue(.following(trace)) {
+            let outcome = try await database.transaction { connection -> Outcome in
+                let cursor = try EventCursor.lock(producer: metadata.producer, on: connection)
+                if metadata.seq <= cursor { return .duplicate }
+                if metadata.seq != cursor + 1 { return .gap }
+                try subscription.handlers[metadata.type]?(payload, metadata, connection)
+                try EventCursor.advance(producer: metadata.producer, to: metadata.seq, on: connection)
+                return .applied
+            }
+            if outcome == .applied {
+                applied.increment()
+                logger.debug(
+                    "event applied", metadata: ["event.type": "\(metadata.type)", "event.seq": "\(metadata.seq)"])
+            }
+            return outcome
         }
-        if outcome == .applied { applied.increment() }
-        return outcome
     }
 
     private func catchUpLogging(_ producer: String) async {

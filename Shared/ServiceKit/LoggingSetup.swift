@@ -1,5 +1,7 @@
 public import Logging
 import Foundation
+import Instrumentation
+import Models
 
 /// How a process writes its log: human-readable lines or one JSON object per line.
 public enum LogFormat: String, Sendable {
@@ -9,16 +11,29 @@ public enum LogFormat: String, Sendable {
 /// Bootstraps swift-log once per process.
 public enum LoggingSetup {
     /// Installs the process-wide log handler; call once, first thing in `main`.
+    ///
+    /// Every line written while a request is served carries its `request.id` and `trace.id`,
+    /// whichever logger wrote it (`requestMetadata`).
     public static func bootstrap(format: LogFormat, level: Logger.Level) {
-        LoggingSystem.bootstrap { label in
-            var handler: any LogHandler
-            switch format {
-            case .text: handler = StreamLogHandler.standardError(label: label)
-            case .json: handler = JSONLogHandler(label: label)
-            }
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap(
+            { label, provider in
+                var handler: any LogHandler
+                switch format {
+                case .text: handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
+                case .json: handler = JSONLogHandler(label: label, metadataProvider: provider)
+                }
+                handler.logLevel = level
+                return handler
+            }, metadataProvider: requestMetadata)
+    }
+
+    /// The request id and trace id of the work the current task does (`ServiceContext.current`).
+    public static let requestMetadata = Logger.MetadataProvider {
+        guard let context = ServiceContext.current else { return [:] }
+        var metadata: Logger.Metadata = [:]
+        if let id = context.requestId { metadata["request.id"] = "\(id)" }
+        if let trace = context.traceContext { metadata["trace.id"] = "\(trace.traceId)" }
+        return metadata
     }
 }
 
@@ -26,11 +41,13 @@ public enum LoggingSetup {
 /// metadata keys, so log pipelines can index them without parsing text.
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
     public var logLevel: Logger.Level = .info
     private let label: String
 
-    public init(label: String) {
+    public init(label: String, metadataProvider: Logger.MetadataProvider? = nil) {
         self.label = label
+        self.metadataProvider = metadataProvider
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -45,7 +62,8 @@ public struct JSONLogHandler: LogHandler {
             "label": label,
             "message": "\(event.message)",
         ]
-        let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+        let merged = metadata.merging(metadataProvider?.get() ?? [:]) { _, new in new }
+            .merging(event.metadata ?? [:]) { _, new in new }
         for (key, value) in merged where fields[key] == nil {
             fields[key] = "\(value)"
         }

@@ -35,7 +35,7 @@ public struct MaintenanceRunner: Service {
     }
 
     public func run() async throws {
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 for task in tasks {
                     group.addTask { await loop(task) }

@@ -1,30 +1,49 @@
-import Foundation
 public import Logging
 public import ServiceLifecycle
-import UnixSignals
+public import UnixSignals
 
-/// The life of every platform process after its settings are read: run its long-lived services
-/// together until SIGTERM or SIGINT, let each finish its work, release what they used, exit 0; on an
-/// error at start-up or while running, log it and exit 1.
+/// The life of every platform process after its settings are read, as one service group: the
+/// process's resources (bus context, database pool, bus clients) run first, then its services are
+/// built (migrations, handlers) and run beside them. SIGTERM or SIGINT, or an error anywhere —
+/// at start-up or while serving — stops everything in reverse order: the services first, each
+/// finishing its work, the resources after them. Nothing here exits the process: the executable
+/// does, with the status this returns.
 public enum ProcessMain {
-    /// Builds the services with `makeServices`, runs them (started in order, stopped in reverse
-    /// order), then runs `cleanup` and exits the process.
-    public static func serve(
-        logger: Logger, makeServices: () async throws -> [any Service], cleanup: () async -> Void
-    ) async -> Never {
+    /// Runs `resources`, then the services `serve` builds, until one of `signals` or an error;
+    /// returns the process's exit status: 0 after a signal stopped it, 1 after an error (logged).
+    public static func run(
+        logger: Logger, resources: [any Service], signals: [UnixSignal] = [.sigterm, .sigint],
+        serve: @escaping @Sendable () async throws -> [any Service]
+    ) async -> Int32 {
+        let group = ServiceGroup(
+            configuration: .init(
+                services: (resources + [Serving(build: serve, logger: logger)]).map(stoppingTheGroup),
+                gracefulShutdownSignals: signals, logger: logger))
         do {
-            let services = try await makeServices()
-            let group = ServiceGroup(
-                configuration: .init(
-                    services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
-                    logger: logger))
             try await group.run()
-            await cleanup()
             logger.info("stopped")
-            exit(0)
+            return 0
         } catch {
             logger.critical("stopped on an error", metadata: ["error": "\(error)"])
-            exit(1)
+            return 1
+        }
+    }
+
+    /// Any service that ends, by returning or throwing, stops the whole group gracefully (in
+    /// reverse order), rather than cancelling everything at once.
+    static func stoppingTheGroup(_ service: any Service) -> ServiceGroupConfiguration.ServiceConfiguration {
+        .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
+    }
+
+    /// Builds the process's services once its resources run, and runs them as a group of their
+    /// own, which stops (in reverse order) when the process's group stops it.
+    struct Serving: Service {
+        let build: @Sendable () async throws -> [any Service]
+        let logger: Logger
+
+        func run() async throws {
+            let services = try await build()
+            try await ServiceGroup(configuration: .init(services: services.map(stoppingTheGroup), logger: logger)).run()
         }
     }
 }

@@ -1,6 +1,7 @@
 public import Bus
 public import Foundation
 public import Logging
+public import ServiceLifecycle
 
 /// What every process of the platform reads from its environment: logging, the admin port, where
 /// the bus is and which CURVE keys to use on it, and which instance this is.
@@ -77,18 +78,19 @@ public struct ProcessSettings: Sendable {
         }
     }
 
-    /// Reads the whole configuration with `read`, or prints every problem and exits with status 2.
+    /// Reads the whole configuration with `read`; nil after printing every problem at once to
+    /// standard error (the executable then exits with status 2).
     public static func load<Settings>(
         _ processName: String, environment: [String: String] = ProcessInfo.processInfo.environment,
         _ read: (inout ConfigReader) -> Settings
-    ) -> Settings {
+    ) -> Settings? {
         var reader = ConfigReader(environment: environment)
         let settings = read(&reader)
         do {
             try reader.validate()
         } catch {
             FileHandle.standardError.write(Data("\(processName): \(error)\n".utf8))
-            exit(2)
+            return nil
         }
         return settings
     }
@@ -105,28 +107,20 @@ extension ProcessSettings {
 /// context and client, and its readiness, which is the broker answering.
 public struct BusCaller: Sendable {
     public let bus: BusClient
-    private let context: BusContext
     private let client: MDPClient
 
-    public init(settings: ProcessSettings, logger: Logger) {
-        if settings.curve == nil {
-            logger.warning("bus runs without CURVE: local development only")
-        }
-        context = settings.busContext(logger: logger)
+    public init(context: BusContext, settings: ProcessSettings, logger: Logger) {
         client = MDPClient(context: context, endpoint: settings.endpoints.mdp, curve: settings.curve, logger: logger)
         bus = BusClient(mdp: client, logger: logger)
     }
+
+    /// The client, as the lifecycle service that closes it (after the services that call).
+    public var resource: any Service { client }
 
     /// `/readyz`: the broker answers (whatever it says about `mmi.service`).
     public var readiness: ReadinessChecks {
         var checks = ReadinessChecks()
         checks.add("broker") { [bus] in (try? await bus.hasWorkers("mmi.service")) != nil }
         return checks
-    }
-
-    /// Closes the client, then the context.
-    public func close() async {
-        await client.close()
-        await context.shutdown()
     }
 }

@@ -8,7 +8,7 @@ import Prometheus
 
 /// What one worker service is: its name, its own migrations, its handlers and the events it consumes.
 ///
-/// A service's executable is `await WorkerServiceMain.run(definition)`; everything else — settings,
+/// A service's executable is `exit(await WorkerServiceMain.run(definition))`; everything else — settings,
 /// logging, metrics, migrations, the bus worker, the outbox relay, event consumers, the admin port
 /// and graceful shutdown — is the same for every service and lives here.
 public struct WorkerServiceDefinition: Sendable {
@@ -73,31 +73,39 @@ public struct WorkerServiceSettings: Sendable {
         }
         database = DatabaseConfig(
             url: url, poolSize: reader.int("DATABASE_POOL_SIZE", default: 4, in: 1...64),
-            schema: schema, applicationName: service.rawValue)
+            schema: schema, applicationName: service.rawValue,
+            maxQueuedJobs: reader.int("DATABASE_POOL_QUEUE", default: 64, in: 1...10_000))
         workerSlots = reader.int("WORKER_SLOTS", default: 4, in: 1...256)
     }
 }
 
 /// Runs a worker service process from its definition.
 public enum WorkerServiceMain {
-    /// Reads the environment, migrates, serves until SIGTERM or SIGINT, then exits the process.
-    public static func run(_ definition: WorkerServiceDefinition) async -> Never {
-        let settings = ProcessSettings.load(definition.name.rawValue) {
-            WorkerServiceSettings(service: definition.name, reading: &$0)
-        }
+    /// Reads the environment (every problem named at once: status 2), migrates, serves until
+    /// SIGTERM or SIGINT (status 0) or an error (status 1, logged); returns the exit status.
+    public static func run(
+        _ definition: WorkerServiceDefinition, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async -> Int32 {
+        guard
+            let settings = ProcessSettings.load(definition.name.rawValue, environment: environment, {
+                WorkerServiceSettings(service: definition.name, reading: &$0)
+            })
+        else { return 2 }
         LoggingSetup.bootstrap(format: settings.process.logFormat, level: settings.process.logLevel)
         let registry = MetricsSetup.bootstrap()
-        var logger = Logger(label: "advisor.\(definition.name.rawValue)")
-        logger[metadataKey: "service.instance"] = "\(settings.process.instanceId)"
+        let logger = {
+            var logger = Logger(label: "advisor.\(definition.name.rawValue)")
+            logger[metadataKey: "service.instance"] = "\(settings.process.instanceId)"
+            return logger
+        }()
         let parts = ProcessParts(settings: settings, logger: logger)
-        await ProcessMain.serve(logger: logger) {
+        return await ProcessMain.run(logger: logger, resources: parts.resources) {
             try await services(definition, parts: parts, settings: settings, registry: registry, logger: logger)
-        } cleanup: {
-            await parts.close()
         }
     }
 
-    /// What a worker process opens, so that it can all be closed once the services have stopped.
+    /// What a worker process opens for its services to use: lifecycle services that run before
+    /// them and are closed after them.
     struct ProcessParts: Sendable {
         let database: Database
         let context: BusContext
@@ -113,12 +121,8 @@ public enum WorkerServiceMain {
                 context: context, endpoint: endpoints.eventsIn, curve: settings.process.curve, logger: logger)
         }
 
-        func close() async {
-            await publisher.close()
-            await client.close()
-            await database.close()
-            await context.shutdown()
-        }
+        /// In the order they start; they stop in reverse, the context last.
+        var resources: [any Service] { [context, database, client, publisher] }
     }
 
     /// Migrates the schema, registers every handler and builds the process's services, in the

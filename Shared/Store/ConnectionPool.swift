@@ -1,4 +1,5 @@
 import Foundation
+import Instrumentation
 import Logging
 
 /// Threads that each own one connection and take jobs from one shared queue.
@@ -37,8 +38,13 @@ final class ConnectionPool: @unchecked Sendable {
     }
 
     /// Runs `body` with a connection on a pool thread. A job still queued when its task is
-    /// cancelled is dropped with `CancellationError`; one already running finishes.
+    /// cancelled is dropped with `CancellationError`; one already running finishes. When
+    /// `config.maxQueuedJobs` jobs already wait, it throws `StoreError.poolSaturated` at once.
+    ///
+    /// The task's `ServiceContext` is bound on the thread while `body` runs, so what it writes
+    /// (an outbox row's trace) and logs belongs to the request that asked for it.
     func run<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        let serviceContext = ServiceContext.current
         let id = condition.withLock {
             nextJobID += 1
             return nextJobID
@@ -47,13 +53,16 @@ final class ConnectionPool: @unchecked Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
                 let job = Job(
                     id: id,
-                    run: { slot in continuation.resume(with: Result { try slot.perform(body) }) },
+                    run: { slot in
+                        continuation.resume(
+                            with: Result { try ServiceContext.withValue(serviceContext) { try slot.perform(body) } })
+                    },
                     fail: { error in continuation.resume(throwing: error) })
                 // Checked here, in the task: a cancellation that came before the job was queued is seen.
                 if Task.isCancelled {
                     job.fail(CancellationError())
-                } else if !enqueue(job) {
-                    job.fail(StoreError.poolClosed)
+                } else if let refusal = enqueue(job) {
+                    job.fail(refusal)
                 }
             }
         } onCancel: {
@@ -64,6 +73,9 @@ final class ConnectionPool: @unchecked Sendable {
             dropped?.fail(CancellationError())
         }
     }
+
+    /// How many jobs wait for a connection now.
+    var queuedJobs: Int { condition.withLock { jobs.count } }
 
     /// Refuses new jobs, lets the queued ones finish, then waits until every thread has closed
     /// its connection and exited.
@@ -87,12 +99,16 @@ final class ConnectionPool: @unchecked Sendable {
         }
     }
 
-    private func enqueue(_ job: Job) -> Bool {
+    /// Queues `job`, or says why not.
+    private func enqueue(_ job: Job) -> StoreError? {
         condition.withLock {
-            guard !closed else { return false }
+            guard !closed else { return StoreError.poolClosed }
+            guard jobs.count < config.maxQueuedJobs else {
+                return StoreError.poolSaturated.with(context: "\(jobs.count) jobs already wait for a connection")
+            }
             jobs.append(job)
             condition.signal()
-            return true
+            return nil
         }
     }
 

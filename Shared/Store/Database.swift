@@ -26,7 +26,8 @@ public final class Database: Sendable {
     /// Runs body on one pooled connection (autocommit), on the pool's own thread.
     ///
     /// A transaction the body leaves open is rolled back afterwards. Throws `StoreError.poolClosed`
-    /// after `close()`, `CancellationError` if the task is cancelled while the job is still queued.
+    /// after `close()`, `StoreError.poolSaturated` when `config.maxQueuedJobs` jobs already wait,
+    /// `CancellationError` if the task is cancelled while the job is still queued.
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
         try await pool.run(body)
     }
@@ -80,6 +81,9 @@ public final class Database: Sendable {
             }
         }
     }
+
+    /// How many jobs wait for a connection now (at most `config.maxQueuedJobs`).
+    public var queuedJobs: Int { pool.queuedJobs }
 
     /// Whether `SELECT 1` works: the readiness check. Never throws.
     public func ping() async -> Bool {

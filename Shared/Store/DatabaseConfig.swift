@@ -13,14 +13,18 @@ public struct DatabaseConfig: Sendable {
     /// statement holds a pool thread for ever; migrations run without it. Default 30 s; zero
     /// turns it off.
     public var statementTimeout: Duration
+    /// The most jobs that may wait for a connection; one more is refused at once with
+    /// `StoreError.poolSaturated` instead of joining a queue nobody could serve in time. Default 64.
+    public var maxQueuedJobs: Int
 
     /// A configuration; nothing connects until the first query.
     public init(
         url: String, poolSize: Int = 4, schema: String? = nil, applicationName: String? = nil,
-        statementTimeout: Duration = .seconds(30)
+        statementTimeout: Duration = .seconds(30), maxQueuedJobs: Int = 64
     ) {
         self.url = url
         self.poolSize = poolSize
+        self.maxQueuedJobs = max(1, maxQueuedJobs)
         self.schema = schema
         self.applicationName = applicationName
         self.statementTimeout = statementTimeout

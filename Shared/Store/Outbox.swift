@@ -1,3 +1,4 @@
+import Instrumentation
 public import Models
 
 /// The producer side of "events with nothing lost": events are written in the same transaction
@@ -23,9 +24,12 @@ public enum Outbox {
     /// Inside the caller's transaction: insert the event (payload = JSON text) and notify the
     /// channel of this schema's outbox, so its relay wakes.
     ///
-    /// The notification is delivered on commit, and not at all on rollback, like the row.
+    /// The notification is delivered on commit, and not at all on rollback, like the row. The
+    /// event carries the trace of the request being served (`ServiceContext.current`), if any.
     public static func append(type: String, payload: String, on connection: Connection) throws {
-        try connection.execute("INSERT INTO outbox (type, payload) VALUES ($1, $2::jsonb)", type, payload)
+        try connection.execute(
+            "INSERT INTO outbox (type, payload, traceparent) VALUES ($1, $2::jsonb, $3)", type, payload,
+            ServiceContext.current?.traceContext?.traceparent)
         try connection.execute("SELECT pg_notify($1 || current_schema(), '')", channelPrefix)
     }
 
@@ -58,7 +62,7 @@ public enum Outbox {
             UPDATE outbox SET seq = top.seq + numbered.position
             FROM numbered, top
             WHERE outbox.id = numbered.id
-            RETURNING outbox.seq, outbox.type, outbox.payload::text AS payload, outbox.occurred_at
+            RETURNING outbox.seq, outbox.type, outbox.payload::text AS payload, outbox.occurred_at, outbox.traceparent
             """, limit)
         return try rows.map { try storedEvent($0, producer: producer) }.sorted { $0.metadata.seq < $1.metadata.seq }
     }
@@ -70,7 +74,7 @@ public enum Outbox {
     public static func events(after: Int64, limit: Int, producer: String, on connection: Connection) throws -> (events: [Events.StoredEvent], lastSeq: Int64) {
         let events = try connection.query(
             """
-            SELECT seq, type, payload::text AS payload, occurred_at FROM outbox
+            SELECT seq, type, payload::text AS payload, occurred_at, traceparent FROM outbox
             WHERE seq > $1 ORDER BY seq LIMIT $2
             """, after, limit
         ).map { try storedEvent($0, producer: producer) }
@@ -85,7 +89,8 @@ public enum Outbox {
     private static func storedEvent(_ row: Row, producer: String) throws -> Events.StoredEvent {
         Events.StoredEvent(
             metadata: EventMetadata(
-                producer: producer, seq: try row.decode("seq"), type: try row.decode("type"), occurredAt: try row.decode("occurred_at")),
+                producer: producer, seq: try row.decode("seq"), type: try row.decode("type"),
+                occurredAt: try row.decode("occurred_at"), traceparent: try row.decode("traceparent")),
             payload: try row.decode("payload"))
     }
 }

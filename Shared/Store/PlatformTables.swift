@@ -5,7 +5,8 @@ public enum PlatformTables {
 
     /// Migrations (versions 1…) creating, in the service's schema:
     ///   outbox(id bigserial primary key, type text not null, payload jsonb not null, occurred_at timestamptz not null default now(), seq bigint unique) with an index for unstamped rows (WHERE seq IS NULL) and on seq;
-    ///   event_cursors(producer text primary key, last_seq bigint not null)
+    ///   event_cursors(producer text primary key, last_seq bigint not null);
+    ///   outbox.traceparent (the W3C trace of the work that wrote the event)
     /// applied with table "platform_migrations" so they never collide with a service's own numbering.
     ///
     /// Apply them with `database.migrate(PlatformTables.migrations, table: PlatformTables.migrationTable)`.
@@ -31,6 +32,12 @@ public enum PlatformTables {
                     producer text PRIMARY KEY,
                     last_seq bigint NOT NULL CHECK (last_seq >= 0)
                 );
+                """),
+        Migration(
+            version: 3, name: "outbox_traceparent",
+            sql: """
+                -- The trace of the request that wrote the event, carried on to the events' consumers.
+                ALTER TABLE outbox ADD COLUMN traceparent text;
                 """),
     ]
 }

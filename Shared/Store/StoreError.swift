@@ -1,12 +1,14 @@
+public import Models
+
 /// An error from the store: a stable code callers match on, plus what PostgreSQL said.
 ///
 /// Equality compares the code only, so `catch let error as StoreError where error == .uniqueViolation`
 /// works whatever the SQLSTATE details. The description never holds parameter values or the
 /// server's message (which may quote values); `serverMessage` is there for operator logs.
-public struct StoreError: Error, Sendable, CustomStringConvertible, Equatable {
+public struct StoreError: Error, Sendable, CustomStringConvertible, Equatable, ServiceErrorConvertible {
     private enum Code: String, Sendable {
         case uniqueViolation, foreignKeyViolation, checkViolation, serializationFailure, deadlockDetected
-        case connectionFailed, connectionLost, queryFailed, decodingFailed, poolClosed
+        case connectionFailed, connectionLost, queryFailed, decodingFailed, poolClosed, poolSaturated
         case invalidMigration, migrationConflict
     }
 
@@ -46,10 +48,25 @@ public struct StoreError: Error, Sendable, CustomStringConvertible, Equatable {
     public static let decodingFailed = StoreError(.decodingFailed)
     /// The pool or dedicated connection was closed before the work could run.
     public static let poolClosed = StoreError(.poolClosed)
+    /// As many jobs as the pool may queue already wait for a connection; the work did not run.
+    public static let poolSaturated = StoreError(.poolSaturated)
     /// A migration file name or a list of migrations is malformed (bad name, duplicate version).
     public static let invalidMigration = StoreError(.invalidMigration)
     /// A version already applied is recorded under a different name: someone edited history.
     public static let migrationConflict = StoreError(.migrationConflict)
+
+    /// What a bus caller is told when a handler lets this error through: the database out of reach
+    /// or saturated is the service being unavailable for now (503, try again), not a fault in it.
+    /// The work did not run in either case. Anything else stays an internal error.
+    public var serviceError: ServiceError? {
+        switch code {
+        case .poolSaturated:
+            ServiceError(.unavailable, "the service is overloaded; try again shortly", retryAfterSeconds: 1)
+        case .connectionFailed:
+            ServiceError(.unavailable, "the service cannot reach its database; try again shortly", retryAfterSeconds: 1)
+        default: nil
+        }
+    }
 
     /// Compares codes only.
     public static func == (lhs: StoreError, rhs: StoreError) -> Bool {

@@ -46,6 +46,14 @@ enum Greeter {
         static let name = "greeter.explode"
     }
 
+    /// Fails the way a saturated database does.
+    struct Overloaded: BusOperation {
+        typealias Request = Hello.Request
+        typealias Response = Empty
+        static let service = Greeter.service
+        static let name = "greeter.overloaded"
+    }
+
     struct Unserved: BusOperation {
         typealias Request = Empty
         typealias Response = Empty
@@ -56,6 +64,11 @@ enum Greeter {
 
 private struct SecretFailure: Error {
     let detail = "database password rejected"
+}
+
+/// A lower layer's error that says what the caller should hear (as `StoreError.poolSaturated` does).
+private struct Saturated: ServiceErrorConvertible {
+    var serviceError: ServiceError? { ServiceError(.unavailable, "overloaded; try again shortly", retryAfterSeconds: 1) }
 }
 
 /// Records which requests a worker's handlers saw.
@@ -86,6 +99,7 @@ private func makeGreeter(
             fieldErrors: [FieldError(field: "name", code: "too_short"), FieldError(field: "name", code: "reserved")])
     }
     worker.handle(Greeter.Explode.self) { _, _ in throw SecretFailure() }
+    worker.handle(Greeter.Overloaded.self) { _, _ in throw Saturated() }
     return worker
 }
 
@@ -161,6 +175,13 @@ struct TypedLayerTests {
             #expect(failure?.metadata["bus.error"]?.contains("SecretFailure") == true)
             #expect(failure?.metadata["bus.operation"] == "greeter.explode")
             #expect(failure?.metadata["request.id"]?.isEmpty == false)
+
+            // An error that says what the caller should hear is answered as it says.
+            let overloaded = await #expect(throws: ServiceError.self) {
+                try await bus.call(Greeter.Overloaded.self, .init(name: "x"), as: .anonymous)
+            }
+            #expect(overloaded?.code == .unavailable)
+            #expect(overloaded?.retryAfterSeconds == 1)
         }
     }
 

@@ -81,6 +81,11 @@ final class PlatformHarness: Sendable {
         try? await database.drop()
     }
 
+    /// The whole log of every process started from `executable`.
+    func logs(of executable: String) -> String {
+        processes.all.filter { $0.name == executable }.map { $0.log() }.joined(separator: "\n")
+    }
+
     /// Every process's log, for a failing test's message.
     func logs() -> String {
         processes.all.map { "--- \($0.name) ---\n\($0.log().suffix(4000))" }.joined(separator: "\n")

@@ -89,6 +89,7 @@ final class AccountsStandIn: Sendable {
         var validTokens: Set<String> = [GatewayFixture.goodToken]
         var acceptedPolicy = GatewayFixture.currentPolicy
         var callers: [String: Caller] = [:]
+        var traces: [String: String] = [:]
         var pages: [String: PageRequest] = [:]
         var signIns: [Accounts.SignIn.Request] = []
         var profileChanges: [Accounts.UpdateProfile.Request] = []
@@ -99,6 +100,8 @@ final class AccountsStandIn: Sendable {
 
     /// The caller the last `operation` call was made for.
     func caller(of operation: String) -> Caller? { state.withLock { $0.callers[operation] } }
+    /// The trace id the last `operation` call was served under.
+    func traceId(of operation: String) -> String? { state.withLock { $0.traces[operation] } }
     /// The page the last `operation` call asked for.
     func page(of operation: String) -> PageRequest? { state.withLock { $0.pages[operation] } }
     var signIns: [Accounts.SignIn.Request] { state.withLock { $0.signIns } }
@@ -118,6 +121,7 @@ final class AccountsStandIn: Sendable {
     private func record(_ operation: String, _ context: Bus.RequestContext, page: PageRequest? = nil) {
         state.withLock {
             $0.callers[operation] = context.caller
+            $0.traces[operation] = context.trace.traceId
             if let page { $0.pages[operation] = page }
         }
     }
@@ -132,6 +136,7 @@ final class AccountsStandIn: Sendable {
         worker.handle(Accounts.Authenticate.self) { request, context in
             try self.state.withLock { state in
                 state.authentications += 1
+                state.traces[Accounts.Authenticate.name] = context.trace.traceId
                 guard state.validTokens.contains(request.token) else {
                     throw ServiceError(.unauthenticated, "unknown token")
                 }

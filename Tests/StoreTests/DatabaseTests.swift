@@ -1,4 +1,5 @@
 import Foundation
+import Models
 import Synchronization
 import Store
 import TestSupport
@@ -299,31 +300,70 @@ import Testing
         }
     }
 
+    @Test("past its queue limit the pool refuses work at once, as a saturated pool that callers are told of")
+    func aFullQueueRefusesWorkAtOnce() async throws {
+        try await withTestDatabase { testDatabase in
+            var config = testDatabase.config(poolSize: 1)
+            config.maxQueuedJobs = 2
+            let database = Database(config, logger: testLogger)
+            let blocker = await OccupiedConnection(of: database)
+            let queued = (0..<2).map { n in Task { try await database.withConnection { _ in n } } }
+            try await waitUntil("two jobs queued") { database.queuedJobs == 2 }
+            let refused = await #expect(throws: StoreError.self) {
+                try await database.withConnection { _ in -1 }
+            }
+            #expect(refused == .poolSaturated)
+            #expect(refused?.serviceError?.code == .unavailable)
+            #expect(refused?.serviceError?.retryAfterSeconds == 1)
+            try await blocker.release()
+            // The queued work was not disturbed, and once the queue drains work is taken again.
+            let answers = [try await queued[0].value, try await queued[1].value]
+            #expect(answers == [0, 1])
+            #expect(try await database.withConnection { _ in 7 } == 7)
+            await database.close()
+        }
+    }
+
     @Test func aQueuedJobIsDroppedWhenItsTaskIsCancelled() async throws {
         try await withDatabase(poolSize: 1) { database, _ in
-            let release = DispatchSemaphore(value: 0)
-            let (started, startedContinuation) = AsyncStream<Void>.makeStream()
-            let blocker = Task {
-                try await database.withConnection { _ in
-                    startedContinuation.yield()
-                    _ = release.wait(timeout: .now() + 10)
-                }
-            }
-            var iterator = started.makeAsyncIterator()
-            await iterator.next()
+            let blocker = await OccupiedConnection(of: database)
             let ran = ManagedFlag()
             let queued = Task {
                 try await database.withConnection { _ in ran.set() }
             }
             queued.cancel()
             let result = await queued.result
-            release.signal()
-            try await blocker.value
+            try await blocker.release()
             #expect(throws: CancellationError.self) { try result.get() }
             // The pool's one thread is free again and the cancelled job never ran.
             let cancelledJobRan = try await database.withConnection { _ in ran.isSet }
             #expect(cancelledJobRan == false)
         }
+    }
+}
+
+/// A job that holds a pool connection (the only one, in a pool of one) until released.
+private struct OccupiedConnection {
+    private let release = DispatchSemaphore(value: 0)
+    private let job: Task<Void, any Error>
+
+    /// Returns once the job holds its connection.
+    init(of database: Database) async {
+        let (started, startedContinuation) = AsyncStream<Void>.makeStream()
+        job = Task { [release] in
+            try await database.withConnection { _ in
+                startedContinuation.yield()
+                _ = release.wait(timeout: .now() + 10)
+            }
+        }
+        var iterator = started.makeAsyncIterator()
+        await iterator.next()
+    }
+
+    /// Lets the job finish, and waits until it has.
+    func release() async throws {
+        release.signal()
+        try await job.value
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Instrumentation
 import Models
 import Store
 import TestSupport
@@ -40,6 +41,23 @@ import Testing
             try await append(["b.v1", "c.v1"], to: database)
             let second = try await stamp(database)
             #expect(second.map(\.metadata.seq) == [4, 5])
+        }
+    }
+
+    @Test("an event carries the trace of the request whose transaction wrote it, to the relay and to replays")
+    func eventsCarryTheirTrace() async throws {
+        try await withPlatformTables { database, _ in
+            let trace = TraceContext.root()
+            try await ServiceContext.withValue(.serving(requestId: "r-1", trace: trace)) {
+                try await append(["traced.v1"], to: database)
+            }
+            try await append(["untraced.v1"], to: database)
+            let stamped = try await stamp(database)
+            #expect(stamped.map(\.metadata.traceparent) == [trace.traceparent, nil])
+            let replayed = try await database.withConnection {
+                try Outbox.events(after: 0, limit: 10, producer: "accounts", on: $0)
+            }
+            #expect(replayed.events.map(\.metadata) == stamped.map(\.metadata))
         }
     }
 

@@ -14,8 +14,9 @@ public enum HTTPLimits {
     public static let maxBodyBytes = 1 << 20
 }
 
-/// Gives every request an id, turns every error into `application/problem+json`, refuses bodies
-/// over the limit before reading them, and logs each request without its body or credentials.
+/// Turns every error into `application/problem+json` naming the request's id, refuses bodies over
+/// the limit before reading them, and logs each request without its body or credentials. It runs
+/// inside `RequestTraceMiddleware`, which gives the request its id and trace.
 public struct ProblemMiddleware<Context: IdentifiedRequestContext>: RouterMiddleware {
     public init() {}
 
@@ -23,9 +24,6 @@ public struct ProblemMiddleware<Context: IdentifiedRequestContext>: RouterMiddle
         _ request: Request, context: Context,
         next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        var context = context
-        context.requestId = Self.requestId(from: request)
-        context.logger[metadataKey: "request.id"] = "\(context.requestId)"
         var response: Response
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > HTTPLimits.maxBodyBytes {
             response = Self.response(for: HTTPError(.contentTooLarge), requestId: context.requestId)
@@ -40,7 +38,6 @@ public struct ProblemMiddleware<Context: IdentifiedRequestContext>: RouterMiddle
                 response = Self.response(for: error, requestId: context.requestId)
             }
         }
-        response.headers[.requestId] = context.requestId
         context.logger.info(
             "request",
             metadata: [
@@ -48,16 +45,6 @@ public struct ProblemMiddleware<Context: IdentifiedRequestContext>: RouterMiddle
                 "http.status": "\(response.status.code)",
             ])
         return response
-    }
-
-    /// A caller-supplied id is kept when it is short and plain, so traces join up; otherwise a new one.
-    static func requestId(from request: Request) -> String {
-        if let given = request.headers[.requestId], (1...64).contains(given.count),
-            given.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }), given.isASCII
-        {
-            return given
-        }
-        return UUID().uuidString.lowercased()
     }
 
     static func response(for error: any Error, requestId: String) -> Response {
@@ -75,13 +62,4 @@ public struct ProblemMiddleware<Context: IdentifiedRequestContext>: RouterMiddle
         }
         return Response(status: .init(code: problem.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
-}
-
-extension HTTPField.Name {
-    /// The request id answered on every response.
-    public static let requestId = Self("Request-Id")!
-}
-
-extension String {
-    fileprivate var isASCII: Bool { utf8.allSatisfy { $0 < 128 } }
 }

@@ -14,7 +14,7 @@ let migrations = Bundle.module.url(forResource: "Migrations", withExtension: nil
 
 switch CommandLine.arguments.dropFirst().first {
 case "producer":
-    await WorkerServiceMain.run(
+    exit(await WorkerServiceMain.run(
         WorkerServiceDefinition(name: Emit.service, migrations: nil, followsErasures: false) { worker, resources in
             worker.handle(Emit.self) { request, _ in
                 for n in 1...max(1, request.count) {
@@ -25,14 +25,14 @@ case "producer":
                 }
                 return Empty()
             }
-        })
+        }))
 case "consumer":
     let refused = ProcessInfo.processInfo.environment["FIXTURE_REFUSE_LABEL"]
     let subscription = EventSubscription(producer: Emit.service).on(Counted.self) { event, _, connection in
         if event.label == refused { throw ServiceError(.internalError, "this release cannot apply \(event.label)") }
         try connection.execute("INSERT INTO received (n, label) VALUES ($1, $2)", event.n, event.label)
     }
-    await WorkerServiceMain.run(
+    exit(await WorkerServiceMain.run(
         WorkerServiceDefinition(
             name: CountReceived.service, migrations: migrations, consumes: [subscription], followsErasures: false
         ) {
@@ -47,7 +47,7 @@ case "consumer":
                         distinct: try row?.decode("distinct_n", as: Int.self) ?? 0)
                 }
             }
-        })
+        }))
 default:
     FileHandle.standardError.write(Data("usage: event-fixture producer|consumer\n".utf8))
     exit(2)

@@ -8,8 +8,8 @@ if let status = await AccountsCommands.run(CommandLine.arguments) {
     exit(status)
 }
 // Read with the settings every worker has, so that start-up names every problem at once.
-let (_, settings) = ProcessSettings.load("accounts") { (reader: inout ConfigReader) in
+let loaded = ProcessSettings.load("accounts") { (reader: inout ConfigReader) in
     (WorkerServiceSettings(service: .accounts, reading: &reader), AccountsSettings.read(&reader))
 }
-guard let settings else { exit(2) }
-await WorkerServiceMain.run(AccountsService.definition(settings: settings))
+guard let settings = loaded?.1 else { exit(2) }
+exit(await WorkerServiceMain.run(AccountsService.definition(settings: settings)))

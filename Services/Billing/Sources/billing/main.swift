@@ -1,4 +1,5 @@
 import BillingService
+import Foundation
 import ServiceKit
 
-await WorkerServiceMain.run(BillingService.definition)
+exit(await WorkerServiceMain.run(BillingService.definition))

@@ -1,4 +1,5 @@
 import BoardsService
+import Foundation
 import ServiceKit
 
-await WorkerServiceMain.run(BoardsService.definition)
+exit(await WorkerServiceMain.run(BoardsService.definition))

@@ -1,8 +1,7 @@
 public import Bus
-import Foundation
+public import Foundation
 import Logging
 import Models
-import Prometheus
 public import ServiceKit
 
 /// The broker's settings: the endpoints it binds, and its CURVE keys with the processes it admits.
@@ -69,43 +68,25 @@ public struct BrokerSettings: Sendable {
     }
 }
 
-/// Runs the broker process: MDP on `BROKER_ENDPOINT`, the event exchange on the events endpoints.
+/// The broker process: MDP on `BROKER_ENDPOINT`, the event exchange on the events endpoints.
 public enum BrokerMain {
-    public static func run() async -> Never {
-        var environment = ProcessInfo.processInfo.environment
-        // The broker is the CURVE server: it has no server key to name, and reading one must not fail.
+    public static let definition = EdgeServiceDefinition(
+        name: "broker", read: { BrokerSettings(reading: &$0) }, process: \.process
+    ) { settings, process in
+        let broker = Broker(
+            context: process.context, endpoints: settings.process.endpoints, curve: settings.curve, logger: process.logger)
+        var readiness = ReadinessChecks()
+        readiness.add("broker") { broker.isListening }
+        return EdgeParts(resources: [broker], readiness: readiness)
+    }
+
+    /// The environment the broker reads: as the process's, except that the broker, the CURVE
+    /// server, names no server key, and reading its own public key as one must not fail.
+    public static func environment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
+        var environment = environment
         if environment["BUS_CURVE_SERVER_KEY"] == nil, let own = environment["BUS_CURVE_PUBLIC_KEY"] {
             environment["BUS_CURVE_SERVER_KEY"] = own
         }
-        let settings = ProcessSettings.load("broker", environment: environment) { BrokerSettings(reading: &$0) }
-        LoggingSetup.bootstrap(format: settings.process.logFormat, level: settings.process.logLevel)
-        let registry = MetricsSetup.bootstrap()
-        let logger = Logger(label: "advisor.broker")
-        let context = settings.process.busContext(logger: logger)
-        let broker = Broker(
-            context: context, endpoints: settings.process.endpoints, curve: settings.curve, logger: logger)
-        if settings.curve == nil {
-            logger.warning("bus runs without CURVE: local development only")
-        }
-        await ProcessMain.serve(logger: logger) {
-            try await broker.start()
-            logger.info(
-                "broker listening",
-                metadata: [
-                    "bus.mdp": "\(settings.process.endpoints.mdp)",
-                    "bus.events_in": "\(settings.process.endpoints.eventsIn)",
-                    "bus.events_out": "\(settings.process.endpoints.eventsOut)",
-                ])
-            var readiness = ReadinessChecks()
-            readiness.add("broker") { true }
-            return [
-                AdminServer.build(
-                    host: settings.process.adminHost, port: settings.process.adminPort, readiness: readiness,
-                    registry: registry, processName: "broker", logger: logger)
-            ]
-        } cleanup: {
-            await broker.stop()
-            await context.shutdown()
-        }
+        return environment
     }
 }

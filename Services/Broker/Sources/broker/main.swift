@@ -1,3 +1,5 @@
 import BrokerService
+import Foundation
+import ServiceKit
 
-await BrokerMain.run()
+exit(await EdgeServiceMain.run(BrokerMain.definition, environment: BrokerMain.environment()))

@@ -1,4 +1,5 @@
 import ChatService
+import Foundation
 import ServiceKit
 
-await WorkerServiceMain.run(ChatService.definition)
+exit(await WorkerServiceMain.run(ChatService.definition))

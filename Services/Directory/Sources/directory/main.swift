@@ -1,4 +1,5 @@
 import DirectoryService
+import Foundation
 import ServiceKit
 
-await WorkerServiceMain.run(DirectoryService.definition)
+exit(await WorkerServiceMain.run(DirectoryService.definition))

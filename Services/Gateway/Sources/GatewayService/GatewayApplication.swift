@@ -20,6 +20,7 @@ public func buildGatewayRouter(
 ) -> Router<GatewayRequestContext> {
     let router = Router(context: GatewayRequestContext.self)
     let sessions = SessionCache(bus: bus, lifetime: sessionCacheLifetime)
+    router.add(middleware: RequestTraceMiddleware<GatewayRequestContext>())
     router.add(middleware: AuthenticationMiddleware(sessions: sessions, proxies: trustedProxies))
     router.add(middleware: ProblemMiddleware<GatewayRequestContext>())
     router.add(middleware: MetricsMiddleware())

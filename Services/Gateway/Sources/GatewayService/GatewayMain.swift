@@ -1,31 +1,18 @@
 import Bus
-import Foundation
 import Logging
-import ServiceKit
+public import ServiceKit
 
-/// Runs the gateway process: the public HTTP API in front of the bus.
+/// The gateway process: the public HTTP API in front of the bus.
 public enum GatewayMain {
-    public static func run() async -> Never {
-        let settings = ProcessSettings.load("gateway") { GatewaySettings(reading: &$0) }
-        LoggingSetup.bootstrap(format: settings.process.logFormat, level: settings.process.logLevel)
-        let registry = MetricsSetup.bootstrap()
-        let logger = {
-            var logger = Logger(label: "advisor.gateway")
-            logger[metadataKey: "service.instance"] = "\(settings.process.instanceId)"
-            return logger
-        }()
-        let caller = BusCaller(settings: settings.process, logger: logger)
-        await ProcessMain.serve(logger: logger) {
-            let scheme = settings.tls == nil ? "http" : "https"
-            let app = try buildGatewayApplication(settings: settings, bus: caller.bus, logger: logger) { port in
-                logger.info("gateway listening", metadata: ["http.url": "\(scheme)://\(settings.host):\(port)"])
-            }
-            let admin = AdminServer.build(
-                host: settings.process.adminHost, port: settings.process.adminPort, readiness: caller.readiness,
-                registry: registry, processName: "gateway", logger: logger)
-            return [admin, app]
-        } cleanup: {
-            await caller.close()
+    public static let definition = EdgeServiceDefinition(
+        name: "gateway", read: { GatewaySettings(reading: &$0) }, process: \.process
+    ) { settings, process in
+        let caller = BusCaller(context: process.context, settings: settings.process, logger: process.logger)
+        let scheme = settings.tls == nil ? "http" : "https"
+        let logger = process.logger
+        let app = try buildGatewayApplication(settings: settings, bus: caller.bus, logger: logger) { port in
+            logger.info("gateway listening", metadata: ["http.url": "\(scheme)://\(settings.host):\(port)"])
         }
+        return EdgeParts(resources: [caller.resource], services: [app], readiness: caller.readiness)
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
 import GatewayService
+import ServiceKit
 
-await GatewayMain.run()
+exit(await EdgeServiceMain.run(GatewayMain.definition))

@@ -34,19 +34,19 @@ public struct IntegrationRequestContext: IdentifiedRequestContext {
 /// it answers liveness and problem+json 404s like every public entry.
 public func buildIntegrationRouter() -> Router<IntegrationRequestContext> {
     let router = Router(context: IntegrationRequestContext.self)
+    router.add(middleware: RequestTraceMiddleware<IntegrationRequestContext>())
     router.add(middleware: ProblemMiddleware<IntegrationRequestContext>())
     router.get("healthz") { _, _ in "ok\n" }
     return router
 }
 
-/// Runs the integration process: the HTTP entry for partners.
+/// The integration process: the HTTP entry for partners.
 public enum IntegrationMain {
-    public static func run() async -> Never {
-        let settings = ProcessSettings.load("integration") { IntegrationSettings(reading: &$0) }
-        LoggingSetup.bootstrap(format: settings.process.logFormat, level: settings.process.logLevel)
-        let registry = MetricsSetup.bootstrap()
-        let logger = Logger(label: "advisor.integration")
-        let caller = BusCaller(settings: settings.process, logger: logger)
+    public static let definition = EdgeServiceDefinition(
+        name: "integration", read: { IntegrationSettings(reading: &$0) }, process: \.process
+    ) { settings, process in
+        let caller = BusCaller(context: process.context, settings: settings.process, logger: process.logger)
+        let logger = process.logger
         let app = Application(
             router: buildIntegrationRouter(),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "advisor-integration"),
@@ -54,13 +54,6 @@ public enum IntegrationMain {
                 logger.info("integration listening", metadata: ["http.address": "\(channel.localAddress?.description ?? "?")"])
             },
             logger: logger)
-        let admin = AdminServer.build(
-            host: settings.process.adminHost, port: settings.process.adminPort, readiness: caller.readiness,
-            registry: registry, processName: "integration", logger: logger)
-        await ProcessMain.serve(logger: logger) {
-            [admin, app]
-        } cleanup: {
-            await caller.close()
-        }
+        return EdgeParts(resources: [caller.resource], services: [app], readiness: caller.readiness)
     }
 }

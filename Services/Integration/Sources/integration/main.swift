@@ -1,3 +1,5 @@
+import Foundation
 import IntegrationService
+import ServiceKit
 
-await IntegrationMain.run()
+exit(await EdgeServiceMain.run(IntegrationMain.definition))

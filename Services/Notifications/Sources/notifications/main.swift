@@ -1,4 +1,5 @@
 import NotificationsService
+import Foundation
 import ServiceKit
 
-await WorkerServiceMain.run(NotificationsService.definition)
+exit(await WorkerServiceMain.run(NotificationsService.definition))
