@@ -375,11 +375,13 @@ public enum Accounts {
     /// One staff access to a person's data, as that person sees it.
     public struct AccessRecord: Codable, Sendable, Equatable {
         public var at: Date
-        public var staffId: UUID
+        /// The staff member; nil when the platform itself acted (a legal export made by an
+        /// operator's process rather than a person's account).
+        public var staffId: UUID?
         public var staffRoles: [String]
         public var action: String
         public var reason: String?
-        public init(at: Date, staffId: UUID, staffRoles: [String], action: String, reason: String?) {
+        public init(at: Date, staffId: UUID?, staffRoles: [String], action: String, reason: String?) {
             self.at = at
             self.staffId = staffId
             self.staffRoles = staffRoles

@@ -25,6 +25,24 @@ public enum Events {
         public static func name(for producer: ServiceName) -> String { "\(producer.rawValue).events.replay" }
     }
 
+    /// `<producer>.events.acknowledge`: a consuming service tells the producer how far it has
+    /// applied the producer's events, so the producer may prune what every consumer has applied.
+    public struct Acknowledge: Codable, Sendable {
+        public struct Request: Codable, Sendable, Equatable {
+            /// The consuming service (on a CURVE bus, the process the broker authenticated).
+            public var consumer: String
+            /// The consumer's cursor: every event up to it is applied.
+            public var seq: Int64
+            public init(consumer: String, seq: Int64) {
+                self.consumer = consumer
+                self.seq = seq
+            }
+        }
+
+        /// The wire name for one producer's acknowledgement operation.
+        public static func name(for producer: ServiceName) -> String { "\(producer.rawValue).events.acknowledge" }
+    }
+
     /// One event as the producer's outbox holds it: metadata plus the payload's JSON text.
     public struct StoredEvent: Codable, Sendable, Equatable {
         public var metadata: EventMetadata

@@ -4,11 +4,17 @@ public import Foundation
 /// `DELETE /v1/me`).
 public enum Privacy {
     /// `<service>.privacy.export`: everything the service holds about one account, as JSON.
-    /// Callers: the account itself (through the gateway), or the platform.
+    /// Callers: the account itself (through the gateway); legal staff, an admin or the platform
+    /// for a legal reason, which accounts records in the person's access log.
     public struct Export: Codable, Sendable {
         public struct Request: Codable, Sendable, Equatable {
             public var accountId: UUID
-            public init(accountId: UUID) { self.accountId = accountId }
+            /// Why someone other than the person exports their data (1–500 characters); required then.
+            public var reason: String?
+            public init(accountId: UUID, reason: String? = nil) {
+                self.accountId = accountId
+                self.reason = reason
+            }
         }
         public struct Response: Codable, Sendable, Equatable {
             /// The service's section of the export; an empty object when it holds nothing.

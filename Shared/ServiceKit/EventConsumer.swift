@@ -6,6 +6,7 @@ public import Logging
 public import Models
 public import ServiceLifecycle
 public import Store
+import Synchronization
 
 /// The events of one producer that a service applies, each by a handler that runs inside the
 /// transaction that also advances the service's cursor for that producer.
@@ -49,7 +50,18 @@ public struct EventSubscription: Sendable {
 /// is retried at every heartbeat until a handler that can apply it is deployed. Operators see it as
 /// `events_apply_failures_total{producer}` rising and `events_consumer_lag{producer}` (the
 /// producer's last sequence number minus this service's cursor) staying above zero.
+///
+/// Every `acknowledgementInterval` at most, on a producer's heartbeat, it tells the producer how
+/// far it has applied its events (`<producer>.events.acknowledge`), so the producer prunes only
+/// what every consuming service has applied. A consumer that has never applied anything from a
+/// producer that has already pruned starts at the oldest event the producer still holds (a new
+/// service, deployed after the retention period, cannot apply history that is gone); a consumer
+/// whose own position was pruned (its database restored from an old backup) stops at the gap and
+/// logs an error, for an operator to resolve.
 public final class EventConsumer: Service {
+    private let consumer: ServiceName
+    private let acknowledgementInterval: Duration
+    private let acknowledged = Mutex<[String: (seq: Int64, at: ContinuousClock.Instant)]>([:])
     private let subscriptions: [String: EventSubscription]
     private let subscriber: EventSubscriber
     private let database: Database
@@ -60,9 +72,11 @@ public final class EventConsumer: Service {
     private let lag: [String: Gauge]
 
     public init(
-        subscriptions: [EventSubscription], subscriber: EventSubscriber, database: Database, bus: BusClient,
-        logger: Logger
+        consumer: ServiceName, subscriptions: [EventSubscription], subscriber: EventSubscriber, database: Database,
+        bus: BusClient, acknowledgementInterval: Duration = .seconds(10), logger: Logger
     ) {
+        self.consumer = consumer
+        self.acknowledgementInterval = acknowledgementInterval
         // Several subscriptions to one producer (a service's own and the platform's) become one.
         self.subscriptions = Dictionary(subscriptions.map { ($0.producer.rawValue, $0) }) { first, second in
             var merged = first
@@ -114,13 +128,13 @@ public final class EventConsumer: Service {
             else { return }
             guard let cursor = try? await database.withConnection({ try EventCursor.current(producer: producer, on: $0) })
             else { return }
+            var position = cursor
             if cursor < last {
                 await catchUpLogging(producer)
-                let caughtUp = try? await database.withConnection { try EventCursor.current(producer: producer, on: $0) }
-                lag[producer]?.record(max(0, last - (caughtUp ?? cursor)))
-            } else {
-                lag[producer]?.record(0)
+                position = (try? await database.withConnection { try EventCursor.current(producer: producer, on: $0) }) ?? cursor
             }
+            lag[producer]?.record(max(0, last - position))
+            await acknowledgeIfDue(producer, position: position)
             return
         }
         guard frames.count == 3,
@@ -175,6 +189,26 @@ public final class EventConsumer: Service {
         }
     }
 
+    /// Tells `producer` this service's position, when it moved (or was never told) and the last
+    /// acknowledgement is `acknowledgementInterval` old. A failure is tried again at a later heartbeat.
+    func acknowledgeIfDue(_ producer: String, position: Int64) async {
+        let now = ContinuousClock.now
+        let due = acknowledged.withLock { table in
+            guard let last = table[producer] else { return true }
+            return position > last.seq && last.at.duration(to: now) >= acknowledgementInterval
+        }
+        guard due else { return }
+        do {
+            let _: Empty = try await bus.call(
+                service: ServiceName(producer), operation: Events.Acknowledge.name(for: ServiceName(producer)),
+                request: Events.Acknowledge.Request(consumer: consumer.rawValue, seq: position), responseType: Empty.self,
+                as: .system, idempotent: true, timeout: .seconds(2))
+            acknowledged.withLock { $0[producer] = (position, now) }
+        } catch {
+            logger.debug("event acknowledgement failed; a later heartbeat retries", metadata: ["bus.producer": "\(producer)", "error": "\(error)"])
+        }
+    }
+
     /// Asks the producer for every event after this service's cursor, and applies them in order.
     func catchUp(_ producer: String) async throws {
         // A producer with no live worker cannot answer; its first heartbeat brings us back here.
@@ -186,6 +220,16 @@ public final class EventConsumer: Service {
                 service: ServiceName(producer), operation: Events.Replay.name(for: ServiceName(producer)),
                 request: Events.Replay.Request(after: cursor, limit: limit),
                 responseType: Events.Replay.Response.self, as: .system, idempotent: true, timeout: .seconds(10))
+            if let first = page.events.first?.metadata.seq, first > cursor + 1 {
+                guard cursor == 0 else {
+                    failures[producer]?.increment()
+                    logger.error(
+                        "the producer pruned events this service never applied; it stays at the gap until an operator resolves it",
+                        metadata: ["bus.producer": "\(producer)", "event.cursor": "\(cursor)", "event.first_kept": "\(first)"])
+                    return
+                }
+                try await startAtHorizon(producer, first: first)
+            }
             for event in page.events {
                 do {
                     _ = try await apply(event.metadata, payload: Data(event.payload.utf8))
@@ -197,6 +241,21 @@ public final class EventConsumer: Service {
             if page.events.isEmpty || page.events.last.map({ $0.metadata.seq >= page.lastSeq }) == true {
                 return
             }
+        }
+    }
+
+    /// A consumer that never applied anything from `producer`, which has pruned events before
+    /// `first`, starts just before `first` (within a transaction that sees the cursor still at 0).
+    private func startAtHorizon(_ producer: String, first: Int64) async throws {
+        let moved = try await database.transaction { connection in
+            guard try EventCursor.lock(producer: producer, on: connection) == 0 else { return false }
+            try EventCursor.advance(producer: producer, to: first - 1, on: connection)
+            return true
+        }
+        if moved {
+            logger.notice(
+                "starting at the oldest event the producer still holds; earlier ones were pruned before this service first ran",
+                metadata: ["bus.producer": "\(producer)", "event.first_kept": "\(first)"])
         }
     }
 }

@@ -2,9 +2,33 @@ import Bus
 import Models
 import Store
 
+/// How long a service keeps the events it published (the outbox), beyond what every consumer has
+/// acknowledged: the hourly `<service>.prune-outbox` task.
+enum OutboxRetention {
+    static let batch = 1000
+
+    static func task(for service: ServiceName, keeping retention: Duration) -> MaintenanceTask {
+        MaintenanceTask(name: "\(service.rawValue).prune-outbox", interval: .seconds(3600)) { database in
+            try await prune(database, keeping: retention)
+        }
+    }
+
+    /// Prunes in batches until a batch comes back short; returns how many events went.
+    static func prune(_ database: Database, keeping retention: Duration) async throws -> Int {
+        var total = 0
+        while true {
+            let deleted = try await database.withConnection { try Outbox.prune(olderThan: retention, limit: batch, on: $0) }
+            total += deleted
+            if deleted < batch { return total }
+        }
+    }
+}
+
 /// The producer side of catching up: `<service>.events.replay` answers with the stamped outbox
 /// events after a sequence number, so a consumer that missed some (PUB/SUB drops them when it is
-/// slow or away) gets every one, in order.
+/// slow or away) gets every one, in order; `<service>.events.acknowledge` records how far each
+/// consuming service has applied them, so the outbox is pruned only behind all of them
+/// (`OutboxRetention`).
 enum EventReplay {
     /// The most events one replay answer holds.
     static let maxBatch = 1000
@@ -27,6 +51,28 @@ enum EventReplay {
                 try Outbox.events(after: request.after, limit: limit, producer: producer.rawValue, on: connection)
             }
             return Events.Replay.Response(events: page.events, lastSeq: page.lastSeq)
+        }
+        worker.handle(
+            operation: Events.Acknowledge.name(for: producer), requestType: Events.Acknowledge.Request.self
+        ) { request, context -> Empty in
+            // A consumer speaks for itself: on a CURVE bus the broker names the sending process.
+            guard context.caller.has(.system), context.peer == nil || context.peer == request.consumer else {
+                throw ServiceError(.forbidden, "a consuming service acknowledges its own progress only")
+            }
+            guard request.consumer.wholeMatch(of: /[a-z][a-z0-9_-]{0,39}/) != nil, request.seq >= 0 else {
+                throw ServiceError(
+                    .validationFailed, "consumer must be a service name and seq 0 or more",
+                    fieldErrors: [FieldError(field: request.seq < 0 ? "seq" : "consumer", code: "invalid")])
+            }
+            try await database.withConnection { connection in
+                guard request.seq <= (try Outbox.lastSeq(on: connection)) else {
+                    throw ServiceError(
+                        .validationFailed, "seq is past the last event published",
+                        fieldErrors: [FieldError(field: "seq", code: "out_of_range")])
+                }
+                try Outbox.acknowledge(consumer: request.consumer, seq: request.seq, on: connection)
+            }
+            return Empty()
         }
     }
 }

@@ -4,16 +4,30 @@ import Logging
 public import Models
 public import Store
 
+/// Who asks for an export, of whom, and why.
+public struct ExportRequest: Sendable {
+    /// Whose data.
+    public var accountId: UUID
+    /// Who asks: the person, legal staff, an admin, or the platform.
+    public var requester: Caller
+    /// Why, when the requester is not the person (checked: 1–500 characters).
+    public var reason: String?
+
+    /// Whether this is legal staff's or the platform's export, made for a reason (whoever it is
+    /// of), rather than the person's own.
+    public var isLegal: Bool { reason != nil || requester.accountId != accountId }
+}
+
 /// What a service holds about a person, and how it forgets them: the two hooks behind every
 /// service's `privacy.export` and `privacy.erase` operations and its share of an erasure.
 public struct PrivacyHooks: Sendable {
     /// Everything the service holds about the account, inside a read transaction.
-    public var export: @Sendable (_ accountId: UUID, _ connection: Connection) throws -> JSONValue
+    public var export: @Sendable (_ request: ExportRequest, _ connection: Connection) throws -> JSONValue
     /// Deletes or anonymizes the account's data, inside a transaction; running it twice is harmless.
     public var erase: @Sendable (_ accountId: UUID, _ connection: Connection) throws -> Void
 
     public init(
-        export: @escaping @Sendable (UUID, Connection) throws -> JSONValue,
+        export: @escaping @Sendable (ExportRequest, Connection) throws -> JSONValue,
         erase: @escaping @Sendable (UUID, Connection) throws -> Void
     ) {
         self.export = export
@@ -31,13 +45,11 @@ enum PrivacyHandlers {
         worker.handle(
             operation: Privacy.Export.name(for: service), requestType: Privacy.Export.Request.self
         ) { request, context -> Privacy.Export.Response in
-            // A person exports their own data; the platform may export anyone's (legal requests).
-            guard context.caller.accountId == request.accountId || context.caller.has(.system) else {
-                throw ServiceError(.notFound, "no such account")
-            }
+            let export = ExportRequest(accountId: request.accountId, requester: context.caller, reason: request.reason)
+            try authorize(export)
             // One snapshot for the whole export; an export that records itself (an audit entry) can
             // lose a race with another write and is then simply run again.
-            let section = try await database.retryingTransaction(.repeatableRead) { try hooks.export(request.accountId, $0) }
+            let section = try await database.retryingTransaction(.repeatableRead) { try hooks.export(export, $0) }
             return Privacy.Export.Response(section: section)
         }
         worker.handle(
@@ -48,6 +60,23 @@ enum PrivacyHandlers {
             }
             try await database.transaction { try hooks.erase(request.accountId, $0) }
             return Empty()
+        }
+    }
+
+    /// A person exports their own data; legal staff, an admin or the platform may export anyone's,
+    /// for a reason given (a legal obligation), which accounts shows the person in their access log.
+    /// An export with a reason is such a legal export, whoever it is of.
+    static func authorize(_ export: ExportRequest) throws {
+        guard export.isLegal else { return }
+        let requester = export.requester
+        guard requester.has(.system) || requester.has(.legal) || requester.has(.admin) else {
+            throw ServiceError(.forbidden, "only legal staff export another person's data")
+        }
+        let reason = export.reason ?? ""
+        guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, reason.unicodeScalars.count <= 500 else {
+            throw ServiceError(
+                .validationFailed, "say why this person's data is exported (1 to 500 characters)",
+                fieldErrors: [FieldError(field: "reason", code: reason.isEmpty ? "required" : "invalid")])
         }
     }
 

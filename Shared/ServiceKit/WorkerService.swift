@@ -60,6 +60,9 @@ public struct WorkerServiceSettings: Sendable {
     public var process: ProcessSettings
     public var database: DatabaseConfig
     public var workerSlots: Int
+    /// How long published events are kept for consumers that have not acknowledged them yet
+    /// (`EVENTS_RETENTION_HOURS`, default a week); never pruned before every known consumer applied them.
+    public var eventsRetention: Duration
 
     /// Reads the common settings plus the database and worker settings of `service`.
     public init(service: ServiceName, reading reader: inout ConfigReader) {
@@ -76,6 +79,7 @@ public struct WorkerServiceSettings: Sendable {
             schema: schema, applicationName: service.rawValue,
             maxQueuedJobs: reader.int("DATABASE_POOL_QUEUE", default: 64, in: 1...10_000))
         workerSlots = reader.int("WORKER_SLOTS", default: 4, in: 1...256)
+        eventsRetention = .seconds(3600 * reader.int("EVENTS_RETENTION_HOURS", default: 168, in: 1...87_600))
     }
 }
 
@@ -181,11 +185,12 @@ public enum WorkerServiceMain {
                 context: parts.context, endpoint: endpoints.eventsOut,
                 prefixes: EventConsumer.topicPrefixes(for: subscriptions), curve: settings.process.curve, logger: logger)
             services.append(
-                EventConsumer(subscriptions: subscriptions, subscriber: subscriber, database: database, bus: bus, logger: logger))
+                EventConsumer(
+                    consumer: service, subscriptions: subscriptions, subscriber: subscriber, database: database, bus: bus,
+                    logger: logger))
         }
-        if !definition.maintenance.isEmpty {
-            services.append(MaintenanceRunner(tasks: definition.maintenance, database: database, logger: logger))
-        }
+        let maintenance = definition.maintenance + [OutboxRetention.task(for: service, keeping: settings.eventsRetention)]
+        services.append(MaintenanceRunner(tasks: maintenance, database: database, logger: logger))
         services.append(WorkerRunner(worker: worker))
         logger.info("serving", metadata: ["bus.service": "\(service)", "bus.endpoint": "\(endpoints.mdp)"])
         return services

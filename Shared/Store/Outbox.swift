@@ -81,6 +81,38 @@ public enum Outbox {
         return (events, try lastSeq(on: connection))
     }
 
+    // MARK: Pruning
+
+    /// Records that `consumer` has applied every event up to `seq`; never moves its mark back.
+    public static func acknowledge(consumer: String, seq: Int64, on connection: Connection) throws {
+        try connection.execute(
+            """
+            INSERT INTO event_consumers (consumer, last_seq) VALUES ($1, $2)
+            ON CONFLICT (consumer) DO UPDATE
+            SET last_seq = greatest(event_consumers.last_seq, excluded.last_seq), acknowledged_at = now()
+            """, consumer, seq)
+    }
+
+    /// Deletes up to `limit` published events that every known consumer has acknowledged and that
+    /// are older than `retention`; returns how many. Unpublished events stay, and so does the
+    /// newest published one: the relay numbers on from it, and a replay answers it.
+    ///
+    /// A consumer that has never acknowledged is unknown and does not hold events back, which is
+    /// why `retention` exists: it is how long a new consuming service may take to start and still
+    /// find every event from the beginning (later it starts at the oldest event kept).
+    public static func prune(olderThan retention: Duration, limit: Int, on connection: Connection) throws -> Int {
+        try connection.execute(
+            """
+            DELETE FROM outbox WHERE id IN (
+                SELECT id FROM outbox
+                WHERE seq IS NOT NULL
+                  AND seq < (SELECT max(seq) FROM outbox)
+                  AND seq <= coalesce((SELECT min(last_seq) FROM event_consumers), 9223372036854775807)
+                  AND occurred_at < now() - make_interval(secs => $1)
+                ORDER BY seq LIMIT $2)
+            """, Double(retention.components.seconds), limit)
+    }
+
     /// The highest sequence stamped so far (0 if none): what the relay's heartbeat announces.
     public static func lastSeq(on connection: Connection) throws -> Int64 {
         try connection.queryOne("SELECT coalesce(max(seq), 0) AS last_seq FROM outbox")?.decode("last_seq") ?? 0

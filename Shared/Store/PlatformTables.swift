@@ -6,7 +6,9 @@ public enum PlatformTables {
     /// Migrations (versions 1…) creating, in the service's schema:
     ///   outbox(id bigserial primary key, type text not null, payload jsonb not null, occurred_at timestamptz not null default now(), seq bigint unique) with an index for unstamped rows (WHERE seq IS NULL) and on seq;
     ///   event_cursors(producer text primary key, last_seq bigint not null);
-    ///   outbox.traceparent (the W3C trace of the work that wrote the event)
+    ///   outbox.traceparent (the W3C trace of the work that wrote the event);
+    ///   event_consumers(consumer text primary key, last_seq, acknowledged_at): how far each known
+    ///   consumer has applied this service's events, so the outbox can be pruned behind them all
     /// applied with table "platform_migrations" so they never collide with a service's own numbering.
     ///
     /// Apply them with `database.migrate(PlatformTables.migrations, table: PlatformTables.migrationTable)`.
@@ -38,6 +40,17 @@ public enum PlatformTables {
             sql: """
                 -- The trace of the request that wrote the event, carried on to the events' consumers.
                 ALTER TABLE outbox ADD COLUMN traceparent text;
+                """),
+        Migration(
+            version: 4, name: "create_event_consumers",
+            sql: """
+                -- The producer's side of pruning: each service that applies this one's events, and
+                -- the last sequence it has acknowledged applying.
+                CREATE TABLE event_consumers (
+                    consumer text PRIMARY KEY,
+                    last_seq bigint NOT NULL CHECK (last_seq >= 0),
+                    acknowledged_at timestamptz NOT NULL DEFAULT now()
+                );
                 """),
     ]
 }

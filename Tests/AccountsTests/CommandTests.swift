@@ -34,12 +34,16 @@ struct CommandTests {
         }
     }
 
-    @Test("verify-audit answers 0 on an intact chain, 1 on a broken one; no command means serve")
+    @Test("verify-audit answers 0 on an intact chain, 1 on a broken one, 2 without the service's keys; no command means serve")
     func verifyAudit() async throws {
-        try await AccountsFixture.with { accounts in
+        let keys = AccountsFixture.keyEnvironment()
+        try await AccountsFixture.with(keys: keys) { accounts in
             try await accounts.register(email: "v@example.com")
-            let environment = ["DATABASE_URL": accounts.testDatabase.url, "DATABASE_SCHEMA": "accounts"]
+            let database = ["DATABASE_URL": accounts.testDatabase.url, "DATABASE_SCHEMA": "accounts"]
+            let environment = keys.merging(database) { _, new in new }
             #expect(await AccountsCommands.run(["accounts", "verify-audit"], environment: environment) == 0)
+            // The chain is keyed: without the key nothing can be verified.
+            #expect(await AccountsCommands.run(["accounts", "verify-audit"], environment: database) == 2)
             try await accounts.asSuperuser { connection in
                 try connection.executeScript(
                     """

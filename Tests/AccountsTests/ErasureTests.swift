@@ -26,7 +26,7 @@ struct ErasureTests {
                     service: .accounts, operation: Privacy.Export.name(for: .accounts), request: Privacy.Export.Request(accountId: person.id),
                     responseType: Privacy.Export.Response.self, as: stranger, idempotent: true, timeout: .seconds(10))
             }
-            #expect(refused?.code == .notFound)
+            #expect(refused?.code == .forbidden)
             guard case .object(let fields) = section else {
                 Issue.record("the export is not an object")
                 return
@@ -71,7 +71,7 @@ struct ErasureTests {
                     .decode("n", as: Int.self)
             }
             #expect(audited == 12)
-            #expect(try await accounts.database.transaction(.repeatableRead) { try AuditLog.firstBrokenSeq(on: $0) } == nil)
+            #expect(try await AccountsCommands.verifyAudit(database: accounts.database, settings: accounts.settings) == nil)
         }
     }
 
@@ -124,9 +124,10 @@ struct ErasureTests {
 
             // The person is gone from the export.
             let records = AccountRecords(settings: accounts.settings)
-            let section = try await accounts.database.transaction { try PrivacyExport.export(person.id, records: records, on: $0) }
+            let own = ExportRequest(accountId: person.id, requester: Caller(accountId: person.id, roles: [.member]), reason: nil)
+            let section = try await accounts.database.transaction { try PrivacyExport.export(own, records: records, on: $0) }
             #expect(section == .object([:]))
-            #expect(try await AccountsCommands.verifyAudit(database: accounts.database) == nil)
+            #expect(try await AccountsCommands.verifyAudit(database: accounts.database, settings: accounts.settings) == nil)
         }
     }
 
@@ -178,7 +179,7 @@ struct ErasureTests {
             #expect(started.confirmed == ["accounts"])
             #expect(started.completedAt == nil)
 
-            let subscriptions = AccountsHandlers.erasureConfirmations
+            let subscriptions = AccountsHandlers.erasureConfirmations(audit: accounts.settings.audit)
             #expect(Set(subscriptions.map(\.producer.rawValue)) == ["directory", "chat", "billing", "boards", "notifications"])
             // Each service's completion event, applied as the event consumer applies it; one arrives twice.
             let others: [ServiceName] = [.directory, .chat, .billing, .boards]
@@ -195,13 +196,50 @@ struct ErasureTests {
             #expect(partial.confirmed == ["accounts", "billing", "boards", "chat", "directory"])
             #expect(partial.completedAt == nil)
             try await accounts.database.transaction { connection in
-                try AccountsHandlers.confirm(erasureId: erasure.erasureId, service: "notifications", on: connection)
+                try AccountsHandlers.confirm(erasureId: erasure.erasureId, service: "notifications", audit: accounts.settings.audit, on: connection)
             }
             let done = try await accounts.call(Accounts.ErasureStatus.self, .init(erasureId: erasure.erasureId), as: admin)
             #expect(done.completedAt != nil)
             #expect(done.confirmed.count == 6)
             let member = try await accounts.caller(try await accounts.signIn(try await accounts.register().email).token)
             #expect(await accounts.failure(Accounts.ErasureStatus.self, .init(erasureId: erasure.erasureId), as: member)?.code == .forbidden)
+        }
+    }
+
+    @Test("an export for a legal reason needs one, is audited as its maker's, and the person reads it in their access log")
+    func legalExport() async throws {
+        try await AccountsFixture.with { accounts in
+            let person = try await accounts.register(email: "subpoena@example.com")
+            let session = try await accounts.signIn("subpoena@example.com")
+            let admin = try await accounts.admin()
+            @Sendable func export(_ id: UUID, reason: String?, as caller: Caller) async throws -> JSONValue {
+                try await accounts.client.call(
+                    service: .accounts, operation: Privacy.Export.name(for: .accounts),
+                    request: Privacy.Export.Request(accountId: id, reason: reason), responseType: Privacy.Export.Response.self,
+                    as: caller, idempotent: true, timeout: .seconds(10)
+                ).section
+            }
+            for reason in [nil, "", "   "] {
+                let refused = await #expect(throws: ServiceError.self) { try await export(person.id, reason: reason, as: admin) }
+                #expect(refused?.code == .validationFailed)
+            }
+            // A reason makes it a legal export, which the person may not make, even of themselves.
+            let own = try await accounts.caller(session.token)
+            let selfLegal = await #expect(throws: ServiceError.self) { try await export(person.id, reason: "curious", as: own) }
+            #expect(selfLegal?.code == .forbidden)
+            let unknown = await #expect(throws: ServiceError.self) { try await export(UUID(), reason: "court order 12", as: admin) }
+            #expect(unknown?.code == .notFound)
+
+            let section = try await export(person.id, reason: "court order 12", as: admin)
+            #expect(String(decoding: try JSONEncoder().encode(section), as: UTF8.self).contains("subpoena@example.com"))
+            _ = try await export(person.id, reason: "regulator request 3", as: .system)
+
+            let log = try await accounts.call(Accounts.AccessLog.self, PageRequest(), as: try await accounts.caller(session.token))
+            #expect(log.items.map(\.action) == ["staff.legal-export", "staff.legal-export"])
+            #expect(log.items.map(\.reason) == ["regulator request 3", "court order 12"])
+            #expect(log.items[0].staffId == nil && log.items[0].staffRoles == ["system"], "made by the platform itself")
+            #expect(log.items[1].staffId == admin.accountId && log.items[1].staffRoles == ["admin"])
+            #expect(try await AccountsCommands.verifyAudit(database: accounts.database, settings: accounts.settings) == nil)
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import Security
 import Store
 import Testing
 @testable import AccountsService
@@ -69,7 +70,7 @@ struct StaffAndAuditTests {
                 try connection.query("SELECT action FROM audit_log ORDER BY seq").map { try $0.decode("action", as: String.self) }
             }
             #expect(actions == ["account.register", "consent.change", "session.sign-in", "session.sign-in-failed", "consent.change"])
-            #expect(try await AccountsCommands.verifyAudit(database: accounts.database) == nil)
+            #expect(try await AccountsCommands.verifyAudit(database: accounts.database, settings: accounts.settings) == nil)
 
             // The service's own role cannot change or remove entries.
             await #expect(throws: StoreError.self) {
@@ -87,7 +88,82 @@ struct StaffAndAuditTests {
                     ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only;
                     """)
             }
-            #expect(try await AccountsCommands.verifyAudit(database: accounts.database) == 5)
+            #expect(try await AccountsCommands.verifyAudit(database: accounts.database, settings: accounts.settings) == 5)
+        }
+    }
+
+    @Test("history rewritten with the whole chain recomputed, as anyone able to write the table could, is found where it starts")
+    func rewrittenChainIsFound() async throws {
+        try await AccountsFixture.with { accounts in
+            try await accounts.register(email: "k@example.com")
+            _ = try await accounts.signIn("k@example.com")
+            _ = try await accounts.signIn("k@example.com")
+            #expect(try await AccountsCommands.verifyAudit(database: accounts.database, settings: accounts.settings) == nil)
+            // Entry 3 is changed, and every hash from the first on is computed again, the head too.
+            try await accounts.asSuperuser { connection in
+                try connection.executeScript("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+                try connection.execute("UPDATE audit_log SET action = 'session.sign-out' WHERE seq = 3")
+                let rows = try connection.query(
+                    """
+                    SELECT seq, (extract(epoch FROM at) * 1000000)::bigint AS micros, actor_id,
+                           array_to_json(actor_roles)::text AS roles, action, subject_id, details::text AS details
+                    FROM audit_log ORDER BY seq
+                    """)
+                var previous = Data(repeating: 0, count: SHA256.digestLength)
+                for row in rows {
+                    let line = AuditLog.canonicalLine(
+                        seq: try row.decode("seq"), micros: try row.decode("micros"), actorId: try row.decode("actor_id"),
+                        actorRoles: try JSONDecoder().decode([String].self, from: Data(try row.decode("roles", as: String.self).utf8)),
+                        action: try row.decode("action"), subjectId: try row.decode("subject_id"), details: try row.decode("details"))
+                    let hash = SHA256.hash(previous + Data(line.utf8))
+                    try connection.execute(
+                        "UPDATE audit_log SET prev_hash = $1, hash = $2 WHERE seq = $3", previous, hash, try row.decode("seq", as: Int64.self))
+                    previous = hash
+                }
+                try connection.execute("UPDATE audit_head SET last_hash = $1", previous)
+                try connection.executeScript("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
+            }
+            #expect(try await AccountsCommands.verifyAudit(database: accounts.database, settings: accounts.settings) == 3)
+            // Nor can the MACs simply be removed, as if the chain predated its key.
+            try await accounts.asSuperuser { connection in
+                try connection.executeScript(
+                    """
+                    ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only;
+                    UPDATE audit_log SET mac = NULL;
+                    UPDATE audit_head SET head_mac = NULL;
+                    ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only;
+                    """)
+            }
+            #expect(try await AccountsCommands.verifyAudit(database: accounts.database, settings: accounts.settings) != nil)
+            // And a key other than the service's verifies nothing.
+            let otherKey = AuditLog(key: Data(repeating: 7, count: 32))
+            #expect(try await AccountsCommands.verifyAudit(database: accounts.database, audit: otherKey) != nil)
+        }
+    }
+
+    @Test("a chain written before it was keyed is keyed at start-up, and entries after carry their own MAC")
+    func legacyChainIsAnchored() async throws {
+        try await AccountsFixture.with { accounts in
+            try await accounts.register(email: "old@example.com")
+            _ = try await accounts.signIn("old@example.com")
+            // As release 006 left it: no MACs anywhere.
+            try await accounts.asSuperuser { connection in
+                try connection.executeScript(
+                    """
+                    ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only;
+                    UPDATE audit_log SET mac = NULL;
+                    UPDATE audit_head SET head_mac = NULL;
+                    ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only;
+                    """)
+            }
+            try await AccountsCommands.keyAuditHead(accounts.database, audit: accounts.settings.audit)
+            #expect(try await AccountsCommands.verifyAudit(database: accounts.database, settings: accounts.settings) == nil)
+            _ = try await accounts.signIn("old@example.com")
+            #expect(try await AccountsCommands.verifyAudit(database: accounts.database, settings: accounts.settings) == nil)
+            let unkeyed = try await accounts.database.withConnection { connection in
+                try connection.query("SELECT seq FROM audit_log WHERE mac IS NULL ORDER BY seq").map { try $0.decode("seq", as: Int64.self) }
+            }
+            #expect(unkeyed == [1, 2, 3])
         }
     }
 
@@ -105,7 +181,7 @@ struct StaffAndAuditTests {
                     ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only;
                     """)
             }
-            #expect(try await AccountsCommands.verifyAudit(database: accounts.database) == 4)
+            #expect(try await AccountsCommands.verifyAudit(database: accounts.database, settings: accounts.settings) == 4)
             try await accounts.asSuperuser { connection in
                 try connection.executeScript(
                     """
@@ -114,7 +190,7 @@ struct StaffAndAuditTests {
                     ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only;
                     """)
             }
-            #expect(try await AccountsCommands.verifyAudit(database: accounts.database) == 3)
+            #expect(try await AccountsCommands.verifyAudit(database: accounts.database, settings: accounts.settings) == 3)
         }
     }
 
@@ -200,7 +276,7 @@ struct StaffAndAuditTests {
                 }
                 try await group.waitForAll()
             }
-            #expect(try await AccountsCommands.verifyAudit(database: accounts.database) == nil)
+            #expect(try await AccountsCommands.verifyAudit(database: accounts.database, settings: accounts.settings) == nil)
         }
     }
 }

@@ -213,6 +213,18 @@ struct AccountsEndToEndTests {
             #expect(Set((export.object["sections"] as? [String: Any])?.keys ?? [:].keys) == Set(ServiceName.all.map(\.rawValue)))
             #expect(export.text.contains(email))
 
+            // Legal staff export the person's data for a reason; the person reads it in their access log.
+            let legal = try await platform.request(
+                "POST", "/v1/staff/accounts/\(oldId)/export", token: admin, json: ["reason": "court order 12"])
+            #expect(legal.status == 200, "\(legal.text)")
+            #expect(legal.text.contains(email))
+            let memberTries = try await platform.request(
+                "POST", "/v1/staff/accounts/\(oldId)/export", token: token, json: ["reason": "curious"])
+            #expect(memberTries.status == 403, "\(memberTries.text)")
+            let accesses = try await platform.request("GET", "/v1/me/access-log", token: token)
+            #expect(accesses.items.first?["action"] as? String == "staff.legal-export", "\(accesses.text)")
+            #expect(accesses.items.first?["reason"] as? String == "court order 12")
+
             let wrongPassword = try await platform.request("DELETE", "/v1/me", token: token, json: ["password": "nope nope nope"])
             #expect((400..<500).contains(wrongPassword.status))
             let erased = try await platform.request("DELETE", "/v1/me", token: token, json: ["password": AccountsPlatform.password])

@@ -112,9 +112,10 @@ struct ContractEndToEndTests {
         ]
         checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
 
-        # Offboarding acts on one account made for it, never on the run's own users.
+        # Offboarding acts on one account made for it, never on the run's own users; legal exports
+        # are made of that account too, so that they find it.
         [[operations]]
-        include-operation-id = "offboardStaff"
+        include-operation-id = ["offboardStaff", "legalExport"]
         parameters = { id = "\(offboardingTarget)" }
         checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
 

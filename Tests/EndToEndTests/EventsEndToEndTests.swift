@@ -1,6 +1,8 @@
 import Bus
 import Foundation
+import Logging
 import Models
+import Store
 import Testing
 import TestSupport
 #if canImport(Glibc)
@@ -56,6 +58,19 @@ struct EventsEndToEndTests {
             let counts = try await received()
             #expect(counts.rows == 300, "no event applied twice")
             #expect(counts.distinct == 100, "every one of the numbers 1…100 arrived")
+
+            // The consumer told the producer how far it got (at its first heartbeat after the
+            // restarts, then as it moves on), so the producer may prune behind it.
+            let producerTables = Database(
+                DatabaseConfig(url: harness.database.url, poolSize: 1, schema: "fixture"), logger: Logger(label: "test"))
+            defer { Task { await producerTables.close() } }
+            try await Eventually.wait(timeout: .seconds(45), "the consumer acknowledged every event") {
+                let acknowledged = try await producerTables.withConnection { connection in
+                    try connection.queryOne("SELECT last_seq FROM event_consumers WHERE consumer = 'fixturesink'")?
+                        .decode("last_seq", as: Int64.self)
+                }
+                return acknowledged == 300
+            }
             _ = (broker, producer)
         }
     }

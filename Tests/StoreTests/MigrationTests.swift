@@ -108,7 +108,8 @@ import Testing
             }
             #expect(
                 tables == [
-                    "catalogue.event_cursors", "catalogue.outbox", "catalogue.platform_migrations", "catalogue.schema_migrations",
+                    "catalogue.event_consumers", "catalogue.event_cursors", "catalogue.outbox", "catalogue.platform_migrations",
+                    "catalogue.schema_migrations",
                     "catalogue.widgets",
                 ])
             let platformVersions = try await count("SELECT count(*) FROM platform_migrations", on: database)

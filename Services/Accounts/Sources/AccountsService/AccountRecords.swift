@@ -15,10 +15,13 @@ import Store
 struct AccountRecords {
     let keyRing: KeyRing
     let emailIndexKey: Data
+    /// The audit chain, for what the records' users must audit.
+    let audit: AuditLog
 
     init(settings: AccountsSettings) {
         keyRing = settings.keyRing
         emailIndexKey = settings.emailIndexKey
+        audit = settings.audit
     }
 
     /// The fields sealed together in `personal_sealed`.

@@ -34,8 +34,9 @@ public enum AccountsCommands {
                 return 0
             }
         case "verify-audit":
-            return await withDatabase(environment, needsKey: false) { database, _ in
-                if let broken = try await verifyAudit(database: database) {
+            return await withDatabase(environment) { database, settings in
+                guard let settings else { return 2 }
+                if let broken = try await verifyAudit(database: database, audit: settings.audit) {
                     print("audit chain broken at seq \(broken)")
                     return 1
                 }
@@ -69,7 +70,7 @@ public enum AccountsCommands {
             return await withDatabase(environment) { database, settings in
                 guard let settings else { return 2 }
                 try await migrate(database, settings: settings)
-                let count = try await ErasureRegister.reapply(entries, database: database)
+                let count = try await ErasureRegister.reapply(entries, database: database, audit: settings.audit)
                 print("re-applied \(count) of \(entries.count) erasures")
                 return 0
             }
@@ -104,11 +105,15 @@ public enum AccountsCommands {
     }
 
     /// The seq of the first audit entry that breaks the chain, or nil when it all verifies.
-    public static func verifyAudit(database: Database) async throws -> Int64? {
-        return try await database.transaction(.repeatableRead) { connection in
+    public static func verifyAudit(database: Database, settings: AccountsSettings) async throws -> Int64? {
+        try await verifyAudit(database: database, audit: settings.audit)
+    }
+
+    static func verifyAudit(database: Database, audit: AuditLog) async throws -> Int64? {
+        try await database.transaction(.repeatableRead) { connection in
             // The whole chain is read at once: it may take longer than an ordinary statement.
             try connection.liftStatementTimeout()
-            return try AuditLog.firstBrokenSeq(on: connection)
+            return try audit.firstBrokenSeq(on: connection)
         }
     }
 
@@ -126,6 +131,19 @@ public enum AccountsCommands {
         try await database.migrate(migrations.filter { $0.version <= PersonalDataSealing.sealedColumnsMigration })
         try await PersonalDataSealing.sealPlainRows(database: database, records: AccountRecords(settings: settings))
         try await database.migrate(migrations)
+        try await keyAuditHead(database, audit: settings.audit)
+    }
+
+    /// Keys the head of an audit chain written before it was keyed (migration 007), once, after
+    /// checking the chain as it stands; a broken chain stops the start-up.
+    static func keyAuditHead(_ database: Database, audit: AuditLog) async throws {
+        let keyed = try await database.transaction { connection in
+            try connection.liftStatementTimeout()
+            return try audit.anchorHead(on: connection)
+        }
+        if keyed {
+            Logger(label: "advisor.accounts").notice("the audit chain's head is now keyed; later entries carry their own MAC")
+        }
     }
 
     private static func withDatabase(

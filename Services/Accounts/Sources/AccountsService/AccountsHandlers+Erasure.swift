@@ -29,10 +29,10 @@ extension AccountsHandlers {
             guard let requested = try connection.queryOne(
                 "INSERT INTO erasures (erasure_id, account_id) VALUES ($1, $2) RETURNING requested_at", erasureId, id)
             else { throw ServiceError(.internalError, "the erasure was not recorded") }
-            try AuditLog.append(
+            try audit.append(
                 .init(actorId: id, actorRoles: roles, action: "privacy.erasure-requested", subjectId: id,
                       details: ["erasureId": erasureId.uuidString.lowercased()]), on: connection)
-            try Self.confirm(erasureId: erasureId, service: ServiceName.accounts.rawValue, on: connection)
+            try Self.confirm(erasureId: erasureId, service: ServiceName.accounts.rawValue, audit: audit, on: connection)
             let event = Privacy.ErasureRequested(erasureId: erasureId, accountId: id, requestedAt: try requested.decode("requested_at"))
             try Outbox.append(
                 type: Privacy.ErasureRequested.type,
@@ -78,7 +78,7 @@ extension AccountsHandlers {
 
     /// Records one service's confirmation; the erasure completes when every participant confirmed.
     /// Idempotent: a repeated confirmation changes nothing.
-    static func confirm(erasureId: UUID, service: String, on connection: Connection) throws {
+    static func confirm(erasureId: UUID, service: String, audit: AuditLog, on connection: Connection) throws {
         guard try connection.queryOne("SELECT 1 FROM erasures WHERE erasure_id = $1 FOR UPDATE", erasureId) != nil else {
             return
         }
@@ -91,7 +91,7 @@ extension AccountsHandlers {
             let completed = try connection.execute(
                 "UPDATE erasures SET completed_at = now() WHERE erasure_id = $1 AND completed_at IS NULL", erasureId)
             if completed > 0 {
-                try AuditLog.append(
+                try audit.append(
                     .init(actorId: nil, actorRoles: ["system"], action: "privacy.erasure-completed", subjectId: nil,
                           details: ["erasureId": erasureId.uuidString.lowercased()]), on: connection)
             }
@@ -99,11 +99,11 @@ extension AccountsHandlers {
     }
 
     /// One subscription per other service, recording its `<service>.erasure-completed.v1`.
-    static var erasureConfirmations: [EventSubscription] {
+    static func erasureConfirmations(audit: AuditLog) -> [EventSubscription] {
         erasureParticipants.filter { $0 != .accounts }.map { service in
             EventSubscription(producer: service).on(type: Privacy.ErasureCompleted.type(for: service)) { payload, _, connection in
                 let completed = try WireCoding.decoder().decode(Privacy.ErasureCompleted.self, from: payload)
-                try confirm(erasureId: completed.erasureId, service: service.rawValue, on: connection)
+                try confirm(erasureId: completed.erasureId, service: service.rawValue, audit: audit, on: connection)
             }
         }
     }

@@ -28,7 +28,7 @@ extension AccountsHandlers {
                     RETURNING id, name, registered_at
                     """, request.id, request.name)
             else { throw ServiceError(.partnerExists, "a partner with this id is registered") }
-            try AuditLog.append(
+            try audit.append(
                 .init(
                     actorId: actor, actorRoles: caller.roles.map(\.rawValue).sorted(), action: "partner.register",
                     subjectId: nil, details: ["partner": request.id]), on: connection)

@@ -49,7 +49,7 @@ extension AccountsHandlers {
             let version = try PolicyRecords.current(on: connection).version
             try ConsentRecords.record(
                 requested, accountId: id, source: request.source, policyVersion: version, actorId: caller.accountId,
-                actorRoles: roles, on: connection)
+                actorRoles: roles, audit: audit, on: connection)
             return try ConsentRecords.current(accountId: id, on: connection)
         }
     }
@@ -89,7 +89,7 @@ extension AccountsHandlers {
                     fieldErrors: [FieldError(field: "version", code: "policy_version_mismatch")])
             }
             try PolicyRecords.accept(version: request.version, accountId: id, on: connection)
-            try AuditLog.append(
+            try audit.append(
                 .init(actorId: id, actorRoles: roles, action: "policy.accept", subjectId: id, details: ["version": request.version]),
                 on: connection)
         }
@@ -111,7 +111,7 @@ extension AccountsHandlers {
             } catch let error as StoreError where error == .uniqueViolation {
                 throw ServiceError(.conflict, "this policy version was published before")
             }
-            try AuditLog.append(
+            try audit.append(
                 .init(actorId: actor, actorRoles: roles, action: "policy.publish", subjectId: nil, details: ["version": request.version]),
                 on: connection)
         }
@@ -148,7 +148,7 @@ extension AccountsHandlers {
             let rows = try connection.query(
                 """
                 SELECT seq AS id, at, actor_id, array_to_json(actor_roles)::text AS roles, action, details->>'reason' AS reason
-                FROM audit_log WHERE subject_id = $1 AND action LIKE 'staff.%' AND actor_id IS NOT NULL AND seq < $2 ORDER BY seq DESC LIMIT $3
+                FROM audit_log WHERE subject_id = $1 AND action LIKE 'staff.%' AND seq < $2 ORDER BY seq DESC LIMIT $3
                 """, id, page.before, page.limit + 1)
             return try page.page(rows) { row in
                 Accounts.AccessRecord(

@@ -40,7 +40,7 @@ extension AccountsHandlers {
             try records.insert(
                 id: id, email: email, passwordHash: hash, displayName: displayName, roles: roles, country: nil, source: nil,
                 on: connection)
-            try AuditLog.append(
+            try audit.append(
                 .init(actorId: actorId, actorRoles: actorRoles, action: action, subjectId: id, details: ["roles": roles.joined(separator: ",")]),
                 on: connection)
             guard let loaded = try records.load(id, on: connection) else { throw AccountsErrors.notFound }
@@ -59,7 +59,7 @@ extension AccountsHandlers {
         let roles = caller.roles.map(\.rawValue).sorted()
         let account = try await database.transaction { connection in
             guard let found = try records.load(request.accountId, on: connection) else { throw AccountsErrors.notFound }
-            try AuditLog.append(
+            try audit.append(
                 .init(
                     actorId: actor, actorRoles: roles, action: "staff.view-account", subjectId: request.accountId,
                     details: ["reason": request.reason]), on: connection)
@@ -113,7 +113,7 @@ extension AccountsHandlers {
                 ended = try connection.execute(
                     "UPDATE sessions SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL", request.accountId)
             }
-            try AuditLog.append(
+            try audit.append(
                 .init(
                     actorId: actor, actorRoles: actorRoles, action: "staff.offboard", subjectId: request.accountId,
                     details: [

@@ -21,6 +21,7 @@ struct AccountsHandlers: Sendable {
     }
 
     var records: AccountRecords { AccountRecords(settings: settings) }
+    var audit: AuditLog { settings.audit }
 
     /// The signed-in caller's account id, or 401.
     static func accountId(of caller: Caller) throws -> UUID {
@@ -54,12 +55,12 @@ struct AccountsHandlers: Sendable {
             try records.insert(
                 id: id, email: request.email, passwordHash: hash, displayName: request.displayName, roles: [request.role],
                 country: request.country, source: request.referralCode, on: connection)
-            try AuditLog.append(
+            try audit.append(
                 .init(actorId: id, actorRoles: [request.role], action: "account.register", subjectId: id), on: connection)
             try PolicyRecords.accept(version: current.version, accountId: id, on: connection)
             try ConsentRecords.record(
                 [("marketingEmail", request.marketingEmailOptIn ?? false)], accountId: id, source: .registration,
-                policyVersion: current.version, actorRoles: [request.role], on: connection)
+                policyVersion: current.version, actorRoles: [request.role], audit: audit, on: connection)
             guard let loaded = try records.load(id, on: connection) else { throw AccountsErrors.notFound }
             return loaded.account
         }
@@ -95,7 +96,7 @@ struct AccountsHandlers: Sendable {
                 } else {
                     try Self.recordNothing(ip: ip, userAgent: userAgent, on: connection)
                 }
-                try AuditLog.append(
+                try audit.append(
                     .init(actorId: accountId, actorRoles: [], action: "session.sign-in-failed", subjectId: accountId),
                     on: connection)
             }
@@ -116,7 +117,7 @@ struct AccountsHandlers: Sendable {
                 Self.tokenHash(token), account.id, expiresAt, client)
             try Self.recordSignIn(client: client, succeeded: true, accountId: account.id, on: connection)
             try AttemptThrottle.giveBack(keys, on: connection)
-            try AuditLog.append(
+            try audit.append(
                 .init(actorId: account.id, actorRoles: account.roles, action: "session.sign-in", subjectId: account.id),
                 on: connection)
         }
@@ -233,7 +234,7 @@ struct AccountsHandlers: Sendable {
                     WHERE account_id = $1 AND revoked_at IS NULL AND ($2::bytea IS NULL OR token_hash <> $2::bytea)
                     """, id, keepToken)
             }
-            try AuditLog.append(
+            try audit.append(
                 .init(
                     actorId: id, actorRoles: found.account.roles, action: "account.update-profile", subjectId: id,
                     details: [

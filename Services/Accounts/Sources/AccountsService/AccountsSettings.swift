@@ -21,6 +21,10 @@ public struct AccountsSettings: Sendable {
     /// secret is kept, with a label of its own so that no counter digest is an email index.
     var attemptKey: Data { HMAC.sha256(key: emailIndexKey, message: Data("accounts.attempt-counters".utf8)) }
 
+    /// The audit chain, keyed under a key derived from the email index key the same way (the
+    /// database never holds it, and it never changes, so every entry stays verifiable).
+    var audit: AuditLog { AuditLog(key: HMAC.sha256(key: emailIndexKey, message: Data("accounts.audit-chain".utf8))) }
+
     /// Settings from their parts; tests use a cheaper hasher and other limits.
     public init(
         keyRing: KeyRing, emailIndexKey: Data, passwordHasher: PasswordHasher = PasswordHasher(),

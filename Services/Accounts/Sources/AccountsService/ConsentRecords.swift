@@ -10,7 +10,7 @@ enum ConsentRecords {
     /// and the request's changes together in one audit entry.
     static func record(
         _ changes: [(consent: String, granted: Bool)], accountId: UUID, source: Accounts.ConsentSource,
-        policyVersion: String, actorId: UUID? = nil, actorRoles: [String], on connection: Connection
+        policyVersion: String, actorId: UUID? = nil, actorRoles: [String], audit: AuditLog, on connection: Connection
     ) throws {
         var recorded: [String] = []
         for change in changes {
@@ -32,7 +32,7 @@ enum ConsentRecords {
             recorded.append("\(change.consent)=\(change.granted)")
         }
         guard !recorded.isEmpty else { return }
-        try AuditLog.append(
+        try audit.append(
             .init(
                 actorId: actorId ?? accountId, actorRoles: actorRoles, action: "consent.change", subjectId: accountId,
                 details: ["changes": recorded.joined(separator: ","), "source": source.rawValue]),

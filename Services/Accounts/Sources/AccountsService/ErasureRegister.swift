@@ -30,7 +30,7 @@ enum ErasureRegister {
     /// backup older than them): the account is scrubbed and its key destroyed, the erasure is
     /// recorded under its own id and announced again, so every other service erases the person
     /// too. An erasure already recorded is left alone. Returns how many were applied.
-    static func reapply(_ entries: [Entry], database: Database) async throws -> Int {
+    static func reapply(_ entries: [Entry], database: Database, audit: AuditLog) async throws -> Int {
         var applied = 0
         for entry in entries {
             let done = try await database.transaction { connection -> Bool in
@@ -42,11 +42,12 @@ enum ErasureRegister {
                 try connection.execute(
                     "INSERT INTO erasures (erasure_id, account_id, requested_at) VALUES ($1, $2, $3)", entry.erasureId,
                     entry.accountId, entry.requestedAt)
-                try AuditLog.append(
+                try audit.append(
                     .init(
                         actorId: nil, actorRoles: ["system"], action: "privacy.erasure-reapplied", subjectId: entry.accountId,
                         details: ["erasureId": entry.erasureId.uuidString.lowercased()]), on: connection)
-                try AccountsHandlers.confirm(erasureId: entry.erasureId, service: ServiceName.accounts.rawValue, on: connection)
+                try AccountsHandlers.confirm(
+                    erasureId: entry.erasureId, service: ServiceName.accounts.rawValue, audit: audit, on: connection)
                 let event = Privacy.ErasureRequested(
                     erasureId: entry.erasureId, accountId: entry.accountId, requestedAt: entry.requestedAt)
                 try Outbox.append(

@@ -7,17 +7,28 @@ import Store
 enum PrivacyExport {
     static func hooks(records: AccountRecords) -> PrivacyHooks {
         PrivacyHooks(
-            export: { accountId, connection in try export(accountId, records: records, on: connection) },
+            export: { request, connection in try export(request, records: records, on: connection) },
             erase: { accountId, connection in try AccountsHandlers.scrub(accountId, on: connection) })
     }
 
     /// The account, consents and their history, sign-ins, sessions (never token hashes), policy
     /// acceptances and staff accesses; an empty object once the person is erased. The export itself
-    /// is audited.
-    static func export(_ accountId: UUID, records: AccountRecords, on connection: Connection) throws -> JSONValue {
+    /// is audited: as the person's own, or as a legal export by whoever made it, with the reason,
+    /// which the person then reads in their access log.
+    static func export(_ request: ExportRequest, records: AccountRecords, on connection: Connection) throws -> JSONValue {
+        let accountId = request.accountId
+        if request.isLegal, try connection.queryOne("SELECT 1 FROM accounts WHERE id = $1", accountId) == nil {
+            throw AccountsErrors.notFound
+        }
         // The audit append comes first: its table lock is taken before the transaction's snapshot,
         // so concurrent exports queue on it instead of failing.
-        try AuditLog.append(.init(actorId: accountId, actorRoles: [], action: "privacy.export", subjectId: accountId), on: connection)
+        try records.audit.append(
+            !request.isLegal
+                ? .init(actorId: accountId, actorRoles: [], action: "privacy.export", subjectId: accountId)
+                : .init(
+                    actorId: request.requester.accountId, actorRoles: request.requester.roles.map(\.rawValue).sorted(),
+                    action: "staff.legal-export", subjectId: accountId, details: ["reason": request.reason ?? ""]),
+            on: connection)
         guard let found = try records.load(accountId, on: connection) else { return .object([:]) }
         let consents = try ConsentRecords.current(accountId: accountId, on: connection)
         let changes = try connection.query(
@@ -53,7 +64,7 @@ enum PrivacyExport {
         let accesses = try connection.query(
             """
             SELECT at, actor_id, array_to_json(actor_roles)::text AS roles, action, details->>'reason' AS reason
-            FROM audit_log WHERE subject_id = $1 AND action LIKE 'staff.%' AND actor_id IS NOT NULL ORDER BY seq DESC
+            FROM audit_log WHERE subject_id = $1 AND action LIKE 'staff.%' ORDER BY seq DESC
             """, accountId
         ).map { row in
             Accounts.AccessRecord(

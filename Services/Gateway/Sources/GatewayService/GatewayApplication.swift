@@ -28,9 +28,9 @@ public func buildGatewayRouter(
     PlatformRoutes(bus: bus, openAPIDocument: OpenAPIDocument.data).register(on: router)
     let accountRoutes = AccountRoutes(bus: bus, sessions: sessions, secureCookies: secureCookies)
     accountRoutes.register(on: router)
-    PrivacyRoutes(bus: bus, sessions: sessions, accountRoutes: accountRoutes, exportDeadline: exportDeadline)
-        .register(on: router)
-    StaffRoutes(bus: bus).register(on: router)
+    let exports = PlatformExport(bus: bus, deadline: exportDeadline)
+    PrivacyRoutes(bus: bus, sessions: sessions, accountRoutes: accountRoutes, exports: exports).register(on: router)
+    StaffRoutes(bus: bus, exports: exports).register(on: router)
     return router
 }
 

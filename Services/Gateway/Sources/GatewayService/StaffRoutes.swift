@@ -6,10 +6,18 @@ import ServiceKit
 
 /// Staff routes: accounts checks the roles of each (admin creates staff; support, legal or admin
 /// views an account with a reason, which is audited and shown to its owner; legal or admin
-/// publishes a policy and follows erasures; admin registers the partners consents may name and
-/// offboards staff: roles removed, account disabled, sessions ended).
+/// exports a person's data for a legal reason, shown to them the same way, publishes a policy and
+/// follows erasures; admin registers the partners consents may name and offboards staff: roles
+/// removed, account disabled, sessions ended).
 struct StaffRoutes {
     let bus: BusClient
+    let exports: PlatformExport
+
+    /// `POST /v1/staff/accounts/{id}/export` body.
+    struct LegalExportBody: RequestBody {
+        var reason: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case reason }
+    }
 
     /// `POST /v1/staff/accounts/{id}/offboarding` body.
     struct OffboardingBody: RequestBody {
@@ -61,6 +69,11 @@ struct StaffRoutes {
             }
             let view = Accounts.StaffViewAccount.Request(accountId: id, reason: reason)
             return try JSONBody.response(try await bus.call(Accounts.StaffViewAccount.self, view, as: context.caller))
+        }
+        staff.post("accounts/{id}/export") { request, context in
+            let id = try RouteParameters.id("id", in: context.parameters)
+            let body = try await JSONBody.decode(LegalExportBody.self, from: request)
+            return try PlatformExport.response(try await exports.assemble(for: id, as: context.caller, reason: body.reason))
         }
         staff.post("accounts/{id}/offboarding") { request, context in
             let id = try RouteParameters.id("id", in: context.parameters)
