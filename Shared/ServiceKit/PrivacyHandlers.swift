@@ -73,10 +73,11 @@ enum PrivacyHandlers {
             throw ServiceError(.forbidden, "only legal staff export another person's data")
         }
         let reason = export.reason ?? ""
-        guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, reason.unicodeScalars.count <= 500 else {
+        let blank = reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+        guard !blank, reason.unicodeScalars.count <= 500 else {
             throw ServiceError(
                 .validationFailed, "say why this person's data is exported (1 to 500 characters)",
-                fieldErrors: [FieldError(field: "reason", code: reason.isEmpty ? "required" : "invalid")])
+                fieldErrors: [FieldError(field: "reason", code: blank ? "required" : "too_long")])
         }
     }
 

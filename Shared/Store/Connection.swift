@@ -233,7 +233,9 @@ extension Connection {
         // Zero turns the limit off, as PostgreSQL's own 0 does.
         let (seconds, attoseconds) = config.statementTimeout.components
         let timeout = max(0, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
-        var setup = "SET DateStyle TO ISO; SET bytea_output TO hex; SET TimeZone TO 'UTC'; SET statement_timeout TO \(timeout)"
+        // Notices (a migration's "already exists, skipping") would go to standard error unasked.
+        var setup = "SET DateStyle TO ISO; SET bytea_output TO hex; SET TimeZone TO 'UTC'; SET statement_timeout TO \(timeout); "
+            + "SET client_min_messages TO warning"
         if let schema = config.schema {
             setup += "; SET search_path TO \(quoteIdentifier(schema))"
         }
