@@ -5,14 +5,21 @@ import Logging
 /// One PostgreSQL session, lent to a `withConnection`, `transaction` or `run` body.
 ///
 /// Only valid inside that body, on the thread that runs it: it is deliberately not `Sendable`.
-/// Statements go out with `PQexecParams`, parameters as separate text values, never spliced
-/// into the SQL; results come back in text format and are read with `Row.decode`.
+/// Statements with parameters are prepared once per session (`PQprepare`) and then executed by
+/// name (`PQexecPrepared`), so PostgreSQL parses and plans each one once rather than on every
+/// call; parameters go as separate text values, never spliced into the SQL; results come back in
+/// text format and are read with `Row.decode`.
 public final class Connection {
     let handle: OpaquePointer
     /// Set when the session can no longer be trusted (lost, or left mid-COPY): the owner reopens it.
     private(set) var needsReset = false
     /// The first error of the current transaction, so a body that swallowed it still fails the commit.
     var transactionError: StoreError?
+    /// The statements this session has prepared, by their SQL text; the name is `s<n>`.
+    private var prepared: [String: String] = [:]
+    /// Beyond this many, statements run unprepared: a session cannot hold statements without end
+    /// (SQL texts are constants of the code, so a real service stays far below it).
+    static let maxPreparedStatements = 512
 
     init(handle: OpaquePointer) {
         self.handle = handle
@@ -119,13 +126,38 @@ public final class Connection {
             buffer.append(contentsOf: text.utf8.map { CChar(bitPattern: $0) })
             buffer.append(0)
         }
+        let statement = try preparedName(for: sql, parameterCount: texts.count)
         let result = buffer.withUnsafeBufferPointer { storage in
             let pointers: [UnsafePointer<CChar>?] = offsets.map { offset in offset.map { storage.baseAddress! + $0 } }
             return pointers.withUnsafeBufferPointer { values in
-                PQexecParams(handle, sql, Int32(texts.count), nil, values.baseAddress, nil, nil, 0)
+                if let statement {
+                    PQexecPrepared(handle, statement, Int32(texts.count), values.baseAddress, nil, nil, 0)
+                } else {
+                    PQexecParams(handle, sql, Int32(texts.count), nil, values.baseAddress, nil, nil, 0)
+                }
             }
         }
-        return try consume(result, read)
+        do {
+            return try consume(result, read)
+        } catch let error as StoreError where error.sqlState == "0A000" && statement != nil {
+            // "cached plan must not change result type": the table changed under the statement
+            // (a migration by a newer instance). Prepare it afresh next time.
+            prepared[sql] = nil
+            _ = try? executeScript("DEALLOCATE \(statement!)")
+            throw error
+        }
+    }
+
+    /// The name `sql` is prepared under in this session, preparing it first if need be; nil once
+    /// the session holds as many statements as it may. A prepared statement outlives a rolled-back
+    /// transaction. (Scripts — migrations, `BEGIN`, `LOCK` — go through `executeScript` instead.)
+    private func preparedName(for sql: String, parameterCount: Int) throws -> String? {
+        if let name = prepared[sql] { return name }
+        guard prepared.count < Self.maxPreparedStatements else { return nil }
+        let name = "s\(prepared.count + 1)"
+        try consume(PQprepare(handle, name, sql, Int32(parameterCount), nil)) { _ in }
+        prepared[sql] = name
+        return name
     }
 
     private func consume<T>(_ result: OpaquePointer?, _ read: (OpaquePointer) throws -> T) throws -> T {

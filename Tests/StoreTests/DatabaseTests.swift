@@ -30,6 +30,36 @@ import Testing
         }
     }
 
+    @Test("a statement is prepared once per session and reused, across a rollback and a change of its table")
+    func statementsArePreparedOnce() async throws {
+        try await withDatabase(poolSize: 1) { database, _ in
+            try await database.withConnection { connection in
+                try connection.executeScript("CREATE TABLE widgets (id int PRIMARY KEY, name text)")
+                try connection.execute("INSERT INTO widgets VALUES (1, 'a'), (2, 'b')")
+            }
+            let prepared = "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement = 'SELECT name FROM widgets WHERE id = $1'"
+            for id in [1, 2, 1] {
+                _ = try await database.withConnection { try $0.queryOne("SELECT name FROM widgets WHERE id = $1", id) }
+            }
+            #expect(try await database.withConnection { try $0.queryOne(prepared)?.decode("n", as: Int.self) } == 1)
+            // A rolled-back transaction leaves the session's statements usable.
+            await #expect(throws: StoreError.self) {
+                try await database.transaction { connection in
+                    _ = try connection.queryOne("SELECT name FROM widgets WHERE id = $1", 2)
+                    try connection.execute("INSERT INTO widgets VALUES (1, 'again')")
+                }
+            }
+            let name = try await database.withConnection { try $0.queryOne("SELECT name FROM widgets WHERE id = $1", 2)?.decode("name", as: String.self) }
+            #expect(name == "b")
+            // A column added under a prepared statement that reads all of them: one failure, then prepared afresh.
+            _ = try await database.withConnection { try $0.query("SELECT * FROM widgets WHERE id > $1", 0) }
+            try await database.withConnection { try $0.executeScript("ALTER TABLE widgets ADD COLUMN size int") }
+            _ = try? await database.withConnection { try $0.query("SELECT * FROM widgets WHERE id > $1", 0) }
+            let rows = try await database.withConnection { try $0.query("SELECT * FROM widgets WHERE id > $1", 0) }
+            #expect(rows.count == 2)
+        }
+    }
+
     @Test func uniqueViolationIsMappedWithItsConstraint() async throws {
         try await withDatabase { database, _ in
             try await database.withConnection { connection in

@@ -23,8 +23,9 @@ public struct RequestTraceMiddleware<Context: IdentifiedRequestContext>: RouterM
         var context = context
         let trace = request.headers[.traceparent].flatMap(TraceContext.init(traceparent:))?.child() ?? .root()
         context.requestId = Self.clientRequestId(in: request) ?? trace.traceId
-        context.logger[metadataKey: "request.id"] = "\(context.requestId)"
-        context.logger[metadataKey: "trace.id"] = "\(trace.traceId)"
+        // The ids reach the request's log lines through the process's metadata provider
+        // (`LoggingSetup.requestMetadata`); setting them on the logger would make swift-log's
+        // text handler render its metadata again, on every request, for lines mostly never written.
         var response = try await ServiceContext.withValue(.serving(requestId: context.requestId, trace: trace)) {
             try await next(request, context)
         }

@@ -38,9 +38,12 @@ struct AccountRecords {
         var userAgent: String
     }
 
+    /// What `load` reads of `accounts a`, with the account's sealed data key in the same row (one
+    /// statement instead of two on every read of an account).
     static let columns = """
         a.id, a.personal_sealed, array_to_json(a.roles)::text AS roles, a.phone_sealed, a.created_at, a.password_hash,
-        (SELECT p.version FROM policy_acceptances p WHERE p.account_id = a.id ORDER BY p.id DESC LIMIT 1) AS policy_version
+        (SELECT p.version FROM policy_acceptances p WHERE p.account_id = a.id ORDER BY p.id DESC LIMIT 1) AS policy_version,
+        (SELECT k.sealed_key FROM account_keys k WHERE k.account_id = a.id) AS sealed_key
         """
 
     /// The blind index of an email: what lookups and uniqueness use instead of the address.
@@ -67,7 +70,10 @@ struct AccountRecords {
     private func decode(_ row: Row, on connection: Connection) throws -> (account: Accounts.Account, passwordHash: String) {
         let id = try row.decode("id", as: UUID.self)
         let roles = try JSONDecoder().decode([String].self, from: Data(try row.decode("roles", as: String.self).utf8))
-        let key = try dataKey(for: id, on: connection)
+        guard let sealedKey = try row.decode("sealed_key", as: Data?.self) else {
+            throw ServiceError(.notFound, "no such account")
+        }
+        let key = try dataKey(sealed: sealedKey, for: id)
         let personal = try Self.openPersonal(try row.decode("personal_sealed"), with: key, id: id)
         var phone: String?
         if let sealed = try row.decode("phone_sealed", as: Data?.self) {
@@ -146,7 +152,12 @@ struct AccountRecords {
         guard let row = try connection.queryOne("SELECT sealed_key FROM account_keys WHERE account_id = $1", id) else {
             throw ServiceError(.notFound, "no such account")
         }
-        let material = try keyRing.open(try row.decode("sealed_key", as: Data.self), associatedData: Self.binding(id))
+        return try dataKey(sealed: try row.decode("sealed_key", as: Data.self), for: id)
+    }
+
+    /// The account's data key, opened from its sealed form under the master key ring.
+    func dataKey(sealed: Data, for id: UUID) throws -> KeyRing {
+        let material = try keyRing.open(sealed, associatedData: Self.binding(id))
         return try KeyRing(current: SealingKey(id: "account", material: material))
     }
 

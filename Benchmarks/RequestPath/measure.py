@@ -1,0 +1,139 @@
+"""Measures the request path of a running platform (started by Benchmarks/RequestPath/run).
+
+For each route and connection count it runs wrk, reads the CPU time every platform process used
+meanwhile from /proc (utime + stime), and prints requests/s, p50, p99, the ratio to the bare
+route at the same connection count, and CPU microseconds per request per process.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+
+TICKS = os.sysconf("SC_CLK_TCK")
+PASSWORD = "request path benchmark passphrase"
+
+
+def call(method, url, body=None, token=None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", "Bearer " + token)
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read() or b"null")
+
+
+def processes(bin_dir, data_dir):
+    """pid -> group name: each platform executable by name, and PostgreSQL's backends."""
+    groups = {}
+    postmaster = None
+    pid_file = os.path.join(data_dir, "pg", "data", "postmaster.pid")
+    for candidate in [pid_file] + [os.path.join(root, "postmaster.pid") for root, _, files in os.walk(data_dir) if "postmaster.pid" in files]:
+        if os.path.exists(candidate):
+            postmaster = int(open(candidate).readline())
+            break
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        try:
+            command = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[0].decode()
+            parent = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if command.startswith(bin_dir.rstrip("/") + "/"):
+            groups[pid] = os.path.basename(command)
+        elif postmaster is not None and (pid == postmaster or parent == postmaster):
+            groups[pid] = "postgres"
+    return groups
+
+
+def cpu_ticks(groups):
+    totals = {}
+    for pid, name in groups.items():
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        totals[name] = totals.get(name, 0) + int(fields[11]) + int(fields[12])
+    return totals
+
+
+def parse_wrk(text):
+    def duration(value, unit):
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    def percentile(label):
+        match = re.search(r"^\s+%s\s+([\d.]+)(us|ms|s)\s*$" % re.escape(label), text, re.M)
+        return duration(*match.groups()) if match else float("nan")
+
+    requests = int(re.search(r"(\d+) requests in", text).group(1))
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    socket_errors = re.search(r"Socket errors: (.*)", text)
+    return {
+        "requests": requests, "rate": rate, "p50": percentile("50%"), "p99": percentile("99%"),
+        "errors": int(errors.group(1)) if errors else 0, "socket_errors": socket_errors.group(1) if socket_errors else "",
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--gateway", required=True)
+    parser.add_argument("--bin-dir", required=True)
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--connections", default="1 16 64")
+    parser.add_argument("--routes", default="healthz policy me consents")
+    parser.add_argument("--scripts", required=True)
+    options = parser.parse_args()
+    gateway = options.gateway
+
+    policy = call("GET", gateway + "/v1/privacy/policy")["version"]
+    email = "request-path-%d@example.com" % os.getpid()
+    call("POST", gateway + "/v1/accounts", {
+        "email": email, "password": PASSWORD, "displayName": "Bench", "role": "member", "acceptPolicyVersion": policy})
+    token = call("POST", gateway + "/v1/sessions", {"email": email, "password": PASSWORD})["token"]
+    auth = ["-H", "Authorization: Bearer " + token]
+    routes = {
+        "healthz": ("GET /healthz", [gateway + "/healthz"]),
+        "policy": ("GET /v1/privacy/policy", [gateway + "/v1/privacy/policy"]),
+        "me": ("GET /v1/me", auth + [gateway + "/v1/me"]),
+        "consents": ("PUT /v1/me/consents", auth + ["-s", os.path.join(options.scripts, "consents.lua"), gateway + "/v1/me/consents"]),
+    }
+    groups = processes(options.bin_dir, options.data_dir)
+    shown = ["gateway", "broker", "accounts", "postgres"]
+    print("2 cores, %ss per cell; CPU µs per request by process (all: every platform process and PostgreSQL)" % options.seconds)
+    header = "%-22s %5s %9s %8s %8s %7s" % ("route", "conns", "req/s", "p50 ms", "p99 ms", "× bare")
+    header += "".join(" %9s" % name for name in shown) + " %9s" % "all"
+    print(header)
+    bare = {}
+    for key in options.routes.split():
+        label, arguments = routes[key]
+        for connections in [int(c) for c in options.connections.split()]:
+            threads = str(min(connections, 2))
+            # A short warm-up, not measured.
+            subprocess.run(["wrk", "-t" + threads, "-c" + str(connections), "-d1s"] + arguments, capture_output=True)
+            before = cpu_ticks(groups)
+            run = subprocess.run(
+                ["wrk", "-t" + threads, "-c" + str(connections), "-d%ds" % options.seconds, "--latency"] + arguments,
+                capture_output=True, text=True)
+            after = cpu_ticks(groups)
+            result = parse_wrk(run.stdout)
+            if key == "healthz":
+                bare[connections] = result["rate"]
+            ratio = result["rate"] / bare[connections] if connections in bare else float("nan")
+            per_request = {name: (after.get(name, 0) - before.get(name, 0)) / TICKS * 1e6 / max(1, result["requests"]) for name in after}
+            line = "%-22s %5d %9.0f %8.2f %8.2f %7.2f" % (label, connections, result["rate"], result["p50"], result["p99"], ratio)
+            line += "".join(" %9.0f" % per_request.get(name, 0) for name in shown) + " %9.0f" % sum(per_request.values())
+            if result["errors"] or result["socket_errors"]:
+                line += "  non-2xx %d %s" % (result["errors"], result["socket_errors"])
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
