@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import Instrumentation
 public import Logging
 public import Models
@@ -35,8 +35,19 @@ public final class BusClient: Sendable {
         _ operation: Op.Type, _ request: Op.Request, as caller: Caller, idempotencyKey: String? = nil
     ) async throws -> Op.Response {
         try await perform(
-            service: Op.service, operation: Op.name, request: request, responseType: Op.Response.self, caller: caller,
-            idempotent: Op.isIdempotent, idempotencyKey: idempotencyKey, timeout: Op.timeout)
+            service: Op.service, operation: Op.name, request: request, caller: caller, idempotent: Op.isIdempotent,
+            idempotencyKey: idempotencyKey, timeout: Op.timeout, response: Self.decoder(for: Op.Response.self, operation: Op.name))
+    }
+
+    /// Calls `operation` for `caller` and returns its response as the worker wrote it: the JSON of
+    /// `Op.Response`, for a front end that answers it unchanged (the gateway's HTTP API speaks the
+    /// same JSON), without decoding it only to encode it again. Errors as `call`.
+    public func callReturningJSON<Op: BusOperation>(
+        _ operation: Op.Type, _ request: Op.Request, as caller: Caller, idempotencyKey: String? = nil
+    ) async throws -> Data {
+        try await perform(
+            service: Op.service, operation: Op.name, request: request, caller: caller, idempotent: Op.isIdempotent,
+            idempotencyKey: idempotencyKey, timeout: Op.timeout, response: { $0 })
     }
 
     /// Calls an operation known by name only (replay, info, tools), with an explicit policy.
@@ -45,8 +56,18 @@ public final class BusClient: Sendable {
         idempotent: Bool, timeout: Duration
     ) async throws -> Response {
         try await perform(
-            service: service, operation: operation, request: request, responseType: responseType, caller: caller,
-            idempotent: idempotent, idempotencyKey: nil, timeout: timeout)
+            service: service, operation: operation, request: request, caller: caller, idempotent: idempotent,
+            idempotencyKey: nil, timeout: timeout, response: Self.decoder(for: responseType, operation: operation))
+    }
+
+    /// Reads a response payload as `type`; one that does not match is the worker's fault.
+    private static func decoder<Response: Decodable>(for type: Response.Type, operation: String) -> (Data) throws -> Response {
+        { payload in
+            guard let response = try? Wire.decoder.decode(Response.self, from: payload) else {
+                throw ServiceError(.internalError, "the response to \(operation) does not match its type")
+            }
+            return response
+        }
     }
 
     /// `mmi.workers`: how many instances and worker sockets the broker has for `service`.
@@ -88,9 +109,9 @@ public final class BusClient: Sendable {
 
     // MARK: The call
 
-    private func perform<Request: Encodable, Response: Decodable>(
-        service: ServiceName, operation: String, request: Request, responseType: Response.Type, caller: Caller,
-        idempotent: Bool, idempotencyKey: String?, timeout: Duration
+    private func perform<Request: Encodable, Response>(
+        service: ServiceName, operation: String, request: Request, caller: Caller, idempotent: Bool,
+        idempotencyKey: String?, timeout: Duration, response: (Data) throws -> Response
     ) async throws -> Response {
         let requestID = RequestID.next()
         let clock = ContinuousClock()
@@ -132,7 +153,7 @@ public final class BusClient: Sendable {
                 continue
             }
             do {
-                return try decode(reply, requestID: requestID, operation: operation, as: responseType)
+                return try response(try payload(of: reply, requestID: requestID, operation: operation))
             } catch let error as ServiceError where error.code == .busy {
                 let pause = busyPause * Double.random(in: 0.5...1.5)
                 guard clock.now.duration(to: deadline) > pause * 2 else { throw error }
@@ -146,19 +167,18 @@ public final class BusClient: Sendable {
         throw ServiceError(.unavailable, "no worker of \(service.rawValue) answered \(operation) in time")
     }
 
-    private func decode<Response: Decodable>(
-        _ reply: [Data], requestID: String, operation: String, as type: Response.Type
-    ) throws -> Response {
+    /// The reply's payload frame; the worker's error, if it answered one.
+    private func payload(of reply: [Data], requestID: String, operation: String) throws -> Data {
         guard let first = reply.first, let header = try? HeaderCoding.decodeReplyHeader(first),
             header.requestId == requestID
         else {
             throw ServiceError(.internalError, "the reply to \(operation) is malformed")
         }
         if let error = header.error { throw error }
-        guard reply.count >= 2, let response = try? Wire.decoder.decode(Response.self, from: reply[1]) else {
+        guard reply.count >= 2 else {
             throw ServiceError(.internalError, "the response to \(operation) does not match its type")
         }
-        return response
+        return reply[1]
     }
 }
 

@@ -209,3 +209,62 @@ private func hexValue(_ byte: UInt8) -> UInt8? {
     default: nil
     }
 }
+
+extension Array: SQLEncodable where Element == String {
+    /// A `text[]` literal with every element quoted, so commas, braces, quotes, backslashes, empty
+    /// strings and the word NULL all arrive as themselves (send it as `$1::text[]`).
+    public var sqlText: String? {
+        let quoted = map { element in
+            "\"" + element.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        return "{" + quoted.joined(separator: ",") + "}"
+    }
+}
+
+extension Array: SQLDecodable where Element == String {
+    /// Reads a one-dimensional `text[]` in PostgreSQL's output format: `{a,"b c","d\"e"}`; an element
+    /// that is NULL, or an array of more dimensions, does not decode.
+    public init(sqlText: String) throws {
+        let failed = StoreError.decodingFailed.with(context: "column text is not a one-dimensional text array")
+        var bytes = [UInt8](sqlText.utf8)[...]
+        guard bytes.first == UInt8(ascii: "{"), bytes.last == UInt8(ascii: "}") else { throw failed }
+        bytes = bytes.dropFirst().dropLast()
+        var elements: [String] = []
+        guard !bytes.isEmpty else {
+            self = elements
+            return
+        }
+        var index = bytes.startIndex
+        while true {
+            var element: [UInt8] = []
+            if index < bytes.endIndex, bytes[index] == UInt8(ascii: "\"") {
+                index += 1
+                while true {
+                    guard index < bytes.endIndex else { throw failed }
+                    var byte = bytes[index]
+                    index += 1
+                    if byte == UInt8(ascii: "\"") { break }
+                    if byte == UInt8(ascii: "\\") {
+                        guard index < bytes.endIndex else { throw failed }
+                        byte = bytes[index]
+                        index += 1
+                    }
+                    element.append(byte)
+                }
+            } else {
+                while index < bytes.endIndex, bytes[index] != UInt8(ascii: ",") {
+                    guard bytes[index] != UInt8(ascii: "{"), bytes[index] != UInt8(ascii: "\"") else { throw failed }
+                    element.append(bytes[index])
+                    index += 1
+                }
+                // An unquoted NULL is SQL NULL, which a [String] cannot hold.
+                guard !element.isEmpty, !element.elementsEqual("NULL".utf8) else { throw failed }
+            }
+            elements.append(String(decoding: element, as: UTF8.self))
+            guard index < bytes.endIndex else { break }
+            guard bytes[index] == UInt8(ascii: ",") else { throw failed }
+            index += 1
+        }
+        self = elements
+    }
+}

@@ -141,6 +141,20 @@ struct TypedLayerTests {
         }
     }
 
+    @Test("a call can return the response's JSON as the worker wrote it, with errors as typed calls throw them")
+    func responseAsJSON() async throws {
+        try await withGreeter { bus, _ in
+            let json = try await bus.callReturningJSON(Greeter.Hello.self, .init(name: "Ada"), as: .anonymous)
+            let decoded = try WireCoding.decoder().decode(Greeter.Hello.Response.self, from: json)
+            #expect(decoded.greeting == "hello, Ada" && decoded.worker == "g1")
+            #expect(String(decoding: json, as: UTF8.self).hasPrefix("{\"greeting\":"), "sorted keys, as WireCoding writes")
+            let refused = await #expect(throws: ServiceError.self) {
+                try await bus.callReturningJSON(Greeter.Validate.self, .init(name: "x"), as: .anonymous)
+            }
+            #expect(refused?.code == .validationFailed && refused?.fieldErrors.count == 2)
+        }
+    }
+
     @Test("a worker's ServiceError reaches the caller with its code and field errors")
     func serviceErrorPassesThrough() async throws {
         try await withGreeter { bus, _ in

@@ -19,6 +19,23 @@ import Testing
         #expect(echoed == value, sourceLocation: sourceLocation)
     }
 
+    @Test("a text[] column reads as [String], quoting and escapes undone; NULL elements and nested arrays do not")
+    func textArraysDecode() async throws {
+        try await withDatabase { database, _ in
+            let elements = ["member", "b c", "d\"e", "back\\slash", "", "NULL", "x,y", "{braces}", "日本語"]
+            let read = try await database.withConnection { connection in
+                try connection.queryOne(
+                    "SELECT $1::text[] AS value, '{}'::text[] AS empty", elements)!
+            }
+            #expect(try read.decode("value", as: [String].self) == elements)
+            #expect(try read.decode("empty", as: [String].self) == [])
+            for bad in ["ARRAY['a', NULL]::text[]", "ARRAY[ARRAY['a'], ARRAY['b']]::text[]"] {
+                let row = try await database.withConnection { try $0.queryOne("SELECT \(bad) AS value")! }
+                #expect(throws: StoreError.decodingFailed) { try row.decode("value", as: [String].self) }
+            }
+        }
+    }
+
     @Test func everyTypeRoundTrips() async throws {
         try await withDatabase { database, _ in
             for text in ["", "plain", "héllo wörld — 日本語 🎉 \u{1F9D1}\u{200D}\u{1F4BB}", "'; DROP TABLE x; --", "back\\slash \"quoted\" $1 %s \n\t\r"] {

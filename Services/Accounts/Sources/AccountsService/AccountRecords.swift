@@ -41,7 +41,7 @@ struct AccountRecords {
     /// What `load` reads of `accounts a`, with the account's sealed data key in the same row (one
     /// statement instead of two on every read of an account).
     static let columns = """
-        a.id, a.personal_sealed, array_to_json(a.roles)::text AS roles, a.phone_sealed, a.created_at, a.password_hash,
+        a.id, a.personal_sealed, a.roles, a.phone_sealed, a.created_at, a.password_hash,
         (SELECT p.version FROM policy_acceptances p WHERE p.account_id = a.id ORDER BY p.id DESC LIMIT 1) AS policy_version,
         (SELECT k.sealed_key FROM account_keys k WHERE k.account_id = a.id) AS sealed_key
         """
@@ -69,7 +69,7 @@ struct AccountRecords {
 
     private func decode(_ row: Row, on connection: Connection) throws -> (account: Accounts.Account, passwordHash: String) {
         let id = try row.decode("id", as: UUID.self)
-        let roles = try JSONDecoder().decode([String].self, from: Data(try row.decode("roles", as: String.self).utf8))
+        let roles = try row.decode("roles", as: [String].self)
         guard let sealedKey = try row.decode("sealed_key", as: Data?.self) else {
             throw ServiceError(.notFound, "no such account")
         }
@@ -102,7 +102,7 @@ struct AccountRecords {
                 INSERT INTO accounts (id, email_index, personal_sealed, password_hash, roles)
                 VALUES ($1, $2, $3, $4, $5::text[])
                 """,
-                id, emailIndex(email), try Self.seal(personal, with: key, id: id), passwordHash, SQLTextArray(roles))
+                id, emailIndex(email), try Self.seal(personal, with: key, id: id), passwordHash, roles)
         } catch let error as StoreError where error == .uniqueViolation {
             throw AccountsErrors.emailTaken
         }

@@ -90,10 +90,10 @@ extension AccountsHandlers {
             guard try Self.isEnabledAdmin(actor, on: connection) else { throw AccountsErrors.forbidden }
             guard
                 let row = try connection.queryOne(
-                    "SELECT array_to_json(roles)::text AS roles FROM accounts WHERE id = $1 AND erased_at IS NULL FOR UPDATE",
+                    "SELECT roles FROM accounts WHERE id = $1 AND erased_at IS NULL FOR UPDATE",
                     request.accountId)
             else { throw AccountsErrors.notFound }
-            let current = try JSONDecoder().decode([String].self, from: Data(try row.decode("roles", as: String.self).utf8))
+            let current = try row.decode("roles", as: [String].self)
             let removed = current.filter(request.removeRoles.contains)
             let remaining = current.filter { !request.removeRoles.contains($0) }
             if current.contains("admin") && (removed.contains("admin") || request.disable) {
@@ -106,7 +106,7 @@ extension AccountsHandlers {
                 UPDATE accounts SET roles = $2::text[],
                     disabled_at = CASE WHEN $3 THEN coalesce(disabled_at, now()) ELSE disabled_at END
                 WHERE id = $1 RETURNING disabled_at IS NOT NULL AS disabled
-                """, request.accountId, SQLTextArray(roles), request.disable)?.decode("disabled", as: Bool.self) ?? false
+                """, request.accountId, roles, request.disable)?.decode("disabled", as: Bool.self) ?? false
             var ended = 0
             if request.disable || request.endSessions || !removed.isEmpty {
                 // Sessions carry the roles they were opened with; removing a role ends them too.

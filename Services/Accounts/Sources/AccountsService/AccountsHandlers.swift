@@ -161,14 +161,14 @@ struct AccountsHandlers: Sendable {
             guard
                 let row = try connection.queryOne(
                     """
-                    SELECT s.account_id, s.expires_at, array_to_json(a.roles)::text AS roles,
+                    SELECT s.account_id, s.expires_at, a.roles,
                            (SELECT p.version FROM policy_acceptances p WHERE p.account_id = a.id ORDER BY p.id DESC LIMIT 1) AS accepted
                     FROM sessions s JOIN accounts a ON a.id = s.account_id
                     WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND a.erased_at IS NULL
                       AND a.disabled_at IS NULL
                     """, hash)
             else { throw ServiceError(.unauthenticated, "the session is not valid") }
-            let roles = try JSONDecoder().decode([String].self, from: Data(try row.decode("roles", as: String.self).utf8))
+            let roles = try row.decode("roles", as: [String].self)
             return Accounts.Authenticate.Response(
                 accountId: try row.decode("account_id"), roles: roles, expiresAt: try row.decode("expires_at"),
                 acceptedPolicyVersion: try row.decode("accepted"),

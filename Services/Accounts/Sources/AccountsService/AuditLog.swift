@@ -54,7 +54,7 @@ struct AuditLog: Sendable {
             INSERT INTO audit_log (seq, at, actor_id, actor_roles, action, subject_id, details, prev_hash, hash, mac)
             VALUES ($1, now(), $2, $3::text[], $4, $5, $6::jsonb, $7, $8, $9)
             """,
-            seq, entry.actorId, SQLTextArray(entry.actorRoles), entry.action, entry.subjectId, SQLJSON(detailsJSON),
+            seq, entry.actorId, entry.actorRoles, entry.action, entry.subjectId, SQLJSON(detailsJSON),
             previous, hash, mac(.entry, seq: seq, hash: hash))
         try connection.execute(
             "UPDATE audit_head SET last_seq = $1, last_hash = $2, head_mac = $3", seq, hash, mac(.head, seq: seq, hash: hash))
@@ -143,19 +143,6 @@ struct AuditLog: Sendable {
             String(seq), String(micros), actorId?.uuidString.lowercased() ?? "-", actorRoles.joined(separator: ","),
             action, subjectId?.uuidString.lowercased() ?? "-", details,
         ].joined(separator: "\n")
-    }
-}
-
-/// A `text[]` parameter, written as a PostgreSQL array literal with every element quoted.
-struct SQLTextArray: SQLEncodable {
-    var elements: [String]
-    init(_ elements: [String]) { self.elements = elements }
-
-    var sqlText: String? {
-        let quoted = elements.map { element in
-            "\"" + element.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-        }
-        return "{" + quoted.joined(separator: ",") + "}"
     }
 }
 

@@ -87,10 +87,10 @@ struct AccountRoutes {
             return response
         }
         router.get("v1/partners") { _, context in
-            try JSONBody.response(try await bus.call(Accounts.ListPartners.self, Empty(), as: context.caller))
+            JSONBody.relay(try await bus.callReturningJSON(Accounts.ListPartners.self, Empty(), as: context.caller))
         }
         router.get("v1/privacy/policy") { _, context in
-            try JSONBody.response(try await bus.call(Accounts.CurrentPolicy.self, Empty(), as: context.caller))
+            JSONBody.relay(try await bus.callReturningJSON(Accounts.CurrentPolicy.self, Empty(), as: context.caller))
         }
 
         let me = router.group(context: AuthenticatedContext.self)
@@ -100,17 +100,17 @@ struct AccountRoutes {
             return clearingSession(Response(status: .noContent))
         }
         me.get("v1/me") { _, context in
-            try JSONBody.response(try await bus.call(Accounts.Me.self, Empty(), as: context.caller))
+            JSONBody.relay(try await bus.callReturningJSON(Accounts.Me.self, Empty(), as: context.caller))
         }
         me.patch("v1/me") { request, context in
             let body = try await JSONBody.decode(ProfileBody.self, from: request)
             let change = Accounts.UpdateProfile.Request(
                 displayName: body.displayName, phone: body.phone, email: body.email, password: body.password,
                 currentPassword: body.currentPassword, currentToken: context.session.token)
-            return try JSONBody.response(try await bus.call(Accounts.UpdateProfile.self, change, as: context.caller))
+            return JSONBody.relay(try await bus.callReturningJSON(Accounts.UpdateProfile.self, change, as: context.caller))
         }
         me.get("v1/me/consents") { _, context in
-            try JSONBody.response(try await bus.call(Accounts.GetConsents.self, .init(), as: context.caller))
+            JSONBody.relay(try await bus.callReturningJSON(Accounts.GetConsents.self, .init(), as: context.caller))
         }
         me.put("v1/me/consents") { request, context in
             let body = try await JSONBody.decode(ConsentsBody.self, from: request)
@@ -118,11 +118,11 @@ struct AccountRoutes {
                 performanceCookies: body.performanceCookies, functionalityCookies: body.functionalityCookies,
                 marketingEmail: body.marketingEmail, marketingSms: body.marketingSms, partners: body.partners,
                 source: .settings)
-            return try JSONBody.response(try await bus.call(Accounts.SetConsents.self, change, as: context.caller))
+            return JSONBody.relay(try await bus.callReturningJSON(Accounts.SetConsents.self, change, as: context.caller))
         }
         me.get("v1/me/consents/history") { request, context in
             let page = try RouteParameters.page(from: request)
-            return try JSONBody.response(try await bus.call(Accounts.ConsentHistory.self, page, as: context.caller))
+            return JSONBody.relay(try await bus.callReturningJSON(Accounts.ConsentHistory.self, page, as: context.caller))
         }
         me.post("v1/me/policy-acceptances") { request, context in
             let body = try await JSONBody.decode(AcceptanceBody.self, from: request)
@@ -132,11 +132,11 @@ struct AccountRoutes {
         }
         me.get("v1/me/sign-ins") { request, context in
             let page = try RouteParameters.page(from: request)
-            return try JSONBody.response(try await bus.call(Accounts.SignInHistory.self, page, as: context.caller))
+            return JSONBody.relay(try await bus.callReturningJSON(Accounts.SignInHistory.self, page, as: context.caller))
         }
         me.get("v1/me/access-log") { request, context in
             let page = try RouteParameters.page(from: request)
-            return try JSONBody.response(try await bus.call(Accounts.AccessLog.self, page, as: context.caller))
+            return JSONBody.relay(try await bus.callReturningJSON(Accounts.AccessLog.self, page, as: context.caller))
         }
     }
 

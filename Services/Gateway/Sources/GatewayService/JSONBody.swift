@@ -68,6 +68,13 @@ enum JSONBody {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
     }
 
+    /// A bus response answered as it came (`BusClient.callReturningJSON`): the bus and the HTTP API
+    /// write the same JSON (`WireCoding`), so decoding it only to encode it again would be waste.
+    static func relay(_ json: Data, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json)))
+    }
+
     /// Unreadable JSON is the client's syntax error; readable JSON of the wrong shape names the field.
     static func problem(for error: DecodingError) -> ServiceError {
         let malformed = ServiceError(.malformedJSON, "The request body is not valid JSON.")

@@ -68,7 +68,7 @@ struct StaffRoutes {
                     fieldErrors: [FieldError(field: "reason", code: "required")])
             }
             let view = Accounts.StaffViewAccount.Request(accountId: id, reason: reason)
-            return try JSONBody.response(try await bus.call(Accounts.StaffViewAccount.self, view, as: context.caller))
+            return JSONBody.relay(try await bus.callReturningJSON(Accounts.StaffViewAccount.self, view, as: context.caller))
         }
         staff.post("accounts/{id}/export") { request, context in
             let id = try RouteParameters.id("id", in: context.parameters)
@@ -81,7 +81,7 @@ struct StaffRoutes {
             let change = Accounts.StaffOffboard.Request(
                 accountId: id, removeRoles: body.removeRoles ?? [], disable: body.disable ?? false,
                 endSessions: body.endSessions ?? false, reason: body.reason)
-            return try JSONBody.response(try await bus.call(Accounts.StaffOffboard.self, change, as: context.caller))
+            return JSONBody.relay(try await bus.callReturningJSON(Accounts.StaffOffboard.self, change, as: context.caller))
         }
         staff.post("policy-versions") { request, context in
             let body = try await JSONBody.decode(PolicyVersionBody.self, from: request)
