@@ -34,12 +34,18 @@ public final class ServiceWorker: Sendable {
     private let logger: Logger
     private let handlers = Mutex<[String: Handler]>([:])
     private let meters = Meters()
+    private let executor: (any TaskExecutor)?
 
     /// A worker for `service`; see `MDPWorker` for the transport parameters.
+    ///
+    /// - Parameter executor: where handlers run once they first wait (the service's database pool,
+    ///   `Database.executor`, so their statements run without a thread hand-off); by default the
+    ///   cooperative pool.
     public init(
         context: BusContext, endpoint: String, service: ServiceName, instanceId: String, slots: Int = 4,
-        curve: ClientCurve?, heartbeat: Heartbeat = .init(), logger: Logger
+        curve: ClientCurve?, heartbeat: Heartbeat = .init(), executor: (any TaskExecutor)? = nil, logger: Logger
     ) {
+        self.executor = executor
         var logger = logger
         logger[metadataKey: "bus.service"] = "\(service.rawValue)"
         self.service = service
@@ -143,7 +149,7 @@ public final class ServiceWorker: Sendable {
         do {
             let response = try await ServiceContext.withValue(
                 .serving(requestId: header.requestId, trace: context.trace)
-            ) { try await handler(body[1], context) }
+            ) { try await withTaskExecutorPreference(executor) { try await handler(body[1], context) } }
             meters.record(operation: header.operation, outcome: "ok", since: started)
             return [Self.encode(ReplyHeader(requestId: header.requestId)), response]
         } catch let error as ServiceError {

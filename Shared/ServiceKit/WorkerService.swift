@@ -154,7 +154,7 @@ public enum WorkerServiceMain {
         let worker = ServiceWorker(
             context: parts.context, endpoint: endpoints.mdp, service: service,
             instanceId: settings.process.instanceId, slots: settings.workerSlots,
-            curve: settings.process.curve, logger: logger)
+            curve: settings.process.curve, executor: database.executor, logger: logger)
         let resources = ServiceResources(database: database, bus: bus, logger: logger)
         let startedAt = Date()
         worker.handle(operation: Platform.Info.name(for: service), requestType: Empty.self) { _, _ in

@@ -82,6 +82,12 @@ public final class Database: Sendable {
         }
     }
 
+    /// An executor that runs tasks on the pool's own threads (`withTaskExecutorPreference`): their
+    /// database work then runs on the thread they are on, with its connection, without a hand-off.
+    /// For tasks whose work is mostly database work (a bus worker's handlers); blocking there is
+    /// allowed, as it is not on Swift's cooperative pool.
+    public var executor: any TaskExecutor { pool }
+
     /// How many jobs wait for a connection now (at most `config.maxQueuedJobs`).
     public var queuedJobs: Int { pool.queuedJobs }
 

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Models
 import Synchronization
 import Store
@@ -57,6 +60,31 @@ import Testing
             _ = try? await database.withConnection { try $0.query("SELECT * FROM widgets WHERE id > $1", 0) }
             let rows = try await database.withConnection { try $0.query("SELECT * FROM widgets WHERE id > $1", 0) }
             #expect(rows.count == 2)
+        }
+    }
+
+    @Test("a task that prefers the pool runs on its threads, and its database work runs there without a hand-off")
+    func thePoolIsAnExecutor() async throws {
+        try await withDatabase(poolSize: 1) { database, _ in
+            // Eight tasks on a pool of one thread, each querying twice: none waits on another for ever.
+            let threads = try await withThrowingTaskGroup(of: [pthread_t].self) { group in
+                for n in 0..<8 {
+                    group.addTask {
+                        try await withTaskExecutorPreference(database.executor) {
+                            try await Task.sleep(for: .milliseconds(1))
+                            let outside = pthread_self()
+                            let inside = try await database.withConnection { _ in pthread_self() }
+                            let value = try await database.withConnection { try $0.queryOne("SELECT $1::int AS n", n)?.decode("n", as: Int.self) }
+                            #expect(value == n)
+                            return [outside, inside]
+                        }
+                    }
+                }
+                return try await group.reduce(into: [pthread_t]()) { $0 += $1 }
+            }
+            // Each task ran its statement on the thread it was on: the pool's one thread.
+            #expect(threads.count == 16)
+            #expect(Set(threads).count == 1, "\(threads)")
         }
     }
 
