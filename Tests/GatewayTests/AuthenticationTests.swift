@@ -25,6 +25,12 @@ struct AuthenticationTests {
                 #expect(response.status == .unauthorized)
                 #expect(Body.problem(response)?.code == "unauthenticated")
             }
+            // Another scheme, no token, or no space after the scheme: no token at all.
+            for authorization in ["Basic \(GatewayFixture.goodToken)", "Bearer ", "Bearer", "Bearer\(GatewayFixture.goodToken)"] {
+                try await client.execute(uri: "/v1/me", method: .get, headers: [.authorization: authorization]) { response in
+                    #expect(response.status == .unauthorized, "\(authorization)")
+                }
+            }
             try await client.execute(uri: "/v1/me/export", method: .get, headers: [.cookie: "session=forged"]) { response in
                 #expect(response.status == .unauthorized)
             }
@@ -39,6 +45,8 @@ struct AuthenticationTests {
         try await fixture.test { client in
             for headers: HTTPFields in [
                 [.authorization: "Bearer \(GatewayFixture.goodToken)"],
+                [.authorization: "bearer \(GatewayFixture.goodToken)"],
+                [.authorization: "BEARER  \t\(GatewayFixture.goodToken) "],
                 [.cookie: "theme=dark; session=\(GatewayFixture.goodToken)"],
             ] {
                 try await client.execute(uri: "/v1/me", method: .get, headers: headers) { response in

@@ -44,17 +44,29 @@ struct AuthenticationMiddleware: RouterMiddleware {
 
     /// The token of the request: `Authorization: Bearer …` first, else the `session` cookie.
     static func token(in request: Request) -> String? {
-        if let authorization = request.headers[.authorization] {
-            let parts = authorization.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "bearer" {
-                let token = parts[1].trimmingCharacters(in: .whitespaces)
-                return token.isEmpty ? nil : token
-            }
+        if let authorization = request.headers[.authorization], let token = bearerToken(in: authorization) {
+            return token
         }
         if let cookie = request.cookies["session"], !cookie.value.isEmpty {
             return cookie.value
         }
         return nil
+    }
+
+    /// The token of `Bearer <token>` (the scheme in any case, blanks around the token ignored);
+    /// nil for any other scheme or an empty token. Read byte by byte: it runs on every request.
+    static func bearerToken(in authorization: String) -> String? {
+        var bytes = authorization.utf8[...]
+        let scheme = "bearer".utf8
+        guard bytes.count > scheme.count,
+            zip(bytes.prefix(scheme.count), scheme).allSatisfy({ $0 | 0x20 == $1 }),
+            bytes[bytes.index(bytes.startIndex, offsetBy: scheme.count)] == UInt8(ascii: " ")
+        else { return nil }
+        bytes = bytes.dropFirst(scheme.count + 1)
+        let blank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        while let first = bytes.first, blank(first) { bytes = bytes.dropFirst() }
+        while let last = bytes.last, blank(last) { bytes = bytes.dropLast() }
+        return bytes.isEmpty ? nil : String(bytes)
     }
 
     /// This very response confirmed an acceptance, so the reminder is already out of date.
