@@ -191,11 +191,13 @@ public final class EventConsumer: Service {
 
     /// Tells `producer` this service's position, when it moved (or was never told) and the last
     /// acknowledgement is `acknowledgementInterval` old. A failure is tried again at a later heartbeat.
-    func acknowledgeIfDue(_ producer: String, position: Int64) async {
-        let now = ContinuousClock.now
+    ///
+    /// With `now`, it is told whenever the position moved, however recently it was last told.
+    func acknowledgeIfDue(_ producer: String, position: Int64, now: Bool = false) async {
+        let clock = ContinuousClock.now
         let due = acknowledged.withLock { table in
             guard let last = table[producer] else { return true }
-            return position > last.seq && last.at.duration(to: now) >= acknowledgementInterval
+            return position > last.seq && (now || last.at.duration(to: clock) >= acknowledgementInterval)
         }
         guard due else { return }
         do {
@@ -203,7 +205,7 @@ public final class EventConsumer: Service {
                 service: ServiceName(producer), operation: Events.Acknowledge.name(for: ServiceName(producer)),
                 request: Events.Acknowledge.Request(consumer: consumer.rawValue, seq: position), responseType: Empty.self,
                 as: .system, idempotent: true, timeout: .seconds(2))
-            acknowledged.withLock { $0[producer] = (position, now) }
+            acknowledged.withLock { $0[producer] = (position, clock) }
         } catch {
             logger.debug("event acknowledgement failed; a later heartbeat retries", metadata: ["bus.producer": "\(producer)", "error": "\(error)"])
         }
@@ -213,6 +215,10 @@ public final class EventConsumer: Service {
     func catchUp(_ producer: String) async throws {
         // A producer with no live worker cannot answer; its first heartbeat brings us back here.
         guard try await bus.hasWorkers(producer) else { return }
+        // Known to the producer before reading from it, so it prunes nothing this service has
+        // yet to apply while it catches up (a consumer never heard of holds nothing back).
+        let start = try await database.withConnection { try EventCursor.current(producer: producer, on: $0) }
+        await acknowledgeIfDue(producer, position: start)
         let limit = 500
         while true {
             let cursor = try await database.withConnection { try EventCursor.current(producer: producer, on: $0) }
@@ -229,6 +235,7 @@ public final class EventConsumer: Service {
                     return
                 }
                 try await startAtHorizon(producer, first: first)
+                await acknowledgeIfDue(producer, position: first - 1, now: true)
             }
             for event in page.events {
                 do {

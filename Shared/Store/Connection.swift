@@ -17,6 +17,8 @@ public final class Connection {
     var transactionError: StoreError?
     /// The statements this session has prepared, by their SQL text; the name is `s<n>`.
     private var prepared: [String: String] = [:]
+    /// The number of the next statement's name: never reused, even after a statement is dropped.
+    private var nextStatement = 1
     /// Beyond this many, statements run unprepared: a session cannot hold statements without end
     /// (SQL texts are constants of the code, so a real service stays far below it).
     static let maxPreparedStatements = 512
@@ -141,7 +143,8 @@ public final class Connection {
             return try consume(result, read)
         } catch let error as StoreError where error.sqlState == "0A000" && statement != nil {
             // "cached plan must not change result type": the table changed under the statement
-            // (a migration by a newer instance). Prepare it afresh next time.
+            // (a migration by a newer instance). Prepare it afresh, under a new name, next time;
+            // the old one is released now if the session allows (not in a failed transaction).
             prepared[sql] = nil
             _ = try? executeScript("DEALLOCATE \(statement!)")
             throw error
@@ -154,7 +157,8 @@ public final class Connection {
     private func preparedName(for sql: String, parameterCount: Int) throws -> String? {
         if let name = prepared[sql] { return name }
         guard prepared.count < Self.maxPreparedStatements else { return nil }
-        let name = "s\(prepared.count + 1)"
+        let name = "s\(nextStatement)"
+        nextStatement += 1
         try consume(PQprepare(handle, name, sql, Int32(parameterCount), nil)) { _ in }
         prepared[sql] = name
         return name

@@ -15,7 +15,7 @@ import Glibc
 /// threads, where blocking is allowed, so its database work runs at once on the thread it is on,
 /// with that thread's connection, instead of being handed to another thread and back. A bus
 /// worker serves its handlers this way: one thread hand-off less per statement, twice.
-// @unchecked Sendable: the only mutable state (`jobs`, `tasks`, `nextJobID`, `closed`,
+// @unchecked Sendable: the only mutable state (`jobs`, `tasks`, `nextJobID`, `closed`, `takingThreads`,
 // `liveThreads`, `closeWaiters`) is read and written exclusively while `condition` is locked; the
 // `let`s are Sendable.
 final class ConnectionPool: @unchecked Sendable {
@@ -34,6 +34,8 @@ final class ConnectionPool: @unchecked Sendable {
     private var tasks: [UnownedJob] = []
     private var nextJobID: UInt64 = 0
     private var closed = false
+    /// Threads still taking work: a thread leaves when the pool is closed and both queues are empty.
+    private var takingThreads: Int
     private var liveThreads: Int
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
 
@@ -42,6 +44,7 @@ final class ConnectionPool: @unchecked Sendable {
         self.config = config
         self.logger = logger
         self.liveThreads = max(size, 1)
+        self.takingThreads = max(size, 1)
         for index in 0..<liveThreads {
             let thread = Thread { [self] in work(slot: ConnectionSlot(config: config, logger: logger)) }
             thread.name = "\(threadName)-\(index)"
@@ -59,6 +62,7 @@ final class ConnectionPool: @unchecked Sendable {
         // Already on one of this pool's threads (a task that prefers the pool): use its connection.
         if let slot = PoolThread.slot(of: self) {
             try Task.checkCancellation()
+            guard !condition.withLock({ closed }) else { throw StoreError.poolClosed }
             return try slot.perform(body)
         }
         let serviceContext = ServiceContext.current
@@ -135,22 +139,32 @@ final class ConnectionPool: @unchecked Sendable {
         case task(UnownedJob)
     }
 
-    private func next() -> Work? {
+    /// The next work, from the queue the thread did not take from last time when both have some
+    /// (so neither handlers nor other database work can starve the other); nil once the pool is
+    /// closed and both queues are empty, and the thread is then no longer counted as taking work.
+    private func next(afterTask lastWasTask: Bool) -> Work? {
         condition.withLock {
             while jobs.isEmpty && tasks.isEmpty && !closed {
                 condition.wait()
             }
-            if !tasks.isEmpty { return .task(tasks.removeFirst()) }
-            return jobs.isEmpty ? nil : .database(jobs.removeFirst())
+            if !tasks.isEmpty && (jobs.isEmpty || !lastWasTask) { return .task(tasks.removeFirst()) }
+            if !jobs.isEmpty { return .database(jobs.removeFirst()) }
+            takingThreads -= 1
+            return nil
         }
     }
 
     private func work(slot: ConnectionSlot) {
         PoolThread.enter(pool: self, slot: slot)
-        while let work = next() {
+        var lastWasTask = false
+        while let work = next(afterTask: lastWasTask) {
             switch work {
-            case .database(let job): job.run(slot)
-            case .task(let job): job.runSynchronously(on: asUnownedTaskExecutor())
+            case .database(let job):
+                lastWasTask = false
+                job.run(slot)
+            case .task(let job):
+                lastWasTask = true
+                job.runSynchronously(on: asUnownedTaskExecutor())
             }
         }
         PoolThread.leave()
@@ -166,12 +180,12 @@ final class ConnectionPool: @unchecked Sendable {
 }
 
 extension ConnectionPool: TaskExecutor {
-    /// Queues a Swift job of a task that prefers this pool. Once every thread has exited (the pool
-    /// closed), the job runs on the calling thread rather than never.
+    /// Queues a Swift job of a task that prefers this pool. Once no thread takes work any more
+    /// (the pool closed and drained), the job runs on the calling thread rather than never.
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         let queued = condition.withLock {
-            guard liveThreads > 0 else { return false }
+            guard takingThreads > 0 else { return false }
             tasks.append(job)
             condition.signal()
             return true

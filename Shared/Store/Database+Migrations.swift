@@ -9,7 +9,9 @@ extension Database {
     /// given (edited history), `StoreError.invalidMigration` on duplicate versions; a failing
     /// migration rolls back the whole call and names itself in the error's context. With
     /// `config.schema` set, everything runs in that schema, which must already exist.
-    public func migrate(_ migrations: [Migration], table: String = "schema_migrations") async throws {
+    /// Returns the versions this call applied (none when every one was applied before).
+    @discardableResult
+    public func migrate(_ migrations: [Migration], table: String = "schema_migrations") async throws -> [Int] {
         try Migration.validate(migrations)
         let pending = migrations.sorted { $0.version < $1.version }
         let configuredSchema = config.schema
@@ -67,6 +69,7 @@ extension Database {
                 "store migration applied",
                 metadata: ["db.migration.table": "\(table)", "db.migration.version": "\(migration.version)", "db.migration.name": "\(migration.name)"])
         }
+        return applied.map(\.version)
     }
 }
 

@@ -135,6 +135,9 @@ struct StaffAndAuditTests {
                     """)
             }
             #expect(try await AccountsCommands.verifyAudit(database: accounts.database, settings: accounts.settings) != nil)
+            // A restart does not key the forged chain: only the start that applies migration 007 keys a head.
+            try await AccountsCommands.migrate(accounts.database, settings: accounts.settings)
+            #expect(try await AccountsCommands.verifyAudit(database: accounts.database, settings: accounts.settings) != nil)
             // And a key other than the service's verifies nothing.
             let otherKey = AuditLog(key: Data(repeating: 7, count: 32))
             #expect(try await AccountsCommands.verifyAudit(database: accounts.database, audit: otherKey) != nil)
@@ -146,17 +149,13 @@ struct StaffAndAuditTests {
         try await AccountsFixture.with { accounts in
             try await accounts.register(email: "old@example.com")
             _ = try await accounts.signIn("old@example.com")
-            // As release 006 left it: no MACs anywhere.
+            // As release 006 left it: migration 007 not applied, no MAC anywhere. The next start
+            // applies 007 and keys the head it finds.
             try await accounts.asSuperuser { connection in
-                try connection.executeScript(
-                    """
-                    ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only;
-                    UPDATE audit_log SET mac = NULL;
-                    UPDATE audit_head SET head_mac = NULL;
-                    ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only;
-                    """)
+                try connection.execute("DELETE FROM schema_migrations WHERE version = 7")
+                try connection.executeScript("ALTER TABLE audit_log DROP COLUMN mac; ALTER TABLE audit_head DROP COLUMN head_mac")
             }
-            try await AccountsCommands.keyAuditHead(accounts.database, audit: accounts.settings.audit)
+            try await AccountsCommands.migrate(accounts.database, settings: accounts.settings)
             #expect(try await AccountsCommands.verifyAudit(database: accounts.database, settings: accounts.settings) == nil)
             _ = try await accounts.signIn("old@example.com")
             #expect(try await AccountsCommands.verifyAudit(database: accounts.database, settings: accounts.settings) == nil)

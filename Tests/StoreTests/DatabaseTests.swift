@@ -60,6 +60,17 @@ import Testing
             _ = try? await database.withConnection { try $0.query("SELECT * FROM widgets WHERE id > $1", 0) }
             let rows = try await database.withConnection { try $0.query("SELECT * FROM widgets WHERE id > $1", 0) }
             #expect(rows.count == 2)
+            // The same in a transaction, for a statement older than others: no later statement is
+            // given a name still in use.
+            _ = try await database.withConnection { try $0.query("SELECT id FROM widgets WHERE id < $1", 9) }
+            try await database.withConnection { try $0.executeScript("ALTER TABLE widgets ADD COLUMN colour text") }
+            await #expect(throws: StoreError.self) {
+                try await database.transaction { _ = try $0.query("SELECT * FROM widgets WHERE id > $1", 0) }
+            }
+            for sql in ["SELECT id, name FROM widgets WHERE id = $1", "SELECT name, id FROM widgets WHERE id = $1"] {
+                let found = try await database.withConnection { try $0.query(sql, 1) }
+                #expect(found.count == 1)
+            }
         }
     }
 

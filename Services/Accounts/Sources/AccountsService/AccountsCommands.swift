@@ -130,9 +130,17 @@ public enum AccountsCommands {
         let migrations = try Migration.load(from: folder)
         try await database.migrate(migrations.filter { $0.version <= PersonalDataSealing.sealedColumnsMigration })
         try await PersonalDataSealing.sealPlainRows(database: database, records: AccountRecords(settings: settings))
-        try await database.migrate(migrations)
-        try await keyAuditHead(database, audit: settings.audit)
+        let applied = try await database.migrate(migrations)
+        // Only the start that brings in the keyed chain keys the head it finds. Keying whatever
+        // unkeyed head a later start finds would let someone who rewrote the table and removed
+        // every MAC have the forgery keyed by the next restart.
+        if applied.contains(keyedAuditChainMigration) {
+            try await keyAuditHead(database, audit: settings.audit)
+        }
     }
+
+    /// The migration that keys the audit chain (007).
+    static let keyedAuditChainMigration = 7
 
     /// Keys the head of an audit chain written before it was keyed (migration 007), once, after
     /// checking the chain as it stands; a broken chain stops the start-up.
