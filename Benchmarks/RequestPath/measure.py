@@ -30,12 +30,9 @@ def call(method, url, body=None, token=None):
 def processes(bin_dir, data_dir):
     """pid -> group name: each platform executable by name, and PostgreSQL's backends."""
     groups = {}
-    postmaster = None
-    pid_file = os.path.join(data_dir, "pg", "data", "postmaster.pid")
-    for candidate in [pid_file] + [os.path.join(root, "postmaster.pid") for root, _, files in os.walk(data_dir) if "postmaster.pid" in files]:
-        if os.path.exists(candidate):
-            postmaster = int(open(candidate).readline())
-            break
+    # Deploy/local/run keeps its private cluster in <data>/postgres.
+    pid_file = os.path.join(data_dir, "postgres", "postmaster.pid")
+    postmaster = int(open(pid_file).readline()) if os.path.exists(pid_file) else None
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue

@@ -34,7 +34,7 @@ public struct RequestContext: Sendable {
     /// A context for `header`; the deadline and the trace come from the header.
     public init(header: RequestHeader, logger: Logger) {
         self.header = header
-        self.trace = header.traceparent.flatMap(TraceContext.init(traceparent:))?.child() ?? .root()
+        self.trace = TraceContext.continuing(header.traceparent)
         self.serviceLogger = logger
         self.deadline = Date(timeIntervalSince1970: Double(header.deadline) / 1000)
     }

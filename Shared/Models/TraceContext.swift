@@ -50,6 +50,12 @@ public struct TraceContext: Sendable, Equatable {
         TraceContext(traceId: SpanIDs.next() + SpanIDs.next(), spanId: SpanIDs.next(), flags: 0x01)
     }
 
+    /// The span of work that a `traceparent` (a header, an event's metadata) asked for: a child of
+    /// that span when it is valid, else a new trace.
+    public static func continuing(_ traceparent: String?) -> TraceContext {
+        traceparent.flatMap(TraceContext.init(traceparent:))?.child() ?? .root()
+    }
+
     /// The next hop's span: the same trace and flags, a new span id.
     public func child() -> TraceContext {
         TraceContext(traceId: traceId, spanId: SpanIDs.next(), flags: flags)

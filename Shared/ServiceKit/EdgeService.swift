@@ -1,7 +1,6 @@
 public import Bus
 public import Foundation
 public import Logging
-import Prometheus
 public import ServiceLifecycle
 
 /// What an edge process (broker, gateway, integration) is: its name, its settings, and the
@@ -66,13 +65,7 @@ public enum EdgeServiceMain {
             return 2
         }
         let process = definition.process(settings)
-        LoggingSetup.bootstrap(format: process.logFormat, level: process.logLevel)
-        let registry = MetricsSetup.bootstrap()
-        var logger = Logger(label: "advisor.\(definition.name)")
-        logger[metadataKey: "service.instance"] = "\(process.instanceId)"
-        if process.curve == nil {
-            logger.warning("bus runs without CURVE: local development only")
-        }
+        let (logger, registry) = process.bootstrapObservability(processName: definition.name)
         let context = process.busContext(logger: logger)
         let parts: EdgeParts
         do {

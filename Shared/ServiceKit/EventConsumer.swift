@@ -162,7 +162,7 @@ public final class EventConsumer: Service {
     /// so what it logs, and the events it writes in turn, carry that trace on.
     func apply(_ metadata: EventMetadata, payload: Data) async throws -> Outcome {
         guard let subscription = subscriptions[metadata.producer] else { return .duplicate }
-        let trace = metadata.traceparent.flatMap(TraceContext.init(traceparent:))?.child() ?? .root()
+        let trace = TraceContext.continuing(metadata.traceparent)
         return try await ServiceContext.withValue(.following(trace)) {
             let outcome = try await database.transaction { connection -> Outcome in
                 let cursor = try EventCursor.lock(producer: metadata.producer, on: connection)
@@ -217,11 +217,10 @@ public final class EventConsumer: Service {
         guard try await bus.hasWorkers(producer) else { return }
         // Known to the producer before reading from it, so it prunes nothing this service has
         // yet to apply while it catches up (a consumer never heard of holds nothing back).
-        let start = try await database.withConnection { try EventCursor.current(producer: producer, on: $0) }
-        await acknowledgeIfDue(producer, position: start)
+        var cursor = try await database.withConnection { try EventCursor.current(producer: producer, on: $0) }
+        await acknowledgeIfDue(producer, position: cursor)
         let limit = 500
         while true {
-            let cursor = try await database.withConnection { try EventCursor.current(producer: producer, on: $0) }
             let page = try await bus.call(
                 service: ServiceName(producer), operation: Events.Replay.name(for: ServiceName(producer)),
                 request: Events.Replay.Request(after: cursor, limit: limit),
@@ -248,6 +247,7 @@ public final class EventConsumer: Service {
             if page.events.isEmpty || page.events.last.map({ $0.metadata.seq >= page.lastSeq }) == true {
                 return
             }
+            cursor = try await database.withConnection { try EventCursor.current(producer: producer, on: $0) }
         }
     }
 

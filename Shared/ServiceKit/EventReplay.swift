@@ -2,28 +2,6 @@ import Bus
 import Models
 import Store
 
-/// How long a service keeps the events it published (the outbox), beyond what every consumer has
-/// acknowledged: the hourly `<service>.prune-outbox` task.
-enum OutboxRetention {
-    static let batch = 1000
-
-    static func task(for service: ServiceName, keeping retention: Duration) -> MaintenanceTask {
-        MaintenanceTask(name: "\(service.rawValue).prune-outbox", interval: .seconds(3600)) { database in
-            try await prune(database, keeping: retention)
-        }
-    }
-
-    /// Prunes in batches until a batch comes back short; returns how many events went.
-    static func prune(_ database: Database, keeping retention: Duration) async throws -> Int {
-        var total = 0
-        while true {
-            let deleted = try await database.withConnection { try Outbox.prune(olderThan: retention, limit: batch, on: $0) }
-            total += deleted
-            if deleted < batch { return total }
-        }
-    }
-}
-
 /// The producer side of catching up: `<service>.events.replay` answers with the stamped outbox
 /// events after a sequence number, so a consumer that missed some (PUB/SUB drops them when it is
 /// slow or away) gets every one, in order; `<service>.events.acknowledge` records how far each

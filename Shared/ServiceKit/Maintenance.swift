@@ -20,6 +20,24 @@ public struct MaintenanceTask: Sendable {
     }
 }
 
+extension MaintenanceTask {
+    /// The most rows one statement of a clean-up deletes: few enough that no run holds locks long.
+    public static let batch = 1000
+
+    /// Runs `deleteBatch` (one bounded DELETE of at most `batch` rows, returning how many it
+    /// deleted) until a run deletes fewer; returns the total.
+    public static func deleteInBatches(
+        _ database: Database, _ deleteBatch: @escaping @Sendable (Connection) throws -> Int
+    ) async throws -> Int {
+        var total = 0
+        while true {
+            let deleted = try await database.withConnection(deleteBatch)
+            total += deleted
+            if deleted < batch { return total }
+        }
+    }
+}
+
 /// Runs a service's maintenance tasks at their intervals until graceful shutdown or cancellation.
 /// A run that fails is logged and counted (`maintenance_runs_total{task,outcome}`), and the task
 /// runs again at its next interval.

@@ -1,6 +1,7 @@
 public import Bus
 public import Foundation
 public import Logging
+public import Prometheus
 public import ServiceLifecycle
 
 /// What every process of the platform reads from its environment: logging, the admin port, where
@@ -97,6 +98,20 @@ public struct ProcessSettings: Sendable {
 }
 
 extension ProcessSettings {
+    /// Starts the process's logging (every line carrying request and trace ids) and metrics, and
+    /// returns its logger, labelled `advisor.<name>` with `service.instance` set, and the metrics
+    /// registry its admin port serves. Warns when the bus runs in clear text.
+    public func bootstrapObservability(processName: String) -> (logger: Logger, registry: PrometheusCollectorRegistry) {
+        LoggingSetup.bootstrap(format: logFormat, level: logLevel)
+        let registry = MetricsSetup.bootstrap()
+        var logger = Logger(label: "advisor.\(processName)")
+        logger[metadataKey: "service.instance"] = "\(instanceId)"
+        if curve == nil {
+            logger.warning("bus runs without CURVE: local development only")
+        }
+        return (logger, registry)
+    }
+
     /// This process's bus context, as its settings configure it.
     public func busContext(logger: Logger) -> BusContext {
         BusContext(logger: logger, spinBeforeSleeping: busSpin)

@@ -95,13 +95,7 @@ public enum WorkerServiceMain {
                 WorkerServiceSettings(service: definition.name, reading: &$0)
             })
         else { return 2 }
-        LoggingSetup.bootstrap(format: settings.process.logFormat, level: settings.process.logLevel)
-        let registry = MetricsSetup.bootstrap()
-        let logger = {
-            var logger = Logger(label: "advisor.\(definition.name.rawValue)")
-            logger[metadataKey: "service.instance"] = "\(settings.process.instanceId)"
-            return logger
-        }()
+        let (logger, registry) = settings.process.bootstrapObservability(processName: definition.name.rawValue)
         let parts = ProcessParts(settings: settings, logger: logger)
         return await ProcessMain.run(logger: logger, resources: parts.resources) {
             try await services(definition, parts: parts, settings: settings, registry: registry, logger: logger)
@@ -146,9 +140,6 @@ public enum WorkerServiceMain {
         }
         logger.info("migrations applied", metadata: ["db.schema": "\(settings.database.schema ?? "")"])
 
-        if settings.process.curve == nil {
-            logger.warning("bus runs without CURVE: local development only")
-        }
         let endpoints = settings.process.endpoints
         let bus = BusClient(mdp: parts.client, logger: logger)
         let worker = ServiceWorker(

@@ -5,9 +5,9 @@ import Logging
 /// One PostgreSQL session, lent to a `withConnection`, `transaction` or `run` body.
 ///
 /// Only valid inside that body, on the thread that runs it: it is deliberately not `Sendable`.
-/// Statements with parameters are prepared once per session (`PQprepare`) and then executed by
-/// name (`PQexecPrepared`), so PostgreSQL parses and plans each one once rather than on every
-/// call; parameters go as separate text values, never spliced into the SQL; results come back in
+/// Statements are prepared once per session (`PQprepare`) and then executed by name
+/// (`PQexecPrepared`), so PostgreSQL parses and plans each one once rather than on every call;
+/// parameters go as separate text values, never spliced into the SQL; results come back in
 /// text format and are read with `Row.decode`.
 public final class Connection {
     let handle: OpaquePointer
@@ -141,12 +141,14 @@ public final class Connection {
         }
         do {
             return try consume(result, read)
-        } catch let error as StoreError where error.sqlState == "0A000" && statement != nil {
+        } catch let error as StoreError where error.sqlState == "0A000" {
             // "cached plan must not change result type": the table changed under the statement
             // (a migration by a newer instance). Prepare it afresh, under a new name, next time;
             // the old one is released now if the session allows (not in a failed transaction).
-            prepared[sql] = nil
-            _ = try? executeScript("DEALLOCATE \(statement!)")
+            if let statement {
+                prepared[sql] = nil
+                _ = try? executeScript("DEALLOCATE \(statement)")
+            }
             throw error
         }
     }

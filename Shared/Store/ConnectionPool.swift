@@ -30,7 +30,7 @@ final class ConnectionPool: @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [Job] = []
     /// Swift jobs of tasks that prefer this pool as their executor: never refused, never dropped,
-    /// and taken before database jobs (they finish work already under way).
+    /// taken in turn with database jobs (`next(afterTask:)`).
     private var tasks: [UnownedJob] = []
     private var nextJobID: UInt64 = 0
     private var closed = false

@@ -21,7 +21,7 @@ public struct RequestTraceMiddleware<Context: IdentifiedRequestContext>: RouterM
         next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         var context = context
-        let trace = request.headers[.traceparent].flatMap(TraceContext.init(traceparent:))?.child() ?? .root()
+        let trace = TraceContext.continuing(request.headers[.traceparent])
         context.requestId = Self.clientRequestId(in: request) ?? trace.traceId
         // The ids reach the request's log lines through the process's metadata provider
         // (`LoggingSetup.requestMetadata`); setting them on the logger would make swift-log's

@@ -12,16 +12,18 @@ struct AccountsHandlers: Sendable {
     let settings: AccountsSettings
     let logger: Logger
     let dummyHash: DummyHash
+    /// The account records and the audit chain, their keys derived once rather than per request.
+    let records: AccountRecords
+    let audit: AuditLog
 
     init(database: Database, settings: AccountsSettings, logger: Logger) {
         self.database = database
         self.settings = settings
         self.logger = logger
         self.dummyHash = DummyHash(hasher: settings.passwordHasher)
+        self.records = AccountRecords(settings: settings)
+        self.audit = records.audit
     }
-
-    var records: AccountRecords { AccountRecords(settings: settings) }
-    var audit: AuditLog { settings.audit }
 
     /// The signed-in caller's account id, or 401.
     static func accountId(of caller: Caller) throws -> UUID {

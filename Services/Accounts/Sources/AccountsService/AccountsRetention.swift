@@ -10,7 +10,7 @@ enum AccountsRetention {
     static let sessionsKept = "30 days"
     /// Sign-in history is kept this long (the person's sign-in history shows it until then).
     static let signInsKept = "90 days"
-    static let batch = 1000
+    static let batch = MaintenanceTask.batch
 
     static let tasks: [MaintenanceTask] = [
         // Attempt counters go soon after their window: they are consulted on every sign-in.
@@ -56,11 +56,6 @@ enum AccountsRetention {
 
     /// Runs `sql` (a bounded DELETE, constants only) until a run deletes less than a batch.
     private static func deleteInBatches(_ database: Database, _ sql: String) async throws -> Int {
-        var total = 0
-        while true {
-            let deleted = try await database.withConnection { try $0.execute(sql) }
-            total += deleted
-            if deleted < batch { return total }
-        }
+        try await MaintenanceTask.deleteInBatches(database) { try $0.execute(sql) }
     }
 }

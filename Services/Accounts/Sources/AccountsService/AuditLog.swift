@@ -10,8 +10,8 @@ import Store
 /// Each entry's `mac` is an HMAC-SHA256 of its place and hash under `key` (derived from
 /// `ACCOUNTS_EMAIL_INDEX_KEY`, which the database never holds), and the head row carries an HMAC of
 /// the head (`head_mac`). Entries written before the chain was keyed (migration 007) keep a NULL
-/// mac; the head, anchored under the key when accounts first started with it, and every keyed
-/// entry after them, whose hash covers them, vouch for them.
+/// mac; the head, keyed by the start-up that applied that migration, and every keyed entry after
+/// them, whose hash covers them, vouch for them.
 struct AuditLog: Sendable {
     /// What an entry records: who did what to whom, with details that hold ids, never personal data.
     struct Entry {
