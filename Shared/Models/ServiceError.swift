@@ -101,7 +101,7 @@ public enum ErrorCatalog {
     ]
 
     /// Every declared code.
-    public static let all: [DeclaredErrorCode] = shared + Accounts.errorCodes + Privacy.errorCodes
+    public static let all: [DeclaredErrorCode] = shared + Accounts.errorCodes + Privacy.errorCodes + Directory.errorCodes
 
     /// The HTTP status of each declared code, by its wire name.
     public static let statuses: [String: Int] = Dictionary(all.map { ($0.code.rawValue, $0.status) }) { first, _ in first }

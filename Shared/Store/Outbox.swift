@@ -1,3 +1,4 @@
+import Foundation
 import Instrumentation
 public import Models
 
@@ -31,6 +32,11 @@ public enum Outbox {
             "INSERT INTO outbox (type, payload, traceparent) VALUES ($1, $2::jsonb, $3)", type, payload,
             ServiceContext.current?.traceContext?.traceparent)
         try connection.execute("SELECT pg_notify($1 || current_schema(), '')", channelPrefix)
+    }
+
+    /// Appends `event` under its type, encoded as every bus participant encodes it.
+    public static func append<Event: DomainEvent>(_ event: Event, on connection: Connection) throws {
+        try append(type: Event.type, payload: String(decoding: try WireCoding.encoder().encode(event), as: UTF8.self), on: connection)
     }
 
     private static func currentSchema(of connection: Connection) throws -> String {

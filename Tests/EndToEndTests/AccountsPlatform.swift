@@ -17,8 +17,11 @@ final class AccountsPlatform: Sendable {
         self.accountsEnvironment = accountsEnvironment
     }
 
-    /// Starts everything and waits until every process is ready; the gateway also gets `gatewayEnvironment`.
-    static func start(gatewayEnvironment: [String: String] = [:]) async throws -> AccountsPlatform {
+    /// Starts everything and waits until every process is ready; the gateway also gets
+    /// `gatewayEnvironment`, each service its entry of `serviceEnvironment`.
+    static func start(
+        gatewayEnvironment: [String: String] = [:], serviceEnvironment: [ServiceName: [String: String]] = [:]
+    ) async throws -> AccountsPlatform {
         let harness = try await PlatformHarness(schemas: ServiceName.all.map(\.rawValue))
         do {
             let key = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
@@ -30,7 +33,9 @@ final class AccountsPlatform: Sendable {
             for service in ServiceName.all {
                 try await harness.startService(
                     service.rawValue, schema: service.rawValue,
-                    environment: service == .accounts ? accountsEnvironment : [:])
+                    environment: (service == .accounts ? accountsEnvironment : [:]).merging(serviceEnvironment[service] ?? [:]) {
+                        _, new in new
+                    })
             }
             let port = try FreePort.next()
             let environment = harness.bus.merging(gatewayEnvironment.merging(["GATEWAY_PORT": "\(port)"]) { _, new in new }) {
@@ -48,9 +53,10 @@ final class AccountsPlatform: Sendable {
 
     /// Runs `body` with the whole platform started, and stops it before returning, whatever happened.
     static func with<T: Sendable>(
-        gatewayEnvironment: [String: String] = [:], _ body: (AccountsPlatform) async throws -> T
+        gatewayEnvironment: [String: String] = [:], serviceEnvironment: [ServiceName: [String: String]] = [:],
+        _ body: (AccountsPlatform) async throws -> T
     ) async throws -> T {
-        let platform = try await start(gatewayEnvironment: gatewayEnvironment)
+        let platform = try await start(gatewayEnvironment: gatewayEnvironment, serviceEnvironment: serviceEnvironment)
         do {
             let result = try await body(platform)
             await platform.shutdown()

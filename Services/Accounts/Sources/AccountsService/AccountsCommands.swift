@@ -93,7 +93,7 @@ public enum AccountsCommands {
         if exists && !force {
             throw ServiceError(.conflict, "an admin exists already; use --force to add another")
         }
-        var rules = InputRules()
+        var rules = FieldRules()
         rules.email(email)
         rules.password(password)
         try rules.check()

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Models
+import ServiceKit
 import Store
 
 /// The register of partner integrations that consents refer to: read by anyone, written by admins.
@@ -15,7 +16,7 @@ extension AccountsHandlers {
     func registerPartner(_ request: Accounts.RegisterPartner.Request, caller: Caller) async throws -> Accounts.Partner {
         let actor = try Self.accountId(of: caller)
         guard caller.has(.admin) else { throw AccountsErrors.forbidden }
-        var rules = InputRules()
+        var rules = FieldRules()
         if request.id.wholeMatch(of: /[a-z0-9][a-z0-9-]{0,62}/) == nil { rules.fail("id", "invalid") }
         rules.text(request.name, field: "name", range: 1...100)
         if request.name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { rules.fail("name", "invalid") }

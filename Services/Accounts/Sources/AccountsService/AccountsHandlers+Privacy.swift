@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Models
+import ServiceKit
 import Store
 
 /// Consents, policy versions and the histories a person can read about themselves.
@@ -20,7 +21,7 @@ extension AccountsHandlers {
 
     func setConsents(_ request: Accounts.SetConsents.Request, caller: Caller) async throws -> Accounts.Consents {
         let id = try Self.subject(request.accountId, caller: caller)
-        var rules = InputRules()
+        var rules = FieldRules()
         let partners = (request.partners ?? [:]).keys.sorted()
         if partners.count > Self.maxPartnerConsents { rules.fail("partners", "too_many") }
         if request.source == .registration { rules.fail("source", "invalid") }
@@ -99,7 +100,7 @@ extension AccountsHandlers {
     func publishPolicy(_ request: Accounts.PolicyVersion, caller: Caller) async throws -> Accounts.PolicyVersion {
         let actor = try Self.accountId(of: caller)
         guard caller.has(.legal) || caller.has(.admin) else { throw AccountsErrors.forbidden }
-        var rules = InputRules()
+        var rules = FieldRules()
         rules.text(request.version, field: "version", range: 1...40)
         try rules.check()
         let roles = caller.roles.map(\.rawValue).sorted()

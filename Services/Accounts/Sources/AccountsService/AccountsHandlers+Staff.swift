@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Models
+import ServiceKit
 import Security
 import Store
 
@@ -12,7 +13,7 @@ extension AccountsHandlers {
     {
         let actor = try Self.accountId(of: caller)
         guard caller.has(.admin) else { throw AccountsErrors.forbidden }
-        var rules = InputRules()
+        var rules = FieldRules()
         rules.email(request.email)
         rules.password(request.password)
         rules.displayName(request.displayName)
@@ -51,7 +52,7 @@ extension AccountsHandlers {
     func staffViewAccount(_ request: Accounts.StaffViewAccount.Request, caller: Caller) async throws -> Accounts.Account {
         let actor = try Self.accountId(of: caller)
         guard caller.has(.support) || caller.has(.legal) || caller.has(.admin) else { throw AccountsErrors.forbidden }
-        var rules = InputRules()
+        var rules = FieldRules()
         rules.text(request.reason, field: "reason", range: 1...500)
         if request.reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { rules.fail("reason", "required") }
         try rules.check()
@@ -74,7 +75,7 @@ extension AccountsHandlers {
     func staffOffboard(_ request: Accounts.StaffOffboard.Request, caller: Caller) async throws -> Accounts.StaffOffboard.Response {
         let actor = try Self.accountId(of: caller)
         guard caller.has(.admin) else { throw AccountsErrors.forbidden }
-        var rules = InputRules()
+        var rules = FieldRules()
         rules.text(request.reason, field: "reason", range: 1...500)
         if request.reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { rules.fail("reason", "required") }
         if !Set(request.removeRoles).isSubset(of: InputRules.staffRoles) { rules.fail("removeRoles", "invalid") }

@@ -34,7 +34,7 @@ struct AccountsHandlers: Sendable {
     // MARK: Registration
 
     func register(_ request: Accounts.Register.Request, caller: Caller, deadline: Date) async throws -> Accounts.Account {
-        var rules = InputRules()
+        var rules = FieldRules()
         rules.email(request.email)
         rules.password(request.password)
         rules.displayName(request.displayName)
@@ -60,6 +60,9 @@ struct AccountsHandlers: Sendable {
             try audit.append(
                 .init(actorId: id, actorRoles: [request.role], action: "account.register", subjectId: id), on: connection)
             try PolicyRecords.accept(version: current.version, accountId: id, on: connection)
+            try Outbox.append(
+                Accounts.AccountRegistered(accountId: id, role: request.role, displayName: request.displayName, at: Date()),
+                on: connection)
             try ConsentRecords.record(
                 [("marketingEmail", request.marketingEmailOptIn ?? false)], accountId: id, source: .registration,
                 policyVersion: current.version, actorRoles: [request.role], audit: audit, on: connection)
@@ -195,7 +198,7 @@ struct AccountsHandlers: Sendable {
         -> Accounts.Account
     {
         let id = try Self.accountId(of: caller)
-        var rules = InputRules()
+        var rules = FieldRules()
         if let name = request.displayName { rules.displayName(name) }
         if let email = request.email { rules.email(email) }
         if let password = request.password { rules.password(password) }
@@ -221,6 +224,9 @@ struct AccountsHandlers: Sendable {
                     if let name = request.displayName { personal.displayName = name }
                     if let email = request.email { personal.email = InputRules.display(email: email) }
                 }
+            }
+            if let name = request.displayName {
+                try Outbox.append(Accounts.DisplayNameChanged(accountId: id, displayName: name), on: connection)
             }
             if let phone = request.phone {
                 var sealed: Data?

@@ -1,13 +1,9 @@
 import Foundation
 import Models
+import ServiceKit
 
-/// The rules every text an account is made of must follow, collected as 422 field errors.
-///
-/// Lengths count Unicode code points, as `minLength`/`maxLength` in openapi.json do, so the
-/// document and the service agree on every string.
-struct InputRules {
-    private(set) var errors: [FieldError] = []
-
+/// What an account's email and roles are, and the field checks every text an account is made of follows.
+enum InputRules {
     /// The address as it is kept and shown: trimmed, in Unicode NFC, so that a precomposed and
     /// a combining accent are one address.
     static func display(email: String) -> String {
@@ -22,14 +18,12 @@ struct InputRules {
 
     static let memberRoles: Set<String> = ["member", "advisor"]
     static let staffRoles: Set<String> = ["support", "moderator", "finance", "legal", "admin"]
+}
 
-    mutating func fail(_ field: String, _ code: String) {
-        errors.append(FieldError(field: field, code: code))
-    }
-
+extension FieldRules {
     /// At most 254 characters, one `@` with text on both sides, a dot in the domain, no spaces.
     mutating func email(_ value: String, field: String = "email") {
-        let email = Self.normalize(email: value)
+        let email = InputRules.normalize(email: value)
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
         let valid = email.count <= 254 && parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".")
             && !parts[1].hasPrefix(".") && !parts[1].hasSuffix(".")
@@ -57,21 +51,6 @@ struct InputRules {
         guard let value else { return }
         if value.count != 2 || !value.unicodeScalars.allSatisfy({ (65...90).contains($0.value) }) {
             fail("country", "invalid")
-        }
-    }
-
-    /// Free text kept as given, within `range` characters, no NUL (PostgreSQL text cannot hold one).
-    mutating func text(_ value: String?, field: String, range: ClosedRange<Int>) {
-        guard let value else { return }
-        if !range.contains(value.unicodeScalars.count) || value.contains("\0") {
-            fail(field, "invalid")
-        }
-    }
-
-    /// Throws 422 with every field error collected, when there is one.
-    func check() throws {
-        guard errors.isEmpty else {
-            throw ServiceError(.validationFailed, "some fields are not valid", fieldErrors: errors)
         }
     }
 }

@@ -1,14 +1,34 @@
-import Foundation
+public import Foundation
 public import ServiceKit
+import Bus
 import Models
 
 /// The directory service: its schema, its bus handlers and the events it applies.
 public enum DirectoryService {
-    /// Everything the service runner needs to serve directory.
-    public static var definition: WorkerServiceDefinition {
-        WorkerServiceDefinition(
+    /// Everything the service runner needs to serve directory with `settings`.
+    public static func definition(settings: DirectorySettings) -> WorkerServiceDefinition {
+        let records = AdvisorRecords(graceSeconds: settings.presenceGraceSeconds)
+        return WorkerServiceDefinition(
             name: .directory,
-            migrations: Bundle.module.url(forResource: "Migrations", withExtension: nil)
-        ) { _, _ in }
+            migrations: Bundle.module.url(forResource: "Migrations", withExtension: nil),
+            consumes: DirectoryEvents.subscriptions,
+            maintenance: [Presence.expiry(graceSeconds: settings.presenceGraceSeconds)],
+            privacy: DirectoryPrivacy.hooks(records: records)
+        ) { worker, resources in
+            let handlers = DirectoryHandlers(
+                database: resources.database, bus: resources.bus, settings: settings, logger: resources.logger)
+            worker.handle(Directory.Categories.self) { _, _ in try await handlers.categories() }
+            worker.handle(Directory.Search.self) { request, _ in try await handlers.search(request) }
+            worker.handle(Directory.GetAdvisor.self) { try await handlers.advisor($0, caller: $1.caller) }
+            worker.handle(Directory.MyProfile.self) { _, context in try await handlers.myProfile(caller: context.caller) }
+            worker.handle(Directory.UpdateProfile.self) { try await handlers.updateProfile($0, caller: $1.caller) }
+            worker.handle(Directory.SetStatus.self) { try await handlers.setStatus($0, caller: $1.caller) }
+            worker.handle(Directory.PostReview.self) { try await handlers.postReview($0, caller: $1.caller) }
+            worker.handle(Directory.ListReviews.self) { request, _ in try await handlers.reviews(request) }
+            worker.handle(Directory.ReplyToReview.self) { try await handlers.reply($0, caller: $1.caller) }
+            worker.handle(Directory.SetFavorite.self) { try await handlers.setFavorite($0, caller: $1.caller) }
+            worker.handle(Directory.RemoveFavorite.self) { try await handlers.removeFavorite($0, caller: $1.caller) }
+            worker.handle(Directory.ListFavorites.self) { try await handlers.favorites($0, caller: $1.caller) }
+        }
     }
 }

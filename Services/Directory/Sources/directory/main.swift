@@ -1,5 +1,11 @@
 import DirectoryService
 import Foundation
+import Models
 import ServiceKit
 
-exit(await WorkerServiceMain.run(DirectoryService.definition))
+// Read with the settings every worker has, so that start-up names every problem at once.
+let loaded = ProcessSettings.load("directory") { (reader: inout ConfigReader) in
+    (WorkerServiceSettings(service: .directory, reading: &reader), DirectorySettings.read(&reader))
+}
+guard let settings = loaded?.1 else { exit(2) }
+exit(await WorkerServiceMain.run(DirectoryService.definition(settings: settings)))

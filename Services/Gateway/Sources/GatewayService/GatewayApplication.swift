@@ -31,6 +31,7 @@ public func buildGatewayRouter(
     let exports = PlatformExport(bus: bus, deadline: exportDeadline)
     PrivacyRoutes(bus: bus, sessions: sessions, accountRoutes: accountRoutes, exports: exports).register(on: router)
     StaffRoutes(bus: bus, exports: exports).register(on: router)
+    DirectoryRoutes(bus: bus).register(on: router)
     return router
 }
 

@@ -30,6 +30,8 @@ enum DatabaseProvisioning {
             try connection.execute("SELECT pg_advisory_xact_lock(7265636576)")
             try connection.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
             try connection.execute("REVOKE ALL ON DATABASE \(try currentDatabase(connection)) FROM PUBLIC")
+            // Trigram matching for the directory's search; a service role may not create extensions.
+            try connection.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
             for (service, password) in roles {
                 let role = service.rawValue
                 let exists = try connection.queryOne("SELECT 1 AS found FROM pg_roles WHERE rolname = $1", role) != nil

@@ -1,0 +1,107 @@
+import Foundation
+import Logging
+import Models
+import ServiceKit
+import Store
+
+/// Reviews: a member reviews an advisor once per ended, paid chat; the advisor answers once.
+extension DirectoryHandlers {
+    static let reviewText = 1...2000
+
+    func postReview(_ request: Directory.PostReview.Request, caller: Caller) async throws -> Directory.Review {
+        guard let memberId = caller.accountId else { throw Self.unauthenticated }
+        guard caller.has(.member) else { throw ServiceError(.forbidden, "only members review advisors") }
+        var rules = FieldRules()
+        rules.number(request.rating, field: "rating", range: 1...5)
+        rules.text(request.text, field: "text", range: Self.reviewText)
+        if request.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { rules.fail("text", "invalid") }
+        try rules.check()
+        let review = try await database.transaction { connection -> Directory.Review in
+            guard
+                try connection.queryOne(
+                    "SELECT 1 FROM reviewable_chats WHERE chat_id = $1 AND member_id = $2 AND advisor_id = $3",
+                    request.chatId, memberId, request.advisorId) != nil
+            else {
+                throw ServiceError(.reviewNotAllowed, "you may review an advisor after an ended, paid chat with them")
+            }
+            let id = UUID()
+            guard
+                try connection.execute(
+                    """
+                    INSERT INTO reviews (id, chat_id, advisor_id, author_id, rating, text) VALUES ($1, $2, $3, $4, $5, $6)
+                    ON CONFLICT (chat_id) DO NOTHING
+                    """, id, request.chatId, request.advisorId, memberId, request.rating, request.text) == 1
+            else { throw ServiceError(.reviewNotAllowed, "this chat has been reviewed already") }
+            // Kept current as reviews come, never recomputed per request.
+            try connection.execute(
+                "UPDATE advisors SET rating_sum = rating_sum + $2, review_count = review_count + 1 WHERE account_id = $1",
+                request.advisorId, request.rating)
+            return try Self.review(id, on: connection)
+        }
+        logger.info("review posted", metadata: ["review.id": "\(review.id)", "advisor.id": "\(request.advisorId)"])
+        return review
+    }
+
+    func reviews(_ request: Directory.ListReviews.Request) async throws -> Page<Directory.Review> {
+        guard (1...PageRequest.maxLimit).contains(request.page.limit) else {
+            throw ServiceError(.validationFailed, "limit is 1 to 100", fieldErrors: [FieldError(field: "limit", code: "invalid")])
+        }
+        let before = try request.page.cursor.map(Self.decodeSeqCursor)
+        let records = self.records
+        return try await database.withConnection { connection in
+            guard try connection.queryOne("SELECT 1 FROM advisors WHERE account_id = $1 AND listed", request.advisorId) != nil
+            else { throw Self.noSuchAdvisor }
+            let rows = try records.reviewRows(of: request.advisorId, before: before, limit: request.page.limit + 1, on: connection)
+            return try Self.page(rows, limit: request.page.limit, item: AdvisorRecords.review)
+        }
+    }
+
+    func reply(_ request: Directory.ReplyToReview.Request, caller: Caller) async throws -> Directory.Review {
+        let advisorId = try Self.advisorId(of: caller)
+        var rules = FieldRules()
+        rules.text(request.text, field: "text", range: Self.reviewText)
+        if request.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { rules.fail("text", "invalid") }
+        try rules.check()
+        return try await database.transaction { connection in
+            guard
+                let row = try connection.queryOne(
+                    "SELECT advisor_id, reply_text FROM reviews WHERE id = $1 FOR UPDATE", request.reviewId),
+                try row.decode("advisor_id", as: UUID.self) == advisorId
+            else { throw ServiceError(.notFound, "there is no review of yours with this id") }
+            guard row.isNull("reply_text") else { throw ServiceError(.alreadyReplied, "you have answered this review already") }
+            try connection.execute(
+                "UPDATE reviews SET reply_text = $2, replied_at = now() WHERE id = $1", request.reviewId, request.text)
+            return try Self.review(request.reviewId, on: connection)
+        }
+    }
+
+    static func review(_ id: UUID, on connection: Connection) throws -> Directory.Review {
+        guard
+            let row = try connection.queryOne(
+                "SELECT \(AdvisorRecords.reviewColumns) FROM reviews r LEFT JOIN people p ON p.account_id = r.author_id WHERE r.id = $1",
+                id)
+        else { throw ServiceError(.notFound, "there is no review with this id") }
+        return try AdvisorRecords.review(row)
+    }
+
+    // MARK: Pages over a `seq` column, newest first
+
+    static func decodeSeqCursor(_ cursor: String) throws -> Int64 {
+        guard let data = Data(base64Encoded: cursor), let value = Int64(String(decoding: data, as: UTF8.self)), value > 0 else {
+            throw ServiceError(.validationFailed, "the cursor is not valid", fieldErrors: [FieldError(field: "cursor", code: "invalid")])
+        }
+        return value
+    }
+
+    /// The first `limit` rows as items, and a cursor (the last shown `seq`) when there are more.
+    static func page<Item: Codable & Sendable & Equatable>(_ rows: [Row], limit: Int, item: (Row) throws -> Item) throws
+        -> Page<Item>
+    {
+        let shown = Array(rows.prefix(limit))
+        var next: String?
+        if rows.count > limit, let last = shown.last {
+            next = Data(String(try last.decode("seq", as: Int64.self)).utf8).base64EncodedString()
+        }
+        return Page(items: try shown.map(item), nextCursor: next)
+    }
+}

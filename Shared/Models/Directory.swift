@@ -1,0 +1,479 @@
+public import Foundation
+
+/// The directory service's operations and events: advisor profiles, presence, search, reviews
+/// and favorites (docs/api.md "Advisor directory").
+public enum Directory {
+    /// One of the fixed, seeded categories an advisor works in.
+    public struct Category: Codable, Sendable, Equatable {
+        public var slug: String
+        public var name: String
+        public init(slug: String, name: String) {
+            self.slug = slug
+            self.name = name
+        }
+    }
+
+    /// An advisor's presence: `online` and `offline` are the advisor's to set, `busy` the chat service's.
+    public enum Status: String, Codable, Sendable, CaseIterable {
+        case online, busy, offline
+    }
+
+    /// An advisor as a search result lists them.
+    public struct AdvisorSummary: Codable, Sendable, Equatable {
+        public var id: UUID
+        public var displayName: String
+        public var headline: String?
+        public var categories: [String]
+        public var pricePerMinuteCents: Int?
+        public var status: Status
+        /// The mean of the advisor's reviews, to two decimals; nil before the first review.
+        public var rating: Double?
+        public var reviewCount: Int
+        public var languages: [String]
+        public var photoUrl: String?
+
+        public init(
+            id: UUID, displayName: String, headline: String?, categories: [String], pricePerMinuteCents: Int?,
+            status: Status, rating: Double?, reviewCount: Int, languages: [String], photoUrl: String?
+        ) {
+            self.id = id
+            self.displayName = displayName
+            self.headline = headline
+            self.categories = categories
+            self.pricePerMinuteCents = pricePerMinuteCents
+            self.status = status
+            self.rating = rating
+            self.reviewCount = reviewCount
+            self.languages = languages
+            self.photoUrl = photoUrl
+        }
+    }
+
+    /// A review as anyone reads it: the author's display name, "former member" once erased.
+    public struct Review: Codable, Sendable, Equatable {
+        public struct Author: Codable, Sendable, Equatable {
+            /// nil once the author was erased.
+            public var id: UUID?
+            public var displayName: String
+            public init(id: UUID?, displayName: String) {
+                self.id = id
+                self.displayName = displayName
+            }
+        }
+
+        public struct Reply: Codable, Sendable, Equatable {
+            public var text: String
+            public var createdAt: Date
+            public init(text: String, createdAt: Date) {
+                self.text = text
+                self.createdAt = createdAt
+            }
+        }
+
+        public var id: UUID
+        public var advisorId: UUID
+        public var author: Author
+        public var rating: Int
+        public var text: String
+        public var createdAt: Date
+        public var reply: Reply?
+
+        public init(
+            id: UUID, advisorId: UUID, author: Author, rating: Int, text: String, createdAt: Date, reply: Reply?
+        ) {
+            self.id = id
+            self.advisorId = advisorId
+            self.author = author
+            self.rating = rating
+            self.text = text
+            self.createdAt = createdAt
+            self.reply = reply
+        }
+    }
+
+    /// An advisor's whole profile: what anyone sees of a listed advisor, and what the advisor sees
+    /// of their own profile, listed or not.
+    public struct Profile: Codable, Sendable, Equatable {
+        public var id: UUID
+        public var displayName: String
+        public var headline: String?
+        public var bio: String?
+        public var categories: [String]
+        public var pricePerMinuteCents: Int?
+        public var languages: [String]
+        public var yearsExperience: Int?
+        public var photoUrl: String?
+        public var status: Status
+        public var rating: Double?
+        public var reviewCount: Int
+        /// Whether search shows it: once it has a headline, a category and a price.
+        public var listed: Bool
+        public var createdAt: Date
+        /// The newest reviews, newest first.
+        public var reviews: [Review]
+
+        public init(
+            id: UUID, displayName: String, headline: String?, bio: String?, categories: [String],
+            pricePerMinuteCents: Int?, languages: [String], yearsExperience: Int?, photoUrl: String?, status: Status,
+            rating: Double?, reviewCount: Int, listed: Bool, createdAt: Date, reviews: [Review]
+        ) {
+            self.id = id
+            self.displayName = displayName
+            self.headline = headline
+            self.bio = bio
+            self.categories = categories
+            self.pricePerMinuteCents = pricePerMinuteCents
+            self.languages = languages
+            self.yearsExperience = yearsExperience
+            self.photoUrl = photoUrl
+            self.status = status
+            self.rating = rating
+            self.reviewCount = reviewCount
+            self.listed = listed
+            self.createdAt = createdAt
+            self.reviews = reviews
+        }
+    }
+
+    /// `directory.categories`: every category, in the order front ends list them.
+    public struct Categories: BusOperation {
+        public static let service = ServiceName.directory
+        public static let name = "directory.categories"
+        public static let isIdempotent = true
+        public typealias Request = Empty
+        public typealias Response = [Category]
+    }
+
+    /// `directory.search`: listed advisors matching a query, one page, with facet counts on request.
+    public struct Search: BusOperation {
+        public static let service = ServiceName.directory
+        public static let name = "directory.search"
+        public static let isIdempotent = true
+
+        public struct Request: Codable, Sendable, Equatable {
+            /// Free text over name, headline and biography; prefixes and small typos match.
+            public var q: String?
+            public var category: String?
+            public var status: Status?
+            public var maxPriceCents: Int?
+            public var minRating: Double?
+            public var language: String?
+            /// `relevance` (the default with `q`), `rating` (the default without), `price`, `reviews`, `newest`.
+            public var sort: String?
+            /// Which facets to count: `category`, `status`, `language`.
+            public var facets: [String]
+            public var limit: Int
+            public var cursor: String?
+
+            public init(
+                q: String? = nil, category: String? = nil, status: Status? = nil, maxPriceCents: Int? = nil,
+                minRating: Double? = nil, language: String? = nil, sort: String? = nil, facets: [String] = [],
+                limit: Int = 20, cursor: String? = nil
+            ) {
+                self.q = q
+                self.category = category
+                self.status = status
+                self.maxPriceCents = maxPriceCents
+                self.minRating = minRating
+                self.language = language
+                self.sort = sort
+                self.facets = facets
+                self.limit = limit
+                self.cursor = cursor
+            }
+        }
+
+        public struct Response: Codable, Sendable, Equatable {
+            public var items: [AdvisorSummary]
+            public var nextCursor: String?
+            /// Per facet asked for, each value's count under the other filters of the query.
+            public var facets: [String: [String: Int]]?
+            public init(items: [AdvisorSummary], nextCursor: String?, facets: [String: [String: Int]]?) {
+                self.items = items
+                self.nextCursor = nextCursor
+                self.facets = facets
+            }
+        }
+    }
+
+    /// `directory.advisor`: one advisor's profile with the newest reviews; an unlisted profile is
+    /// found only by its advisor.
+    public struct GetAdvisor: BusOperation {
+        public static let service = ServiceName.directory
+        public static let name = "directory.advisor"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var advisorId: UUID
+            public init(advisorId: UUID) { self.advisorId = advisorId }
+        }
+        public typealias Response = Profile
+    }
+
+    /// `directory.profile.update`: the calling advisor changes their own profile; a field left out
+    /// keeps its value, `photoUrl: ""` removes the photo.
+    public struct UpdateProfile: BusOperation {
+        public static let service = ServiceName.directory
+        public static let name = "directory.profile.update"
+        public struct Request: Codable, Sendable, Equatable {
+            public var headline: String?
+            public var bio: String?
+            public var categories: [String]?
+            public var pricePerMinuteCents: Int?
+            public var languages: [String]?
+            public var yearsExperience: Int?
+            public var photoUrl: String?
+            public init(
+                headline: String? = nil, bio: String? = nil, categories: [String]? = nil, pricePerMinuteCents: Int? = nil,
+                languages: [String]? = nil, yearsExperience: Int? = nil, photoUrl: String? = nil
+            ) {
+                self.headline = headline
+                self.bio = bio
+                self.categories = categories
+                self.pricePerMinuteCents = pricePerMinuteCents
+                self.languages = languages
+                self.yearsExperience = yearsExperience
+                self.photoUrl = photoUrl
+            }
+        }
+        public typealias Response = Profile
+    }
+
+    /// `directory.profile.mine`: the calling advisor's own profile, listed or not.
+    public struct MyProfile: BusOperation {
+        public static let service = ServiceName.directory
+        public static let name = "directory.profile.mine"
+        public static let isIdempotent = true
+        public typealias Request = Empty
+        public typealias Response = Profile
+    }
+
+    /// `directory.status.set`: the calling advisor goes online (each call also refreshes their
+    /// presence, as a heartbeat) or offline. `busy` is refused: only the chat service sets it.
+    public struct SetStatus: BusOperation {
+        public static let service = ServiceName.directory
+        public static let name = "directory.status.set"
+        public struct Request: Codable, Sendable, Equatable {
+            public var status: Status
+            public init(status: Status) { self.status = status }
+        }
+        public struct Response: Codable, Sendable, Equatable {
+            public var status: Status
+            /// When an online advisor is taken offline unless another heartbeat comes first.
+            public var expiresAt: Date?
+            public init(status: Status, expiresAt: Date?) {
+                self.status = status
+                self.expiresAt = expiresAt
+            }
+        }
+    }
+
+    /// `directory.reviews.post`: a member reviews an advisor after an ended, paid chat with them.
+    public struct PostReview: BusOperation {
+        public static let service = ServiceName.directory
+        public static let name = "directory.reviews.post"
+        public struct Request: Codable, Sendable, Equatable {
+            public var advisorId: UUID
+            public var chatId: UUID
+            public var rating: Int
+            public var text: String
+            public init(advisorId: UUID, chatId: UUID, rating: Int, text: String) {
+                self.advisorId = advisorId
+                self.chatId = chatId
+                self.rating = rating
+                self.text = text
+            }
+        }
+        public typealias Response = Review
+    }
+
+    /// `directory.reviews.list`: an advisor's reviews, newest first, one page.
+    public struct ListReviews: BusOperation {
+        public static let service = ServiceName.directory
+        public static let name = "directory.reviews.list"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var advisorId: UUID
+            public var page: PageRequest
+            public init(advisorId: UUID, page: PageRequest = PageRequest()) {
+                self.advisorId = advisorId
+                self.page = page
+            }
+        }
+        public typealias Response = Page<Review>
+    }
+
+    /// `directory.reviews.reply`: the reviewed advisor answers a review, once.
+    public struct ReplyToReview: BusOperation {
+        public static let service = ServiceName.directory
+        public static let name = "directory.reviews.reply"
+        public struct Request: Codable, Sendable, Equatable {
+            public var reviewId: UUID
+            public var text: String
+            public init(reviewId: UUID, text: String) {
+                self.reviewId = reviewId
+                self.text = text
+            }
+        }
+        public typealias Response = Review
+    }
+
+    /// A favorite as its member lists it.
+    public struct Favorite: Codable, Sendable, Equatable {
+        public var advisor: AdvisorSummary
+        public var notifyWhenOnline: Bool
+        public var createdAt: Date
+        public init(advisor: AdvisorSummary, notifyWhenOnline: Bool, createdAt: Date) {
+            self.advisor = advisor
+            self.notifyWhenOnline = notifyWhenOnline
+            self.createdAt = createdAt
+        }
+    }
+
+    /// `directory.favorites.set`: the calling member favorites a listed advisor (again: the setting changes).
+    public struct SetFavorite: BusOperation {
+        public static let service = ServiceName.directory
+        public static let name = "directory.favorites.set"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var advisorId: UUID
+            public var notifyWhenOnline: Bool
+            public init(advisorId: UUID, notifyWhenOnline: Bool) {
+                self.advisorId = advisorId
+                self.notifyWhenOnline = notifyWhenOnline
+            }
+        }
+        public typealias Response = Favorite
+    }
+
+    /// `directory.favorites.remove`: no longer a favorite; removing one that is not is no error.
+    public struct RemoveFavorite: BusOperation {
+        public static let service = ServiceName.directory
+        public static let name = "directory.favorites.remove"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var advisorId: UUID
+            public init(advisorId: UUID) { self.advisorId = advisorId }
+        }
+        public typealias Response = Empty
+    }
+
+    /// `directory.favorites.list`: the calling member's favorites, newest first.
+    public struct ListFavorites: BusOperation {
+        public static let service = ServiceName.directory
+        public static let name = "directory.favorites.list"
+        public static let isIdempotent = true
+        public typealias Request = PageRequest
+        public typealias Response = Page<Favorite>
+    }
+
+    // MARK: Events
+
+    /// An advisor's presence changed (by the advisor, by the chat service, or by missed heartbeats).
+    public struct AdvisorStatusChanged: DomainEvent, Equatable {
+        public static let type = "directory.advisor-status-changed.v1"
+        public var advisorId: UUID
+        public var status: Status
+        public var at: Date
+        public init(advisorId: UUID, status: Status, at: Date) {
+            self.advisorId = advisorId
+            self.status = status
+            self.at = at
+        }
+    }
+
+    /// An advisor's price per minute changed; chats started from `at` on use it.
+    public struct AdvisorPriceChanged: DomainEvent, Equatable {
+        public static let type = "directory.advisor-price-changed.v1"
+        public var advisorId: UUID
+        public var pricePerMinuteCents: Int
+        public var at: Date
+        public init(advisorId: UUID, pricePerMinuteCents: Int, at: Date) {
+            self.advisorId = advisorId
+            self.pricePerMinuteCents = pricePerMinuteCents
+            self.at = at
+        }
+    }
+
+    /// A member's favorite advisor came online and the member asked to hear of it; at most once
+    /// per member and advisor an hour.
+    public struct FavoriteOnline: DomainEvent, Equatable {
+        public static let type = "directory.favorite-online.v1"
+        public var memberId: UUID
+        public var advisorId: UUID
+        public var at: Date
+        public init(memberId: UUID, advisorId: UUID, at: Date) {
+            self.memberId = memberId
+            self.advisorId = advisorId
+            self.at = at
+        }
+    }
+}
+
+extension ServiceError.Code {
+    /// The review needs an ended, paid chat of the caller's with that advisor, not reviewed yet (403).
+    public static let reviewNotAllowed = ServiceError.Code(rawValue: "review_not_allowed")
+    /// The review has an answer already (409).
+    public static let alreadyReplied = ServiceError.Code(rawValue: "already_replied")
+    /// The advisor is in a chat (409).
+    public static let advisorBusy = ServiceError.Code(rawValue: "advisor_busy")
+    /// The profile lacks a headline, a category or a price, so it cannot go online (409).
+    public static let profileIncomplete = ServiceError.Code(rawValue: "profile_incomplete")
+}
+
+extension Directory {
+    /// The directory operations' own error codes, with their HTTP statuses.
+    public static let errorCodes: [DeclaredErrorCode] = [
+        .init(.reviewNotAllowed, status: 403), .init(.alreadyReplied, status: 409), .init(.advisorBusy, status: 409),
+        .init(.profileIncomplete, status: 409),
+    ]
+}
+
+extension Accounts {
+    /// A member or advisor registered (staff accounts are not announced). Carries the display name
+    /// that directory shows; accounts blanks it in its outbox when the person is erased.
+    public struct AccountRegistered: DomainEvent, Equatable {
+        public static let type = "accounts.account-registered.v1"
+        public var accountId: UUID
+        public var role: String
+        public var displayName: String?
+        public var at: Date
+        public init(accountId: UUID, role: String, displayName: String?, at: Date) {
+            self.accountId = accountId
+            self.role = role
+            self.displayName = displayName
+            self.at = at
+        }
+    }
+
+    /// A person changed their display name.
+    public struct DisplayNameChanged: DomainEvent, Equatable {
+        public static let type = "accounts.display-name-changed.v1"
+        public var accountId: UUID
+        public var displayName: String?
+        public init(accountId: UUID, displayName: String?) {
+            self.accountId = accountId
+            self.displayName = displayName
+        }
+    }
+}
+
+/// Billing's events that other services apply.
+public enum Billing {
+    /// A chat ended and was settled: `chargedCents` is what the member paid beyond free minutes.
+    /// A chat with a charge is a paid chat, which its member may review.
+    public struct ChatSettled: DomainEvent, Equatable {
+        public static let type = "billing.chat-settled.v1"
+        public var chatId: UUID
+        public var memberId: UUID
+        public var advisorId: UUID
+        public var chargedCents: Int
+        public var endedAt: Date
+        public init(chatId: UUID, memberId: UUID, advisorId: UUID, chargedCents: Int, endedAt: Date) {
+            self.chatId = chatId
+            self.memberId = memberId
+            self.advisorId = advisorId
+            self.chargedCents = chargedCents
+            self.endedAt = endedAt
+        }
+    }
+}

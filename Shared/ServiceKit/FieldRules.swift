@@ -1,0 +1,36 @@
+public import Models
+
+/// A request's field checks, collected so that one 422 names every field that fails.
+///
+/// Lengths count Unicode code points, as `minLength`/`maxLength` in the OpenAPI documents do, so
+/// the documents and the services agree on every string.
+public struct FieldRules: Sendable {
+    public private(set) var errors: [FieldError] = []
+
+    public init() {}
+
+    public mutating func fail(_ field: String, _ code: String) {
+        errors.append(FieldError(field: field, code: code))
+    }
+
+    /// Free text kept as given, within `range` characters, no NUL (PostgreSQL text cannot hold one).
+    public mutating func text(_ value: String?, field: String, range: ClosedRange<Int>) {
+        guard let value else { return }
+        if !range.contains(value.unicodeScalars.count) || value.contains("\0") {
+            fail(field, "invalid")
+        }
+    }
+
+    /// A whole number within `range`.
+    public mutating func number(_ value: Int?, field: String, range: ClosedRange<Int>) {
+        guard let value else { return }
+        if !range.contains(value) { fail(field, "out_of_range") }
+    }
+
+    /// Throws 422 with every field error collected, when there is one.
+    public func check() throws {
+        guard errors.isEmpty else {
+            throw ServiceError(.validationFailed, "some fields are not valid", fieldErrors: errors)
+        }
+    }
+}
