@@ -96,6 +96,247 @@ struct DirectoryEndToEndTests {
             }
         }
     }
+
+    /// One advisor of the known data set, written straight into the directory's tables.
+    struct Seeded {
+        var name: String
+        var headline: String?
+        var categories: [String]
+        var price: Int
+        var languages: [String]
+        var status: String
+        var ratingSum: Int
+        var reviews: Int
+        let id = UUID()
+    }
+
+    static let categoryNames = [
+        "tarot": "Tarot", "astrology": "Astrology", "career-finance": "Career & finance", "dream-analysis": "Dream analysis",
+        "love-relationships": "Love & relationships", "numerology": "Numerology", "pet-psychics": "Pet psychics",
+        "spiritual-guidance": "Spiritual guidance",
+    ]
+
+    static let dataSet: [Seeded] = [
+        Seeded(name: "Luna Starweaver", headline: "Tarot and moon wisdom", categories: ["tarot"], price: 199, languages: ["en"], status: "online", ratingSum: 24, reviews: 5),
+        Seeded(name: "Orion Blake", headline: "Astrology charts for your career", categories: ["astrology", "career-finance"], price: 299, languages: ["en", "fr"], status: "offline", ratingSum: 9, reviews: 2),
+        Seeded(name: "Sage Whitfield", headline: "Dream interpretation", categories: ["dream-analysis"], price: 149, languages: ["en"], status: "online", ratingSum: 3, reviews: 1),
+        Seeded(name: "Marisol Vega", headline: "Lectura de cartas y amor", categories: ["tarot", "love-relationships"], price: 249, languages: ["es", "en"], status: "busy", ratingSum: 10, reviews: 2),
+        Seeded(name: "Ezra Moon", headline: "Numerology and your numbers", categories: ["numerology"], price: 99, languages: ["en"], status: "offline", ratingSum: 0, reviews: 0),
+        Seeded(name: "Ivy Hollow", headline: "Pet psychic for cats and dogs", categories: ["pet-psychics"], price: 179, languages: ["en", "de"], status: "online", ratingSum: 8, reviews: 2),
+        Seeded(name: "Bram Quill", headline: "Spiritual guidance, gently", categories: ["spiritual-guidance"], price: 129, languages: ["en"], status: "offline", ratingSum: 7, reviews: 2),
+        Seeded(name: "Hidden Oracle", headline: nil, categories: ["tarot"], price: 150, languages: ["en"], status: "offline", ratingSum: 0, reviews: 0),
+    ]
+
+    /// Writes the data set in order (so "newest" is its reverse), every online advisor with a fresh heartbeat.
+    static func seed(_ directory: Database) async throws {
+        for advisor in dataSet {
+            let categoryText = advisor.categories.compactMap { categoryNames[$0] }.joined(separator: " ")
+            try await directory.withConnection { connection in
+                _ = try connection.execute(
+                    """
+                    INSERT INTO advisors (account_id, display_name, headline, categories, category_text, price_cents, languages,
+                        status, heartbeat_at, rating_sum, review_count)
+                    VALUES ($1, $2, $3, $4::text[], $5, $6, $7::text[], $8, now(), $9, $10)
+                    """, advisor.id, advisor.name, advisor.headline, advisor.categories, categoryText, advisor.price,
+                    advisor.languages, advisor.status, advisor.ratingSum, advisor.reviews)
+            }
+        }
+    }
+
+    static func names(_ reply: Reply) -> [String] { reply.items.compactMap { $0["displayName"] as? String } }
+
+    @Test("search: each filter, sort and facet on a known data set; prefixes and typos; pages survive status changes")
+    func search() async throws {
+        try await AccountsPlatform.with(serviceEnvironment: Self.directoryEnvironment) { platform in
+            let directory = Database(platform.harness.database.config(schema: "directory"), logger: Logger(label: "test"))
+            defer { Task { await directory.close() } }
+            // The directory's tables exist once the platform is up.
+            try await Self.seed(directory)
+            let get = { (query: String) in try await platform.request("GET", "/v1/advisors" + query) }
+
+            let categories = try await platform.request("GET", "/v1/categories")
+            #expect(categories.status == 200)
+            let slugs = ((try? JSONSerialization.jsonObject(with: categories.answer.body)) as? [[String: Any]])?.compactMap { $0["slug"] as? String }
+            #expect(slugs?.count == 10 && slugs?.first == "psychic-readings" && slugs?.contains("pet-psychics") == true)
+
+            let all = try await get("")
+            #expect(all.status == 200, "\(all.text)")
+            #expect(
+                Self.names(all) == ["Marisol Vega", "Luna Starweaver", "Orion Blake", "Ivy Hollow", "Bram Quill", "Sage Whitfield", "Ezra Moon"],
+                "by rating, the unlisted profile left out: \(Self.names(all))")
+            #expect(all.items.first?["rating"] as? Double == 5.0 && all.items.first?["reviewCount"] as? Int == 2)
+            #expect(Set(Self.names(try await get("?category=tarot"))) == ["Luna Starweaver", "Marisol Vega"])
+            #expect(Set(Self.names(try await get("?status=online"))) == ["Luna Starweaver", "Sage Whitfield", "Ivy Hollow"])
+            #expect(Self.names(try await get("?status=busy")) == ["Marisol Vega"])
+            #expect(Set(Self.names(try await get("?maxPriceCents=150"))) == ["Sage Whitfield", "Ezra Moon", "Bram Quill"])
+            #expect(Self.names(try await get("?minRating=4.5")) == ["Marisol Vega", "Luna Starweaver", "Orion Blake"])
+            #expect(Self.names(try await get("?language=es")) == ["Marisol Vega"])
+            #expect(Self.names(try await get("?language=en&category=tarot&maxPriceCents=200")) == ["Luna Starweaver"])
+            #expect(
+                Self.names(try await get("?sort=price")) == ["Ezra Moon", "Bram Quill", "Sage Whitfield", "Ivy Hollow", "Luna Starweaver", "Marisol Vega", "Orion Blake"])
+            #expect(Self.names(try await get("?sort=reviews")).first == "Luna Starweaver")
+            #expect(Self.names(try await get("?sort=newest")).first == "Bram Quill")
+
+            #expect(Set(Self.names(try await get("?q=tar"))) == ["Luna Starweaver", "Marisol Vega"], "a prefix finds tarot")
+            #expect(Set(Self.names(try await get("?q=tarrot"))) == ["Luna Starweaver", "Marisol Vega"], "a typo still finds tarot")
+            #expect(Self.names(try await get("?q=psychc")) == ["Ivy Hollow"], "a typo in the headline")
+            #expect(Self.names(try await get("?q=moon+wisdom")) == ["Luna Starweaver"], "every word must match")
+            let astrology = Self.names(try await get("?q=astrology"))
+            #expect(astrology.first == "Orion Blake", "the category named ranks first: \(astrology)")
+            #expect(Self.names(try await get("?q=%22%3B%20DROP%20TABLE%20advisors%3B--")).isEmpty)
+
+            let faceted = try await get("?category=tarot&facets=category,status,language")
+            let facets = faceted.object["facets"] as? [String: [String: Int]]
+            #expect(facets?["category"]?["tarot"] == 2, "\(faceted.text)")
+            #expect(facets?["category"]?["astrology"] == 1, "the category facet ignores the category filter")
+            #expect(facets?["status"] == ["online": 1, "busy": 1], "other facets count under the filter")
+            #expect(facets?["language"]?["es"] == 1 && facets?["language"]?["en"] == 2)
+            let empty = try await get("?category=mediums&status=online&facets=category,status")
+            let emptyFacets = empty.object["facets"] as? [String: [String: Int]]
+            #expect(empty.items.isEmpty && emptyFacets?["category"]?["mediums"] == 0, "a selected value is always counted: \(empty.text)")
+            #expect(emptyFacets?["status"]?["online"] == 0)
+
+            for query in [
+                "?sort=bogus", "?minRating=9", "?category=knitting", "?limit=0", "?limit=101", "?cursor=bm90IGEgY3Vyc29y",
+                "?maxPriceCents=abc", "?status=asleep", "?language=English", "?facets=price", "?q=" + String(repeating: "a", count: 101),
+            ] {
+                let refused = try await get(query)
+                #expect(refused.status == 422, "\(query): \(refused.text)")
+            }
+
+            // Walk two at a time while every status flips between pages: everyone once, in order.
+            var seen: [String] = []
+            var cursor: String?
+            var flips = 0
+            repeat {
+                let page = try await get("?limit=2&sort=rating" + (cursor.map { "&cursor=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "") } ?? ""))
+                #expect(page.status == 200, "\(page.text)")
+                seen += Self.names(page)
+                cursor = page.object["nextCursor"] as? String
+                flips += 1
+                _ = try await directory.withConnection { connection in
+                    try connection.execute(
+                        "UPDATE advisors SET status = CASE WHEN status = 'online' THEN 'offline' ELSE 'online' END, heartbeat_at = now()")
+                }
+            } while cursor != nil && flips < 10
+            #expect(seen == Self.names(all), "no duplicates, no gaps: \(seen)")
+            let ratingCursor = try await get("?limit=2&sort=rating").object["nextCursor"] as? String ?? ""
+            let stale = try await get(
+                "?sort=price&cursor=" + (ratingCursor.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""))
+            #expect(stale.status == 422, "a cursor of another sort is refused: \(stale.text)")
+        }
+    }
+
+    /// Announces a settled chat as billing will: an event in billing's outbox, which its relay publishes.
+    static func settle(
+        chat: UUID, member: String, advisor: String, chargedCents: Int, platform: AccountsPlatform
+    ) async throws {
+        let billing = Database(platform.harness.database.config(schema: "billing"), logger: Logger(label: "test"))
+        let event = Billing.ChatSettled(
+            chatId: chat, memberId: UUID(uuidString: member)!, advisorId: UUID(uuidString: advisor)!, chargedCents: chargedCents,
+            endedAt: Date())
+        try await billing.transaction { try Outbox.append(event, on: $0) }
+        await billing.close()
+    }
+
+    @Test("reviews need an ended, paid chat, once; favorites and the once-an-hour online event; export and erasure")
+    func reviewsFavoritesAndPrivacy() async throws {
+        try await AccountsPlatform.with(serviceEnvironment: Self.directoryEnvironment) { platform in
+            let advisorEmail = AccountsPlatform.email("advisor")
+            let advisorId = try await platform.register(email: advisorEmail, displayName: "Madame Zora", role: "advisor")
+            let advisor = try await platform.signIn(email: advisorEmail)
+            let memberEmail = AccountsPlatform.email("member")
+            let memberId = try await platform.register(email: memberEmail, displayName: "Curious Cat")
+            let member = try await platform.signIn(email: memberEmail)
+            let otherEmail = AccountsPlatform.email("other")
+            try await platform.register(email: otherEmail, displayName: "Someone Else")
+            let other = try await platform.signIn(email: otherEmail)
+            #expect(try await platform.request("PUT", "/v1/advisors/me", token: advisor, json: Self.completeProfile).status == 200)
+
+            let paid = UUID()
+            let free = UUID()
+            try await Self.settle(chat: paid, member: memberId, advisor: advisorId, chargedCents: 597, platform: platform)
+            try await Self.settle(chat: free, member: memberId, advisor: advisorId, chargedCents: 0, platform: platform)
+            let review: [String: Any] = ["chatId": paid.uuidString, "rating": 4, "text": "Spot on about my job."]
+            let notYours = try await platform.request("POST", "/v1/advisors/\(advisorId)/reviews", token: other, json: review)
+            #expect(notYours.status == 403 && notYours.code == "review_not_allowed", "another member's chat: \(notYours.text)")
+            let unpaid = try await platform.request(
+                "POST", "/v1/advisors/\(advisorId)/reviews", token: member, json: ["chatId": free.uuidString, "rating": 5, "text": "Free!"])
+            #expect(unpaid.status == 403, "a chat of free minutes only is not a paid chat: \(unpaid.text)")
+            let badRating = try await platform.request(
+                "POST", "/v1/advisors/\(advisorId)/reviews", token: member, json: ["chatId": paid.uuidString, "rating": 6, "text": "x"])
+            #expect(badRating.status == 422)
+            let byAdvisor = try await platform.request("POST", "/v1/advisors/\(advisorId)/reviews", token: advisor, json: review)
+            #expect(byAdvisor.status == 403)
+            var posted: Reply?
+            try await eventually("billing's event reaches the directory") {
+                let reply = try await platform.request("POST", "/v1/advisors/\(advisorId)/reviews", token: member, json: review)
+                if reply.status == 201 { posted = reply }
+                return reply.status != 403
+            }
+            let first = try #require(posted, "the member reviews their paid chat")
+            #expect((first.object["author"] as? [String: Any])?["displayName"] as? String == "Curious Cat")
+            let again = try await platform.request("POST", "/v1/advisors/\(advisorId)/reviews", token: member, json: review)
+            #expect(again.status == 403, "one review per chat: \(again.text)")
+            let profile = try await platform.request("GET", "/v1/advisors/\(advisorId)")
+            #expect(profile.object["rating"] as? Double == 4.0 && profile.object["reviewCount"] as? Int == 1, "\(profile.text)")
+            #expect((profile.object["reviews"] as? [[String: Any]])?.count == 1)
+
+            let reviewId = try #require(first.object["id"] as? String)
+            let replyBody = ["text": "Thank you, come back soon."]
+            #expect(try await platform.request("POST", "/v1/reviews/\(reviewId)/reply", token: member, json: replyBody).status == 403)
+            let replied = try await platform.request("POST", "/v1/reviews/\(reviewId)/reply", token: advisor, json: replyBody)
+            #expect(replied.status == 201 && (replied.object["reply"] as? [String: Any])?["text"] as? String == replyBody["text"])
+            let twice = try await platform.request("POST", "/v1/reviews/\(reviewId)/reply", token: advisor, json: replyBody)
+            #expect(twice.status == 409 && twice.code == "already_replied")
+
+            // Favorites: the online event once an hour per member and advisor, only for who asked.
+            let favorite = try await platform.request(
+                "PUT", "/v1/me/favorites/\(advisorId)", token: member, json: ["notifyWhenOnline": true])
+            #expect(favorite.status == 200 && favorite.object["notifyWhenOnline"] as? Bool == true, "\(favorite.text)")
+            #expect(try await platform.request("PUT", "/v1/me/favorites/\(advisorId)", token: other).status == 200)
+            #expect(try await platform.request("PUT", "/v1/me/favorites/\(UUID())", token: member).status == 404)
+            #expect(try await platform.request("PUT", "/v1/me/favorites/\(memberId)", token: advisor).status == 403)
+            let list = try await platform.request("GET", "/v1/me/favorites", token: member)
+            #expect(list.items.count == 1 && (list.items.first?["advisor"] as? [String: Any])?["displayName"] as? String == "Madame Zora")
+            for status in ["online", "offline", "online"] {
+                let set = try await platform.request("PUT", "/v1/advisors/me/status", token: advisor, json: ["status": status])
+                #expect(set.status == 200, "\(set.text)")
+            }
+            let directory = Database(platform.harness.database.config(schema: "directory"), logger: Logger(label: "test"))
+            defer { Task { await directory.close() } }
+            let told = try await directory.withConnection { connection in
+                try connection.query("SELECT payload->>'memberId' AS member FROM outbox WHERE type = $1", Directory.FavoriteOnline.type)
+                    .map { try $0.decode("member", as: String.self).lowercased() }
+            }
+            #expect(told == [memberId.lowercased()], "once, and only to the member who asked: \(told)")
+            #expect(try await platform.request("DELETE", "/v1/me/favorites/\(advisorId)", token: other).status == 204)
+            #expect(try await platform.request("GET", "/v1/me/favorites", token: other).items.isEmpty)
+
+            // Export, then erasure: the member's review stays under "former member"; the advisor's profile goes.
+            let export = try await platform.request("GET", "/v1/me/export", token: member)
+            let section = (export.object["sections"] as? [String: Any])?["directory"] as? [String: Any]
+            #expect((section?["reviewsWritten"] as? [Any])?.count == 1 && (section?["favorites"] as? [Any])?.count == 1, "\(export.text)")
+            let advisorExport = try await platform.request("GET", "/v1/me/export", token: advisor)
+            let advisorSection = (advisorExport.object["sections"] as? [String: Any])?["directory"] as? [String: Any]
+            #expect(advisorSection?["profile"] is [String: Any] && (advisorSection?["reviewsReceived"] as? [Any])?.count == 1)
+
+            #expect(try await platform.request("DELETE", "/v1/me", token: member, json: ["password": AccountsPlatform.password]).status == 202)
+            try await eventually("the review shows its author as a former member") {
+                let reviews = try await platform.request("GET", "/v1/advisors/\(advisorId)/reviews")
+                return (reviews.items.first?["author"] as? [String: Any])?["displayName"] as? String == "former member"
+            }
+            #expect(try await platform.request("DELETE", "/v1/me", token: advisor, json: ["password": AccountsPlatform.password]).status == 202)
+            try await eventually("the advisor's profile is gone") {
+                try await platform.request("GET", "/v1/advisors/\(advisorId)").status == 404
+            }
+            let names = try await directory.withConnection { connection in
+                try connection.query("SELECT display_name FROM people WHERE account_id = ANY($1::uuid[])", [memberId.lowercased(), advisorId.lowercased()])
+                    .count
+            }
+            #expect(names == 0, "no public name is kept for an erased person")
+        }
+    }
 }
 
 /// Waits until `condition` holds, checking every 100 ms for at most `timeout`.
