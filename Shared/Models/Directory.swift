@@ -429,31 +429,52 @@ extension Directory {
 }
 
 extension Accounts {
-    /// A member or advisor registered (staff accounts are not announced). Carries the display name
-    /// that directory shows; accounts blanks it in its outbox when the person is erased.
+    /// A member or advisor registered (staff accounts are not announced). Names travel only by
+    /// `accounts.public-names`, so no event, and no outbox, ever holds one.
     public struct AccountRegistered: DomainEvent, Equatable {
         public static let type = "accounts.account-registered.v1"
         public var accountId: UUID
         public var role: String
-        public var displayName: String?
         public var at: Date
-        public init(accountId: UUID, role: String, displayName: String?, at: Date) {
+        public init(accountId: UUID, role: String, at: Date) {
             self.accountId = accountId
             self.role = role
-            self.displayName = displayName
             self.at = at
         }
     }
 
-    /// A person changed their display name.
+    /// A person changed their display name; services that show it ask for it again.
     public struct DisplayNameChanged: DomainEvent, Equatable {
         public static let type = "accounts.display-name-changed.v1"
         public var accountId: UUID
-        public var displayName: String?
-        public init(accountId: UUID, displayName: String?) {
-            self.accountId = accountId
-            self.displayName = displayName
+        public init(accountId: UUID) { self.accountId = accountId }
+    }
+
+    /// `accounts.public-names`: the display names of members and advisors, for the services that
+    /// show them publicly (profiles, reviews). Callers: the platform only. An erased or unknown
+    /// account is left out.
+    public struct PublicNames: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.public-names"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            /// At most 500.
+            public var accountIds: [UUID]
+            public init(accountIds: [UUID]) { self.accountIds = accountIds }
         }
+        public struct Response: Codable, Sendable, Equatable {
+            public var names: [PublicName]
+            public init(names: [PublicName]) { self.names = names }
+        }
+        public struct PublicName: Codable, Sendable, Equatable {
+            public var accountId: UUID
+            public var displayName: String
+            public init(accountId: UUID, displayName: String) {
+                self.accountId = accountId
+                self.displayName = displayName
+            }
+        }
+        public static let maxAccounts = 500
     }
 }
 

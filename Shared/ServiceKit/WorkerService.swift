@@ -19,12 +19,15 @@ public struct WorkerServiceDefinition: Sendable {
     /// file of `migrations` in order, for a service whose history needs a step in between that SQL
     /// cannot do (accounts seals old rows with its keys before the plain columns are dropped).
     public var migrate: (@Sendable (Database) async throws -> Void)?
+    /// Runs once the schema is migrated, before the service takes work (the directory's demo data).
+    public var prepare: (@Sendable (Database, Logger) async throws -> Void)?
     /// Registers the service's bus handlers.
     public var register: @Sendable (ServiceWorker, ServiceResources) -> Void
     /// Events of other services this one applies, per producer.
     public var consumes: [EventSubscription]
-    /// Periodic clean-ups of the service's own data (its retention rules).
-    public var maintenance: [MaintenanceTask]
+    /// The service's periodic tasks (its retention rules, and work a service does on its own),
+    /// made with the process's resources.
+    public var maintenance: @Sendable (ServiceResources) -> [MaintenanceTask]
     /// What the service holds about a person and how it erases them.
     public var privacy: PrivacyHooks
     /// Whether the service erases a person when accounts announces an erasure (every service but
@@ -33,13 +36,15 @@ public struct WorkerServiceDefinition: Sendable {
 
     public init(
         name: ServiceName, migrations: URL?, migrate: (@Sendable (Database) async throws -> Void)? = nil,
-        consumes: [EventSubscription] = [], maintenance: [MaintenanceTask] = [], privacy: PrivacyHooks = .none,
+        prepare: (@Sendable (Database, Logger) async throws -> Void)? = nil, consumes: [EventSubscription] = [],
+        maintenance: @escaping @Sendable (ServiceResources) -> [MaintenanceTask] = { _ in [] }, privacy: PrivacyHooks = .none,
         followsErasures: Bool = true,
         register: @escaping @Sendable (ServiceWorker, ServiceResources) -> Void
     ) {
         self.name = name
         self.migrations = migrations
         self.migrate = migrate
+        self.prepare = prepare
         self.consumes = consumes
         self.maintenance = maintenance
         self.privacy = privacy
@@ -139,6 +144,7 @@ public enum WorkerServiceMain {
             try await database.migrate(try Migration.load(from: folder))
         }
         logger.info("migrations applied", metadata: ["db.schema": "\(settings.database.schema ?? "")"])
+        try await definition.prepare?(database, logger)
 
         let endpoints = settings.process.endpoints
         let bus = BusClient(mdp: parts.client, logger: logger)
@@ -180,7 +186,7 @@ public enum WorkerServiceMain {
                     consumer: service, subscriptions: subscriptions, subscriber: subscriber, database: database, bus: bus,
                     logger: logger))
         }
-        let maintenance = definition.maintenance + [OutboxRetention.task(for: service, keeping: settings.eventsRetention)]
+        let maintenance = definition.maintenance(resources) + [OutboxRetention.task(for: service, keeping: settings.eventsRetention)]
         services.append(MaintenanceRunner(tasks: maintenance, database: database, logger: logger))
         services.append(WorkerRunner(worker: worker))
         logger.info("serving", metadata: ["bus.service": "\(service)", "bus.endpoint": "\(endpoints.mdp)"])

@@ -114,7 +114,7 @@ struct ErasureTests {
 
             // The other services hear of it through the outbox.
             let outbox = try await accounts.database.withConnection { connection in
-                try connection.query("SELECT type, payload::text AS payload FROM outbox").map {
+                try connection.query("SELECT type, payload::text AS payload FROM outbox WHERE type = $1", Privacy.ErasureRequested.type).map {
                     (try $0.decode("type", as: String.self), try $0.decode("payload", as: String.self))
                 }
             }

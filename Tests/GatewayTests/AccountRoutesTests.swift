@@ -282,13 +282,14 @@ struct AccountRoutesTests {
         let table: [(ServiceError.Code, Int)] = [
             (.emailTaken, 409), (.invalidCredentials, 401), (.rateLimited, 429), (.exportUnavailable, 503),
             (.malformedJSON, 400), (.invalidText, 400), (.forbidden, 403), (.notFound, 404), (.unauthenticated, 401),
-            (.busy, 503), (.partnerExists, 409), (.validationFailed, 422),
+            (.busy, 503), (.partnerExists, 409), (.validationFailed, 422), (.reviewNotAllowed, 403), (.advisorBusy, 409),
+            (.profileIncomplete, 409), (.alreadyReplied, 409),
         ]
         for (code, status) in table {
             #expect(ProblemMapping.status(for: code).code == status, "\(code.rawValue)")
         }
-        // A code nobody declared (a future `advisor_busy` before its declaration) is our fault.
-        let undeclared = ProblemMapping.problem(for: ServiceError(.init(rawValue: "advisor_busy"), "secret detail"))
+        // A code nobody declared (a service's new code before its declaration) is our fault.
+        let undeclared = ProblemMapping.problem(for: ServiceError(.init(rawValue: "payout_on_hold"), "secret detail"))
         #expect(undeclared.status == 500 && undeclared.code == "internal_error")
         #expect(!undeclared.detail.contains("secret"))
         #expect(Set(ErrorCatalog.all.map(\.code.rawValue)).count == ErrorCatalog.all.count, "a code is declared twice")

@@ -71,6 +71,8 @@ struct GatewayRoutesTests {
             for (path, method, allow) in [
                 ("/v1/status", HTTPRequest.Method.post, "GET"), ("/v1/me", .put, "DELETE, GET, PATCH"),
                 ("/v1/staff/accounts/\(UUID())/offboarding", .get, "POST"),
+                // A literal path beside a parameter one (`/v1/advisors/{id}`) answers its own methods.
+                ("/v1/advisors/me", .delete, "GET, PUT"), ("/v1/advisors/\(UUID())", .put, "GET"),
             ] {
                 try await client.execute(uri: path, method: method) { response in
                     #expect(response.status == .methodNotAllowed, "\(method) \(path)")

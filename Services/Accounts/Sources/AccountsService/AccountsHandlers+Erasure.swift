@@ -74,12 +74,6 @@ extension AccountsHandlers {
         try connection.execute("DELETE FROM sign_in_attempts WHERE account_id = $1", id)
         try connection.execute("DELETE FROM consents WHERE account_id = $1", id)
         try connection.execute("DELETE FROM consent_changes WHERE account_id = $1", id)
-        // Events not yet pruned keep no name: a consumer that replays them later learns none.
-        try connection.execute(
-            """
-            UPDATE outbox SET payload = jsonb_set(payload, '{displayName}', 'null')
-            WHERE type = ANY($2) AND (payload->>'accountId')::uuid = $1 AND payload->>'displayName' IS NOT NULL
-            """, id, [Accounts.AccountRegistered.type, Accounts.DisplayNameChanged.type])
     }
 
     /// Records one service's confirmation; the erasure completes when every participant confirmed.

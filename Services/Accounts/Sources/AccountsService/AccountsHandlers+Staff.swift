@@ -145,3 +145,28 @@ extension AccountsHandlers {
         if others == 0 { throw ServiceError(.lastAdmin, "the platform needs at least one enabled admin") }
     }
 }
+
+// MARK: Names other services show
+
+extension AccountsHandlers {
+    /// The display names of live members and advisors, for the platform's own services (the
+    /// directory shows them on profiles and reviews); never a staff account's, never anyone's email.
+    func publicNames(_ request: Accounts.PublicNames.Request, caller: Caller) async throws -> Accounts.PublicNames.Response {
+        guard caller.has(.system) else { throw AccountsErrors.forbidden }
+        guard request.accountIds.count <= Accounts.PublicNames.maxAccounts else {
+            throw ServiceError(
+                .validationFailed, "at most \(Accounts.PublicNames.maxAccounts) accounts a call",
+                fieldErrors: [FieldError(field: "accountIds", code: "too_many")])
+        }
+        let records = self.records
+        return try await database.withConnection { connection in
+            let names = try Set(request.accountIds).sorted { $0.uuidString < $1.uuidString }.compactMap { id in
+                try records.load(id, on: connection).flatMap { found in
+                    found.account.roles.contains(where: InputRules.memberRoles.contains)
+                        ? Accounts.PublicNames.PublicName(accountId: id, displayName: found.account.displayName) : nil
+                }
+            }
+            return Accounts.PublicNames.Response(names: names)
+        }
+    }
+}

@@ -61,7 +61,7 @@ struct AccountsHandlers: Sendable {
                 .init(actorId: id, actorRoles: [request.role], action: "account.register", subjectId: id), on: connection)
             try PolicyRecords.accept(version: current.version, accountId: id, on: connection)
             try Outbox.append(
-                Accounts.AccountRegistered(accountId: id, role: request.role, displayName: request.displayName, at: Date()),
+                Accounts.AccountRegistered(accountId: id, role: request.role, at: Date()),
                 on: connection)
             try ConsentRecords.record(
                 [("marketingEmail", request.marketingEmailOptIn ?? false)], accountId: id, source: .registration,
@@ -225,8 +225,8 @@ struct AccountsHandlers: Sendable {
                     if let email = request.email { personal.email = InputRules.display(email: email) }
                 }
             }
-            if let name = request.displayName {
-                try Outbox.append(Accounts.DisplayNameChanged(accountId: id, displayName: name), on: connection)
+            if request.displayName != nil {
+                try Outbox.append(Accounts.DisplayNameChanged(accountId: id), on: connection)
             }
             if let phone = request.phone {
                 var sealed: Data?

@@ -13,7 +13,7 @@ public enum AccountsService {
         WorkerServiceDefinition(
             name: .accounts, migrations: migrations,
             migrate: { database in try await AccountsCommands.migrateSchema(database, settings: settings) },
-            consumes: AccountsHandlers.erasureConfirmations(audit: settings.audit), maintenance: AccountsRetention.tasks,
+            consumes: AccountsHandlers.erasureConfirmations(audit: settings.audit), maintenance: { _ in AccountsRetention.tasks },
             privacy: PrivacyExport.hooks(records: AccountRecords(settings: settings)),
             // Accounts starts erasures and collects the confirmations; it does not follow its own event.
             followsErasures: false
@@ -56,5 +56,6 @@ public enum AccountsService {
             try await handlers.requestErasure($0, caller: $1.caller, deadline: $1.deadline)
         }
         worker.handle(Accounts.ErasureStatus.self) { try await handlers.erasureStatus($0, caller: $1.caller) }
+        worker.handle(Accounts.PublicNames.self) { try await handlers.publicNames($0, caller: $1.caller) }
     }
 }

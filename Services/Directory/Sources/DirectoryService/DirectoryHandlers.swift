@@ -155,13 +155,14 @@ struct DirectoryHandlers: Sendable {
         }
     }
 
-    /// Creates the advisor's profile if accounts' announcement has not arrived yet (it is applied
-    /// asynchronously), with the display name accounts gives the advisor.
+    /// Creates the advisor's profile, or gives it its name, if accounts' announcement or the name
+    /// task has not got there yet (both run asynchronously), with the name accounts gives the
+    /// advisor themselves.
     func ensureProfile(_ id: UUID, caller: Caller) async throws {
-        let exists = try await database.withConnection {
-            try $0.queryOne("SELECT 1 FROM advisors WHERE account_id = $1", id) != nil
+        let named = try await database.withConnection {
+            try $0.queryOne("SELECT 1 FROM advisors WHERE account_id = $1 AND display_name <> ''", id) != nil
         }
-        guard !exists else { return }
+        guard !named else { return }
         let account = try await bus.call(Accounts.Me.self, Empty(), as: caller)
         guard account.roles.contains(Role.advisor.rawValue) else { throw Self.notAdvisor }
         try await database.transaction { connection in
@@ -169,13 +170,25 @@ struct DirectoryHandlers: Sendable {
         }
     }
 
-    /// The advisor's empty, unlisted profile and their public name; nothing if they exist already.
+    /// The advisor's empty, unlisted profile, with their name when it is known (else the name task
+    /// fills it in); nothing if it exists already.
     static func createProfile(_ id: UUID, displayName: String?, on connection: Connection) throws {
+        if let displayName {
+            try connection.execute(
+                """
+                INSERT INTO people (account_id, role, display_name, name_fetched) VALUES ($1, 'advisor', $2, 1)
+                ON CONFLICT (account_id) DO UPDATE SET display_name = coalesce(people.display_name, excluded.display_name)
+                """, id, displayName)
+        }
         try connection.execute(
-            "INSERT INTO people (account_id, role, display_name) VALUES ($1, 'advisor', $2) ON CONFLICT DO NOTHING", id,
-            displayName)
-        try connection.execute(
-            "INSERT INTO advisors (account_id, display_name) VALUES ($1, $2) ON CONFLICT DO NOTHING", id,
-            displayName ?? AdvisorRecords.formerMember)
+            """
+            INSERT INTO advisors (account_id, display_name)
+            VALUES ($1, coalesce($2, (SELECT display_name FROM people WHERE account_id = $1), ''))
+            ON CONFLICT DO NOTHING
+            """, id, displayName)
+        if let displayName {
+            try connection.execute(
+                "UPDATE advisors SET display_name = $2 WHERE account_id = $1 AND display_name = ''", id, displayName)
+        }
     }
 }

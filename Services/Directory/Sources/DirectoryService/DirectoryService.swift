@@ -1,6 +1,7 @@
 public import Foundation
 public import ServiceKit
 import Bus
+import Logging
 import Models
 
 /// The directory service: its schema, its bus handlers and the events it applies.
@@ -11,8 +12,16 @@ public enum DirectoryService {
         return WorkerServiceDefinition(
             name: .directory,
             migrations: Bundle.module.url(forResource: "Migrations", withExtension: nil),
+            prepare: { database, logger in
+                guard settings.demoData else { return }
+                let seeded = try await DemoData.seedIfEmpty(database)
+                if seeded > 0 { logger.notice("demo advisors added to an empty directory", metadata: ["directory.demo": "\(seeded)"]) }
+            },
             consumes: DirectoryEvents.subscriptions,
-            maintenance: [Presence.expiry(graceSeconds: settings.presenceGraceSeconds)],
+            maintenance: { resources in
+                [Presence.expiry(graceSeconds: settings.presenceGraceSeconds), PublicNames.refresh(bus: resources.bus)]
+                    + (settings.demoData ? [DemoData.presence()] : [])
+            },
             privacy: DirectoryPrivacy.hooks(records: records)
         ) { worker, resources in
             let handlers = DirectoryHandlers(

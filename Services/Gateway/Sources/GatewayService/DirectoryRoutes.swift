@@ -153,6 +153,7 @@ struct DirectoryRoutes {
         search.sort = try RouteParameters.query("sort", in: request)
         if let facets = try RouteParameters.query("facets", in: request) {
             search.facets = ConfigReader.items(of: facets)
+            guard !search.facets.isEmpty else { throw invalid("facets") }
         }
         return search
     }

@@ -32,14 +32,19 @@ struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    /// The `Allow` value of the documented path `path` matches, or nil if none does.
+    /// The `Allow` value of the documented path `path` matches, or nil if none does; where several
+    /// match, the most literal one, as the router chooses (`/v1/advisors/me` over `/v1/advisors/{id}`).
     func allowedMethods(for path: String) -> String? {
         let segments = path.split(separator: "/")
-        return paths.first { template in
+        return paths.filter { template in
             template.segments.count == segments.count
                 && zip(template.segments, segments).allSatisfy { pattern, segment in
                     pattern.hasPrefix("{") || pattern == segment
                 }
-        }?.allow
+        }.min { Self.parameters(in: $0.segments) < Self.parameters(in: $1.segments) }?.allow
+    }
+
+    private static func parameters(in segments: [Substring]) -> Int {
+        segments.filter { $0.hasPrefix("{") }.count
     }
 }

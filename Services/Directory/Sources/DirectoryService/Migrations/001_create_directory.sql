@@ -21,12 +21,17 @@ INSERT INTO categories (slug, name, position) VALUES
     ('pet-psychics', 'Pet psychics', 10);
 
 -- The public names of the members and advisors the directory shows (advisors on their profiles,
--- members on their reviews), from accounts' events. Deleted on erasure: "former member".
+-- members on their reviews). Accounts' events say who registered and whose name changed, never
+-- the name: a name is wanted while name_requested > name_fetched, and the name task asks accounts
+-- (`accounts.public-names`). Deleted on erasure: "former member".
 CREATE TABLE people (
     account_id uuid PRIMARY KEY,
     role text NOT NULL,
-    display_name text
+    display_name text,
+    name_requested bigint NOT NULL DEFAULT 1,
+    name_fetched bigint NOT NULL DEFAULT 0
 );
+CREATE INDEX people_names_wanted ON people (account_id) WHERE name_requested > name_fetched;
 
 CREATE TABLE advisors (
     account_id uuid PRIMARY KEY,
@@ -58,7 +63,9 @@ CREATE TABLE advisors (
     document tsvector GENERATED ALWAYS AS (
         setweight(to_tsvector('simple', display_name || ' ' || category_text), 'A')
         || setweight(to_tsvector('simple', coalesce(headline, '')), 'B')
-        || setweight(to_tsvector('simple', coalesce(bio, '')), 'C')) STORED
+        || setweight(to_tsvector('simple', coalesce(bio, '')), 'C')) STORED,
+    -- One of the demo advisors a local run fills an empty directory with (DIRECTORY_DEMO_DATA=1).
+    demo boolean NOT NULL DEFAULT false
 );
 CREATE INDEX advisors_document ON advisors USING gin (document) WHERE listed;
 CREATE INDEX advisors_search_trigrams ON advisors USING gin (search_text public.gin_trgm_ops) WHERE listed;
