@@ -337,6 +337,32 @@ struct DirectoryEndToEndTests {
             #expect(names == 0, "no public name is kept for an erased person")
         }
     }
+
+    @Test("demo data fills an empty directory once, for local runs only")
+    func demoData() async throws {
+        var environment = Self.directoryEnvironment
+        environment[.directory]?["DIRECTORY_DEMO_DATA"] = "1"
+        try await AccountsPlatform.with(serviceEnvironment: environment) { platform in
+            let page = try await platform.request("GET", "/v1/advisors?facets=status&limit=100")
+            #expect(page.items.count == 36, "\(page.text)")
+            #expect(page.items.allSatisfy { ($0["reviewCount"] as? Int).map { $0 >= 0 } == true && $0["headline"] is String })
+            let statuses = (page.object["facets"] as? [String: [String: Int]])?["status"] ?? [:]
+            #expect((statuses["online"] ?? 0) > 0, "some demo advisors are online: \(statuses)")
+            let reviewed = try #require(page.items.first { ($0["reviewCount"] as? Int ?? 0) > 0 }?["id"] as? String)
+            let reviews = try await platform.request("GET", "/v1/advisors/\(reviewed)/reviews")
+            #expect((reviews.items.first?["author"] as? [String: Any])?["displayName"] is String)
+
+            // A second instance finds the directory filled and adds nobody.
+            try await platform.harness.startService(
+                "directory", schema: "directory", environment: environment[.directory] ?? [:])
+            let again = try await platform.request("GET", "/v1/advisors?limit=100")
+            #expect(again.items.count == 36)
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let compose = try String(contentsOf: root.appendingPathComponent("docker-compose.yml"), encoding: .utf8)
+        #expect(!compose.contains("DIRECTORY_DEMO_DATA"), "the production-like configuration never fills the directory")
+    }
 }
 
 /// Waits until `condition` holds, checking every 100 ms for at most `timeout`.
