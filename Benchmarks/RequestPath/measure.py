@@ -5,77 +5,14 @@ meanwhile from /proc (utime + stime), and prints requests/s, p50, p99, the ratio
 route at the same connection count, and CPU microseconds per request per process.
 """
 import argparse
-import json
 import os
-import re
 import subprocess
 import sys
-import urllib.request
 
-TICKS = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from benchlib import TICKS, call, cpu_ticks, parse_wrk, processes  # noqa: E402
+
 PASSWORD = "request path benchmark passphrase"
-
-
-def call(method, url, body=None, token=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", "Bearer " + token)
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return json.loads(answer.read() or b"null")
-
-
-def processes(bin_dir, data_dir):
-    """pid -> group name: each platform executable by name, and PostgreSQL's backends."""
-    groups = {}
-    # Deploy/local/run keeps its private cluster in <data>/postgres.
-    pid_file = os.path.join(data_dir, "postgres", "postmaster.pid")
-    postmaster = int(open(pid_file).readline()) if os.path.exists(pid_file) else None
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        pid = int(entry)
-        try:
-            command = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[0].decode()
-            parent = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if command.startswith(bin_dir.rstrip("/") + "/"):
-            groups[pid] = os.path.basename(command)
-        elif postmaster is not None and (pid == postmaster or parent == postmaster):
-            groups[pid] = "postgres"
-    return groups
-
-
-def cpu_ticks(groups):
-    totals = {}
-    for pid, name in groups.items():
-        try:
-            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        totals[name] = totals.get(name, 0) + int(fields[11]) + int(fields[12])
-    return totals
-
-
-def parse_wrk(text):
-    def duration(value, unit):
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-    def percentile(label):
-        match = re.search(r"^\s+%s\s+([\d.]+)(us|ms|s)\s*$" % re.escape(label), text, re.M)
-        return duration(*match.groups()) if match else float("nan")
-
-    requests = int(re.search(r"(\d+) requests in", text).group(1))
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    socket_errors = re.search(r"Socket errors: (.*)", text)
-    return {
-        "requests": requests, "rate": rate, "p50": percentile("50%"), "p99": percentile("99%"),
-        "errors": int(errors.group(1)) if errors else 0, "socket_errors": socket_errors.group(1) if socket_errors else "",
-    }
 
 
 def main():

@@ -6,10 +6,12 @@ import Store
 /// `GET /v1/advisors`: listed advisors matching free text and filters, sorted, one page at a time,
 /// with facet counts.
 ///
-/// Text matches by full-text search with prefixes (`tar` finds tarot) or by trigram word
-/// similarity (`tarrot` finds tarot); with text, a category named by it ranks first, then an exact
-/// phrase, then the text rank and the similarity. Pages are keyset pages on (sort key, id): a
-/// status change mid-walk neither repeats nor skips anyone, since status is a filter, never a key.
+/// Text matches by full-text search, every word as a prefix (`tar` finds tarot); a word that no
+/// profile's word begins with is corrected to the known words closest to it by trigrams (`tarrot`
+/// finds tarot: `search_words`), so the match itself is always the full-text index. With text, a
+/// category named by it ranks first, then the exact phrase, then the text rank. Facets are counted
+/// in one pass over the matches. Pages are keyset pages on (sort key, id): a status change mid-walk
+/// neither repeats nor skips anyone, since status is a filter, never a key.
 struct AdvisorSearch: Sendable {
     let records: AdvisorRecords
 
@@ -20,8 +22,11 @@ struct AdvisorSearch: Sendable {
     /// A validated query: the request's filters, with its text reduced to what the SQL uses.
     struct Query {
         var text: String?
-        /// `word:* & word:*`, letters and digits only, for `to_tsquery('simple', …)`.
-        var prefixQuery: String?
+        /// The text's words, letters and digits only.
+        var words: [String]
+        /// `word:* & (other:* | correction) …` for `to_tsquery('simple', …)`, once the words are
+        /// looked up (`resolveText`).
+        var textQuery: String?
         var category: String?
         var status: Directory.Status?
         var maxPriceCents: Int?
@@ -54,7 +59,7 @@ struct AdvisorSearch: Sendable {
         let hasText = !words.isEmpty
         let sort = request.sort ?? (hasText ? "relevance" : "rating")
         var query = Query(
-            text: hasText ? text : nil, prefixQuery: hasText ? words.map { "\($0):*" }.joined(separator: " & ") : nil,
+            text: hasText ? text : nil, words: words,
             category: request.category, status: request.status, maxPriceCents: request.maxPriceCents,
             minRatingKey: request.minRating.map { Int(($0 * 100).rounded(.up)) }, language: request.language, sort: sort,
             facets: Array(Set(request.facets)).sorted(), limit: request.limit)
@@ -65,8 +70,74 @@ struct AdvisorSearch: Sendable {
     }
 
     func run(_ query: Query, on connection: Connection) throws -> Directory.Search.Response {
+        let query = try Self.resolveText(query, on: connection)
+        let page = pageStatement(query)
+        let rows = try connection.query(page.text, parameters: page.sql.parameters)
+        let shown = Array(rows.prefix(query.limit))
+        var next: String?
+        if rows.count > query.limit, let last = shown.last {
+            next = Self.encodeCursor(sort: query.sort, key: try last.decode("sort_key"), id: try last.decode("account_id"))
+        }
+        var facets: [String: [String: Int]]?
+        if let statement = facetStatement(query) {
+            var counts = Dictionary(uniqueKeysWithValues: query.facets.map { ($0, [String: Int]()) })
+            for row in try connection.query(statement.text, parameters: statement.sql.parameters) {
+                counts[try row.decode("facet", as: String.self), default: [:]][try row.decode("v", as: String.self)] =
+                    try row.decode("n", as: Int.self)
+            }
+            // A selected value is always shown, with 0 when nothing matches it.
+            for (facet, selected) in [("category", query.category), ("language", query.language), ("status", query.status?.rawValue)] {
+                if let selected, counts[facet] != nil, counts[facet]?[selected] == nil { counts[facet]?[selected] = 0 }
+            }
+            facets = counts
+        }
+        return Directory.Search.Response(items: try shown.map(records.summary), nextCursor: next, facets: facets)
+    }
+
+    /// The plans PostgreSQL chooses for `query`'s page and facets (`directory explain-search`),
+    /// run once with timings, so a benchmark can show which indexes they use.
+    func plans(_ query: Query, on connection: Connection) throws -> [(name: String, plan: String)] {
+        let query = try Self.resolveText(query, on: connection)
+        let page = pageStatement(query)
+        var statements = [("page", page.text, page.sql.parameters)]
+        if let facets = facetStatement(query) { statements.append(("facets", facets.text, facets.sql.parameters)) }
+        return try statements.map { name, text, parameters in
+            let lines = try connection.query("EXPLAIN (ANALYZE, COSTS OFF) " + text, parameters: parameters)
+                .map { try $0.decode("QUERY PLAN", as: String.self) }
+            return (name, lines.joined(separator: "\n"))
+        }
+    }
+
+    /// The text query: each word as a prefix; a word that no known word begins with, also as the
+    /// known words most like it (at most three, trigram similarity at least 0.3).
+    static func resolveText(_ query: Query, on connection: Connection) throws -> Query {
+        guard !query.words.isEmpty else { return query }
+        let rows = try connection.query(
+            """
+            SELECT q.w,
+                starts_with(coalesce((SELECT s.word FROM search_words s WHERE s.word >= q.w ORDER BY s.word LIMIT 1), ''), q.w)
+                    AS known,
+                ARRAY(SELECT s.word FROM search_words s WHERE s.word OPERATOR(public.%) q.w
+                      ORDER BY public.similarity(s.word, q.w) DESC, s.word LIMIT 3) AS similar
+            FROM unnest($1::text[]) WITH ORDINALITY AS q(w, n) ORDER BY q.n
+            """, query.words)
+        let terms = try rows.map { row -> String in
+            let word = try row.decode("w", as: String.self)
+            guard try !row.decode("known", as: Bool.self) else { return "\(word):*" }
+            // Only plain words go into the query text; a stored word with punctuation is skipped.
+            let similar = try row.decode("similar", as: [String].self).filter { $0.allSatisfy { $0.isLetter || $0.isNumber } }
+            return similar.isEmpty ? "\(word):*" : "(" + (["\(word):*"] + similar).joined(separator: " | ") + ")"
+        }
+        var resolved = query
+        resolved.textQuery = terms.joined(separator: " & ")
+        return resolved
+    }
+
+    /// One page: the matching advisors after the cursor, in the sort's order, one more than the
+    /// limit (the extra row says there is a next page).
+    private func pageStatement(_ query: Query) -> (text: String, sql: SQLText) {
         var sql = SQLText()
-        let filters = whereClause(query, excluding: nil, &sql)
+        let filters = filterClauses(query, sql: &sql).values.joined(separator: " AND ")
         let (key, descending) = sortKey(query, &sql)
         var paging = ""
         if let after = query.after {
@@ -77,96 +148,78 @@ struct AdvisorSearch: Sendable {
             SELECT * FROM (SELECT \(records.summaryColumns), \(key) AS sort_key FROM advisors a WHERE \(filters)) s
             \(paging) ORDER BY s.sort_key \(descending ? "DESC" : "ASC"), s.account_id LIMIT \(sql.bind(query.limit + 1))
             """
-        let rows = try connection.query(text, parameters: sql.parameters)
-        let shown = Array(rows.prefix(query.limit))
-        var next: String?
-        if rows.count > query.limit, let last = shown.last {
-            next = Self.encodeCursor(sort: query.sort, key: try last.decode("sort_key"), id: try last.decode("account_id"))
-        }
-        var facets: [String: [String: Int]]?
-        if !query.facets.isEmpty {
-            var counts: [String: [String: Int]] = [:]
-            for facet in query.facets { counts[facet] = try count(facet, query, on: connection) }
-            facets = counts
-        }
-        return Directory.Search.Response(items: try shown.map(records.summary), nextCursor: next, facets: facets)
+        return (text, sql)
     }
 
-    /// The query plan of `query`'s page, for the benchmark to show which indexes it uses.
-    func plan(_ query: Query, on connection: Connection) throws -> String {
+    /// Every facet asked for, in one pass over the advisors matching the filters of no facet asked
+    /// for: each facet counts the matches of every other filter (`facet`, `v`, `n` rows).
+    private func facetStatement(_ query: Query) -> (text: String, sql: SQLText)? {
+        guard !query.facets.isEmpty else { return nil }
         var sql = SQLText()
-        let filters = whereClause(query, excluding: nil, &sql)
-        let (key, descending) = sortKey(query, &sql)
+        var clauses = filterClauses(query, sql: &sql)
+        // A requested facet's own filter becomes a column, so the other facets can apply it.
+        var selected: [String: String] = [:]
+        for facet in query.facets {
+            selected[facet] = clauses.removeValue(forKey: facet) ?? "true"
+        }
+        let columns = query.facets.map { "(\(selected[$0]!)) AS in_\($0)" }.joined(separator: ", ")
+        let others = { (facet: String) in
+            (query.facets.filter { $0 != facet }.map { "in_\($0)" } + ["true"]).joined(separator: " AND ")
+        }
+        let counts = query.facets.map { facet -> String in
+            switch facet {
+            case "category":
+                return "SELECT 'category' AS facet, v, count(*) AS n FROM matches, unnest(categories) v WHERE \(others(facet)) GROUP BY v"
+            case "language":
+                return "SELECT 'language' AS facet, v, count(*) AS n FROM matches, unnest(languages) v WHERE \(others(facet)) GROUP BY v"
+            default:
+                return "SELECT 'status' AS facet, status AS v, count(*) AS n FROM matches WHERE \(others(facet)) GROUP BY status"
+            }
+        }
         let text = """
-            EXPLAIN SELECT \(records.summaryColumns), \(key) AS sort_key FROM advisors a WHERE \(filters)
-            ORDER BY sort_key \(descending ? "DESC" : "ASC"), a.account_id LIMIT \(sql.bind(query.limit + 1))
+            WITH matches AS MATERIALIZED (
+                SELECT a.categories, a.languages, \(records.statusSQL) AS status, \(columns)
+                FROM advisors a WHERE \(clauses.values.joined(separator: " AND ")))
+            \(counts.joined(separator: "\nUNION ALL "))
             """
-        return try connection.query(text, parameters: sql.parameters).map { try $0.decode("QUERY PLAN", as: String.self) }
-            .joined(separator: "\n")
+        return (text, sql)
     }
 
-    /// Each value of `facet` with the number of advisors matching every other filter; a value the
-    /// query selects is always present, with 0 when nothing matches it.
-    private func count(_ facet: String, _ query: Query, on connection: Connection) throws -> [String: Int] {
-        var sql = SQLText()
-        let filters = whereClause(query, excluding: facet, &sql)
-        let text: String
-        let selected: String?
-        switch facet {
-        case "category":
-            text = "SELECT v, count(*) AS n FROM advisors a, unnest(a.categories) v WHERE \(filters) GROUP BY v"
-            selected = query.category
-        case "language":
-            text = "SELECT v, count(*) AS n FROM advisors a, unnest(a.languages) v WHERE \(filters) GROUP BY v"
-            selected = query.language
-        default:
-            text = "SELECT \(records.statusSQL) AS v, count(*) AS n FROM advisors a WHERE \(filters) GROUP BY 1"
-            selected = query.status?.rawValue
+    /// The conditions of `query`, by the facet they filter (`text`, `listed` and the others by
+    /// their own names), each with its parameters bound.
+    private func filterClauses(_ query: Query, sql: inout SQLText) -> [String: String] {
+        var clauses = ["listed": "a.listed"]
+        if let textQuery = query.textQuery {
+            clauses["text"] = "a.document @@ to_tsquery('simple', \(sql.bind(textQuery)))"
         }
-        var counts: [String: Int] = [:]
-        for row in try connection.query(text, parameters: sql.parameters) {
-            counts[try row.decode("v", as: String.self)] = try row.decode("n", as: Int.self)
+        if let category = query.category {
+            clauses["category"] = "a.categories @> ARRAY[\(sql.bind(category))]::text[]"
         }
-        if let selected, counts[selected] == nil { counts[selected] = 0 }
-        return counts
-    }
-
-    /// The conditions of `query`, leaving out the filter of the facet being counted.
-    private func whereClause(_ query: Query, excluding facet: String?, _ sql: inout SQLText) -> String {
-        var clauses = ["a.listed"]
-        if let text = query.text, let prefix = query.prefixQuery {
-            clauses.append(
-                "(a.document @@ to_tsquery('simple', \(sql.bind(prefix))) OR \(sql.bind(text)) OPERATOR(public.<<%) a.search_text)")
+        if let status = query.status {
+            clauses["status"] = "(\(records.statusSQL)) = \(sql.bind(status.rawValue))"
         }
-        if let category = query.category, facet != "category" {
-            clauses.append("a.categories @> ARRAY[\(sql.bind(category))]::text[]")
+        if let price = query.maxPriceCents { clauses["price"] = "a.price_cents <= \(sql.bind(price))" }
+        if let rating = query.minRatingKey { clauses["rating"] = "a.rating_key >= \(sql.bind(rating))" }
+        if let language = query.language {
+            clauses["language"] = "a.languages @> ARRAY[\(sql.bind(language))]::text[]"
         }
-        if let status = query.status, facet != "status" {
-            clauses.append("(\(records.statusSQL)) = \(sql.bind(status.rawValue))")
-        }
-        if let price = query.maxPriceCents { clauses.append("a.price_cents <= \(sql.bind(price))") }
-        if let rating = query.minRatingKey { clauses.append("a.rating_key >= \(sql.bind(rating))") }
-        if let language = query.language, facet != "language" {
-            clauses.append("a.languages @> ARRAY[\(sql.bind(language))]::text[]")
-        }
-        return clauses.joined(separator: " AND ")
+        return clauses
     }
 
     /// The key pages are ordered and cut by, and whether it descends; ties go by id.
     private func sortKey(_ query: Query, _ sql: inout SQLText) -> (String, Bool) {
         switch query.sort {
         case "relevance":
-            guard let text = query.text, let prefix = query.prefixQuery else { return ("a.rating_key", true) }
+            guard let text = query.text, let textQuery = query.textQuery else { return ("a.rating_key", true) }
             let q = sql.bind(text)
-            // A category named by the text first, then the exact phrase, then rank and similarity;
-            // in millionths, so that the key is exact in a cursor.
+            // A category named by the text first, then the exact phrase, then the text rank; in
+            // millionths, so that the key is exact in a cursor.
             let score = """
                 (CASE WHEN a.categories && ARRAY(SELECT c.slug FROM categories c WHERE c.slug = \(q) OR lower(c.name) = \(q)
                     OR (length(\(q)) >= 3 AND (starts_with(lower(c.name), \(q)) OR starts_with(c.slug, \(q))))
                     OR public.similarity(lower(c.name), \(q)) >= 0.5) THEN 4 ELSE 0 END
                  + CASE WHEN strpos(a.search_text, \(q)) > 0 THEN 2 ELSE 0 END
-                 + ts_rank(a.document, to_tsquery('simple', \(sql.bind(prefix))))
-                 + public.strict_word_similarity(\(q), a.search_text))
+                 + ts_rank(a.document, to_tsquery('simple', \(sql.bind(textQuery)))))
                 """
             return ("round(\(score) * 1000000)::bigint", true)
         case "price": return ("a.price_cents::bigint", false)

@@ -1,4 +1,4 @@
--- Trigram matching for search that forgives typos. In a provisioned database the platform tool
+-- Trigram matching, for search that forgives typos (search_words). In a provisioned database the platform tool
 -- has created it already (services may not create extensions); this line is for a superuser.
 CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
 
@@ -68,13 +68,27 @@ CREATE TABLE advisors (
     demo boolean NOT NULL DEFAULT false
 );
 CREATE INDEX advisors_document ON advisors USING gin (document) WHERE listed;
-CREATE INDEX advisors_search_trigrams ON advisors USING gin (search_text public.gin_trgm_ops) WHERE listed;
 CREATE INDEX advisors_categories ON advisors USING gin (categories) WHERE listed;
 CREATE INDEX advisors_by_rating ON advisors (rating_key DESC, account_id) WHERE listed;
 CREATE INDEX advisors_by_reviews ON advisors (review_count DESC, account_id) WHERE listed;
 CREATE INDEX advisors_by_price ON advisors (price_cents, account_id) WHERE listed;
 CREATE INDEX advisors_by_newest ON advisors (seq DESC, account_id) WHERE listed;
 CREATE INDEX advisors_online ON advisors (heartbeat_at) WHERE status = 'online';
+
+-- Every word the profiles have held: search corrects a word no profile begins with to the
+-- known words closest to it by trigrams ("tarrot" to "tarot"), looked up here, in a table of
+-- thousands of words, rather than in the text of every profile. Words are never removed: a
+-- stale one only widens a corrected query by a word nobody holds.
+CREATE TABLE search_words (word text COLLATE "C" PRIMARY KEY);
+CREATE INDEX search_words_trigrams ON search_words USING gin (word public.gin_trgm_ops);
+CREATE FUNCTION remember_search_words() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO search_words (word) SELECT lexeme FROM unnest(NEW.document) ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER advisors_search_words AFTER INSERT OR UPDATE OF display_name, category_text, headline, bio ON advisors
+    FOR EACH ROW EXECUTE FUNCTION remember_search_words();
 
 -- Chats a member may review: ended and paid, as billing announced them.
 CREATE TABLE reviewable_chats (

@@ -1,0 +1,106 @@
+"""Measures directory search on a seeded platform (started by Benchmarks/DirectorySearch/run)."""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from benchlib import TICKS, call, cpu_ticks, parse_wrk, processes  # noqa: E402
+
+PASSWORD = "directory benchmark passphrase"
+SEARCH = "q=tarot&category=love-relationships&maxPriceCents=300&facets=category,status,language"
+TYPO = "q=tarrot&category=love-relationships&maxPriceCents=300&facets=category,status,language"
+
+
+def plans(bin_dir):
+    """The plans of the benchmark's queries; True when none scans advisors sequentially."""
+    environment = dict(os.environ, DATABASE_URL=os.environ["DIRECTORY_DATABASE_URL"], DATABASE_SCHEMA="directory")
+    clean = True
+    for query in [SEARCH, TYPO]:
+        print("\n== plans of GET /v1/advisors?%s" % query)
+        run = subprocess.run([os.path.join(bin_dir, "directory"), "explain-search", query], env=environment,
+                             capture_output=True, text=True)
+        print(run.stdout.rstrip() or run.stderr.rstrip())
+        if run.returncode != 0 or "Seq Scan on advisors" in run.stdout:
+            clean = False
+    print("\nplans: %s" % ("indexes only, no sequential scan of advisors" if clean else "A SEQUENTIAL SCAN OF ADVISORS (or a failure) above"))
+    return clean
+
+
+def status_latency(gateway, trials=20):
+    """Seconds from an advisor's status change (the PUT starting) to the first search that shows it."""
+    policy = call("GET", gateway + "/v1/privacy/policy")["version"]
+    email = "directory-bench-%d@example.com" % os.getpid()
+    call("POST", gateway + "/v1/accounts", {
+        "email": email, "password": PASSWORD, "displayName": "Quintessa Benchmark", "role": "advisor",
+        "acceptPolicyVersion": policy})
+    token = call("POST", gateway + "/v1/sessions", {"email": email, "password": PASSWORD})["token"]
+    call("PUT", gateway + "/v1/advisors/me", {
+        "headline": "Zyxquill readings", "categories": ["tarot"], "pricePerMinuteCents": 199}, token)
+    latencies = []
+    for trial in range(trials):
+        status = "online" if trial % 2 == 0 else "offline"
+        started = time.monotonic()
+        call("PUT", gateway + "/v1/advisors/me/status", {"status": status}, token)
+        query = gateway + "/v1/advisors?" + urllib.parse.urlencode({"q": "zyxquill", "status": status})
+        while not call("GET", query)["items"]:
+            if time.monotonic() - started > 10:
+                raise SystemExit("a status change did not show in search within 10 s")
+        latencies.append(time.monotonic() - started)
+    return latencies
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--gateway", required=True)
+    parser.add_argument("--bin-dir", required=True)
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--connections", default="1 32")
+    options = parser.parse_args()
+    gateway = options.gateway
+
+    routes = [
+        ("floor", "GET /v1/categories", gateway + "/v1/categories"),
+        ("search", "GET /v1/advisors?" + SEARCH.split("&facets")[0] + "&facets", gateway + "/v1/advisors?" + SEARCH),
+        ("typo", "the same, q=tarrot", gateway + "/v1/advisors?" + TYPO),
+    ]
+    first = call("GET", routes[1][2])
+    print("search answers %d advisors on its first page; facets %s" % (len(first["items"]), sorted(first.get("facets", {}))))
+    groups = processes(options.bin_dir, options.data_dir)
+    shown = ["gateway", "broker", "directory", "postgres"]
+    print("2 cores, %ss per cell; CPU µs per request by process (all: every platform process and PostgreSQL)" % options.seconds)
+    header = "%-58s %5s %8s %8s %8s %10s" % ("route", "conns", "req/s", "p50 ms", "p99 ms", "p99/floor")
+    header += "".join(" %9s" % name for name in shown) + " %9s" % "all"
+    print(header)
+    for connections in [int(c) for c in options.connections.split()]:
+        floor_p99 = None
+        for key, label, url in routes:
+            threads = str(min(connections, 2))
+            subprocess.run(["wrk", "-t" + threads, "-c" + str(connections), "-d1s", url], capture_output=True)
+            before = cpu_ticks(groups)
+            run = subprocess.run(["wrk", "-t" + threads, "-c" + str(connections), "-d%ds" % options.seconds, "--latency", url],
+                                 capture_output=True, text=True)
+            after = cpu_ticks(groups)
+            result = parse_wrk(run.stdout)
+            if key == "floor":
+                floor_p99 = result["p99"]
+            per_request = {name: (after.get(name, 0) - before.get(name, 0)) / TICKS * 1e6 / max(1, result["requests"]) for name in after}
+            line = "%-58s %5d %8.0f %8.2f %8.2f %10.2f" % (
+                label, connections, result["rate"], result["p50"], result["p99"], result["p99"] / floor_p99)
+            line += "".join(" %9.0f" % per_request.get(name, 0) for name in shown) + " %9.0f" % sum(per_request.values())
+            if result["errors"] or result["socket_errors"]:
+                line += "  non-2xx %d %s" % (result["errors"], result["socket_errors"])
+            print(line, flush=True)
+
+    latencies = status_latency(gateway)
+    print("\nstatus change to visible in search (PUT start to the first search showing it), %d changes: "
+          "p50 %.1f ms, max %.1f ms" % (len(latencies), statistics.median(latencies) * 1000, max(latencies) * 1000))
+    return 0 if plans(options.bin_dir) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
