@@ -63,12 +63,15 @@ def main():
     options = parser.parse_args()
     gateway = options.gateway
 
+    uncached = gateway + "/v1/advisors?" + SEARCH.replace("&maxPriceCents=300", "")
     routes = [
-        ("floor", "GET /v1/categories", gateway + "/v1/categories"),
-        ("search", "GET /v1/advisors?" + SEARCH.split("&facets")[0] + "&facets", gateway + "/v1/advisors?" + SEARCH),
-        ("typo", "the same, q=tarrot", gateway + "/v1/advisors?" + TYPO),
+        ("floor", "GET /v1/categories", [gateway + "/v1/categories"]),
+        ("search", "GET /v1/advisors?" + SEARCH.split("&facets")[0] + "&facets", [gateway + "/v1/advisors?" + SEARCH]),
+        ("typo", "the same, q=tarrot", [gateway + "/v1/advisors?" + TYPO]),
+        ("uncached", "the same, a new price cap each request (cache misses)",
+         ["-s", os.path.join(os.path.dirname(os.path.abspath(__file__)), "price.lua"), uncached]),
     ]
-    first = call("GET", routes[1][2])
+    first = call("GET", routes[1][2][0])
     print("search answers %d advisors on its first page; facets %s" % (len(first["items"]), sorted(first.get("facets", {}))))
     groups = processes(options.bin_dir, options.data_dir)
     shown = ["gateway", "broker", "directory", "postgres"]
@@ -78,12 +81,13 @@ def main():
     print(header)
     for connections in [int(c) for c in options.connections.split()]:
         floor_p99 = None
-        for key, label, url in routes:
+        for key, label, arguments in routes:
             threads = str(min(connections, 2))
-            subprocess.run(["wrk", "-t" + threads, "-c" + str(connections), "-d1s", url], capture_output=True)
+            subprocess.run(["wrk", "-t" + threads, "-c" + str(connections), "-d1s"] + arguments, capture_output=True)
             before = cpu_ticks(groups)
-            run = subprocess.run(["wrk", "-t" + threads, "-c" + str(connections), "-d%ds" % options.seconds, "--latency", url],
-                                 capture_output=True, text=True)
+            run = subprocess.run(
+                ["wrk", "-t" + threads, "-c" + str(connections), "-d%ds" % options.seconds, "--latency"] + arguments,
+                capture_output=True, text=True)
             after = cpu_ticks(groups)
             result = parse_wrk(run.stdout)
             if key == "floor":

@@ -111,11 +111,14 @@ public enum Directory {
         public var createdAt: Date
         /// The newest reviews, newest first.
         public var reviews: [Review]
+        /// Licenses and certifications whose verification came in, not expired.
+        public var credentials: [VerifiedCredential]
 
         public init(
             id: UUID, displayName: String, headline: String?, bio: String?, categories: [String],
             pricePerMinuteCents: Int?, languages: [String], yearsExperience: Int?, photoUrl: String?, status: Status,
-            rating: Double?, reviewCount: Int, listed: Bool, createdAt: Date, reviews: [Review]
+            rating: Double?, reviewCount: Int, listed: Bool, createdAt: Date, reviews: [Review],
+            credentials: [VerifiedCredential] = []
         ) {
             self.id = id
             self.displayName = displayName
@@ -132,7 +135,118 @@ public enum Directory {
             self.listed = listed
             self.createdAt = createdAt
             self.reviews = reviews
+            self.credentials = credentials
         }
+    }
+
+    /// A license or certification as anyone sees it on a profile: only once verified.
+    public struct VerifiedCredential: Codable, Sendable, Equatable {
+        public var kind: String
+        public var issuer: String
+        /// `YYYY-MM-DD`.
+        public var expiresOn: String
+        public init(kind: String, issuer: String, expiresOn: String) {
+            self.kind = kind
+            self.issuer = issuer
+            self.expiresOn = expiresOn
+        }
+    }
+
+    /// A license or certification as its advisor and staff see it.
+    public struct Credential: Codable, Sendable, Equatable {
+        public var id: UUID
+        public var advisorId: UUID
+        /// `license` or `certification`.
+        public var kind: String
+        public var issuer: String
+        public var number: String
+        /// `YYYY-MM-DD`.
+        public var expiresOn: String
+        /// `pending` until a verification result comes in, then `verified` or `rejected`.
+        public var status: String
+        public var submittedAt: Date
+        public var decidedAt: Date?
+        public init(
+            id: UUID, advisorId: UUID, kind: String, issuer: String, number: String, expiresOn: String, status: String,
+            submittedAt: Date, decidedAt: Date?
+        ) {
+            self.id = id
+            self.advisorId = advisorId
+            self.kind = kind
+            self.issuer = issuer
+            self.number = number
+            self.expiresOn = expiresOn
+            self.status = status
+            self.submittedAt = submittedAt
+            self.decidedAt = decidedAt
+        }
+    }
+
+    /// `directory.credentials.submit`: the calling advisor submits a license or certification.
+    public struct SubmitCredential: BusOperation {
+        public static let service = ServiceName.directory
+        public static let name = "directory.credentials.submit"
+        public struct Request: Codable, Sendable, Equatable {
+            public var kind: String
+            public var issuer: String
+            public var number: String
+            public var expiresOn: String
+            public init(kind: String, issuer: String, number: String, expiresOn: String) {
+                self.kind = kind
+                self.issuer = issuer
+                self.number = number
+                self.expiresOn = expiresOn
+            }
+        }
+        public typealias Response = Credential
+    }
+
+    /// `directory.credentials.mine`: the calling advisor's credentials, newest first.
+    public struct MyCredentials: BusOperation {
+        public static let service = ServiceName.directory
+        public static let name = "directory.credentials.mine"
+        public static let isIdempotent = true
+        public typealias Request = Empty
+        public typealias Response = [Credential]
+    }
+
+    /// `directory.credentials.remove`: the calling advisor withdraws one of their credentials.
+    public struct RemoveCredential: BusOperation {
+        public static let service = ServiceName.directory
+        public static let name = "directory.credentials.remove"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var credentialId: UUID
+            public init(credentialId: UUID) { self.credentialId = credentialId }
+        }
+        public typealias Response = Empty
+    }
+
+    /// `directory.staff.credentials.pending`: credentials waiting for a decision, oldest first (support, admin).
+    public struct PendingCredentials: BusOperation {
+        public static let service = ServiceName.directory
+        public static let name = "directory.staff.credentials.pending"
+        public static let isIdempotent = true
+        public typealias Request = PageRequest
+        public typealias Response = Page<Credential>
+    }
+
+    /// `directory.staff.credentials.decide`: support staff record a verification result, until an
+    /// outside verifier does; audited in accounts, so the advisor sees it in their access log.
+    public struct DecideCredential: BusOperation {
+        public static let service = ServiceName.directory
+        public static let name = "directory.staff.credentials.decide"
+        public struct Request: Codable, Sendable, Equatable {
+            public var credentialId: UUID
+            public var verified: Bool
+            public var reason: String
+            public init(credentialId: UUID, verified: Bool, reason: String) {
+                self.credentialId = credentialId
+                self.verified = verified
+                self.reason = reason
+            }
+        }
+        public typealias Response = Credential
     }
 
     /// `directory.categories`: every category, in the order front ends list them.
@@ -150,7 +264,7 @@ public enum Directory {
         public static let name = "directory.search"
         public static let isIdempotent = true
 
-        public struct Request: Codable, Sendable, Equatable {
+        public struct Request: Codable, Sendable, Hashable {
             /// Free text over name, headline and biography; prefixes and small typos match.
             public var q: String?
             public var category: String?
@@ -441,6 +555,29 @@ extension Accounts {
             self.role = role
             self.at = at
         }
+    }
+
+    /// `accounts.staff.record-access`: another service tells accounts that a staff member acted on a
+    /// person's data there (support verifying an advisor's credential), for the audit log and the
+    /// person's access log. Callers: staff, forwarded by that service; only the actions listed here.
+    public struct RecordStaffAccess: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.staff.record-access"
+        public struct Request: Codable, Sendable, Equatable {
+            public var subjectId: UUID
+            public var action: String
+            public var reason: String
+            public init(subjectId: UUID, action: String, reason: String) {
+                self.subjectId = subjectId
+                self.action = action
+                self.reason = reason
+            }
+        }
+        public typealias Response = Empty
+        /// The actions other services record, each with the staff roles that may take it.
+        public static let actions: [String: Set<Role>] = [
+            "staff.credential-verified": [.support, .admin], "staff.credential-rejected": [.support, .admin],
+        ]
     }
 
     /// A person changed their display name; services that show it ask for it again.

@@ -59,6 +59,14 @@ public final class Connection {
         try perform(sql, parameters, Self.rows)
     }
 
+    /// Runs one statement planned for these very parameters, never prepared: for a statement whose
+    /// best plan depends on its values (a search whose words match ten rows or ten thousand), where
+    /// the generic plan PostgreSQL settles on for a prepared statement after five runs can be far
+    /// slower than planning afresh.
+    public func queryPlannedEachTime(_ sql: String, parameters: [any SQLEncodable]) throws -> [Row] {
+        try perform(sql, parameters, prepare: false, Self.rows)
+    }
+
     /// Runs one statement and returns its first row, or nil when it returned none.
     public func queryOne(_ sql: String, _ parameters: any SQLEncodable...) throws -> Row? {
         try queryOne(sql, parameters: parameters)
@@ -111,7 +119,9 @@ public final class Connection {
 
     // MARK: Results
 
-    private func perform<T>(_ sql: String, _ parameters: [any SQLEncodable], _ read: (OpaquePointer) throws -> T) throws -> T {
+    private func perform<T>(
+        _ sql: String, _ parameters: [any SQLEncodable], prepare: Bool = true, _ read: (OpaquePointer) throws -> T
+    ) throws -> T {
         let texts = parameters.map(\.sqlText)
         if let position = texts.firstIndex(where: { $0?.utf8.contains(0) ?? false }) {
             throw StoreError.queryFailed.with(context: "parameter $\(position + 1) holds a NUL character, which PostgreSQL text cannot store")
@@ -128,7 +138,7 @@ public final class Connection {
             buffer.append(contentsOf: text.utf8.map { CChar(bitPattern: $0) })
             buffer.append(0)
         }
-        let statement = try preparedName(for: sql, parameterCount: texts.count)
+        let statement = prepare ? try preparedName(for: sql, parameterCount: texts.count) : nil
         let result = buffer.withUnsafeBufferPointer { storage in
             let pointers: [UnsafePointer<CChar>?] = offsets.map { offset in offset.map { storage.baseAddress! + $0 } }
             return pointers.withUnsafeBufferPointer { values in

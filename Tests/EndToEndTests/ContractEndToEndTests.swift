@@ -107,12 +107,14 @@ struct ContractEndToEndTests {
 
         # Rules no JSON Schema can state (the caller's current password, a cursor this server
         # issued, the policy version in force, a registered partner, a common password, text that
-        # is only spaces, an offboarding that changes nothing, a price within the platform's bounds) answer 422 to schema-valid requests.
+        # is only spaces, an offboarding that changes nothing, a price within the platform's bounds, an expiry date
+        # not yet past) answer 422 to schema-valid requests.
         [[operations]]
         include-operation-id = [
             "register", "updateProfile", "eraseMe", "signIns", "accessLog", "consentHistory", "acceptPolicy",
             "setConsents", "createStaff", "staffViewAccount", "registerPartner",
-            "searchAdvisors", "advisorReviews", "favorites", "updateAdvisorProfile",
+            "searchAdvisors", "advisorReviews", "favorites", "updateAdvisorProfile", "submitCredential", "pendingCredentials",
+            "decideCredential",
         ]
         checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
 

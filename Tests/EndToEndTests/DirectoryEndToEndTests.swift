@@ -94,6 +94,16 @@ struct DirectoryEndToEndTests {
             try await eventually("the new name is shown") {
                 try await platform.request("GET", "/v1/advisors/\(advisorId)").object["displayName"] as? String == "Zora the Wise"
             }
+
+            // A search answered a moment ago (and so cached) shows a status change within a second.
+            #expect(try await platform.request("PUT", "/v1/advisors/me/status", token: advisor, json: ["status": "online"]).status == 200)
+            try await eventually("online in search") {
+                try await platform.request("GET", "/v1/advisors?q=zora").items.first?["status"] as? String == "online"
+            }
+            #expect(try await platform.request("PUT", "/v1/advisors/me/status", token: advisor, json: ["status": "offline"]).status == 200)
+            try await eventually("offline in search within a second", timeout: .seconds(1)) {
+                try await platform.request("GET", "/v1/advisors?q=zora").items.first?["status"] as? String == "offline"
+            }
         }
     }
 
@@ -158,6 +168,9 @@ struct DirectoryEndToEndTests {
             #expect(categories.status == 200)
             let slugs = ((try? JSONSerialization.jsonObject(with: categories.answer.body)) as? [[String: Any]])?.compactMap { $0["slug"] as? String }
             #expect(slugs?.count == 10 && slugs?.first == "psychic-readings" && slugs?.contains("pet-psychics") == true)
+            for slug in slugs ?? [] {
+                #expect(try await get("?category=\(slug)").status == 200, "search knows every category: \(slug)")
+            }
 
             let all = try await get("")
             #expect(all.status == 200, "\(all.text)")
@@ -362,6 +375,69 @@ struct DirectoryEndToEndTests {
             .deletingLastPathComponent()
         let compose = try String(contentsOf: root.appendingPathComponent("docker-compose.yml"), encoding: .utf8)
         #expect(!compose.contains("DIRECTORY_DEMO_DATA"), "the production-like configuration never fills the directory")
+    }
+
+    @Test("credentials show once support verifies them, and the decision is in the advisor's access log")
+    func credentials() async throws {
+        try await AccountsPlatform.with(serviceEnvironment: Self.directoryEnvironment) { platform in
+            let adminEmail = AccountsPlatform.email("admin")
+            try await platform.createAdmin(email: adminEmail, password: AccountsPlatform.password)
+            let admin = try await platform.signIn(email: adminEmail)
+            let supportEmail = AccountsPlatform.email("support")
+            let created = try await platform.request(
+                "POST", "/v1/staff/accounts", token: admin,
+                json: ["email": supportEmail, "password": AccountsPlatform.password, "displayName": "Support", "roles": ["support"]])
+            #expect(created.status == 201, "\(created.text)")
+            let support = try await platform.signIn(email: supportEmail)
+            let advisorEmail = AccountsPlatform.email("advisor")
+            let advisorId = try await platform.register(email: advisorEmail, displayName: "Madame Zora", role: "advisor")
+            let advisor = try await platform.signIn(email: advisorEmail)
+            let memberEmail = AccountsPlatform.email("member")
+            try await platform.register(email: memberEmail)
+            let member = try await platform.signIn(email: memberEmail)
+            #expect(try await platform.request("PUT", "/v1/advisors/me", token: advisor, json: Self.completeProfile).status == 200)
+
+            let license: [String: Any] = [
+                "kind": "license", "issuer": "State Board of Counseling", "number": "LPC-12345", "expiresOn": "2031-06-30",
+            ]
+            for (field, value) in [("kind", "diploma"), ("expiresOn", "2020-01-01"), ("expiresOn", "2031-02-30"), ("issuer", " ")] {
+                var body = license
+                body[field] = value
+                let refused = try await platform.request("POST", "/v1/advisors/me/credentials", token: advisor, json: body)
+                #expect(refused.status == 422, "\(field)=\(value): \(refused.text)")
+            }
+            #expect(try await platform.request("POST", "/v1/advisors/me/credentials", token: member, json: license).status == 403)
+            let submitted = try await platform.request("POST", "/v1/advisors/me/credentials", token: advisor, json: license)
+            #expect(submitted.status == 201 && submitted.object["status"] as? String == "pending", "\(submitted.text)")
+            let credentialId = try #require(submitted.object["id"] as? String)
+            let before = try await platform.request("GET", "/v1/advisors/\(advisorId)")
+            #expect((before.object["credentials"] as? [Any])?.isEmpty == true, "unverified credentials are not shown")
+
+            #expect(try await platform.request("GET", "/v1/staff/credentials", token: member).status == 403)
+            let pending = try await platform.request("GET", "/v1/staff/credentials", token: support)
+            #expect(pending.items.compactMap { $0["id"] as? String } == [credentialId], "\(pending.text)")
+            let decision: [String: Any] = ["verified": true, "reason": "Checked the board's public register"]
+            let byMember = try await platform.request(
+                "POST", "/v1/staff/credentials/\(credentialId)/decision", token: member, json: decision)
+            #expect(byMember.status == 403)
+            let decided = try await platform.request("POST", "/v1/staff/credentials/\(credentialId)/decision", token: support, json: decision)
+            #expect(decided.status == 200 && decided.object["status"] as? String == "verified", "\(decided.text)")
+            let again = try await platform.request("POST", "/v1/staff/credentials/\(credentialId)/decision", token: support, json: decision)
+            #expect(again.status == 409)
+
+            let after = try await platform.request("GET", "/v1/advisors/\(advisorId)")
+            let shown = after.object["credentials"] as? [[String: Any]]
+            #expect(shown?.count == 1 && shown?.first?["issuer"] as? String == "State Board of Counseling", "\(after.text)")
+            #expect(shown?.first?["number"] == nil, "the number is for the advisor and staff only")
+            let accessLog = try await platform.request("GET", "/v1/me/access-log", token: advisor)
+            let entry = accessLog.items.first { $0["action"] as? String == "staff.credential-verified" }
+            #expect(entry?["reason"] as? String == "Checked the board's public register", "\(accessLog.text)")
+            let export = try await platform.request("GET", "/v1/me/export", token: advisor)
+            let section = (export.object["sections"] as? [String: Any])?["directory"] as? [String: Any]
+            #expect((section?["credentials"] as? [Any])?.count == 1)
+            #expect(try await platform.request("DELETE", "/v1/advisors/me/credentials/\(credentialId)", token: advisor).status == 204)
+            #expect(try await platform.request("GET", "/v1/advisors/me/credentials", token: advisor).text == "[]")
+        }
     }
 }
 

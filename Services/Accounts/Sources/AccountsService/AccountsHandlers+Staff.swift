@@ -170,3 +170,32 @@ extension AccountsHandlers {
         }
     }
 }
+
+// MARK: Staff actions in other services
+
+extension AccountsHandlers {
+    /// Records, in the audit log and so in the person's access log, a staff member's action on the
+    /// person's data in another service; the caller is the staff member, forwarded by that service.
+    func recordStaffAccess(_ request: Accounts.RecordStaffAccess.Request, caller: Caller) async throws -> Empty {
+        let actor = try Self.accountId(of: caller)
+        guard let allowed = Accounts.RecordStaffAccess.actions[request.action] else {
+            throw ServiceError(
+                .validationFailed, "not an action other services record", fieldErrors: [FieldError(field: "action", code: "invalid")])
+        }
+        guard allowed.contains(where: caller.has) else { throw AccountsErrors.forbidden }
+        var rules = FieldRules()
+        rules.text(request.reason, field: "reason", range: 1...500)
+        if request.reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { rules.fail("reason", "required") }
+        try rules.check()
+        let roles = caller.roles.map(\.rawValue).sorted()
+        try await database.transaction { connection in
+            guard try Self.exists(request.subjectId, on: connection) else { throw AccountsErrors.notFound }
+            try audit.append(
+                .init(
+                    actorId: actor, actorRoles: roles, action: request.action, subjectId: request.subjectId,
+                    details: ["reason": request.reason]), on: connection)
+        }
+        logger.info("staff access recorded", metadata: ["account.id": "\(request.subjectId)", "actor.id": "\(actor)"])
+        return Empty()
+    }
+}

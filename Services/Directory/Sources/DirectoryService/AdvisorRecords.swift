@@ -56,7 +56,16 @@ struct AdvisorRecords: Sendable {
             categories: summary.categories, pricePerMinuteCents: summary.pricePerMinuteCents, languages: summary.languages,
             yearsExperience: try row.decode("years_experience"), photoUrl: summary.photoUrl, status: summary.status,
             rating: summary.rating, reviewCount: summary.reviewCount, listed: try row.decode("listed"),
-            createdAt: try row.decode("created_at"), reviews: try reviews(of: id, before: nil, limit: 5, on: connection))
+            createdAt: try row.decode("created_at"), reviews: try reviews(of: id, before: nil, limit: 5, on: connection),
+            credentials: try connection.query(
+                """
+                SELECT kind, issuer, to_char(expires_on, 'YYYY-MM-DD') AS expires_on FROM credentials
+                WHERE advisor_id = $1 AND status = 'verified' AND expires_on >= current_date ORDER BY seq
+                """, id
+            ).map {
+                Directory.VerifiedCredential(
+                    kind: try $0.decode("kind"), issuer: try $0.decode("issuer"), expiresOn: try $0.decode("expires_on"))
+            })
     }
 
     /// The columns `review(_:)` reads, from `reviews r LEFT JOIN people p ON p.account_id = r.author_id`.

@@ -72,7 +72,7 @@ struct AdvisorSearch: Sendable {
     func run(_ query: Query, on connection: Connection) throws -> Directory.Search.Response {
         let query = try Self.resolveText(query, on: connection)
         let page = pageStatement(query)
-        let rows = try connection.query(page.text, parameters: page.sql.parameters)
+        let rows = try connection.queryPlannedEachTime(page.text, parameters: page.sql.parameters)
         let shown = Array(rows.prefix(query.limit))
         var next: String?
         if rows.count > query.limit, let last = shown.last {
@@ -81,7 +81,7 @@ struct AdvisorSearch: Sendable {
         var facets: [String: [String: Int]]?
         if let statement = facetStatement(query) {
             var counts = Dictionary(uniqueKeysWithValues: query.facets.map { ($0, [String: Int]()) })
-            for row in try connection.query(statement.text, parameters: statement.sql.parameters) {
+            for row in try connection.queryPlannedEachTime(statement.text, parameters: statement.sql.parameters) {
                 counts[try row.decode("facet", as: String.self), default: [:]][try row.decode("v", as: String.self)] =
                     try row.decode("n", as: Int.self)
             }

@@ -14,6 +14,7 @@ struct DirectoryHandlers: Sendable {
     let logger: Logger
     let records: AdvisorRecords
     let search: AdvisorSearch
+    let searchCache: SearchCache
 
     init(database: Database, bus: BusClient, settings: DirectorySettings, logger: Logger) {
         self.database = database
@@ -22,6 +23,7 @@ struct DirectoryHandlers: Sendable {
         self.logger = logger
         self.records = AdvisorRecords(graceSeconds: settings.presenceGraceSeconds)
         self.search = AdvisorSearch(records: records)
+        self.searchCache = SearchCache(lifetime: .milliseconds(settings.searchCacheMilliseconds))
     }
 
     static let unauthenticated = ServiceError(.unauthenticated, "sign in first")
@@ -46,11 +48,19 @@ struct DirectoryHandlers: Sendable {
     }
 
     func search(_ request: Directory.Search.Request) async throws -> Directory.Search.Response {
-        let known = Set(try await categories().map(\.slug))
-        let query = try AdvisorSearch.validate(request, categories: known)
+        let query = try AdvisorSearch.validate(request, categories: Self.categorySlugs)
         let search = self.search
-        return try await database.withConnection { try search.run(query, on: $0) }
+        let database = self.database
+        return try await searchCache.answer(request) {
+            try await database.withConnection { try search.run(query, on: $0) }
+        }
     }
+
+    /// The slugs of the seeded categories (migration 001), which never change while the service runs.
+    static let categorySlugs: Set<String> = [
+        "psychic-readings", "tarot", "astrology", "love-relationships", "dream-analysis", "career-finance",
+        "spiritual-guidance", "numerology", "mediums", "pet-psychics",
+    ]
 
     func advisor(_ request: Directory.GetAdvisor.Request, caller: Caller) async throws -> Directory.Profile {
         let records = self.records

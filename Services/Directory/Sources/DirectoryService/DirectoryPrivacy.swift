@@ -19,18 +19,22 @@ enum DirectoryPrivacy {
             var createdAt: Date
         }
         var profile: Directory.Profile?
+        var credentials: [Directory.Credential]
         var reviewsWritten: [Directory.Review]
         var reviewsReceived: [Directory.Review]
         var favorites: [FavoriteRecord]
     }
 
-    /// The profile (its reviews in `reviewsReceived`), reviews written and received, favorites.
+    /// The profile (its reviews in `reviewsReceived`), credentials, reviews written and received, favorites.
     static func export(_ id: UUID, records: AdvisorRecords, on connection: Connection) throws -> JSONValue {
         var profile = try records.profile(id, viewer: id, on: connection)
         profile?.reviews = []
         let select = "SELECT \(AdvisorRecords.reviewColumns) FROM reviews r LEFT JOIN people p ON p.account_id = r.author_id"
         let section = Section(
             profile: profile,
+            credentials: try connection.query(
+                "SELECT \(DirectoryHandlers.credentialColumns) FROM credentials WHERE advisor_id = $1 ORDER BY seq", id
+            ).map(DirectoryHandlers.credential),
             reviewsWritten: try connection.query("\(select) WHERE r.author_id = $1 ORDER BY r.seq", id).map(AdvisorRecords.review),
             reviewsReceived: try connection.query("\(select) WHERE r.advisor_id = $1 ORDER BY r.seq", id).map(AdvisorRecords.review),
             favorites: try connection.query(
@@ -43,11 +47,12 @@ enum DirectoryPrivacy {
         return try WireCoding.decoder().decode(JSONValue.self, from: try WireCoding.encoder().encode(section))
     }
 
-    /// The advisor's profile and the reviews of it go; reviews the person wrote stay under
+    /// The advisor's profile, credentials and the reviews of it go; reviews the person wrote stay under
     /// "former member", linked to nobody; favorites and public name go.
     static func erase(_ id: UUID, on connection: Connection) throws {
         try connection.execute("DELETE FROM reviews WHERE advisor_id = $1", id)
         try connection.execute("DELETE FROM advisors WHERE account_id = $1", id)
+        try connection.execute("DELETE FROM credentials WHERE advisor_id = $1", id)
         try connection.execute("UPDATE reviews SET author_id = NULL WHERE author_id = $1", id)
         try connection.execute("DELETE FROM favorites WHERE member_id = $1 OR advisor_id = $1", id)
         try connection.execute("DELETE FROM reviewable_chats WHERE member_id = $1 OR advisor_id = $1", id)

@@ -38,6 +38,11 @@ public enum DirectoryService {
             worker.handle(Directory.SetFavorite.self) { try await handlers.setFavorite($0, caller: $1.caller) }
             worker.handle(Directory.RemoveFavorite.self) { try await handlers.removeFavorite($0, caller: $1.caller) }
             worker.handle(Directory.ListFavorites.self) { try await handlers.favorites($0, caller: $1.caller) }
+            worker.handle(Directory.SubmitCredential.self) { try await handlers.submitCredential($0, caller: $1.caller) }
+            worker.handle(Directory.MyCredentials.self) { _, context in try await handlers.myCredentials(caller: context.caller) }
+            worker.handle(Directory.RemoveCredential.self) { try await handlers.removeCredential($0, caller: $1.caller) }
+            worker.handle(Directory.PendingCredentials.self) { try await handlers.pendingCredentials($0, caller: $1.caller) }
+            worker.handle(Directory.DecideCredential.self) { try await handlers.decideCredential($0, caller: $1.caller) }
         }
     }
 }

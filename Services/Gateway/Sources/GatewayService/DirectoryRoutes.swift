@@ -44,6 +44,22 @@ struct DirectoryRoutes {
         enum CodingKeys: String, CodingKey, CaseIterable { case text }
     }
 
+    /// `POST /v1/advisors/me/credentials` body.
+    struct CredentialBody: RequestBody {
+        var kind: String
+        var issuer: String
+        var number: String
+        var expiresOn: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case kind, issuer, number, expiresOn }
+    }
+
+    /// `POST /v1/staff/credentials/{id}/decision` body.
+    struct DecisionBody: RequestBody {
+        var verified: Bool
+        var reason: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case verified, reason }
+    }
+
     /// `PUT /v1/me/favorites/{advisorId}` body (optional: without one, no notice when online).
     struct FavoriteBody: RequestBody {
         var notifyWhenOnline: Bool?
@@ -121,6 +137,31 @@ struct DirectoryRoutes {
             let id = try RouteParameters.id("advisorId", in: context.parameters)
             _ = try await bus.call(Directory.RemoveFavorite.self, .init(advisorId: id), as: context.caller)
             return Response(status: .noContent)
+        }
+        signedIn.get("v1/advisors/me/credentials") { _, context in
+            JSONBody.relay(try await bus.callReturningJSON(Directory.MyCredentials.self, Empty(), as: context.caller))
+        }
+        signedIn.post("v1/advisors/me/credentials") { request, context in
+            let body = try await JSONBody.decode(CredentialBody.self, from: request)
+            let credential = Directory.SubmitCredential.Request(
+                kind: body.kind, issuer: body.issuer, number: body.number, expiresOn: body.expiresOn)
+            return JSONBody.relay(
+                try await bus.callReturningJSON(Directory.SubmitCredential.self, credential, as: context.caller), status: .created)
+        }
+        signedIn.delete("v1/advisors/me/credentials/{id}") { _, context in
+            let id = try RouteParameters.id("id", in: context.parameters)
+            _ = try await bus.call(Directory.RemoveCredential.self, .init(credentialId: id), as: context.caller)
+            return Response(status: .noContent)
+        }
+        signedIn.get("v1/staff/credentials") { request, context in
+            let page = try RouteParameters.page(from: request)
+            return JSONBody.relay(try await bus.callReturningJSON(Directory.PendingCredentials.self, page, as: context.caller))
+        }
+        signedIn.post("v1/staff/credentials/{id}/decision") { request, context in
+            let id = try RouteParameters.id("id", in: context.parameters)
+            let body = try await JSONBody.decode(DecisionBody.self, from: request)
+            let decision = Directory.DecideCredential.Request(credentialId: id, verified: body.verified, reason: body.reason)
+            return JSONBody.relay(try await bus.callReturningJSON(Directory.DecideCredential.self, decision, as: context.caller))
         }
     }
 

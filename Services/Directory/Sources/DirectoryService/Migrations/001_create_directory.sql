@@ -128,3 +128,19 @@ CREATE TABLE favorites (
     PRIMARY KEY (member_id, advisor_id)
 );
 CREATE INDEX favorites_by_advisor ON favorites (advisor_id) WHERE notify_when_online;
+
+-- Licenses and certifications advisors submit; shown on the profile only once verified.
+CREATE TABLE credentials (
+    id uuid PRIMARY KEY,
+    seq bigserial NOT NULL UNIQUE,
+    advisor_id uuid NOT NULL,
+    kind text NOT NULL CHECK (kind IN ('license', 'certification')),
+    issuer text NOT NULL,
+    number text NOT NULL,
+    expires_on date NOT NULL,
+    status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'verified', 'rejected')),
+    submitted_at timestamptz NOT NULL DEFAULT now(),
+    decided_at timestamptz
+);
+CREATE INDEX credentials_by_advisor ON credentials (advisor_id);
+CREATE INDEX credentials_pending ON credentials (seq) WHERE status = 'pending';
