@@ -118,6 +118,9 @@ var targets: [Target] = [
         name: "AccountsTests", dependencies: ["AccountsService", "ServiceKit", "Bus", "Store", "Security", "TestSupport", "Models", log],
         path: "Tests/AccountsTests", swiftSettings: swiftSettings),
     .testTarget(
+        name: "DirectoryTests", dependencies: ["DirectoryService", "Models"],
+        path: "Tests/DirectoryTests", swiftSettings: swiftSettings),
+    .testTarget(
         name: "EndToEndTests", dependencies: ["Bus", "Store", "Security", "TestSupport", "Models"],
         path: "Tests/EndToEndTests", swiftSettings: swiftSettings),
     // A producer and a consumer of events, as real processes, for the end-to-end event tests.

@@ -282,8 +282,10 @@ extension Connection {
         let (seconds, attoseconds) = config.statementTimeout.components
         let timeout = max(0, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
         // Notices (a migration's "already exists, skipping") would go to standard error unasked.
+        // No parallel plans: a service answers many small requests at once, and a parallel plan
+        // starts worker processes for one query (milliseconds each) and takes cores from the rest.
         var setup = "SET DateStyle TO ISO; SET bytea_output TO hex; SET TimeZone TO 'UTC'; SET statement_timeout TO \(timeout); "
-            + "SET client_min_messages TO warning"
+            + "SET client_min_messages TO warning; SET max_parallel_workers_per_gather TO 0"
         if let schema = config.schema {
             setup += "; SET search_path TO \(quoteIdentifier(schema))"
         }
