@@ -381,6 +381,32 @@ public enum Directory {
         }
     }
 
+    /// `directory.status.engage`: the chat service takes an online advisor for a chat (`busy`), or
+    /// gives them back (`online`, their heartbeat renewed). Taking is atomic: of two chats asking
+    /// for one advisor at once, one wins and the other gets 409 `advisor_busy`; an advisor who is
+    /// not online is 409 `advisor_offline`. Callers: the platform only.
+    public struct Engage: BusOperation {
+        public static let service = ServiceName.directory
+        public static let name = "directory.status.engage"
+        public struct Request: Codable, Sendable, Equatable {
+            public var advisorId: UUID
+            public var engaged: Bool
+            public init(advisorId: UUID, engaged: Bool) {
+                self.advisorId = advisorId
+                self.engaged = engaged
+            }
+        }
+        public struct Response: Codable, Sendable, Equatable {
+            public var status: Status
+            /// The advisor's price per minute at this moment, for the chat that takes them.
+            public var pricePerMinuteCents: Int?
+            public init(status: Status, pricePerMinuteCents: Int?) {
+                self.status = status
+                self.pricePerMinuteCents = pricePerMinuteCents
+            }
+        }
+    }
+
     /// `directory.reviews.post`: a member reviews an advisor after an ended, paid chat with them.
     public struct PostReview: BusOperation {
         public static let service = ServiceName.directory
@@ -429,6 +455,71 @@ public enum Directory {
             }
         }
         public typealias Response = Review
+    }
+
+    /// `directory.reviews.report`: a signed-in person reports a review to staff (again: nothing changes).
+    public struct ReportReview: BusOperation {
+        public static let service = ServiceName.directory
+        public static let name = "directory.reviews.report"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var reviewId: UUID
+            /// `spam`, `abuse`, `fake`, `off_topic` or `other`.
+            public var reason: String
+            public var note: String?
+            public init(reviewId: UUID, reason: String, note: String? = nil) {
+                self.reviewId = reviewId
+                self.reason = reason
+                self.note = note
+            }
+        }
+        public typealias Response = Empty
+        public static let reasons: Set<String> = ["spam", "abuse", "fake", "off_topic", "other"]
+    }
+
+    /// A reported review as staff see it in their queue.
+    public struct ReportedReview: Codable, Sendable, Equatable {
+        public var review: Review
+        public var reports: Int
+        public var reasons: [String]
+        public var notes: [String]
+        public var firstReportedAt: Date
+        public init(review: Review, reports: Int, reasons: [String], notes: [String], firstReportedAt: Date) {
+            self.review = review
+            self.reports = reports
+            self.reasons = reasons
+            self.notes = notes
+            self.firstReportedAt = firstReportedAt
+        }
+    }
+
+    /// `directory.staff.review-reports`: reviews with open reports, the longest waiting first
+    /// (support, moderator, admin).
+    public struct ReviewReports: BusOperation {
+        public static let service = ServiceName.directory
+        public static let name = "directory.staff.review-reports"
+        public static let isIdempotent = true
+        public typealias Request = PageRequest
+        public typealias Response = Page<ReportedReview>
+    }
+
+    /// `directory.staff.reviews.decide`: staff hide a reported review (out of listings and the
+    /// rating; audited for its author) or keep it; either closes its reports.
+    public struct DecideReview: BusOperation {
+        public static let service = ServiceName.directory
+        public static let name = "directory.staff.reviews.decide"
+        public struct Request: Codable, Sendable, Equatable {
+            public var reviewId: UUID
+            /// `hide` or `keep`.
+            public var action: String
+            public var reason: String
+            public init(reviewId: UUID, action: String, reason: String) {
+                self.reviewId = reviewId
+                self.action = action
+                self.reason = reason
+            }
+        }
+        public typealias Response = Empty
     }
 
     /// A favorite as its member lists it.
@@ -530,6 +621,8 @@ extension ServiceError.Code {
     public static let alreadyReplied = ServiceError.Code(rawValue: "already_replied")
     /// The advisor is in a chat (409).
     public static let advisorBusy = ServiceError.Code(rawValue: "advisor_busy")
+    /// The advisor is not online (409).
+    public static let advisorOffline = ServiceError.Code(rawValue: "advisor_offline")
     /// The profile lacks a headline, a category or a price, so it cannot go online (409).
     public static let profileIncomplete = ServiceError.Code(rawValue: "profile_incomplete")
 }
@@ -538,7 +631,7 @@ extension Directory {
     /// The directory operations' own error codes, with their HTTP statuses.
     public static let errorCodes: [DeclaredErrorCode] = [
         .init(.reviewNotAllowed, status: 403), .init(.alreadyReplied, status: 409), .init(.advisorBusy, status: 409),
-        .init(.profileIncomplete, status: 409),
+        .init(.profileIncomplete, status: 409), .init(.advisorOffline, status: 409),
     ]
 }
 
@@ -577,6 +670,7 @@ extension Accounts {
         /// The actions other services record, each with the staff roles that may take it.
         public static let actions: [String: Set<Role>] = [
             "staff.credential-verified": [.support, .admin], "staff.credential-rejected": [.support, .admin],
+            "staff.review-hidden": [.support, .moderator, .admin],
         ]
     }
 

@@ -1,3 +1,4 @@
+import Bus
 import Foundation
 import Logging
 import Models
@@ -104,6 +105,30 @@ struct DirectoryEndToEndTests {
             try await eventually("offline in search within a second", timeout: .seconds(1)) {
                 try await platform.request("GET", "/v1/advisors?q=zora").items.first?["status"] as? String == "offline"
             }
+
+            // The chat service takes the advisor for a chat: atomically, and only when online.
+            let bus = platform.harness.client
+            let id = try #require(UUID(uuidString: advisorId))
+            let offline = await #expect(throws: ServiceError.self) {
+                try await bus.call(Directory.Engage.self, .init(advisorId: id, engaged: true), as: .system)
+            }
+            #expect(offline?.code == .advisorOffline)
+            #expect(try await platform.request("PUT", "/v1/advisors/me/status", token: advisor, json: ["status": "online"]).status == 200)
+            let notSystem = await #expect(throws: ServiceError.self) {
+                try await bus.call(Directory.Engage.self, .init(advisorId: id, engaged: true), as: Caller(accountId: UUID(), roles: [.member]))
+            }
+            #expect(notSystem?.code == .forbidden)
+            let attempts = await withTaskGroup(of: Bool.self) { group in
+                for _ in 0..<4 {
+                    group.addTask { (try? await bus.call(Directory.Engage.self, .init(advisorId: id, engaged: true), as: .system)) != nil }
+                }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(attempts.filter { $0 }.count == 1, "one chat wins the advisor: \(attempts)")
+            let byHand = try await platform.request("PUT", "/v1/advisors/me/status", token: advisor, json: ["status": "offline"])
+            #expect(byHand.status == 409 && byHand.code == "advisor_busy", "\(byHand.text)")
+            let freed = try await bus.call(Directory.Engage.self, .init(advisorId: id, engaged: false), as: .system)
+            #expect(freed.status == .online && freed.pricePerMinuteCents == 199)
         }
     }
 
@@ -377,7 +402,7 @@ struct DirectoryEndToEndTests {
         #expect(!compose.contains("DIRECTORY_DEMO_DATA"), "the production-like configuration never fills the directory")
     }
 
-    @Test("credentials show once support verifies them, and the decision is in the advisor's access log")
+    @Test("credentials show once support verifies them; reported reviews are hidden by staff; both in access logs")
     func credentials() async throws {
         try await AccountsPlatform.with(serviceEnvironment: Self.directoryEnvironment) { platform in
             let adminEmail = AccountsPlatform.email("admin")
@@ -393,9 +418,40 @@ struct DirectoryEndToEndTests {
             let advisorId = try await platform.register(email: advisorEmail, displayName: "Madame Zora", role: "advisor")
             let advisor = try await platform.signIn(email: advisorEmail)
             let memberEmail = AccountsPlatform.email("member")
-            try await platform.register(email: memberEmail)
+            let memberId = try await platform.register(email: memberEmail)
             let member = try await platform.signIn(email: memberEmail)
             #expect(try await platform.request("PUT", "/v1/advisors/me", token: advisor, json: Self.completeProfile).status == 200)
+
+            // A review the advisor reports; support hides it, and it leaves the listing and the rating.
+            let chat = UUID()
+            try await Self.settle(chat: chat, member: memberId, advisor: advisorId, chargedCents: 398, platform: platform)
+            var reviewId: String?
+            try await eventually("the chat may be reviewed") {
+                let reply = try await platform.request(
+                    "POST", "/v1/advisors/\(advisorId)/reviews", token: member,
+                    json: ["chatId": chat.uuidString, "rating": 1, "text": "Buy my course at scam.example"])
+                reviewId = reply.object["id"] as? String
+                return reply.status == 201
+            }
+            let review = try #require(reviewId)
+            let report: [String: Any] = ["reason": "spam", "note": "an advertisement"]
+            #expect(try await platform.request("POST", "/v1/reviews/\(review)/reports", json: report).status == 401)
+            #expect(try await platform.request("POST", "/v1/reviews/\(review)/reports", token: advisor, json: ["reason": "meh"]).status == 422)
+            for _ in 0..<2 {
+                #expect(try await platform.request("POST", "/v1/reviews/\(review)/reports", token: advisor, json: report).status == 202)
+            }
+            #expect(try await platform.request("GET", "/v1/staff/review-reports", token: member).status == 403)
+            let queue = try await platform.request("GET", "/v1/staff/review-reports", token: support)
+            #expect(queue.items.count == 1 && queue.items.first?["reports"] as? Int == 1, "reported twice by one person is one report: \(queue.text)")
+            let hide: [String: Any] = ["action": "hide", "reason": "Advertising, against the review rules"]
+            #expect(try await platform.request("POST", "/v1/staff/reviews/\(review)/decision", token: member, json: hide).status == 403)
+            #expect(try await platform.request("POST", "/v1/staff/reviews/\(review)/decision", token: support, json: hide).status == 204)
+            let hiddenProfile = try await platform.request("GET", "/v1/advisors/\(advisorId)")
+            #expect(hiddenProfile.object["reviewCount"] as? Int == 0 && hiddenProfile.object["rating"] == nil, "\(hiddenProfile.text)")
+            #expect(try await platform.request("GET", "/v1/advisors/\(advisorId)/reviews").items.isEmpty)
+            #expect(try await platform.request("GET", "/v1/staff/review-reports", token: support).items.isEmpty)
+            let memberLog = try await platform.request("GET", "/v1/me/access-log", token: member)
+            #expect(memberLog.items.contains { $0["action"] as? String == "staff.review-hidden" }, "\(memberLog.text)")
 
             let license: [String: Any] = [
                 "kind": "license", "issuer": "State Board of Counseling", "number": "LPC-12345", "expiresOn": "2031-06-30",

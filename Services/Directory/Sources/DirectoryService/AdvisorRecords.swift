@@ -95,7 +95,7 @@ struct AdvisorRecords: Sendable {
         try connection.query(
             """
             SELECT \(Self.reviewColumns) FROM reviews r LEFT JOIN people p ON p.account_id = r.author_id
-            WHERE r.advisor_id = $1 AND r.seq < $2 ORDER BY r.seq DESC LIMIT $3
+            WHERE r.advisor_id = $1 AND r.seq < $2 AND r.hidden_at IS NULL ORDER BY r.seq DESC LIMIT $3
             """, advisorId, before ?? Int64.max, limit)
     }
 

@@ -112,14 +112,18 @@ struct AdvisorSearch: Sendable {
     /// known words most like it (at most three, trigram similarity at least 0.3).
     static func resolveText(_ query: Query, on connection: Connection) throws -> Query {
         guard !query.words.isEmpty else { return query }
+        // The similar words are looked up only for a word no known word begins with (CASE runs
+        // its subquery only in the branch taken): most words are known, and the lookup is not free.
         let rows = try connection.query(
             """
-            SELECT q.w,
-                starts_with(coalesce((SELECT s.word FROM search_words s WHERE s.word >= q.w ORDER BY s.word LIMIT 1), ''), q.w)
-                    AS known,
-                ARRAY(SELECT s.word FROM search_words s WHERE s.word OPERATOR(public.%) q.w
-                      ORDER BY public.similarity(s.word, q.w) DESC, s.word LIMIT 3) AS similar
-            FROM unnest($1::text[]) WITH ORDINALITY AS q(w, n) ORDER BY q.n
+            SELECT q.w, k.known,
+                CASE WHEN k.known THEN '{}'::text[] ELSE ARRAY(
+                    SELECT s.word FROM search_words s WHERE s.word OPERATOR(public.%) q.w
+                    ORDER BY public.similarity(s.word, q.w) DESC, s.word LIMIT 3) END AS similar
+            FROM unnest($1::text[]) WITH ORDINALITY AS q(w, n),
+                LATERAL (SELECT starts_with(
+                    coalesce((SELECT s.word FROM search_words s WHERE s.word >= q.w ORDER BY s.word LIMIT 1), ''), q.w) AS known) k
+            ORDER BY q.n
             """, query.words)
         let terms = try rows.map { row -> String in
             let word = try row.decode("w", as: String.self)

@@ -1,3 +1,4 @@
+import Bus
 import Foundation
 import Logging
 import Models
@@ -73,6 +74,94 @@ extension DirectoryHandlers {
                 "UPDATE reviews SET reply_text = $2, replied_at = now() WHERE id = $1", request.reviewId, request.text)
             return try Self.review(request.reviewId, on: connection)
         }
+    }
+
+    // MARK: Reports and moderation
+
+    func reportReview(_ request: Directory.ReportReview.Request, caller: Caller) async throws -> Empty {
+        guard let reporter = caller.accountId else { throw Self.unauthenticated }
+        var rules = FieldRules()
+        if !Directory.ReportReview.reasons.contains(request.reason) { rules.fail("reason", "invalid") }
+        rules.text(request.note, field: "note", range: 0...500)
+        try rules.check()
+        try await database.transaction { connection in
+            guard try connection.queryOne("SELECT 1 FROM reviews WHERE id = $1 AND hidden_at IS NULL", request.reviewId) != nil
+            else { throw ServiceError(.notFound, "there is no review with this id") }
+            try connection.execute(
+                """
+                INSERT INTO review_reports (review_id, reporter_id, reason, note) VALUES ($1, $2, $3, $4)
+                ON CONFLICT (review_id, reporter_id) DO NOTHING
+                """, request.reviewId, reporter, request.reason, request.note)
+        }
+        return Empty()
+    }
+
+    static func requireModerationStaff(_ caller: Caller) throws {
+        guard caller.accountId != nil else { throw unauthenticated }
+        guard caller.has(.support) || caller.has(.moderator) || caller.has(.admin) else {
+            throw ServiceError(.forbidden, "only support staff and moderators decide reported reviews")
+        }
+    }
+
+    func reviewReports(_ page: PageRequest, caller: Caller) async throws -> Page<Directory.ReportedReview> {
+        try Self.requireModerationStaff(caller)
+        guard (1...PageRequest.maxLimit).contains(page.limit) else {
+            throw ServiceError(.validationFailed, "limit is 1 to 100", fieldErrors: [FieldError(field: "limit", code: "invalid")])
+        }
+        let after = try page.cursor.map(Self.decodeSeqCursor) ?? 0
+        return try await database.withConnection { connection in
+            let rows = try connection.query(
+                """
+                SELECT \(AdvisorRecords.reviewColumns), o.reports, o.reasons, o.notes, o.first_at
+                FROM (SELECT review_id, count(*) AS reports, array_agg(DISTINCT reason) AS reasons,
+                          array_remove(array_agg(note), NULL) AS notes, min(created_at) AS first_at
+                      FROM review_reports WHERE closed_at IS NULL GROUP BY review_id) o
+                JOIN reviews r ON r.id = o.review_id LEFT JOIN people p ON p.account_id = r.author_id
+                WHERE r.hidden_at IS NULL AND r.seq > $1 ORDER BY r.seq LIMIT $2
+                """, after, page.limit + 1)
+            return try Self.page(rows, limit: page.limit) { row in
+                Directory.ReportedReview(
+                    review: try AdvisorRecords.review(row), reports: try row.decode("reports"), reasons: try row.decode("reasons"),
+                    notes: try row.decode("notes"), firstReportedAt: try row.decode("first_at"))
+            }
+        }
+    }
+
+    /// Hiding is recorded for the review's author in accounts' audit log first (their words were
+    /// acted on); an erased author has no access log to show it in.
+    func decideReview(_ request: Directory.DecideReview.Request, caller: Caller) async throws -> Empty {
+        try Self.requireModerationStaff(caller)
+        var rules = FieldRules()
+        if !["hide", "keep"].contains(request.action) { rules.fail("action", "invalid") }
+        rules.text(request.reason, field: "reason", range: 1...500)
+        if request.reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { rules.fail("reason", "required") }
+        try rules.check()
+        let found = try await database.withConnection { connection in
+            try connection.queryOne("SELECT author_id FROM reviews WHERE id = $1 AND hidden_at IS NULL", request.reviewId)
+        }
+        guard let found else { throw ServiceError(.notFound, "there is no shown review with this id") }
+        let hide = request.action == "hide"
+        if hide, let author: UUID = try found.decode("author_id") {
+            _ = try await bus.call(
+                Accounts.RecordStaffAccess.self, .init(subjectId: author, action: "staff.review-hidden", reason: request.reason),
+                as: caller)
+        }
+        try await database.transaction { connection in
+            if hide {
+                guard
+                    let hidden = try connection.queryOne(
+                        "UPDATE reviews SET hidden_at = now() WHERE id = $1 AND hidden_at IS NULL RETURNING advisor_id, rating",
+                        request.reviewId)
+                else { throw ServiceError(.conflict, "this review has been hidden already") }
+                try connection.execute(
+                    "UPDATE advisors SET rating_sum = rating_sum - $2, review_count = review_count - 1 WHERE account_id = $1",
+                    try hidden.decode("advisor_id", as: UUID.self), try hidden.decode("rating", as: Int.self))
+            }
+            try connection.execute(
+                "UPDATE review_reports SET closed_at = now() WHERE review_id = $1 AND closed_at IS NULL", request.reviewId)
+        }
+        logger.info("reported review decided", metadata: ["review.id": "\(request.reviewId)", "review.action": "\(request.action)"])
+        return Empty()
     }
 
     static func review(_ id: UUID, on connection: Connection) throws -> Directory.Review {

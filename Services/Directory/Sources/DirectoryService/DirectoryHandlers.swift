@@ -165,6 +165,47 @@ struct DirectoryHandlers: Sendable {
         }
     }
 
+    /// The chat service takes an online advisor (one statement, so two chats cannot both win) or
+    /// gives them back online with a fresh heartbeat.
+    func engage(_ request: Directory.Engage.Request, caller: Caller) async throws -> Directory.Engage.Response {
+        guard caller.has(.system) else { throw ServiceError(.forbidden, "only the chat service engages advisors") }
+        let records = self.records
+        return try await database.transaction { connection in
+            let changed: Row?
+            if request.engaged {
+                changed = try connection.queryOne(
+                    """
+                    UPDATE advisors a SET status = 'busy', status_changed_at = now()
+                    WHERE a.account_id = $1 AND \(records.statusSQL) = 'online' RETURNING price_cents
+                    """, request.advisorId)
+            } else {
+                changed = try connection.queryOne(
+                    """
+                    UPDATE advisors SET status = 'online', heartbeat_at = now(), status_changed_at = now()
+                    WHERE account_id = $1 AND status = 'busy' RETURNING price_cents
+                    """, request.advisorId)
+            }
+            let status: Directory.Status = request.engaged ? .busy : .online
+            guard let changed else {
+                guard
+                    let row = try connection.queryOne(
+                        "SELECT \(records.statusSQL) AS status, a.price_cents FROM advisors a WHERE a.account_id = $1",
+                        request.advisorId)
+                else { throw Self.noSuchAdvisor }
+                let current = try AdvisorRecords.status(row)
+                if request.engaged {
+                    throw current == .busy
+                        ? ServiceError(.advisorBusy, "the advisor is in another chat")
+                        : ServiceError(.advisorOffline, "the advisor is not online")
+                }
+                // Given back twice, or after going offline: nothing to change.
+                return Directory.Engage.Response(status: current, pricePerMinuteCents: try row.decode("price_cents"))
+            }
+            try Presence.announce(request.advisorId, is: status, on: connection)
+            return Directory.Engage.Response(status: status, pricePerMinuteCents: try changed.decode("price_cents"))
+        }
+    }
+
     /// Creates the advisor's profile, or gives it its name, if accounts' announcement or the name
     /// task has not got there yet (both run asynchronously), with the name accounts gives the
     /// advisor themselves.

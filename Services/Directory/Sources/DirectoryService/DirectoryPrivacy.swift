@@ -56,6 +56,7 @@ enum DirectoryPrivacy {
         try connection.execute("UPDATE reviews SET author_id = NULL WHERE author_id = $1", id)
         try connection.execute("DELETE FROM favorites WHERE member_id = $1 OR advisor_id = $1", id)
         try connection.execute("DELETE FROM reviewable_chats WHERE member_id = $1 OR advisor_id = $1", id)
+        try connection.execute("DELETE FROM review_reports WHERE reporter_id = $1", id)
         try connection.execute("DELETE FROM people WHERE account_id = $1", id)
     }
 }

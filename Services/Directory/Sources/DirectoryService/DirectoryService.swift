@@ -32,9 +32,13 @@ public enum DirectoryService {
             worker.handle(Directory.MyProfile.self) { _, context in try await handlers.myProfile(caller: context.caller) }
             worker.handle(Directory.UpdateProfile.self) { try await handlers.updateProfile($0, caller: $1.caller) }
             worker.handle(Directory.SetStatus.self) { try await handlers.setStatus($0, caller: $1.caller) }
+            worker.handle(Directory.Engage.self) { try await handlers.engage($0, caller: $1.caller) }
             worker.handle(Directory.PostReview.self) { try await handlers.postReview($0, caller: $1.caller) }
             worker.handle(Directory.ListReviews.self) { request, _ in try await handlers.reviews(request) }
             worker.handle(Directory.ReplyToReview.self) { try await handlers.reply($0, caller: $1.caller) }
+            worker.handle(Directory.ReportReview.self) { try await handlers.reportReview($0, caller: $1.caller) }
+            worker.handle(Directory.ReviewReports.self) { try await handlers.reviewReports($0, caller: $1.caller) }
+            worker.handle(Directory.DecideReview.self) { try await handlers.decideReview($0, caller: $1.caller) }
             worker.handle(Directory.SetFavorite.self) { try await handlers.setFavorite($0, caller: $1.caller) }
             worker.handle(Directory.RemoveFavorite.self) { try await handlers.removeFavorite($0, caller: $1.caller) }
             worker.handle(Directory.ListFavorites.self) { try await handlers.favorites($0, caller: $1.caller) }

@@ -60,6 +60,20 @@ struct DirectoryRoutes {
         enum CodingKeys: String, CodingKey, CaseIterable { case verified, reason }
     }
 
+    /// `POST /v1/reviews/{id}/reports` body.
+    struct ReportBody: RequestBody {
+        var reason: String
+        var note: String?
+        enum CodingKeys: String, CodingKey, CaseIterable { case reason, note }
+    }
+
+    /// `POST /v1/staff/reviews/{id}/decision` body.
+    struct ReviewDecisionBody: RequestBody {
+        var action: String
+        var reason: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case action, reason }
+    }
+
     /// `PUT /v1/me/favorites/{advisorId}` body (optional: without one, no notice when online).
     struct FavoriteBody: RequestBody {
         var notifyWhenOnline: Bool?
@@ -122,6 +136,24 @@ struct DirectoryRoutes {
             return JSONBody.relay(
                 try await bus.callReturningJSON(
                     Directory.ReplyToReview.self, .init(reviewId: id, text: body.text), as: context.caller), status: .created)
+        }
+        signedIn.post("v1/reviews/{id}/reports") { request, context in
+            let id = try RouteParameters.id("id", in: context.parameters)
+            let body = try await JSONBody.decode(ReportBody.self, from: request)
+            _ = try await bus.call(
+                Directory.ReportReview.self, .init(reviewId: id, reason: body.reason, note: body.note), as: context.caller)
+            return Response(status: .accepted)
+        }
+        signedIn.get("v1/staff/review-reports") { request, context in
+            let page = try RouteParameters.page(from: request)
+            return JSONBody.relay(try await bus.callReturningJSON(Directory.ReviewReports.self, page, as: context.caller))
+        }
+        signedIn.post("v1/staff/reviews/{id}/decision") { request, context in
+            let id = try RouteParameters.id("id", in: context.parameters)
+            let body = try await JSONBody.decode(ReviewDecisionBody.self, from: request)
+            _ = try await bus.call(
+                Directory.DecideReview.self, .init(reviewId: id, action: body.action, reason: body.reason), as: context.caller)
+            return Response(status: .noContent)
         }
         signedIn.get("v1/me/favorites") { request, context in
             let page = try RouteParameters.page(from: request)

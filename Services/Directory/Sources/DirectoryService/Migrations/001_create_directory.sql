@@ -83,7 +83,9 @@ CREATE TABLE search_words (word text COLLATE "C" PRIMARY KEY);
 CREATE INDEX search_words_trigrams ON search_words USING gin (word public.gin_trgm_ops);
 CREATE FUNCTION remember_search_words() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO search_words (word) SELECT lexeme FROM unnest(NEW.document) ON CONFLICT DO NOTHING;
+    -- Words with a letter: numbers are not corrected, and would crowd the list.
+    INSERT INTO search_words (word) SELECT lexeme FROM unnest(NEW.document) WHERE lexeme ~ '[[:alpha:]]'
+    ON CONFLICT DO NOTHING;
     RETURN NULL;
 END
 $$;
@@ -112,7 +114,9 @@ CREATE TABLE reviews (
     text text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
     reply_text text,
-    replied_at timestamptz
+    replied_at timestamptz,
+    -- Hidden by staff after reports: out of every listing and of the advisor's rating.
+    hidden_at timestamptz
 );
 CREATE INDEX reviews_by_advisor ON reviews (advisor_id, seq DESC);
 CREATE INDEX reviews_by_author ON reviews (author_id) WHERE author_id IS NOT NULL;
@@ -144,3 +148,16 @@ CREATE TABLE credentials (
 );
 CREATE INDEX credentials_by_advisor ON credentials (advisor_id);
 CREATE INDEX credentials_pending ON credentials (seq) WHERE status = 'pending';
+
+-- Members' reports of reviews to staff, one per person and review; a staff decision closes them.
+CREATE TABLE review_reports (
+    review_id uuid NOT NULL REFERENCES reviews (id) ON DELETE CASCADE,
+    reporter_id uuid NOT NULL,
+    reason text NOT NULL CHECK (reason IN ('spam', 'abuse', 'fake', 'off_topic', 'other')),
+    note text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    closed_at timestamptz,
+    PRIMARY KEY (review_id, reporter_id)
+);
+CREATE INDEX review_reports_open ON review_reports (created_at) WHERE closed_at IS NULL;
+CREATE INDEX review_reports_by_reporter ON review_reports (reporter_id);
