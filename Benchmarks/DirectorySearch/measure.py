@@ -40,13 +40,16 @@ def status_latency(gateway, trials=20):
     token = call("POST", gateway + "/v1/sessions", {"email": email, "password": PASSWORD})["token"]
     call("PUT", gateway + "/v1/advisors/me", {
         "headline": "Zyxquill readings", "categories": ["tarot"], "pricePerMinuteCents": 199}, token)
+    # The search is asked just before each change, so its cached answer shows the old status:
+    # what is measured is how long until search shows the new one, cache included.
+    query = gateway + "/v1/advisors?" + urllib.parse.urlencode({"q": "zyxquill"})
     latencies = []
     for trial in range(trials):
         status = "online" if trial % 2 == 0 else "offline"
+        call("GET", query)
         started = time.monotonic()
         call("PUT", gateway + "/v1/advisors/me/status", {"status": status}, token)
-        query = gateway + "/v1/advisors?" + urllib.parse.urlencode({"q": "zyxquill", "status": status})
-        while not call("GET", query)["items"]:
+        while call("GET", query)["items"][0]["status"] != status:
             if time.monotonic() - started > 10:
                 raise SystemExit("a status change did not show in search within 10 s")
         latencies.append(time.monotonic() - started)
@@ -101,7 +104,7 @@ def main():
             print(line, flush=True)
 
     latencies = status_latency(gateway)
-    print("\nstatus change to visible in search (PUT start to the first search showing it), %d changes: "
+    print("\nstatus change to visible in search (PUT start to the first search showing it, the search cached just before), %d changes: "
           "p50 %.1f ms, max %.1f ms" % (len(latencies), statistics.median(latencies) * 1000, max(latencies) * 1000))
     return 0 if plans(options.bin_dir) else 1
 
