@@ -37,19 +37,36 @@ struct SearchCacheTests {
         #expect(computations.count.withLock { $0 } == 2)
     }
 
+    /// A clock the test moves by hand.
+    final class ManualClock: Sendable {
+        let start = ContinuousClock.now
+        let offset = Mutex(Duration.zero)
+        func now() -> ContinuousClock.Instant { start + offset.withLock { $0 } }
+        func advance(_ duration: Duration) { offset.withLock { $0 += duration } }
+    }
+
     @Test("an answer is served as it is, then while it is renewed, and never past its lifetime")
     func freshness() async throws {
-        let cache = SearchCache(lifetime: .milliseconds(400))
+        let clock = ManualClock()
+        let cache = SearchCache(lifetime: .milliseconds(400), now: clock.now)
         let computations = Computations()
         let request = Directory.Search.Request(category: "tarot")
         let ask = { try await cache.answer(request) { try await computations.compute() }.nextCursor }
         #expect(try await ask() == "1")
+        clock.advance(.milliseconds(150))
         #expect(try await ask() == "1", "young: served as it is")
-        try await Task.sleep(for: .milliseconds(250))
+        #expect(computations.count.withLock { $0 } == 1)
+        clock.advance(.milliseconds(100))
         #expect(try await ask() == "1", "in its second half: still served, while a renewal runs")
-        try await Task.sleep(for: .milliseconds(50))
-        #expect(try await ask() == "2", "the renewal's answer")
-        try await Task.sleep(for: .milliseconds(450))
+        // The renewal runs in the background; until it lands the old answer is still served.
+        var answer = try await ask()
+        for _ in 0..<500 where answer == "1" {
+            await Task.yield()
+            answer = try await ask()
+        }
+        #expect(answer == "2", "the renewal's answer")
+        #expect(computations.count.withLock { $0 } == 2, "one renewal, however often it was asked meanwhile")
+        clock.advance(.milliseconds(400))
         #expect(try await ask() == "3", "past its lifetime: computed afresh before answering")
     }
 

@@ -17,6 +17,7 @@ extension DirectoryHandlers {
         rules.text(request.text, field: "text", range: Self.reviewText)
         if request.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { rules.fail("text", "invalid") }
         try rules.check()
+        try await ensureName(memberId, role: .member, caller: caller)
         let review = try await database.transaction { connection -> Directory.Review in
             guard
                 try connection.queryOne(

@@ -206,6 +206,23 @@ struct DirectoryHandlers: Sendable {
         }
     }
 
+    /// Learns the caller's public name from accounts now, if the name task has not yet: a review
+    /// must show its author's name from the start, not "former member" for a second.
+    func ensureName(_ id: UUID, role: Role, caller: Caller) async throws {
+        let known = try await database.withConnection {
+            try $0.queryOne("SELECT 1 FROM people WHERE account_id = $1 AND display_name IS NOT NULL", id) != nil
+        }
+        guard !known else { return }
+        let account = try await bus.call(Accounts.Me.self, Empty(), as: caller)
+        try await database.withConnection { connection in
+            try connection.execute(
+                """
+                INSERT INTO people (account_id, role, display_name) VALUES ($1, $2, $3)
+                ON CONFLICT (account_id) DO UPDATE SET display_name = coalesce(people.display_name, excluded.display_name)
+                """, id, role.rawValue, account.displayName)
+        }
+    }
+
     /// Creates the advisor's profile, or gives it its name, if accounts' announcement or the name
     /// task has not got there yet (both run asynchronously), with the name accounts gives the
     /// advisor themselves.

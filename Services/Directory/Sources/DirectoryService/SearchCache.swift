@@ -29,10 +29,15 @@ final class SearchCache: Sendable {
     private let lifetime: Duration
     private let capacity: Int
     private let entries = Mutex<[Directory.Search.Request: Entry]>([:])
+    /// The time; tests move it by hand.
+    private let now: @Sendable () -> ContinuousClock.Instant
 
-    init(lifetime: Duration, capacity: Int = 2000) {
+    init(
+        lifetime: Duration, capacity: Int = 2000, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+    ) {
         self.lifetime = lifetime
         self.capacity = capacity
+        self.now = now
     }
 
     /// The answer to `request`: from the cache while it is young enough, else `compute`'s.
@@ -40,7 +45,7 @@ final class SearchCache: Sendable {
         _ request: Directory.Search.Request, compute: @escaping @Sendable () async throws -> Directory.Search.Response
     ) async throws -> Directory.Search.Response {
         guard lifetime > .zero else { return try await compute() }
-        let now = ContinuousClock.now
+        let now = self.now()
         let plan = entries.withLock { entries -> Plan in
             var entry = entries[request] ?? Entry()
             if let answer = entry.answer, now - answer.asOf < lifetime {
