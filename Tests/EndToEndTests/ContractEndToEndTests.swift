@@ -114,7 +114,7 @@ struct ContractEndToEndTests {
             "register", "updateProfile", "eraseMe", "signIns", "accessLog", "consentHistory", "acceptPolicy",
             "setConsents", "createStaff", "staffViewAccount", "registerPartner",
             "searchAdvisors", "advisorReviews", "favorites", "updateAdvisorProfile", "submitCredential", "pendingCredentials",
-            "decideCredential", "reviewReports",
+            "decideCredential", "reviewReports", "chatHistory", "sendChatMessage",
         ]
         checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
 

@@ -77,14 +77,14 @@ struct DeployConfigTests {
         }
     }
 
-    @Test("gives the accounts master data key and email index key to accounts alone")
-    func accountsDataKeyGoesToAccountsOnly() async throws {
+    @Test("gives the accounts keys to accounts alone, and the chat key to chat alone")
+    func dataKeysGoToTheirServiceOnly() async throws {
         let compose = try ComposeFile()
         let variables = compose.dummyVariables()
         let config = try await compose.resolvedConfig(variables: variables)
-        for key in ["ACCOUNTS_DATA_KEY", "ACCOUNTS_EMAIL_INDEX_KEY"] {
-            #expect(config.services["accounts"]?.environment?[key] == variables[key])
-            for process in Self.processes where process != "accounts" {
+        for (key, owner) in [("ACCOUNTS_DATA_KEY", "accounts"), ("ACCOUNTS_EMAIL_INDEX_KEY", "accounts"), ("CHAT_DATA_KEY", "chat")] {
+            #expect(config.services[owner]?.environment?[key] == variables[key])
+            for process in Self.processes where process != owner {
                 #expect(config.services[process]?.environment?[key] == nil, "\(process)")
             }
             var missing = variables

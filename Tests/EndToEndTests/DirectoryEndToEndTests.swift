@@ -110,24 +110,24 @@ struct DirectoryEndToEndTests {
             let bus = platform.harness.client
             let id = try #require(UUID(uuidString: advisorId))
             let offline = await #expect(throws: ServiceError.self) {
-                try await bus.call(Directory.Engage.self, .init(advisorId: id, engaged: true), as: .system)
+                try await bus.call(Directory.Engage.self, .init(advisorId: id, to: .busy), as: .system)
             }
             #expect(offline?.code == .advisorOffline)
             #expect(try await platform.request("PUT", "/v1/advisors/me/status", token: advisor, json: ["status": "online"]).status == 200)
             let notSystem = await #expect(throws: ServiceError.self) {
-                try await bus.call(Directory.Engage.self, .init(advisorId: id, engaged: true), as: Caller(accountId: UUID(), roles: [.member]))
+                try await bus.call(Directory.Engage.self, .init(advisorId: id, to: .busy), as: Caller(accountId: UUID(), roles: [.member]))
             }
             #expect(notSystem?.code == .forbidden)
             let attempts = await withTaskGroup(of: Bool.self) { group in
                 for _ in 0..<4 {
-                    group.addTask { (try? await bus.call(Directory.Engage.self, .init(advisorId: id, engaged: true), as: .system)) != nil }
+                    group.addTask { (try? await bus.call(Directory.Engage.self, .init(advisorId: id, to: .busy), as: .system)) != nil }
                 }
                 return await group.reduce(into: [Bool]()) { $0.append($1) }
             }
             #expect(attempts.filter { $0 }.count == 1, "one chat wins the advisor: \(attempts)")
             let byHand = try await platform.request("PUT", "/v1/advisors/me/status", token: advisor, json: ["status": "offline"])
             #expect(byHand.status == 409 && byHand.code == "advisor_busy", "\(byHand.text)")
-            let freed = try await bus.call(Directory.Engage.self, .init(advisorId: id, engaged: false), as: .system)
+            let freed = try await bus.call(Directory.Engage.self, .init(advisorId: id, to: .online), as: .system)
             #expect(freed.status == .online && freed.pricePerMinuteCents == 199)
         }
     }

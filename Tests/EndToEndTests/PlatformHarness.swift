@@ -44,6 +44,9 @@ final class PlatformHarness: Sendable {
     /// The key of accounts' email blind index, shared the same way.
     static let accountsEmailIndexKey = Data((0..<32).map { _ in UInt8.random(in: .min ... .max) }).base64EncodedString()
 
+    /// The chat service's master key, shared by its instances the same way.
+    static let chatDataKey = Data((0..<32).map { _ in UInt8.random(in: .min ... .max) }).base64EncodedString()
+
     /// Starts a worker service against this harness's database and waits until it is ready.
     @discardableResult
     func startService(
@@ -57,6 +60,7 @@ final class PlatformHarness: Sendable {
             environment["ACCOUNTS_DATA_KEY"] = Self.accountsDataKey
             environment["ACCOUNTS_EMAIL_INDEX_KEY"] = Self.accountsEmailIndexKey
         }
+        if executable == "chat" { environment["CHAT_DATA_KEY"] = Self.chatDataKey }
         environment.merge(extra) { _, new in new }
         return try await start(executable, arguments: arguments, environment: environment, waitUntilReady: waitUntilReady)
     }

@@ -64,7 +64,7 @@ extension AccountsHandlers {
                 SELECT id, consent, granted, source, policy_version, changed_at FROM consent_changes
                 WHERE account_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3
                 """, id, page.before, page.limit + 1)
-            return try page.page(rows) { row in
+            return try page.page(rows, column: "id") { row in
                 Accounts.ConsentChange(
                     consent: try row.decode("consent"), granted: try row.decode("granted"),
                     source: Accounts.ConsentSource(rawValue: try row.decode("source")) ?? .settings,
@@ -133,7 +133,7 @@ extension AccountsHandlers {
                 WHERE account_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3
                 """, id, page.before, page.limit + 1)
             let open = try records.clientOpener(for: id, on: connection)
-            return try page.page(rows) { row in
+            return try page.page(rows, column: "id") { row in
                 let client = try open(try row.decode("client_sealed", as: Data.self))
                 return Accounts.SignInRecord(
                     at: try row.decode("at"), ipAddress: client.ipAddress, userAgent: client.userAgent,
@@ -151,7 +151,7 @@ extension AccountsHandlers {
                 SELECT seq AS id, at, actor_id, array_to_json(actor_roles)::text AS roles, action, details->>'reason' AS reason
                 FROM audit_log WHERE subject_id = $1 AND action LIKE 'staff.%' AND seq < $2 ORDER BY seq DESC LIMIT $3
                 """, id, page.before, page.limit + 1)
-            return try page.page(rows) { row in
+            return try page.page(rows, column: "id") { row in
                 Accounts.AccessRecord(
                     at: try row.decode("at"), staffId: try row.decode("actor_id"),
                     staffRoles: try JSONDecoder().decode([String].self, from: Data(try row.decode("roles", as: String.self).utf8)),
@@ -173,38 +173,5 @@ extension AccountsHandlers {
 
     static func exists(_ id: UUID, on connection: Connection) throws -> Bool {
         try connection.queryOne("SELECT 1 FROM accounts WHERE id = $1 AND erased_at IS NULL", id) != nil
-    }
-}
-
-/// Keyset pagination over a bigserial id, newest first; the cursor is the last id shown, opaque to callers.
-struct PageCursor {
-    let limit: Int
-    let before: Int64
-
-    init(_ request: PageRequest) throws {
-        guard (1...PageRequest.maxLimit).contains(request.limit) else {
-            throw ServiceError(.validationFailed, "limit is 1 to 100", fieldErrors: [FieldError(field: "limit", code: "invalid")])
-        }
-        limit = request.limit
-        if let cursor = request.cursor {
-            guard let data = Data(base64Encoded: cursor), let text = String(data: data, encoding: .utf8),
-                let value = Int64(text), value > 0
-            else {
-                throw ServiceError(.validationFailed, "the cursor is not valid", fieldErrors: [FieldError(field: "cursor", code: "invalid")])
-            }
-            before = value
-        } else {
-            before = Int64.max
-        }
-    }
-
-    /// The first `limit` rows as items; a cursor when there are more.
-    func page<Item: Codable & Sendable & Equatable>(_ rows: [Row], _ item: (Row) throws -> Item) throws -> Page<Item> {
-        let shown = Array(rows.prefix(limit))
-        var next: String?
-        if rows.count > limit, let last = shown.last {
-            next = Data(String(try last.decode("id", as: Int64.self)).utf8).base64EncodedString()
-        }
-        return Page(items: try shown.map(item), nextCursor: next)
     }
 }

@@ -1,14 +1,30 @@
-import Foundation
+public import Foundation
 public import ServiceKit
+import Bus
 import Models
 
 /// The chat service: its schema, its bus handlers and the events it applies.
 public enum ChatService {
-    /// Everything the service runner needs to serve chat.
-    public static var definition: WorkerServiceDefinition {
-        WorkerServiceDefinition(
+    /// Everything the service runner needs to serve chat with `settings`.
+    public static func definition(settings: ChatSettings) -> WorkerServiceDefinition {
+        let sealing = TranscriptSealing(dataKey: settings.dataKey)
+        return WorkerServiceDefinition(
             name: .chat,
-            migrations: Bundle.module.url(forResource: "Migrations", withExtension: nil)
-        ) { _, _ in }
+            migrations: Bundle.module.url(forResource: "Migrations", withExtension: nil),
+            maintenance: { resources in
+                [ChatExpiry.task(bus: resources.bus, logger: resources.logger), ChatRelease.task(bus: resources.bus, logger: resources.logger)]
+            },
+            privacy: ChatPrivacy.hooks(sealing: sealing)
+        ) { worker, resources in
+            let handlers = ChatHandlers(database: resources.database, bus: resources.bus, settings: settings, logger: resources.logger)
+            worker.handle(Chat.RequestChat.self) { try await handlers.request($0, caller: $1.caller) }
+            worker.handle(Chat.Accept.self) { try await handlers.accept($0, caller: $1.caller) }
+            worker.handle(Chat.Decline.self) { try await handlers.decline($0, caller: $1.caller) }
+            worker.handle(Chat.End.self) { try await handlers.end($0, caller: $1.caller) }
+            worker.handle(Chat.Get.self) { try await handlers.get($0, caller: $1.caller) }
+            worker.handle(Chat.History.self) { try await handlers.history($0, caller: $1.caller) }
+            worker.handle(Chat.Send.self) { try await handlers.send($0, caller: $1.caller) }
+            worker.handle(Chat.Messages.self) { try await handlers.messages($0, caller: $1.caller) }
+        }
     }
 }

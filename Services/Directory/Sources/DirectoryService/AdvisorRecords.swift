@@ -56,7 +56,7 @@ struct AdvisorRecords: Sendable {
             categories: summary.categories, pricePerMinuteCents: summary.pricePerMinuteCents, languages: summary.languages,
             yearsExperience: try row.decode("years_experience"), photoUrl: summary.photoUrl, status: summary.status,
             rating: summary.rating, reviewCount: summary.reviewCount, listed: try row.decode("listed"),
-            createdAt: try row.decode("created_at"), reviews: try reviews(of: id, before: nil, limit: 5, on: connection),
+            createdAt: try row.decode("created_at"), reviews: try reviews(of: id, before: Int64.max, limit: 5, on: connection),
             credentials: try connection.query(
                 """
                 SELECT kind, issuer, to_char(expires_on, 'YYYY-MM-DD') AS expires_on FROM credentials
@@ -87,16 +87,16 @@ struct AdvisorRecords: Sendable {
 
     /// An advisor's reviews, newest first, before the review numbered `before`; one more than
     /// `limit` is read when the caller pages (the extra row says there is a next page).
-    func reviews(of advisorId: UUID, before: Int64?, limit: Int, on connection: Connection) throws -> [Directory.Review] {
+    func reviews(of advisorId: UUID, before: Int64, limit: Int, on connection: Connection) throws -> [Directory.Review] {
         try reviewRows(of: advisorId, before: before, limit: limit, on: connection).map(Self.review)
     }
 
-    func reviewRows(of advisorId: UUID, before: Int64?, limit: Int, on connection: Connection) throws -> [Row] {
+    func reviewRows(of advisorId: UUID, before: Int64, limit: Int, on connection: Connection) throws -> [Row] {
         try connection.query(
             """
             SELECT \(Self.reviewColumns) FROM reviews r LEFT JOIN people p ON p.account_id = r.author_id
             WHERE r.advisor_id = $1 AND r.seq < $2 AND r.hidden_at IS NULL ORDER BY r.seq DESC LIMIT $3
-            """, advisorId, before ?? Int64.max, limit)
+            """, advisorId, before, limit)
     }
 
     /// The display name accounts announced for a person, if the directory has heard of them.

@@ -88,15 +88,12 @@ extension DirectoryHandlers {
 
     func pendingCredentials(_ page: PageRequest, caller: Caller) async throws -> Page<Directory.Credential> {
         try Self.requireCredentialStaff(caller)
-        guard (1...PageRequest.maxLimit).contains(page.limit) else {
-            throw ServiceError(.validationFailed, "limit is 1 to 100", fieldErrors: [FieldError(field: "limit", code: "invalid")])
-        }
-        let after = try page.cursor.map(Self.decodeSeqCursor) ?? 0
+        let cursor = try PageCursor(page)
         return try await database.withConnection { connection in
             let rows = try connection.query(
                 "SELECT \(Self.credentialColumns), seq FROM credentials WHERE status = 'pending' AND seq > $1 ORDER BY seq LIMIT $2",
-                after, page.limit + 1)
-            return try Self.page(rows, limit: page.limit, item: Self.credential)
+                cursor.after, cursor.limit + 1)
+            return try cursor.page(rows, Self.credential)
         }
     }
 

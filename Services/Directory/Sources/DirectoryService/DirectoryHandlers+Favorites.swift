@@ -39,20 +39,17 @@ extension DirectoryHandlers {
 
     func favorites(_ page: PageRequest, caller: Caller) async throws -> Page<Directory.Favorite> {
         let memberId = try Self.memberId(of: caller)
-        guard (1...PageRequest.maxLimit).contains(page.limit) else {
-            throw ServiceError(.validationFailed, "limit is 1 to 100", fieldErrors: [FieldError(field: "limit", code: "invalid")])
-        }
-        let before = try page.cursor.map(Self.decodeSeqCursor)
+        let cursor = try PageCursor(page)
         let records = self.records
         return try await database.withConnection { connection in
             let rows = try Self.favoriteRows(
-                of: memberId, before: before, limit: page.limit + 1, records: records, on: connection)
-            return try Self.page(rows, limit: page.limit) { try Self.favorite($0, records: records) }
+                of: memberId, before: cursor.before, limit: cursor.limit + 1, records: records, on: connection)
+            return try cursor.page(rows) { try Self.favorite($0, records: records) }
         }
     }
 
     static func favoriteRows(
-        of memberId: UUID, advisorId: UUID? = nil, before: Int64? = nil, limit: Int = 1, records: AdvisorRecords,
+        of memberId: UUID, advisorId: UUID? = nil, before: Int64 = Int64.max, limit: Int = 1, records: AdvisorRecords,
         on connection: Connection
     ) throws -> [Row] {
         try connection.query(
@@ -61,7 +58,7 @@ extension DirectoryHandlers {
             FROM favorites f JOIN advisors a ON a.account_id = f.advisor_id
             WHERE f.member_id = $1 AND ($2::uuid IS NULL OR f.advisor_id = $2::uuid) AND f.seq < $3
             ORDER BY f.seq DESC LIMIT $4
-            """, memberId, advisorId, before ?? Int64.max, limit)
+            """, memberId, advisorId, before, limit)
     }
 
     static func favorite(_ row: Row, records: AdvisorRecords) throws -> Directory.Favorite {

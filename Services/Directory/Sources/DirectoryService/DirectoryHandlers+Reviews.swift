@@ -45,16 +45,13 @@ extension DirectoryHandlers {
     }
 
     func reviews(_ request: Directory.ListReviews.Request) async throws -> Page<Directory.Review> {
-        guard (1...PageRequest.maxLimit).contains(request.page.limit) else {
-            throw ServiceError(.validationFailed, "limit is 1 to 100", fieldErrors: [FieldError(field: "limit", code: "invalid")])
-        }
-        let before = try request.page.cursor.map(Self.decodeSeqCursor)
+        let page = try PageCursor(request.page)
         let records = self.records
         return try await database.withConnection { connection in
             guard try connection.queryOne("SELECT 1 FROM advisors WHERE account_id = $1 AND listed", request.advisorId) != nil
             else { throw Self.noSuchAdvisor }
-            let rows = try records.reviewRows(of: request.advisorId, before: before, limit: request.page.limit + 1, on: connection)
-            return try Self.page(rows, limit: request.page.limit, item: AdvisorRecords.review)
+            let rows = try records.reviewRows(of: request.advisorId, before: page.before, limit: page.limit + 1, on: connection)
+            return try page.page(rows, AdvisorRecords.review)
         }
     }
 
@@ -106,10 +103,7 @@ extension DirectoryHandlers {
 
     func reviewReports(_ page: PageRequest, caller: Caller) async throws -> Page<Directory.ReportedReview> {
         try Self.requireModerationStaff(caller)
-        guard (1...PageRequest.maxLimit).contains(page.limit) else {
-            throw ServiceError(.validationFailed, "limit is 1 to 100", fieldErrors: [FieldError(field: "limit", code: "invalid")])
-        }
-        let after = try page.cursor.map(Self.decodeSeqCursor) ?? 0
+        let cursor = try PageCursor(page)
         return try await database.withConnection { connection in
             let rows = try connection.query(
                 """
@@ -119,8 +113,8 @@ extension DirectoryHandlers {
                       FROM review_reports WHERE closed_at IS NULL GROUP BY review_id) o
                 JOIN reviews r ON r.id = o.review_id LEFT JOIN people p ON p.account_id = r.author_id
                 WHERE r.hidden_at IS NULL AND r.seq > $1 ORDER BY r.seq LIMIT $2
-                """, after, page.limit + 1)
-            return try Self.page(rows, limit: page.limit) { row in
+                """, cursor.after, cursor.limit + 1)
+            return try cursor.page(rows) { row in
                 Directory.ReportedReview(
                     review: try AdvisorRecords.review(row), reports: try row.decode("reports"), reasons: try row.decode("reasons"),
                     notes: try row.decode("notes"), firstReportedAt: try row.decode("first_at"))
@@ -172,26 +166,5 @@ extension DirectoryHandlers {
                 id)
         else { throw ServiceError(.notFound, "there is no review with this id") }
         return try AdvisorRecords.review(row)
-    }
-
-    // MARK: Pages over a `seq` column, newest first
-
-    static func decodeSeqCursor(_ cursor: String) throws -> Int64 {
-        guard let data = Data(base64Encoded: cursor), let value = Int64(String(decoding: data, as: UTF8.self)), value > 0 else {
-            throw ServiceError(.validationFailed, "the cursor is not valid", fieldErrors: [FieldError(field: "cursor", code: "invalid")])
-        }
-        return value
-    }
-
-    /// The first `limit` rows as items, and a cursor (the last shown `seq`) when there are more.
-    static func page<Item: Codable & Sendable & Equatable>(_ rows: [Row], limit: Int, item: (Row) throws -> Item) throws
-        -> Page<Item>
-    {
-        let shown = Array(rows.prefix(limit))
-        var next: String?
-        if rows.count > limit, let last = shown.last {
-            next = Data(String(try last.decode("seq", as: Int64.self)).utf8).base64EncodedString()
-        }
-        return Page(items: try shown.map(item), nextCursor: next)
     }
 }

@@ -166,13 +166,13 @@ struct DirectoryHandlers: Sendable {
     }
 
     /// The chat service takes an online advisor (one statement, so two chats cannot both win) or
-    /// gives them back online with a fresh heartbeat.
+    /// gives a busy one back, online with a fresh heartbeat or offline.
     func engage(_ request: Directory.Engage.Request, caller: Caller) async throws -> Directory.Engage.Response {
         guard caller.has(.system) else { throw ServiceError(.forbidden, "only the chat service engages advisors") }
         let records = self.records
         return try await database.transaction { connection in
             let changed: Row?
-            if request.engaged {
+            if request.to == .busy {
                 changed = try connection.queryOne(
                     """
                     UPDATE advisors a SET status = 'busy', status_changed_at = now()
@@ -181,11 +181,10 @@ struct DirectoryHandlers: Sendable {
             } else {
                 changed = try connection.queryOne(
                     """
-                    UPDATE advisors SET status = 'online', heartbeat_at = now(), status_changed_at = now()
+                    UPDATE advisors SET status = $2, heartbeat_at = now(), status_changed_at = now()
                     WHERE account_id = $1 AND status = 'busy' RETURNING price_cents
-                    """, request.advisorId)
+                    """, request.advisorId, request.to.rawValue)
             }
-            let status: Directory.Status = request.engaged ? .busy : .online
             guard let changed else {
                 guard
                     let row = try connection.queryOne(
@@ -193,16 +192,16 @@ struct DirectoryHandlers: Sendable {
                         request.advisorId)
                 else { throw Self.noSuchAdvisor }
                 let current = try AdvisorRecords.status(row)
-                if request.engaged {
+                if request.to == .busy {
                     throw current == .busy
                         ? ServiceError(.advisorBusy, "the advisor is in another chat")
                         : ServiceError(.advisorOffline, "the advisor is not online")
                 }
-                // Given back twice, or after going offline: nothing to change.
+                // Given back twice, or after going offline meanwhile: nothing to change.
                 return Directory.Engage.Response(status: current, pricePerMinuteCents: try row.decode("price_cents"))
             }
-            try Presence.announce(request.advisorId, is: status, on: connection)
-            return Directory.Engage.Response(status: status, pricePerMinuteCents: try changed.decode("price_cents"))
+            try Presence.announce(request.advisorId, is: request.to, on: connection)
+            return Directory.Engage.Response(status: request.to, pricePerMinuteCents: try changed.decode("price_cents"))
         }
     }
 

@@ -32,6 +32,7 @@ public func buildGatewayRouter(
     PrivacyRoutes(bus: bus, sessions: sessions, accountRoutes: accountRoutes, exports: exports).register(on: router)
     StaffRoutes(bus: bus, exports: exports).register(on: router)
     DirectoryRoutes(bus: bus).register(on: router)
+    ChatRoutes(bus: bus).register(on: router)
     return router
 }
 

@@ -1,0 +1,84 @@
+import Foundation
+import Models
+import ServiceKit
+import Store
+
+/// Messages: stored, numbered and sealed before they are acknowledged; a retried send (the same
+/// `clientMessageId`) returns the first answer and stores nothing.
+extension ChatHandlers {
+    func send(_ request: Chat.Send.Request, caller: Caller) async throws -> Chat.Message {
+        let senderId = try Self.accountId(of: caller)
+        var rules = FieldRules()
+        rules.text(request.text, field: "text", range: 1...settings.maxMessageCharacters)
+        if request.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { rules.fail("text", "invalid") }
+        rules.text(request.clientMessageId, field: "clientMessageId", range: 1...100)
+        try rules.check()
+        let sealing = self.sealing
+        return try await database.transaction { connection in
+            // The chat's row lock orders the messages: each takes the next number.
+            let chat = try Self.participantChat(request.chatId, of: senderId, forUpdate: true, on: connection)
+            let chatKey = try Self.chatKey(request.chatId, for: senderId, sealing: sealing, on: connection)
+            if let earlier = try connection.queryOne(
+                """
+                SELECT id, seq, sender_id, sealed_text, sent_at FROM messages
+                WHERE chat_id = $1 AND sender_id = $2 AND client_message_id = $3
+                """, request.chatId, senderId, request.clientMessageId)
+            {
+                return try Self.message(earlier, chatId: request.chatId, chatKey: chatKey, sealing: sealing)
+            }
+            guard try chat.decode("status", as: String.self) == "active" else {
+                throw ServiceError(.chatNotActive, "messages go to a chat under way")
+            }
+            let seq = try chat.decode("last_seq", as: Int64.self) + 1
+            let sealed = try sealing.sealText(request.text, chatKey: chatKey, chatId: request.chatId, seq: seq, senderId: senderId)
+            guard
+                let row = try connection.queryOne(
+                    """
+                    INSERT INTO messages (chat_id, seq, id, sender_id, client_message_id, sealed_text) VALUES ($1, $2, $3, $4, $5, $6)
+                    RETURNING id, seq, sender_id, sealed_text, sent_at
+                    """, request.chatId, seq, UUID(), senderId, request.clientMessageId, sealed)
+            else { throw ServiceError(.internalError, "the message was not stored") }
+            try connection.execute("UPDATE chats SET last_seq = $2 WHERE id = $1", request.chatId, seq)
+            return try Self.message(row, chatId: request.chatId, chatKey: chatKey, sealing: sealing)
+        }
+    }
+
+    func messages(_ request: Chat.Messages.Request, caller: Caller) async throws -> Chat.Messages.Response {
+        let readerId = try Self.accountId(of: caller)
+        var rules = FieldRules()
+        rules.number(request.limit, field: "limit", range: 1...Chat.Messages.maxLimit)
+        if request.after < 0 { rules.fail("after", "out_of_range") }
+        try rules.check()
+        let sealing = self.sealing
+        return try await database.withConnection { connection in
+            _ = try Self.participantChat(request.chatId, of: readerId, on: connection)
+            let chatKey = try Self.chatKey(request.chatId, for: readerId, sealing: sealing, on: connection)
+            let rows = try connection.query(
+                """
+                SELECT id, seq, sender_id, sealed_text, sent_at FROM messages WHERE chat_id = $1 AND seq > $2
+                ORDER BY seq LIMIT $3
+                """, request.chatId, request.after, request.limit + 1)
+            let shown = Array(rows.prefix(request.limit))
+            let items = try shown.map { try Self.message($0, chatId: request.chatId, chatKey: chatKey, sealing: sealing) }
+            return Chat.Messages.Response(items: items, nextAfter: rows.count > request.limit ? items.last?.seq : nil)
+        }
+    }
+
+    /// The chat's key, opened with the reader's own copy.
+    static func chatKey(_ chatId: UUID, for accountId: UUID, sealing: TranscriptSealing, on connection: Connection) throws -> Data {
+        guard
+            let row = try connection.queryOne(
+                "SELECT sealed_key FROM chat_keys WHERE chat_id = $1 AND account_id = $2", chatId, accountId)
+        else { throw noSuchChat }
+        return try sealing.openChatKey(try row.decode("sealed_key"), chatId: chatId, for: accountId)
+    }
+
+    static func message(_ row: Row, chatId: UUID, chatKey: Data, sealing: TranscriptSealing) throws -> Chat.Message {
+        let seq: Int64 = try row.decode("seq")
+        let sender: UUID = try row.decode("sender_id")
+        return Chat.Message(
+            id: try row.decode("id"), chatId: chatId, seq: seq, senderId: sender,
+            text: try sealing.openText(try row.decode("sealed_text"), chatKey: chatKey, chatId: chatId, seq: seq, senderId: sender),
+            sentAt: try row.decode("sent_at"))
+    }
+}

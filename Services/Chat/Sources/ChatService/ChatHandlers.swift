@@ -1,0 +1,217 @@
+import Bus
+import Foundation
+import Logging
+import Models
+import ServiceKit
+import Store
+
+/// The chat service's business rules, one method per bus operation: validate, authorize (a chat
+/// exists only for its two participants: 404 to anyone else), one transaction, answer.
+struct ChatHandlers: Sendable {
+    let database: Database
+    let bus: BusClient
+    let settings: ChatSettings
+    let sealing: TranscriptSealing
+    let logger: Logger
+
+    init(database: Database, bus: BusClient, settings: ChatSettings, logger: Logger) {
+        self.database = database
+        self.bus = bus
+        self.settings = settings
+        self.sealing = TranscriptSealing(dataKey: settings.dataKey)
+        self.logger = logger
+    }
+
+    static let unauthenticated = ServiceError(.unauthenticated, "sign in first")
+    static let noSuchChat = ServiceError(.notFound, "there is no chat with this id")
+    static let formerMember = "former member"
+
+    static func accountId(of caller: Caller) throws -> UUID {
+        guard let id = caller.accountId else { throw unauthenticated }
+        return id
+    }
+
+    static let chatColumns = """
+        id, member_id, advisor_id, status, price_cents, requested_at, expires_at, accepted_at, ended_at, end_reason, last_seq
+        """
+
+    /// The chat if `accountId` takes part in it (locked for update when asked), else 404.
+    static func participantChat(_ chatId: UUID, of accountId: UUID, forUpdate: Bool = false, on connection: Connection) throws
+        -> Row
+    {
+        guard
+            let row = try connection.queryOne(
+                """
+                SELECT \(chatColumns) FROM chats WHERE id = $1 AND (member_id = $2 OR advisor_id = $2)
+                \(forUpdate ? "FOR UPDATE" : "")
+                """, chatId, accountId)
+        else { throw noSuchChat }
+        return row
+    }
+
+    // MARK: The chat's life
+
+    /// Takes the advisor in the directory first (atomic there: of two members, one wins), then
+    /// records the chat; if recording fails the advisor is given back.
+    func request(_ request: Chat.RequestChat.Request, caller: Caller) async throws -> Chat.Summary {
+        let memberId = try Self.accountId(of: caller)
+        guard caller.has(.member) else { throw ServiceError(.forbidden, "only members ask advisors for a chat") }
+        guard request.advisorId != memberId else { throw ServiceError(.forbidden, "you cannot chat with yourself") }
+        let taken = try await bus.call(Directory.Engage.self, .init(advisorId: request.advisorId, to: .busy), as: .system)
+        guard let price = taken.pricePerMinuteCents else {
+            _ = try? await bus.call(Directory.Engage.self, .init(advisorId: request.advisorId, to: .online), as: .system)
+            throw ServiceError(.advisorOffline, "the advisor has no price yet")
+        }
+        let chatId = UUID()
+        let expiresAt = Date().addingTimeInterval(TimeInterval(settings.acceptSeconds))
+        let sealing = self.sealing
+        do {
+            try await database.transaction { connection in
+                try connection.execute(
+                    """
+                    INSERT INTO chats (id, member_id, advisor_id, status, price_cents, expires_at) VALUES ($1, $2, $3, 'requested', $4, $5)
+                    """, chatId, memberId, request.advisorId, price, expiresAt)
+                let chatKey = sealing.newChatKey()
+                for participant in [memberId, request.advisorId] {
+                    try connection.execute(
+                        "INSERT INTO chat_keys (chat_id, account_id, sealed_key) VALUES ($1, $2, $3)", chatId, participant,
+                        try sealing.sealChatKey(chatKey, chatId: chatId, for: participant))
+                }
+                try Outbox.append(
+                    Chat.Requested(
+                        chatId: chatId, memberId: memberId, advisorId: request.advisorId, pricePerMinuteCents: price,
+                        expiresAt: expiresAt), on: connection)
+            }
+        } catch {
+            _ = try? await bus.call(Directory.Engage.self, .init(advisorId: request.advisorId, to: .online), as: .system)
+            throw error
+        }
+        logger.info("chat requested", metadata: ["chat.id": "\(chatId)"])
+        return try await summary(chatId, for: memberId)
+    }
+
+    func accept(_ request: Chat.ChatRequest, caller: Caller) async throws -> Chat.Summary {
+        let advisorId = try Self.accountId(of: caller)
+        try await database.transaction { connection in
+            let chat = try Self.participantChat(request.chatId, of: advisorId, forUpdate: true, on: connection)
+            guard try chat.decode("advisor_id", as: UUID?.self) == advisorId else {
+                throw ServiceError(.forbidden, "only the advisor accepts a chat")
+            }
+            let expiresAt: Date = try chat.decode("expires_at")
+            guard try chat.decode("status", as: String.self) == "requested", expiresAt > Date() else {
+                throw ServiceError(.chatNotActive, "this chat is no longer waiting to be accepted")
+            }
+            try connection.execute("UPDATE chats SET status = 'active', accepted_at = now() WHERE id = $1", request.chatId)
+            try Outbox.append(
+                Chat.Accepted(
+                    chatId: request.chatId, memberId: try chat.decode("member_id"), advisorId: advisorId, at: Date()),
+                on: connection)
+        }
+        return try await summary(request.chatId, for: advisorId)
+    }
+
+    func decline(_ request: Chat.ChatRequest, caller: Caller) async throws -> Chat.Summary {
+        let advisorId = try Self.accountId(of: caller)
+        try await finish(request.chatId, by: advisorId) { chat, status in
+            guard try chat.decode("advisor_id", as: UUID?.self) == advisorId else {
+                throw ServiceError(.forbidden, "only the advisor declines a chat")
+            }
+            guard status == "requested" else { throw ServiceError(.chatNotActive, "this chat is not waiting to be accepted") }
+            return ("declined", "declined", "online")
+        }
+        return try await summary(request.chatId, for: advisorId)
+    }
+
+    /// Either side ends an active chat; the member may also withdraw a request.
+    func end(_ request: Chat.ChatRequest, caller: Caller) async throws -> Chat.Summary {
+        let id = try Self.accountId(of: caller)
+        try await finish(request.chatId, by: id) { chat, status in
+            let side = try chat.decode("member_id", as: UUID?.self) == id ? "member" : "advisor"
+            switch status {
+            case "active": return ("ended", side, "online")
+            case "requested" where side == "member": return ("ended", "member", "online")
+            default: throw ServiceError(.chatNotActive, "this chat is not under way")
+            }
+        }
+        return try await summary(request.chatId, for: id)
+    }
+
+    /// Ends a chat in one transaction with its event, then gives the advisor back to the
+    /// directory (the release task retries if that fails). `decide` names the new status, the
+    /// reason and the advisor's status afterwards, or refuses.
+    private func finish(
+        _ chatId: UUID, by accountId: UUID,
+        decide: @escaping @Sendable (Row, String) throws -> (status: String, reason: String, releaseTo: String)
+    ) async throws {
+        try await database.transaction { connection in
+            let chat = try Self.participantChat(chatId, of: accountId, forUpdate: true, on: connection)
+            let outcome = try decide(chat, try chat.decode("status"))
+            try Self.close(chat, status: outcome.status, reason: outcome.reason, releaseTo: outcome.releaseTo, on: connection)
+        }
+        await ChatRelease.release(chatId, database: database, bus: bus, logger: logger)
+    }
+
+    /// Writes a chat's end and announces it; the advisor's release is left to `ChatRelease`.
+    static func close(_ chat: Row, status: String, reason: String, releaseTo: String, on connection: Connection) throws {
+        let chatId: UUID = try chat.decode("id")
+        let accepted: Date? = try chat.decode("accepted_at")
+        let now = Date()
+        let minutes = accepted.map { Int((now.timeIntervalSince($0) / 60).rounded(.up)) } ?? 0
+        try connection.execute(
+            """
+            UPDATE chats SET status = $2, ended_at = now(), end_reason = $3, release_to = $4 WHERE id = $1
+            """, chatId, status, reason, releaseTo)
+        if let member: UUID = try chat.decode("member_id"), let advisor: UUID = try chat.decode("advisor_id") {
+            try Outbox.append(
+                Chat.Ended(
+                    chatId: chatId, memberId: member, advisorId: advisor, reason: reason, minutes: minutes,
+                    pricePerMinuteCents: try chat.decode("price_cents"), at: now), on: connection)
+        }
+    }
+
+    // MARK: Reading
+
+    func get(_ request: Chat.ChatRequest, caller: Caller) async throws -> Chat.Summary {
+        try await summary(request.chatId, for: try Self.accountId(of: caller))
+    }
+
+    func history(_ page: PageRequest, caller: Caller) async throws -> Page<Chat.Summary> {
+        let id = try Self.accountId(of: caller)
+        let cursor = try PageCursor(page)
+        let rows = try await database.withConnection { connection in
+            try connection.query(
+                """
+                SELECT \(Self.chatColumns), seq FROM chats WHERE (member_id = $1 OR advisor_id = $1) AND seq < $2
+                ORDER BY seq DESC LIMIT $3
+                """, id, cursor.before, cursor.limit + 1)
+        }
+        let names = try await publicNames(
+            of: rows.flatMap { [try $0.decode("member_id", as: UUID?.self), try $0.decode("advisor_id", as: UUID?.self)] })
+        return try cursor.page(rows) { try Self.summary($0, names: names) }
+    }
+
+    func summary(_ chatId: UUID, for accountId: UUID) async throws -> Chat.Summary {
+        let row = try await database.withConnection { try Self.participantChat(chatId, of: accountId, on: $0) }
+        let names = try await publicNames(of: [try row.decode("member_id"), try row.decode("advisor_id")])
+        return try Self.summary(row, names: names)
+    }
+
+    static func summary(_ row: Row, names: [UUID: String]) throws -> Chat.Summary {
+        let member: UUID? = try row.decode("member_id")
+        let advisor: UUID? = try row.decode("advisor_id")
+        let party = { (id: UUID?) in Chat.Party(id: id, displayName: id.flatMap { names[$0] } ?? Self.formerMember) }
+        return Chat.Summary(
+            id: try row.decode("id"), status: Chat.Status(rawValue: try row.decode("status")) ?? .ended, member: party(member),
+            advisor: party(advisor), pricePerMinuteCents: try row.decode("price_cents"), requestedAt: try row.decode("requested_at"),
+            expiresAt: try row.decode("expires_at"), acceptedAt: try row.decode("accepted_at"), endedAt: try row.decode("ended_at"),
+            endReason: try row.decode("end_reason"), lastSeq: try row.decode("last_seq"))
+    }
+
+    /// The display names accounts gives for these people (none for an erased one).
+    func publicNames(of ids: [UUID?]) async throws -> [UUID: String] {
+        let wanted = Array(Set(ids.compactMap { $0 }))
+        guard !wanted.isEmpty else { return [:] }
+        let answer = try await bus.call(Accounts.PublicNames.self, .init(accountIds: wanted), as: .system)
+        return Dictionary(answer.names.map { ($0.accountId, $0.displayName) }) { first, _ in first }
+    }
+}

@@ -1,0 +1,78 @@
+import Bus
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Models
+import ServiceKit
+
+/// The routes of docs/api.md "Chat": a chat's life and its transcript, each one bus call to chat.
+struct ChatRoutes {
+    let bus: BusClient
+
+    /// `POST /v1/chats` body.
+    struct ChatBody: RequestBody {
+        var advisorId: UUID
+        enum CodingKeys: String, CodingKey, CaseIterable { case advisorId }
+    }
+
+    /// `POST /v1/chats/{id}/messages` body.
+    struct MessageBody: RequestBody {
+        var text: String
+        var clientMessageId: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case text, clientMessageId }
+    }
+
+    func register(on router: Router<GatewayRequestContext>) {
+        let signedIn = router.group(context: AuthenticatedContext.self)
+        signedIn.post("v1/chats") { request, context in
+            let body = try await JSONBody.decode(ChatBody.self, from: request)
+            return JSONBody.relay(
+                try await bus.callReturningJSON(Chat.RequestChat.self, .init(advisorId: body.advisorId), as: context.caller),
+                status: .created)
+        }
+        signedIn.get("v1/chats") { request, context in
+            let page = try RouteParameters.page(from: request)
+            return JSONBody.relay(try await bus.callReturningJSON(Chat.History.self, page, as: context.caller))
+        }
+        signedIn.get("v1/chats/{id}") { _, context in
+            let id = try RouteParameters.id("id", in: context.parameters)
+            return JSONBody.relay(try await bus.callReturningJSON(Chat.Get.self, .init(chatId: id), as: context.caller))
+        }
+        signedIn.post("v1/chats/{id}/accept") { _, context in
+            let id = try RouteParameters.id("id", in: context.parameters)
+            return JSONBody.relay(try await bus.callReturningJSON(Chat.Accept.self, .init(chatId: id), as: context.caller))
+        }
+        signedIn.post("v1/chats/{id}/decline") { _, context in
+            let id = try RouteParameters.id("id", in: context.parameters)
+            return JSONBody.relay(try await bus.callReturningJSON(Chat.Decline.self, .init(chatId: id), as: context.caller))
+        }
+        signedIn.post("v1/chats/{id}/end") { _, context in
+            let id = try RouteParameters.id("id", in: context.parameters)
+            return JSONBody.relay(try await bus.callReturningJSON(Chat.End.self, .init(chatId: id), as: context.caller))
+        }
+        signedIn.post("v1/chats/{id}/messages") { request, context in
+            let id = try RouteParameters.id("id", in: context.parameters)
+            let body = try await JSONBody.decode(MessageBody.self, from: request)
+            let message = Chat.Send.Request(chatId: id, text: body.text, clientMessageId: body.clientMessageId)
+            return JSONBody.relay(try await bus.callReturningJSON(Chat.Send.self, message, as: context.caller), status: .created)
+        }
+        signedIn.get("v1/chats/{id}/messages") { request, context in
+            let id = try RouteParameters.id("id", in: context.parameters)
+            var page = Chat.Messages.Request(chatId: id)
+            if let after = try RouteParameters.query("after", in: request) {
+                guard let value = Int64(after), value >= 0 else { throw Self.invalid("after") }
+                page.after = value
+            }
+            if let limit = try RouteParameters.query("limit", in: request) {
+                guard let value = Int(limit), (1...Chat.Messages.maxLimit).contains(value) else { throw Self.invalid("limit") }
+                page.limit = value
+            }
+            return JSONBody.relay(try await bus.callReturningJSON(Chat.Messages.self, page, as: context.caller))
+        }
+    }
+
+    private static func invalid(_ field: String) -> ServiceError {
+        ServiceError(
+            .validationFailed, "the query parameter \(field) is not valid", fieldErrors: [FieldError(field: field, code: "invalid")])
+    }
+}

@@ -1,0 +1,249 @@
+public import Foundation
+
+/// The chat service's operations and events: member–advisor chats and their transcripts
+/// (docs/api.md "Chat").
+public enum Chat {
+    /// Where a chat is: asked for, under way, or over (and how).
+    public enum Status: String, Codable, Sendable, CaseIterable {
+        case requested, active, ended, declined, expired
+    }
+
+    /// One side of a chat as the other sees it: "former member" once erased.
+    public struct Party: Codable, Sendable, Equatable {
+        /// nil once the person was erased.
+        public var id: UUID?
+        public var displayName: String
+        public init(id: UUID?, displayName: String) {
+            self.id = id
+            self.displayName = displayName
+        }
+    }
+
+    /// A chat as its participants see it.
+    public struct Summary: Codable, Sendable, Equatable {
+        public var id: UUID
+        public var status: Status
+        public var member: Party
+        public var advisor: Party
+        /// The advisor's price when the chat was asked for; it holds for the whole chat.
+        public var pricePerMinuteCents: Int
+        public var requestedAt: Date
+        /// Until when the advisor may accept.
+        public var expiresAt: Date
+        public var acceptedAt: Date?
+        public var endedAt: Date?
+        /// `member`, `advisor`, `declined`, `expired`, `timeout` or `funds_exhausted`.
+        public var endReason: String?
+        /// The sequence number of the newest message; 0 before the first.
+        public var lastSeq: Int64
+
+        public init(
+            id: UUID, status: Status, member: Party, advisor: Party, pricePerMinuteCents: Int, requestedAt: Date,
+            expiresAt: Date, acceptedAt: Date?, endedAt: Date?, endReason: String?, lastSeq: Int64
+        ) {
+            self.id = id
+            self.status = status
+            self.member = member
+            self.advisor = advisor
+            self.pricePerMinuteCents = pricePerMinuteCents
+            self.requestedAt = requestedAt
+            self.expiresAt = expiresAt
+            self.acceptedAt = acceptedAt
+            self.endedAt = endedAt
+            self.endReason = endReason
+            self.lastSeq = lastSeq
+        }
+    }
+
+    /// One message of a transcript.
+    public struct Message: Codable, Sendable, Equatable {
+        public var id: UUID
+        public var chatId: UUID
+        /// Dense from 1 within the chat, in the order the service stored them.
+        public var seq: Int64
+        /// nil once the sender was erased (their words are gone; this is never shown then).
+        public var senderId: UUID?
+        public var text: String
+        public var sentAt: Date
+        public init(id: UUID, chatId: UUID, seq: Int64, senderId: UUID?, text: String, sentAt: Date) {
+            self.id = id
+            self.chatId = chatId
+            self.seq = seq
+            self.senderId = senderId
+            self.text = text
+            self.sentAt = sentAt
+        }
+    }
+
+    /// A chat's id, for the operations on one chat.
+    public struct ChatRequest: Codable, Sendable, Equatable {
+        public var chatId: UUID
+        public init(chatId: UUID) { self.chatId = chatId }
+    }
+
+    /// `chat.request`: a member asks an online advisor for a chat; the advisor is taken at once
+    /// (`directory.status.engage`), so two members cannot both have them.
+    public struct RequestChat: BusOperation {
+        public static let service = ServiceName.chat
+        public static let name = "chat.request"
+        public struct Request: Codable, Sendable, Equatable {
+            public var advisorId: UUID
+            public init(advisorId: UUID) { self.advisorId = advisorId }
+        }
+        public typealias Response = Summary
+    }
+
+    /// `chat.accept`: the advisor accepts a chat asked of them, before it expires.
+    public struct Accept: BusOperation {
+        public static let service = ServiceName.chat
+        public static let name = "chat.accept"
+        public typealias Request = ChatRequest
+        public typealias Response = Summary
+    }
+
+    /// `chat.decline`: the advisor declines; they are free again.
+    public struct Decline: BusOperation {
+        public static let service = ServiceName.chat
+        public static let name = "chat.decline"
+        public typealias Request = ChatRequest
+        public typealias Response = Summary
+    }
+
+    /// `chat.end`: either participant ends the chat (or withdraws a request); the advisor is free again.
+    public struct End: BusOperation {
+        public static let service = ServiceName.chat
+        public static let name = "chat.end"
+        public typealias Request = ChatRequest
+        public typealias Response = Summary
+    }
+
+    /// `chat.get`: one chat, to its participants only.
+    public struct Get: BusOperation {
+        public static let service = ServiceName.chat
+        public static let name = "chat.get"
+        public static let isIdempotent = true
+        public typealias Request = ChatRequest
+        public typealias Response = Summary
+    }
+
+    /// `chat.messages.send`: a participant sends a message in an active chat; the same
+    /// `clientMessageId` again returns the first answer and stores nothing.
+    public struct Send: BusOperation {
+        public static let service = ServiceName.chat
+        public static let name = "chat.messages.send"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var chatId: UUID
+            public var text: String
+            public var clientMessageId: String
+            public init(chatId: UUID, text: String, clientMessageId: String) {
+                self.chatId = chatId
+                self.text = text
+                self.clientMessageId = clientMessageId
+            }
+        }
+        public typealias Response = Message
+    }
+
+    /// `chat.messages.list`: a participant reads the transcript after a sequence number.
+    public struct Messages: BusOperation {
+        public static let service = ServiceName.chat
+        public static let name = "chat.messages.list"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var chatId: UUID
+            public var after: Int64
+            public var limit: Int
+            public init(chatId: UUID, after: Int64 = 0, limit: Int = 100) {
+                self.chatId = chatId
+                self.after = after
+                self.limit = limit
+            }
+        }
+        public struct Response: Codable, Sendable, Equatable {
+            public var items: [Message]
+            /// Pass back as `after` for the next page; nil when there is no more yet.
+            public var nextAfter: Int64?
+            public init(items: [Message], nextAfter: Int64?) {
+                self.items = items
+                self.nextAfter = nextAfter
+            }
+        }
+        public static let maxLimit = 500
+    }
+
+    /// `chat.history`: the caller's chats, newest first.
+    public struct History: BusOperation {
+        public static let service = ServiceName.chat
+        public static let name = "chat.history"
+        public static let isIdempotent = true
+        public typealias Request = PageRequest
+        public typealias Response = Page<Summary>
+    }
+
+    // MARK: Events (ids, times and prices; never a message's text)
+
+    public struct Requested: DomainEvent, Equatable {
+        public static let type = "chat.requested.v1"
+        public var chatId: UUID
+        public var memberId: UUID
+        public var advisorId: UUID
+        public var pricePerMinuteCents: Int
+        public var expiresAt: Date
+        public init(chatId: UUID, memberId: UUID, advisorId: UUID, pricePerMinuteCents: Int, expiresAt: Date) {
+            self.chatId = chatId
+            self.memberId = memberId
+            self.advisorId = advisorId
+            self.pricePerMinuteCents = pricePerMinuteCents
+            self.expiresAt = expiresAt
+        }
+    }
+
+    public struct Accepted: DomainEvent, Equatable {
+        public static let type = "chat.accepted.v1"
+        public var chatId: UUID
+        public var memberId: UUID
+        public var advisorId: UUID
+        public var at: Date
+        public init(chatId: UUID, memberId: UUID, advisorId: UUID, at: Date) {
+            self.chatId = chatId
+            self.memberId = memberId
+            self.advisorId = advisorId
+            self.at = at
+        }
+    }
+
+    /// A chat is over: ended by a side, declined, or expired unanswered.
+    public struct Ended: DomainEvent, Equatable {
+        public static let type = "chat.ended.v1"
+        public var chatId: UUID
+        public var memberId: UUID
+        public var advisorId: UUID
+        public var reason: String
+        /// Started minutes of the active phase (0 when it never began).
+        public var minutes: Int
+        public var pricePerMinuteCents: Int
+        public var at: Date
+        public init(
+            chatId: UUID, memberId: UUID, advisorId: UUID, reason: String, minutes: Int, pricePerMinuteCents: Int, at: Date
+        ) {
+            self.chatId = chatId
+            self.memberId = memberId
+            self.advisorId = advisorId
+            self.reason = reason
+            self.minutes = minutes
+            self.pricePerMinuteCents = pricePerMinuteCents
+            self.at = at
+        }
+    }
+}
+
+extension ServiceError.Code {
+    /// The chat is not in a state that allows this (409): accepting an ended chat, sending in a requested one.
+    public static let chatNotActive = ServiceError.Code(rawValue: "chat_not_active")
+}
+
+extension Chat {
+    /// The chat operations' own error codes, with their HTTP statuses.
+    public static let errorCodes: [DeclaredErrorCode] = [.init(.chatNotActive, status: 409)]
+}
