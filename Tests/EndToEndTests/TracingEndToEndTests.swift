@@ -24,9 +24,16 @@ struct TracingEndToEndTests {
             #expect(erased.headers["trace-id"] == traceId)
             #expect(erased.headers["request-id"] == traceId)
             let erasureId = try #require(erased.object["erasureId"] as? String)
-            try await Eventually.wait(timeout: .seconds(60), "every service confirmed the erasure", every: .milliseconds(250)) {
+            do {
+                try await Eventually.wait(timeout: .seconds(60), "every service confirmed the erasure", every: .milliseconds(250)) {
+                    let status = try await platform.request("GET", "/v1/staff/erasures/\(erasureId)", token: admin)
+                    return status.object["completedAt"] is String
+                }
+            } catch {
+                // Which services confirmed, and what the processes logged, for whoever reads the failure.
                 let status = try await platform.request("GET", "/v1/staff/erasures/\(erasureId)", token: admin)
-                return status.object["completedAt"] is String
+                Issue.record("\(error); erasure: \(status.text)\n\(platform.harness.logs().suffix(20_000))")
+                return
             }
 
             // The gateway's request line, accounts' own line about the erasure and its applying of
