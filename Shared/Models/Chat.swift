@@ -238,6 +238,65 @@ public enum Chat {
     }
 }
 
+extension Chat {
+    /// A minute of a chat's active phase began: billing charges it, at the price fixed when the
+    /// chat was asked for (billing knows which of a member's minutes are free).
+    public struct MinuteStarted: DomainEvent, Equatable {
+        public static let type = "chat.minute-started.v1"
+        public var chatId: UUID
+        public var memberId: UUID
+        public var advisorId: UUID
+        /// 1 for the first minute.
+        public var minute: Int
+        public var pricePerMinuteCents: Int
+        public var at: Date
+        public init(chatId: UUID, memberId: UUID, advisorId: UUID, minute: Int, pricePerMinuteCents: Int, at: Date) {
+            self.chatId = chatId
+            self.memberId = memberId
+            self.advisorId = advisorId
+            self.minute = minute
+            self.pricePerMinuteCents = pricePerMinuteCents
+            self.at = at
+        }
+    }
+
+    /// `chat.staff.transcript`: support staff read a chat, for a reason that accounts records in
+    /// both participants' access logs first.
+    public struct StaffTranscript: BusOperation {
+        public static let service = ServiceName.chat
+        public static let name = "chat.staff.transcript"
+        public struct Request: Codable, Sendable, Equatable {
+            public var chatId: UUID
+            public var reason: String
+            public init(chatId: UUID, reason: String) {
+                self.chatId = chatId
+                self.reason = reason
+            }
+        }
+        public struct Response: Codable, Sendable, Equatable {
+            public var chat: Summary
+            public var messages: [Message]
+            public init(chat: Summary, messages: [Message]) {
+                self.chat = chat
+                self.messages = messages
+            }
+        }
+    }
+}
+
+extension Billing {
+    /// The member's funds ran out during a chat: the chat ends (`funds_exhausted`).
+    public struct FundsExhausted: DomainEvent, Equatable {
+        public static let type = "billing.chat-funds-exhausted.v1"
+        public var chatId: UUID
+        public var at: Date
+        public init(chatId: UUID, at: Date) {
+            self.chatId = chatId
+            self.at = at
+        }
+    }
+}
+
 extension ServiceError.Code {
     /// The chat is not in a state that allows this (409): accepting an ended chat, sending in a requested one.
     public static let chatNotActive = ServiceError.Code(rawValue: "chat_not_active")

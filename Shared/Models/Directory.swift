@@ -672,7 +672,7 @@ extension Accounts {
         /// The actions other services record, each with the staff roles that may take it.
         public static let actions: [String: Set<Role>] = [
             "staff.credential-verified": [.support, .admin], "staff.credential-rejected": [.support, .admin],
-            "staff.review-hidden": [.support, .moderator, .admin],
+            "staff.review-hidden": [.support, .moderator, .admin], "staff.chat-read": [.support],
         ]
     }
 

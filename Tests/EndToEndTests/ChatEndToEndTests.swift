@@ -106,6 +106,7 @@ struct ChatEndToEndTests {
             await chatSchema.close()
             #expect(!dump.contains("new job") && !dump.contains("spring"), "a dump of the chat schema holds no message text")
             #expect(dump.contains("chat.ended.v1"), "every transition is an event")
+            #expect(dump.contains("chat.minute-started.v1"), "the first minute starts when the chat is accepted")
         }
     }
 
@@ -167,6 +168,67 @@ struct ChatEndToEndTests {
             }
             let seen = try await platform.request("GET", "/v1/chats/\(chat)", token: advisor.token)
             #expect((seen.object["member"] as? [String: Any])?["displayName"] as? String == "former member", "\(seen.text)")
+        }
+    }
+
+    @Test("silence ends a chat; billing's funds-exhausted ends one; support reads with a reason, in both access logs")
+    func clockBillingAndStaff() async throws {
+        // Silence ends a chat after 8 s here (5 minutes by default); the funds test sends at once.
+        let environment: [ServiceName: [String: String]] = [.chat: ["CHAT_ACCEPT_SECONDS": "30", "CHAT_SILENCE_SECONDS": "8"]]
+        try await AccountsPlatform.with(serviceEnvironment: environment) { platform in
+            let advisor = try await Self.onlineAdvisor(platform)
+            let member = try await Self.member(platform)
+            let ask = { () async throws -> String in
+                let reply = try await platform.request("POST", "/v1/chats", token: member.token, json: ["advisorId": advisor.id])
+                let chat = try #require(reply.object["id"] as? String, "\(reply.text)")
+                #expect(try await platform.request("POST", "/v1/chats/\(chat)/accept", token: advisor.token).status == 200)
+                return chat
+            }
+
+            // Both silent past CHAT_SILENCE_SECONDS: ended for timeout, the advisor free again.
+            let quiet = try await ask()
+            try await eventually("the silent chat ends", timeout: .seconds(20)) {
+                try await platform.request("GET", "/v1/chats/\(quiet)", token: member.token).object["endReason"] as? String == "timeout"
+            }
+            try await eventually("the advisor is free") { try await Self.advisorStatus(platform, advisor.id) == "online" }
+
+            // Billing says the member's funds ran out.
+            let funded = try await ask()
+            _ = try await platform.request(
+                "POST", "/v1/chats/\(funded)/messages", token: member.token, json: ["text": "Tell me more", "clientMessageId": "m1"])
+            let billing = Database(platform.harness.database.config(schema: "billing"), logger: Logger(label: "test"))
+            try await billing.transaction {
+                try Outbox.append(Billing.FundsExhausted(chatId: try #require(UUID(uuidString: funded)), at: Date()), on: $0)
+            }
+            await billing.close()
+            try await eventually("billing's word ends the chat") {
+                try await platform.request("GET", "/v1/chats/\(funded)", token: member.token).object["endReason"] as? String
+                    == "funds_exhausted"
+            }
+
+            // Support reads the chat with a reason; both participants see it in their access logs.
+            let adminEmail = AccountsPlatform.email("admin")
+            try await platform.createAdmin(email: adminEmail, password: AccountsPlatform.password)
+            let admin = try await platform.signIn(email: adminEmail)
+            let supportEmail = AccountsPlatform.email("support")
+            #expect(
+                try await platform.request(
+                    "POST", "/v1/staff/accounts", token: admin,
+                    json: ["email": supportEmail, "password": AccountsPlatform.password, "displayName": "Support", "roles": ["support"]]
+                ).status == 201)
+            let support = try await platform.signIn(email: supportEmail)
+            let path = "/v1/staff/chats/\(funded)/transcript?reason=Member%20complaint%20%23123"
+            #expect(try await platform.request("GET", path, token: member.token).status == 403)
+            #expect(try await platform.request("GET", "/v1/staff/chats/\(funded)/transcript", token: support).status == 422)
+            let read = try await platform.request("GET", path, token: support)
+            #expect(read.status == 200, "\(read.text)")
+            #expect((read.object["messages"] as? [[String: Any]])?.first?["text"] as? String == "Tell me more")
+            for token in [member.token, advisor.token] {
+                let log = try await platform.request("GET", "/v1/me/access-log", token: token)
+                #expect(
+                    log.items.contains { $0["action"] as? String == "staff.chat-read" && $0["reason"] as? String == "Member complaint #123" },
+                    "\(log.text)")
+            }
         }
     }
 }

@@ -1,4 +1,6 @@
+import Bus
 import Foundation
+import Logging
 import Models
 import ServiceKit
 import Store
@@ -38,7 +40,7 @@ extension ChatHandlers {
                     RETURNING id, seq, sender_id, sealed_text, sent_at
                     """, request.chatId, seq, UUID(), senderId, request.clientMessageId, sealed)
             else { throw ServiceError(.internalError, "the message was not stored") }
-            try connection.execute("UPDATE chats SET last_seq = $2 WHERE id = $1", request.chatId, seq)
+            try connection.execute("UPDATE chats SET last_seq = $2, last_activity_at = now() WHERE id = $1", request.chatId, seq)
             return try Self.message(row, chatId: request.chatId, chatKey: chatKey, sealing: sealing)
         }
     }
@@ -80,5 +82,40 @@ extension ChatHandlers {
             id: try row.decode("id"), chatId: chatId, seq: seq, senderId: sender,
             text: try sealing.openText(try row.decode("sealed_text"), chatKey: chatKey, chatId: chatId, seq: seq, senderId: sender),
             sentAt: try row.decode("sent_at"))
+    }
+}
+
+// MARK: Staff
+
+extension ChatHandlers {
+    /// Support staff read a chat for a stated reason, recorded first in both participants' access
+    /// logs. The service opens the chat with a participant's copy of its key, which only it can.
+    func staffTranscript(_ request: Chat.StaffTranscript.Request, caller: Caller) async throws -> Chat.StaffTranscript.Response {
+        guard caller.accountId != nil else { throw Self.unauthenticated }
+        guard caller.has(.support) else { throw ServiceError(.forbidden, "only support staff read chats, with a reason") }
+        var rules = FieldRules()
+        rules.text(request.reason, field: "reason", range: 1...500)
+        if request.reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { rules.fail("reason", "required") }
+        try rules.check()
+        let row = try await database.withConnection { connection in
+            try connection.queryOne("SELECT \(Self.chatColumns) FROM chats WHERE id = $1", request.chatId)
+        }
+        guard let row else { throw Self.noSuchChat }
+        let people = [try row.decode("member_id", as: UUID?.self), try row.decode("advisor_id", as: UUID?.self)].compactMap { $0 }
+        for person in people {
+            _ = try await bus.call(
+                Accounts.RecordStaffAccess.self, .init(subjectId: person, action: "staff.chat-read", reason: request.reason), as: caller)
+        }
+        guard let reader = people.first else { throw Self.noSuchChat }
+        let sealing = self.sealing
+        let messages = try await database.withConnection { connection in
+            let chatKey = try Self.chatKey(request.chatId, for: reader, sealing: sealing, on: connection)
+            return try connection.query(
+                "SELECT id, seq, sender_id, sealed_text, sent_at FROM messages WHERE chat_id = $1 ORDER BY seq", request.chatId
+            ).map { try Self.message($0, chatId: request.chatId, chatKey: chatKey, sealing: sealing) }
+        }
+        logger.info("staff read a chat", metadata: ["chat.id": "\(request.chatId)"])
+        let names = try await publicNames(of: people)
+        return Chat.StaffTranscript.Response(chat: try Self.summary(row, names: names), messages: messages)
     }
 }

@@ -32,7 +32,8 @@ struct ChatHandlers: Sendable {
     }
 
     static let chatColumns = """
-        id, member_id, advisor_id, status, price_cents, requested_at, expires_at, accepted_at, ended_at, end_reason, last_seq
+        id, member_id, advisor_id, status, price_cents, requested_at, expires_at, accepted_at, ended_at, end_reason, last_seq,
+        minutes_started
         """
 
     /// The chat if `accountId` takes part in it (locked for update when asked), else 404.
@@ -101,11 +102,19 @@ struct ChatHandlers: Sendable {
             guard try chat.decode("status", as: String.self) == "requested", expiresAt > Date() else {
                 throw ServiceError(.chatNotActive, "this chat is no longer waiting to be accepted")
             }
-            try connection.execute("UPDATE chats SET status = 'active', accepted_at = now() WHERE id = $1", request.chatId)
+            // The first minute starts now; the minute task announces the next ones.
+            try connection.execute(
+                """
+                UPDATE chats SET status = 'active', accepted_at = now(), last_activity_at = now(), minutes_started = 1
+                WHERE id = $1
+                """, request.chatId)
+            let memberId: UUID = try chat.decode("member_id")
+            let now = Date()
+            try Outbox.append(Chat.Accepted(chatId: request.chatId, memberId: memberId, advisorId: advisorId, at: now), on: connection)
             try Outbox.append(
-                Chat.Accepted(
-                    chatId: request.chatId, memberId: try chat.decode("member_id"), advisorId: advisorId, at: Date()),
-                on: connection)
+                Chat.MinuteStarted(
+                    chatId: request.chatId, memberId: memberId, advisorId: advisorId, minute: 1,
+                    pricePerMinuteCents: try chat.decode("price_cents"), at: now), on: connection)
         }
         return try await summary(request.chatId, for: advisorId)
     }
@@ -151,12 +160,13 @@ struct ChatHandlers: Sendable {
         await ChatRelease.release(chatId, database: database, bus: bus, logger: logger)
     }
 
-    /// Writes a chat's end and announces it; the advisor's release is left to `ChatRelease`.
+    /// Writes a chat's end and announces it; the advisor's release is left to `ChatRelease`. Ending
+    /// a chat already over changes nothing.
     static func close(_ chat: Row, status: String, reason: String, releaseTo: String, on connection: Connection) throws {
         let chatId: UUID = try chat.decode("id")
-        let accepted: Date? = try chat.decode("accepted_at")
         let now = Date()
-        let minutes = accepted.map { Int((now.timeIntervalSince($0) / 60).rounded(.up)) } ?? 0
+        // The minutes announced to billing are the minutes of the chat.
+        let minutes: Int = try chat.decode("minutes_started")
         try connection.execute(
             """
             UPDATE chats SET status = $2, ended_at = now(), end_reason = $3, release_to = $4 WHERE id = $1

@@ -11,8 +11,13 @@ public enum ChatService {
         return WorkerServiceDefinition(
             name: .chat,
             migrations: Bundle.module.url(forResource: "Migrations", withExtension: nil),
+            consumes: [ChatClock.billingSubscription],
             maintenance: { resources in
-                [ChatExpiry.task(bus: resources.bus, logger: resources.logger), ChatRelease.task(bus: resources.bus, logger: resources.logger)]
+                [
+                    ChatExpiry.task(bus: resources.bus, logger: resources.logger),
+                    ChatRelease.task(bus: resources.bus, logger: resources.logger),
+                    ChatClock.task(silenceSeconds: settings.silenceSeconds, bus: resources.bus, logger: resources.logger),
+                ]
             },
             privacy: ChatPrivacy.hooks(sealing: sealing)
         ) { worker, resources in
@@ -25,6 +30,7 @@ public enum ChatService {
             worker.handle(Chat.History.self) { try await handlers.history($0, caller: $1.caller) }
             worker.handle(Chat.Send.self) { try await handlers.send($0, caller: $1.caller) }
             worker.handle(Chat.Messages.self) { try await handlers.messages($0, caller: $1.caller) }
+            worker.handle(Chat.StaffTranscript.self) { try await handlers.staffTranscript($0, caller: $1.caller) }
         }
     }
 }

@@ -10,11 +10,14 @@ public struct ChatSettings: Sendable {
     public var acceptSeconds: Int
     /// The longest message, in characters (`CHAT_MESSAGE_MAX_CHARACTERS`).
     public var maxMessageCharacters: Int
+    /// How long both sides may stay silent before an active chat ends (`CHAT_SILENCE_SECONDS`).
+    public var silenceSeconds: Int
 
-    public init(dataKey: Data, acceptSeconds: Int = 60, maxMessageCharacters: Int = 4000) {
+    public init(dataKey: Data, acceptSeconds: Int = 60, maxMessageCharacters: Int = 4000, silenceSeconds: Int = 300) {
         self.dataKey = dataKey
         self.acceptSeconds = acceptSeconds
         self.maxMessageCharacters = maxMessageCharacters
+        self.silenceSeconds = silenceSeconds
     }
 
     /// Reads the `CHAT_*` variables; nil, with the problems named, when the key is missing or malformed.
@@ -22,11 +25,12 @@ public struct ChatSettings: Sendable {
         let encoded = reader.required("CHAT_DATA_KEY")
         let accept = reader.int("CHAT_ACCEPT_SECONDS", default: 60, in: 1...600)
         let longest = reader.int("CHAT_MESSAGE_MAX_CHARACTERS", default: 4000, in: 1...20_000)
+        let silence = reader.int("CHAT_SILENCE_SECONDS", default: 300, in: 5...86_400)
         guard !encoded.isEmpty else { return nil }
         guard let key = Data(base64Encoded: encoded), key.count == 32 else {
             reader.problem("CHAT_DATA_KEY must be 32 random bytes in base64")
             return nil
         }
-        return ChatSettings(dataKey: key, acceptSeconds: accept, maxMessageCharacters: longest)
+        return ChatSettings(dataKey: key, acceptSeconds: accept, maxMessageCharacters: longest, silenceSeconds: silence)
     }
 }

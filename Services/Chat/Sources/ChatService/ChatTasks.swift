@@ -62,3 +62,62 @@ enum ChatExpiry {
         }
     }
 }
+
+/// The clock of active chats: each started minute is announced once (`chat.minute-started.v1`,
+/// which billing charges), and a chat where both sides stayed silent for `CHAT_SILENCE_SECONDS`
+/// ends (`timeout`).
+enum ChatClock {
+    static func task(silenceSeconds: Int, bus: BusClient, logger: Logger) -> MaintenanceTask {
+        MaintenanceTask(name: "chat.clock", interval: .seconds(1)) { database in
+            let (announced, silent) = try await database.transaction { connection -> (Int, [UUID]) in
+                let due = try connection.query(
+                    """
+                    SELECT \(ChatHandlers.chatColumns), floor(extract(epoch FROM now() - accepted_at) / 60)::int + 1 AS due,
+                        last_activity_at < now() - make_interval(secs => $1::int) AS silent
+                    FROM chats WHERE status = 'active'
+                        AND (floor(extract(epoch FROM now() - accepted_at) / 60)::int + 1 > minutes_started
+                             OR last_activity_at < now() - make_interval(secs => $1::int))
+                    ORDER BY accepted_at LIMIT 500 FOR UPDATE SKIP LOCKED
+                    """, silenceSeconds)
+                var announced = 0
+                var silent: [UUID] = []
+                for chat in due {
+                    let chatId: UUID = try chat.decode("id")
+                    if try chat.decode("silent", as: Bool.self) {
+                        try ChatHandlers.close(chat, status: "ended", reason: "timeout", releaseTo: "online", on: connection)
+                        silent.append(chatId)
+                        continue
+                    }
+                    let started: Int = try chat.decode("minutes_started")
+                    let now: Int = try chat.decode("due")
+                    guard let member: UUID = try chat.decode("member_id"), let advisor: UUID = try chat.decode("advisor_id") else {
+                        continue
+                    }
+                    for minute in (started + 1)...now {
+                        try Outbox.append(
+                            Chat.MinuteStarted(
+                                chatId: chatId, memberId: member, advisorId: advisor, minute: minute,
+                                pricePerMinuteCents: try chat.decode("price_cents"), at: Date()), on: connection)
+                        announced += 1
+                    }
+                    try connection.execute("UPDATE chats SET minutes_started = $2 WHERE id = $1", chatId, now)
+                }
+                return (announced, silent)
+            }
+            for chat in silent { await ChatRelease.release(chat, database: database, bus: bus, logger: logger) }
+            return announced + silent.count
+        }
+    }
+
+    /// Billing's word that a member's funds ran out ends the chat (`funds_exhausted`); the release
+    /// task gives the advisor back.
+    static var billingSubscription: EventSubscription {
+        EventSubscription(producer: .billing).on(Billing.FundsExhausted.self) { event, _, connection in
+            guard
+                let chat = try connection.queryOne(
+                    "SELECT \(ChatHandlers.chatColumns) FROM chats WHERE id = $1 AND status = 'active' FOR UPDATE", event.chatId)
+            else { return }
+            try ChatHandlers.close(chat, status: "ended", reason: "funds_exhausted", releaseTo: "online", on: connection)
+        }
+    }
+}

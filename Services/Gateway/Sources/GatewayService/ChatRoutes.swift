@@ -23,6 +23,7 @@ struct ChatRoutes {
     }
 
     func register(on router: Router<GatewayRequestContext>) {
+        registerStaff(on: router)
         let signedIn = router.group(context: AuthenticatedContext.self)
         signedIn.post("v1/chats") { request, context in
             let body = try await JSONBody.decode(ChatBody.self, from: request)
@@ -68,6 +69,16 @@ struct ChatRoutes {
                 page.limit = value
             }
             return JSONBody.relay(try await bus.callReturningJSON(Chat.Messages.self, page, as: context.caller))
+        }
+    }
+
+    /// `GET /v1/staff/chats/{id}/transcript?reason=…`: support staff read a chat, audited for both participants.
+    func registerStaff(on router: Router<GatewayRequestContext>) {
+        router.group(context: AuthenticatedContext.self).get("v1/staff/chats/{id}/transcript") { request, context in
+            let id = try RouteParameters.id("id", in: context.parameters)
+            let reason = try RouteParameters.query("reason", in: request) ?? ""
+            return JSONBody.relay(
+                try await bus.callReturningJSON(Chat.StaffTranscript.self, .init(chatId: id, reason: reason), as: context.caller))
         }
     }
 

@@ -13,6 +13,10 @@ CREATE TABLE chats (
     ended_at timestamptz,
     end_reason text,
     last_seq bigint NOT NULL DEFAULT 0,
+    -- The minutes of the active phase announced so far (chat.minute-started.v1), and when either
+    -- side last wrote: a chat where both stay silent too long ends.
+    minutes_started int NOT NULL DEFAULT 0,
+    last_activity_at timestamptz,
     -- Once the chat is over, the status the directory gives the advisor back (online, or offline
     -- after a request they let expire); released_at says the directory has done it.
     release_to text CHECK (release_to IN ('online', 'offline')),
@@ -21,6 +25,7 @@ CREATE TABLE chats (
 CREATE INDEX chats_by_member ON chats (member_id, seq DESC);
 CREATE INDEX chats_by_advisor ON chats (advisor_id, seq DESC);
 CREATE INDEX chats_expiring ON chats (expires_at) WHERE status = 'requested';
+CREATE INDEX chats_active ON chats (accepted_at) WHERE status = 'active';
 CREATE INDEX chats_to_release ON chats (ended_at) WHERE release_to IS NOT NULL AND released_at IS NULL;
 
 -- Each chat's own key (AES-256), sealed for each participant under a key derived from
