@@ -381,20 +381,25 @@ public enum Directory {
         }
     }
 
-    /// `directory.status.engage`: the chat service takes an online advisor for a chat (`to: busy`),
-    /// or gives them back (`to: online`, their heartbeat renewed; `to: offline` after a request they
-    /// let expire). Taking is atomic: of two chats asking for one advisor at once, one wins and the
-    /// other gets 409 `advisor_busy`; an advisor who is not online is 409 `advisor_offline`. Giving
-    /// back an advisor who is not busy changes nothing. Callers: the platform only.
+    /// `directory.status.engage`: the chat service takes an online, listed advisor for a chat
+    /// (`to: busy`), or gives them back (`to: online`, their heartbeat renewed; `to: offline` after a
+    /// request they let expire). Taking is atomic: of two chats asking for one advisor at once, one
+    /// wins and the other gets 409 `advisor_busy`; an advisor who is not online is 409
+    /// `advisor_offline`. The advisor is held for that chat: taking them again for it succeeds (a
+    /// retried call), and only that chat gives them back; giving back otherwise changes nothing.
+    /// Callers: the platform only.
     public struct Engage: BusOperation {
         public static let service = ServiceName.directory
         public static let name = "directory.status.engage"
         public static let isIdempotent = true
         public struct Request: Codable, Sendable, Equatable {
             public var advisorId: UUID
+            /// The chat that takes or gives back the advisor.
+            public var chatId: UUID
             public var to: Status
-            public init(advisorId: UUID, to: Status) {
+            public init(advisorId: UUID, chatId: UUID, to: Status) {
                 self.advisorId = advisorId
+                self.chatId = chatId
                 self.to = to
             }
         }

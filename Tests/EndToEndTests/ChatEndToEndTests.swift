@@ -48,6 +48,10 @@ struct ChatEndToEndTests {
             #expect((requested.object["advisor"] as? [String: Any])?["displayName"] as? String == "Madame Zora")
             let chat = try #require(requested.object["id"] as? String)
             #expect(try await Self.advisorStatus(platform, advisor.id) == "busy", "taken for the chat at once")
+            let second = try await Self.onlineAdvisor(platform, name: "Orion Blake")
+            let twice = try await platform.request("POST", "/v1/chats", token: member.token, json: ["advisorId": second.id])
+            #expect(twice.status == 409 && twice.code == "conflict", "one open chat per member: \(twice.text)")
+            #expect(try await Self.advisorStatus(platform, second.id) == "online", "the refused request took nobody")
 
             let early = try await platform.request(
                 "POST", "/v1/chats/\(chat)/messages", token: member.token, json: ["text": "Hello?", "clientMessageId": "m0"])

@@ -109,25 +109,36 @@ struct DirectoryEndToEndTests {
             // The chat service takes the advisor for a chat: atomically, and only when online.
             let bus = platform.harness.client
             let id = try #require(UUID(uuidString: advisorId))
+            let chatId = UUID()
             let offline = await #expect(throws: ServiceError.self) {
-                try await bus.call(Directory.Engage.self, .init(advisorId: id, to: .busy), as: .system)
+                try await bus.call(Directory.Engage.self, .init(advisorId: id, chatId: chatId, to: .busy), as: .system)
             }
             #expect(offline?.code == .advisorOffline)
             #expect(try await platform.request("PUT", "/v1/advisors/me/status", token: advisor, json: ["status": "online"]).status == 200)
             let notSystem = await #expect(throws: ServiceError.self) {
-                try await bus.call(Directory.Engage.self, .init(advisorId: id, to: .busy), as: Caller(accountId: UUID(), roles: [.member]))
+                try await bus.call(
+                    Directory.Engage.self, .init(advisorId: id, chatId: chatId, to: .busy), as: Caller(accountId: UUID(), roles: [.member]))
             }
             #expect(notSystem?.code == .forbidden)
-            let attempts = await withTaskGroup(of: Bool.self) { group in
+            let winners = await withTaskGroup(of: UUID?.self) { group in
                 for _ in 0..<4 {
-                    group.addTask { (try? await bus.call(Directory.Engage.self, .init(advisorId: id, to: .busy), as: .system)) != nil }
+                    group.addTask {
+                        let chat = UUID()
+                        let taken = try? await bus.call(Directory.Engage.self, .init(advisorId: id, chatId: chat, to: .busy), as: .system)
+                        return taken == nil ? nil : chat
+                    }
                 }
-                return await group.reduce(into: [Bool]()) { $0.append($1) }
+                return await group.reduce(into: [UUID]()) { if let chat = $1 { $0.append(chat) } }
             }
-            #expect(attempts.filter { $0 }.count == 1, "one chat wins the advisor: \(attempts)")
+            #expect(winners.count == 1, "one chat wins the advisor: \(winners)")
+            let winner = try #require(winners.first)
+            let retried = try await bus.call(Directory.Engage.self, .init(advisorId: id, chatId: winner, to: .busy), as: .system)
+            #expect(retried.status == .busy, "taking again for the same chat is a retry, not a conflict")
             let byHand = try await platform.request("PUT", "/v1/advisors/me/status", token: advisor, json: ["status": "offline"])
             #expect(byHand.status == 409 && byHand.code == "advisor_busy", "\(byHand.text)")
-            let freed = try await bus.call(Directory.Engage.self, .init(advisorId: id, to: .online), as: .system)
+            let stranger = try await bus.call(Directory.Engage.self, .init(advisorId: id, chatId: UUID(), to: .online), as: .system)
+            #expect(stranger.status == .busy, "only the chat that took the advisor gives them back")
+            let freed = try await bus.call(Directory.Engage.self, .init(advisorId: id, chatId: winner, to: .online), as: .system)
             #expect(freed.status == .online && freed.pricePerMinuteCents == 199)
         }
     }
@@ -373,6 +384,10 @@ struct DirectoryEndToEndTests {
                     .count
             }
             #expect(names == 0, "no public name is kept for an erased person")
+            let words = try await directory.withConnection { connection in
+                try connection.query("SELECT word FROM search_words WHERE word IN ('madame', 'zora')").count
+            }
+            #expect(words == 0, "the erased advisor's name is gone from the typo list")
         }
     }
 

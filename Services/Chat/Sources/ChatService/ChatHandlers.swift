@@ -52,17 +52,15 @@ struct ChatHandlers: Sendable {
 
     // MARK: The chat's life
 
-    /// Takes the advisor in the directory first (atomic there: of two members, one wins), then
-    /// records the chat; if recording fails the advisor is given back.
+    /// Records the chat first (one open chat per member), then takes the advisor in the directory
+    /// for it (atomic there: of two members, one wins; a retried call for the same chat is the
+    /// same taking). Refused, the chat is deleted; taken, it is announced. A crash in between
+    /// leaves a requested chat that expires and gives the advisor back, since the directory holds
+    /// them for this chat only.
     func request(_ request: Chat.RequestChat.Request, caller: Caller) async throws -> Chat.Summary {
         let memberId = try Self.accountId(of: caller)
         guard caller.has(.member) else { throw ServiceError(.forbidden, "only members ask advisors for a chat") }
         guard request.advisorId != memberId else { throw ServiceError(.forbidden, "you cannot chat with yourself") }
-        let taken = try await bus.call(Directory.Engage.self, .init(advisorId: request.advisorId, to: .busy), as: .system)
-        guard let price = taken.pricePerMinuteCents else {
-            _ = try? await bus.call(Directory.Engage.self, .init(advisorId: request.advisorId, to: .online), as: .system)
-            throw ServiceError(.advisorOffline, "the advisor has no price yet")
-        }
         let chatId = UUID()
         let expiresAt = Date().addingTimeInterval(TimeInterval(settings.acceptSeconds))
         let sealing = self.sealing
@@ -70,22 +68,33 @@ struct ChatHandlers: Sendable {
             try await database.transaction { connection in
                 try connection.execute(
                     """
-                    INSERT INTO chats (id, member_id, advisor_id, status, price_cents, expires_at) VALUES ($1, $2, $3, 'requested', $4, $5)
-                    """, chatId, memberId, request.advisorId, price, expiresAt)
+                    INSERT INTO chats (id, member_id, advisor_id, status, price_cents, expires_at) VALUES ($1, $2, $3, 'requested', 0, $4)
+                    """, chatId, memberId, request.advisorId, expiresAt)
                 let chatKey = sealing.newChatKey()
                 for participant in [memberId, request.advisorId] {
                     try connection.execute(
                         "INSERT INTO chat_keys (chat_id, account_id, sealed_key) VALUES ($1, $2, $3)", chatId, participant,
                         try sealing.sealChatKey(chatKey, chatId: chatId, for: participant))
                 }
-                try Outbox.append(
-                    Chat.Requested(
-                        chatId: chatId, memberId: memberId, advisorId: request.advisorId, pricePerMinuteCents: price,
-                        expiresAt: expiresAt), on: connection)
             }
+        } catch let error as StoreError where error.sqlState == "23505" {
+            throw ServiceError(.conflict, "you have a chat asked for or under way; end it first")
+        }
+        let taken: Directory.Engage.Response
+        do {
+            taken = try await bus.call(
+                Directory.Engage.self, .init(advisorId: request.advisorId, chatId: chatId, to: .busy), as: .system)
         } catch {
-            _ = try? await bus.call(Directory.Engage.self, .init(advisorId: request.advisorId, to: .online), as: .system)
+            _ = try? await database.withConnection { try $0.execute("DELETE FROM chats WHERE id = $1", chatId) }
             throw error
+        }
+        let price = taken.pricePerMinuteCents ?? 0
+        try await database.transaction { connection in
+            try connection.execute("UPDATE chats SET engaged = true, price_cents = $2 WHERE id = $1", chatId, price)
+            try Outbox.append(
+                Chat.Requested(
+                    chatId: chatId, memberId: memberId, advisorId: request.advisorId, pricePerMinuteCents: price,
+                    expiresAt: expiresAt), on: connection)
         }
         logger.info("chat requested", metadata: ["chat.id": "\(chatId)"])
         return try await summary(chatId, for: memberId)

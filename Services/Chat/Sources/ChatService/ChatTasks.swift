@@ -16,10 +16,15 @@ enum ChatRelease {
                     "SELECT advisor_id, release_to FROM chats WHERE id = $1 AND release_to IS NOT NULL AND released_at IS NULL",
                     chatId)
             }
-            guard let pending, let advisor: UUID = try pending.decode("advisor_id"),
+            guard let pending else { return }
+            // An advisor erased meanwhile, or a profile gone from the directory: nobody to give back.
+            if let advisor: UUID = try pending.decode("advisor_id"),
                 let to = Directory.Status(rawValue: try pending.decode("release_to"))
-            else { return }
-            _ = try await bus.call(Directory.Engage.self, .init(advisorId: advisor, to: to), as: .system)
+            {
+                do {
+                    _ = try await bus.call(Directory.Engage.self, .init(advisorId: advisor, chatId: chatId, to: to), as: .system)
+                } catch let error as ServiceError where error.code == .notFound {}
+            }
             _ = try await database.withConnection { connection in
                 try connection.execute("UPDATE chats SET released_at = now() WHERE id = $1", chatId)
             }

@@ -175,29 +175,33 @@ struct DirectoryHandlers: Sendable {
             if request.to == .busy {
                 changed = try connection.queryOne(
                     """
-                    UPDATE advisors a SET status = 'busy', status_changed_at = now()
-                    WHERE a.account_id = $1 AND \(records.statusSQL) = 'online' RETURNING price_cents
-                    """, request.advisorId)
+                    UPDATE advisors a SET status = 'busy', engaged_chat = $2, status_changed_at = now()
+                    WHERE a.account_id = $1 AND a.listed AND \(records.statusSQL) = 'online' RETURNING price_cents
+                    """, request.advisorId, request.chatId)
             } else {
                 changed = try connection.queryOne(
                     """
-                    UPDATE advisors SET status = $2, heartbeat_at = now(), status_changed_at = now()
-                    WHERE account_id = $1 AND status = 'busy' RETURNING price_cents
-                    """, request.advisorId, request.to.rawValue)
+                    UPDATE advisors SET status = $2, engaged_chat = NULL, heartbeat_at = now(), status_changed_at = now()
+                    WHERE account_id = $1 AND status = 'busy' AND engaged_chat = $3 RETURNING price_cents
+                    """, request.advisorId, request.to.rawValue, request.chatId)
             }
             guard let changed else {
                 guard
                     let row = try connection.queryOne(
-                        "SELECT \(records.statusSQL) AS status, a.price_cents FROM advisors a WHERE a.account_id = $1",
+                        "SELECT \(records.statusSQL) AS status, a.price_cents, a.engaged_chat FROM advisors a WHERE a.account_id = $1",
                         request.advisorId)
                 else { throw Self.noSuchAdvisor }
                 let current = try AdvisorRecords.status(row)
+                if request.to == .busy, current == .busy, try row.decode("engaged_chat", as: UUID?.self) == request.chatId {
+                    // Taken already for this very chat: a retried call.
+                    return Directory.Engage.Response(status: .busy, pricePerMinuteCents: try row.decode("price_cents"))
+                }
                 if request.to == .busy {
                     throw current == .busy
                         ? ServiceError(.advisorBusy, "the advisor is in another chat")
                         : ServiceError(.advisorOffline, "the advisor is not online")
                 }
-                // Given back twice, or after going offline meanwhile: nothing to change.
+                // Given back twice, or not held for this chat: nothing to change.
                 return Directory.Engage.Response(status: current, pricePerMinuteCents: try row.decode("price_cents"))
             }
             try Presence.announce(request.advisorId, is: request.to, on: connection)

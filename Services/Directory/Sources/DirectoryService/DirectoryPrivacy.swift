@@ -47,11 +47,22 @@ enum DirectoryPrivacy {
         return try WireCoding.decoder().decode(JSONValue.self, from: try WireCoding.encoder().encode(section))
     }
 
-    /// The advisor's profile, credentials and the reviews of it go; reviews the person wrote stay under
+    /// The advisor's profile, credentials, the reviews of it and the words only it held go; reviews the person wrote stay under
     /// "former member", linked to nobody; favorites and public name go.
     static func erase(_ id: UUID, on connection: Connection) throws {
+        let words = try connection.query(
+            "SELECT DISTINCT w.lexeme FROM advisors a, unnest(a.document) w WHERE a.account_id = $1", id
+        ).map { try $0.decode("lexeme", as: String.self) }
         try connection.execute("DELETE FROM reviews WHERE advisor_id = $1", id)
         try connection.execute("DELETE FROM advisors WHERE account_id = $1", id)
+        // The profile's words leave the typo list unless another listed profile holds them.
+        for word in words where !word.isEmpty && word.allSatisfy({ $0.isLetter || $0.isNumber }) {
+            try connection.execute(
+                """
+                DELETE FROM search_words WHERE word = $1
+                    AND NOT EXISTS (SELECT 1 FROM advisors b WHERE b.listed AND b.document @@ to_tsquery('simple', $1))
+                """, word)
+        }
         try connection.execute("DELETE FROM credentials WHERE advisor_id = $1", id)
         try connection.execute("UPDATE reviews SET author_id = NULL WHERE author_id = $1", id)
         try connection.execute("DELETE FROM favorites WHERE member_id = $1 OR advisor_id = $1", id)

@@ -20,9 +20,14 @@ CREATE TABLE chats (
     -- Once the chat is over, the status the directory gives the advisor back (online, or offline
     -- after a request they let expire); released_at says the directory has done it.
     release_to text CHECK (release_to IN ('online', 'offline')),
-    released_at timestamptz
+    released_at timestamptz,
+    -- Written before the directory is asked for the advisor, and true once it gave them: a chat
+    -- the directory refused is deleted, and one left unconfirmed by a crash expires and is released.
+    engaged boolean NOT NULL DEFAULT false
 );
 CREATE INDEX chats_by_member ON chats (member_id, seq DESC);
+-- One chat asked for or under way per member at a time.
+CREATE UNIQUE INDEX chats_one_open_per_member ON chats (member_id) WHERE status IN ('requested', 'active');
 CREATE INDEX chats_by_advisor ON chats (advisor_id, seq DESC);
 CREATE INDEX chats_expiring ON chats (expires_at) WHERE status = 'requested';
 CREATE INDEX chats_active ON chats (accepted_at) WHERE status = 'active';

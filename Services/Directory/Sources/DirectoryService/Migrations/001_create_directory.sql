@@ -52,6 +52,8 @@ CREATE TABLE advisors (
     status text NOT NULL DEFAULT 'offline' CHECK (status IN ('online', 'busy', 'offline')),
     heartbeat_at timestamptz,
     status_changed_at timestamptz NOT NULL DEFAULT now(),
+    -- While busy: the chat that took the advisor; only that chat gives them back.
+    engaged_chat uuid,
     rating_sum bigint NOT NULL DEFAULT 0,
     review_count int NOT NULL DEFAULT 0,
     -- The mean rating in hundredths (rounded down), -1 before the first review: the sort key.
