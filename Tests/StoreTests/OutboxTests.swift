@@ -136,6 +136,24 @@ import Testing
         }
     }
 
+    @Test("many events of one type are appended in one statement, in order, encoded as single ones are")
+    func appendMany() async throws {
+        try await withPlatformTables { database, _ in
+            let advisor = UUID()
+            let at = Date(timeIntervalSince1970: 1_800_000_000)
+            let events = (0..<1000).map { _ in Directory.FavoriteOnline(memberId: UUID(), advisorId: advisor, at: at) }
+            try await database.transaction { try Outbox.append(events, on: $0) }
+            try await database.transaction { try Outbox.append([Directory.FavoriteOnline](), on: $0) }
+            let stamped = try await stamp(database)
+            #expect(stamped.map(\.metadata.seq) == Array(1...1000))
+            let decoded = try stamped.map {
+                try WireCoding.decoder().decode(Directory.FavoriteOnline.self, from: Data($0.payload.utf8))
+            }
+            #expect(decoded == events, "every event, in the order given")
+            #expect(stamped.allSatisfy { $0.metadata.type == Directory.FavoriteOnline.type })
+        }
+    }
+
     @Test func appendNotifiesItsOwnSchemasRelayOnCommitOnly() async throws {
         try await withPlatformTables { database, testDatabase in
             // Another service's outbox in the same database.

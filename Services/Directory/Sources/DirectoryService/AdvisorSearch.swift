@@ -200,7 +200,14 @@ struct AdvisorSearch: Sendable {
             clauses["category"] = "a.categories @> ARRAY[\(sql.bind(category))]::text[]"
         }
         if let status = query.status {
-            clauses["status"] = "(\(records.statusSQL)) = \(sql.bind(status.rawValue))"
+            // Spelled out rather than comparing the computed status, so `online` can use the
+            // index of online advisors by heartbeat.
+            let fresh = "a.heartbeat_at >= now() - interval '\(records.graceSeconds) seconds'"
+            switch status {
+            case .online: clauses["status"] = "(a.status = 'online' AND \(fresh))"
+            case .busy: clauses["status"] = "a.status = 'busy'"
+            case .offline: clauses["status"] = "(a.status = 'offline' OR (a.status = 'online' AND NOT (\(fresh))))"
+            }
         }
         if let price = query.maxPriceCents { clauses["price"] = "a.price_cents <= \(sql.bind(price))" }
         if let rating = query.minRatingKey { clauses["rating"] = "a.rating_key >= \(sql.bind(rating))" }

@@ -18,10 +18,10 @@ enum Presence {
             WHERE advisor_id = $1 AND notify_when_online AND (notified_at IS NULL OR notified_at <= now() - interval '1 hour')
             RETURNING member_id
             """, advisorId)
-        for member in members {
-            try Outbox.append(
-                Directory.FavoriteOnline(memberId: try member.decode("member_id"), advisorId: advisorId, at: now), on: connection)
-        }
+        // One statement for all of them: a popular advisor may have thousands to tell.
+        try Outbox.append(
+            try members.map { Directory.FavoriteOnline(memberId: try $0.decode("member_id"), advisorId: advisorId, at: now) },
+            on: connection)
     }
 
     /// Takes offline, and announces, the online advisors whose last heartbeat is older than the
