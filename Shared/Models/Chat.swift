@@ -36,10 +36,15 @@ public enum Chat {
         public var endReason: String?
         /// The sequence number of the newest message; 0 before the first.
         public var lastSeq: Int64
+        /// The minutes of the active phase so far.
+        public var minutes: Int
+        /// What the member paid, once billing has settled the chat.
+        public var costCents: Int?
 
         public init(
             id: UUID, status: Status, member: Party, advisor: Party, pricePerMinuteCents: Int, requestedAt: Date,
-            expiresAt: Date, acceptedAt: Date?, endedAt: Date?, endReason: String?, lastSeq: Int64
+            expiresAt: Date, acceptedAt: Date?, endedAt: Date?, endReason: String?, lastSeq: Int64, minutes: Int = 0,
+            costCents: Int? = nil
         ) {
             self.id = id
             self.status = status
@@ -52,6 +57,8 @@ public enum Chat {
             self.endedAt = endedAt
             self.endReason = endReason
             self.lastSeq = lastSeq
+            self.minutes = minutes
+            self.costCents = costCents
         }
     }
 

@@ -209,6 +209,21 @@ struct ChatEndToEndTests {
                 try await platform.request("GET", "/v1/chats/\(funded)", token: member.token).object["endReason"] as? String
                     == "funds_exhausted"
             }
+            let ended = try await platform.request("GET", "/v1/chats/\(funded)", token: member.token)
+            #expect(ended.object["minutes"] as? Int == 1 && ended.object["costCents"] == nil, "\(ended.text)")
+            let settling = Database(platform.harness.database.config(schema: "billing"), logger: Logger(label: "test"))
+            let memberUUID = try #require(UUID(uuidString: member.id))
+            let advisorUUID = try #require(UUID(uuidString: advisor.id))
+            try await settling.transaction {
+                try Outbox.append(
+                    Billing.ChatSettled(
+                        chatId: try #require(UUID(uuidString: funded)), memberId: memberUUID, advisorId: advisorUUID,
+                        chargedCents: 249, endedAt: Date()), on: $0)
+            }
+            await settling.close()
+            try await eventually("the history shows what the chat cost") {
+                try await platform.request("GET", "/v1/chats", token: member.token).items.first?["costCents"] as? Int == 249
+            }
 
             // Support reads the chat with a reason; both participants see it in their access logs.
             let adminEmail = AccountsPlatform.email("admin")

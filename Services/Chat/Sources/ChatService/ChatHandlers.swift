@@ -33,7 +33,7 @@ struct ChatHandlers: Sendable {
 
     static let chatColumns = """
         id, member_id, advisor_id, status, price_cents, requested_at, expires_at, accepted_at, ended_at, end_reason, last_seq,
-        minutes_started
+        minutes_started, charged_cents
         """
 
     /// The chat if `accountId` takes part in it (locked for update when asked), else 404.
@@ -223,7 +223,8 @@ struct ChatHandlers: Sendable {
             id: try row.decode("id"), status: Chat.Status(rawValue: try row.decode("status")) ?? .ended, member: party(member),
             advisor: party(advisor), pricePerMinuteCents: try row.decode("price_cents"), requestedAt: try row.decode("requested_at"),
             expiresAt: try row.decode("expires_at"), acceptedAt: try row.decode("accepted_at"), endedAt: try row.decode("ended_at"),
-            endReason: try row.decode("end_reason"), lastSeq: try row.decode("last_seq"))
+            endReason: try row.decode("end_reason"), lastSeq: try row.decode("last_seq"), minutes: try row.decode("minutes_started"),
+            costCents: try row.decode("charged_cents"))
     }
 
     /// The display names accounts gives for these people (none for an erased one).

@@ -114,15 +114,19 @@ enum ChatClock {
         }
     }
 
-    /// Billing's word that a member's funds ran out ends the chat (`funds_exhausted`); the release
-    /// task gives the advisor back.
+    /// Billing's word that a member's funds ran out ends the chat (`funds_exhausted`; the release
+    /// task gives the advisor back), and its settlement gives the chat its cost.
     static var billingSubscription: EventSubscription {
-        EventSubscription(producer: .billing).on(Billing.FundsExhausted.self) { event, _, connection in
-            guard
-                let chat = try connection.queryOne(
-                    "SELECT \(ChatHandlers.chatColumns) FROM chats WHERE id = $1 AND status = 'active' FOR UPDATE", event.chatId)
-            else { return }
-            try ChatHandlers.close(chat, status: "ended", reason: "funds_exhausted", releaseTo: "online", on: connection)
-        }
+        EventSubscription(producer: .billing)
+            .on(Billing.FundsExhausted.self) { event, _, connection in
+                guard
+                    let chat = try connection.queryOne(
+                        "SELECT \(ChatHandlers.chatColumns) FROM chats WHERE id = $1 AND status = 'active' FOR UPDATE", event.chatId)
+                else { return }
+                try ChatHandlers.close(chat, status: "ended", reason: "funds_exhausted", releaseTo: "online", on: connection)
+            }
+            .on(Billing.ChatSettled.self) { event, _, connection in
+                try connection.execute("UPDATE chats SET charged_cents = $2 WHERE id = $1", event.chatId, event.chargedCents)
+            }
     }
 }

@@ -17,6 +17,8 @@ CREATE TABLE chats (
     -- side last wrote: a chat where both stay silent too long ends.
     minutes_started int NOT NULL DEFAULT 0,
     last_activity_at timestamptz,
+    -- What the member paid, once billing settled the chat (billing.chat-settled.v1).
+    charged_cents int,
     -- Once the chat is over, the status the directory gives the advisor back (online, or offline
     -- after a request they let expire); released_at says the directory has done it.
     release_to text CHECK (release_to IN ('online', 'offline')),
