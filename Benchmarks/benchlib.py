@@ -3,6 +3,7 @@ their CPU time from /proc, and reading wrk's output."""
 import json
 import os
 import re
+import subprocess
 import urllib.request
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -68,3 +69,30 @@ def parse_wrk(text):
         "requests": requests, "rate": rate, "p50": percentile("50%"), "p99": percentile("99%"),
         "errors": int(errors.group(1)) if errors else 0, "socket_errors": socket_errors.group(1) if socket_errors else "",
     }
+
+
+def measure(arguments, connections, seconds, groups):
+    """wrk at `connections` for `seconds` after a one-second warm-up: its figures, and the CPU
+    microseconds per request each process group used meanwhile."""
+    threads = str(min(connections, 2))
+    subprocess.run(["wrk", "-t" + threads, "-c" + str(connections), "-d1s"] + arguments, capture_output=True)
+    before = cpu_ticks(groups)
+    run = subprocess.run(
+        ["wrk", "-t" + threads, "-c" + str(connections), "-d%ds" % seconds, "--latency"] + arguments,
+        capture_output=True, text=True)
+    after = cpu_ticks(groups)
+    result = parse_wrk(run.stdout)
+    per_request = {name: (after.get(name, 0) - before.get(name, 0)) / TICKS * 1e6 / max(1, result["requests"]) for name in after}
+    return result, per_request
+
+
+def cpu_columns(per_request, shown):
+    """The CPU columns of a table line: each shown process, then all of them together."""
+    return "".join(" %9.0f" % per_request.get(name, 0) for name in shown) + " %9.0f" % sum(per_request.values())
+
+
+def failures(result):
+    """What a line adds when wrk saw errors."""
+    if result["errors"] or result["socket_errors"]:
+        return "  non-2xx %d %s" % (result["errors"], result["socket_errors"])
+    return ""

@@ -8,7 +8,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from benchlib import TICKS, call, cpu_ticks, parse_wrk, processes  # noqa: E402
+from benchlib import call, cpu_columns, failures, measure, processes  # noqa: E402
 
 PASSWORD = "directory benchmark passphrase"
 SEARCH = "q=tarot&category=love-relationships&maxPriceCents=300&facets=category,status,language"
@@ -85,23 +85,12 @@ def main():
     for connections in [int(c) for c in options.connections.split()]:
         floor_p99 = None
         for key, label, arguments in routes:
-            threads = str(min(connections, 2))
-            subprocess.run(["wrk", "-t" + threads, "-c" + str(connections), "-d1s"] + arguments, capture_output=True)
-            before = cpu_ticks(groups)
-            run = subprocess.run(
-                ["wrk", "-t" + threads, "-c" + str(connections), "-d%ds" % options.seconds, "--latency"] + arguments,
-                capture_output=True, text=True)
-            after = cpu_ticks(groups)
-            result = parse_wrk(run.stdout)
+            result, per_request = measure(arguments, connections, options.seconds, groups)
             if key == "floor":
                 floor_p99 = result["p99"]
-            per_request = {name: (after.get(name, 0) - before.get(name, 0)) / TICKS * 1e6 / max(1, result["requests"]) for name in after}
             line = "%-58s %5d %8.0f %8.2f %8.2f %10.2f" % (
                 label, connections, result["rate"], result["p50"], result["p99"], result["p99"] / floor_p99)
-            line += "".join(" %9.0f" % per_request.get(name, 0) for name in shown) + " %9.0f" % sum(per_request.values())
-            if result["errors"] or result["socket_errors"]:
-                line += "  non-2xx %d %s" % (result["errors"], result["socket_errors"])
-            print(line, flush=True)
+            print(line + cpu_columns(per_request, shown) + failures(result), flush=True)
 
     latencies = status_latency(gateway)
     print("\nstatus change to visible in search (PUT start to the first search showing it, the search cached just before), %d changes: "

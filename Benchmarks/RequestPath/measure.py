@@ -6,11 +6,10 @@ route at the same connection count, and CPU microseconds per request per process
 """
 import argparse
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from benchlib import TICKS, call, cpu_ticks, parse_wrk, processes  # noqa: E402
+from benchlib import call, cpu_columns, failures, measure, processes  # noqa: E402
 
 PASSWORD = "request path benchmark passphrase"
 
@@ -49,24 +48,12 @@ def main():
     for key in options.routes.split():
         label, arguments = routes[key]
         for connections in [int(c) for c in options.connections.split()]:
-            threads = str(min(connections, 2))
-            # A short warm-up, not measured.
-            subprocess.run(["wrk", "-t" + threads, "-c" + str(connections), "-d1s"] + arguments, capture_output=True)
-            before = cpu_ticks(groups)
-            run = subprocess.run(
-                ["wrk", "-t" + threads, "-c" + str(connections), "-d%ds" % options.seconds, "--latency"] + arguments,
-                capture_output=True, text=True)
-            after = cpu_ticks(groups)
-            result = parse_wrk(run.stdout)
+            result, per_request = measure(arguments, connections, options.seconds, groups)
             if key == "healthz":
                 bare[connections] = result["rate"]
             ratio = result["rate"] / bare[connections] if connections in bare else float("nan")
-            per_request = {name: (after.get(name, 0) - before.get(name, 0)) / TICKS * 1e6 / max(1, result["requests"]) for name in after}
             line = "%-22s %5d %9.0f %8.2f %8.2f %7.2f" % (label, connections, result["rate"], result["p50"], result["p99"], ratio)
-            line += "".join(" %9.0f" % per_request.get(name, 0) for name in shown) + " %9.0f" % sum(per_request.values())
-            if result["errors"] or result["socket_errors"]:
-                line += "  non-2xx %d %s" % (result["errors"], result["socket_errors"])
-            print(line, flush=True)
+            print(line + cpu_columns(per_request, shown) + failures(result), flush=True)
 
 
 if __name__ == "__main__":

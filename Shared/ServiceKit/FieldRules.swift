@@ -1,3 +1,4 @@
+import Foundation
 public import Models
 
 /// A request's field checks, collected so that one 422 names every field that fails.
@@ -19,6 +20,13 @@ public struct FieldRules: Sendable {
         if !range.contains(value.unicodeScalars.count) || value.contains("\0") {
             fail(field, "invalid")
         }
+    }
+
+    /// Why staff act on a person's data: 1–500 characters, not only spaces (audited and shown to
+    /// the person, so it must say something).
+    public mutating func reason(_ value: String, field: String = "reason") {
+        text(value, field: field, range: 1...500)
+        if value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { fail(field, "required") }
     }
 
     /// A whole number within `range`.

@@ -53,8 +53,7 @@ extension AccountsHandlers {
         let actor = try Self.accountId(of: caller)
         guard caller.has(.support) || caller.has(.legal) || caller.has(.admin) else { throw AccountsErrors.forbidden }
         var rules = FieldRules()
-        rules.text(request.reason, field: "reason", range: 1...500)
-        if request.reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { rules.fail("reason", "required") }
+        rules.reason(request.reason)
         try rules.check()
         let records = self.records
         let roles = caller.roles.map(\.rawValue).sorted()
@@ -76,8 +75,7 @@ extension AccountsHandlers {
         let actor = try Self.accountId(of: caller)
         guard caller.has(.admin) else { throw AccountsErrors.forbidden }
         var rules = FieldRules()
-        rules.text(request.reason, field: "reason", range: 1...500)
-        if request.reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { rules.fail("reason", "required") }
+        rules.reason(request.reason)
         if !Set(request.removeRoles).isSubset(of: InputRules.staffRoles) { rules.fail("removeRoles", "invalid") }
         if request.removeRoles.isEmpty && !request.disable && !request.endSessions { rules.fail("removeRoles", "nothing_to_do") }
         if request.accountId == actor { rules.fail("accountId", "yourself") }
@@ -184,8 +182,7 @@ extension AccountsHandlers {
         }
         guard allowed.contains(where: caller.has) else { throw AccountsErrors.forbidden }
         var rules = FieldRules()
-        rules.text(request.reason, field: "reason", range: 1...500)
-        if request.reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { rules.fail("reason", "required") }
+        rules.reason(request.reason)
         try rules.check()
         let roles = caller.roles.map(\.rawValue).sorted()
         try await database.transaction { connection in

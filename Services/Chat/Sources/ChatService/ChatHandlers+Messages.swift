@@ -94,8 +94,7 @@ extension ChatHandlers {
         guard caller.accountId != nil else { throw Self.unauthenticated }
         guard caller.has(.support) else { throw ServiceError(.forbidden, "only support staff read chats, with a reason") }
         var rules = FieldRules()
-        rules.text(request.reason, field: "reason", range: 1...500)
-        if request.reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { rules.fail("reason", "required") }
+        rules.reason(request.reason)
         try rules.check()
         let row = try await database.withConnection { connection in
             try connection.queryOne("SELECT \(Self.chatColumns) FROM chats WHERE id = $1", request.chatId)

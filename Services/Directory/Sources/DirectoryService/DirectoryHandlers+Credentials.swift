@@ -102,8 +102,7 @@ extension DirectoryHandlers {
     func decideCredential(_ request: Directory.DecideCredential.Request, caller: Caller) async throws -> Directory.Credential {
         try Self.requireCredentialStaff(caller)
         var rules = FieldRules()
-        rules.text(request.reason, field: "reason", range: 1...500)
-        if request.reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { rules.fail("reason", "required") }
+        rules.reason(request.reason)
         try rules.check()
         let found = try await database.withConnection { connection in
             try connection.queryOne("SELECT advisor_id, status FROM credentials WHERE id = $1", request.credentialId)

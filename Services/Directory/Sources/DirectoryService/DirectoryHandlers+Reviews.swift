@@ -128,8 +128,7 @@ extension DirectoryHandlers {
         try Self.requireModerationStaff(caller)
         var rules = FieldRules()
         if !["hide", "keep"].contains(request.action) { rules.fail("action", "invalid") }
-        rules.text(request.reason, field: "reason", range: 1...500)
-        if request.reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { rules.fail("reason", "required") }
+        rules.reason(request.reason)
         try rules.check()
         let found = try await database.withConnection { connection in
             try connection.queryOne("SELECT author_id FROM reviews WHERE id = $1 AND hidden_at IS NULL", request.reviewId)
