@@ -132,14 +132,24 @@ struct DirectoryHandlers: Sendable {
                 .validationFailed, "busy is set by the chat service while you are in a chat",
                 fieldErrors: [FieldError(field: "status", code: "not_allowed")])
         }
+        // A heartbeat is this call, often: the profile is made (one more query and a call to
+        // accounts) only when the row is not there yet.
+        if let answer = try await applyStatus(request.status, of: id) { return answer }
         try await ensureProfile(id, caller: caller)
+        guard let answer = try await applyStatus(request.status, of: id) else { throw Self.notAdvisor }
+        return answer
+    }
+
+    /// The status change in one transaction; nil when the advisor has no profile row yet.
+    private func applyStatus(_ status: Directory.Status, of id: UUID) async throws -> Directory.SetStatus.Response? {
         let records = self.records
         let grace = settings.presenceGraceSeconds
-        return try await database.transaction { connection in
+        let request = Directory.SetStatus.Request(status: status)
+        return try await database.transaction { connection -> Directory.SetStatus.Response? in
             guard
                 let row = try connection.queryOne(
                     "SELECT \(records.statusSQL) AS status, a.listed FROM advisors a WHERE a.account_id = $1 FOR UPDATE", id)
-            else { throw Self.notAdvisor }
+            else { return nil }
             let current = try AdvisorRecords.status(row)
             if current == .busy {
                 throw ServiceError(.advisorBusy, "you are in a chat; your status changes when it ends")

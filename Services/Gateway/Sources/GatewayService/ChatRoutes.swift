@@ -61,11 +61,11 @@ struct ChatRoutes {
             let id = try RouteParameters.id("id", in: context.parameters)
             var page = Chat.Messages.Request(chatId: id)
             if let after = try RouteParameters.query("after", in: request) {
-                guard let value = Int64(after), value >= 0 else { throw Self.invalid("after") }
+                guard let value = Int64(after), value >= 0 else { throw RouteParameters.invalidQuery("after") }
                 page.after = value
             }
             if let limit = try RouteParameters.query("limit", in: request) {
-                guard let value = Int(limit), (1...Chat.Messages.maxLimit).contains(value) else { throw Self.invalid("limit") }
+                guard let value = Int(limit), (1...Chat.Messages.maxLimit).contains(value) else { throw RouteParameters.invalidQuery("limit") }
                 page.limit = value
             }
             return JSONBody.relay(try await bus.callReturningJSON(Chat.Messages.self, page, as: context.caller))
@@ -80,10 +80,5 @@ struct ChatRoutes {
             return JSONBody.relay(
                 try await bus.callReturningJSON(Chat.StaffTranscript.self, .init(chatId: id, reason: reason), as: context.caller))
         }
-    }
-
-    private static func invalid(_ field: String) -> ServiceError {
-        ServiceError(
-            .validationFailed, "the query parameter \(field) is not valid", fieldErrors: [FieldError(field: field, code: "invalid")])
     }
 }

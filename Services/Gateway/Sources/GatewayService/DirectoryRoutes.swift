@@ -211,28 +211,23 @@ struct DirectoryRoutes {
         search.q = try RouteParameters.query("q", in: request)
         search.category = try RouteParameters.query("category", in: request)
         if let status = try RouteParameters.query("status", in: request) {
-            guard let value = Directory.Status(rawValue: status) else { throw invalid("status") }
+            guard let value = Directory.Status(rawValue: status) else { throw RouteParameters.invalidQuery("status") }
             search.status = value
         }
         if let price = try RouteParameters.query("maxPriceCents", in: request) {
-            guard let value = Int(price) else { throw invalid("maxPriceCents") }
+            guard let value = Int(price) else { throw RouteParameters.invalidQuery("maxPriceCents") }
             search.maxPriceCents = value
         }
         if let rating = try RouteParameters.query("minRating", in: request) {
-            guard let value = Double(rating), value.isFinite else { throw invalid("minRating") }
+            guard let value = Double(rating), value.isFinite else { throw RouteParameters.invalidQuery("minRating") }
             search.minRating = value
         }
         search.language = try RouteParameters.query("language", in: request)
         search.sort = try RouteParameters.query("sort", in: request)
         if let facets = try RouteParameters.query("facets", in: request) {
             search.facets = ConfigReader.items(of: facets)
-            guard !search.facets.isEmpty else { throw invalid("facets") }
+            guard !search.facets.isEmpty else { throw RouteParameters.invalidQuery("facets") }
         }
         return search
-    }
-
-    private static func invalid(_ field: String) -> ServiceError {
-        ServiceError(
-            .validationFailed, "the query parameter \(field) is not valid", fieldErrors: [FieldError(field: field, code: "invalid")])
     }
 }

@@ -13,6 +13,12 @@ enum RouteParameters {
         return String(value)
     }
 
+    /// 422 for a query parameter that is present but not of its kind (a number, a status, …).
+    static func invalidQuery(_ field: String) -> ServiceError {
+        ServiceError(
+            .validationFailed, "the query parameter \(field) is not valid", fieldErrors: [FieldError(field: field, code: "invalid")])
+    }
+
     /// `?limit&cursor`: limit 1…100, default 20; a cursor is base64, as it was given; anything else is 422.
     static func page(from request: Request) throws -> PageRequest {
         var page = PageRequest()
