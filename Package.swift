@@ -69,7 +69,11 @@ var targets: [Target] = [
             "Bus", "ServiceKit", "Models", log, lifecycle, hummingbird, httpTypes,
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            metrics,
         ],
         path: "Services/Gateway/Sources/GatewayService",
         resources: [.copy("openapi.json")],
@@ -121,7 +125,13 @@ var targets: [Target] = [
         name: "DirectoryTests", dependencies: ["DirectoryService", "Models"],
         path: "Tests/DirectoryTests", swiftSettings: swiftSettings),
     .testTarget(
-        name: "EndToEndTests", dependencies: ["Bus", "Store", "Security", "TestSupport", "Models"],
+        name: "EndToEndTests",
+        dependencies: [
+            "Bus", "Store", "Security", "TestSupport", "Models",
+            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            .product(name: "NIOWebSocket", package: "swift-nio"),
+            log, httpTypes,
+        ],
         path: "Tests/EndToEndTests", swiftSettings: swiftSettings),
     // A producer and a consumer of events, as real processes, for the end-to-end event tests.
     .executableTarget(
@@ -158,8 +168,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),

@@ -156,6 +156,10 @@ final class BrokerEngine: LoopParticipant {
             }
         }
         reactor.watch(eventsOut) { [unowned self] in forwardEvents(from: self.eventsOut, to: self.eventsIn) }
+        // Every publisher sends its live pushes here whoever listens, so a subscription is in
+        // force as soon as this broker's XPUB has it: a gateway that saw its own probe come back
+        // knows no push to that person can pass it by (StreamTopic).
+        _ = eventsIn.send([Data([1]) + Data(StreamTopic.prefix.utf8)])
         reactor.join(self)
         scheduleHeartbeat()
         logger.info(
@@ -581,7 +585,7 @@ final class BrokerEngine: LoopParticipant {
             guard let frames = eventsIn.receive(userId: &key) else { return }
             budget -= 1
             let policy = key.flatMap { curve.peers[$0] }
-            guard let policy, let producer = policy.producer, Self.event(frames, isFrom: producer) else {
+            guard let policy, Self.may(policy, publish: frames) else {
                 deniedEvents.increment()
                 logger.warning(
                     "bus broker dropped an event its sender may not publish",
@@ -593,6 +597,16 @@ final class BrokerEngine: LoopParticipant {
             }
             _ = eventsOut.send(frames)
         }
+    }
+
+    /// Whether a peer with `policy` may publish `frames`: a live push (topic, payload) when it
+    /// pushes to streams, else an event of its own producer.
+    static func may(_ policy: BusPeerPolicy, publish frames: [Data]) -> Bool {
+        if let topic = frames.first, topic.starts(with: Data(StreamTopic.prefix.utf8)) {
+            return policy.pushesToStreams && frames.count == 2
+        }
+        guard let producer = policy.producer else { return false }
+        return event(frames, isFrom: producer)
     }
 
     /// Whether an event message (topic, metadata, payload) or a tail heartbeat (topic, sequence)

@@ -71,12 +71,18 @@ public struct BusPeerPolicy: Sendable, Equatable {
     public var producer: String?
     /// Whether its calls may claim the `system` role.
     public var claimsSystem: Bool
+    /// Whether it may publish live pushes to people (`stream.<accountId>` topics, Models' `StreamTopic`).
+    public var pushesToStreams: Bool
 
-    public init(identity: String, services: Set<String> = [], producer: String? = nil, claimsSystem: Bool = false) {
+    public init(
+        identity: String, services: Set<String> = [], producer: String? = nil, claimsSystem: Bool = false,
+        pushesToStreams: Bool = false
+    ) {
         self.identity = identity
         self.services = services
         self.producer = producer
         self.claimsSystem = claimsSystem
+        self.pushesToStreams = pushesToStreams
     }
 }
 

@@ -29,6 +29,19 @@ public final class EventSubscriber: Sendable {
         }
     }
 
+    /// Adds `prefix` to the topics that arrive. ZeroMQ counts subscriptions: each `subscribe`
+    /// needs its own `unsubscribe` before the topic stops.
+    public func subscribe(_ prefix: String) {
+        let engine = self.engine
+        loop.execute { _ in engine.value.set(ZMQ_SUBSCRIBE, prefix) }
+    }
+
+    /// Takes back one `subscribe(prefix)`.
+    public func unsubscribe(_ prefix: String) {
+        let engine = self.engine
+        loop.execute { _ in engine.value.set(ZMQ_UNSUBSCRIBE, prefix) }
+    }
+
     /// Closes the socket and finishes `messages`.
     public func close() async {
         let engine = self.engine
@@ -74,6 +87,15 @@ final class SubscriberEngine: LoopParticipant {
         } catch {
             logger.error("bus event subscriber could not connect", metadata: ["bus.error": "\(error)"])
             close()
+        }
+    }
+
+    func set(_ option: Int32, _ prefix: String) {
+        guard let socket else { return }
+        do throws(BusError) {
+            try socket.set(option, text: prefix)
+        } catch {
+            logger.error("bus event subscription not changed", metadata: ["bus.error": "\(error)"])
         }
     }
 

@@ -179,6 +179,31 @@ public enum Chat {
         public static let maxLimit = 500
     }
 
+    /// `chat.typing`: a participant is typing; the other side is told through the stream and
+    /// nothing is stored.
+    public struct Typing: BusOperation {
+        public static let service = ServiceName.chat
+        public static let name = "chat.typing"
+        public typealias Request = ChatRequest
+        public typealias Response = Empty
+    }
+
+    /// `chat.read`: a participant has read the messages up to `seq`; the other side is told
+    /// through the stream and nothing is stored.
+    public struct MarkRead: BusOperation {
+        public static let service = ServiceName.chat
+        public static let name = "chat.read"
+        public struct Request: Codable, Sendable, Equatable {
+            public var chatId: UUID
+            public var seq: Int64
+            public init(chatId: UUID, seq: Int64) {
+                self.chatId = chatId
+                self.seq = seq
+            }
+        }
+        public typealias Response = Empty
+    }
+
     /// `chat.history`: the caller's chats, newest first.
     public struct History: BusOperation {
         public static let service = ServiceName.chat

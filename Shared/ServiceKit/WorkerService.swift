@@ -53,11 +53,20 @@ public struct WorkerServiceDefinition: Sendable {
     }
 }
 
-/// What a handler may use: the service's database, a bus client for calls to other services, a logger.
+/// What a handler may use: the service's database, a bus client for calls to other services, live
+/// pushes to people's clients, a logger.
 public struct ServiceResources: Sendable {
     public let database: Database
     public let bus: BusClient
+    public let streams: StreamPushes
     public let logger: Logger
+
+    public init(database: Database, bus: BusClient, streams: StreamPushes, logger: Logger) {
+        self.database = database
+        self.bus = bus
+        self.streams = streams
+        self.logger = logger
+    }
 }
 
 /// The settings of a worker service process.
@@ -152,7 +161,8 @@ public enum WorkerServiceMain {
             context: parts.context, endpoint: endpoints.mdp, service: service,
             instanceId: settings.process.instanceId, slots: settings.workerSlots,
             curve: settings.process.curve, executor: database.executor, logger: logger)
-        let resources = ServiceResources(database: database, bus: bus, logger: logger)
+        let resources = ServiceResources(
+            database: database, bus: bus, streams: StreamPushes(publisher: parts.publisher, logger: logger), logger: logger)
         let startedAt = Date()
         worker.handle(operation: Platform.Info.name(for: service), requestType: Empty.self) { _, _ in
             Platform.Info(

@@ -64,7 +64,7 @@ struct AccountsFixture: Sendable {
             let definition = AccountsService.definition(settings: settings)
             let bus = BusClient(
                 mdp: MDPClient(context: context, endpoint: broker.endpoints.mdp, curve: nil, logger: quiet), logger: quiet)
-            definition.register(worker, ServiceResources(database: database, bus: bus, logger: quiet))
+            definition.register(worker, ServiceResources(database: database, bus: bus, streams: StreamPushes(publisher: nil, logger: quiet), logger: quiet))
             PrivacyHandlers.register(on: worker, service: .accounts, hooks: definition.privacy, database: database)
             let running = Task { try await worker.run() }
             let fixture = AccountsFixture(

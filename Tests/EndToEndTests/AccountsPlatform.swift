@@ -51,6 +51,13 @@ final class AccountsPlatform: Sendable {
 
     func shutdown() async { await harness.shutdown() }
 
+    /// Starts one more gateway instance on the same bus; its base URL and its process.
+    func startGateway(environment extra: [String: String] = [:]) async throws -> (url: String, process: PlatformProcess) {
+        let port = try FreePort.next()
+        let environment = harness.bus.merging(extra.merging(["GATEWAY_PORT": "\(port)"]) { _, new in new }) { _, new in new }
+        return ("http://127.0.0.1:\(port)", try await harness.start("gateway", environment: environment))
+    }
+
     /// Runs `body` with the whole platform started, and stops it before returning, whatever happened.
     static func with<T: Sendable>(
         gatewayEnvironment: [String: String] = [:], serviceEnvironment: [ServiceName: [String: String]] = [:],

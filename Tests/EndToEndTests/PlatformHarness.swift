@@ -90,6 +90,11 @@ final class PlatformHarness: Sendable {
         processes.all.filter { $0.name == executable }.map { $0.log() }.joined(separator: "\n")
     }
 
+    /// The processes started from `executable`, oldest first.
+    func processes(of executable: String) -> [PlatformProcess] {
+        processes.all.filter { $0.name == executable }
+    }
+
     /// Every process's log, for a failing test's message.
     func logs() -> String {
         processes.all.map { "--- \($0.name) ---\n\($0.log().suffix(4000))" }.joined(separator: "\n")

@@ -46,15 +46,17 @@ public struct BrokerSettings: Sendable {
     static let processes = ServiceName.all.map(\.rawValue) + ["gateway", "integration", "platform"]
 
     /// What each process of the platform may do on the bus: a service registers as itself,
-    /// publishes its own events and calls as the platform (relays, replays); the gateway only
-    /// calls, for the people it authenticated; the integration service and the operator's
-    /// `platform` tool call as the platform (provider webhooks, operator commands).
+    /// publishes its own events and live pushes, and calls as the platform (relays, replays); the
+    /// gateway calls for the people it authenticated and publishes only the probes that tell it a
+    /// stream subscription is in force; the integration service and the operator's `platform`
+    /// tool call as the platform (provider webhooks, operator commands).
     static func policy(for process: String) -> BusPeerPolicy? {
         if ServiceName.all.contains(ServiceName(process)) {
-            return BusPeerPolicy(identity: process, services: [process], producer: process, claimsSystem: true)
+            return BusPeerPolicy(
+                identity: process, services: [process], producer: process, claimsSystem: true, pushesToStreams: true)
         }
         switch process {
-        case "gateway": return BusPeerPolicy(identity: process)
+        case "gateway": return BusPeerPolicy(identity: process, pushesToStreams: true)
         case "integration", "platform": return BusPeerPolicy(identity: process, claimsSystem: true)
         default: return nil
         }

@@ -5,8 +5,10 @@ import Models
 import ServiceKit
 import Store
 
-/// Messages: stored, numbered and sealed before they are acknowledged; a retried send (the same
-/// `clientMessageId`) returns the first answer and stores nothing.
+/// Messages: stored, numbered and sealed before they are acknowledged, then pushed to both
+/// participants' streams; a retried send (the same `clientMessageId`) returns the first answer,
+/// stores nothing and pushes the message again (the first push may have been lost with a crash;
+/// gateways deliver each `seq` once).
 extension ChatHandlers {
     func send(_ request: Chat.Send.Request, caller: Caller) async throws -> Chat.Message {
         let senderId = try Self.accountId(of: caller)
@@ -16,9 +18,10 @@ extension ChatHandlers {
         rules.text(request.clientMessageId, field: "clientMessageId", range: 1...100)
         try rules.check()
         let sealing = self.sealing
-        return try await database.transaction { connection in
+        let (message, people) = try await database.transaction { connection -> (Chat.Message, [UUID?]) in
             // The chat's row lock orders the messages: each takes the next number.
             let chat = try Self.participantChat(request.chatId, of: senderId, forUpdate: true, on: connection)
+            let people = [try chat.decode("member_id", as: UUID?.self), try chat.decode("advisor_id", as: UUID?.self)]
             let chatKey = try Self.chatKey(request.chatId, for: senderId, sealing: sealing, on: connection)
             if let earlier = try connection.queryOne(
                 """
@@ -26,7 +29,7 @@ extension ChatHandlers {
                 WHERE chat_id = $1 AND sender_id = $2 AND client_message_id = $3
                 """, request.chatId, senderId, request.clientMessageId)
             {
-                return try Self.message(earlier, chatId: request.chatId, chatKey: chatKey, sealing: sealing)
+                return (try Self.message(earlier, chatId: request.chatId, chatKey: chatKey, sealing: sealing), people)
             }
             guard try chat.decode("status", as: String.self) == "active" else {
                 throw ServiceError(.chatNotActive, "messages go to a chat under way")
@@ -41,8 +44,43 @@ extension ChatHandlers {
                     """, request.chatId, seq, UUID(), senderId, request.clientMessageId, sealed)
             else { throw ServiceError(.internalError, "the message was not stored") }
             try connection.execute("UPDATE chats SET last_seq = $2, last_activity_at = now() WHERE id = $1", request.chatId, seq)
-            return try Self.message(row, chatId: request.chatId, chatKey: chatKey, sealing: sealing)
+            return (try Self.message(row, chatId: request.chatId, chatKey: chatKey, sealing: sealing), people)
         }
+        await streams.push(StreamPush.ChatMessage(message), to: people)
+        return message
+    }
+
+    /// Tells the other participant of an active chat that the caller is typing.
+    func typing(_ request: Chat.ChatRequest, caller: Caller) async throws -> Empty {
+        let typist = try Self.accountId(of: caller)
+        let other = try await otherParticipant(of: request.chatId, than: typist, activeOnly: true)
+        await streams.push(StreamPush.ChatTyping(chatId: request.chatId, senderId: typist), to: [other])
+        return Empty()
+    }
+
+    /// Tells the other participant how far the caller has read (up to a message that exists).
+    func markRead(_ request: Chat.MarkRead.Request, caller: Caller) async throws -> Empty {
+        let reader = try Self.accountId(of: caller)
+        let chat = try await database.withConnection { try Self.participantChat(request.chatId, of: reader, on: $0) }
+        var rules = FieldRules()
+        let lastSeq: Int64 = try chat.decode("last_seq")
+        if request.seq < 1 || request.seq > lastSeq { rules.fail("seq", "out_of_range") }
+        try rules.check()
+        let people = [try chat.decode("member_id", as: UUID?.self), try chat.decode("advisor_id", as: UUID?.self)]
+        await streams.push(
+            StreamPush.ChatRead(chatId: request.chatId, readerId: reader, seq: request.seq), to: people.filter { $0 != reader })
+        return Empty()
+    }
+
+    /// The participant of `chatId` who is not `accountId` (404 unless `accountId` takes part; 409
+    /// when `activeOnly` and the chat is not under way).
+    private func otherParticipant(of chatId: UUID, than accountId: UUID, activeOnly: Bool) async throws -> UUID? {
+        let chat = try await database.withConnection { try Self.participantChat(chatId, of: accountId, on: $0) }
+        if activeOnly, try chat.decode("status", as: String.self) != "active" {
+            throw ServiceError(.chatNotActive, "this chat is not under way")
+        }
+        let member: UUID? = try chat.decode("member_id")
+        return member == accountId ? try chat.decode("advisor_id") : member
     }
 
     func messages(_ request: Chat.Messages.Request, caller: Caller) async throws -> Chat.Messages.Response {

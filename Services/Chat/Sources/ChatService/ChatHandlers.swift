@@ -12,13 +12,15 @@ struct ChatHandlers: Sendable {
     let bus: BusClient
     let settings: ChatSettings
     let sealing: TranscriptSealing
+    let streams: StreamPushes
     let logger: Logger
 
-    init(database: Database, bus: BusClient, settings: ChatSettings, logger: Logger) {
+    init(database: Database, bus: BusClient, streams: StreamPushes, settings: ChatSettings, logger: Logger) {
         self.database = database
         self.bus = bus
         self.settings = settings
         self.sealing = TranscriptSealing(dataKey: settings.dataKey)
+        self.streams = streams
         self.logger = logger
     }
 
@@ -97,12 +99,16 @@ struct ChatHandlers: Sendable {
                     expiresAt: expiresAt), on: connection)
         }
         logger.info("chat requested", metadata: ["chat.id": "\(chatId)"])
-        return try await summary(chatId, for: memberId)
+        let chat = try await summary(chatId, for: memberId)
+        await streams.push(
+            StreamPush.ChatRequested(chatId: chatId, member: chat.member, pricePerMinuteCents: price, expiresAt: expiresAt),
+            to: [request.advisorId])
+        return chat
     }
 
     func accept(_ request: Chat.ChatRequest, caller: Caller) async throws -> Chat.Summary {
         let advisorId = try Self.accountId(of: caller)
-        try await database.transaction { connection in
+        let memberId = try await database.transaction { connection -> UUID in
             let chat = try Self.participantChat(request.chatId, of: advisorId, forUpdate: true, on: connection)
             guard try chat.decode("advisor_id", as: UUID?.self) == advisorId else {
                 throw ServiceError(.forbidden, "only the advisor accepts a chat")
@@ -124,7 +130,9 @@ struct ChatHandlers: Sendable {
                 Chat.MinuteStarted(
                     chatId: request.chatId, memberId: memberId, advisorId: advisorId, minute: 1,
                     pricePerMinuteCents: try chat.decode("price_cents"), at: now), on: connection)
+            return memberId
         }
+        await streams.push(StreamPush.ChatAnswered.accepted(request.chatId), to: [memberId, advisorId])
         return try await summary(request.chatId, for: advisorId)
     }
 
@@ -166,7 +174,7 @@ struct ChatHandlers: Sendable {
             let outcome = try decide(chat, try chat.decode("status"))
             try Self.close(chat, status: outcome.status, reason: outcome.reason, releaseTo: outcome.releaseTo, on: connection)
         }
-        await ChatRelease.release(chatId, database: database, bus: bus, logger: logger)
+        await ChatRelease.release(chatId, database: database, bus: bus, streams: streams, logger: logger)
     }
 
     /// Writes a chat's end and announces it; the advisor's release is left to `ChatRelease`. Ending

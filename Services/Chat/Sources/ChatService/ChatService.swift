@@ -14,14 +14,18 @@ public enum ChatService {
             consumes: [ChatClock.billingSubscription],
             maintenance: { resources in
                 [
-                    ChatExpiry.task(bus: resources.bus, logger: resources.logger),
-                    ChatRelease.task(bus: resources.bus, logger: resources.logger),
-                    ChatClock.task(silenceSeconds: settings.silenceSeconds, bus: resources.bus, logger: resources.logger),
+                    ChatExpiry.task(bus: resources.bus, streams: resources.streams, logger: resources.logger),
+                    ChatRelease.task(bus: resources.bus, streams: resources.streams, logger: resources.logger),
+                    ChatClock.task(
+                        silenceSeconds: settings.silenceSeconds, bus: resources.bus, streams: resources.streams,
+                        logger: resources.logger),
                 ]
             },
             privacy: ChatPrivacy.hooks(sealing: sealing)
         ) { worker, resources in
-            let handlers = ChatHandlers(database: resources.database, bus: resources.bus, settings: settings, logger: resources.logger)
+            let handlers = ChatHandlers(
+                database: resources.database, bus: resources.bus, streams: resources.streams, settings: settings,
+                logger: resources.logger)
             worker.handle(Chat.RequestChat.self) { try await handlers.request($0, caller: $1.caller) }
             worker.handle(Chat.Accept.self) { try await handlers.accept($0, caller: $1.caller) }
             worker.handle(Chat.Decline.self) { try await handlers.decline($0, caller: $1.caller) }
@@ -30,6 +34,8 @@ public enum ChatService {
             worker.handle(Chat.History.self) { try await handlers.history($0, caller: $1.caller) }
             worker.handle(Chat.Send.self) { try await handlers.send($0, caller: $1.caller) }
             worker.handle(Chat.Messages.self) { try await handlers.messages($0, caller: $1.caller) }
+            worker.handle(Chat.Typing.self) { try await handlers.typing($0, caller: $1.caller) }
+            worker.handle(Chat.MarkRead.self) { try await handlers.markRead($0, caller: $1.caller) }
             worker.handle(Chat.StaffTranscript.self) { try await handlers.staffTranscript($0, caller: $1.caller) }
         }
     }

@@ -7,14 +7,17 @@ import Store
 
 /// Giving advisors back to the directory once their chat is over: right after the chat ends, and
 /// again every second for any the directory did not confirm (it was unreachable, or this process
-/// stopped in between), so no advisor stays busy after their chat.
+/// stopped in between), so no advisor stays busy after their chat. Once given back, both sides
+/// are told on the stream (`chat.declined` or `chat.ended`), whichever way the chat ended.
 enum ChatRelease {
-    static func release(_ chatId: UUID, database: Database, bus: BusClient, logger: Logger) async {
+    static func release(_ chatId: UUID, database: Database, bus: BusClient, streams: StreamPushes, logger: Logger) async {
         do {
             let pending = try await database.withConnection { connection in
                 try connection.queryOne(
-                    "SELECT advisor_id, release_to FROM chats WHERE id = $1 AND release_to IS NOT NULL AND released_at IS NULL",
-                    chatId)
+                    """
+                    SELECT member_id, advisor_id, release_to, status, end_reason, minutes_started FROM chats
+                    WHERE id = $1 AND release_to IS NOT NULL AND released_at IS NULL
+                    """, chatId)
             }
             guard let pending else { return }
             // An advisor erased meanwhile, or a profile gone from the directory: nobody to give back.
@@ -28,19 +31,28 @@ enum ChatRelease {
             _ = try await database.withConnection { connection in
                 try connection.execute("UPDATE chats SET released_at = now() WHERE id = $1", chatId)
             }
+            let people = [try pending.decode("member_id", as: UUID?.self), try pending.decode("advisor_id", as: UUID?.self)]
+            if try pending.decode("status", as: String.self) == "declined" {
+                await streams.push(StreamPush.ChatAnswered.declined(chatId), to: people)
+            } else {
+                await streams.push(
+                    StreamPush.ChatEnded(
+                        chatId: chatId, reason: try pending.decode("end_reason", as: String?.self) ?? "ended",
+                        minutes: try pending.decode("minutes_started")), to: people)
+            }
         } catch {
             logger.warning("advisor not given back yet", metadata: ["chat.id": "\(chatId)", "error": "\(error)"])
         }
     }
 
-    static func task(bus: BusClient, logger: Logger) -> MaintenanceTask {
+    static func task(bus: BusClient, streams: StreamPushes, logger: Logger) -> MaintenanceTask {
         MaintenanceTask(name: "chat.release-advisors", interval: .seconds(1)) { database in
             let chats = try await database.withConnection { connection in
                 try connection.query(
                     "SELECT id FROM chats WHERE release_to IS NOT NULL AND released_at IS NULL ORDER BY ended_at LIMIT 100"
                 ).map { try $0.decode("id", as: UUID.self) }
             }
-            for chat in chats { await release(chat, database: database, bus: bus, logger: logger) }
+            for chat in chats { await release(chat, database: database, bus: bus, streams: streams, logger: logger) }
             return chats.count
         }
     }
@@ -49,7 +61,7 @@ enum ChatRelease {
 /// A chat asked for and not accepted in time expires: the member is told (the event), and the
 /// advisor is set offline, as a missed request is on live-advice platforms.
 enum ChatExpiry {
-    static func task(bus: BusClient, logger: Logger) -> MaintenanceTask {
+    static func task(bus: BusClient, streams: StreamPushes, logger: Logger) -> MaintenanceTask {
         MaintenanceTask(name: "chat.expire-requests", interval: .seconds(1)) { database in
             let expired = try await database.transaction { connection -> [UUID] in
                 let rows = try connection.query(
@@ -62,7 +74,7 @@ enum ChatExpiry {
                 }
                 return try rows.map { try $0.decode("id", as: UUID.self) }
             }
-            for chat in expired { await ChatRelease.release(chat, database: database, bus: bus, logger: logger) }
+            for chat in expired { await ChatRelease.release(chat, database: database, bus: bus, streams: streams, logger: logger) }
             return expired.count
         }
     }
@@ -72,7 +84,7 @@ enum ChatExpiry {
 /// which billing charges), and a chat where both sides stayed silent for `CHAT_SILENCE_SECONDS`
 /// ends (`timeout`).
 enum ChatClock {
-    static func task(silenceSeconds: Int, bus: BusClient, logger: Logger) -> MaintenanceTask {
+    static func task(silenceSeconds: Int, bus: BusClient, streams: StreamPushes, logger: Logger) -> MaintenanceTask {
         MaintenanceTask(name: "chat.clock", interval: .seconds(1)) { database in
             let (announced, silent) = try await database.transaction { connection -> (Int, [UUID]) in
                 let due = try connection.query(
@@ -109,7 +121,7 @@ enum ChatClock {
                 }
                 return (announced, silent)
             }
-            for chat in silent { await ChatRelease.release(chat, database: database, bus: bus, logger: logger) }
+            for chat in silent { await ChatRelease.release(chat, database: database, bus: bus, streams: streams, logger: logger) }
             return announced + silent.count
         }
     }

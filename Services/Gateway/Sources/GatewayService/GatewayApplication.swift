@@ -3,7 +3,10 @@ import Foundation
 public import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
+import HummingbirdWebSocket
 public import Logging
+import Models
+import NIOCore
 import NIOSSL
 import ServiceKit
 
@@ -18,8 +21,17 @@ public func buildGatewayRouter(
     bus: BusClient, secureCookies: Bool = false, sessionCacheLifetime: Duration = .seconds(2),
     exportDeadline: Duration = .seconds(5), trustedProxies: TrustedProxies = .none
 ) -> Router<GatewayRequestContext> {
-    let router = Router(context: GatewayRequestContext.self)
     let sessions = SessionCache(bus: bus, lifetime: sessionCacheLifetime)
+    return buildGatewayRouter(
+        bus: bus, sessions: sessions, streamGate: StreamGate(sessions: sessions, allowedOrigins: []),
+        secureCookies: secureCookies, exportDeadline: exportDeadline, trustedProxies: trustedProxies)
+}
+
+func buildGatewayRouter(
+    bus: BusClient, sessions: SessionCache, streamGate: StreamGate, secureCookies: Bool, exportDeadline: Duration,
+    trustedProxies: TrustedProxies
+) -> Router<GatewayRequestContext> {
+    let router = Router(context: GatewayRequestContext.self)
     router.add(middleware: RequestTraceMiddleware<GatewayRequestContext>())
     router.add(middleware: AuthenticationMiddleware(sessions: sessions, proxies: trustedProxies))
     router.add(middleware: ProblemMiddleware<GatewayRequestContext>())
@@ -33,25 +45,62 @@ public func buildGatewayRouter(
     StaffRoutes(bus: bus, exports: exports).register(on: router)
     DirectoryRoutes(bus: bus).register(on: router)
     ChatRoutes(bus: bus).register(on: router)
+    streamGate.register(on: router)
     return router
 }
 
-/// Builds the gateway application, with TLS when the settings name a certificate.
-public func buildGatewayApplication(
-    settings: GatewaySettings, bus: BusClient, logger: Logger,
+/// Builds the gateway application, with TLS when the settings name a certificate: the routes,
+/// and `GET /v1/stream` upgraded to a WebSocket served by `hub`.
+func buildGatewayApplication(
+    settings: GatewaySettings, bus: BusClient, hub: StreamHub, logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
+    let sessions = SessionCache(bus: bus)
+    let gate = StreamGate(sessions: sessions, allowedOrigins: settings.stream.allowedOrigins)
     let router = buildGatewayRouter(
-        bus: bus, secureCookies: settings.tls != nil, trustedProxies: settings.trustedProxies)
+        bus: bus, sessions: sessions, streamGate: gate, secureCookies: settings.tls != nil, exportDeadline: .seconds(5),
+        trustedProxies: settings.trustedProxies)
     let configuration = ApplicationConfiguration(
         address: .hostname(settings.host, port: settings.port), serverName: "advisor-gateway")
+    let stream = settings.stream
+    let http = HTTPServerBuilder.http1WebSocketUpgrade(
+        configuration: .init(
+            ws: .init(
+                maxFrameSize: stream.maxClientMessageBytes, autoPing: .enabled(timePeriod: stream.pingInterval),
+                closeTimeout: stream.closeTimeout, validateUTF8: true))
+    ) { request, channel, logger in
+        guard request.path?.split(separator: "?", maxSplits: 1).first == "/v1/stream" else { return .dontUpgrade }
+        let admission = await gate.admit(path: request.path ?? "", authority: request.authority, headers: request.headerFields)
+        var headers = HTTPFields()
+        if case .success(let admitted) = admission, let subprotocol = admitted.subprotocol {
+            headers[.secWebSocketProtocol] = subprotocol
+        }
+        return .upgrade(headers) { inbound, outbound, context in
+            switch admission {
+            case .success(let admitted):
+                // A bounded kernel buffer per connection: memory stays small with thousands of
+                // clients, and one that stops reading reaches its send queue's limit soon.
+                try? await channel.setOption(ChannelOptions.socketOption(.so_sndbuf), value: stream.socketSendBufferBytes)
+                let connection = StreamConnection(
+                    session: admitted.session, doNotTrack: admitted.doNotTrack, queueLimit: stream.queueLimit)
+                await connection.serve(
+                    inbound: inbound, outbound: outbound, channel: channel, resume: admitted.resume, hub: hub,
+                    sessions: sessions, settings: stream, logger: context.logger)
+            case .failure(let refusal):
+                // A browser script sees only close codes, never the handshake's status: a refusal
+                // is an upgrade closed at once with a code that says why (docs/api.md).
+                context.logger.info("stream refused", metadata: ["error.code": "\(refusal.code.rawValue)"])
+                try await outbound.close(StreamConnection.Closing.refused(refusal).code, reason: refusal.message)
+            }
+        }
+    }
     let server: HTTPServerBuilder
     if let tls = settings.tls {
         let certificates = try NIOSSLCertificate.fromPEMFile(tls.certificatePath).map { NIOSSLCertificateSource.certificate($0) }
         let key = try NIOSSLPrivateKey(file: tls.keyPath, format: .pem)
-        server = try .tls(.http1(), tlsConfiguration: .makeServerConfiguration(certificateChain: certificates, privateKey: .privateKey(key)))
+        server = try .tls(http, tlsConfiguration: .makeServerConfiguration(certificateChain: certificates, privateKey: .privateKey(key)))
     } else {
-        server = .http1()
+        server = http
     }
     return Application(
         router: router, server: server, configuration: configuration,

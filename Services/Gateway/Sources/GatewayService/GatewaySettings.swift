@@ -12,9 +12,11 @@ public struct GatewaySettings: Sendable {
     /// header (`GATEWAY_FORWARDED_HEADER`: `x-forwarded-for`, the default, or `forwarded`) names
     /// the client; empty (the default) trusts none.
     public var trustedProxies: TrustedProxies
+    public var stream: StreamSettings
 
     public init(reading reader: inout ConfigReader) {
         process = ProcessSettings(reading: &reader)
+        stream = StreamSettings(reading: &reader)
         host = reader.string("GATEWAY_HOST", default: "127.0.0.1")
         port = reader.int("GATEWAY_PORT", default: 8080, in: 0...65535)
         var networks: [IPNetwork] = []
@@ -36,5 +38,35 @@ public struct GatewaySettings: Sendable {
             tls = nil
             reader.problem("GATEWAY_TLS_CERT and GATEWAY_TLS_KEY go together: set both or neither")
         }
+    }
+}
+
+/// The settings of `GET /v1/stream`.
+public struct StreamSettings: Sendable {
+    /// `GATEWAY_ALLOWED_ORIGINS`: comma-separated origins (`https://app.example.com`) whose pages
+    /// may open the stream, besides the gateway's own.
+    public var allowedOrigins: Set<String> = []
+    /// `GATEWAY_STREAM_QUEUE`: messages waiting for one client before it is closed as too slow.
+    public var queueLimit = 256
+    /// `GATEWAY_STREAM_SEND_BUFFER_BYTES`: the kernel's send buffer of each stream connection.
+    public var socketSendBufferBytes = 64 * 1024
+    /// `GATEWAY_STREAM_PING_SECONDS`: how often the gateway pings; a client that misses a pong is closed.
+    public var pingInterval = Duration.seconds(20)
+    public var closeTimeout = Duration.seconds(5)
+    /// How often a connection's session is checked again (signed out or erased people are closed).
+    public var sessionCheckInterval = Duration.seconds(60)
+    public var maxClientMessageBytes = 64 * 1024
+    public var messageBurst = 40
+    public var messagesPerSecond = 20
+    public var maxWatchedAdvisors = 200
+
+    public init() {}
+
+    init(reading reader: inout ConfigReader) {
+        allowedOrigins = Set(reader.list("GATEWAY_ALLOWED_ORIGINS"))
+        queueLimit = reader.int("GATEWAY_STREAM_QUEUE", default: queueLimit, in: 8...100_000)
+        socketSendBufferBytes = reader.int(
+            "GATEWAY_STREAM_SEND_BUFFER_BYTES", default: socketSendBufferBytes, in: 4096...(16 * 1024 * 1024))
+        pingInterval = .seconds(reader.int("GATEWAY_STREAM_PING_SECONDS", default: 20, in: 1...3600))
     }
 }

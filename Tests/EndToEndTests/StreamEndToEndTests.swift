@@ -1,0 +1,212 @@
+import Foundation
+import Models
+import NIOWebSocket
+import Testing
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `GET /v1/stream` through real gateways, broker and services, with real WebSocket clients
+/// (docs/api.md "The stream").
+@Suite(.serialized, .timeLimit(.minutes(4)))
+struct StreamEndToEndTests {
+    /// A member and an advisor in an accepted chat; the chat's id.
+    static func activeChat(
+        _ platform: AccountsPlatform, member: (id: String, token: String), advisor: (id: String, token: String)
+    ) async throws -> String {
+        let requested = try await platform.request("POST", "/v1/chats", token: member.token, json: ["advisorId": advisor.id])
+        let chat = try #require(requested.object["id"] as? String, "\(requested.text)")
+        #expect(try await platform.request("POST", "/v1/chats/\(chat)/accept", token: advisor.token).status == 200)
+        return chat
+    }
+
+    static func say(_ platform: AccountsPlatform, _ text: String, in chat: String, token: String, id: String) async throws -> Int {
+        let sent = try await platform.request(
+            "POST", "/v1/chats/\(chat)/messages", token: token, json: ["text": text, "clientMessageId": id])
+        #expect(sent.status == 201, "\(sent.text)")
+        return try #require(sent.object["seq"] as? Int)
+    }
+
+    @Test("a chat lived on the stream across two gateways; a third person sees nothing and cannot post")
+    func liveChatAcrossGateways() async throws {
+        try await AccountsPlatform.with(
+            gatewayEnvironment: StreamClient.gatewayEnvironment, serviceEnvironment: ChatEndToEndTests.environment
+        ) { platform in
+            let other = try await platform.startGateway(environment: StreamClient.gatewayEnvironment)
+            let advisor = try await ChatEndToEndTests.onlineAdvisor(platform)
+            let member = try await ChatEndToEndTests.member(platform)
+            let stranger = try await ChatEndToEndTests.member(platform, name: "Nosy Neighbour")
+            // The member on the first gateway by cookie, the advisor on the second by subprotocol.
+            let memberStream = try await StreamClient.connect(platform.gateway, as: .cookie(member.token))
+            let advisorStream = try await StreamClient.connect(other.url, as: .subprotocol(advisor.token))
+            let strangerStream = try await StreamClient.connect(platform.gateway, as: .subprotocol(stranger.token))
+
+            try memberStream.send(["type": "advisors.watch", "advisorIds": [advisor.id]])
+            try await memberStream.next("watching") { $0["type"] as? String == "advisors.watching" }
+            let requested = try await platform.request("POST", "/v1/chats", token: member.token, json: ["advisorId": advisor.id])
+            let chat = try #require(requested.object["id"] as? String)
+            let asked = try await advisorStream.next("the advisor is asked") { $0["type"] as? String == "chat.requested" }
+            #expect(asked["chatId"] as? String == chat)
+            #expect((asked["member"] as? [String: Any])?["displayName"] as? String == "Curious Cat")
+            try await memberStream.next("the watched advisor is busy") {
+                $0["type"] as? String == "advisor.status" && $0["advisorId"] as? String == advisor.id && $0["status"] as? String == "busy"
+            }
+            #expect(try await platform.request("POST", "/v1/chats/\(chat)/accept", token: advisor.token).status == 200)
+            try await memberStream.next("accepted") { $0["type"] as? String == "chat.accepted" && $0["chatId"] as? String == chat }
+
+            // Sent on the stream by the member: acknowledged to them, delivered to the advisor on the other gateway.
+            try memberStream.send(["type": "chat.send", "chatId": chat, "text": "Is he the one? 💫", "clientMessageId": "s1"])
+            let ack = try await memberStream.next("the send is acknowledged") { $0["type"] as? String == "chat.sent" }
+            #expect((ack["message"] as? [String: Any])?["seq"] as? Int == 1)
+            let delivered = try await advisorStream.next("the advisor gets it") { $0["type"] as? String == "chat.message" }
+            #expect(delivered["text"] as? String == "Is he the one? 💫" && delivered["senderId"] as? String == member.id)
+            // The same clientMessageId again: the first answer, one message.
+            try memberStream.send(["type": "chat.send", "chatId": chat, "text": "Is he the one? 💫", "clientMessageId": "s1"])
+            let again = try await memberStream.next("the retry is acknowledged") { $0["type"] as? String == "chat.sent" }
+            #expect((again["message"] as? [String: Any])?["id"] as? String == (ack["message"] as? [String: Any])?["id"] as? String)
+            let bad = try await { () async throws -> [String: Any] in
+                try memberStream.send(["type": "chat.send", "chatId": chat, "text": "", "clientMessageId": "s2"])
+                return try await memberStream.next("an empty message is refused") { $0["type"] as? String == "error" }
+            }()
+            #expect((bad["error"] as? [String: Any])?["status"] as? Int == 422, "\(bad)")
+
+            try advisorStream.send(["type": "chat.typing", "chatId": chat])
+            try await memberStream.next("typing") { $0["type"] as? String == "chat.typing" && $0["senderId"] as? String == advisor.id }
+            try advisorStream.send(["type": "chat.read", "chatId": chat, "seq": 1])
+            try await memberStream.next("read up to 1") { $0["type"] as? String == "chat.read" && $0["seq"] as? Int == 1 }
+            _ = try await Self.say(platform, "Patience; spring brings news.", in: chat, token: advisor.token, id: "a1")
+            try await memberStream.next("the advisor's answer") { $0["type"] as? String == "chat.message" && $0["seq"] as? Int == 2 }
+
+            // The third person: cannot post or type into the chat, and was sent nothing of it.
+            try strangerStream.send(["type": "chat.send", "chatId": chat, "text": "hi", "clientMessageId": "x1"])
+            let refused = try await strangerStream.next("refused") { $0["type"] as? String == "error" }
+            #expect((refused["error"] as? [String: Any])?["status"] as? Int == 404, "as if the chat did not exist: \(refused)")
+            try strangerStream.send(["type": "chat.follow", "chatId": chat, "seq": 0])
+            try await strangerStream.next("cannot follow it") { $0["type"] as? String == "error" && $0["chatId"] as? String == chat }
+
+            #expect(try await platform.request("POST", "/v1/chats/\(chat)/end", token: member.token).status == 200)
+            for stream in [memberStream, advisorStream] {
+                let ended = try await stream.next("ended") { $0["type"] as? String == "chat.ended" }
+                #expect(ended["reason"] as? String == "member")
+            }
+            #expect(memberStream.sequence(of: chat) == [1, 2], "their own message too, for their other devices, once")
+            #expect(advisorStream.sequence(of: chat) == [1, 2])
+            let transcript = try await platform.request("GET", "/v1/chats/\(chat)/messages", token: member.token)
+            #expect(transcript.items.count == 2, "one stored message per clientMessageId")
+            #expect(!strangerStream.received.contains { ($0["chatId"] as? String) == chat && $0["type"] as? String != "error" })
+            #expect(!strangerStream.received.contains { "\($0)".contains("spring") || "\($0)".contains("the one") })
+            for stream in [memberStream, advisorStream, strangerStream] { stream.close() }
+        }
+    }
+
+    @Test("who may open the stream: signed in, from an allowed origin; refusals say why; a plain GET is told to upgrade")
+    func admission() async throws {
+        try await AccountsPlatform.with(
+            gatewayEnvironment: ["GATEWAY_ALLOWED_ORIGINS": "https://app.example.com, ws://127.0.0.1"]
+        ) { platform in
+            let member = try await ChatEndToEndTests.member(platform)
+            #expect(try await StreamClient.open(platform.gateway, as: .none).closed() == .unknown(4401))
+            #expect(
+                try await StreamClient.open(platform.gateway, as: .none, query: "?token=\(member.token)").closed() == .unknown(4401),
+                "a token in the URL opens nothing")
+            let hijack = StreamClient.open(platform.gateway, as: .cookie(member.token), headers: ["Origin": "https://evil.example"])
+            #expect(try await hijack.closed() == .unknown(4403), "cross-site WebSocket hijacking is refused")
+            #expect(try await StreamClient.open(platform.gateway, as: .cookie(member.token), query: "?after=nonsense").closed() == .unknown(4422))
+            #expect(hijack.received.isEmpty, "a refused connection is sent nothing")
+
+            // The same answers, as problems, for a plain request.
+            #expect(try await platform.request("GET", "/v1/stream").status == 401)
+            let foreign = try await platform.request("GET", "/v1/stream", token: member.token, headers: ["Origin": "https://evil.example"])
+            #expect(foreign.status == 403, "\(foreign.text)")
+            #expect(try await platform.request("GET", "/v1/stream?after=nonsense", token: member.token).status == 422)
+            let plain = try await platform.request("GET", "/v1/stream", token: member.token)
+            #expect(plain.status == 426 && plain.code == "upgrade_required" && plain.headers["upgrade"] == "websocket", "\(plain.text)")
+
+            let allowed = try await StreamClient.connect(
+                platform.gateway, as: .cookie(member.token), headers: ["Origin": "https://app.example.com"])
+            try allowed.send(["type": "ping"])
+            try await allowed.next("pong") { $0["type"] as? String == "pong" }
+            try allowed.send(["type": "no.such.thing"])
+            try await allowed.next("an unknown type is an error, not a close") { $0["type"] as? String == "error" }
+            allowed.close()
+        }
+    }
+
+    @Test("a gateway killed mid-chat: the client resumes on the other with nothing lost; chat killed -9: nothing lost or doubled")
+    func survivesCrashes() async throws {
+        try await AccountsPlatform.with(
+            gatewayEnvironment: StreamClient.gatewayEnvironment, serviceEnvironment: ChatEndToEndTests.environment
+        ) { platform in
+            let first = try await platform.startGateway(environment: StreamClient.gatewayEnvironment)
+            let advisor = try await ChatEndToEndTests.onlineAdvisor(platform)
+            let member = try await ChatEndToEndTests.member(platform)
+            let chat = try await Self.activeChat(platform, member: member, advisor: advisor)
+            let memberStream = try await StreamClient.connect(first.url, as: .subprotocol(member.token), query: "?after=\(chat):0")
+            for index in 1...3 { _ = try await Self.say(platform, "before \(index)", in: chat, token: advisor.token, id: "b\(index)") }
+            try await memberStream.next("three messages") { $0["type"] as? String == "chat.message" && $0["seq"] as? Int == 3 }
+
+            first.process.signal(SIGKILL)
+            _ = try await memberStream.closed()
+            for index in 4...6 { _ = try await Self.say(platform, "while away \(index)", in: chat, token: advisor.token, id: "w\(index)") }
+            let resumed = try await StreamClient.connect(platform.gateway, as: .cookie(member.token), query: "?after=\(chat):3")
+            _ = try await Self.say(platform, "live 7", in: chat, token: advisor.token, id: "l7")
+            try await resumed.next("the live message after the missed ones") { $0["type"] as? String == "chat.message" && $0["seq"] as? Int == 7 }
+            #expect(resumed.sequence(of: chat) == [4, 5, 6, 7], "exactly what it missed, in order, once")
+
+            // The chat service dies mid-chat; the member retries their send until it answers.
+            let chatProcess = try #require(platform.harness.processes(of: "chat").first)
+            chatProcess.signal(SIGKILL)
+            _ = try await chatProcess.waitForExit()
+            try await platform.harness.startService(
+                "chat", schema: "chat", environment: ChatEndToEndTests.environment[.chat] ?? [:])
+            var stored: Int?
+            for _ in 0..<100 where stored == nil {
+                let reply = try await platform.request(
+                    "POST", "/v1/chats/\(chat)/messages", token: member.token, json: ["text": "still there?", "clientMessageId": "r8"])
+                if reply.status == 201 { stored = reply.object["seq"] as? Int }
+            }
+            #expect(stored == 8)
+            _ = try await Self.say(platform, "yes, 9", in: chat, token: advisor.token, id: "y9")
+            try await resumed.next("after the restart") { $0["type"] as? String == "chat.message" && $0["seq"] as? Int == 9 }
+            #expect(resumed.sequence(of: chat) == [4, 5, 6, 7, 8, 9])
+            let transcript = try await platform.request("GET", "/v1/chats/\(chat)/messages", token: member.token)
+            #expect(transcript.items.compactMap { $0["seq"] as? Int } == Array(1...9), "nothing lost or doubled: \(transcript.text)")
+            resumed.close()
+        }
+    }
+
+    @Test("a client that stops reading is closed with 4000 and resumes without loss; the others stay fast")
+    func slowClient() async throws {
+        try await AccountsPlatform.with(
+            gatewayEnvironment: StreamClient.gatewayEnvironment.merging(["GATEWAY_STREAM_QUEUE": "8"]) { $1 },
+            serviceEnvironment: ChatEndToEndTests.environment
+        ) { platform in
+            let advisor = try await ChatEndToEndTests.onlineAdvisor(platform)
+            let member = try await ChatEndToEndTests.member(platform)
+            let chat = try await Self.activeChat(platform, member: member, advisor: advisor)
+            let slow = try await StreamClient.connect(platform.gateway, as: .cookie(member.token), query: "?after=\(chat):0")
+            let fast = try await StreamClient.connect(platform.gateway, as: .cookie(advisor.token), query: "?after=\(chat):0")
+            slow.pauseReading()
+            // 4,000 characters of four bytes each: the socket's buffers fill after a few dozen.
+            let long = String(repeating: "🌙", count: 3_990)
+            let last = 150
+            for index in 1...last {
+                let seq = try await Self.say(platform, "\(index): \(long)", in: chat, token: advisor.token, id: "m\(index)")
+                try await fast.next("the fast client keeps up") { $0["type"] as? String == "chat.message" && $0["seq"] as? Int == seq }
+            }
+            slow.resumeReading()
+            let code = try await slow.closed()
+            #expect(code == .unknown(4000), "closed with the resume code, got \(String(describing: code))")
+            let seen = slow.sequence(of: chat)
+            #expect(seen == Array(1...(seen.last ?? 0)) && seen.count < last, "in order up to where it fell behind: \(seen)")
+            let resumed = try await StreamClient.connect(
+                platform.gateway, as: .cookie(member.token), query: "?after=\(chat):\(seen.last ?? 0)")
+            // What it missed comes before `ready`.
+            #expect(seen + resumed.sequence(of: chat) == Array(1...last), "nothing lost, nothing twice")
+            #expect(fast.sequence(of: chat) == Array(1...last))
+            fast.close()
+            resumed.close()
+        }
+    }
+}
