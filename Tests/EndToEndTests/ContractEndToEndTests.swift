@@ -126,6 +126,11 @@ struct ContractEndToEndTests {
         parameters = { id = "\(offboardingTarget)" }
         checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
 
+        # The stream is a WebSocket: a plain GET that passes every check is told to upgrade (426).
+        [[operations]]
+        include-operation-id = "openStream"
+        checks.positive_data_acceptance.expected-statuses = ["401", "403", "422", "426"]
+
         # Each sign-out ends the session the next request signs in again for, and sign-ins are
         # limited to 10 per address and account in 15 minutes.
         [[operations]]
