@@ -4,20 +4,32 @@ import json
 import os
 import re
 import subprocess
+import time
+import urllib.error
 import urllib.request
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def call(method, url, body=None, token=None):
+def call(method, url, body=None, token=None, address=None, retries=0):
+    """One JSON call; `address` is sent as X-Forwarded-For (to a gateway that trusts this host), and
+    a 429 or 503 is tried again up to `retries` times, half a second apart."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
     if data is not None:
         request.add_header("Content-Type", "application/json")
     if token:
         request.add_header("Authorization", "Bearer " + token)
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return json.loads(answer.read() or b"null")
+    if address:
+        request.add_header("X-Forwarded-For", address)
+    for attempt in range(retries + 1):
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                return json.loads(answer.read() or b"null")
+        except urllib.error.HTTPError as error:
+            if error.code not in (429, 503) or attempt == retries:
+                raise
+            time.sleep(0.5)
 
 
 def processes(bin_dir, data_dir):

@@ -40,11 +40,18 @@ public enum Chat {
         public var minutes: Int
         /// What the member paid, once billing has settled the chat.
         public var costCents: Int?
+        /// The chat's first minutes that billing made free.
+        public var freeMinutes: Int
+        /// The clock is stopped while the member adds funds.
+        public var paused: Bool
+        /// Where the transcript's paid phase begins: the messages after this `seq` (once the free
+        /// minutes are over).
+        public var paidPhaseAfterSeq: Int64?
 
         public init(
             id: UUID, status: Status, member: Party, advisor: Party, pricePerMinuteCents: Int, requestedAt: Date,
             expiresAt: Date, acceptedAt: Date?, endedAt: Date?, endReason: String?, lastSeq: Int64, minutes: Int = 0,
-            costCents: Int? = nil
+            costCents: Int? = nil, freeMinutes: Int = 0, paused: Bool = false, paidPhaseAfterSeq: Int64? = nil
         ) {
             self.id = id
             self.status = status
@@ -59,6 +66,9 @@ public enum Chat {
             self.lastSeq = lastSeq
             self.minutes = minutes
             self.costCents = costCents
+            self.freeMinutes = freeMinutes
+            self.paused = paused
+            self.paidPhaseAfterSeq = paidPhaseAfterSeq
         }
     }
 
@@ -171,9 +181,12 @@ public enum Chat {
             public var items: [Message]
             /// Pass back as `after` for the next page; nil when there is no more yet.
             public var nextAfter: Int64?
-            public init(items: [Message], nextAfter: Int64?) {
+            /// Where the paid phase begins, once the chat's free minutes are over.
+            public var paidPhaseAfterSeq: Int64?
+            public init(items: [Message], nextAfter: Int64?, paidPhaseAfterSeq: Int64? = nil) {
                 self.items = items
                 self.nextAfter = nextAfter
+                self.paidPhaseAfterSeq = paidPhaseAfterSeq
             }
         }
         public static let maxLimit = 500
@@ -281,14 +294,33 @@ extension Chat {
         /// 1 for the first minute.
         public var minute: Int
         public var pricePerMinuteCents: Int
+        /// One of the free minutes billing granted the chat (`billing.chat-free-minutes.v1`).
+        public var free: Bool
         public var at: Date
-        public init(chatId: UUID, memberId: UUID, advisorId: UUID, minute: Int, pricePerMinuteCents: Int, at: Date) {
+        public init(
+            chatId: UUID, memberId: UUID, advisorId: UUID, minute: Int, pricePerMinuteCents: Int, free: Bool = false, at: Date
+        ) {
             self.chatId = chatId
             self.memberId = memberId
             self.advisorId = advisorId
             self.minute = minute
             self.pricePerMinuteCents = pricePerMinuteCents
+            self.free = free
             self.at = at
+        }
+
+        enum CodingKeys: String, CodingKey { case chatId, memberId, advisorId, minute, pricePerMinuteCents, free, at }
+
+        /// Events written before `free` existed read as paid minutes.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            chatId = try container.decode(UUID.self, forKey: .chatId)
+            memberId = try container.decode(UUID.self, forKey: .memberId)
+            advisorId = try container.decode(UUID.self, forKey: .advisorId)
+            minute = try container.decode(Int.self, forKey: .minute)
+            pricePerMinuteCents = try container.decode(Int.self, forKey: .pricePerMinuteCents)
+            free = try container.decodeIfPresent(Bool.self, forKey: .free) ?? false
+            at = try container.decode(Date.self, forKey: .at)
         }
     }
 
@@ -317,6 +349,56 @@ extension Chat {
 }
 
 extension Billing {
+    /// A chat's first `freeMinutes` minutes are free (a new member's offer); sent when billing
+    /// learns of the request, before it is accepted.
+    public struct FreeMinutes: DomainEvent, Equatable {
+        public static let type = "billing.chat-free-minutes.v1"
+        public var chatId: UUID
+        public var freeMinutes: Int
+        public var at: Date
+        public init(chatId: UUID, freeMinutes: Int, at: Date) {
+            self.chatId = chatId
+            self.freeMinutes = freeMinutes
+            self.at = at
+        }
+    }
+
+    /// The member's funds cover one more minute only: both sides are told (`billing.minute-left`).
+    public struct MinuteLeft: DomainEvent, Equatable {
+        public static let type = "billing.chat-minute-left.v1"
+        public var chatId: UUID
+        public var balanceCents: Int
+        public var at: Date
+        public init(chatId: UUID, balanceCents: Int, at: Date) {
+            self.chatId = chatId
+            self.balanceCents = balanceCents
+            self.at = at
+        }
+    }
+
+    /// The member is adding funds: the chat's clock stops until `ChatResumed`, or until
+    /// `CHAT_PAUSE_SECONDS` pass and the chat ends (`funds_exhausted`). Paused time is not billed.
+    public struct ChatPaused: DomainEvent, Equatable {
+        public static let type = "billing.chat-paused.v1"
+        public var chatId: UUID
+        public var at: Date
+        public init(chatId: UUID, at: Date) {
+            self.chatId = chatId
+            self.at = at
+        }
+    }
+
+    /// The funds arrived: the chat's clock runs again.
+    public struct ChatResumed: DomainEvent, Equatable {
+        public static let type = "billing.chat-resumed.v1"
+        public var chatId: UUID
+        public var at: Date
+        public init(chatId: UUID, at: Date) {
+            self.chatId = chatId
+            self.at = at
+        }
+    }
+
     /// The member's funds ran out during a chat: the chat ends (`funds_exhausted`).
     public struct FundsExhausted: DomainEvent, Equatable {
         public static let type = "billing.chat-funds-exhausted.v1"

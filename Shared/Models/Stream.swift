@@ -99,6 +99,30 @@ public enum StreamPush {
         }
     }
 
+    /// `billing.minute-left`, `billing.paused`, `billing.resumed`: billing's word on a chat, to both
+    /// sides (`balanceCents` with the first only).
+    public struct ChatBilling: Codable, Sendable, Equatable {
+        public var type: String
+        public var chatId: UUID
+        public var balanceCents: Int?
+        public init(type: String, chatId: UUID, balanceCents: Int? = nil) {
+            self.type = type
+            self.chatId = chatId
+            self.balanceCents = balanceCents
+        }
+    }
+
+    /// `chat.paid-phase`: the chat's free minutes are over; the messages after `afterSeq` are paid.
+    public struct PaidPhase: Codable, Sendable, Equatable {
+        public var type = "chat.paid-phase"
+        public var chatId: UUID
+        public var afterSeq: Int64
+        public init(chatId: UUID, afterSeq: Int64) {
+            self.chatId = chatId
+            self.afterSeq = afterSeq
+        }
+    }
+
     /// `advisor.status`: a watched advisor's status changed (from the directory's event).
     public struct AdvisorStatus: Codable, Sendable, Equatable {
         public var type = "advisor.status"

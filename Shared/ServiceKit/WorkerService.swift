@@ -23,8 +23,9 @@ public struct WorkerServiceDefinition: Sendable {
     public var prepare: (@Sendable (Database, Logger) async throws -> Void)?
     /// Registers the service's bus handlers.
     public var register: @Sendable (ServiceWorker, ServiceResources) -> Void
-    /// Events of other services this one applies, per producer.
-    public var consumes: [EventSubscription]
+    /// Events of other services this one applies, per producer, made with the process's
+    /// resources (a subscription may push to people's streams).
+    public var consumes: @Sendable (ServiceResources) -> [EventSubscription]
     /// The service's periodic tasks (its retention rules, and work a service does on its own),
     /// made with the process's resources.
     public var maintenance: @Sendable (ServiceResources) -> [MaintenanceTask]
@@ -36,7 +37,7 @@ public struct WorkerServiceDefinition: Sendable {
 
     public init(
         name: ServiceName, migrations: URL?, migrate: (@Sendable (Database) async throws -> Void)? = nil,
-        prepare: (@Sendable (Database, Logger) async throws -> Void)? = nil, consumes: [EventSubscription] = [],
+        prepare: (@Sendable (Database, Logger) async throws -> Void)? = nil, consumes: @escaping @Sendable (ServiceResources) -> [EventSubscription] = { _ in [] },
         maintenance: @escaping @Sendable (ServiceResources) -> [MaintenanceTask] = { _ in [] }, privacy: PrivacyHooks = .none,
         followsErasures: Bool = true,
         register: @escaping @Sendable (ServiceWorker, ServiceResources) -> Void
@@ -172,7 +173,7 @@ public enum WorkerServiceMain {
         EventReplay.register(on: worker, producer: service, database: database)
         PrivacyHandlers.register(on: worker, service: service, hooks: definition.privacy, database: database)
         definition.register(worker, resources)
-        var subscriptions = definition.consumes
+        var subscriptions = definition.consumes(resources)
         if definition.followsErasures {
             subscriptions.append(PrivacyHandlers.erasureSubscription(service: service, hooks: definition.privacy))
         }

@@ -1,5 +1,7 @@
 import Foundation
+import Logging
 import Models
+import Store
 import NIOWebSocket
 import Testing
 import TestSupport
@@ -207,6 +209,89 @@ struct StreamEndToEndTests {
             #expect(fast.sequence(of: chat) == Array(1...last))
             fast.close()
             resumed.close()
+        }
+    }
+
+    /// Publishes `event` as billing does: through billing's outbox.
+    static func billingSays(_ platform: AccountsPlatform, _ event: some DomainEvent) async throws {
+        let billing = Database(platform.harness.database.config(schema: "billing"), logger: Logger(label: "test"))
+        try await billing.transaction { try Outbox.append(event, on: $0) }
+        await billing.close()
+    }
+
+    /// Runs SQL on the chat schema (to move a chat's clock, or read its outbox).
+    static func chatSQL(_ platform: AccountsPlatform, _ sql: String, _ chat: UUID) async throws -> String {
+        let database = Database(platform.harness.database.config(schema: "chat"), logger: Logger(label: "test"))
+        let text = try await database.withConnection { try $0.queryOne(sql, chat)?.decode("result", as: String?.self) ?? "" }
+        await database.close()
+        return text
+    }
+
+    @Test("billing's word on a chat: free minutes marked where the paid phase begins, minute left, pause (not billed, no messages) and resumption, a pause too long ends it")
+    func billingContract() async throws {
+        try await AccountsPlatform.with(
+            gatewayEnvironment: StreamClient.gatewayEnvironment,
+            serviceEnvironment: [.chat: ["CHAT_ACCEPT_SECONDS": "60", "CHAT_PAUSE_SECONDS": "5"]]
+        ) { platform in
+            let advisor = try await ChatEndToEndTests.onlineAdvisor(platform)
+            let member = try await ChatEndToEndTests.member(platform)
+            let memberStream = try await StreamClient.connect(platform.gateway, as: .cookie(member.token))
+            let advisorStream = try await StreamClient.connect(platform.gateway, as: .cookie(advisor.token))
+            let requested = try await platform.request("POST", "/v1/chats", token: member.token, json: ["advisorId": advisor.id])
+            let chat = try #require(requested.object["id"] as? String)
+            let chatId = try #require(UUID(uuidString: chat))
+            try await Self.billingSays(platform, Billing.FreeMinutes(chatId: chatId, freeMinutes: 1, at: Date()))
+            try await eventually("the chat knows its free minute") {
+                try await platform.request("GET", "/v1/chats/\(chat)", token: member.token).object["freeMinutes"] as? Int == 1
+            }
+            #expect(try await platform.request("POST", "/v1/chats/\(chat)/accept", token: advisor.token).status == 200)
+            _ = try await Self.say(platform, "Is the first minute free?", in: chat, token: member.token, id: "f1")
+
+            // A minute later (the clock moved by a minute), the paid phase begins after message 1.
+            _ = try await Self.chatSQL(platform, "UPDATE chats SET accepted_at = accepted_at - interval '60 seconds' WHERE id = $1 RETURNING ''::text AS result", chatId)
+            for stream in [memberStream, advisorStream] {
+                let marked = try await stream.next("the paid phase") { $0["type"] as? String == "chat.paid-phase" }
+                #expect(marked["afterSeq"] as? Int == 1)
+            }
+            let page = try await platform.request("GET", "/v1/chats/\(chat)/messages", token: advisor.token)
+            #expect(page.object["paidPhaseAfterSeq"] as? Int == 1, "\(page.text)")
+            let minutes = try await Self.chatSQL(
+                platform,
+                """
+                SELECT string_agg((payload ->> 'minute') || ':' || (payload ->> 'free'), ',' ORDER BY id) AS result
+                FROM outbox WHERE type = 'chat.minute-started.v1' AND (payload ->> 'chatId')::uuid = $1
+                """, chatId)
+            #expect(minutes == "1:true,2:false", "minute 1 free, minute 2 paid: \(minutes)")
+
+            try await Self.billingSays(platform, Billing.MinuteLeft(chatId: chatId, balanceCents: 180, at: Date()))
+            for stream in [memberStream, advisorStream] {
+                let left = try await stream.next("a minute left") { $0["type"] as? String == "billing.minute-left" }
+                #expect(left["balanceCents"] as? Int == 180)
+            }
+            try await Self.billingSays(platform, Billing.ChatPaused(chatId: chatId, at: Date()))
+            try await memberStream.next("paused") { $0["type"] as? String == "billing.paused" }
+            try await advisorStream.next("paused") { $0["type"] as? String == "billing.paused" }
+            #expect(try await platform.request("GET", "/v1/chats/\(chat)", token: member.token).object["paused"] as? Bool == true)
+            let hushed = try await platform.request(
+                "POST", "/v1/chats/\(chat)/messages", token: advisor.token, json: ["text": "Still there?", "clientMessageId": "p1"])
+            #expect(hushed.status == 409, "nothing is said while paused: \(hushed.text)")
+            try await eventually("two seconds of pause") {
+                try await Self.chatSQL(platform, "SELECT (paused_at < now() - interval '2 seconds')::text AS result FROM chats WHERE id = $1", chatId) == "true"
+            }
+            try await Self.billingSays(platform, Billing.ChatResumed(chatId: chatId, at: Date()))
+            try await memberStream.next("resumed") { $0["type"] as? String == "billing.resumed" }
+            let unbilled = try await Self.chatSQL(platform, "SELECT paused_seconds::text AS result FROM chats WHERE id = $1", chatId)
+            #expect((Int(unbilled) ?? 0) >= 2, "the pause is taken off the chat's clock: \(unbilled)")
+            _ = try await Self.say(platform, "Funds added, go on.", in: chat, token: member.token, id: "f2")
+
+            // Paused past CHAT_PAUSE_SECONDS: the chat ends, funds exhausted.
+            try await Self.billingSays(platform, Billing.ChatPaused(chatId: chatId, at: Date()))
+            for stream in [memberStream, advisorStream] {
+                let ended = try await stream.next("a pause too long ends the chat", timeout: .seconds(30)) { $0["type"] as? String == "chat.ended" }
+                #expect(ended["reason"] as? String == "funds_exhausted")
+            }
+            memberStream.close()
+            advisorStream.close()
         }
     }
 }

@@ -34,7 +34,7 @@ case "consumer":
     }
     exit(await WorkerServiceMain.run(
         WorkerServiceDefinition(
-            name: CountReceived.service, migrations: migrations, consumes: [subscription], followsErasures: false
+            name: CountReceived.service, migrations: migrations, consumes: { _ in [subscription] }, followsErasures: false
         ) {
             worker, resources in
             worker.handle(CountReceived.self) { request, _ in

@@ -34,6 +34,10 @@ extension ChatHandlers {
             guard try chat.decode("status", as: String.self) == "active" else {
                 throw ServiceError(.chatNotActive, "messages go to a chat under way")
             }
+            // A pause is not billed, so nothing is said during one.
+            guard try chat.decode("paused_at", as: Date?.self) == nil else {
+                throw ServiceError(.chatNotActive, "the chat is paused while funds are added")
+            }
             let seq = try chat.decode("last_seq", as: Int64.self) + 1
             let sealed = try sealing.sealText(request.text, chatKey: chatKey, chatId: request.chatId, seq: seq, senderId: senderId)
             guard
@@ -91,7 +95,7 @@ extension ChatHandlers {
         try rules.check()
         let sealing = self.sealing
         return try await database.withConnection { connection in
-            _ = try Self.participantChat(request.chatId, of: readerId, on: connection)
+            let chat = try Self.participantChat(request.chatId, of: readerId, on: connection)
             let chatKey = try Self.chatKey(request.chatId, for: readerId, sealing: sealing, on: connection)
             let rows = try connection.query(
                 """
@@ -100,7 +104,9 @@ extension ChatHandlers {
                 """, request.chatId, request.after, request.limit + 1)
             let shown = Array(rows.prefix(request.limit))
             let items = try shown.map { try Self.message($0, chatId: request.chatId, chatKey: chatKey, sealing: sealing) }
-            return Chat.Messages.Response(items: items, nextAfter: rows.count > request.limit ? items.last?.seq : nil)
+            return Chat.Messages.Response(
+                items: items, nextAfter: rows.count > request.limit ? items.last?.seq : nil,
+                paidPhaseAfterSeq: try chat.decode("paid_after_seq"))
         }
     }
 

@@ -35,7 +35,7 @@ struct ChatHandlers: Sendable {
 
     static let chatColumns = """
         id, member_id, advisor_id, status, price_cents, requested_at, expires_at, accepted_at, ended_at, end_reason, last_seq,
-        minutes_started, charged_cents
+        minutes_started, charged_cents, free_minutes, paused_at, paid_after_seq
         """
 
     /// The chat if `accountId` takes part in it (locked for update when asked), else 404.
@@ -129,7 +129,8 @@ struct ChatHandlers: Sendable {
             try Outbox.append(
                 Chat.MinuteStarted(
                     chatId: request.chatId, memberId: memberId, advisorId: advisorId, minute: 1,
-                    pricePerMinuteCents: try chat.decode("price_cents"), at: now), on: connection)
+                    pricePerMinuteCents: try chat.decode("price_cents"), free: try chat.decode("free_minutes", as: Int.self) >= 1,
+                    at: now), on: connection)
             return memberId
         }
         await streams.push(StreamPush.ChatAnswered.accepted(request.chatId), to: [memberId, advisorId])
@@ -232,7 +233,8 @@ struct ChatHandlers: Sendable {
             advisor: party(advisor), pricePerMinuteCents: try row.decode("price_cents"), requestedAt: try row.decode("requested_at"),
             expiresAt: try row.decode("expires_at"), acceptedAt: try row.decode("accepted_at"), endedAt: try row.decode("ended_at"),
             endReason: try row.decode("end_reason"), lastSeq: try row.decode("last_seq"), minutes: try row.decode("minutes_started"),
-            costCents: try row.decode("charged_cents"))
+            costCents: try row.decode("charged_cents"), freeMinutes: try row.decode("free_minutes"),
+            paused: try row.decode("paused_at", as: Date?.self) != nil, paidPhaseAfterSeq: try row.decode("paid_after_seq"))
     }
 
     /// The display names accounts gives for these people (none for an erased one).

@@ -11,14 +11,14 @@ public enum ChatService {
         return WorkerServiceDefinition(
             name: .chat,
             migrations: Bundle.module.url(forResource: "Migrations", withExtension: nil),
-            consumes: [ChatClock.billingSubscription],
+            consumes: { resources in [ChatClock.billingSubscription(streams: resources.streams)] },
             maintenance: { resources in
                 [
                     ChatExpiry.task(bus: resources.bus, streams: resources.streams, logger: resources.logger),
                     ChatRelease.task(bus: resources.bus, streams: resources.streams, logger: resources.logger),
                     ChatClock.task(
-                        silenceSeconds: settings.silenceSeconds, bus: resources.bus, streams: resources.streams,
-                        logger: resources.logger),
+                        silenceSeconds: settings.silenceSeconds, pauseSeconds: settings.pauseSeconds, bus: resources.bus,
+                        streams: resources.streams, logger: resources.logger),
                 ]
             },
             privacy: ChatPrivacy.hooks(sealing: sealing)

@@ -81,55 +81,81 @@ enum ChatExpiry {
 }
 
 /// The clock of active chats: each started minute is announced once (`chat.minute-started.v1`,
-/// which billing charges), and a chat where both sides stayed silent for `CHAT_SILENCE_SECONDS`
-/// ends (`timeout`).
+/// which billing charges, marked free within the chat's free minutes), not counting time paused
+/// while the member adds funds. When the free minutes are over the transcript records where the
+/// paid phase begins. A chat where both sides stayed silent for `CHAT_SILENCE_SECONDS` ends
+/// (`timeout`), and one paused longer than `CHAT_PAUSE_SECONDS` ends (`funds_exhausted`).
 enum ChatClock {
-    static func task(silenceSeconds: Int, bus: BusClient, streams: StreamPushes, logger: Logger) -> MaintenanceTask {
+    static func task(silenceSeconds: Int, pauseSeconds: Int, bus: BusClient, streams: StreamPushes, logger: Logger) -> MaintenanceTask {
         MaintenanceTask(name: "chat.clock", interval: .seconds(1)) { database in
-            let (announced, silent) = try await database.transaction { connection -> (Int, [UUID]) in
+            let (announced, over, paidPhases) = try await database.transaction { connection -> (Int, [UUID], [(Row, Int64)]) in
                 let due = try connection.query(
                     """
-                    SELECT \(ChatHandlers.chatColumns), floor(extract(epoch FROM now() - accepted_at) / 60)::int + 1 AS due,
-                        last_activity_at < now() - make_interval(secs => $1::int) AS silent
+                    SELECT \(ChatHandlers.chatColumns),
+                        floor((extract(epoch FROM now() - accepted_at) - paused_seconds) / 60)::int + 1 AS due,
+                        CASE WHEN paused_at IS NOT NULL THEN
+                            CASE WHEN paused_at < now() - make_interval(secs => $2::int) THEN 'funds_exhausted' END
+                        WHEN last_activity_at < now() - make_interval(secs => $1::int) THEN 'timeout' END AS ending
                     FROM chats WHERE status = 'active'
-                        AND (floor(extract(epoch FROM now() - accepted_at) / 60)::int + 1 > minutes_started
-                             OR last_activity_at < now() - make_interval(secs => $1::int))
+                        AND (paused_at < now() - make_interval(secs => $2::int)
+                             OR (paused_at IS NULL
+                                 AND (floor((extract(epoch FROM now() - accepted_at) - paused_seconds) / 60)::int + 1 > minutes_started
+                                      OR last_activity_at < now() - make_interval(secs => $1::int))))
                     ORDER BY accepted_at LIMIT 500 FOR UPDATE SKIP LOCKED
-                    """, silenceSeconds)
+                    """, silenceSeconds, pauseSeconds)
                 var announced = 0
-                var silent: [UUID] = []
+                var over: [UUID] = []
+                var paidPhases: [(Row, Int64)] = []
                 for chat in due {
                     let chatId: UUID = try chat.decode("id")
-                    if try chat.decode("silent", as: Bool.self) {
-                        try ChatHandlers.close(chat, status: "ended", reason: "timeout", releaseTo: "online", on: connection)
-                        silent.append(chatId)
+                    if let reason: String = try chat.decode("ending") {
+                        try ChatHandlers.close(chat, status: "ended", reason: reason, releaseTo: "online", on: connection)
+                        over.append(chatId)
                         continue
                     }
                     let started: Int = try chat.decode("minutes_started")
                     let now: Int = try chat.decode("due")
-                    guard let member: UUID = try chat.decode("member_id"), let advisor: UUID = try chat.decode("advisor_id") else {
-                        continue
-                    }
+                    guard now > started, let member: UUID = try chat.decode("member_id"), let advisor: UUID = try chat.decode("advisor_id")
+                    else { continue }
+                    let free: Int = try chat.decode("free_minutes")
                     for minute in (started + 1)...now {
                         try Outbox.append(
                             Chat.MinuteStarted(
                                 chatId: chatId, memberId: member, advisorId: advisor, minute: minute,
-                                pricePerMinuteCents: try chat.decode("price_cents"), at: Date()), on: connection)
+                                pricePerMinuteCents: try chat.decode("price_cents"), free: minute <= free, at: Date()), on: connection)
                         announced += 1
+                        if free > 0, minute == free + 1 {
+                            let afterSeq: Int64 = try chat.decode("last_seq")
+                            try connection.execute("UPDATE chats SET paid_after_seq = $2 WHERE id = $1", chatId, afterSeq)
+                            paidPhases.append((chat, afterSeq))
+                        }
                     }
                     try connection.execute("UPDATE chats SET minutes_started = $2 WHERE id = $1", chatId, now)
                 }
-                return (announced, silent)
+                return (announced, over, paidPhases)
             }
-            for chat in silent { await ChatRelease.release(chat, database: database, bus: bus, streams: streams, logger: logger) }
-            return announced + silent.count
+            for (chat, afterSeq) in paidPhases {
+                await streams.push(
+                    StreamPush.PaidPhase(chatId: try chat.decode("id"), afterSeq: afterSeq),
+                    to: [try chat.decode("member_id"), try chat.decode("advisor_id")])
+            }
+            for chat in over { await ChatRelease.release(chat, database: database, bus: bus, streams: streams, logger: logger) }
+            return announced + over.count
         }
     }
 
-    /// Billing's word that a member's funds ran out ends the chat (`funds_exhausted`; the release
-    /// task gives the advisor back), and its settlement gives the chat its cost.
-    static var billingSubscription: EventSubscription {
-        EventSubscription(producer: .billing)
+    /// Billing's word on a chat. Its funds-exhausted ends the chat (`funds_exhausted`; the release
+    /// task gives the advisor back); its settlement gives the chat its cost; its free minutes,
+    /// pause and resumption set the clock; a minute left, a pause and a resumption are told to
+    /// both sides on the stream. Those pushes leave as the event is applied: they are hints, and
+    /// an event applied again (after a crash) pushes again.
+    static func billingSubscription(streams: StreamPushes) -> EventSubscription {
+        let push = { @Sendable (message: StreamPush.ChatBilling, row: Row?) in
+            guard let row else { return }
+            let people = [try? row.decode("member_id", as: UUID?.self), try? row.decode("advisor_id", as: UUID?.self)]
+            Task { await streams.push(message, to: people.map { $0 ?? nil }) }
+        }
+        return EventSubscription(producer: .billing)
             .on(Billing.FundsExhausted.self) { event, _, connection in
                 guard
                     let chat = try connection.queryOne(
@@ -139,6 +165,38 @@ enum ChatClock {
             }
             .on(Billing.ChatSettled.self) { event, _, connection in
                 try connection.execute("UPDATE chats SET charged_cents = $2 WHERE id = $1", event.chatId, event.chargedCents)
+            }
+            .on(Billing.FreeMinutes.self) { event, _, connection in
+                try connection.execute(
+                    "UPDATE chats SET free_minutes = $2 WHERE id = $1 AND status IN ('requested', 'active')", event.chatId,
+                    max(0, min(event.freeMinutes, 600)))
+            }
+            .on(Billing.MinuteLeft.self) { event, _, connection in
+                push(
+                    .init(type: "billing.minute-left", chatId: event.chatId, balanceCents: event.balanceCents),
+                    try connection.queryOne(
+                        "SELECT member_id, advisor_id FROM chats WHERE id = $1 AND status = 'active'", event.chatId))
+            }
+            .on(Billing.ChatPaused.self) { event, _, connection in
+                push(
+                    .init(type: "billing.paused", chatId: event.chatId),
+                    try connection.queryOne(
+                        """
+                        UPDATE chats SET paused_at = now() WHERE id = $1 AND status = 'active' AND paused_at IS NULL
+                        RETURNING member_id, advisor_id
+                        """, event.chatId))
+            }
+            .on(Billing.ChatResumed.self) { event, _, connection in
+                // The pause is not billed: the clock skips it, and silence counts from now.
+                push(
+                    .init(type: "billing.resumed", chatId: event.chatId),
+                    try connection.queryOne(
+                        """
+                        UPDATE chats SET paused_seconds = paused_seconds + ceil(extract(epoch FROM now() - paused_at))::int,
+                            paused_at = NULL, last_activity_at = now()
+                        WHERE id = $1 AND status = 'active' AND paused_at IS NOT NULL
+                        RETURNING member_id, advisor_id
+                        """, event.chatId))
             }
     }
 }

@@ -17,7 +17,7 @@ public enum DirectoryService {
                 let seeded = try await DemoData.seedIfEmpty(database)
                 if seeded > 0 { logger.notice("demo advisors added to an empty directory", metadata: ["directory.demo": "\(seeded)"]) }
             },
-            consumes: DirectoryEvents.subscriptions,
+            consumes: { _ in DirectoryEvents.subscriptions },
             maintenance: { resources in
                 [Presence.expiry(graceSeconds: settings.presenceGraceSeconds), PublicNames.refresh(bus: resources.bus)]
                     + (settings.demoData ? [DemoData.presence()] : [])
