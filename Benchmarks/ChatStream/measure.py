@@ -118,7 +118,7 @@ async def main():
     parser.add_argument("--bin-dir", required=True)
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--chats", type=int, default=1000)
-    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--rates", default="500 1000")
     parser.add_argument("--seconds", type=int, default=60)
     options = parser.parse_args()
     members_gateway, advisors_gateway = options.gateways
@@ -157,76 +157,82 @@ async def main():
         await asyncio.gather(*[loop.run_in_executor(pool, begin, i) for i in range(chats)])
 
     everyone = member_clients + advisor_clients
-    print("\n%-34s %9s %9s %9s %9s %7s %7s" % ("", "msgs/s", "p50 ms", "p99 ms", "max ms", "lost", "twice"))
+    shown = ["gateway", "broker", "chat", "postgres"]
+    print("\n%-30s %8s %8s %8s %8s %9s %6s %6s  %s" % (
+        "", "target/s", "msgs/s", "p50 ms", "p99 ms", "max ms", "lost", "twice",
+        "CPU µs per message: " + ", ".join(shown) + "; all"))
+    counter = 0
+    for rate in [int(value) for value in options.rates.split()]:
+        # The echo: ping → pong over the same connections, at the same rate.
+        echo = []
 
-    # The echo: ping → pong over the same connections, at the same rate.
-    echo = []
+        async def ping(i):
+            client = everyone[i % len(everyone)]
+            sent = time.monotonic_ns()
+            await client.socket.send('{"type":"ping"}')
 
-    async def ping(i):
-        client = everyone[i % len(everyone)]
-        sent = time.monotonic_ns()
-        await client.socket.send('{"type":"ping"}')
+            async def wait():
+                echo.append((await client.pongs.get() - sent) / 1e6)
+            asyncio.create_task(wait())
 
-        async def wait():
-            echo.append((await client.pongs.get() - sent) / 1e6)
-        asyncio.create_task(wait())
+        before = cpu_ticks(groups)
+        elapsed = await paced(rate, options.seconds, ping)
+        await asyncio.sleep(1)
+        after = cpu_ticks(groups)
+        cpu = {name: (after.get(name, 0) - before.get(name, 0)) / TICKS * 1e6 / max(1, len(echo)) for name in after}
+        p50, p99, worst = summary(echo)
+        print("%-30s %8d %8.0f %8.1f %8.1f %9.1f %6d %6s  %s" % (
+            "echo (ping → pong, no bus)", rate, len(echo) / elapsed, p50, p99, worst, rate * options.seconds - len(echo), "-",
+            ", ".join("%.0f" % cpu.get(name, 0) for name in shown) + "; %.0f" % sum(cpu.values())), flush=True)
 
-    before = cpu_ticks(groups)
-    elapsed = await paced(options.rate, options.seconds, ping)
-    await asyncio.sleep(1)
-    after = cpu_ticks(groups)
-    p50, p99, worst = summary(echo)
-    print("%-34s %9.0f %9.1f %9.1f %9.1f %7s %7s" % (
-        "echo (ping → pong, no bus)", len(echo) / elapsed, p50, p99, worst, options.rate * options.seconds - len(echo), "-"))
-    echo_cpu = {name: (after.get(name, 0) - before.get(name, 0)) / TICKS * 1e6 / max(1, len(echo)) for name in after}
+        # Chat messages: a random chat each time, member and advisor in turn.
+        latencies = []
+        for client in everyone:
+            client.latencies = latencies
+        expected = {}  # (sender, clientMessageId) -> chat index
 
-    # Chat messages: a random chat each time, member and advisor in turn.
-    latencies = []
-    for client in everyone:
-        client.latencies = latencies
-    expected = {}  # (sender, clientMessageId) -> chat index
+        async def say(i):
+            nonlocal counter
+            counter += 1
+            chat = random.randrange(chats)
+            sender = member_clients[chat] if counter % 2 == 0 else advisor_clients[chat]
+            client_message_id = "b%d" % counter
+            expected[(sender, client_message_id)] = chat
+            text = "%d:%d:%s" % (counter, time.monotonic_ns(), FILLER)
+            await sender.socket.send(json.dumps(
+                {"type": "chat.send", "chatId": chat_ids[chat], "text": text, "clientMessageId": client_message_id}))
 
-    async def say(i):
-        chat = random.randrange(chats)
-        sender = member_clients[chat] if i % 2 == 0 else advisor_clients[chat]
-        client_message_id = "b%d" % i
-        expected[(sender, client_message_id)] = chat
-        text = "%d:%d:%s" % (i, time.monotonic_ns(), FILLER)
-        await sender.socket.send(json.dumps(
-            {"type": "chat.send", "chatId": chat_ids[chat], "text": text, "clientMessageId": client_message_id}))
+        before = cpu_ticks(groups)
+        elapsed = await paced(rate, options.seconds, say)
+        after = cpu_ticks(groups)
+        # Wait until every acknowledged message has reached the other side (or 30 s).
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            acked = sum(1 for sender, cid in expected if cid in sender.acks)
+            if acked == len(expected) and len(latencies) >= acked:
+                break
+            await asyncio.sleep(0.2)
+        for client in everyone:
+            client.latencies = None
+        lost = 0
+        unacknowledged = 0
+        for (sender, client_message_id), chat in expected.items():
+            seq = sender.acks.get(client_message_id)
+            if seq is None:
+                unacknowledged += 1
+                continue
+            other = advisor_clients[chat] if sender is member_clients[chat] else member_clients[chat]
+            if seq not in other.seen.get(chat_ids[chat], set()):
+                lost += 1
+        twice = sum(client.duplicates for client in everyone)
+        cpu = {name: (after.get(name, 0) - before.get(name, 0)) / TICKS * 1e6 / max(1, len(latencies)) for name in after}
+        p50, p99, worst = summary(latencies)
+        print("%-30s %8d %8.0f %8.1f %8.1f %9.1f %6d %6d  %s" % (
+            "chat.send → the other side", rate, len(latencies) / elapsed, p50, p99, worst, lost, twice,
+            ", ".join("%.0f" % cpu.get(name, 0) for name in shown) + "; %.0f" % sum(cpu.values())), flush=True)
+        if unacknowledged:
+            print("  %d sends were not acknowledged within 30 s of the end" % unacknowledged)
 
-    before = cpu_ticks(groups)
-    elapsed = await paced(options.rate, options.seconds, say)
-    after = cpu_ticks(groups)
-    # Wait until every acknowledged message has reached the other side (or 30 s).
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        acked = sum(1 for sender, cid in expected if cid in sender.acks)
-        if acked == len(expected) and len(latencies) >= acked:
-            break
-        await asyncio.sleep(0.2)
-    lost = 0
-    unacknowledged = 0
-    for (sender, client_message_id), chat in expected.items():
-        seq = sender.acks.get(client_message_id)
-        if seq is None:
-            unacknowledged += 1
-            continue
-        other = advisor_clients[chat] if sender is member_clients[chat] else member_clients[chat]
-        if seq not in other.seen.get(chat_ids[chat], set()):
-            lost += 1
-    twice = sum(client.duplicates for client in everyone)
-    p50, p99, worst = summary(latencies)
-    print("%-34s %9.0f %9.1f %9.1f %9.1f %7d %7d" % (
-        "chat.send → the other side", len(latencies) / elapsed, p50, p99, worst, lost, twice))
-    if unacknowledged:
-        print("  %d sends were not acknowledged within 30 s of the end" % unacknowledged)
-    chat_cpu = {name: (after.get(name, 0) - before.get(name, 0)) / TICKS * 1e6 / max(1, len(latencies)) for name in after}
-
-    shown = ["gateway", "broker", "chat", "accounts", "directory", "postgres"]
-    print("\nCPU µs per message  " + "".join("%10s" % name for name in shown) + "%10s" % "all")
-    for label, cpu in (("echo", echo_cpu), ("chat", chat_cpu)):
-        print("%-19s " % label + "".join("%10.0f" % cpu.get(name, 0) for name in shown) + "%10.0f" % sum(cpu.values()))
     print("\ngateway memory per connection: " + ", ".join("%.1f KiB" % value for value in per_connection)
           + " (RSS growth over %d connections each)" % chats)
     for client in everyone:

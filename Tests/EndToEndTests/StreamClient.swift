@@ -145,7 +145,7 @@ final class StreamClient: Sendable {
     func resumeReading() { gate.open() }
 
     /// How the server closed the connection (nil if it was not a clean close), once it has.
-    func closed(timeout: Duration = .seconds(30)) async throws -> WebSocketErrorCode? {
+    func closed(timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation) async throws -> WebSocketErrorCode? {
         let ending = self.ending
         return try await withThrowingTaskGroup(of: WebSocketErrorCode??.self) { group in
             group.addTask {
@@ -158,7 +158,7 @@ final class StreamClient: Sendable {
             }
             let first = try await group.next() ?? nil
             group.cancelAll()
-            return try #require(first, "the connection did not close")
+            return try #require(first, "the connection did not close", sourceLocation: sourceLocation)
         }
     }
 

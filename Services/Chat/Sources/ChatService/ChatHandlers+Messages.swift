@@ -23,32 +23,44 @@ extension ChatHandlers {
             let chat = try Self.participantChat(request.chatId, of: senderId, forUpdate: true, on: connection)
             let people = [try chat.decode("member_id", as: UUID?.self), try chat.decode("advisor_id", as: UUID?.self)]
             let chatKey = try Self.chatKey(request.chatId, for: senderId, sealing: sealing, on: connection)
-            if let earlier = try connection.queryOne(
-                """
-                SELECT id, seq, sender_id, sealed_text, sent_at FROM messages
-                WHERE chat_id = $1 AND sender_id = $2 AND client_message_id = $3
-                """, request.chatId, senderId, request.clientMessageId)
-            {
-                return (try Self.message(earlier, chatId: request.chatId, chatKey: chatKey, sealing: sealing), people)
+            let earlier = {
+                try connection.queryOne(
+                    """
+                    SELECT id, seq, sender_id, sealed_text, sent_at FROM messages
+                    WHERE chat_id = $1 AND sender_id = $2 AND client_message_id = $3
+                    """, request.chatId, senderId, request.clientMessageId
+                ).map { (try Self.message($0, chatId: request.chatId, chatKey: chatKey, sealing: sealing), people) }
             }
-            guard try chat.decode("status", as: String.self) == "active" else {
-                throw ServiceError(.chatNotActive, "messages go to a chat under way")
-            }
-            // A pause is not billed, so nothing is said during one.
-            guard try chat.decode("paused_at", as: Date?.self) == nil else {
+            guard try chat.decode("status", as: String.self) == "active", try chat.decode("paused_at", as: Date?.self) == nil else {
+                // A retry of a message stored before the chat ended still gets its first answer.
+                if let stored = try earlier() { return stored }
+                guard try chat.decode("status", as: String.self) == "active" else {
+                    throw ServiceError(.chatNotActive, "messages go to a chat under way")
+                }
+                // A pause is not billed, so nothing is said during one.
                 throw ServiceError(.chatNotActive, "the chat is paused while funds are added")
             }
             let seq = try chat.decode("last_seq", as: Int64.self) + 1
             let sealed = try sealing.sealText(request.text, chatKey: chatKey, chatId: request.chatId, seq: seq, senderId: senderId)
-            guard
-                let row = try connection.queryOne(
-                    """
+            // Stored and numbered in one statement; a clientMessageId stored before inserts nothing.
+            if let row = try connection.queryOne(
+                """
+                WITH stored AS (
                     INSERT INTO messages (chat_id, seq, id, sender_id, client_message_id, sealed_text) VALUES ($1, $2, $3, $4, $5, $6)
-                    RETURNING id, seq, sender_id, sealed_text, sent_at
-                    """, request.chatId, seq, UUID(), senderId, request.clientMessageId, sealed)
-            else { throw ServiceError(.internalError, "the message was not stored") }
-            try connection.execute("UPDATE chats SET last_seq = $2, last_activity_at = now() WHERE id = $1", request.chatId, seq)
-            return (try Self.message(row, chatId: request.chatId, chatKey: chatKey, sealing: sealing), people)
+                    ON CONFLICT (chat_id, sender_id, client_message_id) DO NOTHING
+                    RETURNING id, sent_at),
+                numbered AS (
+                    UPDATE chats SET last_seq = $2, last_activity_at = now() WHERE id = $1 AND EXISTS (SELECT 1 FROM stored))
+                SELECT id, sent_at FROM stored
+                """, request.chatId, seq, UUID(), senderId, request.clientMessageId, sealed)
+            {
+                let message = Chat.Message(
+                    id: try row.decode("id"), chatId: request.chatId, seq: seq, senderId: senderId, text: request.text,
+                    sentAt: try row.decode("sent_at"))
+                return (message, people)
+            }
+            guard let stored = try earlier() else { throw ServiceError(.internalError, "the message was not stored") }
+            return stored
         }
         await streams.push(StreamPush.ChatMessage(message), to: people)
         return message
@@ -112,11 +124,7 @@ extension ChatHandlers {
 
     /// The chat's key, opened with the reader's own copy.
     static func chatKey(_ chatId: UUID, for accountId: UUID, sealing: TranscriptSealing, on connection: Connection) throws -> Data {
-        guard
-            let row = try connection.queryOne(
-                "SELECT sealed_key FROM chat_keys WHERE chat_id = $1 AND account_id = $2", chatId, accountId)
-        else { throw noSuchChat }
-        return try sealing.openChatKey(try row.decode("sealed_key"), chatId: chatId, for: accountId)
+        try sealing.chatKey(chatId, for: accountId, on: connection)
     }
 
     static func message(_ row: Row, chatId: UUID, chatKey: Data, sealing: TranscriptSealing) throws -> Chat.Message {

@@ -90,7 +90,9 @@ func buildGatewayApplication(
                 // A browser script sees only close codes, never the handshake's status: a refusal
                 // is an upgrade closed at once with a code that says why (docs/api.md).
                 context.logger.info("stream refused", metadata: ["error.code": "\(refusal.code.rawValue)"])
-                try await outbound.close(StreamConnection.Closing.refused(refusal).code, reason: refusal.message)
+                try? await outbound.close(StreamConnection.Closing.refused(refusal).code, reason: refusal.message)
+                // Nothing more is owed to a refused client: the connection ends with the close frame.
+                try? await channel.close()
             }
         }
     }
