@@ -130,6 +130,19 @@ final class AccountsPlatform: Sendable {
         return try #require(reply.object["token"] as? String, "\(reply.text)")
     }
 
+    /// A staff member with `role`, made by a first admin (made for it), signed in: their token.
+    func staffMember(role: String) async throws -> String {
+        let adminEmail = Self.email("admin")
+        try await createAdmin(email: adminEmail, password: Self.password)
+        let admin = try await signIn(email: adminEmail)
+        let email = Self.email(role)
+        let made = try await request(
+            "POST", "/v1/staff/accounts", token: admin,
+            json: ["email": email, "password": Self.password, "displayName": role.capitalized, "roles": [role]])
+        #expect(made.status == 201, "\(made.text)")
+        return try await signIn(email: email)
+    }
+
     /// A unique email for one test, so tests never collide.
     static func email(_ name: String) -> String { "\(name)-\(UUID().uuidString.prefix(8).lowercased())@example.com" }
 

@@ -115,7 +115,7 @@ struct ContractEndToEndTests {
             "setConsents", "createStaff", "staffViewAccount", "registerPartner",
             "searchAdvisors", "advisorReviews", "favorites", "updateAdvisorProfile", "submitCredential", "pendingCredentials",
             "decideCredential", "reviewReports", "chatHistory", "sendChatMessage",
-            "staffChatTranscript",
+            "staffChatTranscript", "statement",
         ]
         checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
 

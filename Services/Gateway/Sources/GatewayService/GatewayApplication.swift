@@ -45,6 +45,7 @@ func buildGatewayRouter(
     StaffRoutes(bus: bus, exports: exports).register(on: router)
     DirectoryRoutes(bus: bus).register(on: router)
     ChatRoutes(bus: bus).register(on: router)
+    BillingRoutes(bus: bus).register(on: router)
     streamGate.register(on: router)
     return router
 }

@@ -1,0 +1,107 @@
+import Foundation
+import Models
+import ServiceKit
+import Store
+
+/// The ledger as its people see it: a member's wallet and statement, an advisor's earnings,
+/// finance's proof of the whole.
+struct BillingHandlers: Sendable {
+    let database: Database
+    let settings: BillingSettings
+
+    static func accountId(of caller: Caller) throws -> UUID {
+        guard let id = caller.accountId else { throw ServiceError(.unauthenticated, "sign in first") }
+        return id
+    }
+
+    func wallet(caller: Caller) async throws -> Billing.Wallet.Response {
+        let member = try Self.accountId(of: caller)
+        guard caller.has(.member) else { throw ServiceError(.forbidden, "wallets are members'") }
+        let settings = self.settings
+        return try await database.withConnection { connection in
+            let balance = try Ledger.balance("wallet", of: member, on: connection)
+            let granted = try connection.queryOne("SELECT count(*)::int AS granted FROM free_grants WHERE member_id = $1", member)?
+                .decode("granted", as: Int.self) ?? 0
+            return Billing.Wallet.Response(
+                balanceCents: balance, heldCents: 0, availableCents: balance,
+                freeChatsLeft: settings.freeMinutes > 0 ? max(0, settings.freeChats - granted) : 0,
+                autoReload: .init(enabled: false, thresholdCents: 0, amountCents: 0))
+        }
+    }
+
+    func statement(_ page: PageRequest, caller: Caller) async throws -> Page<Billing.StatementLine> {
+        let owner = try Self.accountId(of: caller)
+        let cursor = try PageCursor(page)
+        let rows = try await database.withConnection { connection in
+            try connection.query(
+                """
+                SELECT e.id, e.at, e.amount_cents, e.balance_after_cents, t.kind AS transfer_kind, t.chat_id, a.kind AS account_kind
+                FROM entries e JOIN ledger_accounts a ON a.id = e.account_id JOIN transfers t ON t.id = e.transfer_id
+                WHERE a.owner_id = $1 AND e.id < $2 ORDER BY e.id DESC LIMIT $3
+                """, owner, cursor.before, cursor.limit + 1)
+        }
+        return try cursor.page(rows, column: "id") { row in
+            // An advisor's side of a minute is an earning, whichever account paid it.
+            let kind: String = try row.decode("account_kind") == "earnings" ? "earning" : try row.decode("transfer_kind")
+            return Billing.StatementLine(
+                id: try row.decode("id"), at: try row.decode("at"), kind: kind, amountCents: try row.decode("amount_cents"),
+                balanceAfterCents: try row.decode("balance_after_cents"), chatId: try row.decode("chat_id"))
+        }
+    }
+
+    func earnings(caller: Caller) async throws -> Billing.Earnings.Response {
+        let advisor = try Self.accountId(of: caller)
+        guard caller.has(.advisor) else { throw ServiceError(.forbidden, "earnings are advisors'") }
+        let available = try await database.withConnection { try Ledger.balance("earnings", of: advisor, on: $0) }
+        return Billing.Earnings.Response(
+            availableCents: available, pendingCents: 0, paidOutCents: 0, commissionPercent: settings.commissionPercent)
+    }
+
+    func ledgerCheck(caller: Caller) async throws -> Billing.LedgerCheck.Response {
+        guard caller.has(.system) || caller.has(.finance) else {
+            if caller.accountId == nil { throw ServiceError(.unauthenticated, "sign in first") }
+            throw ServiceError(.forbidden, "the ledger check is finance staff's")
+        }
+        // One snapshot for every count and sum.
+        return try await database.transaction { connection in
+            try connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            return try Ledger.check(on: connection)
+        }
+    }
+}
+
+/// What billing holds about a person: their statement; erasure detaches them from the ledger,
+/// whose entries stay (financial records are kept).
+enum BillingPrivacy {
+    struct ExportLine: Codable {
+        var at: Date
+        var account: String
+        var kind: String
+        var amountCents: Int
+        var balanceAfterCents: Int
+        var chatId: UUID?
+    }
+
+    static let hooks = PrivacyHooks(
+        export: { request, connection in
+            let lines = try connection.query(
+                """
+                SELECT e.at, a.kind AS account, t.kind, e.amount_cents, e.balance_after_cents, t.chat_id
+                FROM entries e JOIN ledger_accounts a ON a.id = e.account_id JOIN transfers t ON t.id = e.transfer_id
+                WHERE a.owner_id = $1 ORDER BY e.id
+                """, request.accountId
+            ).map { row in
+                ExportLine(
+                    at: try row.decode("at"), account: try row.decode("account"), kind: try row.decode("kind"),
+                    amountCents: try row.decode("amount_cents"), balanceAfterCents: try row.decode("balance_after_cents"),
+                    chatId: try row.decode("chat_id"))
+            }
+            return try WireCoding.decoder().decode(JSONValue.self, from: try WireCoding.encoder().encode(["statement": lines]))
+        },
+        erase: { id, connection in
+            try connection.execute("UPDATE ledger_accounts SET owner_id = NULL WHERE owner_id = $1", id)
+            try connection.execute("UPDATE chats SET member_id = NULL WHERE member_id = $1", id)
+            try connection.execute("UPDATE chats SET advisor_id = NULL WHERE advisor_id = $1", id)
+            try connection.execute("DELETE FROM free_grants WHERE member_id = $1 OR advisor_id = $1", id)
+        })
+}

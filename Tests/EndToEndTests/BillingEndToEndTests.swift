@@ -1,0 +1,82 @@
+import Foundation
+import Logging
+import Models
+import Store
+import Testing
+import TestSupport
+
+/// Billing's ledger and per-minute charging through the real gateway, broker and services
+/// (docs/api.md "Billing").
+@Suite(.serialized, .timeLimit(.minutes(4)))
+struct BillingEndToEndTests {
+    /// Moves a chat's clock `seconds` into the past (its minutes are real minutes otherwise).
+    static func age(_ platform: AccountsPlatform, chat: UUID, by seconds: Int) async throws {
+        let database = Database(platform.harness.database.config(schema: "chat"), logger: Logger(label: "test"))
+        _ = try await database.withConnection {
+            try $0.execute("UPDATE chats SET accepted_at = accepted_at - make_interval(secs => $2::int) WHERE id = $1", chat, seconds)
+        }
+        await database.close()
+    }
+
+    @Test("a new member's free minutes are paid by promotions, each minute once; an empty wallet ends the chat; the ledger balances")
+    func freeMinutesThenFundsExhausted() async throws {
+        try await AccountsPlatform.with(
+            gatewayEnvironment: StreamClient.gatewayEnvironment, serviceEnvironment: ChatEndToEndTests.environment
+        ) { platform in
+            let advisor = try await ChatEndToEndTests.onlineAdvisor(platform)
+            let member = try await ChatEndToEndTests.member(platform)
+            let wallet = try await platform.request("GET", "/v1/me/wallet", token: member.token)
+            #expect(wallet.status == 200 && wallet.object["balanceCents"] as? Int == 0 && wallet.object["freeChatsLeft"] as? Int == 3, "\(wallet.text)")
+            #expect(try await platform.request("GET", "/v1/me/wallet", token: advisor.token).status == 403)
+            let stream = try await StreamClient.connect(platform.gateway, as: .cookie(member.token))
+
+            let requested = try await platform.request("POST", "/v1/chats", token: member.token, json: ["advisorId": advisor.id])
+            let chat = try #require(requested.object["id"] as? String)
+            let chatId = try #require(UUID(uuidString: chat))
+            try await eventually("billing grants three free minutes") {
+                try await platform.request("GET", "/v1/chats/\(chat)", token: member.token).object["freeMinutes"] as? Int == 3
+            }
+            #expect(try await platform.request("GET", "/v1/me/wallet", token: member.token).object["freeChatsLeft"] as? Int == 2)
+            #expect(try await platform.request("POST", "/v1/chats/\(chat)/accept", token: advisor.token).status == 200)
+            // 249 cents a minute, 30 % commission: the advisor earns 175 of each minute.
+            try await eventually("the first free minute is the advisor's") {
+                try await platform.request("GET", "/v1/advisors/me/earnings", token: advisor.token).object["availableCents"] as? Int == 175
+            }
+
+            // A minute event delivered again (a new event for the same minute) is not charged twice.
+            let chatSchema = Database(platform.harness.database.config(schema: "chat"), logger: Logger(label: "test"))
+            let memberId = try #require(UUID(uuidString: member.id))
+            let advisorId = try #require(UUID(uuidString: advisor.id))
+            try await chatSchema.transaction {
+                try Outbox.append(
+                    Chat.MinuteStarted(chatId: chatId, memberId: memberId, advisorId: advisorId, minute: 1, pricePerMinuteCents: 249, free: true, at: Date()),
+                    on: $0)
+            }
+            await chatSchema.close()
+
+            // Three minutes on: minutes 2 and 3 are free, the wallet cannot pay minute 4.
+            try await Self.age(platform, chat: chatId, by: 180)
+            let warned = try await stream.next("one minute left, after the free ones") { $0["type"] as? String == "billing.minute-left" }
+            #expect(warned["balanceCents"] as? Int == 0)
+            try await stream.next("the chat ends when the wallet is empty") {
+                $0["type"] as? String == "chat.ended" && $0["reason"] as? String == "funds_exhausted"
+            }
+            let earnings = try await platform.request("GET", "/v1/advisors/me/earnings", token: advisor.token)
+            #expect(earnings.object["availableCents"] as? Int == 525 && earnings.object["commissionPercent"] as? Int == 30, "\(earnings.text)")
+            let lines = try await platform.request("GET", "/v1/me/statement", token: advisor.token).items
+            #expect(lines.count == 3 && lines.allSatisfy { $0["kind"] as? String == "earning" && $0["chatId"] as? String == chat }, "\(lines)")
+            #expect(try await platform.request("GET", "/v1/me/statement", token: member.token).items.isEmpty, "promotions paid, not the wallet")
+            try await eventually("the chat is settled at no cost to the member") {
+                try await platform.request("GET", "/v1/chats/\(chat)", token: member.token).object["costCents"] as? Int == 0
+            }
+
+            // Finance proves the ledger; nobody else may ask.
+            #expect(try await platform.request("GET", "/v1/staff/ledger/check", token: member.token).status == 403)
+            let finance = try await platform.staffMember(role: "finance")
+            let check = try await platform.request("GET", "/v1/staff/ledger/check", token: finance)
+            #expect(check.status == 200 && check.object["ok"] as? Bool == true && check.object["totalCents"] as? Int == 0, "\(check.text)")
+            #expect(check.object["transfers"] as? Int == 3, "one transfer per minute charged: \(check.text)")
+            stream.close()
+        }
+    }
+}
