@@ -88,7 +88,7 @@ var targets: [Target] = [
         name: "integration", dependencies: ["IntegrationService"],
         path: "Services/Integration/Sources/integration", swiftSettings: swiftSettings),
     .target(
-        name: "PlatformTool", dependencies: ["Bus", "Store", "ServiceKit", "Models"],
+        name: "PlatformTool", dependencies: ["Bus", "Store", "ServiceKit", "Models", log],
         path: "Services/Platform/Sources/PlatformTool", swiftSettings: swiftSettings),
     .executableTarget(
         name: "platform", dependencies: ["PlatformTool"],

@@ -76,6 +76,11 @@ struct BillingEndToEndTests {
             let check = try await platform.request("GET", "/v1/staff/ledger/check", token: finance)
             #expect(check.status == 200 && check.object["ok"] as? Bool == true && check.object["totalCents"] as? Int == 0, "\(check.text)")
             #expect(check.object["transfers"] as? Int == 3, "one transfer per minute charged: \(check.text)")
+            // The operator's command asks the same question over the bus.
+            let command = try PlatformProcess("platform", arguments: ["ledger-check"], environment: platform.harness.bus)
+            defer { command.stop() }
+            #expect(try await command.waitForExit(timeout: .seconds(30)) == 0, "\(command.log())")
+            #expect(command.log().contains("\"totalCents\" : 0"), "\(command.log())")
             stream.close()
         }
     }

@@ -113,7 +113,7 @@ struct BusEndToEndTests {
                 try await harness.client.serviceStatus(.accounts).instances == 1
             }
             accounts.signal(SIGTERM)
-            #expect(try await accounts.waitForExit() == 0)
+            #expect(try await accounts.waitForExit() == 0, "\(accounts.log().suffix(3000))")
             // DISCONNECT, not heartbeat expiry: well under one heartbeat interval (2.5 s).
             try await Eventually.wait(timeout: .seconds(2), "the broker dropped the worker") {
                 try await harness.client.serviceStatus(.accounts).instances == 0

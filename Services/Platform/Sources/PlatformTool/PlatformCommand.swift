@@ -12,6 +12,8 @@ public enum PlatformCommand {
                          (DATABASE_ADMIN_URL, DB_PASSWORD_<SERVICE> for every service)
           curve-env      print fresh CURVE keys for every process as env-file lines
           probe URL      exit 0 when GET URL answers 2xx within 2 seconds
+          ledger-check   prove billing's ledger: every balance the sum of its entries, the whole
+                         summing to zero (the bus settings: BROKER_ENDPOINT, BUS_CURVE_* or BUS_INSECURE)
         """
 
     /// Runs the command named by `arguments` and returns the process exit status.
@@ -28,6 +30,8 @@ public enum PlatformCommand {
                 print(CurveEnvironment.render(), terminator: "")
             case "probe" where arguments.count == 2:
                 return HTTPProbe.get(arguments[1], timeout: 2) ? 0 : 1
+            case "ledger-check":
+                return try await LedgerCheck.run(environment: ProcessInfo.processInfo.environment)
             default:
                 FileHandle.standardError.write(Data((usage + "\n").utf8))
                 return 2
