@@ -121,3 +121,36 @@ extension Billing {
         }
     }
 }
+
+extension Billing {
+    /// `billing.authorize-chat` (the chat service only): may this member start a paid chat with
+    /// this advisor at this price? Yes when free minutes await them (a first chat with this
+    /// advisor, within their free chats) or their wallet covers a first minute; else 402
+    /// `insufficient_funds`, and the advisor is never asked.
+    public struct AuthorizeChat: BusOperation {
+        public static let service = ServiceName.billing
+        public static let name = "billing.authorize-chat"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var memberId: UUID
+            public var advisorId: UUID
+            public var pricePerMinuteCents: Int
+            public init(memberId: UUID, advisorId: UUID, pricePerMinuteCents: Int) {
+                self.memberId = memberId
+                self.advisorId = advisorId
+                self.pricePerMinuteCents = pricePerMinuteCents
+            }
+        }
+        public typealias Response = Empty
+    }
+}
+
+extension ServiceError.Code {
+    /// Neither free minutes nor the wallet cover what was asked (402).
+    public static let insufficientFunds = ServiceError.Code(rawValue: "insufficient_funds")
+}
+
+extension Billing {
+    /// Billing's own error codes, with their HTTP statuses.
+    public static let errorCodes: [DeclaredErrorCode] = [.init(.insufficientFunds, status: 402)]
+}

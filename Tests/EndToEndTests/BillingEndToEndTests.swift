@@ -70,6 +70,15 @@ struct BillingEndToEndTests {
                 try await platform.request("GET", "/v1/chats/\(chat)", token: member.token).object["costCents"] as? Int == 0
             }
 
+            // No free minutes left with this advisor and an empty wallet: the advisor is never asked.
+            let unfunded = try await platform.request("POST", "/v1/chats", token: member.token, json: ["advisorId": advisor.id])
+            #expect(unfunded.status == 402 && unfunded.code == "insufficient_funds", "\(unfunded.text)")
+            try await eventually("the advisor is free") { try await ChatEndToEndTests.advisorStatus(platform, advisor.id) == "online" }
+            let other = try await ChatEndToEndTests.onlineAdvisor(platform, name: "Orion Blake")
+            let freeAgain = try await platform.request("POST", "/v1/chats", token: member.token, json: ["advisorId": other.id])
+            #expect(freeAgain.status == 201, "a first chat with another advisor is free: \(freeAgain.text)")
+            #expect(try await platform.request("POST", "/v1/chats/\(try #require(freeAgain.object["id"] as? String))/end", token: member.token).status == 200)
+
             // Finance proves the ledger; nobody else may ask.
             #expect(try await platform.request("GET", "/v1/staff/ledger/check", token: member.token).status == 403)
             let finance = try await platform.staffMember(role: "finance")

@@ -57,6 +57,27 @@ struct BillingHandlers: Sendable {
             availableCents: available, pendingCents: 0, paidOutCents: 0, commissionPercent: settings.commissionPercent)
     }
 
+    func authorizeChat(_ request: Billing.AuthorizeChat.Request, caller: Caller) async throws -> Empty {
+        guard caller.has(.system) else { throw ServiceError(.forbidden, "only the chat service asks") }
+        let settings = self.settings
+        let covered = try await database.withConnection { connection -> Bool in
+            if settings.freeMinutes > 0,
+                let row = try connection.queryOne(
+                    """
+                    SELECT count(*)::int AS granted, bool_or(advisor_id = $2) AS with_advisor FROM free_grants WHERE member_id = $1
+                    """, request.memberId, request.advisorId),
+                try row.decode("granted", as: Int.self) < settings.freeChats, try row.decode("with_advisor", as: Bool?.self) != true
+            {
+                return true
+            }
+            return try Ledger.balance("wallet", of: request.memberId, on: connection) >= request.pricePerMinuteCents
+        }
+        guard covered else {
+            throw ServiceError(.insufficientFunds, "add funds first: neither free minutes nor your wallet cover a first minute")
+        }
+        return Empty()
+    }
+
     func ledgerCheck(caller: Caller) async throws -> Billing.LedgerCheck.Response {
         guard caller.has(.system) || caller.has(.finance) else {
             if caller.accountId == nil { throw ServiceError(.unauthenticated, "sign in first") }

@@ -18,6 +18,7 @@ public enum BillingService {
             worker.handle(Billing.Statement.self) { try await handlers.statement($0, caller: $1.caller) }
             worker.handle(Billing.Earnings.self) { _, context in try await handlers.earnings(caller: context.caller) }
             worker.handle(Billing.LedgerCheck.self) { _, context in try await handlers.ledgerCheck(caller: context.caller) }
+            worker.handle(Billing.AuthorizeChat.self) { try await handlers.authorizeChat($0, caller: $1.caller) }
         }
     }
 }

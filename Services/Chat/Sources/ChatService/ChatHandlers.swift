@@ -56,9 +56,10 @@ struct ChatHandlers: Sendable {
 
     /// Records the chat first (one open chat per member), then takes the advisor in the directory
     /// for it (atomic there: of two members, one wins; a retried call for the same chat is the
-    /// same taking). Refused, the chat is deleted; taken, it is announced. A crash in between
-    /// leaves a requested chat that expires and gives the advisor back, since the directory holds
-    /// them for this chat only.
+    /// same taking), then asks billing whether free minutes or the wallet cover a first minute at
+    /// the advisor's price (402 otherwise, and the advisor is given back). Refused, the chat is
+    /// deleted; taken, it is announced. A crash in between leaves a requested chat that expires
+    /// and gives the advisor back, since the directory holds them for this chat only.
     func request(_ request: Chat.RequestChat.Request, caller: Caller) async throws -> Chat.Summary {
         let memberId = try Self.accountId(of: caller)
         guard caller.has(.member) else { throw ServiceError(.forbidden, "only members ask advisors for a chat") }
@@ -91,6 +92,23 @@ struct ChatHandlers: Sendable {
             throw error
         }
         let price = taken.pricePerMinuteCents ?? 0
+        do {
+            _ = try await bus.call(
+                Billing.AuthorizeChat.self, .init(memberId: memberId, advisorId: request.advisorId, pricePerMinuteCents: price),
+                as: .system)
+        } catch {
+            let givenBack = (try? await bus.call(
+                Directory.Engage.self, .init(advisorId: request.advisorId, chatId: chatId, to: .online), as: .system)) != nil
+            // Given back, the chat never was; otherwise the release task gives the advisor back.
+            _ = try? await database.withConnection { connection in
+                try connection.execute(
+                    givenBack
+                        ? "DELETE FROM chats WHERE id = $1"
+                        : "UPDATE chats SET status = 'ended', end_reason = 'member', ended_at = now(), release_to = 'online' WHERE id = $1",
+                    chatId)
+            }
+            throw error
+        }
         try await database.transaction { connection in
             try connection.execute("UPDATE chats SET engaged = true, price_cents = $2 WHERE id = $1", chatId, price)
             try Outbox.append(
