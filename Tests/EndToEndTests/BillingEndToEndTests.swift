@@ -18,6 +18,35 @@ struct BillingEndToEndTests {
         await database.close()
     }
 
+    /// Puts `cents` in a member's wallet as a balanced transfer from the processor's clearing
+    /// account, written straight into billing's ledger (top-ups through a processor are not built yet).
+    static func fund(_ platform: AccountsPlatform, member: String, cents: Int) async throws {
+        let owner = try #require(UUID(uuidString: member))
+        let billing = Database(platform.harness.database.config(schema: "billing"), logger: Logger(label: "test"))
+        try await billing.transaction { connection in
+            try connection.execute(
+                """
+                INSERT INTO ledger_accounts (id, kind, owner_id) VALUES ($1, 'wallet', $2)
+                ON CONFLICT (kind, owner_id) WHERE owner_id IS NOT NULL DO NOTHING
+                """, UUID(), owner)
+            let clearing = try #require(
+                try connection.queryOne("SELECT id, balance_cents FROM ledger_accounts WHERE kind = 'clearing' FOR UPDATE"))
+            let wallet = try #require(
+                try connection.queryOne(
+                    "SELECT id, balance_cents FROM ledger_accounts WHERE kind = 'wallet' AND owner_id = $1 FOR UPDATE", owner))
+            let transfer = "test-funds:\(UUID().uuidString.lowercased())"
+            try connection.execute("INSERT INTO transfers (id, kind) VALUES ($1, 'top-up')", transfer)
+            for (row, amount) in [(clearing, -cents), (wallet, cents)] {
+                let after = try row.decode("balance_cents", as: Int.self) + amount
+                try connection.execute(
+                    "INSERT INTO entries (transfer_id, account_id, amount_cents, balance_after_cents) VALUES ($1, $2, $3, $4)", transfer,
+                    try row.decode("id", as: UUID.self), amount, after)
+                try connection.execute("UPDATE ledger_accounts SET balance_cents = $2 WHERE id = $1", try row.decode("id", as: UUID.self), after)
+            }
+        }
+        await billing.close()
+    }
+
     @Test("a new member's free minutes are paid by promotions, each minute once; an empty wallet ends the chat; the ledger balances")
     func freeMinutesThenFundsExhausted() async throws {
         try await AccountsPlatform.with(
