@@ -268,9 +268,12 @@ public enum Chat {
         /// Started minutes of the active phase (0 when it never began).
         public var minutes: Int
         public var pricePerMinuteCents: Int
+        /// How many of `minutes` were free (billing's `billing.chat-free-minutes.v1`).
+        public var freeMinutes: Int
         public var at: Date
         public init(
-            chatId: UUID, memberId: UUID, advisorId: UUID, reason: String, minutes: Int, pricePerMinuteCents: Int, at: Date
+            chatId: UUID, memberId: UUID, advisorId: UUID, reason: String, minutes: Int, pricePerMinuteCents: Int,
+            freeMinutes: Int = 0, at: Date
         ) {
             self.chatId = chatId
             self.memberId = memberId
@@ -278,7 +281,23 @@ public enum Chat {
             self.reason = reason
             self.minutes = minutes
             self.pricePerMinuteCents = pricePerMinuteCents
+            self.freeMinutes = freeMinutes
             self.at = at
+        }
+
+        enum CodingKeys: String, CodingKey { case chatId, memberId, advisorId, reason, minutes, pricePerMinuteCents, freeMinutes, at }
+
+        /// Events written before `freeMinutes` existed read as having none.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            chatId = try container.decode(UUID.self, forKey: .chatId)
+            memberId = try container.decode(UUID.self, forKey: .memberId)
+            advisorId = try container.decode(UUID.self, forKey: .advisorId)
+            reason = try container.decode(String.self, forKey: .reason)
+            minutes = try container.decode(Int.self, forKey: .minutes)
+            pricePerMinuteCents = try container.decode(Int.self, forKey: .pricePerMinuteCents)
+            freeMinutes = try container.decodeIfPresent(Int.self, forKey: .freeMinutes) ?? 0
+            at = try container.decode(Date.self, forKey: .at)
         }
     }
 }

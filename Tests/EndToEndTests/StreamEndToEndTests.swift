@@ -304,6 +304,13 @@ struct StreamEndToEndTests {
                 let ended = try await stream.next("a pause too long ends the chat", timeout: .seconds(30)) { $0["type"] as? String == "chat.ended" }
                 #expect(ended["reason"] as? String == "funds_exhausted")
             }
+            let announced = try await Self.chatSQL(
+                platform,
+                """
+                SELECT (payload ->> 'minutes') || ':' || (payload ->> 'freeMinutes') AS result
+                FROM outbox WHERE type = 'chat.ended.v1' AND (payload ->> 'chatId')::uuid = $1
+                """, chatId)
+            #expect(announced == "2:1", "chat.ended.v1 says the minutes and how many were free: \(announced)")
             memberStream.close()
             advisorStream.close()
         }

@@ -211,7 +211,8 @@ struct ChatHandlers: Sendable {
             try Outbox.append(
                 Chat.Ended(
                     chatId: chatId, memberId: member, advisorId: advisor, reason: reason, minutes: minutes,
-                    pricePerMinuteCents: try chat.decode("price_cents"), at: now), on: connection)
+                    pricePerMinuteCents: try chat.decode("price_cents"), freeMinutes: min(minutes, try chat.decode("free_minutes")),
+                    at: now), on: connection)
         }
     }
 
