@@ -262,7 +262,7 @@ struct StreamEndToEndTests {
             _ = try await Self.say(platform, "Is the first minute free?", in: chat, token: member.token, id: "f1")
 
             // A minute later (the clock moved by a minute), the paid phase begins after message 1.
-            _ = try await Self.chatSQL(platform, "UPDATE chats SET accepted_at = accepted_at - interval '60 seconds' WHERE id = $1 RETURNING ''::text AS result", chatId)
+            try await BillingEndToEndTests.age(platform, chat: chatId, by: 60)
             for stream in [memberStream, advisorStream] {
                 let marked = try await stream.next("the paid phase") { $0["type"] as? String == "chat.paid-phase" }
                 #expect(marked["afterSeq"] as? Int == 1)

@@ -20,11 +20,9 @@ struct BillingHandlers: Sendable {
         let settings = self.settings
         return try await database.withConnection { connection in
             let balance = try Ledger.balance("wallet", of: member, on: connection)
-            let granted = try connection.queryOne("SELECT count(*)::int AS granted FROM free_grants WHERE member_id = $1", member)?
-                .decode("granted", as: Int.self) ?? 0
             return Billing.Wallet.Response(
                 balanceCents: balance, heldCents: 0, availableCents: balance,
-                freeChatsLeft: settings.freeMinutes > 0 ? max(0, settings.freeChats - granted) : 0,
+                freeChatsLeft: try ChatCharging.freeChatsLeft(member, settings: settings, on: connection),
                 autoReload: .init(enabled: false, thresholdCents: 0, amountCents: 0))
         }
     }
@@ -61,16 +59,8 @@ struct BillingHandlers: Sendable {
         guard caller.has(.system) else { throw ServiceError(.forbidden, "only the chat service asks") }
         let settings = self.settings
         let covered = try await database.withConnection { connection -> Bool in
-            if settings.freeMinutes > 0,
-                let row = try connection.queryOne(
-                    """
-                    SELECT count(*)::int AS granted, bool_or(advisor_id = $2) AS with_advisor FROM free_grants WHERE member_id = $1
-                    """, request.memberId, request.advisorId),
-                try row.decode("granted", as: Int.self) < settings.freeChats, try row.decode("with_advisor", as: Bool?.self) != true
-            {
-                return true
-            }
-            return try Ledger.balance("wallet", of: request.memberId, on: connection) >= request.pricePerMinuteCents
+            try ChatCharging.freeChatsLeft(request.memberId, with: request.advisorId, settings: settings, on: connection) > 0
+                || Ledger.balance("wallet", of: request.memberId, on: connection) >= request.pricePerMinuteCents
         }
         guard covered else {
             throw ServiceError(.insufficientFunds, "add funds first: neither free minutes nor your wallet cover a first minute")

@@ -24,12 +24,23 @@ enum ChatCharging {
             }
     }
 
+    /// How many more advisors `member` may start a chat with on free minutes; with `advisor`,
+    /// none when their free chat with that advisor was had already.
+    static func freeChatsLeft(
+        _ member: UUID, with advisor: UUID? = nil, settings: BillingSettings, on connection: Connection
+    ) throws -> Int {
+        guard settings.freeMinutes > 0,
+            let row = try connection.queryOne(
+                "SELECT count(*)::int AS granted, bool_or(advisor_id = $2) AS with_advisor FROM free_grants WHERE member_id = $1",
+                member, advisor)
+        else { return 0 }
+        if try row.decode("with_advisor", as: Bool?.self) == true { return 0 }
+        return max(0, settings.freeChats - (try row.decode("granted", as: Int.self)))
+    }
+
     /// A member's first chat with each of up to `freeChats` advisors starts with free minutes.
     static func grantFreeMinutes(_ event: Chat.Requested, settings: BillingSettings, on connection: Connection) throws {
-        guard settings.freeMinutes > 0,
-            let granted = try connection.queryOne("SELECT count(*)::int AS granted FROM free_grants WHERE member_id = $1", event.memberId)?
-                .decode("granted", as: Int.self), granted < settings.freeChats
-        else { return }
+        guard try freeChatsLeft(event.memberId, with: event.advisorId, settings: settings, on: connection) > 0 else { return }
         let inserted = try connection.queryOne(
             """
             INSERT INTO free_grants (member_id, advisor_id, chat_id, minutes) VALUES ($1, $2, $3, $4)

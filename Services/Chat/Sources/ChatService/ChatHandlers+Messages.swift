@@ -22,7 +22,7 @@ extension ChatHandlers {
             // The chat's row lock orders the messages: each takes the next number.
             let chat = try Self.participantChat(request.chatId, of: senderId, forUpdate: true, on: connection)
             let people = [try chat.decode("member_id", as: UUID?.self), try chat.decode("advisor_id", as: UUID?.self)]
-            let chatKey = try Self.chatKey(request.chatId, for: senderId, sealing: sealing, on: connection)
+            let chatKey = try sealing.chatKey(request.chatId, for: senderId, on: connection)
             let earlier = {
                 try connection.queryOne(
                     """
@@ -108,7 +108,7 @@ extension ChatHandlers {
         let sealing = self.sealing
         return try await database.withConnection { connection in
             let chat = try Self.participantChat(request.chatId, of: readerId, on: connection)
-            let chatKey = try Self.chatKey(request.chatId, for: readerId, sealing: sealing, on: connection)
+            let chatKey = try sealing.chatKey(request.chatId, for: readerId, on: connection)
             let rows = try connection.query(
                 """
                 SELECT id, seq, sender_id, sealed_text, sent_at FROM messages WHERE chat_id = $1 AND seq > $2
@@ -120,11 +120,6 @@ extension ChatHandlers {
                 items: items, nextAfter: rows.count > request.limit ? items.last?.seq : nil,
                 paidPhaseAfterSeq: try chat.decode("paid_after_seq"))
         }
-    }
-
-    /// The chat's key, opened with the reader's own copy.
-    static func chatKey(_ chatId: UUID, for accountId: UUID, sealing: TranscriptSealing, on connection: Connection) throws -> Data {
-        try sealing.chatKey(chatId, for: accountId, on: connection)
     }
 
     static func message(_ row: Row, chatId: UUID, chatKey: Data, sealing: TranscriptSealing) throws -> Chat.Message {
@@ -160,7 +155,7 @@ extension ChatHandlers {
         guard let reader = people.first else { throw Self.noSuchChat }
         let sealing = self.sealing
         let messages = try await database.withConnection { connection in
-            let chatKey = try Self.chatKey(request.chatId, for: reader, sealing: sealing, on: connection)
+            let chatKey = try sealing.chatKey(request.chatId, for: reader, on: connection)
             return try connection.query(
                 "SELECT id, seq, sender_id, sealed_text, sent_at FROM messages WHERE chat_id = $1 ORDER BY seq", request.chatId
             ).map { try Self.message($0, chatId: request.chatId, chatKey: chatKey, sealing: sealing) }

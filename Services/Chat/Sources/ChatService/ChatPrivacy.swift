@@ -30,7 +30,7 @@ enum ChatPrivacy {
         ).map { row -> ChatRecord in
             let chatId: UUID = try row.decode("id")
             let member: UUID? = try row.decode("member_id")
-            let chatKey = try ChatHandlers.chatKey(chatId, for: id, sealing: sealing, on: connection)
+            let chatKey = try sealing.chatKey(chatId, for: id, on: connection)
             let messages = try connection.query(
                 "SELECT id, seq, sender_id, sealed_text, sent_at FROM messages WHERE chat_id = $1 ORDER BY seq", chatId
             ).map { try ChatHandlers.message($0, chatId: chatId, chatKey: chatKey, sealing: sealing) }
