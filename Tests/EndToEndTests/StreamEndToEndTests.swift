@@ -46,6 +46,10 @@ struct StreamEndToEndTests {
 
             try memberStream.send(["type": "advisors.watch", "advisorIds": [advisor.id]])
             try await memberStream.next("watching") { $0["type"] as? String == "advisors.watching" }
+            // The advisor's heartbeat over the stream keeps them online, as PUT /v1/advisors/me/status does.
+            try advisorStream.send(["type": "presence.heartbeat"])
+            let presence = try await advisorStream.next("the heartbeat's answer") { $0["type"] as? String == "presence" }
+            #expect(presence["status"] as? String == "online" && presence["expiresAt"] is String, "\(presence)")
             let requested = try await platform.request("POST", "/v1/chats", token: member.token, json: ["advisorId": advisor.id])
             let chat = try #require(requested.object["id"] as? String)
             let asked = try await advisorStream.next("the advisor is asked") { $0["type"] as? String == "chat.requested" }
