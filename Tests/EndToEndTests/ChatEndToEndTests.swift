@@ -138,13 +138,17 @@ struct ChatEndToEndTests {
             let offline = try await platform.request("POST", "/v1/chats", token: second.token, json: ["advisorId": advisor.id])
             #expect(offline.status == 409 && offline.code == "advisor_offline")
 
-            // A declined request frees the advisor at once.
+            // The expired chat never began, so its free minutes were not used: the winner, with an
+            // empty wallet, may ask the same advisor again. A declined request frees the advisor at once.
             #expect(try await platform.request("PUT", "/v1/advisors/me/status", token: advisor.token, json: ["status": "online"]).status == 200)
-            let again = try await platform.request("POST", "/v1/chats", token: second.token, json: ["advisorId": advisor.id])
+            let again = try await platform.request("POST", "/v1/chats", token: winner.token, json: ["advisorId": advisor.id])
             let declinedChat = try #require(again.object["id"] as? String, "\(again.text)")
             let declined = try await platform.request("POST", "/v1/chats/\(declinedChat)/decline", token: advisor.token)
             #expect(declined.object["status"] as? String == "declined")
             try await eventually("online again after declining") { try await Self.advisorStatus(platform, advisor.id) == "online" }
+            try await eventually("both free chats given back") {
+                try await platform.request("GET", "/v1/me/wallet", token: winner.token).object["freeChatsLeft"] as? Int == 3
+            }
         }
     }
 

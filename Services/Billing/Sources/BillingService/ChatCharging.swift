@@ -25,13 +25,19 @@ enum ChatCharging {
     }
 
     /// How many more advisors `member` may start a chat with on free minutes; with `advisor`,
-    /// none when their free chat with that advisor was had already.
+    /// none when their free chat with that advisor was had already. A grant whose chat has not
+    /// started a minute does not stop a new chat with that advisor: the advisor takes one chat at
+    /// a time, so that chat is over, and its grant is given back when billing reads its end.
     static func freeChatsLeft(
         _ member: UUID, with advisor: UUID? = nil, settings: BillingSettings, on connection: Connection
     ) throws -> Int {
         guard settings.freeMinutes > 0,
             let row = try connection.queryOne(
-                "SELECT count(*)::int AS granted, bool_or(advisor_id = $2) AS with_advisor FROM free_grants WHERE member_id = $1",
+                """
+                SELECT count(*)::int AS granted,
+                       bool_or(g.advisor_id = $2 AND EXISTS (SELECT 1 FROM transfers t WHERE t.chat_id = g.chat_id)) AS with_advisor
+                FROM free_grants g WHERE g.member_id = $1
+                """,
                 member, advisor)
         else { return 0 }
         if try row.decode("with_advisor", as: Bool?.self) == true { return 0 }
@@ -90,6 +96,12 @@ enum ChatCharging {
             try connection.queryOne(
                 "UPDATE chats SET settled_at = now() WHERE id = $1 AND settled_at IS NULL RETURNING id", event.chatId) != nil
         else { return }
+        if event.minutes == 0 {
+            // Declined or expired before it began: the free minutes were never used.
+            try connection.execute(
+                "DELETE FROM free_grants g WHERE g.chat_id = $1 AND NOT EXISTS (SELECT 1 FROM transfers t WHERE t.chat_id = g.chat_id)",
+                event.chatId)
+        }
         let charged = try connection.queryOne(
             """
             SELECT coalesce(-sum(e.amount_cents), 0)::bigint AS charged FROM transfers t
