@@ -20,6 +20,8 @@ let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummi
 let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
 let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
 let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
+// Outgoing HTTP (the integration service to providers, the sandbox's webhooks): NIO's client.
+let httpClient = Target.Dependency.product(name: "AsyncHTTPClient", package: "async-http-client")
 // `ServiceContext`, the task-local carrier of the request id and trace (no dependencies of its own).
 let instrumentation = Target.Dependency.product(name: "Instrumentation", package: "swift-distributed-tracing")
 
@@ -82,11 +84,26 @@ var targets: [Target] = [
         name: "gateway", dependencies: ["GatewayService"],
         path: "Services/Gateway/Sources/gateway", swiftSettings: swiftSettings),
     .target(
-        name: "IntegrationService", dependencies: ["Bus", "ServiceKit", "Models", log, lifecycle, hummingbird],
+        name: "IntegrationService",
+        dependencies: [
+            "Bus", "ServiceKit", "Models", "Security", log, lifecycle, hummingbird, httpClient, httpTypes,
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+        ],
         path: "Services/Integration/Sources/IntegrationService", swiftSettings: swiftSettings),
     .executableTarget(
         name: "integration", dependencies: ["IntegrationService"],
         path: "Services/Integration/Sources/integration", swiftSettings: swiftSettings),
+    // The outside world for local runs and tests (never deployed): see DESIGN.md "sandbox".
+    .target(
+        name: "SandboxService",
+        dependencies: [
+            "ServiceKit", "Security", log, hummingbird, httpClient, httpTypes, .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ],
+        path: "Services/Sandbox/Sources/SandboxService", swiftSettings: swiftSettings),
+    .executableTarget(
+        name: "sandbox", dependencies: ["SandboxService"],
+        path: "Services/Sandbox/Sources/sandbox", swiftSettings: swiftSettings),
     .target(
         name: "PlatformTool", dependencies: ["Bus", "Store", "ServiceKit", "Models", log],
         path: "Services/Platform/Sources/PlatformTool", swiftSettings: swiftSettings),
@@ -157,7 +174,7 @@ for name in workerServices {
             path: "Services/\(name)/Sources/\(name.lowercased())", swiftSettings: swiftSettings))
 }
 
-let executables = ["broker", "gateway", "integration", "platform"] + workerServices.map { $0.lowercased() }
+let executables = ["broker", "gateway", "integration", "platform", "sandbox"] + workerServices.map { $0.lowercased() }
 
 let package = Package(
     name: "AdvisorPlatform",
@@ -175,6 +192,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: targets
 )

@@ -152,5 +152,155 @@ extension ServiceError.Code {
 
 extension Billing {
     /// Billing's own error codes, with their HTTP statuses.
-    public static let errorCodes: [DeclaredErrorCode] = [.init(.insufficientFunds, status: 402)]
+    public static let errorCodes: [DeclaredErrorCode] = [
+        .init(.insufficientFunds, status: 402), .init(.cardDeclined, status: 402), .init(.idempotencyKeyReused, status: 422),
+        .init(.idempotencyKeyInUse, status: 409),
+    ]
+}
+
+/// Money in: saved cards and top-ups (docs/api.md "Billing").
+extension Billing {
+    /// A saved card as its member sees it.
+    public struct PaymentMethod: Codable, Sendable, Equatable {
+        public var id: UUID
+        public var brand: String
+        public var last4: String
+        public var expMonth: Int
+        public var expYear: Int
+        public var createdAt: Date
+        public init(id: UUID, brand: String, last4: String, expMonth: Int, expYear: Int, createdAt: Date) {
+            self.id = id
+            self.brand = brand
+            self.last4 = last4
+            self.expMonth = expMonth
+            self.expYear = expYear
+            self.createdAt = createdAt
+        }
+    }
+
+    /// `billing.payment-methods`: the calling member's saved cards, newest first.
+    public struct PaymentMethods: BusOperation {
+        public static let service = ServiceName.billing
+        public static let name = "billing.payment-methods"
+        public static let isIdempotent = true
+        public typealias Request = Empty
+        public struct Response: Codable, Sendable, Equatable {
+            public var items: [PaymentMethod]
+            public init(items: [PaymentMethod]) { self.items = items }
+        }
+    }
+
+    /// `billing.payment-methods.add`: saves the card behind a processor token.
+    public struct AddPaymentMethod: BusOperation {
+        public static let service = ServiceName.billing
+        public static let name = "billing.payment-methods.add"
+        public static let timeout = Duration.seconds(20)
+        public struct Request: Codable, Sendable, Equatable {
+            public var processorToken: String
+            public init(processorToken: String) { self.processorToken = processorToken }
+        }
+        public typealias Response = PaymentMethod
+    }
+
+    /// `billing.payment-methods.remove`: forgets a saved card (its sealed reference is deleted).
+    public struct RemovePaymentMethod: BusOperation {
+        public static let service = ServiceName.billing
+        public static let name = "billing.payment-methods.remove"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var id: UUID
+            public init(id: UUID) { self.id = id }
+        }
+        public typealias Response = Empty
+    }
+
+    /// A top-up as its member sees it.
+    public struct TopUp: Codable, Sendable, Equatable {
+        public var id: UUID
+        /// `succeeded`, `pending` (the processor's word awaited) or `declined`.
+        public var status: String
+        public var amountCents: Int
+        public var paymentMethodId: UUID?
+        public var declineCode: String?
+        public var createdAt: Date
+        public init(id: UUID, status: String, amountCents: Int, paymentMethodId: UUID?, declineCode: String?, createdAt: Date) {
+            self.id = id
+            self.status = status
+            self.amountCents = amountCents
+            self.paymentMethodId = paymentMethodId
+            self.declineCode = declineCode
+            self.createdAt = createdAt
+        }
+    }
+
+    /// `billing.top-up`: charges a saved card and credits the wallet, once per idempotency key
+    /// (the bus header's, which the gateway takes from `Idempotency-Key`): the first answer is
+    /// kept for 24 h and given again for the same key and body.
+    public struct CreateTopUp: BusOperation {
+        public static let service = ServiceName.billing
+        public static let name = "billing.top-up"
+        public static let timeout = Duration.seconds(25)
+        public struct Request: Codable, Sendable, Equatable {
+            public var amountCents: Int
+            public var paymentMethodId: UUID
+            public init(amountCents: Int, paymentMethodId: UUID) {
+                self.amountCents = amountCents
+                self.paymentMethodId = paymentMethodId
+            }
+        }
+        public typealias Response = TopUp
+    }
+
+    /// `billing.top-ups.get`: one of the caller's top-ups, as it stands now.
+    public struct GetTopUp: BusOperation {
+        public static let service = ServiceName.billing
+        public static let name = "billing.top-ups.get"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var id: UUID
+            public init(id: UUID) { self.id = id }
+        }
+        public typealias Response = TopUp
+    }
+
+    /// `billing.payment-update` (the integration service only): what the processor's verified
+    /// webhook said about a payment. Applying one twice, or out of order, changes nothing more.
+    public struct PaymentUpdate: BusOperation {
+        public static let service = ServiceName.billing
+        public static let name = "billing.payment-update"
+        public static let isIdempotent = true
+        public enum Kind: String, Codable, Sendable {
+            case succeeded, failed, disputed
+        }
+        public struct Request: Codable, Sendable, Equatable {
+            public var kind: Kind
+            /// Billing's reference given with the charge (the top-up id); disputes name the payment only.
+            public var reference: String?
+            public var paymentId: String
+            public var amountCents: Int
+            public var declineCode: String?
+            /// The processor's dispute (`dp_…`), for `disputed`.
+            public var disputeId: String?
+            public init(
+                kind: Kind, reference: String?, paymentId: String, amountCents: Int, declineCode: String? = nil, disputeId: String? = nil
+            ) {
+                self.kind = kind
+                self.reference = reference
+                self.paymentId = paymentId
+                self.amountCents = amountCents
+                self.declineCode = declineCode
+                self.disputeId = disputeId
+            }
+        }
+        public typealias Response = Empty
+    }
+}
+
+extension ServiceError.Code {
+    /// The processor declined the card (402).
+    public static let cardDeclined = ServiceError.Code(rawValue: "card_declined")
+    /// An `Idempotency-Key` sent again with a different body (422).
+    public static let idempotencyKeyReused = ServiceError.Code(rawValue: "idempotency_key_reused")
+    /// The first request with this `Idempotency-Key` is still being answered (409).
+    public static let idempotencyKeyInUse = ServiceError.Code(rawValue: "idempotency_key_in_use")
 }

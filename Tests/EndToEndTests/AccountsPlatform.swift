@@ -10,17 +10,31 @@ final class AccountsPlatform: Sendable {
     let gateway: String
     /// What the accounts process is started with besides the bus and the database: its data key.
     let accountsEnvironment: [String: String]
+    /// The outside world's payment processor (the sandbox) and the integration service's HTTP
+    /// entry, when the platform was started with `payments`.
+    let payments: Payments?
 
-    private init(harness: PlatformHarness, gateway: String, accountsEnvironment: [String: String]) {
+    struct Payments: Sendable {
+        let sandbox: String
+        let integration: String
+        static let secretKey = "sk_test_e2e"
+        static let webhookSecret = "whsec_e2e"
+    }
+
+    private init(harness: PlatformHarness, gateway: String, accountsEnvironment: [String: String], payments: Payments?) {
         self.harness = harness
         self.gateway = gateway
         self.accountsEnvironment = accountsEnvironment
+        self.payments = payments
     }
 
     /// Starts everything and waits until every process is ready; the gateway also gets
-    /// `gatewayEnvironment`, each service its entry of `serviceEnvironment`.
+    /// `gatewayEnvironment`, each service its entry of `serviceEnvironment`. With `payments`, the
+    /// sandbox and the integration service are started too, with `sandboxEnvironment` and
+    /// `integrationEnvironment`.
     static func start(
-        gatewayEnvironment: [String: String] = [:], serviceEnvironment: [ServiceName: [String: String]] = [:]
+        gatewayEnvironment: [String: String] = [:], serviceEnvironment: [ServiceName: [String: String]] = [:],
+        payments: Bool = false, sandboxEnvironment: [String: String] = [:], integrationEnvironment: [String: String] = [:]
     ) async throws -> AccountsPlatform {
         let harness = try await PlatformHarness(schemas: ServiceName.all.map(\.rawValue))
         do {
@@ -42,7 +56,27 @@ final class AccountsPlatform: Sendable {
                 _, new in new
             }
             _ = try await harness.start("gateway", environment: environment)
-            return AccountsPlatform(harness: harness, gateway: "http://127.0.0.1:\(port)", accountsEnvironment: accountsEnvironment)
+            var paymentsParts: Payments?
+            if payments {
+                let sandboxPort = try FreePort.next()
+                let integrationPort = try FreePort.next()
+                let sandbox = [
+                    "SANDBOX_PORT": "\(sandboxPort)", "SANDBOX_PROCESSOR_SECRET_KEY": Payments.secretKey,
+                    "SANDBOX_PROCESSOR_WEBHOOK_SECRET": Payments.webhookSecret,
+                    "SANDBOX_PROCESSOR_WEBHOOK_URL": "http://127.0.0.1:\(integrationPort)/webhooks/processor",
+                ]
+                async let sandboxStarted = harness.start("sandbox", environment: sandbox.merging(sandboxEnvironment) { _, new in new })
+                let integration = harness.bus.merging([
+                    "INTEGRATION_PORT": "\(integrationPort)", "PROCESSOR_BASE_URL": "http://127.0.0.1:\(sandboxPort)",
+                    "PROCESSOR_SECRET_KEY": Payments.secretKey, "PROCESSOR_WEBHOOK_SECRET": Payments.webhookSecret,
+                ]) { _, new in new }
+                async let integrationStarted = harness.start(
+                    "integration", environment: integration.merging(integrationEnvironment) { _, new in new })
+                _ = try await (sandboxStarted, integrationStarted)
+                paymentsParts = Payments(sandbox: "http://127.0.0.1:\(sandboxPort)", integration: "http://127.0.0.1:\(integrationPort)")
+            }
+            return AccountsPlatform(
+                harness: harness, gateway: "http://127.0.0.1:\(port)", accountsEnvironment: accountsEnvironment, payments: paymentsParts)
         } catch {
             await harness.shutdown()
             throw error
@@ -61,9 +95,12 @@ final class AccountsPlatform: Sendable {
     /// Runs `body` with the whole platform started, and stops it before returning, whatever happened.
     static func with<T: Sendable>(
         gatewayEnvironment: [String: String] = [:], serviceEnvironment: [ServiceName: [String: String]] = [:],
+        payments: Bool = false, sandboxEnvironment: [String: String] = [:], integrationEnvironment: [String: String] = [:],
         _ body: (AccountsPlatform) async throws -> T
     ) async throws -> T {
-        let platform = try await start(gatewayEnvironment: gatewayEnvironment, serviceEnvironment: serviceEnvironment)
+        let platform = try await start(
+            gatewayEnvironment: gatewayEnvironment, serviceEnvironment: serviceEnvironment, payments: payments,
+            sandboxEnvironment: sandboxEnvironment, integrationEnvironment: integrationEnvironment)
         do {
             let result = try await body(platform)
             await platform.shutdown()

@@ -17,7 +17,7 @@ struct ContractEndToEndTests {
         let st = try #require(
             ProcessInfo.processInfo.environment["SCHEMATHESIS"],
             "set SCHEMATHESIS to schemathesis's `st` (Deploy/local/test installs it and sets it)")
-        try await AccountsPlatform.with { platform in
+        try await AccountsPlatform.with(payments: true) { platform in
             let member = AccountsPlatform.email("contract-member")
             let advisor = AccountsPlatform.email("contract-advisor")
             let admin = AccountsPlatform.email("contract-admin")

@@ -47,6 +47,9 @@ final class PlatformHarness: Sendable {
     /// The chat service's master key, shared by its instances the same way.
     static let chatDataKey = Data((0..<32).map { _ in UInt8.random(in: .min ... .max) }).base64EncodedString()
 
+    /// The billing service's master key (saved cards' processor references), shared the same way.
+    static let billingDataKey = Data((0..<32).map { _ in UInt8.random(in: .min ... .max) }).base64EncodedString()
+
     /// Starts a worker service against this harness's database and waits until it is ready.
     @discardableResult
     func startService(
@@ -61,6 +64,7 @@ final class PlatformHarness: Sendable {
             environment["ACCOUNTS_EMAIL_INDEX_KEY"] = Self.accountsEmailIndexKey
         }
         if executable == "chat" { environment["CHAT_DATA_KEY"] = Self.chatDataKey }
+        if executable == "billing" { environment["BILLING_DATA_KEY"] = Self.billingDataKey }
         environment.merge(extra) { _, new in new }
         return try await start(executable, arguments: arguments, environment: environment, waitUntilReady: waitUntilReady)
     }

@@ -107,12 +107,29 @@ enum BillingPrivacy {
                     amountCents: try row.decode("amount_cents"), balanceAfterCents: try row.decode("balance_after_cents"),
                     chatId: try row.decode("chat_id"))
             }
-            return try WireCoding.decoder().decode(JSONValue.self, from: try WireCoding.encoder().encode(["statement": lines]))
+            let cards = try connection.query(
+                "SELECT id, brand, last4, exp_month, exp_year, created_at FROM payment_methods WHERE member_id = $1 ORDER BY created_at",
+                request.accountId
+            ).map(PaymentMethodHandlers.method(from:))
+            let topUps = try connection.query(
+                TopUpHandlers.selectTopUp + " WHERE member_id = $1 ORDER BY created_at", request.accountId
+            ).map(TopUpHandlers.topUp(from:))
+            struct Section: Encodable {
+                var statement: [ExportLine]
+                var paymentMethods: [Billing.PaymentMethod]
+                var topUps: [Billing.TopUp]
+            }
+            return try WireCoding.decoder().decode(
+                JSONValue.self, from: try WireCoding.encoder().encode(Section(statement: lines, paymentMethods: cards, topUps: topUps)))
         },
         erase: { id, connection in
             try connection.execute("UPDATE ledger_accounts SET owner_id = NULL WHERE owner_id = $1", id)
             try connection.execute("UPDATE chats SET member_id = NULL WHERE member_id = $1", id)
             try connection.execute("UPDATE chats SET advisor_id = NULL WHERE advisor_id = $1", id)
             try connection.execute("DELETE FROM free_grants WHERE member_id = $1 OR advisor_id = $1", id)
+            // Saved cards go with their sealed references; top-ups stay as financial records, detached.
+            try connection.execute("DELETE FROM payment_methods WHERE member_id = $1", id)
+            try connection.execute("DELETE FROM card_holders WHERE member_id = $1", id)
+            try connection.execute("UPDATE top_ups SET member_id = NULL, idempotency_key = NULL WHERE member_id = $1", id)
         })
 }

@@ -2,6 +2,7 @@ import Bus
 import Foundation
 public import ServiceKit
 import Models
+import Store
 
 /// The billing service: its schema, its bus handlers and the events it applies.
 public enum BillingService {
@@ -11,9 +12,30 @@ public enum BillingService {
             name: .billing,
             migrations: Bundle.module.url(forResource: "Migrations", withExtension: nil),
             consumes: { _ in [ChatCharging.subscription(settings: settings)] },
+            maintenance: { resources in
+                let topUps = TopUpHandlers(
+                    database: resources.database, bus: resources.bus, sealing: PaymentSealing(dataKey: settings.dataKey),
+                    settings: settings, logger: resources.logger)
+                return [
+                    MaintenanceTask(name: "billing.reconcile-top-ups", interval: .seconds(5)) { _ in try await topUps.reconcile() },
+                    MaintenanceTask(name: "billing.expire-idempotency-keys", interval: .seconds(600)) { database in
+                        try await database.withConnection { try TopUpHandlers.expireKeys(on: $0) }
+                    },
+                ]
+            },
             privacy: BillingPrivacy.hooks
         ) { worker, resources in
             let handlers = BillingHandlers(database: resources.database, settings: settings)
+            let sealing = PaymentSealing(dataKey: settings.dataKey)
+            let methods = PaymentMethodHandlers(database: resources.database, bus: resources.bus, sealing: sealing)
+            let topUps = TopUpHandlers(
+                database: resources.database, bus: resources.bus, sealing: sealing, settings: settings, logger: resources.logger)
+            worker.handle(Billing.PaymentMethods.self) { _, context in try await methods.list(caller: context.caller) }
+            worker.handle(Billing.AddPaymentMethod.self) { try await methods.add($0, caller: $1.caller) }
+            worker.handle(Billing.RemovePaymentMethod.self) { try await methods.remove($0, caller: $1.caller) }
+            worker.handle(Billing.CreateTopUp.self) { try await topUps.create($0, context: $1) }
+            worker.handle(Billing.GetTopUp.self) { try await topUps.get($0, caller: $1.caller) }
+            worker.handle(Billing.PaymentUpdate.self) { try await topUps.apply($0, caller: $1.caller) }
             worker.handle(Billing.Wallet.self) { _, context in try await handlers.wallet(caller: context.caller) }
             worker.handle(Billing.Statement.self) { try await handlers.statement($0, caller: $1.caller) }
             worker.handle(Billing.Earnings.self) { _, context in try await handlers.earnings(caller: context.caller) }

@@ -1,24 +1,52 @@
+public import Foundation
 public import ServiceKit
 
 /// What the billing service needs beyond the settings every worker service has.
 public struct BillingSettings: Sendable {
+    /// The master key saved cards' processor references are sealed under, per member
+    /// (`BILLING_DATA_KEY`, base64 of 32 random bytes; the database never holds it).
+    public var dataKey: Data
     /// How many different advisors a new member may start a chat with on free minutes (`BILLING_FREE_CHATS`).
     public var freeChats: Int
     /// The free minutes at the start of each such chat (`BILLING_FREE_MINUTES`).
     public var freeMinutes: Int
     /// The platform's share of every minute, in percent (`BILLING_COMMISSION_PERCENT`).
     public var commissionPercent: Int
+    /// The smallest and largest top-up (`BILLING_TOP_UP_MIN_CENTS`, `BILLING_TOP_UP_MAX_CENTS`).
+    public var topUpRange: ClosedRange<Int>
+    /// How long a top-up may stay pending before billing asks the processor again
+    /// (`BILLING_RECONCILE_SECONDS`); the same idempotency key makes asking again safe.
+    public var reconcileAfter: Duration
 
-    public init(freeChats: Int = 3, freeMinutes: Int = 3, commissionPercent: Int = 30) {
+    public init(
+        dataKey: Data, freeChats: Int = 3, freeMinutes: Int = 3, commissionPercent: Int = 30, topUpRange: ClosedRange<Int> = 500...50_000,
+        reconcileAfter: Duration = .seconds(60)
+    ) {
+        self.dataKey = dataKey
         self.freeChats = freeChats
         self.freeMinutes = freeMinutes
         self.commissionPercent = commissionPercent
+        self.topUpRange = topUpRange
+        self.reconcileAfter = reconcileAfter
     }
 
-    public static func read(_ reader: inout ConfigReader) -> BillingSettings {
-        BillingSettings(
-            freeChats: reader.int("BILLING_FREE_CHATS", default: 3, in: 0...100),
-            freeMinutes: reader.int("BILLING_FREE_MINUTES", default: 3, in: 0...60),
-            commissionPercent: reader.int("BILLING_COMMISSION_PERCENT", default: 30, in: 0...100))
+    /// Reads the `BILLING_*` variables; nil, with the problems named, when the key is missing or malformed.
+    public static func read(_ reader: inout ConfigReader) -> BillingSettings? {
+        let encoded = reader.required("BILLING_DATA_KEY")
+        let freeChats = reader.int("BILLING_FREE_CHATS", default: 3, in: 0...100)
+        let freeMinutes = reader.int("BILLING_FREE_MINUTES", default: 3, in: 0...60)
+        let commission = reader.int("BILLING_COMMISSION_PERCENT", default: 30, in: 0...100)
+        let smallest = reader.int("BILLING_TOP_UP_MIN_CENTS", default: 500, in: 50...1_000_000)
+        let largest = reader.int("BILLING_TOP_UP_MAX_CENTS", default: 50_000, in: 50...1_000_000)
+        let reconcile = reader.int("BILLING_RECONCILE_SECONDS", default: 60, in: 1...86_400)
+        if smallest > largest { reader.problem("BILLING_TOP_UP_MIN_CENTS must not exceed BILLING_TOP_UP_MAX_CENTS") }
+        guard !encoded.isEmpty, smallest <= largest else { return nil }
+        guard let key = Data(base64Encoded: encoded), key.count == 32 else {
+            reader.problem("BILLING_DATA_KEY must be 32 random bytes in base64")
+            return nil
+        }
+        return BillingSettings(
+            dataKey: key, freeChats: freeChats, freeMinutes: freeMinutes, commissionPercent: commission, topUpRange: smallest...largest,
+            reconcileAfter: .seconds(reconcile))
     }
 }

@@ -41,6 +41,16 @@ enum ChatCharging {
                 member, advisor)
         else { return 0 }
         if try row.decode("with_advisor", as: Bool?.self) == true { return 0 }
+        // A card that earned free minutes on another account earns none here.
+        if try connection.queryOne(
+            """
+            SELECT 1 AS shared FROM card_holders mine
+            JOIN card_holders other ON other.fingerprint = mine.fingerprint AND other.member_id <> mine.member_id
+            WHERE mine.member_id = $1 AND EXISTS (SELECT 1 FROM free_grants g WHERE g.member_id = other.member_id) LIMIT 1
+            """, member) != nil
+        {
+            return 0
+        }
         return max(0, settings.freeChats - (try row.decode("granted", as: Int.self)))
     }
 

@@ -9,6 +9,9 @@ enum Ledger {
     /// The platform's own accounts (created by the first migration).
     static let revenue = UUID(uuidString: "00000000-0000-0000-0000-00000000000A")!
     static let promotions = UUID(uuidString: "00000000-0000-0000-0000-00000000000B")!
+    /// Money the processor owes the platform: top-ups come in from it.
+    static let clearing = UUID(uuidString: "00000000-0000-0000-0000-00000000000C")!
+    static let disputes = UUID(uuidString: "00000000-0000-0000-0000-00000000000E")!
 
     /// One leg of a transfer: `amountCents` into (positive) or out of (negative) an account.
     struct Leg: Sendable {

@@ -1,5 +1,6 @@
 import Bus
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Models
 import ServiceKit
@@ -8,8 +9,59 @@ import ServiceKit
 struct BillingRoutes {
     let bus: BusClient
 
+    /// `POST /v1/me/payment-methods` body.
+    struct PaymentMethodBody: RequestBody {
+        var processorToken: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case processorToken }
+    }
+
+    /// `POST /v1/me/top-ups` body.
+    struct TopUpBody: RequestBody {
+        var amountCents: Int
+        var paymentMethodId: UUID
+        enum CodingKeys: String, CodingKey, CaseIterable { case amountCents, paymentMethodId }
+    }
+
+    /// A POST that moves money needs its `Idempotency-Key` (400 without), 1 to 255 visible characters.
+    static func idempotencyKey(of request: Request) throws -> String {
+        guard let key = request.headers[HTTPField.Name("Idempotency-Key")!], (1...255).contains(key.utf8.count),
+            key.unicodeScalars.allSatisfy({ (0x21...0x7E).contains($0.value) })
+        else {
+            throw ServiceError(.badRequest, "send an Idempotency-Key header (1 to 255 visible ASCII characters), new for each top-up")
+        }
+        return key
+    }
+
     func register(on router: Router<GatewayRequestContext>) {
         let signedIn = router.group(context: AuthenticatedContext.self)
+        signedIn.get("v1/me/payment-methods") { _, context in
+            JSONBody.relay(try await bus.callReturningJSON(Billing.PaymentMethods.self, Empty(), as: context.caller))
+        }
+        signedIn.post("v1/me/payment-methods") { request, context in
+            let body = try await JSONBody.decode(PaymentMethodBody.self, from: request)
+            return JSONBody.relay(
+                try await bus.callReturningJSON(
+                    Billing.AddPaymentMethod.self, .init(processorToken: body.processorToken), as: context.caller),
+                status: .created)
+        }
+        signedIn.delete("v1/me/payment-methods/{id}") { _, context in
+            let id = try RouteParameters.id("id", in: context.parameters)
+            _ = try await bus.call(Billing.RemovePaymentMethod.self, .init(id: id), as: context.caller)
+            return Response(status: .noContent)
+        }
+        signedIn.post("v1/me/top-ups") { request, context in
+            let key = try Self.idempotencyKey(of: request)
+            let body = try await JSONBody.decode(TopUpBody.self, from: request)
+            return JSONBody.relay(
+                try await bus.callReturningJSON(
+                    Billing.CreateTopUp.self, .init(amountCents: body.amountCents, paymentMethodId: body.paymentMethodId),
+                    as: context.caller, idempotencyKey: key),
+                status: .created)
+        }
+        signedIn.get("v1/me/top-ups/{id}") { _, context in
+            let id = try RouteParameters.id("id", in: context.parameters)
+            return JSONBody.relay(try await bus.callReturningJSON(Billing.GetTopUp.self, .init(id: id), as: context.caller))
+        }
         signedIn.get("v1/me/wallet") { _, context in
             JSONBody.relay(try await bus.callReturningJSON(Billing.Wallet.self, Empty(), as: context.caller))
         }

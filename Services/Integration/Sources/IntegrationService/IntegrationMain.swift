@@ -2,18 +2,39 @@ import Bus
 import Foundation
 public import Hummingbird
 import Logging
+import Models
+import NIOCore
 public import ServiceKit
 
-/// The integration process's settings: where partners reach it.
+/// The integration process's settings: where partners reach it, and the payment processor it fronts.
 public struct IntegrationSettings: Sendable {
     public var process: ProcessSettings
     public var host: String
     public var port: Int
+    /// The processor's API (`PROCESSOR_BASE_URL`; the sandbox on a local run).
+    public var processorBaseURL: String
+    /// The processor's secret API key (`PROCESSOR_SECRET_KEY`).
+    public var processorSecretKey: String
+    /// The secret the processor signs its webhooks with (`PROCESSOR_WEBHOOK_SECRET`).
+    public var processorWebhookSecret: String
+    /// How long one processor request may take before its outcome counts as unknown.
+    public var processorTimeoutSeconds: Int
+    /// How many `payments.*` calls one instance serves at once.
+    public var workerSlots: Int
 
     public init(reading reader: inout ConfigReader) {
         process = ProcessSettings(reading: &reader)
         host = reader.string("INTEGRATION_HOST", default: "127.0.0.1")
         port = reader.int("INTEGRATION_PORT", default: 8081, in: 0...65535)
+        processorBaseURL = reader.string("PROCESSOR_BASE_URL", default: "http://127.0.0.1:8090")
+        if URL(string: processorBaseURL)?.host == nil || !(processorBaseURL.hasPrefix("http://") || processorBaseURL.hasPrefix("https://")) {
+            reader.problem("PROCESSOR_BASE_URL must be an http(s) URL, got \"\(processorBaseURL)\"")
+        }
+        if processorBaseURL.hasSuffix("/") { processorBaseURL.removeLast() }
+        processorSecretKey = reader.required("PROCESSOR_SECRET_KEY")
+        processorWebhookSecret = reader.required("PROCESSOR_WEBHOOK_SECRET")
+        processorTimeoutSeconds = reader.int("PROCESSOR_TIMEOUT_SECONDS", default: 10, in: 1...120)
+        workerSlots = reader.int("WORKER_SLOTS", default: 16, in: 1...256)
     }
 }
 
@@ -30,30 +51,44 @@ public struct IntegrationRequestContext: IdentifiedRequestContext {
     public var maxUploadSize: Int { HTTPLimits.maxBodyBytes }
 }
 
-/// Builds the partner-facing router. Partner routes arrive with the integration issues; until then
-/// it answers liveness and problem+json 404s like every public entry.
-public func buildIntegrationRouter() -> Router<IntegrationRequestContext> {
-    let router = Router(context: IntegrationRequestContext.self)
-    router.add(middleware: RequestTraceMiddleware<IntegrationRequestContext>())
-    router.add(middleware: ProblemMiddleware<IntegrationRequestContext>())
-    router.get("healthz") { _, _ in "ok\n" }
-    return router
-}
-
-/// The integration process: the HTTP entry for partners.
+/// The integration process: the HTTP entry for partners and providers' webhooks, and on the bus
+/// the worker of `payments.*`, the only process that speaks the payment processor's protocol.
 public enum IntegrationMain {
     public static let definition = EdgeServiceDefinition(
         name: "integration", read: { IntegrationSettings(reading: &$0) }, process: \.process
     ) { settings, process in
         let caller = BusCaller(context: process.context, settings: settings.process, logger: process.logger)
         let logger = process.logger
+        let processor = ProcessorClient(
+            baseURL: settings.processorBaseURL, secretKey: settings.processorSecretKey,
+            timeout: .seconds(Int64(settings.processorTimeoutSeconds)), logger: logger)
+        let worker = ServiceWorker(
+            context: process.context, endpoint: settings.process.endpoints.mdp, service: .payments,
+            instanceId: settings.process.instanceId, slots: settings.workerSlots, curve: settings.process.curve, logger: logger)
+        worker.handle(Payments.SaveCard.self) { request, context in
+            guard context.caller.has(.system) else { throw ServiceError(.forbidden, "payments are the platform's") }
+            return try await processor.saveCard(token: request.token)
+        }
+        worker.handle(Payments.Charge.self) { request, context in
+            guard context.caller.has(.system) else { throw ServiceError(.forbidden, "payments are the platform's") }
+            return await processor.charge(request)
+        }
+
+        let router = Router(context: IntegrationRequestContext.self)
+        router.add(middleware: RequestTraceMiddleware<IntegrationRequestContext>())
+        router.add(middleware: ProblemMiddleware<IntegrationRequestContext>())
+        router.get("healthz") { _, _ in "ok\n" }
+        ProcessorWebhooks(secret: settings.processorWebhookSecret, tolerance: 300, bus: caller.bus, logger: logger)
+            .register(on: router)
         let app = Application(
-            router: buildIntegrationRouter(),
+            router: router,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "advisor-integration"),
             onServerRunning: { channel in
                 logger.info("integration listening", metadata: ["http.address": "\(channel.localAddress?.description ?? "?")"])
             },
             logger: logger)
-        return EdgeParts(resources: [caller.resource], services: [app], readiness: caller.readiness)
+        var readiness = caller.readiness
+        readiness.add("bus") { await worker.isRegistered() }
+        return EdgeParts(resources: [caller.resource], services: [app, WorkerRunner(worker: worker)], readiness: readiness)
     }
 }

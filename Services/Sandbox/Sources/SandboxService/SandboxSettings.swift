@@ -1,0 +1,37 @@
+public import Foundation
+public import Logging
+public import ServiceKit
+
+/// What the sandbox reads from its environment. It stands in for outside providers on a local run
+/// and in tests, never in a deployment, so its secrets have well-known defaults.
+public struct SandboxSettings: Sendable {
+    public var logLevel: Logger.Level
+    public var logFormat: LogFormat
+    public var adminHost: String
+    public var adminPort: Int
+    public var host: String
+    public var port: Int
+    /// The processor's secret API key, which the platform's integration service presents.
+    public var processorSecretKey: String
+    /// Where the processor delivers its webhooks (the integration service's receiver); none sent when empty.
+    public var processorWebhookURL: String
+    /// The secret webhooks are signed with.
+    public var processorWebhookSecret: String
+    /// How long after a charge with the dispute test card its dispute arrives.
+    public var disputeDelay: Duration
+
+    public init(reading reader: inout ConfigReader) {
+        let level = reader.choice(
+            "LOG_LEVEL", default: "info", from: ["trace", "debug", "info", "notice", "warning", "error", "critical"])
+        logLevel = Logger.Level(rawValue: level) ?? .info
+        logFormat = LogFormat(rawValue: reader.choice("LOG_FORMAT", default: "text", from: ["text", "json"])) ?? .text
+        adminHost = reader.string("ADMIN_HOST", default: "127.0.0.1")
+        adminPort = reader.int("ADMIN_PORT", default: 0, in: 0...65535)
+        host = reader.string("SANDBOX_HOST", default: "127.0.0.1")
+        port = reader.int("SANDBOX_PORT", default: 8090, in: 0...65535)
+        processorSecretKey = reader.string("SANDBOX_PROCESSOR_SECRET_KEY", default: "sk_test_sandbox")
+        processorWebhookURL = reader.string("SANDBOX_PROCESSOR_WEBHOOK_URL", default: "")
+        processorWebhookSecret = reader.string("SANDBOX_PROCESSOR_WEBHOOK_SECRET", default: "whsec_sandbox")
+        disputeDelay = .seconds(reader.int("SANDBOX_DISPUTE_SECONDS", default: 30, in: 0...86_400))
+    }
+}

@@ -1,0 +1,4 @@
+import Foundation
+import SandboxService
+
+exit(await SandboxMain.run())

@@ -1,0 +1,241 @@
+import Foundation
+import Logging
+import Models
+import Security
+import Store
+import Testing
+import TestSupport
+
+/// Money in through the payment processor: saved cards and top-ups through the real gateway,
+/// billing, the integration service and the sandbox processor, with the processor's faults
+/// (docs/api.md "Billing").
+@Suite(.serialized, .timeLimit(.minutes(4)))
+struct PaymentsEndToEndTests {
+    /// Tokenizes a card at the sandbox, as a processor's browser library would; the token.
+    static func token(_ platform: AccountsPlatform, card number: String) async throws -> String {
+        let sandbox = try #require(platform.payments).sandbox
+        let body = try JSONSerialization.data(withJSONObject: ["number": number, "expMonth": 12, "expYear": 2031, "cvc": "123"])
+        let answer = try #require(
+            await HTTP.request("POST", sandbox + "/v1/tokens", headers: ["Content-Type": "application/json"], body: body))
+        let object = try #require(try JSONSerialization.jsonObject(with: answer.body) as? [String: Any])
+        return try #require(object["id"] as? String, "\(object)")
+    }
+
+    /// Saves `number` as a card of the member signed in with `token`; its id.
+    static func saveCard(_ platform: AccountsPlatform, _ number: String, for token: String) async throws -> String {
+        let saved = try await platform.request(
+            "POST", "/v1/me/payment-methods", token: token, json: ["processorToken": try await Self.token(platform, card: number)])
+        #expect(saved.status == 201, "\(saved.text)")
+        return try #require(saved.object["id"] as? String, "\(saved.text)")
+    }
+
+    static func topUp(
+        _ platform: AccountsPlatform, cents: Int, card: String, key: String = UUID().uuidString, token: String
+    ) async throws -> Reply {
+        try await platform.request(
+            "POST", "/v1/me/top-ups", token: token, json: ["amountCents": cents, "paymentMethodId": card], headers: ["Idempotency-Key": key])
+    }
+
+    static func balance(_ platform: AccountsPlatform, _ token: String) async throws -> Int? {
+        try await platform.request("GET", "/v1/me/wallet", token: token).object["balanceCents"] as? Int
+    }
+
+    /// The webhooks the sandbox sent, oldest first.
+    static func sentEvents(_ platform: AccountsPlatform) async throws -> [[String: Any]] {
+        let sandbox = try #require(platform.payments).sandbox
+        let answer = try #require(await HTTP.get(sandbox + "/sandbox/events"))
+        return try #require(try JSONSerialization.jsonObject(with: answer.body) as? [[String: Any]])
+    }
+
+    static func setFaults(_ platform: AccountsPlatform, _ faults: [String: Any]) async throws {
+        let sandbox = try #require(platform.payments).sandbox
+        let answer = await HTTP.request(
+            "POST", sandbox + "/sandbox/faults", headers: ["Content-Type": "application/json"],
+            body: try JSONSerialization.data(withJSONObject: faults))
+        #expect(answer?.status == 200)
+    }
+
+    static func ledgerIsExact(_ platform: AccountsPlatform) async throws {
+        let command = try PlatformProcess("platform", arguments: ["ledger-check"], environment: platform.harness.bus)
+        defer { command.stop() }
+        #expect(try await command.waitForExit(timeout: .seconds(30)) == 0, "\(command.log())")
+    }
+
+    @Test("a card saved by token tops up the wallet; one key sent twice at once charges once; another body, a stranger's card, declines")
+    func topUps() async throws {
+        try await AccountsPlatform.with(payments: true) { platform in
+            let member = try await ChatEndToEndTests.member(platform)
+            let stranger = try await ChatEndToEndTests.member(platform, name: "Stranger")
+            let token = try await Self.token(platform, card: "4242 4242 4242 4242")
+            let saved = try await platform.request("POST", "/v1/me/payment-methods", token: member.token, json: ["processorToken": token])
+            #expect(saved.status == 201, "\(saved.text)")
+            #expect(saved.object["brand"] as? String == "visa" && saved.object["last4"] as? String == "4242", "\(saved.text)")
+            #expect(!saved.text.contains("4242424242424242") && !saved.text.contains("pm_"), "no number, no processor reference")
+            let card = try #require(saved.object["id"] as? String)
+            let reused = try await platform.request("POST", "/v1/me/payment-methods", token: member.token, json: ["processorToken": token])
+            #expect(reused.status == 409 && reused.code == "card_token_used", "a token is used once: \(reused.text)")
+            let unknown = try await platform.request("POST", "/v1/me/payment-methods", token: member.token, json: ["processorToken": "tok_nosuch"])
+            #expect(unknown.status == 404 && unknown.code == "card_token_not_found", "\(unknown.text)")
+            #expect(try await platform.request("GET", "/v1/me/payment-methods", token: member.token).items.count == 1)
+            #expect(try await platform.request("GET", "/v1/me/payment-methods", token: stranger.token).items.isEmpty)
+
+            let unkeyed = try await platform.request(
+                "POST", "/v1/me/top-ups", token: member.token, json: ["amountCents": 2000, "paymentMethodId": card])
+            #expect(unkeyed.status == 400, "\(unkeyed.text)")
+            #expect(try await Self.topUp(platform, cents: 10, card: card, token: member.token).status == 422)
+            #expect(try await Self.topUp(platform, cents: 2000, card: card, token: stranger.token).status == 404, "a stranger's card")
+
+            // The same key twice at once: one charge, one answer.
+            async let first = Self.topUp(platform, cents: 2500, card: card, key: "double-click", token: member.token)
+            async let second = Self.topUp(platform, cents: 2500, card: card, key: "double-click", token: member.token)
+            let answers = try await [first, second]
+            #expect(answers.map(\.status) == [201, 201], "\(answers.map(\.text))")
+            #expect(answers[0].object["id"] as? String == answers[1].object["id"] as? String)
+            #expect(answers[0].object["status"] as? String == "succeeded", "\(answers[0].text)")
+            #expect(try await Self.balance(platform, member.token) == 2500)
+            let again = try await Self.topUp(platform, cents: 2500, card: card, key: "double-click", token: member.token)
+            #expect(again.status == 201 && again.object["id"] as? String == answers[0].object["id"] as? String, "a replay is the first answer")
+            let changed = try await Self.topUp(platform, cents: 3000, card: card, key: "double-click", token: member.token)
+            #expect(changed.status == 422 && changed.code == "idempotency_key_reused", "\(changed.text)")
+            try await eventually("the processor's webhook came and changed nothing") {
+                try await Self.sentEvents(platform).contains { $0["type"] as? String == "payment_intent.succeeded" }
+            }
+            let charges = try await Self.sentEvents(platform).filter { $0["type"] as? String == "payment_intent.succeeded" }
+            #expect(charges.count == 1, "the processor charged once")
+            #expect(try await Self.balance(platform, member.token) == 2500)
+            let statement = try await platform.request("GET", "/v1/me/statement", token: member.token)
+            #expect(statement.items.first?["kind"] as? String == "top-up" && statement.items.first?["amountCents"] as? Int == 2500)
+
+            // Declines: nothing moves, and the answer says why.
+            for (number, reason) in [("4000000000000002", "generic_decline"), ("4000000000009995", "insufficient_funds")] {
+                let declining = try await Self.saveCard(platform, number, for: member.token)
+                let declined = try await Self.topUp(platform, cents: 1000, card: declining, token: member.token)
+                #expect(declined.status == 402 && declined.code == "card_declined", "\(declined.text)")
+                #expect((declined.object["detail"] as? String)?.contains(reason) == true, "\(declined.text)")
+            }
+            #expect(try await Self.balance(platform, member.token) == 2500)
+
+            // A card goes; a member's export names their cards by brand and last four only.
+            let export = try await platform.request("GET", "/v1/me/export", token: member.token)
+            let section = (export.object["sections"] as? [String: Any])?["billing"] as? [String: Any]
+            #expect((section?["paymentMethods"] as? [[String: Any]])?.count == 3, "\(export.text.prefix(2000))")
+            #expect((section?["topUps"] as? [[String: Any]])?.count == 3)
+            #expect(try await platform.request("DELETE", "/v1/me/payment-methods/\(card)", token: stranger.token).status == 404)
+            #expect(try await platform.request("DELETE", "/v1/me/payment-methods/\(card)", token: member.token).status == 204)
+            #expect(try await platform.request("GET", "/v1/me/payment-methods", token: member.token).items.count == 2)
+
+            // The schema holds no card reference in clear.
+            let billing = Database(platform.harness.database.config(schema: "billing"), logger: Logger(label: "test"))
+            let dump = try await billing.withConnection { connection in
+                try connection.queryOne("SELECT coalesce(string_agg(t::text, ' '), '') AS rows FROM payment_methods t")?
+                    .decode("rows", as: String.self) ?? ""
+            }
+            await billing.close()
+            #expect(!dump.isEmpty && !dump.contains("pm_"), "saved cards' processor references are sealed")
+            try await Self.ledgerIsExact(platform)
+        }
+    }
+
+    @Test("a processor that times out leaves the top-up pending until its late webhook; duplicates and forgeries change nothing")
+    func timeoutsAndWebhooks() async throws {
+        try await AccountsPlatform.with(
+            payments: true, sandboxEnvironment: ["SANDBOX_DISPUTE_SECONDS": "1"], integrationEnvironment: ["PROCESSOR_TIMEOUT_SECONDS": "1"]
+        ) { platform in
+            let member = try await ChatEndToEndTests.member(platform)
+            let card = try await Self.saveCard(platform, "4242424242424242", for: member.token)
+            try await Self.setFaults(platform, ["delayedAnswers": 1, "answerDelaySeconds": 3, "webhookDelaySeconds": 2])
+            let pending = try await Self.topUp(platform, cents: 1500, card: card, key: "slow", token: member.token)
+            #expect(pending.status == 201 && pending.object["status"] as? String == "pending", "\(pending.text)")
+            let id = try #require(pending.object["id"] as? String)
+            #expect(try await Self.balance(platform, member.token) == 0, "never guessed")
+            try await eventually("the late webhook decides it") {
+                try await platform.request("GET", "/v1/me/top-ups/\(id)", token: member.token).object["status"] as? String == "succeeded"
+            }
+            #expect(try await Self.balance(platform, member.token) == 1500)
+            let replay = try await Self.topUp(platform, cents: 1500, card: card, key: "slow", token: member.token)
+            #expect(replay.object["status"] as? String == "pending", "the first answer, given again")
+
+            // The same webhook delivered again (as processors do) changes nothing.
+            try await Self.setFaults(platform, [:])
+            let succeeded = try #require(try await Self.sentEvents(platform).first { $0["type"] as? String == "payment_intent.succeeded" })
+            let eventId = try #require(succeeded["id"] as? String)
+            let sandbox = try #require(platform.payments).sandbox
+            let resent = await HTTP.request("POST", sandbox + "/sandbox/events/\(eventId)/resend", body: nil)
+            #expect(resent?.status == 200)
+            #expect(try await Self.balance(platform, member.token) == 1500)
+
+            // Forged: an unsigned dispute, one signed with another secret, one signed too long ago.
+            let integration = try #require(platform.payments).integration + "/webhooks/processor"
+            let paymentId = try #require(((succeeded["data"] as? [String: Any])?["object"] as? [String: Any])?["id"] as? String)
+            let forged = try JSONSerialization.data(withJSONObject: [
+                "id": "evt_forged", "type": "charge.dispute.created",
+                "data": ["object": ["id": "dp_forged", "amount": 1500, "payment_intent": paymentId]],
+            ])
+            let signatures = [
+                nil, WebhookSignature.header(for: forged, secret: "whsec_guess"),
+                WebhookSignature.header(for: forged, secret: AccountsPlatform.Payments.webhookSecret, at: Date().addingTimeInterval(-600)),
+            ]
+            for signature in signatures {
+                var headers = ["Content-Type": "application/json"]
+                headers["Stripe-Signature"] = signature
+                let refused = await HTTP.request("POST", integration, headers: headers, body: forged)
+                #expect(refused?.status == 400, "\(signature ?? "unsigned")")
+            }
+            #expect(try await Self.balance(platform, member.token) == 1500)
+
+            // A real dispute (the test card that is disputed later) takes its money back.
+            let disputed = try await Self.saveCard(platform, "4000000000000259", for: member.token)
+            #expect(try await Self.topUp(platform, cents: 1000, card: disputed, token: member.token).object["status"] as? String == "succeeded")
+            #expect(try await Self.balance(platform, member.token) == 2500)
+            try await eventually("the dispute moves the money out of the wallet") { try await Self.balance(platform, member.token) == 1500 }
+            let statement = try await platform.request("GET", "/v1/me/statement", token: member.token)
+            #expect(statement.items.first?["kind"] as? String == "dispute" && statement.items.first?["amountCents"] as? Int == -1000)
+            try await Self.ledgerIsExact(platform)
+        }
+    }
+
+    @Test("a top-up whose webhook never comes is decided by billing asking the processor again with the same key: charged once")
+    func reconciliation() async throws {
+        try await AccountsPlatform.with(
+            serviceEnvironment: [.billing: ["BILLING_RECONCILE_SECONDS": "2"]], payments: true,
+            sandboxEnvironment: ["SANDBOX_PROCESSOR_WEBHOOK_URL": ""], integrationEnvironment: ["PROCESSOR_TIMEOUT_SECONDS": "1"]
+        ) { platform in
+            let member = try await ChatEndToEndTests.member(platform)
+            let card = try await Self.saveCard(platform, "5555555555554444", for: member.token)
+            try await Self.setFaults(platform, ["delayedAnswers": 1, "answerDelaySeconds": 3])
+            let pending = try await Self.topUp(platform, cents: 4000, card: card, token: member.token)
+            #expect(pending.object["status"] as? String == "pending", "\(pending.text)")
+            let id = try #require(pending.object["id"] as? String)
+            try await eventually("billing asks again and the processor's first answer decides it") {
+                try await platform.request("GET", "/v1/me/top-ups/\(id)", token: member.token).object["status"] as? String == "succeeded"
+            }
+            #expect(try await Self.balance(platform, member.token) == 4000)
+            try await Self.ledgerIsExact(platform)
+        }
+    }
+
+    @Test("free minutes are not granted again to a card that earned them on another account")
+    func freeMinutesOncePerCard() async throws {
+        try await AccountsPlatform.with(serviceEnvironment: ChatEndToEndTests.environment, payments: true) { platform in
+            let advisor = try await ChatEndToEndTests.onlineAdvisor(platform)
+            let first = try await ChatEndToEndTests.member(platform)
+            _ = try await Self.saveCard(platform, "4242424242424242", for: first.token)
+            let chat = try await platform.request("POST", "/v1/chats", token: first.token, json: ["advisorId": advisor.id])
+            #expect(chat.status == 201, "\(chat.text)")
+            let chatId = try #require(chat.object["id"] as? String)
+            #expect(try await platform.request("POST", "/v1/chats/\(chatId)/accept", token: advisor.token).status == 200)
+            try await eventually("the first account has its free minutes") {
+                try await platform.request("GET", "/v1/me/wallet", token: first.token).object["freeChatsLeft"] as? Int == 2
+            }
+            let second = try await ChatEndToEndTests.member(platform, name: "Second Account")
+            #expect(try await platform.request("GET", "/v1/me/wallet", token: second.token).object["freeChatsLeft"] as? Int == 3)
+            _ = try await Self.saveCard(platform, "4242 4242 4242 4242", for: second.token)
+            let wallet = try await platform.request("GET", "/v1/me/wallet", token: second.token)
+            #expect(wallet.object["freeChatsLeft"] as? Int == 0, "the same card on a second account: \(wallet.text)")
+            #expect(try await platform.request("POST", "/v1/chats/\(chatId)/end", token: first.token).status == 200)
+            try await eventually("the advisor is free again") { try await ChatEndToEndTests.advisorStatus(platform, advisor.id) == "online" }
+            let refused = try await platform.request("POST", "/v1/chats", token: second.token, json: ["advisorId": advisor.id])
+            #expect(refused.status == 402 && refused.code == "insufficient_funds", "no free minutes, no funds: \(refused.text)")
+        }
+    }
+}
