@@ -125,8 +125,8 @@ extension Billing {
 extension Billing {
     /// `billing.authorize-chat` (the chat service only): may this member start a paid chat with
     /// this advisor at this price? Yes when free minutes await them (a first chat with this
-    /// advisor, within their free chats) or their wallet covers a first minute; else 402
-    /// `insufficient_funds`, and the advisor is never asked.
+    /// advisor, within their free chats) or their wallet's available balance covers a first minute,
+    /// which is then held; else 402 `insufficient_funds`, and the advisor is never asked.
     public struct AuthorizeChat: BusOperation {
         public static let service = ServiceName.billing
         public static let name = "billing.authorize-chat"
@@ -135,10 +135,14 @@ extension Billing {
             public var memberId: UUID
             public var advisorId: UUID
             public var pricePerMinuteCents: Int
-            public init(memberId: UUID, advisorId: UUID, pricePerMinuteCents: Int) {
+            /// The chat asked for, whose first paid minute is held on the wallet (absent from an
+            /// older chat service: the funds are then checked, not held).
+            public var chatId: UUID?
+            public init(memberId: UUID, advisorId: UUID, pricePerMinuteCents: Int, chatId: UUID? = nil) {
                 self.memberId = memberId
                 self.advisorId = advisorId
                 self.pricePerMinuteCents = pricePerMinuteCents
+                self.chatId = chatId
             }
         }
         public typealias Response = Empty

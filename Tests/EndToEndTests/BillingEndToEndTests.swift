@@ -47,10 +47,11 @@ struct BillingEndToEndTests {
         await billing.close()
     }
 
-    @Test("a new member's free minutes are paid by promotions, each minute once; an empty wallet ends the chat; the ledger balances")
+    @Test("a new member's free minutes are paid by promotions, each minute once; an empty wallet pauses, then ends the chat; the ledger balances")
     func freeMinutesThenFundsExhausted() async throws {
         try await AccountsPlatform.with(
-            gatewayEnvironment: StreamClient.gatewayEnvironment, serviceEnvironment: ChatEndToEndTests.environment
+            gatewayEnvironment: StreamClient.gatewayEnvironment,
+            serviceEnvironment: [.chat: ["CHAT_ACCEPT_SECONDS": "2", "CHAT_PAUSE_SECONDS": "5"]]
         ) { platform in
             let advisor = try await ChatEndToEndTests.onlineAdvisor(platform)
             let member = try await ChatEndToEndTests.member(platform)
@@ -87,7 +88,10 @@ struct BillingEndToEndTests {
             try await Self.age(platform, chat: chatId, by: 180)
             let warned = try await stream.next("one minute left, after the free ones") { $0["type"] as? String == "billing.minute-left" }
             #expect(warned["balanceCents"] as? Int == 0)
-            try await stream.next("the chat ends when the wallet is empty") {
+            try await stream.next("an unpaid minute pauses the chat while the member could add funds") {
+                $0["type"] as? String == "billing.paused"
+            }
+            try await stream.next("no funds came: the chat ends") {
                 $0["type"] as? String == "chat.ended" && $0["reason"] as? String == "funds_exhausted"
             }
             let earnings = try await platform.request("GET", "/v1/advisors/me/earnings", token: advisor.token)

@@ -214,6 +214,52 @@ struct PaymentsEndToEndTests {
         }
     }
 
+    @Test("each paid minute is held before it starts; a minute the wallet cannot pay pauses the chat, and a top-up resumes it")
+    func holdsPauseAndResume() async throws {
+        try await AccountsPlatform.with(
+            serviceEnvironment: [.chat: ["CHAT_ACCEPT_SECONDS": "30"], .billing: ["BILLING_FREE_MINUTES": "0"]], payments: true
+        ) { platform in
+            let advisor = try await ChatEndToEndTests.onlineAdvisor(platform)
+            let member = try await ChatEndToEndTests.member(platform)
+            let card = try await Self.saveCard(platform, "4242424242424242", for: member.token)
+            #expect(try await Self.topUp(platform, cents: 500, card: card, token: member.token).status == 201)
+            func wallet() async throws -> (balance: Int?, held: Int?, available: Int?) {
+                let object = try await platform.request("GET", "/v1/me/wallet", token: member.token).object
+                return (object["balanceCents"] as? Int, object["heldCents"] as? Int, object["availableCents"] as? Int)
+            }
+
+            // 249 a minute: asking holds the first minute.
+            let requested = try await platform.request("POST", "/v1/chats", token: member.token, json: ["advisorId": advisor.id])
+            let chat = try #require(requested.object["id"] as? String, "\(requested.text)")
+            let chatId = try #require(UUID(uuidString: chat))
+            #expect(try await wallet() == (500, 249, 251))
+            #expect(try await platform.request("POST", "/v1/chats/\(chat)/accept", token: advisor.token).status == 200)
+            try await eventually("minute 1 is charged from its hold and minute 2 held") { try await wallet() == (251, 249, 2) }
+
+            try await BillingEndToEndTests.age(platform, chat: chatId, by: 60)
+            try await eventually("minute 2 is charged; minute 3 cannot be held") { try await wallet() == (2, 0, 2) }
+            try await BillingEndToEndTests.age(platform, chat: chatId, by: 60)
+            try await eventually("minute 3 cannot be paid: the chat pauses") {
+                try await platform.request("GET", "/v1/chats/\(chat)", token: member.token).object["paused"] as? Bool == true
+            }
+            #expect(try await wallet() == (2, 0, 2), "nothing charged for the unpaid minute")
+
+            // Funds arrive: the unpaid minute is charged, the chat runs again, the next is held.
+            #expect(try await Self.topUp(platform, cents: 500, card: card, token: member.token).status == 201)
+            try await eventually("the chat resumes") {
+                try await platform.request("GET", "/v1/chats/\(chat)", token: member.token).object["paused"] as? Bool == false
+            }
+            #expect(try await wallet() == (253, 249, 4))
+            #expect(try await platform.request("POST", "/v1/chats/\(chat)/end", token: member.token).status == 200)
+            try await eventually("the end voids the hold of a minute that will not start") { try await wallet() == (253, 0, 253) }
+            let minutes = try await platform.request("GET", "/v1/me/statement", token: member.token).items.filter {
+                $0["kind"] as? String == "chat-minute"
+            }
+            #expect(minutes.count == 3 && minutes.allSatisfy { $0["amountCents"] as? Int == -249 }, "\(minutes)")
+            try await Self.ledgerIsExact(platform)
+        }
+    }
+
     @Test("free minutes are not granted again to a card that earned them on another account")
     func freeMinutesOncePerCard() async throws {
         try await AccountsPlatform.with(serviceEnvironment: ChatEndToEndTests.environment, payments: true) { platform in

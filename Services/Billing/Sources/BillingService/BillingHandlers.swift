@@ -19,9 +19,9 @@ struct BillingHandlers: Sendable {
         guard caller.has(.member) else { throw ServiceError(.forbidden, "wallets are members'") }
         let settings = self.settings
         return try await database.withConnection { connection in
-            let balance = try Ledger.balance("wallet", of: member, on: connection)
+            let funds = try Ledger.funds("wallet", of: member, on: connection)
             return Billing.Wallet.Response(
-                balanceCents: balance, heldCents: 0, availableCents: balance,
+                balanceCents: funds.balance, heldCents: funds.held, availableCents: funds.balance - funds.held,
                 freeChatsLeft: try ChatCharging.freeChatsLeft(member, settings: settings, on: connection),
                 autoReload: .init(enabled: false, thresholdCents: 0, amountCents: 0))
         }
@@ -58,9 +58,18 @@ struct BillingHandlers: Sendable {
     func authorizeChat(_ request: Billing.AuthorizeChat.Request, caller: Caller) async throws -> Empty {
         guard caller.has(.system) else { throw ServiceError(.forbidden, "only the chat service asks") }
         let settings = self.settings
-        let covered = try await database.withConnection { connection -> Bool in
-            try ChatCharging.freeChatsLeft(request.memberId, with: request.advisorId, settings: settings, on: connection) > 0
-                || Ledger.balance("wallet", of: request.memberId, on: connection) >= request.pricePerMinuteCents
+        let covered = try await database.transaction { connection -> Bool in
+            if try ChatCharging.freeChatsLeft(request.memberId, with: request.advisorId, settings: settings, on: connection) > 0 {
+                return true
+            }
+            // The first minute is held now, so two chats cannot both count on the same money.
+            guard let chat = request.chatId else {
+                let funds = try Ledger.funds("wallet", of: request.memberId, on: connection)
+                return funds.balance - funds.held >= request.pricePerMinuteCents
+            }
+            guard request.pricePerMinuteCents > 0 else { return true }
+            return try ChatCharging.holdMinute(
+                1, chat: chat, member: request.memberId, price: request.pricePerMinuteCents, settings: settings, on: connection)
         }
         guard covered else {
             throw ServiceError(.insufficientFunds, "add funds first: neither free minutes nor your wallet cover a first minute")

@@ -21,6 +21,9 @@ public enum BillingService {
                     MaintenanceTask(name: "billing.expire-idempotency-keys", interval: .seconds(600)) { database in
                         try await database.withConnection { try TopUpHandlers.expireKeys(on: $0) }
                     },
+                    MaintenanceTask(name: "billing.void-expired-holds", interval: .seconds(5)) { database in
+                        try await database.transaction { try Ledger.voidExpiredHolds(on: $0) }
+                    },
                 ]
             },
             privacy: BillingPrivacy.hooks

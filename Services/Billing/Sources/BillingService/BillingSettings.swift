@@ -17,10 +17,13 @@ public struct BillingSettings: Sendable {
     /// How long a top-up may stay pending before billing asks the processor again
     /// (`BILLING_RECONCILE_SECONDS`); the same idempotency key makes asking again safe.
     public var reconcileAfter: Duration
+    /// How long a hold on a wallet for a chat's next minute lasts before it is voided unposted
+    /// (`BILLING_HOLD_SECONDS`): longer than an advisor's time to accept plus a minute.
+    public var holdSeconds: Int
 
     public init(
         dataKey: Data, freeChats: Int = 3, freeMinutes: Int = 3, commissionPercent: Int = 30, topUpRange: ClosedRange<Int> = 500...50_000,
-        reconcileAfter: Duration = .seconds(60)
+        reconcileAfter: Duration = .seconds(60), holdSeconds: Int = 600
     ) {
         self.dataKey = dataKey
         self.freeChats = freeChats
@@ -28,6 +31,7 @@ public struct BillingSettings: Sendable {
         self.commissionPercent = commissionPercent
         self.topUpRange = topUpRange
         self.reconcileAfter = reconcileAfter
+        self.holdSeconds = holdSeconds
     }
 
     /// Reads the `BILLING_*` variables; nil, with the problems named, when the key is missing or malformed.
@@ -39,6 +43,7 @@ public struct BillingSettings: Sendable {
         let smallest = reader.int("BILLING_TOP_UP_MIN_CENTS", default: 500, in: 50...1_000_000)
         let largest = reader.int("BILLING_TOP_UP_MAX_CENTS", default: 50_000, in: 50...1_000_000)
         let reconcile = reader.int("BILLING_RECONCILE_SECONDS", default: 60, in: 1...86_400)
+        let hold = reader.int("BILLING_HOLD_SECONDS", default: 600, in: 120...86_400)
         if smallest > largest { reader.problem("BILLING_TOP_UP_MIN_CENTS must not exceed BILLING_TOP_UP_MAX_CENTS") }
         guard !encoded.isEmpty, smallest <= largest else { return nil }
         guard let key = Data(base64Encoded: encoded), key.count == 32 else {
@@ -47,6 +52,6 @@ public struct BillingSettings: Sendable {
         }
         return BillingSettings(
             dataKey: key, freeChats: freeChats, freeMinutes: freeMinutes, commissionPercent: commission, topUpRange: smallest...largest,
-            reconcileAfter: .seconds(reconcile))
+            reconcileAfter: .seconds(reconcile), holdSeconds: hold)
     }
 }

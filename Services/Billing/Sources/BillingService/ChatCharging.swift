@@ -4,9 +4,10 @@ import ServiceKit
 import Store
 
 /// Charging chats by the minute, from the chat service's events: free minutes granted when a chat
-/// is asked for, each started minute posted once (its transfer id is `minute:<chat>:<n>`), a
-/// warning when the wallet covers one more minute only, the end of the chat when it covers none,
-/// and the chat's total when it ends (`billing.chat-settled.v1`).
+/// is asked for; each started minute posted once (its transfer id is `minute:<chat>:<n>`) and the
+/// next paid minute held (`hold:<chat>:<n>`); a warning when the wallet covers one more minute
+/// only; a pause when a started minute cannot be paid, charged and resumed when funds arrive; and
+/// the chat's total when it ends (`billing.chat-settled.v1`).
 enum ChatCharging {
     static func subscription(settings: BillingSettings) -> EventSubscription {
         EventSubscription(producer: .chat)
@@ -67,33 +68,103 @@ enum ChatCharging {
         try Outbox.append(Billing.FreeMinutes(chatId: event.chatId, freeMinutes: settings.freeMinutes, at: Date()), on: connection)
     }
 
+    static func holdId(_ chat: UUID, minute: Int) -> String { "hold:\(chat.uuidString.lowercased()):\(minute)" }
+
+    /// Places the hold for a chat's `minute` on the member's wallet; whether it holds now.
+    @discardableResult
+    static func holdMinute(
+        _ minute: Int, chat: UUID, member: UUID, price: Int, settings: BillingSettings, on connection: Connection
+    ) throws -> Bool {
+        let wallet = try Ledger.account("wallet", of: member, on: connection)
+        let outcome = try Ledger.hold(
+            holdId(chat, minute: minute), account: wallet, amountCents: price, chatId: chat,
+            expiresAt: Date().addingTimeInterval(TimeInterval(settings.holdSeconds)), on: connection)
+        return outcome != .insufficientFunds
+    }
+
     /// Posts one started minute: from the promotions account within the chat's free minutes,
-    /// else from the member's wallet; the advisor earns it net of the commission, which is revenue.
+    /// else from the member's wallet (its hold posted, the next minute held); the advisor earns it
+    /// net of the commission, which is revenue. A minute the wallet cannot pay pauses the chat
+    /// while the member adds funds; a second one while paused ends it.
     static func charge(_ event: Chat.MinuteStarted, settings: BillingSettings, on connection: Connection) throws {
         let price = event.pricePerMinuteCents
         guard price > 0 else { return }
-        let freeMinutes = try connection.queryOne("SELECT free_minutes FROM chats WHERE id = $1", event.chatId)?
-            .decode("free_minutes", as: Int.self) ?? 0
+        let chat = try connection.queryOne("SELECT free_minutes, unpaid_minute FROM chats WHERE id = $1 FOR UPDATE", event.chatId)
+        let freeMinutes = try chat?.decode("free_minutes", as: Int.self) ?? 0
         let free = event.minute <= freeMinutes
-        let commission = price * settings.commissionPercent / 100
-        let wallet = try Ledger.account("wallet", of: event.memberId, on: connection)
-        var legs = [Ledger.Leg(account: free ? Ledger.promotions : wallet, amountCents: -price)]
-        legs.append(Ledger.Leg(account: try Ledger.account("earnings", of: event.advisorId, on: connection), amountCents: price - commission))
-        if commission > 0 { legs.append(Ledger.Leg(account: Ledger.revenue, amountCents: commission)) }
-        let outcome = try Ledger.post(
-            "minute:\(event.chatId.uuidString.lowercased()):\(event.minute)", kind: free ? "free-minute" : "chat-minute",
-            chatId: event.chatId, legs: legs, on: connection)
-        switch outcome {
+        if !free, let unpaid = try chat?.decode("unpaid_minute", as: Int?.self) {
+            // Minutes do not start while a chat is paused; one that did is not given unpaid.
+            if event.minute > unpaid { try Outbox.append(Billing.FundsExhausted(chatId: event.chatId, at: Date()), on: connection) }
+            return
+        }
+        switch try postMinute(
+            event.minute, chat: event.chatId, member: event.memberId, advisor: event.advisorId, price: price, free: free,
+            settings: settings, on: connection)
+        {
         case .insufficientFunds:
-            try Outbox.append(Billing.FundsExhausted(chatId: event.chatId, at: Date()), on: connection)
+            try connection.execute("UPDATE chats SET unpaid_minute = $2 WHERE id = $1", event.chatId, event.minute)
+            try Outbox.append(Billing.ChatPaused(chatId: event.chatId, at: Date()), on: connection)
         case .posted where !free || event.minute == freeMinutes:
-            // After this minute the wallet pays: warn when it covers the next one at most.
-            let balance = try Ledger.balance("wallet", of: event.memberId, on: connection)
-            if balance < 2 * price {
-                try Outbox.append(Billing.MinuteLeft(chatId: event.chatId, balanceCents: balance, at: Date()), on: connection)
-            }
+            try holdNextAndWarn(after: event.minute, chat: event.chatId, member: event.memberId, price: price, settings: settings, on: connection)
         case .posted, .alreadyPosted:
             break
+        }
+    }
+
+    /// The minute's transfer, paid by promotions when free, else by the wallet (its hold posted).
+    private static func postMinute(
+        _ minute: Int, chat: UUID, member: UUID, advisor: UUID, price: Int, free: Bool, settings: BillingSettings,
+        on connection: Connection
+    ) throws -> Ledger.Outcome {
+        let commission = price * settings.commissionPercent / 100
+        let wallet = try Ledger.account("wallet", of: member, on: connection)
+        var legs = [Ledger.Leg(account: free ? Ledger.promotions : wallet, amountCents: -price)]
+        legs.append(Ledger.Leg(account: try Ledger.account("earnings", of: advisor, on: connection), amountCents: price - commission))
+        if commission > 0 { legs.append(Ledger.Leg(account: Ledger.revenue, amountCents: commission)) }
+        let transfer = "minute:\(chat.uuidString.lowercased()):\(minute)"
+        if !free, try connection.queryOne("SELECT 1 AS found FROM transfers WHERE id = $1", transfer) == nil {
+            // Two-phase: the minute's hold becomes its posting (the transfer below), in one transaction.
+            try Ledger.release(holdId(chat, minute: minute), as: "posted", on: connection)
+        }
+        return try Ledger.post(transfer, kind: free ? "free-minute" : "chat-minute", chatId: chat, legs: legs, on: connection)
+    }
+
+    /// After a minute the wallet will pay for the next: hold it, and warn both sides when the
+    /// wallet covers that one at most (`billing.chat-minute-left.v1`).
+    private static func holdNextAndWarn(
+        after minute: Int, chat: UUID, member: UUID, price: Int, settings: BillingSettings, on connection: Connection
+    ) throws {
+        try holdMinute(minute + 1, chat: chat, member: member, price: price, settings: settings, on: connection)
+        let funds = try Ledger.funds("wallet", of: member, on: connection)
+        if funds.balance - funds.held < price {
+            try Outbox.append(Billing.MinuteLeft(chatId: chat, balanceCents: funds.balance, at: Date()), on: connection)
+        }
+    }
+
+    /// The member's chats paused on an unpaid minute, locked. Chats are locked before ledger
+    /// accounts everywhere (as `charge` does), so take these before crediting the wallet.
+    static func pausedChats(of member: UUID, on connection: Connection) throws -> [Row] {
+        try connection.query(
+            """
+            SELECT id, advisor_id, price_cents, unpaid_minute FROM chats
+            WHERE member_id = $1 AND unpaid_minute IS NOT NULL AND settled_at IS NULL ORDER BY id FOR UPDATE
+            """, member)
+    }
+
+    /// Funds arrived for `member`: each of their `paused` chats is charged its unpaid minute and
+    /// resumed, while the wallet covers them.
+    static func resume(_ paused: [Row], member: UUID, settings: BillingSettings, on connection: Connection) throws {
+        for chat in paused {
+            let chatId: UUID = try chat.decode("id")
+            guard let advisor: UUID = try chat.decode("advisor_id") else { continue }
+            let minute: Int = try chat.decode("unpaid_minute")
+            let price: Int = try chat.decode("price_cents")
+            let outcome = try postMinute(
+                minute, chat: chatId, member: member, advisor: advisor, price: price, free: false, settings: settings, on: connection)
+            guard outcome != .insufficientFunds else { continue }
+            try connection.execute("UPDATE chats SET unpaid_minute = NULL WHERE id = $1", chatId)
+            try Outbox.append(Billing.ChatResumed(chatId: chatId, at: Date()), on: connection)
+            try holdNextAndWarn(after: minute, chat: chatId, member: member, price: price, settings: settings, on: connection)
         }
     }
 
@@ -104,8 +175,13 @@ enum ChatCharging {
             event.chatId, event.memberId, event.advisorId, event.pricePerMinuteCents)
         guard
             try connection.queryOne(
-                "UPDATE chats SET settled_at = now() WHERE id = $1 AND settled_at IS NULL RETURNING id", event.chatId) != nil
+                "UPDATE chats SET settled_at = now(), unpaid_minute = NULL WHERE id = $1 AND settled_at IS NULL RETURNING id",
+                event.chatId) != nil
         else { return }
+        // What was held for minutes that will not start is free again.
+        for hold in try connection.query("SELECT id FROM holds WHERE chat_id = $1 AND status = 'pending'", event.chatId) {
+            try Ledger.release(try hold.decode("id"), as: "voided", on: connection)
+        }
         if event.minutes == 0 {
             // Declined or expired before it began: the free minutes were never used.
             try connection.execute(

@@ -45,25 +45,90 @@ enum Ledger {
             .decode("balance_cents", as: Int.self) ?? 0
     }
 
+    /// What a person's account of `kind` holds and has held for pending causes (0 before it exists).
+    static func funds(_ kind: String, of owner: UUID, on connection: Connection) throws -> (balance: Int, held: Int) {
+        guard
+            let row = try connection.queryOne(
+                "SELECT balance_cents, held_cents FROM ledger_accounts WHERE kind = $1 AND owner_id = $2", kind, owner)
+        else { return (0, 0) }
+        return (try row.decode("balance_cents"), try row.decode("held_cents"))
+    }
+
+    enum HoldOutcome: Equatable {
+        case held
+        /// This cause holds already (pending, posted or voided); nothing was written.
+        case alreadyHeld
+        /// The account's available balance does not cover it; nothing was written.
+        case insufficientFunds
+    }
+
+    /// Places hold `id` (its cause) of `amountCents` on `account` until `expiresAt`, inside the
+    /// caller's transaction: refused when a wallet's available balance (balance − held) would go
+    /// below zero.
+    static func hold(
+        _ id: String, account: UUID, amountCents: Int, chatId: UUID?, expiresAt: Date, on connection: Connection
+    ) throws -> HoldOutcome {
+        guard amountCents > 0 else { throw ServiceError(.internalError, "a hold must hold money") }
+        guard
+            let row = try connection.queryOne(
+                "SELECT balance_cents, held_cents, kind FROM ledger_accounts WHERE id = $1 FOR UPDATE", account)
+        else { throw ServiceError(.internalError, "no ledger account \(account)") }
+        if try connection.queryOne("SELECT 1 AS found FROM holds WHERE id = $1", id) != nil { return .alreadyHeld }
+        let available = try row.decode("balance_cents", as: Int.self) - (try row.decode("held_cents", as: Int.self))
+        if try row.decode("kind", as: String.self) == "wallet", available < amountCents { return .insufficientFunds }
+        try connection.execute(
+            "INSERT INTO holds (id, account_id, amount_cents, chat_id, expires_at) VALUES ($1, $2, $3, $4, $5)", id, account, amountCents,
+            chatId, expiresAt)
+        try connection.execute("UPDATE ledger_accounts SET held_cents = held_cents + $2 WHERE id = $1", account, amountCents)
+        return .held
+    }
+
+    /// Ends hold `id` if it is pending: `posted` when its cause is being charged (the caller posts
+    /// the transfer next), `voided` when it will not be. Returns whether it was pending.
+    @discardableResult
+    static func release(_ id: String, as outcome: String, on connection: Connection) throws -> Bool {
+        guard
+            let hold = try connection.queryOne(
+                "SELECT account_id, amount_cents FROM holds WHERE id = $1 AND status = 'pending'", id)
+        else { return false }
+        let account: UUID = try hold.decode("account_id")
+        // The account first, as every posting locks it: the same lock order everywhere.
+        _ = try connection.queryOne("SELECT id FROM ledger_accounts WHERE id = $1 FOR UPDATE", account)
+        guard
+            try connection.queryOne(
+                "UPDATE holds SET status = $2, resolved_at = now() WHERE id = $1 AND status = 'pending' RETURNING id", id, outcome) != nil
+        else { return false }
+        try connection.execute(
+            "UPDATE ledger_accounts SET held_cents = held_cents - $2 WHERE id = $1", account, try hold.decode("amount_cents", as: Int.self))
+        return true
+    }
+
     /// Posts transfer `id` (its cause) with `legs`, inside the caller's transaction. The accounts
     /// are locked in id order (so concurrent transfers cannot deadlock), then the cause is looked
     /// up (a concurrent poster of the same cause waited on the same locks), then the funds checked.
-    static func post(_ id: String, kind: String, chatId: UUID?, legs: [Leg], on connection: Connection) throws -> Outcome {
+    static func post(
+        _ id: String, kind: String, chatId: UUID?, legs: [Leg], mayOverdraw: Bool = false, on connection: Connection
+    ) throws -> Outcome {
         guard legs.reduce(0, { $0 + $1.amountCents }) == 0, legs.allSatisfy({ $0.amountCents != 0 }) else {
             throw ServiceError(.internalError, "a transfer's legs must sum to zero")
         }
-        var balances: [UUID: (balance: Int, wallet: Bool, disputed: Bool)] = [:]
+        var balances: [UUID: (balance: Int, held: Int, wallet: Bool)] = [:]
         for account in Set(legs.map(\.account)).sorted(by: { $0.uuidString < $1.uuidString }) {
             guard
                 let row = try connection.queryOne(
-                    "SELECT balance_cents, kind, disputed FROM ledger_accounts WHERE id = $1 FOR UPDATE", account)
+                    "SELECT balance_cents, held_cents, kind FROM ledger_accounts WHERE id = $1 FOR UPDATE", account)
             else { throw ServiceError(.internalError, "no ledger account \(account)") }
-            balances[account] = (try row.decode("balance_cents"), try row.decode("kind", as: String.self) == "wallet", try row.decode("disputed"))
+            balances[account] = (try row.decode("balance_cents"), try row.decode("held_cents"), try row.decode("kind", as: String.self) == "wallet")
         }
         if try connection.queryOne("SELECT 1 AS found FROM transfers WHERE id = $1", id) != nil { return .alreadyPosted }
         var after = balances
         for leg in legs { after[leg.account]?.balance += leg.amountCents }
-        if after.values.contains(where: { $0.wallet && !$0.disputed && $0.balance < 0 }) { return .insufficientFunds }
+        // A wallet paying out must keep what is held for other causes (a caller posting a held
+        // cause releases its hold first); only a dispute may take it below zero.
+        let debited = Set(legs.filter { $0.amountCents < 0 }.map(\.account))
+        if !mayOverdraw, after.contains(where: { debited.contains($0.key) && $0.value.wallet && $0.value.balance - $0.value.held < 0 }) {
+            return .insufficientFunds
+        }
         try connection.execute("INSERT INTO transfers (id, kind, chat_id) VALUES ($1, $2, $3)", id, kind, chatId)
         var running = balances.mapValues(\.balance)
         for leg in legs {
@@ -78,12 +143,26 @@ enum Ledger {
         return .posted
     }
 
+    /// Voids holds past their expiry (a chat whose end never came, a crash between steps), a
+    /// batch at a time; returns how many.
+    static func voidExpiredHolds(on connection: Connection) throws -> Int {
+        let expired = try connection.query(
+            // Not locked here: `release` locks the account before the hold, as every path does.
+            "SELECT id FROM holds WHERE status = 'pending' AND expires_at < now() ORDER BY expires_at LIMIT 500")
+        var voided = 0
+        for hold in expired where try release(try hold.decode("id"), as: "voided", on: connection) { voided += 1 }
+        return voided
+    }
+
     /// The ledger's own proof of itself (`billing.ledger.check`).
     static func check(on connection: Connection) throws -> Billing.LedgerCheck.Response {
+        // Every balance is the sum of its entries, and every held amount the sum of its pending holds.
         let mismatched = try connection.query(
             """
-            SELECT a.id FROM ledger_accounts a LEFT JOIN entries e ON e.account_id = a.id
-            GROUP BY a.id, a.balance_cents HAVING a.balance_cents <> coalesce(sum(e.amount_cents), 0) ORDER BY a.id LIMIT 100
+            SELECT a.id FROM ledger_accounts a
+            WHERE a.balance_cents <> coalesce((SELECT sum(e.amount_cents) FROM entries e WHERE e.account_id = a.id), 0)
+               OR a.held_cents <> coalesce((SELECT sum(h.amount_cents) FROM holds h WHERE h.account_id = a.id AND h.status = 'pending'), 0)
+            ORDER BY a.id LIMIT 100
             """
         ).map { try $0.decode("id", as: UUID.self) }
         let unbalanced = try connection.query(

@@ -107,10 +107,15 @@ struct TopUpHandlers: Sendable {
 
     /// Records what the processor said and the first answer (when none was given yet); returns it.
     func decide(_ topUp: UUID, outcome: Payments.Charge.Response) async throws -> String {
-        try await database.transaction { connection in
+        let settings = self.settings
+        return try await database.transaction { connection in
             switch outcome.status {
-            case .succeeded: try Self.settle(topUp, succeeded: true, paymentId: outcome.paymentId, declineCode: nil, on: connection)
-            case .declined: try Self.settle(topUp, succeeded: false, paymentId: outcome.paymentId, declineCode: outcome.declineCode, on: connection)
+            case .succeeded:
+                try Self.settle(topUp, succeeded: true, paymentId: outcome.paymentId, declineCode: nil, settings: settings, on: connection)
+            case .declined:
+                try Self.settle(
+                    topUp, succeeded: false, paymentId: outcome.paymentId, declineCode: outcome.declineCode, settings: settings,
+                    on: connection)
             case .unknown: try connection.execute("UPDATE top_ups SET checked_at = now() WHERE id = $1", topUp)
             }
             return try Self.answer(topUp, on: connection)
@@ -119,7 +124,9 @@ struct TopUpHandlers: Sendable {
 
     /// A pending top-up decided: the wallet credited from the processor's clearing account (once:
     /// the transfer's id is the top-up's), or the decline recorded. A decided one is left as it is.
-    static func settle(_ topUp: UUID, succeeded: Bool, paymentId: String?, declineCode: String?, on connection: Connection) throws {
+    static func settle(
+        _ topUp: UUID, succeeded: Bool, paymentId: String?, declineCode: String?, settings: BillingSettings, on connection: Connection
+    ) throws {
         guard
             let row = try connection.queryOne(
                 "SELECT member_id, amount_cents, status FROM top_ups WHERE id = $1 FOR UPDATE", topUp)
@@ -131,10 +138,13 @@ struct TopUpHandlers: Sendable {
         if succeeded {
             guard let member = try row.decode("member_id", as: UUID?.self) else { return }
             let amount: Int = try row.decode("amount_cents")
+            let paused = try ChatCharging.pausedChats(of: member, on: connection)
             let wallet = try Ledger.account("wallet", of: member, on: connection)
             _ = try Ledger.post(
                 "top-up:\(topUp.uuidString.lowercased())", kind: "top-up", chatId: nil,
                 legs: [.init(account: Ledger.clearing, amountCents: -amount), .init(account: wallet, amountCents: amount)], on: connection)
+            // A chat paused for want of funds goes on.
+            try ChatCharging.resume(paused, member: member, settings: settings, on: connection)
         }
         try connection.execute(
             "UPDATE top_ups SET status = $2, decline_code = $3, decided_at = now() WHERE id = $1", topUp,
@@ -196,6 +206,7 @@ struct TopUpHandlers: Sendable {
     func apply(_ update: Billing.PaymentUpdate.Request, caller: Caller) async throws -> Empty {
         guard caller.has(.system) else { throw ServiceError(.forbidden, "payment updates come from the processor") }
         let logger = self.logger
+        let settings = self.settings
         try await database.transaction { connection in
             switch update.kind {
             case .succeeded, .failed:
@@ -214,7 +225,8 @@ struct TopUpHandlers: Sendable {
                     return
                 }
                 try Self.settle(
-                    topUp, succeeded: update.kind == .succeeded, paymentId: update.paymentId, declineCode: update.declineCode, on: connection)
+                    topUp, succeeded: update.kind == .succeeded, paymentId: update.paymentId, declineCode: update.declineCode,
+                    settings: settings, on: connection)
                 _ = try Self.answer(topUp, on: connection)
             case .disputed:
                 try Self.dispute(update, on: connection, logger: logger)
@@ -238,7 +250,7 @@ struct TopUpHandlers: Sendable {
         _ = try Ledger.post(
             "dispute:\(dispute)", kind: "dispute", chatId: nil,
             legs: [.init(account: wallet, amountCents: -update.amountCents), .init(account: Ledger.disputes, amountCents: update.amountCents)],
-            on: connection)
+            mayOverdraw: true, on: connection)
     }
 
     /// Asks the processor again about top-ups pending longer than `reconcileAfter` (the same

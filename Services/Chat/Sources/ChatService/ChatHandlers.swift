@@ -94,7 +94,8 @@ struct ChatHandlers: Sendable {
         let price = taken.pricePerMinuteCents ?? 0
         do {
             _ = try await bus.call(
-                Billing.AuthorizeChat.self, .init(memberId: memberId, advisorId: request.advisorId, pricePerMinuteCents: price),
+                Billing.AuthorizeChat.self,
+                .init(memberId: memberId, advisorId: request.advisorId, pricePerMinuteCents: price, chatId: chatId),
                 as: .system)
         } catch {
             let givenBack = (try? await bus.call(
