@@ -158,7 +158,7 @@ extension Billing {
     /// Billing's own error codes, with their HTTP statuses.
     public static let errorCodes: [DeclaredErrorCode] = [
         .init(.insufficientFunds, status: 402), .init(.cardDeclined, status: 402), .init(.idempotencyKeyReused, status: 422),
-        .init(.idempotencyKeyInUse, status: 409),
+        .init(.idempotencyKeyInUse, status: 409), .init(.refundAlreadyRequested, status: 409),
     ]
 }
 
@@ -307,4 +307,64 @@ extension ServiceError.Code {
     public static let idempotencyKeyReused = ServiceError.Code(rawValue: "idempotency_key_reused")
     /// The first request with this `Idempotency-Key` is still being answered (409).
     public static let idempotencyKeyInUse = ServiceError.Code(rawValue: "idempotency_key_in_use")
+}
+
+/// The satisfaction guarantee (docs/api.md "Billing").
+extension Billing {
+    /// A refund decision: `approved` (credited to the wallet) or `declined`, and the rule that
+    /// decided: `guarantee`, `window_passed`, `recent_refund`, `nothing_charged`, `finance_override`.
+    public struct Refund: Codable, Sendable, Equatable {
+        public var id: UUID
+        public var chatId: UUID
+        public var status: String
+        public var amountCents: Int
+        public var rule: String
+        public var decidedAt: Date
+        public init(id: UUID, chatId: UUID, status: String, amountCents: Int, rule: String, decidedAt: Date) {
+            self.id = id
+            self.chatId = chatId
+            self.status = status
+            self.amountCents = amountCents
+            self.rule = rule
+            self.decidedAt = decidedAt
+        }
+    }
+
+    /// `billing.refunds.request`: a member asks for a chat's money back; decided at once by the rules.
+    public struct RequestRefund: BusOperation {
+        public static let service = ServiceName.billing
+        public static let name = "billing.refunds.request"
+        public struct Request: Codable, Sendable, Equatable {
+            public var chatId: UUID
+            public var reason: String
+            public init(chatId: UUID, reason: String) {
+                self.chatId = chatId
+                self.reason = reason
+            }
+        }
+        public typealias Response = Refund
+    }
+
+    /// `billing.refunds.override`: finance staff refund a chat whatever the rules said, with a
+    /// reason recorded in the member's access log.
+    public struct OverrideRefund: BusOperation {
+        public static let service = ServiceName.billing
+        public static let name = "billing.refunds.override"
+        public struct Request: Codable, Sendable, Equatable {
+            public var chatId: UUID
+            public var amountCents: Int
+            public var reason: String
+            public init(chatId: UUID, amountCents: Int, reason: String) {
+                self.chatId = chatId
+                self.amountCents = amountCents
+                self.reason = reason
+            }
+        }
+        public typealias Response = Refund
+    }
+}
+
+extension ServiceError.Code {
+    /// A refund of this chat was asked for already (409).
+    public static let refundAlreadyRequested = ServiceError.Code(rawValue: "refund_already_requested")
 }

@@ -678,6 +678,7 @@ extension Accounts {
         public static let actions: [String: Set<Role>] = [
             "staff.credential-verified": [.support, .admin], "staff.credential-rejected": [.support, .admin],
             "staff.review-hidden": [.support, .moderator, .admin], "staff.chat-read": [.support],
+            "staff.refund-override": [.finance],
         ]
     }
 

@@ -260,6 +260,77 @@ struct PaymentsEndToEndTests {
         }
     }
 
+    /// A chat of one paid minute (249 cents) between `member` and `advisor`, ended; its id.
+    static func paidChat(_ platform: AccountsPlatform, member: String, advisor: (id: String, token: String)) async throws -> String {
+        let requested = try await platform.request("POST", "/v1/chats", token: member, json: ["advisorId": advisor.id])
+        let chat = try #require(requested.object["id"] as? String, "\(requested.text)")
+        #expect(try await platform.request("POST", "/v1/chats/\(chat)/accept", token: advisor.token).status == 200)
+        try await eventually("the first minute is charged") {
+            try await platform.request("GET", "/v1/me/statement", token: member).items.contains { $0["chatId"] as? String == chat }
+        }
+        #expect(try await platform.request("POST", "/v1/chats/\(chat)/end", token: member).status == 200)
+        try await eventually("the chat is settled") {
+            try await platform.request("GET", "/v1/chats/\(chat)", token: member).object["costCents"] as? Int == 249
+        }
+        return chat
+    }
+
+    @Test("the satisfaction guarantee: approved once, declined by each rule, overridden by finance with a reason the member sees")
+    func refunds() async throws {
+        try await AccountsPlatform.with(
+            serviceEnvironment: [.chat: ["CHAT_ACCEPT_SECONDS": "30"], .billing: ["BILLING_FREE_MINUTES": "0"]], payments: true
+        ) { platform in
+            let advisor = try await ChatEndToEndTests.onlineAdvisor(platform)
+            let member = try await ChatEndToEndTests.member(platform)
+            let stranger = try await ChatEndToEndTests.member(platform, name: "Stranger")
+            let card = try await Self.saveCard(platform, "4242424242424242", for: member.token)
+            #expect(try await Self.topUp(platform, cents: 2000, card: card, token: member.token).status == 201)
+            let first = try await Self.paidChat(platform, member: member.token, advisor: advisor)
+            #expect(try await Self.balance(platform, member.token) == 2000 - 249)
+
+            let ask = ["reason": "The reading did not help me."]
+            #expect(try await platform.request("POST", "/v1/chats/\(first)/refund-requests", token: stranger.token, json: ask).status == 404)
+            #expect(try await platform.request("POST", "/v1/chats/\(first)/refund-requests", token: member.token, json: ["reason": "  "]).status == 422)
+            let approved = try await platform.request("POST", "/v1/chats/\(first)/refund-requests", token: member.token, json: ask)
+            #expect(approved.status == 201 && approved.object["status"] as? String == "approved", "\(approved.text)")
+            #expect(approved.object["rule"] as? String == "guarantee" && approved.object["amountCents"] as? Int == 249)
+            #expect(try await Self.balance(platform, member.token) == 2000)
+            let twice = try await platform.request("POST", "/v1/chats/\(first)/refund-requests", token: member.token, json: ask)
+            #expect(twice.status == 409 && twice.code == "refund_already_requested", "\(twice.text)")
+
+            // Too late: the window counts from the chat's end.
+            let late = try await Self.paidChat(platform, member: member.token, advisor: advisor)
+            let billing = Database(platform.harness.database.config(schema: "billing"), logger: Logger(label: "test"))
+            _ = try await billing.withConnection {
+                try $0.execute("UPDATE chats SET ended_at = ended_at - interval '73 hours' WHERE id = $1", try #require(UUID(uuidString: late)))
+            }
+            await billing.close()
+            let tooLate = try await platform.request("POST", "/v1/chats/\(late)/refund-requests", token: member.token, json: ask)
+            #expect(tooLate.object["status"] as? String == "declined" && tooLate.object["rule"] as? String == "window_passed", "\(tooLate.text)")
+            // In time, but a refund was approved in the last 30 days.
+            let recent = try await Self.paidChat(platform, member: member.token, advisor: advisor)
+            let again = try await platform.request("POST", "/v1/chats/\(recent)/refund-requests", token: member.token, json: ask)
+            #expect(again.object["status"] as? String == "declined" && again.object["rule"] as? String == "recent_refund", "\(again.text)")
+            #expect(try await Self.balance(platform, member.token) == 2000 - 2 * 249)
+
+            // Finance overrides, with a reason the member sees in their access log.
+            let override = ["chatId": recent, "amountCents": 249, "reason": "Advisor left mid-reading; goodwill."] as [String: Any]
+            #expect(try await platform.request("POST", "/v1/staff/refunds", token: member.token, json: override).status == 403)
+            let finance = try await platform.staffMember(role: "finance")
+            let tooMuch = override.merging(["amountCents": 250]) { _, new in new }
+            #expect(try await platform.request("POST", "/v1/staff/refunds", token: finance, json: tooMuch).status == 422)
+            let overridden = try await platform.request("POST", "/v1/staff/refunds", token: finance, json: override)
+            #expect(overridden.status == 201 && overridden.object["rule"] as? String == "finance_override", "\(overridden.text)")
+            #expect(try await platform.request("POST", "/v1/staff/refunds", token: finance, json: override).status == 409)
+            #expect(try await Self.balance(platform, member.token) == 2000 - 249)
+            let log = try await platform.request("GET", "/v1/me/access-log", token: member.token)
+            #expect(log.text.contains("staff.refund-override") && log.text.contains("goodwill"), "\(log.text)")
+            let statement = try await platform.request("GET", "/v1/me/statement", token: member.token).items
+            #expect(statement.filter { $0["kind"] as? String == "refund" }.count == 2)
+            try await Self.ledgerIsExact(platform)
+        }
+    }
+
     @Test("free minutes are not granted again to a card that earned them on another account")
     func freeMinutesOncePerCard() async throws {
         try await AccountsPlatform.with(serviceEnvironment: ChatEndToEndTests.environment, payments: true) { platform in

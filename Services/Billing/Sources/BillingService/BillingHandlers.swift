@@ -123,13 +123,18 @@ enum BillingPrivacy {
             let topUps = try connection.query(
                 TopUpHandlers.selectTopUp + " WHERE member_id = $1 ORDER BY created_at", request.accountId
             ).map(TopUpHandlers.topUp(from:))
+            let refunds = try connection.query(
+                "SELECT \(RefundHandlers.columns) FROM refunds WHERE member_id = $1 ORDER BY decided_at", request.accountId
+            ).map(RefundHandlers.refund(from:))
             struct Section: Encodable {
                 var statement: [ExportLine]
                 var paymentMethods: [Billing.PaymentMethod]
                 var topUps: [Billing.TopUp]
+                var refunds: [Billing.Refund]
             }
             return try WireCoding.decoder().decode(
-                JSONValue.self, from: try WireCoding.encoder().encode(Section(statement: lines, paymentMethods: cards, topUps: topUps)))
+                JSONValue.self,
+                from: try WireCoding.encoder().encode(Section(statement: lines, paymentMethods: cards, topUps: topUps, refunds: refunds)))
         },
         erase: { id, connection in
             try connection.execute("UPDATE ledger_accounts SET owner_id = NULL WHERE owner_id = $1", id)
@@ -140,5 +145,6 @@ enum BillingPrivacy {
             try connection.execute("DELETE FROM payment_methods WHERE member_id = $1", id)
             try connection.execute("DELETE FROM card_holders WHERE member_id = $1", id)
             try connection.execute("UPDATE top_ups SET member_id = NULL, idempotency_key = NULL WHERE member_id = $1", id)
+            try connection.execute("UPDATE refunds SET member_id = NULL, reason = NULL WHERE member_id = $1", id)
         })
 }

@@ -39,6 +39,9 @@ public enum BillingService {
             worker.handle(Billing.CreateTopUp.self) { try await topUps.create($0, context: $1) }
             worker.handle(Billing.GetTopUp.self) { try await topUps.get($0, caller: $1.caller) }
             worker.handle(Billing.PaymentUpdate.self) { try await topUps.apply($0, caller: $1.caller) }
+            let refunds = RefundHandlers(database: resources.database, bus: resources.bus, settings: settings)
+            worker.handle(Billing.RequestRefund.self) { try await refunds.request($0, caller: $1.caller) }
+            worker.handle(Billing.OverrideRefund.self) { try await refunds.override($0, caller: $1.caller) }
             worker.handle(Billing.Wallet.self) { _, context in try await handlers.wallet(caller: context.caller) }
             worker.handle(Billing.Statement.self) { try await handlers.statement($0, caller: $1.caller) }
             worker.handle(Billing.Earnings.self) { _, context in try await handlers.earnings(caller: context.caller) }

@@ -20,10 +20,17 @@ public struct BillingSettings: Sendable {
     /// How long a hold on a wallet for a chat's next minute lasts before it is voided unposted
     /// (`BILLING_HOLD_SECONDS`): longer than an advisor's time to accept plus a minute.
     public var holdSeconds: Int
+    /// The satisfaction guarantee: how long after a chat's end a refund may be asked for
+    /// (`BILLING_REFUND_WINDOW_HOURS`), the most it credits (`BILLING_REFUND_MAX_CENTS`), and how
+    /// often a member may have one (`BILLING_REFUND_INTERVAL_DAYS`).
+    public var refundWindowHours: Int
+    public var refundMaxCents: Int
+    public var refundIntervalDays: Int
 
     public init(
         dataKey: Data, freeChats: Int = 3, freeMinutes: Int = 3, commissionPercent: Int = 30, topUpRange: ClosedRange<Int> = 500...50_000,
-        reconcileAfter: Duration = .seconds(60), holdSeconds: Int = 600
+        reconcileAfter: Duration = .seconds(60), holdSeconds: Int = 600, refundWindowHours: Int = 72, refundMaxCents: Int = 2500,
+        refundIntervalDays: Int = 30
     ) {
         self.dataKey = dataKey
         self.freeChats = freeChats
@@ -32,6 +39,9 @@ public struct BillingSettings: Sendable {
         self.topUpRange = topUpRange
         self.reconcileAfter = reconcileAfter
         self.holdSeconds = holdSeconds
+        self.refundWindowHours = refundWindowHours
+        self.refundMaxCents = refundMaxCents
+        self.refundIntervalDays = refundIntervalDays
     }
 
     /// Reads the `BILLING_*` variables; nil, with the problems named, when the key is missing or malformed.
@@ -44,6 +54,9 @@ public struct BillingSettings: Sendable {
         let largest = reader.int("BILLING_TOP_UP_MAX_CENTS", default: 50_000, in: 50...1_000_000)
         let reconcile = reader.int("BILLING_RECONCILE_SECONDS", default: 60, in: 1...86_400)
         let hold = reader.int("BILLING_HOLD_SECONDS", default: 600, in: 120...86_400)
+        let refundWindow = reader.int("BILLING_REFUND_WINDOW_HOURS", default: 72, in: 0...8760)
+        let refundMax = reader.int("BILLING_REFUND_MAX_CENTS", default: 2500, in: 0...1_000_000)
+        let refundInterval = reader.int("BILLING_REFUND_INTERVAL_DAYS", default: 30, in: 0...3650)
         if smallest > largest { reader.problem("BILLING_TOP_UP_MIN_CENTS must not exceed BILLING_TOP_UP_MAX_CENTS") }
         guard !encoded.isEmpty, smallest <= largest else { return nil }
         guard let key = Data(base64Encoded: encoded), key.count == 32 else {
@@ -52,6 +65,7 @@ public struct BillingSettings: Sendable {
         }
         return BillingSettings(
             dataKey: key, freeChats: freeChats, freeMinutes: freeMinutes, commissionPercent: commission, topUpRange: smallest...largest,
-            reconcileAfter: .seconds(reconcile), holdSeconds: hold)
+            reconcileAfter: .seconds(reconcile), holdSeconds: hold, refundWindowHours: refundWindow, refundMaxCents: refundMax,
+            refundIntervalDays: refundInterval)
     }
 }

@@ -175,8 +175,9 @@ enum ChatCharging {
             event.chatId, event.memberId, event.advisorId, event.pricePerMinuteCents)
         guard
             try connection.queryOne(
-                "UPDATE chats SET settled_at = now(), unpaid_minute = NULL WHERE id = $1 AND settled_at IS NULL RETURNING id",
-                event.chatId) != nil
+                """
+                UPDATE chats SET settled_at = now(), ended_at = $2, unpaid_minute = NULL WHERE id = $1 AND settled_at IS NULL RETURNING id
+                """, event.chatId, event.at) != nil
         else { return }
         // What was held for minutes that will not start is free again.
         for hold in try connection.query("SELECT id FROM holds WHERE chat_id = $1 AND status = 'pending'", event.chatId) {

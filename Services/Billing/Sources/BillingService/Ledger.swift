@@ -11,6 +11,8 @@ enum Ledger {
     static let promotions = UUID(uuidString: "00000000-0000-0000-0000-00000000000B")!
     /// Money the processor owes the platform: top-ups come in from it.
     static let clearing = UUID(uuidString: "00000000-0000-0000-0000-00000000000C")!
+    /// What the satisfaction guarantee gave back.
+    static let refunds = UUID(uuidString: "00000000-0000-0000-0000-00000000000D")!
     static let disputes = UUID(uuidString: "00000000-0000-0000-0000-00000000000E")!
 
     /// One leg of a transfer: `amountCents` into (positive) or out of (negative) an account.

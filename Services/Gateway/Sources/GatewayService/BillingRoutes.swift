@@ -22,6 +22,20 @@ struct BillingRoutes {
         enum CodingKeys: String, CodingKey, CaseIterable { case amountCents, paymentMethodId }
     }
 
+    /// `POST /v1/chats/{id}/refund-requests` body.
+    struct RefundBody: RequestBody {
+        var reason: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case reason }
+    }
+
+    /// `POST /v1/staff/refunds` body.
+    struct OverrideBody: RequestBody {
+        var chatId: UUID
+        var amountCents: Int
+        var reason: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case chatId, amountCents, reason }
+    }
+
     /// A POST that moves money needs its `Idempotency-Key` (400 without), 1 to 255 visible characters.
     static func idempotencyKey(of request: Request) throws -> String {
         guard let key = request.headers[HTTPField.Name("Idempotency-Key")!], (1...255).contains(key.utf8.count),
@@ -56,6 +70,21 @@ struct BillingRoutes {
                 try await bus.callReturningJSON(
                     Billing.CreateTopUp.self, .init(amountCents: body.amountCents, paymentMethodId: body.paymentMethodId),
                     as: context.caller, idempotencyKey: key),
+                status: .created)
+        }
+        signedIn.post("v1/chats/{id}/refund-requests") { request, context in
+            let id = try RouteParameters.id("id", in: context.parameters)
+            let body = try await JSONBody.decode(RefundBody.self, from: request)
+            return JSONBody.relay(
+                try await bus.callReturningJSON(Billing.RequestRefund.self, .init(chatId: id, reason: body.reason), as: context.caller),
+                status: .created)
+        }
+        signedIn.post("v1/staff/refunds") { request, context in
+            let body = try await JSONBody.decode(OverrideBody.self, from: request)
+            return JSONBody.relay(
+                try await bus.callReturningJSON(
+                    Billing.OverrideRefund.self, .init(chatId: body.chatId, amountCents: body.amountCents, reason: body.reason),
+                    as: context.caller),
                 status: .created)
         }
         signedIn.get("v1/me/top-ups/{id}") { _, context in
