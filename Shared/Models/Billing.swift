@@ -158,7 +158,8 @@ extension Billing {
     /// Billing's own error codes, with their HTTP statuses.
     public static let errorCodes: [DeclaredErrorCode] = [
         .init(.insufficientFunds, status: 402), .init(.cardDeclined, status: 402), .init(.idempotencyKeyReused, status: 422),
-        .init(.idempotencyKeyInUse, status: 409), .init(.refundAlreadyRequested, status: 409),
+        .init(.idempotencyKeyInUse, status: 409), .init(.refundAlreadyRequested, status: 409), .init(.belowMinimum, status: 422),
+        .init(.taxInfoRequired, status: 409),
     ]
 }
 
@@ -275,6 +276,9 @@ extension Billing {
         public static let isIdempotent = true
         public enum Kind: String, Codable, Sendable {
             case succeeded, failed, disputed
+            /// A payout reached the advisor, or did not.
+            case payoutPaid = "payout_paid"
+            case payoutFailed = "payout_failed"
         }
         public struct Request: Codable, Sendable, Equatable {
             public var kind: Kind
@@ -367,4 +371,205 @@ extension Billing {
 extension ServiceError.Code {
     /// A refund of this chat was asked for already (409).
     public static let refundAlreadyRequested = ServiceError.Code(rawValue: "refund_already_requested")
+}
+
+/// The advisor's side: payouts and tax information (docs/api.md "Billing").
+extension Billing {
+    /// A payout of earnings to the advisor through the processor.
+    public struct Payout: Codable, Sendable, Equatable {
+        public var id: UUID
+        /// `requested` (earnings set aside), `sent` (the processor has it), `paid`, or `failed`
+        /// (the amount returned to earnings).
+        public var status: String
+        public var amountCents: Int
+        /// Whether the twice-monthly run made it rather than the advisor.
+        public var scheduled: Bool
+        public var createdAt: Date
+        public init(id: UUID, status: String, amountCents: Int, scheduled: Bool, createdAt: Date) {
+            self.id = id
+            self.status = status
+            self.amountCents = amountCents
+            self.scheduled = scheduled
+            self.createdAt = createdAt
+        }
+    }
+
+    /// `billing.payouts.request`: the calling advisor asks for `amountCents` of their available
+    /// earnings, once per idempotency key (the bus header's); 422 `below_minimum`, 409
+    /// `tax_info_required`, 402 `insufficient_funds`.
+    public struct RequestPayout: BusOperation {
+        public static let service = ServiceName.billing
+        public static let name = "billing.payouts.request"
+        public struct Request: Codable, Sendable, Equatable {
+            public var amountCents: Int
+            public init(amountCents: Int) { self.amountCents = amountCents }
+        }
+        public typealias Response = Payout
+    }
+
+    /// `billing.payouts`: the calling advisor's payouts, newest first.
+    public struct Payouts: BusOperation {
+        public static let service = ServiceName.billing
+        public static let name = "billing.payouts"
+        public static let isIdempotent = true
+        public typealias Request = PageRequest
+        public typealias Response = Page<Payout>
+    }
+
+    /// A postal address on a tax form.
+    public struct TaxAddress: Codable, Sendable, Equatable {
+        public var line1: String
+        public var line2: String?
+        public var city: String
+        public var region: String?
+        public var postalCode: String
+        /// ISO 3166-1 alpha-2.
+        public var country: String
+        public init(line1: String, line2: String? = nil, city: String, region: String? = nil, postalCode: String, country: String) {
+            self.line1 = line1
+            self.line2 = line2
+            self.city = city
+            self.region = region
+            self.postalCode = postalCode
+            self.country = country
+        }
+    }
+
+    /// What an advisor certifies on a W-9 (US persons) or W-8BEN (foreign individuals).
+    public struct TaxInfoFields: Codable, Sendable, Equatable {
+        /// `w9` or `w8ben`.
+        public var form: String
+        public var legalName: String
+        public var businessName: String?
+        /// W-9 line 3: `individual`, `sole_proprietor`, `c_corporation`, `s_corporation`,
+        /// `partnership`, `trust_estate`, `llc`; absent on a W-8BEN.
+        public var taxClassification: String?
+        /// W-8BEN: the country of citizenship (ISO 3166-1 alpha-2).
+        public var citizenshipCountry: String?
+        public var address: TaxAddress
+        public init(
+            form: String, legalName: String, businessName: String? = nil, taxClassification: String? = nil,
+            citizenshipCountry: String? = nil, address: TaxAddress
+        ) {
+            self.form = form
+            self.legalName = legalName
+            self.businessName = businessName
+            self.taxClassification = taxClassification
+            self.citizenshipCountry = citizenshipCountry
+            self.address = address
+        }
+    }
+
+    /// `billing.tax-info.put`: the calling advisor's tax information; `taxId` (SSN, EIN, ITIN or a
+    /// foreign tax id) goes in whole and is sealed, and comes back only as its last four digits.
+    public struct PutTaxInfo: BusOperation {
+        public static let service = ServiceName.billing
+        public static let name = "billing.tax-info.put"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var fields: TaxInfoFields
+            public var taxId: String
+            /// The advisor certifies, under penalties of perjury, what the form says.
+            public var certified: Bool
+            public init(fields: TaxInfoFields, taxId: String, certified: Bool) {
+                self.fields = fields
+                self.taxId = taxId
+                self.certified = certified
+            }
+        }
+        public typealias Response = TaxInfo
+    }
+
+    /// Tax information as its advisor reads it back.
+    public struct TaxInfo: Codable, Sendable, Equatable {
+        public var fields: TaxInfoFields
+        public var taxIdLast4: String
+        public var certifiedAt: Date
+        public init(fields: TaxInfoFields, taxIdLast4: String, certifiedAt: Date) {
+            self.fields = fields
+            self.taxIdLast4 = taxIdLast4
+            self.certifiedAt = certifiedAt
+        }
+    }
+
+    /// `billing.tax-info`: the calling advisor's tax information (404 before it is given).
+    public struct GetTaxInfo: BusOperation {
+        public static let service = ServiceName.billing
+        public static let name = "billing.tax-info"
+        public static let isIdempotent = true
+        public typealias Request = Empty
+        public typealias Response = TaxInfo
+    }
+
+    /// `billing.tax-summary`: the figures of a year a 1099-NEC needs.
+    public struct TaxSummary: BusOperation {
+        public static let service = ServiceName.billing
+        public static let name = "billing.tax-summary"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var year: Int
+            public init(year: Int) { self.year = year }
+        }
+        public struct Response: Codable, Sendable, Equatable {
+            public var year: Int
+            /// Box 1, nonemployee compensation: what the advisor earned in the year (their share of minutes).
+            public var grossEarningsCents: Int
+            public var paidOutCents: Int
+            public var legalName: String?
+            public var taxIdLast4: String?
+            /// Whether the year reaches the 1099-NEC threshold ($600) for a W-9 filer.
+            public var form1099Required: Bool
+            public init(
+                year: Int, grossEarningsCents: Int, paidOutCents: Int, legalName: String?, taxIdLast4: String?, form1099Required: Bool
+            ) {
+                self.year = year
+                self.grossEarningsCents = grossEarningsCents
+                self.paidOutCents = paidOutCents
+                self.legalName = legalName
+                self.taxIdLast4 = taxIdLast4
+                self.form1099Required = form1099Required
+            }
+        }
+    }
+}
+
+extension ServiceError.Code {
+    /// A payout below `BILLING_PAYOUT_MIN_CENTS` (422).
+    public static let belowMinimum = ServiceError.Code(rawValue: "below_minimum")
+    /// Payouts need tax information first (409).
+    public static let taxInfoRequired = ServiceError.Code(rawValue: "tax_info_required")
+}
+
+extension Payments {
+    /// `payments.payout`: pays an advisor out once per `idempotencyKey`. The processor says later,
+    /// by webhook, whether it was paid.
+    public struct Payout: BusOperation {
+        public static let service = ServiceName.payments
+        public static let name = "payments.payout"
+        public static let isIdempotent = true
+        public static let timeout = Duration.seconds(15)
+        public struct Request: Codable, Sendable, Equatable {
+            public var idempotencyKey: String
+            public var amountCents: Int
+            /// Whom the processor pays (the advisor's id: their payout account at the processor).
+            public var destination: String
+            /// Billing's reference (the payout id), echoed by the webhooks.
+            public var reference: String
+            public init(idempotencyKey: String, amountCents: Int, destination: String, reference: String) {
+                self.idempotencyKey = idempotencyKey
+                self.amountCents = amountCents
+                self.destination = destination
+                self.reference = reference
+            }
+        }
+        public struct Response: Codable, Sendable, Equatable {
+            /// Whether the processor took it (`pending` there), or it could not be told.
+            public var accepted: Bool
+            public var payoutId: String?
+            public init(accepted: Bool, payoutId: String? = nil) {
+                self.accepted = accepted
+                self.payoutId = payoutId
+            }
+        }
+    }
 }

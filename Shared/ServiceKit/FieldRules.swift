@@ -26,7 +26,19 @@ public struct FieldRules: Sendable {
     /// the person, so it must say something).
     public mutating func reason(_ value: String, field: String = "reason") {
         text(value, field: field, range: 1...500)
-        if value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { fail(field, "required") }
+        if Self.isBlank(value) { fail(field, "required") }
+    }
+
+    /// Free text that must say something: within `range` characters, not blank.
+    public mutating func words(_ value: String, field: String, range: ClosedRange<Int>) {
+        text(value, field: field, range: range)
+        if Self.isBlank(value) { fail(field, "required") }
+    }
+
+    /// Nothing but white space: Unicode's, and the separators U+001C–U+001F that the documents'
+    /// `\S` (ECMAScript and Python regular expressions) also counts as space.
+    public static func isBlank(_ value: String) -> Bool {
+        value.unicodeScalars.allSatisfy { $0.properties.isWhitespace || (0x1C...0x1F).contains($0.value) }
     }
 
     /// A whole number within `range`.

@@ -9,7 +9,8 @@ public struct PageCursor: Sendable {
     /// The cursor's value, if a cursor was given.
     public let seq: Int64?
 
-    /// Checks the limit (1…100) and the cursor: 422 otherwise.
+    /// Checks the limit (1…100: 422 otherwise) and the cursor: text that reads as base64 but was
+    /// never a cursor names no page (404), as an id that names nothing does.
     public init(_ request: PageRequest) throws {
         guard (1...PageRequest.maxLimit).contains(request.limit) else {
             throw ServiceError(.validationFailed, "limit is 1 to 100", fieldErrors: [FieldError(field: "limit", code: "invalid")])
@@ -17,7 +18,7 @@ public struct PageCursor: Sendable {
         limit = request.limit
         seq = try request.cursor.map { cursor in
             guard let data = Data(base64Encoded: cursor), let value = Int64(String(decoding: data, as: UTF8.self)), value > 0 else {
-                throw ServiceError(.validationFailed, "the cursor is not valid", fieldErrors: [FieldError(field: "cursor", code: "invalid")])
+                throw ServiceError(.notFound, "no page at this cursor: pass a nextCursor as it was given")
             }
             return value
         }

@@ -246,12 +246,14 @@ struct DirectoryEndToEndTests {
             #expect(emptyFacets?["status"]?["online"] == 0)
 
             for query in [
-                "?sort=bogus", "?minRating=9", "?category=knitting", "?limit=0", "?limit=101", "?cursor=bm90IGEgY3Vyc29y",
+                "?sort=bogus", "?minRating=9", "?category=knitting", "?limit=0", "?limit=101",
                 "?maxPriceCents=abc", "?status=asleep", "?language=English", "?facets=price", "?q=" + String(repeating: "a", count: 101),
             ] {
                 let refused = try await get(query)
                 #expect(refused.status == 422, "\(query): \(refused.text)")
             }
+            // "not a cursor", in base64: it names no page.
+            #expect(try await get("?cursor=bm90IGEgY3Vyc29y").status == 404)
 
             // Walk two at a time while every status flips between pages: everyone once, in order.
             var seen: [String] = []

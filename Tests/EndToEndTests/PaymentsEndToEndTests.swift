@@ -331,6 +331,117 @@ struct PaymentsEndToEndTests {
         }
     }
 
+    /// A W-9, as a front end sends it.
+    static var w9: [String: Any] {
+        [
+        "fields": [
+            "form": "w9", "legalName": "Zora Moonfield", "taxClassification": "sole_proprietor",
+            "address": ["line1": "1 Star Lane", "city": "Salem", "region": "MA", "postalCode": "01970", "country": "US"],
+        ],
+        "taxId": "123-45-6789", "certified": true,
+        ]
+    }
+
+    /// An advisor with tax information and one paid minute earned (175 of 249 cents), and a funded member.
+    static func earningAdvisor(_ platform: AccountsPlatform) async throws -> (advisor: (id: String, token: String), member: String) {
+        let advisor = try await ChatEndToEndTests.onlineAdvisor(platform)
+        let member = try await ChatEndToEndTests.member(platform)
+        let card = try await Self.saveCard(platform, "4242424242424242", for: member.token)
+        #expect(try await Self.topUp(platform, cents: 2000, card: card, token: member.token).status == 201)
+        _ = try await Self.paidChat(platform, member: member.token, advisor: advisor)
+        return (advisor, member.token)
+    }
+
+    @Test("tax information sealed and read back by its last four; payouts once per key, paid or returned by the processor; the year's figures")
+    func payoutsAndTaxInfo() async throws {
+        try await AccountsPlatform.with(
+            serviceEnvironment: [.chat: ["CHAT_ACCEPT_SECONDS": "30"], .billing: ["BILLING_FREE_MINUTES": "0", "BILLING_PAYOUT_MIN_CENTS": "100"]],
+            payments: true, sandboxEnvironment: ["SANDBOX_PAYOUT_SECONDS": "0"]
+        ) { platform in
+            let (advisor, member) = try await Self.earningAdvisor(platform)
+            func earnings() async throws -> [Int?] {
+                let object = try await platform.request("GET", "/v1/advisors/me/earnings", token: advisor.token).object
+                return ["availableCents", "pendingCents", "paidOutCents"].map { object[$0] as? Int }
+            }
+            #expect(try await earnings() == [175, 0, 0])
+            func payout(_ cents: Int, key: String = UUID().uuidString) async throws -> Reply {
+                try await platform.request(
+                    "POST", "/v1/advisors/me/payouts", token: advisor.token, json: ["amountCents": cents], headers: ["Idempotency-Key": key])
+            }
+            let untaxed = try await payout(150)
+            #expect(untaxed.status == 409 && untaxed.code == "tax_info_required", "\(untaxed.text)")
+
+            // Tax information: the tax id in whole, back as its last four only; sealed at rest.
+            #expect(try await platform.request("GET", "/v1/advisors/me/tax-info", token: advisor.token).status == 404)
+            var bad = Self.w9
+            bad["taxId"] = "12-345"
+            #expect(try await platform.request("PUT", "/v1/advisors/me/tax-info", token: advisor.token, json: bad).status == 422)
+            #expect(try await platform.request("PUT", "/v1/advisors/me/tax-info", token: member, json: Self.w9).status == 403)
+            let saved = try await platform.request("PUT", "/v1/advisors/me/tax-info", token: advisor.token, json: Self.w9)
+            #expect(saved.status == 200 && saved.object["taxIdLast4"] as? String == "6789", "\(saved.text)")
+            let read = try await platform.request("GET", "/v1/advisors/me/tax-info", token: advisor.token)
+            #expect(read.text.contains("Zora Moonfield") && !read.text.contains("123-45") && !read.text.contains("123456789"), "\(read.text)")
+            let billing = Database(platform.harness.database.config(schema: "billing"), logger: Logger(label: "test"))
+            let dump = try await billing.withConnection { connection in
+                try connection.queryOne("SELECT coalesce(string_agg(t::text, ' '), '') AS rows FROM tax_info t")?.decode("rows", as: String.self) ?? ""
+            }
+            await billing.close()
+            #expect(dump.contains("6789") && !dump.contains("Moonfield") && !dump.contains("12345") && !dump.contains("123-45"), "sealed: \(dump)")
+
+            // Payouts: the minimum, the earnings, once per key.
+            #expect(try await payout(50).code == "below_minimum")
+            #expect(try await payout(1000).code == "insufficient_funds")
+            let first = try await payout(150, key: "payday")
+            #expect(first.status == 201 && first.object["status"] as? String == "requested", "\(first.text)")
+            #expect(try await payout(150, key: "payday").object["id"] as? String == first.object["id"] as? String)
+            #expect(try await payout(160, key: "payday").code == "idempotency_key_reused")
+            try await eventually("the processor pays it") { try await earnings() == [25, 0, 150] }
+            let listed = try await platform.request("GET", "/v1/advisors/me/payouts", token: advisor.token)
+            #expect(listed.items.map { $0["status"] as? String } == ["paid"], "\(listed.text)")
+            let forged = try await platform.request("GET", "/v1/advisors/me/payouts?cursor=LywUr8", token: advisor.token)
+            #expect(forged.status == 404, "base64 that was never a cursor names no page: \(forged.text)")
+
+            // A payout the processor cannot make comes back to the earnings.
+            _ = try await Self.paidChat(platform, member: member, advisor: advisor)
+            try await Self.setFaults(platform, ["failPayouts": true])
+            let failing = try await payout(200)
+            #expect(failing.status == 201, "\(failing.text)")
+            try await eventually("the failed payout returns") {
+                try await platform.request("GET", "/v1/advisors/me/payouts", token: advisor.token).items.first?["status"] as? String == "failed"
+            }
+            #expect(try await earnings() == [200, 0, 150])
+
+            let year = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date()).year ?? 2026
+            let summary = try await platform.request("GET", "/v1/advisors/me/tax-summary?year=\(year)", token: advisor.token)
+            #expect(summary.object["grossEarningsCents"] as? Int == 350 && summary.object["paidOutCents"] as? Int == 150, "\(summary.text)")
+            #expect(summary.object["taxIdLast4"] as? String == "6789" && summary.object["form1099Required"] as? Bool == false)
+            try await Self.ledgerIsExact(platform)
+        }
+    }
+
+    @Test("the scheduled run pays out every advisor with tax information above the minimum, once per period")
+    func scheduledPayouts() async throws {
+        try await AccountsPlatform.with(
+            serviceEnvironment: [
+                .chat: ["CHAT_ACCEPT_SECONDS": "30"],
+                .billing: ["BILLING_FREE_MINUTES": "0", "BILLING_PAYOUT_MIN_CENTS": "100", "BILLING_PAYOUT_RUN_SECONDS": "1"],
+            ],
+            payments: true, sandboxEnvironment: ["SANDBOX_PAYOUT_SECONDS": "0"]
+        ) { platform in
+            let (advisor, _) = try await Self.earningAdvisor(platform)
+            let untaxed = try await Self.earningAdvisor(platform)
+            #expect(try await platform.request("PUT", "/v1/advisors/me/tax-info", token: advisor.token, json: Self.w9).status == 200)
+            try await eventually("the run pays all of it out") {
+                try await platform.request("GET", "/v1/advisors/me/payouts", token: advisor.token).items.first?["status"] as? String == "paid"
+            }
+            let listed = try await platform.request("GET", "/v1/advisors/me/payouts", token: advisor.token).items
+            #expect(listed.count == 1 && listed[0]["scheduled"] as? Bool == true && listed[0]["amountCents"] as? Int == 175, "\(listed)")
+            #expect(try await platform.request("GET", "/v1/advisors/me/payouts", token: untaxed.advisor.token).items.isEmpty)
+            try await Task.sleep(for: .seconds(2))
+            #expect(try await platform.request("GET", "/v1/advisors/me/payouts", token: advisor.token).items.count == 1, "once per period")
+        }
+    }
+
     @Test("free minutes are not granted again to a card that earned them on another account")
     func freeMinutesOncePerCard() async throws {
         try await AccountsPlatform.with(serviceEnvironment: ChatEndToEndTests.environment, payments: true) { platform in

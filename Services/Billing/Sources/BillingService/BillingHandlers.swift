@@ -50,9 +50,20 @@ struct BillingHandlers: Sendable {
     func earnings(caller: Caller) async throws -> Billing.Earnings.Response {
         let advisor = try Self.accountId(of: caller)
         guard caller.has(.advisor) else { throw ServiceError(.forbidden, "earnings are advisors'") }
-        let available = try await database.withConnection { try Ledger.balance("earnings", of: advisor, on: $0) }
+        let (available, pending, paid) = try await database.withConnection { connection -> (Int, Int, Int) in
+            let payouts = try connection.queryOne(
+                """
+                SELECT coalesce(sum(amount_cents) FILTER (WHERE status IN ('requested', 'sent')), 0)::bigint AS pending,
+                       coalesce(sum(amount_cents) FILTER (WHERE status = 'paid'), 0)::bigint AS paid
+                FROM payouts WHERE advisor_id = $1
+                """, advisor)
+            return (
+                try Ledger.balance("earnings", of: advisor, on: connection), try payouts?.decode("pending", as: Int.self) ?? 0,
+                try payouts?.decode("paid", as: Int.self) ?? 0
+            )
+        }
         return Billing.Earnings.Response(
-            availableCents: available, pendingCents: 0, paidOutCents: 0, commissionPercent: settings.commissionPercent)
+            availableCents: available, pendingCents: pending, paidOutCents: paid, commissionPercent: settings.commissionPercent)
     }
 
     func authorizeChat(_ request: Billing.AuthorizeChat.Request, caller: Caller) async throws -> Empty {
@@ -126,15 +137,28 @@ enum BillingPrivacy {
             let refunds = try connection.query(
                 "SELECT \(RefundHandlers.columns) FROM refunds WHERE member_id = $1 ORDER BY decided_at", request.accountId
             ).map(RefundHandlers.refund(from:))
+            let payouts = try connection.query(
+                "SELECT \(PayoutHandlers.columns) FROM payouts WHERE advisor_id = $1 ORDER BY seq", request.accountId
+            ).map(PayoutHandlers.payout(from:))
+            struct TaxInfoLine: Encodable {
+                var form: String
+                var taxIdLast4: String
+                var certifiedAt: Date
+            }
+            let tax = try connection.queryOne(
+                "SELECT form, tax_id_last4, certified_at FROM tax_info WHERE advisor_id = $1", request.accountId
+            ).map { TaxInfoLine(form: try $0.decode("form"), taxIdLast4: try $0.decode("tax_id_last4"), certifiedAt: try $0.decode("certified_at")) }
             struct Section: Encodable {
                 var statement: [ExportLine]
                 var paymentMethods: [Billing.PaymentMethod]
                 var topUps: [Billing.TopUp]
                 var refunds: [Billing.Refund]
+                var payouts: [Billing.Payout]
+                var taxInfo: TaxInfoLine?
             }
-            return try WireCoding.decoder().decode(
-                JSONValue.self,
-                from: try WireCoding.encoder().encode(Section(statement: lines, paymentMethods: cards, topUps: topUps, refunds: refunds)))
+            let section = Section(
+                statement: lines, paymentMethods: cards, topUps: topUps, refunds: refunds, payouts: payouts, taxInfo: tax)
+            return try WireCoding.decoder().decode(JSONValue.self, from: try WireCoding.encoder().encode(section))
         },
         erase: { id, connection in
             try connection.execute("UPDATE ledger_accounts SET owner_id = NULL WHERE owner_id = $1", id)
@@ -146,5 +170,8 @@ enum BillingPrivacy {
             try connection.execute("DELETE FROM card_holders WHERE member_id = $1", id)
             try connection.execute("UPDATE top_ups SET member_id = NULL, idempotency_key = NULL WHERE member_id = $1", id)
             try connection.execute("UPDATE refunds SET member_id = NULL, reason = NULL WHERE member_id = $1", id)
+            // Tax data goes; payouts stay as financial records, detached (one still requested is not sent).
+            try connection.execute("DELETE FROM tax_info WHERE advisor_id = $1", id)
+            try connection.execute("UPDATE payouts SET advisor_id = NULL, idempotency_key = NULL WHERE advisor_id = $1", id)
         })
 }

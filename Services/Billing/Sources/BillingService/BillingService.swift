@@ -16,6 +16,9 @@ public enum BillingService {
                 let topUps = TopUpHandlers(
                     database: resources.database, bus: resources.bus, sealing: PaymentSealing(dataKey: settings.dataKey),
                     settings: settings, logger: resources.logger)
+                let payouts = PayoutHandlers(
+                    database: resources.database, bus: resources.bus, sealing: PaymentSealing(dataKey: settings.dataKey),
+                    settings: settings, logger: resources.logger)
                 return [
                     MaintenanceTask(name: "billing.reconcile-top-ups", interval: .seconds(5)) { _ in try await topUps.reconcile() },
                     MaintenanceTask(name: "billing.expire-idempotency-keys", interval: .seconds(600)) { database in
@@ -23,6 +26,10 @@ public enum BillingService {
                     },
                     MaintenanceTask(name: "billing.void-expired-holds", interval: .seconds(5)) { database in
                         try await database.transaction { try Ledger.voidExpiredHolds(on: $0) }
+                    },
+                    MaintenanceTask(name: "billing.send-payouts", interval: .seconds(2)) { _ in try await payouts.send() },
+                    MaintenanceTask(name: "billing.scheduled-payouts", interval: settings.payoutRunInterval) { _ in
+                        try await payouts.scheduledRun()
                     },
                 ]
             },
@@ -42,6 +49,14 @@ public enum BillingService {
             let refunds = RefundHandlers(database: resources.database, bus: resources.bus, settings: settings)
             worker.handle(Billing.RequestRefund.self) { try await refunds.request($0, caller: $1.caller) }
             worker.handle(Billing.OverrideRefund.self) { try await refunds.override($0, caller: $1.caller) }
+            let payouts = PayoutHandlers(
+                database: resources.database, bus: resources.bus, sealing: sealing, settings: settings, logger: resources.logger)
+            let tax = TaxHandlers(database: resources.database, sealing: sealing)
+            worker.handle(Billing.RequestPayout.self) { try await payouts.request($0, context: $1) }
+            worker.handle(Billing.Payouts.self) { try await payouts.list($0, caller: $1.caller) }
+            worker.handle(Billing.PutTaxInfo.self) { try await tax.put($0, caller: $1.caller) }
+            worker.handle(Billing.GetTaxInfo.self) { _, context in try await tax.get(caller: context.caller) }
+            worker.handle(Billing.TaxSummary.self) { try await tax.summary($0, caller: $1.caller) }
             worker.handle(Billing.Wallet.self) { _, context in try await handlers.wallet(caller: context.caller) }
             worker.handle(Billing.Statement.self) { try await handlers.statement($0, caller: $1.caller) }
             worker.handle(Billing.Earnings.self) { _, context in try await handlers.earnings(caller: context.caller) }

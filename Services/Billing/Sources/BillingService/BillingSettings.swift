@@ -26,11 +26,15 @@ public struct BillingSettings: Sendable {
     public var refundWindowHours: Int
     public var refundMaxCents: Int
     public var refundIntervalDays: Int
+    /// The smallest payout (`BILLING_PAYOUT_MIN_CENTS`), and how often the scheduled run looks
+    /// for advisors to pay on and after the 1st and the 15th (`BILLING_PAYOUT_RUN_SECONDS`).
+    public var payoutMinCents: Int
+    public var payoutRunInterval: Duration
 
     public init(
         dataKey: Data, freeChats: Int = 3, freeMinutes: Int = 3, commissionPercent: Int = 30, topUpRange: ClosedRange<Int> = 500...50_000,
         reconcileAfter: Duration = .seconds(60), holdSeconds: Int = 600, refundWindowHours: Int = 72, refundMaxCents: Int = 2500,
-        refundIntervalDays: Int = 30
+        refundIntervalDays: Int = 30, payoutMinCents: Int = 2000, payoutRunInterval: Duration = .seconds(3600)
     ) {
         self.dataKey = dataKey
         self.freeChats = freeChats
@@ -42,6 +46,8 @@ public struct BillingSettings: Sendable {
         self.refundWindowHours = refundWindowHours
         self.refundMaxCents = refundMaxCents
         self.refundIntervalDays = refundIntervalDays
+        self.payoutMinCents = payoutMinCents
+        self.payoutRunInterval = payoutRunInterval
     }
 
     /// Reads the `BILLING_*` variables; nil, with the problems named, when the key is missing or malformed.
@@ -57,6 +63,8 @@ public struct BillingSettings: Sendable {
         let refundWindow = reader.int("BILLING_REFUND_WINDOW_HOURS", default: 72, in: 0...8760)
         let refundMax = reader.int("BILLING_REFUND_MAX_CENTS", default: 2500, in: 0...1_000_000)
         let refundInterval = reader.int("BILLING_REFUND_INTERVAL_DAYS", default: 30, in: 0...3650)
+        let payoutMin = reader.int("BILLING_PAYOUT_MIN_CENTS", default: 2000, in: 1...1_000_000)
+        let payoutRun = reader.int("BILLING_PAYOUT_RUN_SECONDS", default: 3600, in: 1...86_400)
         if smallest > largest { reader.problem("BILLING_TOP_UP_MIN_CENTS must not exceed BILLING_TOP_UP_MAX_CENTS") }
         guard !encoded.isEmpty, smallest <= largest else { return nil }
         guard let key = Data(base64Encoded: encoded), key.count == 32 else {
@@ -66,6 +74,6 @@ public struct BillingSettings: Sendable {
         return BillingSettings(
             dataKey: key, freeChats: freeChats, freeMinutes: freeMinutes, commissionPercent: commission, topUpRange: smallest...largest,
             reconcileAfter: .seconds(reconcile), holdSeconds: hold, refundWindowHours: refundWindow, refundMaxCents: refundMax,
-            refundIntervalDays: refundInterval)
+            refundIntervalDays: refundInterval, payoutMinCents: payoutMin, payoutRunInterval: .seconds(payoutRun))
     }
 }

@@ -120,7 +120,9 @@ enum Ledger {
                 let row = try connection.queryOne(
                     "SELECT balance_cents, held_cents, kind FROM ledger_accounts WHERE id = $1 FOR UPDATE", account)
             else { throw ServiceError(.internalError, "no ledger account \(account)") }
-            balances[account] = (try row.decode("balance_cents"), try row.decode("held_cents"), try row.decode("kind", as: String.self) == "wallet")
+            // A person's accounts (wallet, earnings) never pay out more than they hold.
+            let personal = ["wallet", "earnings"].contains(try row.decode("kind", as: String.self))
+            balances[account] = (try row.decode("balance_cents"), try row.decode("held_cents"), personal)
         }
         if try connection.queryOne("SELECT 1 AS found FROM transfers WHERE id = $1", id) != nil { return .alreadyPosted }
         var after = balances

@@ -5,9 +5,10 @@ import Security
 import ServiceKit
 import Store
 
-/// How billing seals what a processor would charge: each saved card's processor reference under
-/// a key derived from `BILLING_DATA_KEY` and the member's id, bound to the card's row, so a dump
-/// of the schema cannot charge anyone and a sealed reference copied to another row does not open.
+/// How billing seals what it must not hold in clear: each saved card's processor reference and
+/// each advisor's tax information, under a key derived from `BILLING_DATA_KEY` and the person's
+/// id, bound to its row, so a dump of the schema cannot charge anyone or read a tax id, and a
+/// sealed value copied to another row does not open.
 struct PaymentSealing: Sendable {
     let dataKey: Data
 
@@ -26,6 +27,15 @@ struct PaymentSealing: Sendable {
 
     func open(_ sealed: Data, method: UUID, member: UUID) throws -> String {
         String(decoding: try memberKey(member).open(sealed, associatedData: Self.binding(method, member)), as: UTF8.self)
+    }
+
+    /// An advisor's tax information (their form's fields and tax id), under the same per-person key.
+    func sealTaxInfo(_ details: Data, advisor: UUID) throws -> Data {
+        try memberKey(advisor).seal(details, associatedData: Data("tax-info|\(advisor.uuidString)".utf8))
+    }
+
+    func openTaxInfo(_ sealed: Data, advisor: UUID) throws -> Data {
+        try memberKey(advisor).open(sealed, associatedData: Data("tax-info|\(advisor.uuidString)".utf8))
     }
 }
 

@@ -47,8 +47,7 @@ struct RefundHandlers: Sendable {
         let member = try BillingHandlers.accountId(of: caller)
         guard caller.has(.member) else { throw ServiceError(.forbidden, "refunds are members'") }
         var rules = FieldRules()
-        rules.text(request.reason, field: "reason", range: 1...1000)
-        if request.reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { rules.fail("reason", "required") }
+        rules.words(request.reason, field: "reason", range: 1...1000)
         try rules.check()
         let settings = self.settings
         return try await database.transaction { connection in

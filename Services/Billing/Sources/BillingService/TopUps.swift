@@ -230,6 +230,8 @@ struct TopUpHandlers: Sendable {
                 _ = try Self.answer(topUp, on: connection)
             case .disputed:
                 try Self.dispute(update, on: connection, logger: logger)
+            case .payoutPaid, .payoutFailed:
+                try PayoutHandlers.decide(update, on: connection, logger: logger)
             }
         }
         return Empty()

@@ -245,12 +245,15 @@ struct AdvisorSearch: Sendable {
     }
 
     static func decodeCursor(_ cursor: String, sort: String) throws -> (key: Int64, id: UUID) {
-        let invalid = ServiceError(
-            .validationFailed, "the cursor is not valid for this query", fieldErrors: [FieldError(field: "cursor", code: "invalid")])
-        guard cursor.utf8.count <= 200, let data = Data(base64Encoded: cursor) else { throw invalid }
+        // Text that was never a cursor names no page (404, as in every list); a cursor of another
+        // sort is a mistake of the caller's (422).
+        let none = ServiceError(.notFound, "no page at this cursor: pass a nextCursor as it was given")
+        guard cursor.utf8.count <= 200, let data = Data(base64Encoded: cursor) else { throw none }
         let parts = String(decoding: data, as: UTF8.self).split(separator: " ")
-        guard parts.count == 3, parts[0] == sort, let key = Int64(parts[1]), let id = UUID(uuidString: String(parts[2])) else {
-            throw invalid
+        guard parts.count == 3, let key = Int64(parts[1]), let id = UUID(uuidString: String(parts[2])) else { throw none }
+        guard parts[0] == sort else {
+            throw ServiceError(
+                .validationFailed, "the cursor is not valid for this query", fieldErrors: [FieldError(field: "cursor", code: "invalid")])
         }
         return (key, id)
     }

@@ -36,12 +36,26 @@ struct BillingRoutes {
         enum CodingKeys: String, CodingKey, CaseIterable { case chatId, amountCents, reason }
     }
 
+    /// `POST /v1/advisors/me/payouts` body.
+    struct PayoutBody: RequestBody {
+        var amountCents: Int
+        enum CodingKeys: String, CodingKey, CaseIterable { case amountCents }
+    }
+
+    /// `PUT /v1/advisors/me/tax-info` body.
+    struct TaxInfoBody: RequestBody {
+        var fields: Billing.TaxInfoFields
+        var taxId: String
+        var certified: Bool
+        enum CodingKeys: String, CodingKey, CaseIterable { case fields, taxId, certified }
+    }
+
     /// A POST that moves money needs its `Idempotency-Key` (400 without), 1 to 255 visible characters.
     static func idempotencyKey(of request: Request) throws -> String {
         guard let key = request.headers[HTTPField.Name("Idempotency-Key")!], (1...255).contains(key.utf8.count),
             key.unicodeScalars.allSatisfy({ (0x21...0x7E).contains($0.value) })
         else {
-            throw ServiceError(.badRequest, "send an Idempotency-Key header (1 to 255 visible ASCII characters), new for each top-up")
+            throw ServiceError(.badRequest, "send an Idempotency-Key header (1 to 255 visible ASCII characters), new for each attempt")
         }
         return key
     }
@@ -86,6 +100,33 @@ struct BillingRoutes {
                     Billing.OverrideRefund.self, .init(chatId: body.chatId, amountCents: body.amountCents, reason: body.reason),
                     as: context.caller),
                 status: .created)
+        }
+        signedIn.post("v1/advisors/me/payouts") { request, context in
+            let key = try Self.idempotencyKey(of: request)
+            let body = try await JSONBody.decode(PayoutBody.self, from: request)
+            return JSONBody.relay(
+                try await bus.callReturningJSON(
+                    Billing.RequestPayout.self, .init(amountCents: body.amountCents), as: context.caller, idempotencyKey: key),
+                status: .created)
+        }
+        signedIn.get("v1/advisors/me/payouts") { request, context in
+            let page = try RouteParameters.page(from: request)
+            return JSONBody.relay(try await bus.callReturningJSON(Billing.Payouts.self, page, as: context.caller))
+        }
+        signedIn.get("v1/advisors/me/tax-info") { _, context in
+            JSONBody.relay(try await bus.callReturningJSON(Billing.GetTaxInfo.self, Empty(), as: context.caller))
+        }
+        signedIn.put("v1/advisors/me/tax-info") { request, context in
+            let body = try await JSONBody.decode(TaxInfoBody.self, from: request)
+            return JSONBody.relay(
+                try await bus.callReturningJSON(
+                    Billing.PutTaxInfo.self, .init(fields: body.fields, taxId: body.taxId, certified: body.certified), as: context.caller))
+        }
+        signedIn.get("v1/advisors/me/tax-summary") { request, context in
+            guard let text = try RouteParameters.query("year", in: request), let year = Int(text) else {
+                throw RouteParameters.invalidQuery("year")
+            }
+            return JSONBody.relay(try await bus.callReturningJSON(Billing.TaxSummary.self, .init(year: year), as: context.caller))
         }
         signedIn.get("v1/me/top-ups/{id}") { _, context in
             let id = try RouteParameters.id("id", in: context.parameters)

@@ -73,6 +73,10 @@ public enum IntegrationMain {
             guard context.caller.has(.system) else { throw ServiceError(.forbidden, "payments are the platform's") }
             return await processor.charge(request)
         }
+        worker.handle(Payments.Payout.self) { request, context in
+            guard context.caller.has(.system) else { throw ServiceError(.forbidden, "payments are the platform's") }
+            return await processor.payout(request)
+        }
 
         let router = Router(context: IntegrationRequestContext.self)
         router.add(middleware: RequestTraceMiddleware<IntegrationRequestContext>())

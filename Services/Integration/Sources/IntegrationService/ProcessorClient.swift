@@ -101,6 +101,27 @@ struct ProcessorClient: Sendable {
         return .init(status: .unknown)
     }
 
+    /// `POST /v1/payouts`: pays `destination` once per idempotency key; the webhook says paid or failed.
+    func payout(_ request: Payments.Payout.Request) async -> Payments.Payout.Response {
+        struct Payout: Decodable {
+            var id: String
+        }
+        let form = [
+            ("amount", "\(request.amountCents)"), ("currency", "usd"), ("destination", request.destination),
+            ("metadata[reference]", request.reference),
+        ]
+        do {
+            let (status, body) = try await post("/v1/payouts", form: form, idempotencyKey: request.idempotencyKey)
+            if status == 200, let payout = try? Self.decoder.decode(Payout.self, from: body) {
+                return .init(accepted: true, payoutId: payout.id)
+            }
+            logger.error("payment processor refused a payout", metadata: ["http.status": "\(status)"])
+        } catch {
+            logger.warning("payment processor did not answer a payout", metadata: ["error": "\(error)"])
+        }
+        return .init(accepted: false)
+    }
+
     private func post(_ path: String, form: [(String, String)], idempotencyKey: String? = nil) async throws -> (Int, Data) {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .POST

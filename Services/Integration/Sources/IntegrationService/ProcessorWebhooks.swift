@@ -73,6 +73,10 @@ struct ProcessorWebhooks: Sendable {
             return .init(
                 kind: .failed, reference: object.metadata?["reference"], paymentId: object.id, amountCents: object.amount ?? 0,
                 declineCode: object.lastPaymentError?.declineCode ?? object.lastPaymentError?.code ?? "card_declined")
+        case "payout.paid", "payout.failed":
+            return .init(
+                kind: event.type == "payout.paid" ? .payoutPaid : .payoutFailed, reference: object.metadata?["reference"],
+                paymentId: object.id, amountCents: object.amount ?? 0)
         case "charge.dispute.created":
             guard let payment = object.paymentIntent else { return nil }
             return .init(kind: .disputed, reference: nil, paymentId: payment, amountCents: object.amount ?? 0, disputeId: object.id)

@@ -68,14 +68,16 @@ actor Processor {
         var object: EventObject
     }
 
-    /// A webhook's object: an intent, or a dispute of one.
+    /// A webhook's object: an intent, a dispute of one, or a payout.
     enum EventObject: Codable, Sendable {
         case intent(Intent)
         case dispute(Dispute)
+        case payout(Payout)
         func encode(to encoder: any Encoder) throws {
             switch self {
             case .intent(let intent): try intent.encode(to: encoder)
             case .dispute(let dispute): try dispute.encode(to: encoder)
+            case .payout(let payout): try payout.encode(to: encoder)
             }
         }
         init(from decoder: any Decoder) throws {
@@ -94,6 +96,17 @@ actor Processor {
         var created: Int
     }
 
+    struct Payout: Codable, Sendable {
+        var id: String
+        var object = "payout"
+        var amount: Int
+        var currency: String
+        var destination: String
+        var status: String
+        var metadata: [String: String]
+        var created: Int
+    }
+
     /// Faults a test asks for (`POST /sandbox/faults`).
     struct Faults: Codable, Sendable {
         /// The next this many payment-intent answers come only after `answerDelaySeconds`
@@ -104,6 +117,8 @@ actor Processor {
         var duplicateWebhooks: Bool = false
         /// Webhooks wait this long before their first delivery (late webhooks).
         var webhookDelaySeconds: Double = 0
+        /// Payouts fail (the destination refuses them).
+        var failPayouts: Bool = false
 
         init() {}
 
@@ -114,6 +129,7 @@ actor Processor {
             answerDelaySeconds = try container.decodeIfPresent(Double.self, forKey: .answerDelaySeconds) ?? 0
             duplicateWebhooks = try container.decodeIfPresent(Bool.self, forKey: .duplicateWebhooks) ?? false
             webhookDelaySeconds = try container.decodeIfPresent(Double.self, forKey: .webhookDelaySeconds) ?? 0
+            failPayouts = try container.decodeIfPresent(Bool.self, forKey: .failPayouts) ?? false
         }
     }
 
@@ -286,6 +302,35 @@ actor Processor {
             dispute = Event(id: Self.newId("evt"), type: "charge.dispute.created", created: Self.now(), data: .init(object: .dispute(opened)))
         }
         return (Self.json(intent), [succeeded], dispute)
+    }
+
+    /// `POST /v1/payouts`: accepted at once (`pending`), once per idempotency key; its outcome
+    /// (`payout.paid`, or `payout.failed` when a test asked) comes later by webhook.
+    func createPayout(idempotencyKey: String?, form: [String: String]) -> (answer: Answer, outcome: Event?) {
+        let signature = "payout|" + form.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
+        if let idempotencyKey, let earlier = idempotent[idempotencyKey] {
+            guard earlier.request == signature else {
+                return (Self.error(400, type: "idempotency_error", code: "idempotency_key_in_use", "Keys can only be used with the same parameters."), nil)
+            }
+            return (earlier.answer, nil)
+        }
+        guard let amount = form["amount"].flatMap(Int.init), amount > 0, form["currency"] == "usd",
+            let destination = form["destination"], !destination.isEmpty
+        else { return (Self.error(400, code: "parameter_invalid", "send amount, currency=usd and destination"), nil) }
+        var metadata: [String: String] = [:]
+        for (key, value) in form where key.hasPrefix("metadata[") && key.hasSuffix("]") {
+            metadata[String(key.dropFirst(9).dropLast())] = value
+        }
+        var payout = Payout(
+            id: Self.newId("po"), amount: amount, currency: "usd", destination: destination, status: "pending", metadata: metadata,
+            created: Self.now())
+        let answer = Self.json(payout)
+        if let idempotencyKey { idempotent[idempotencyKey] = (signature, answer) }
+        payout.status = faults.failPayouts ? "failed" : "paid"
+        let outcome = Event(
+            id: Self.newId("evt"), type: faults.failPayouts ? "payout.failed" : "payout.paid", created: Self.now(),
+            data: .init(object: .payout(payout)))
+        return (answer, outcome)
     }
 
     /// `GET /v1/payment_intents/{id}`.

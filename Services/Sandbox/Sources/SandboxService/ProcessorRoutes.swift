@@ -14,6 +14,8 @@ struct ProcessorRoutes: Sendable {
     let webhooks: WebhookSender
     let secretKey: String
     let disputeDelay: Duration
+    /// How long a payout takes to arrive (its webhook).
+    let payoutDelay: Duration
 
     func register(on router: Router<BasicRequestContext>) {
         router.on("v1/tokens", method: .options) { _, _ in
@@ -50,6 +52,13 @@ struct ProcessorRoutes: Sendable {
             if let dispute = outcome.disputeLater { webhooks.send(dispute, after: disputeDelay) }
             if outcome.answerDelay > 0 { try? await Task.sleep(for: .milliseconds(Int(outcome.answerDelay * 1000))) }
             return Self.response(outcome.answer)
+        }
+        router.post("v1/payouts") { request, _ -> Response in
+            guard authorized(request) else { return Self.response(Self.unauthorized) }
+            let form = Self.form(try await Self.body(of: request))
+            let created = await processor.createPayout(idempotencyKey: request.headers[HTTPField.Name("Idempotency-Key")!], form: form)
+            if let outcome = created.outcome { webhooks.send(outcome, after: payoutDelay) }
+            return Self.response(created.answer)
         }
         router.get("v1/payment_intents/:id") { request, context -> Response in
             guard authorized(request) else { return Self.response(Self.unauthorized) }

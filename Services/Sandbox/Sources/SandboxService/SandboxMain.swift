@@ -20,8 +20,10 @@ public enum SandboxMain {
         let listening = ListeningFlag()
         let router = Router()
         router.get("healthz") { _, _ in "ok\n" }
-        ProcessorRoutes(processor: processor, webhooks: webhooks, secretKey: settings.processorSecretKey, disputeDelay: settings.disputeDelay)
-            .register(on: router)
+        ProcessorRoutes(
+            processor: processor, webhooks: webhooks, secretKey: settings.processorSecretKey, disputeDelay: settings.disputeDelay,
+            payoutDelay: settings.payoutDelay
+        ).register(on: router)
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "advisor-sandbox"),

@@ -19,6 +19,8 @@ public struct SandboxSettings: Sendable {
     public var processorWebhookSecret: String
     /// How long after a charge with the dispute test card its dispute arrives.
     public var disputeDelay: Duration
+    /// How long a payout takes to be paid (its webhook).
+    public var payoutDelay: Duration
 
     public init(reading reader: inout ConfigReader) {
         let level = reader.choice(
@@ -33,5 +35,6 @@ public struct SandboxSettings: Sendable {
         processorWebhookURL = reader.string("SANDBOX_PROCESSOR_WEBHOOK_URL", default: "")
         processorWebhookSecret = reader.string("SANDBOX_PROCESSOR_WEBHOOK_SECRET", default: "whsec_sandbox")
         disputeDelay = .seconds(reader.int("SANDBOX_DISPUTE_SECONDS", default: 30, in: 0...86_400))
+        payoutDelay = .seconds(reader.int("SANDBOX_PAYOUT_SECONDS", default: 2, in: 0...86_400))
     }
 }
