@@ -12,10 +12,13 @@ extension Billing {
             public var enabled: Bool
             public var thresholdCents: Int
             public var amountCents: Int
-            public init(enabled: Bool, thresholdCents: Int, amountCents: Int) {
+            /// The saved card it charges.
+            public var paymentMethodId: UUID?
+            public init(enabled: Bool, thresholdCents: Int, amountCents: Int, paymentMethodId: UUID? = nil) {
                 self.enabled = enabled
                 self.thresholdCents = thresholdCents
                 self.amountCents = amountCents
+                self.paymentMethodId = paymentMethodId
             }
         }
         public struct Response: Codable, Sendable, Equatable {
@@ -571,5 +574,29 @@ extension Payments {
                 self.payoutId = payoutId
             }
         }
+    }
+}
+
+extension Billing {
+    /// `billing.auto-reload.set`: when enabled, each time the wallet's available balance drops
+    /// below `thresholdCents` billing tops it up by `amountCents` from the saved card, once per
+    /// crossing (again only after the balance was back above the threshold).
+    public struct SetAutoReload: BusOperation {
+        public static let service = ServiceName.billing
+        public static let name = "billing.auto-reload.set"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var enabled: Bool
+            public var thresholdCents: Int
+            public var amountCents: Int
+            public var paymentMethodId: UUID
+            public init(enabled: Bool, thresholdCents: Int, amountCents: Int, paymentMethodId: UUID) {
+                self.enabled = enabled
+                self.thresholdCents = thresholdCents
+                self.amountCents = amountCents
+                self.paymentMethodId = paymentMethodId
+            }
+        }
+        public typealias Response = Wallet.AutoReload
     }
 }

@@ -442,6 +442,46 @@ struct PaymentsEndToEndTests {
         }
     }
 
+    @Test("auto-reload tops the wallet up from the saved card when it drops below the threshold, once per crossing")
+    func autoReload() async throws {
+        try await AccountsPlatform.with(
+            serviceEnvironment: [.chat: ["CHAT_ACCEPT_SECONDS": "30"], .billing: ["BILLING_FREE_MINUTES": "0"]], payments: true
+        ) { platform in
+            let advisor = try await ChatEndToEndTests.onlineAdvisor(platform)
+            let member = try await ChatEndToEndTests.member(platform)
+            let stranger = try await ChatEndToEndTests.member(platform, name: "Stranger")
+            let card = try await Self.saveCard(platform, "4242424242424242", for: member.token)
+            #expect(try await Self.topUp(platform, cents: 500, card: card, token: member.token).status == 201)
+            let order: [String: Any] = ["enabled": true, "thresholdCents": 300, "amountCents": 1000, "paymentMethodId": card]
+            #expect(try await platform.request("PUT", "/v1/me/wallet/auto-reload", token: stranger.token, json: order).status == 404)
+            var tooSmall = order
+            tooSmall["amountCents"] = 10
+            #expect(try await platform.request("PUT", "/v1/me/wallet/auto-reload", token: member.token, json: tooSmall).status == 422)
+            let set = try await platform.request("PUT", "/v1/me/wallet/auto-reload", token: member.token, json: order)
+            #expect(set.status == 200 && set.object["enabled"] as? Bool == true, "\(set.text)")
+            let wallet = try await platform.request("GET", "/v1/me/wallet", token: member.token)
+            #expect((wallet.object["autoReload"] as? [String: Any])?["thresholdCents"] as? Int == 300, "\(wallet.text)")
+            func topUps() async throws -> Int {
+                try await platform.request("GET", "/v1/me/statement", token: member.token).items.filter { $0["kind"] as? String == "top-up" }.count
+            }
+            #expect(try await topUps() == 1, "above the threshold: no reload")
+
+            // Asking for a chat holds a minute: 251 available, below 300, so the card is charged 1000.
+            let requested = try await platform.request("POST", "/v1/chats", token: member.token, json: ["advisorId": advisor.id])
+            let chat = try #require(requested.object["id"] as? String, "\(requested.text)")
+            try await eventually("the reload arrives") {
+                try await platform.request("GET", "/v1/me/wallet", token: member.token).object["balanceCents"] as? Int == 1500
+            }
+            #expect(try await platform.request("POST", "/v1/chats/\(chat)/accept", token: advisor.token).status == 200)
+            try await eventually("minute 1 charged, minute 2 held") {
+                try await platform.request("GET", "/v1/me/wallet", token: member.token).object["availableCents"] as? Int == 1002
+            }
+            #expect(try await topUps() == 2, "one reload for one crossing")
+            #expect(try await platform.request("POST", "/v1/chats/\(chat)/end", token: member.token).status == 200)
+            try await Self.ledgerIsExact(platform)
+        }
+    }
+
     @Test("free minutes are not granted again to a card that earned them on another account")
     func freeMinutesOncePerCard() async throws {
         try await AccountsPlatform.with(serviceEnvironment: ChatEndToEndTests.environment, payments: true) { platform in

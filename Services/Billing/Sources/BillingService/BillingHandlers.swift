@@ -23,7 +23,7 @@ struct BillingHandlers: Sendable {
             return Billing.Wallet.Response(
                 balanceCents: funds.balance, heldCents: funds.held, availableCents: funds.balance - funds.held,
                 freeChatsLeft: try ChatCharging.freeChatsLeft(member, settings: settings, on: connection),
-                autoReload: .init(enabled: false, thresholdCents: 0, amountCents: 0))
+                autoReload: try AutoReload.settings(of: member, on: connection))
         }
     }
 
@@ -79,8 +79,11 @@ struct BillingHandlers: Sendable {
                 return funds.balance - funds.held >= request.pricePerMinuteCents
             }
             guard request.pricePerMinuteCents > 0 else { return true }
-            return try ChatCharging.holdMinute(
+            let held = try ChatCharging.holdMinute(
                 1, chat: chat, member: request.memberId, price: request.pricePerMinuteCents, settings: settings, on: connection)
+            // Auto-reload covers what the wallet does not: the chat pauses until the reload arrives.
+            let reloading = try AutoReload.check(member: request.memberId, on: connection)
+            return held || reloading
         }
         guard covered else {
             throw ServiceError(.insufficientFunds, "add funds first: neither free minutes nor your wallet cover a first minute")
@@ -168,6 +171,7 @@ enum BillingPrivacy {
             // Saved cards go with their sealed references; top-ups stay as financial records, detached.
             try connection.execute("DELETE FROM payment_methods WHERE member_id = $1", id)
             try connection.execute("DELETE FROM card_holders WHERE member_id = $1", id)
+            try connection.execute("DELETE FROM auto_reload WHERE member_id = $1", id)
             try connection.execute("UPDATE top_ups SET member_id = NULL, idempotency_key = NULL WHERE member_id = $1", id)
             try connection.execute("UPDATE refunds SET member_id = NULL, reason = NULL WHERE member_id = $1", id)
             // Tax data goes; payouts stay as financial records, detached (one still requested is not sent).

@@ -20,7 +20,7 @@ public enum BillingService {
                     database: resources.database, bus: resources.bus, sealing: PaymentSealing(dataKey: settings.dataKey),
                     settings: settings, logger: resources.logger)
                 return [
-                    MaintenanceTask(name: "billing.reconcile-top-ups", interval: .seconds(5)) { _ in try await topUps.reconcile() },
+                    MaintenanceTask(name: "billing.reconcile-top-ups", interval: .seconds(1)) { _ in try await topUps.reconcile() },
                     MaintenanceTask(name: "billing.expire-idempotency-keys", interval: .seconds(600)) { database in
                         try await database.withConnection { try TopUpHandlers.expireKeys(on: $0) }
                     },
@@ -52,6 +52,8 @@ public enum BillingService {
             let payouts = PayoutHandlers(
                 database: resources.database, bus: resources.bus, sealing: sealing, settings: settings, logger: resources.logger)
             let tax = TaxHandlers(database: resources.database, sealing: sealing)
+            let autoReload = AutoReloadHandlers(database: resources.database, settings: settings)
+            worker.handle(Billing.SetAutoReload.self) { try await autoReload.set($0, caller: $1.caller) }
             worker.handle(Billing.RequestPayout.self) { try await payouts.request($0, context: $1) }
             worker.handle(Billing.Payouts.self) { try await payouts.list($0, caller: $1.caller) }
             worker.handle(Billing.PutTaxInfo.self) { try await tax.put($0, caller: $1.caller) }

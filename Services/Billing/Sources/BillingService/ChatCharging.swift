@@ -104,6 +104,7 @@ enum ChatCharging {
         case .insufficientFunds:
             try connection.execute("UPDATE chats SET unpaid_minute = $2 WHERE id = $1", event.chatId, event.minute)
             try Outbox.append(Billing.ChatPaused(chatId: event.chatId, at: Date()), on: connection)
+            try AutoReload.check(member: event.memberId, on: connection)
         case .posted where !free || event.minute == freeMinutes:
             try holdNextAndWarn(after: event.minute, chat: event.chatId, member: event.memberId, price: price, settings: settings, on: connection)
         case .posted, .alreadyPosted:
@@ -135,6 +136,7 @@ enum ChatCharging {
         after minute: Int, chat: UUID, member: UUID, price: Int, settings: BillingSettings, on connection: Connection
     ) throws {
         try holdMinute(minute + 1, chat: chat, member: member, price: price, settings: settings, on: connection)
+        try AutoReload.check(member: member, on: connection)
         let funds = try Ledger.funds("wallet", of: member, on: connection)
         if funds.balance - funds.held < price {
             try Outbox.append(Billing.MinuteLeft(chatId: chat, balanceCents: funds.balance, at: Date()), on: connection)

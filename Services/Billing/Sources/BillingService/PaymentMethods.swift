@@ -121,6 +121,7 @@ struct PaymentMethodHandlers: Sendable {
                 throw ServiceError(.conflict, "a top-up with this card is still pending; remove it once it is decided")
             }
             try connection.execute("DELETE FROM payment_methods WHERE id = $1", request.id)
+            try connection.execute("UPDATE auto_reload SET enabled = false, updated_at = now() WHERE payment_method_id = $1", request.id)
         }
         return Empty()
     }

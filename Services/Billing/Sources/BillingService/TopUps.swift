@@ -129,7 +129,7 @@ struct TopUpHandlers: Sendable {
     ) throws {
         guard
             let row = try connection.queryOne(
-                "SELECT member_id, amount_cents, status FROM top_ups WHERE id = $1 FOR UPDATE", topUp)
+                "SELECT member_id, amount_cents, status, source FROM top_ups WHERE id = $1 FOR UPDATE", topUp)
         else { return }
         if let paymentId {
             try connection.execute("UPDATE top_ups SET payment_id = $2 WHERE id = $1 AND payment_id IS NULL", topUp, paymentId)
@@ -145,6 +145,9 @@ struct TopUpHandlers: Sendable {
                 legs: [.init(account: Ledger.clearing, amountCents: -amount), .init(account: wallet, amountCents: amount)], on: connection)
             // A chat paused for want of funds goes on.
             try ChatCharging.resume(paused, member: member, settings: settings, on: connection)
+            try AutoReload.rearm(member: member, on: connection)
+        } else if try row.decode("source", as: String.self) == "auto_reload", let member = try row.decode("member_id", as: UUID?.self) {
+            try AutoReload.declined(member: member, on: connection)
         }
         try connection.execute(
             "UPDATE top_ups SET status = $2, decline_code = $3, decided_at = now() WHERE id = $1", topUp,
@@ -255,8 +258,9 @@ struct TopUpHandlers: Sendable {
             mayOverdraw: true, on: connection)
     }
 
-    /// Asks the processor again about top-ups pending longer than `reconcileAfter` (the same
-    /// idempotency key, so nothing is charged twice), a few at a time; returns how many were decided.
+    /// Charges queued auto-reloads at once, and asks the processor again about top-ups pending
+    /// longer than `reconcileAfter` (the same idempotency key, so nothing is charged twice), a few
+    /// at a time; returns how many were decided.
     func reconcile() async throws -> Int {
         let seconds = Int(settings.reconcileAfter.components.seconds)
         let sealing = self.sealing
@@ -265,8 +269,10 @@ struct TopUpHandlers: Sendable {
                 """
                 UPDATE top_ups t SET checked_at = now() FROM payment_methods m
                 WHERE t.id IN (
-                    SELECT id FROM top_ups WHERE status = 'pending' AND created_at < now() - make_interval(secs => $1)
-                      AND (checked_at IS NULL OR checked_at < now() - make_interval(secs => $1))
+                    SELECT id FROM top_ups WHERE status = 'pending'
+                      AND ((source = 'auto_reload' AND checked_at IS NULL)
+                           OR (created_at < now() - make_interval(secs => $1)
+                               AND (checked_at IS NULL OR checked_at < now() - make_interval(secs => $1))))
                     ORDER BY created_at LIMIT 20 FOR UPDATE SKIP LOCKED)
                   AND m.id = t.payment_method_id AND t.member_id IS NOT NULL
                 RETURNING t.id, t.amount_cents, t.member_id, m.id AS method_id, m.sealed_reference

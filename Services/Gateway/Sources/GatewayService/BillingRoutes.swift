@@ -15,6 +15,15 @@ struct BillingRoutes {
         enum CodingKeys: String, CodingKey, CaseIterable { case processorToken }
     }
 
+    /// `PUT /v1/me/wallet/auto-reload` body.
+    struct AutoReloadBody: RequestBody {
+        var enabled: Bool
+        var thresholdCents: Int
+        var amountCents: Int
+        var paymentMethodId: UUID
+        enum CodingKeys: String, CodingKey, CaseIterable { case enabled, thresholdCents, amountCents, paymentMethodId }
+    }
+
     /// `POST /v1/me/top-ups` body.
     struct TopUpBody: RequestBody {
         var amountCents: Int
@@ -62,6 +71,13 @@ struct BillingRoutes {
 
     func register(on router: Router<GatewayRequestContext>) {
         let signedIn = router.group(context: AuthenticatedContext.self)
+        signedIn.put("v1/me/wallet/auto-reload") { request, context in
+            let body = try await JSONBody.decode(AutoReloadBody.self, from: request)
+            let order = Billing.SetAutoReload.Request(
+                enabled: body.enabled, thresholdCents: body.thresholdCents, amountCents: body.amountCents,
+                paymentMethodId: body.paymentMethodId)
+            return JSONBody.relay(try await bus.callReturningJSON(Billing.SetAutoReload.self, order, as: context.caller))
+        }
         signedIn.get("v1/me/payment-methods") { _, context in
             JSONBody.relay(try await bus.callReturningJSON(Billing.PaymentMethods.self, Empty(), as: context.caller))
         }
