@@ -139,6 +139,10 @@ var targets: [Target] = [
         name: "AccountsTests", dependencies: ["AccountsService", "ServiceKit", "Bus", "Store", "Security", "TestSupport", "Models", log],
         path: "Tests/AccountsTests", swiftSettings: swiftSettings),
     .testTarget(
+        name: "BillingTests",
+        dependencies: ["BillingService", "ServiceKit", "Bus", "Store", "TestSupport", "Models", log],
+        path: "Tests/BillingTests", swiftSettings: swiftSettings),
+    .testTarget(
         name: "DirectoryTests", dependencies: ["DirectoryService", "Models"],
         path: "Tests/DirectoryTests", swiftSettings: swiftSettings),
     .testTarget(

@@ -156,7 +156,9 @@ public final class EventConsumer: Service {
         }
     }
 
-    /// Applies one event if it is the next of its producer; one transaction with the cursor.
+    /// Applies one event if it is the next of its producer; one transaction with the cursor, run
+    /// again at once if it lost a deadlock or a serialization conflict to another writer (it was
+    /// rolled back whole; handlers do nothing outside the transaction but hint pushes).
     ///
     /// It runs as a span of the trace that wrote the event (a new trace if it came without one),
     /// so what it logs, and the events it writes in turn, carry that trace on.
@@ -164,7 +166,7 @@ public final class EventConsumer: Service {
         guard let subscription = subscriptions[metadata.producer] else { return .duplicate }
         let trace = TraceContext.continuing(metadata.traceparent)
         return try await ServiceContext.withValue(.following(trace)) {
-            let outcome = try await database.transaction { connection -> Outcome in
+            let outcome = try await database.retryingTransaction(.readCommitted) { connection -> Outcome in
                 let cursor = try EventCursor.lock(producer: metadata.producer, on: connection)
                 if metadata.seq <= cursor { return .duplicate }
                 if metadata.seq != cursor + 1 { return .gap }

@@ -482,6 +482,50 @@ struct PaymentsEndToEndTests {
         }
     }
 
+    @Test("billing killed -9 between ticks and their charges, and again mid-apply: restarted, each minute is charged once, the ledger exact")
+    func billingKilled() async throws {
+        let billingEnvironment = ["BILLING_FREE_MINUTES": "0"]
+        try await AccountsPlatform.with(
+            serviceEnvironment: [.chat: ["CHAT_ACCEPT_SECONDS": "30", "CHAT_SILENCE_SECONDS": "3600"], .billing: billingEnvironment],
+            payments: true
+        ) { platform in
+            let advisor = try await ChatEndToEndTests.onlineAdvisor(platform)
+            let member = try await ChatEndToEndTests.member(platform)
+            let card = try await Self.saveCard(platform, "4242424242424242", for: member.token)
+            #expect(try await Self.topUp(platform, cents: 5000, card: card, token: member.token).status == 201)
+            let requested = try await platform.request("POST", "/v1/chats", token: member.token, json: ["advisorId": advisor.id])
+            let chat = try #require(requested.object["id"] as? String, "\(requested.text)")
+            let chatId = try #require(UUID(uuidString: chat))
+            #expect(try await platform.request("POST", "/v1/chats/\(chat)/accept", token: advisor.token).status == 200)
+            func charged() async throws -> Int {
+                try await platform.request("GET", "/v1/me/statement?limit=100", token: member.token).items.filter {
+                    $0["kind"] as? String == "chat-minute"
+                }.count
+            }
+            try await eventually("minute 1 is charged") { try await charged() == 1 }
+
+            // Billing dies; three minutes start while it is down; it comes back and catches up.
+            for process in platform.harness.processes(of: "billing") { process.stop() }
+            try await BillingEndToEndTests.age(platform, chat: chatId, by: 180)
+            try await Task.sleep(for: .seconds(2))
+            try await platform.harness.startService("billing", schema: "billing", environment: billingEnvironment)
+            try await eventually("minutes 2 to 4 are charged after the restart") { try await charged() == 4 }
+
+            // Killed again the moment a minute starts, perhaps mid-apply.
+            try await BillingEndToEndTests.age(platform, chat: chatId, by: 60)
+            try await Task.sleep(for: .milliseconds(900))
+            for process in platform.harness.processes(of: "billing") { process.stop() }
+            try await platform.harness.startService("billing", schema: "billing", environment: billingEnvironment)
+            try await eventually("minute 5 is charged, once") { try await charged() == 5 }
+            try await Task.sleep(for: .seconds(2))
+            #expect(try await charged() == 5, "no minute charged twice")
+            let wallet = try await platform.request("GET", "/v1/me/wallet", token: member.token).object
+            #expect(wallet["balanceCents"] as? Int == 5000 - 5 * 249 && wallet["heldCents"] as? Int == 249, "\(wallet)")
+            #expect(try await platform.request("POST", "/v1/chats/\(chat)/end", token: member.token).status == 200)
+            try await Self.ledgerIsExact(platform)
+        }
+    }
+
     @Test("free minutes are not granted again to a card that earned them on another account")
     func freeMinutesOncePerCard() async throws {
         try await AccountsPlatform.with(serviceEnvironment: ChatEndToEndTests.environment, payments: true) { platform in

@@ -70,7 +70,7 @@ struct AutoReloadHandlers: Sendable {
         rules.number(request.amountCents, field: "amountCents", range: settings.topUpRange)
         rules.number(request.thresholdCents, field: "thresholdCents", range: 0...settings.topUpRange.upperBound)
         try rules.check()
-        return try await database.transaction { connection in
+        return try await database.retryingTransaction(.readCommitted) { connection in
             guard
                 try connection.queryOne(
                     "SELECT 1 AS found FROM payment_methods WHERE id = $1 AND member_id = $2", request.paymentMethodId, member) != nil

@@ -69,7 +69,7 @@ struct BillingHandlers: Sendable {
     func authorizeChat(_ request: Billing.AuthorizeChat.Request, caller: Caller) async throws -> Empty {
         guard caller.has(.system) else { throw ServiceError(.forbidden, "only the chat service asks") }
         let settings = self.settings
-        let covered = try await database.transaction { connection -> Bool in
+        let covered = try await database.retryingTransaction(.readCommitted) { connection -> Bool in
             if try ChatCharging.freeChatsLeft(request.memberId, with: request.advisorId, settings: settings, on: connection) > 0 {
                 return true
             }
@@ -97,7 +97,7 @@ struct BillingHandlers: Sendable {
             throw ServiceError(.forbidden, "the ledger check is finance staff's")
         }
         // One snapshot for every count and sum.
-        return try await database.transaction { connection in
+        return try await database.retryingTransaction(.readCommitted) { connection in
             try connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             return try Ledger.check(on: connection)
         }

@@ -25,7 +25,7 @@ public enum BillingService {
                         try await database.withConnection { try TopUpHandlers.expireKeys(on: $0) }
                     },
                     MaintenanceTask(name: "billing.void-expired-holds", interval: .seconds(5)) { database in
-                        try await database.transaction { try Ledger.voidExpiredHolds(on: $0) }
+                        try await database.retryingTransaction(.readCommitted) { try Ledger.voidExpiredHolds(on: $0) }
                     },
                     MaintenanceTask(name: "billing.send-payouts", interval: .seconds(2)) { _ in try await payouts.send() },
                     MaintenanceTask(name: "billing.scheduled-payouts", interval: settings.payoutRunInterval) { _ in

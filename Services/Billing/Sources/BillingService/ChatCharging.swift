@@ -122,12 +122,10 @@ enum ChatCharging {
         var legs = [Ledger.Leg(account: free ? Ledger.promotions : wallet, amountCents: -price)]
         legs.append(Ledger.Leg(account: try Ledger.account("earnings", of: advisor, on: connection), amountCents: price - commission))
         if commission > 0 { legs.append(Ledger.Leg(account: Ledger.revenue, amountCents: commission)) }
-        let transfer = "minute:\(chat.uuidString.lowercased()):\(minute)"
-        if !free, try connection.queryOne("SELECT 1 AS found FROM transfers WHERE id = $1", transfer) == nil {
-            // Two-phase: the minute's hold becomes its posting (the transfer below), in one transaction.
-            try Ledger.release(holdId(chat, minute: minute), as: "posted", on: connection)
-        }
-        return try Ledger.post(transfer, kind: free ? "free-minute" : "chat-minute", chatId: chat, legs: legs, on: connection)
+        // Two-phase: a paid minute's hold becomes its posting, in one transaction.
+        return try Ledger.post(
+            "minute:\(chat.uuidString.lowercased()):\(minute)", kind: free ? "free-minute" : "chat-minute", chatId: chat, legs: legs,
+            releasing: free ? nil : holdId(chat, minute: minute), on: connection)
     }
 
     /// After a minute the wallet will pay for the next: hold it, and warn both sides when the

@@ -91,25 +91,37 @@ enum Ledger {
     static func release(_ id: String, as outcome: String, on connection: Connection) throws -> Bool {
         guard
             let hold = try connection.queryOne(
-                "SELECT account_id, amount_cents FROM holds WHERE id = $1 AND status = 'pending'", id)
+                "SELECT account_id FROM holds WHERE id = $1 AND status = 'pending'", id)
         else { return false }
-        let account: UUID = try hold.decode("account_id")
         // The account first, as every posting locks it: the same lock order everywhere.
-        _ = try connection.queryOne("SELECT id FROM ledger_accounts WHERE id = $1 FOR UPDATE", account)
+        _ = try connection.queryOne("SELECT id FROM ledger_accounts WHERE id = $1 FOR UPDATE", try hold.decode("account_id", as: UUID.self))
+        return try releaseLocked(id, as: outcome, on: connection) != nil
+    }
+
+    /// Ends pending hold `id` whose account the caller has locked; its account and amount.
+    private static func releaseLocked(_ id: String, as outcome: String, on connection: Connection) throws -> (account: UUID, amount: Int)? {
         guard
-            try connection.queryOne(
-                "UPDATE holds SET status = $2, resolved_at = now() WHERE id = $1 AND status = 'pending' RETURNING id", id, outcome) != nil
-        else { return false }
-        try connection.execute(
-            "UPDATE ledger_accounts SET held_cents = held_cents - $2 WHERE id = $1", account, try hold.decode("amount_cents", as: Int.self))
-        return true
+            let hold = try connection.queryOne(
+                """
+                UPDATE holds SET status = $2, resolved_at = now() WHERE id = $1 AND status = 'pending'
+                RETURNING account_id, amount_cents
+                """, id, outcome)
+        else { return nil }
+        let account: UUID = try hold.decode("account_id")
+        let amount: Int = try hold.decode("amount_cents")
+        try connection.execute("UPDATE ledger_accounts SET held_cents = held_cents - $2 WHERE id = $1", account, amount)
+        return (account, amount)
     }
 
     /// Posts transfer `id` (its cause) with `legs`, inside the caller's transaction. The accounts
     /// are locked in id order (so concurrent transfers cannot deadlock), then the cause is looked
     /// up (a concurrent poster of the same cause waited on the same locks), then the funds checked.
+    ///
+    /// `releasing` names the hold this transfer turns into (two-phase): it is posted once the
+    /// accounts are locked, so the transfer's locks are taken in the one order every transfer uses.
     static func post(
-        _ id: String, kind: String, chatId: UUID?, legs: [Leg], mayOverdraw: Bool = false, on connection: Connection
+        _ id: String, kind: String, chatId: UUID?, legs: [Leg], releasing hold: String? = nil, mayOverdraw: Bool = false,
+        on connection: Connection
     ) throws -> Outcome {
         guard legs.reduce(0, { $0 + $1.amountCents }) == 0, legs.allSatisfy({ $0.amountCents != 0 }) else {
             throw ServiceError(.internalError, "a transfer's legs must sum to zero")
@@ -125,6 +137,9 @@ enum Ledger {
             balances[account] = (try row.decode("balance_cents"), try row.decode("held_cents"), personal)
         }
         if try connection.queryOne("SELECT 1 AS found FROM transfers WHERE id = $1", id) != nil { return .alreadyPosted }
+        if let hold, let released = try releaseLocked(hold, as: "posted", on: connection) {
+            balances[released.account]?.held -= released.amount
+        }
         var after = balances
         for leg in legs { after[leg.account]?.balance += leg.amountCents }
         // A wallet paying out must keep what is held for other causes (a caller posting a held

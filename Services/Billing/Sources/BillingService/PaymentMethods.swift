@@ -89,7 +89,7 @@ struct PaymentMethodHandlers: Sendable {
         let card = try await bus.call(Payments.SaveCard.self, .init(token: token), as: .system)
         let id = UUID()
         let sealed = try sealing.seal(card.processorId, method: id, member: member)
-        return try await database.transaction { connection in
+        return try await database.retryingTransaction(.readCommitted) { connection in
             let row = try connection.queryOne(
                 """
                 INSERT INTO payment_methods (id, member_id, sealed_reference, brand, last4, exp_month, exp_year, fingerprint)
@@ -110,7 +110,7 @@ struct PaymentMethodHandlers: Sendable {
     /// until the processor has said what became of it (asking again needs the card).
     func remove(_ request: Billing.RemovePaymentMethod.Request, caller: Caller) async throws -> Empty {
         let member = try Self.member(caller)
-        try await database.transaction { connection in
+        try await database.retryingTransaction(.readCommitted) { connection in
             guard
                 try connection.queryOne(
                     "SELECT id FROM payment_methods WHERE id = $1 AND member_id = $2 FOR UPDATE", request.id, member) != nil

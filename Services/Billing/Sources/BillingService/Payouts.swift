@@ -32,7 +32,7 @@ struct PayoutHandlers: Sendable {
     }
 
     /// Creates payout `id` and sets its amount aside; nil when the earnings do not cover it.
-    private static func create(
+    static func create(
         _ id: UUID, advisor: UUID, amount: Int, key: String?, hash: Data?, scheduledFor: String?, on connection: Connection
     ) throws -> Row? {
         guard
@@ -75,7 +75,7 @@ struct PayoutHandlers: Sendable {
             throw ServiceError(.validationFailed, "that is more than any payout", fieldErrors: [FieldError(field: "amountCents", code: "out_of_range")])
         }
         let hash = SHA256.hash(Data("\(request.amountCents)".utf8))
-        return try await database.transaction { connection in
+        return try await database.retryingTransaction(.readCommitted) { connection in
             if let earlier = try Self.earlier(advisor: advisor, key: key, hash: hash, on: connection) { return earlier }
             guard try connection.queryOne("SELECT 1 AS found FROM tax_info WHERE advisor_id = $1", advisor) != nil else {
                 throw ServiceError(.taxInfoRequired, "give your tax information (PUT /v1/advisors/me/tax-info) before a payout")
@@ -111,7 +111,7 @@ struct PayoutHandlers: Sendable {
     /// Hands requested payouts to the processor, a few at a time (each tried again 30 s later
     /// while the processor cannot be told; the same key makes that safe); returns how many it sent.
     func send() async throws -> Int {
-        let due = try await database.transaction { connection in
+        let due = try await database.retryingTransaction(.readCommitted) { connection in
             try connection.query(
                 """
                 UPDATE payouts SET attempted_at = now() WHERE id IN (
@@ -172,7 +172,7 @@ struct PayoutHandlers: Sendable {
     /// and available earnings of at least the minimum gets one payout of all of them for that period.
     func scheduledRun() async throws -> Int {
         let minimum = settings.payoutMinCents
-        return try await database.transaction { connection in
+        return try await database.retryingTransaction(.readCommitted) { connection in
             let due = try connection.query(
                 """
                 SELECT a.owner_id AS advisor_id, a.balance_cents,

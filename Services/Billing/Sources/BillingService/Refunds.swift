@@ -50,7 +50,7 @@ struct RefundHandlers: Sendable {
         rules.words(request.reason, field: "reason", range: 1...1000)
         try rules.check()
         let settings = self.settings
-        return try await database.transaction { connection in
+        return try await database.retryingTransaction(.readCommitted) { connection in
             guard
                 let chat = try connection.queryOne(
                     "SELECT settled_at, coalesce(ended_at, settled_at) AS ended_at FROM chats WHERE id = $1 AND member_id = $2",
@@ -110,7 +110,7 @@ struct RefundHandlers: Sendable {
         // Recorded in the member's access log first: an override that then fails still shows.
         _ = try await bus.call(
             Accounts.RecordStaffAccess.self, .init(subjectId: member, action: "staff.refund-override", reason: request.reason), as: caller)
-        return try await database.transaction { connection in
+        return try await database.retryingTransaction(.readCommitted) { connection in
             let wallet = try Ledger.account("wallet", of: member, on: connection)
             _ = try connection.queryOne("SELECT id FROM ledger_accounts WHERE id = $1 FOR UPDATE", wallet)
             if try connection.queryOne(

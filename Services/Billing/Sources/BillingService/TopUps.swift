@@ -61,7 +61,7 @@ struct TopUpHandlers: Sendable {
     /// Finds the key's top-up, or takes the key by inserting one.
     private func start(_ request: Billing.CreateTopUp.Request, member: UUID, key: String, fingerprint: Data) async throws -> Start {
         let sealing = self.sealing
-        return try await database.transaction { connection in
+        return try await database.retryingTransaction(.readCommitted) { connection in
             func existing() throws -> Start? {
                 guard
                     let row = try connection.queryOne(
@@ -108,7 +108,7 @@ struct TopUpHandlers: Sendable {
     /// Records what the processor said and the first answer (when none was given yet); returns it.
     func decide(_ topUp: UUID, outcome: Payments.Charge.Response) async throws -> String {
         let settings = self.settings
-        return try await database.transaction { connection in
+        return try await database.retryingTransaction(.readCommitted) { connection in
             switch outcome.status {
             case .succeeded:
                 try Self.settle(topUp, succeeded: true, paymentId: outcome.paymentId, declineCode: nil, settings: settings, on: connection)
@@ -210,7 +210,7 @@ struct TopUpHandlers: Sendable {
         guard caller.has(.system) else { throw ServiceError(.forbidden, "payment updates come from the processor") }
         let logger = self.logger
         let settings = self.settings
-        try await database.transaction { connection in
+        try await database.retryingTransaction(.readCommitted) { connection in
             switch update.kind {
             case .succeeded, .failed:
                 let byReference = try update.reference.flatMap(UUID.init(uuidString:)).flatMap {
@@ -264,7 +264,7 @@ struct TopUpHandlers: Sendable {
     func reconcile() async throws -> Int {
         let seconds = Int(settings.reconcileAfter.components.seconds)
         let sealing = self.sealing
-        let pending = try await database.transaction { connection in
+        let pending = try await database.retryingTransaction(.readCommitted) { connection in
             try connection.query(
                 """
                 UPDATE top_ups t SET checked_at = now() FROM payment_methods m
