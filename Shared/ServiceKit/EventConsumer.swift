@@ -40,10 +40,15 @@ public struct EventSubscription: Sendable {
     }
 }
 
-/// Applies other services' events exactly once: each event is applied and the cursor advanced in
+/// Applies other services' events exactly once: events are applied and the cursor advanced in
 /// one transaction of this service's schema, so a duplicate (from another instance, a replay or a
 /// redelivery) finds the cursor past it and changes nothing. A gap in the sequence, a producer's
 /// heartbeat ahead of the cursor, and start-up all trigger a replay over MDP.
+///
+/// Events that arrive together are applied together: up to `batchLimit` consecutive events of one
+/// producer in one transaction (one commit, one flush to disk, for all of them). If one of them
+/// fails, the batch is rolled back and its events applied one at a time, so those before the
+/// failing one still apply and it alone waits.
 ///
 /// An event whose handler throws is not skipped: events of one producer apply in order (an
 /// erasure must not be overtaken, nor silently dropped), so that producer's stream waits at it and
@@ -64,6 +69,8 @@ public final class EventConsumer: Service {
     private let acknowledged = Mutex<[String: (seq: Int64, at: ContinuousClock.Instant)]>([:])
     private let subscriptions: [String: EventSubscription]
     private let subscriber: EventSubscriber
+    private let batchLimit: Int
+    private let inbox = EventInbox(capacity: 10_000)
     private let database: Database
     private let bus: BusClient
     private let logger: Logger
@@ -73,9 +80,10 @@ public final class EventConsumer: Service {
 
     public init(
         consumer: ServiceName, subscriptions: [EventSubscription], subscriber: EventSubscriber, database: Database,
-        bus: BusClient, acknowledgementInterval: Duration = .seconds(10), logger: Logger
+        bus: BusClient, acknowledgementInterval: Duration = .seconds(10), batchLimit: Int = 256, logger: Logger
     ) {
         self.consumer = consumer
+        self.batchLimit = max(1, batchLimit)
         self.acknowledgementInterval = acknowledgementInterval
         // Several subscriptions to one producer (a service's own and the platform's) become one.
         self.subscriptions = Dictionary(subscriptions.map { ($0.producer.rawValue, $0) }) { first, second in
@@ -111,11 +119,54 @@ public final class EventConsumer: Service {
             for producer in self.subscriptions.keys.sorted() {
                 await self.catchUpLogging(producer)
             }
-            for await frames in self.subscriber.messages {
-                await self.receive(frames)
+            // What arrives while a batch is applied waits in the inbox and makes the next batch.
+            let inbox = self.inbox
+            let subscriber = self.subscriber
+            let reader = Task {
+                for await frames in subscriber.messages { inbox.push(frames) }
+                inbox.finish()
             }
+            while let arrived = await inbox.take() {
+                await self.receive(arrived)
+            }
+            reader.cancel()
         }
         await subscriber.close()
+    }
+
+    /// Messages as they arrived, in order: consecutive events of one producer are applied as
+    /// batches; heartbeats and anything else one by one.
+    private func receive(_ messages: [[Data]]) async {
+        var run: [(EventMetadata, Data)] = []
+        func flush() async {
+            guard !run.isEmpty else { return }
+            let events = run
+            run = []
+            await receiveEvents(events)
+        }
+        for frames in messages {
+            if frames.count == 3, let metadata = try? WireCoding.decoder().decode(EventMetadata.self, from: frames[1]),
+                subscriptions[metadata.producer] != nil
+            {
+                if let last = run.last, last.0.producer != metadata.producer || run.count >= batchLimit { await flush() }
+                run.append((metadata, frames[2]))
+            } else {
+                await flush()
+                await receive(frames)
+            }
+        }
+        await flush()
+    }
+
+    /// Applies a run of one producer's live events, catching up after a gap.
+    private func receiveEvents(_ events: [(EventMetadata, Data)]) async {
+        do {
+            if try await apply(events) == .gap, let producer = events.first?.0.producer {
+                await catchUpLogging(producer)
+            }
+        } catch {
+            // `apply` counted and logged the event that failed.
+        }
     }
 
     private func receive(_ frames: [Data]) async {
@@ -183,6 +234,58 @@ public final class EventConsumer: Service {
         }
     }
 
+    /// Applies consecutive events of one producer in one transaction (those already applied are
+    /// skipped; a gap stops the batch there). Any failure rolls the batch back, and its events are
+    /// applied one at a time: the one that fails throws, after those before it applied.
+    func apply(_ events: [(EventMetadata, Data)]) async throws -> Outcome {
+        guard events.count > 1, let producer = events.first?.0.producer, let subscription = subscriptions[producer] else {
+            guard let only = events.first else { return .duplicate }
+            return try await applyLogging(only.0, payload: only.1)
+        }
+        do {
+            let (count, gap) = try await database.retryingTransaction(.readCommitted) { connection -> (Int, Bool) in
+                var cursor = try EventCursor.lock(producer: producer, on: connection)
+                var count = 0
+                for (metadata, payload) in events where metadata.seq > cursor {
+                    if metadata.seq != cursor + 1 {
+                        if count > 0 { try EventCursor.advance(producer: producer, to: cursor, on: connection) }
+                        return (count, true)
+                    }
+                    try ServiceContext.withValue(.following(TraceContext.continuing(metadata.traceparent))) {
+                        try subscription.handlers[metadata.type]?(payload, metadata, connection)
+                    }
+                    cursor = metadata.seq
+                    count += 1
+                }
+                if count > 0 { try EventCursor.advance(producer: producer, to: cursor, on: connection) }
+                return (count, false)
+            }
+            applied.increment(by: count)
+            return gap ? .gap : (count > 0 ? .applied : .duplicate)
+        } catch {
+            var outcome = Outcome.duplicate
+            for (metadata, payload) in events {
+                let result = try await applyLogging(metadata, payload: payload)
+                if result == .gap { return .gap }
+                if result == .applied { outcome = .applied }
+            }
+            return outcome
+        }
+    }
+
+    /// `apply` of one event, counting and logging a failure before it is thrown on.
+    private func applyLogging(_ metadata: EventMetadata, payload: Data) async throws -> Outcome {
+        do {
+            return try await apply(metadata, payload: payload)
+        } catch {
+            failures[metadata.producer]?.increment()
+            logger.error(
+                "event not applied; it will be replayed",
+                metadata: ["event.type": "\(metadata.type)", "event.seq": "\(metadata.seq)", "error": "\(error)"])
+            throw error
+        }
+    }
+
     private func catchUpLogging(_ producer: String) async {
         do {
             try await catchUp(producer)
@@ -238,13 +341,12 @@ public final class EventConsumer: Service {
                 try await startAtHorizon(producer, first: first)
                 await acknowledgeIfDue(producer, position: first - 1, now: true)
             }
-            for event in page.events {
-                do {
-                    _ = try await apply(event.metadata, payload: Data(event.payload.utf8))
-                } catch {
-                    failures[producer]?.increment()
-                    throw error
-                }
+            var start = page.events.startIndex
+            while start < page.events.endIndex {
+                let end = min(start + batchLimit, page.events.endIndex)
+                let events = page.events[start..<end].map { ($0.metadata, Data($0.payload.utf8)) }
+                if try await apply(events) == .gap { break }
+                start = end
             }
             if page.events.isEmpty || page.events.last.map({ $0.metadata.seq >= page.lastSeq }) == true {
                 return
@@ -265,6 +367,67 @@ public final class EventConsumer: Service {
             logger.notice(
                 "starting at the oldest event the producer still holds; earlier ones were pruned before this service first ran",
                 metadata: ["bus.producer": "\(producer)", "event.first_kept": "\(first)"])
+        }
+    }
+}
+
+/// The consumer's queue of arrived messages: filled as the subscriber receives them, emptied a
+/// batch at a time. Beyond `capacity` the newest are dropped, which the consumer notices as a gap
+/// and repairs by replay.
+final class EventInbox: Sendable {
+    private struct State {
+        var messages: [[Data]] = []
+        var waiter: CheckedContinuation<[[Data]]?, Never>?
+        var finished = false
+    }
+
+    private let state = Mutex(State())
+    private let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    func push(_ frames: [Data]) {
+        let waiter = state.withLock { state -> CheckedContinuation<[[Data]]?, Never>? in
+            guard state.messages.count < capacity else { return nil }
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            state.messages.append(frames)
+            return nil
+        }
+        waiter?.resume(returning: [frames])
+    }
+
+    func finish() {
+        let waiter = state.withLock { state -> CheckedContinuation<[[Data]]?, Never>? in
+            state.finished = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: nil)
+    }
+
+    /// Everything that arrived since the last take, waiting for the first; nil once finished (or
+    /// the waiting task cancelled) and empty.
+    func take() async -> [[Data]]? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let ready = state.withLock { state -> [[Data]]?? in
+                    if !state.messages.isEmpty {
+                        defer { state.messages = [] }
+                        return .some(state.messages)
+                    }
+                    if state.finished { return .some(nil) }
+                    state.waiter = continuation
+                    return .none
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        } onCancel: {
+            finish()
         }
     }
 }

@@ -78,6 +78,9 @@ public struct WorkerServiceSettings: Sendable {
     /// How long published events are kept for consumers that have not acknowledged them yet
     /// (`EVENTS_RETENTION_HOURS`, default a week); never pruned before every known consumer applied them.
     public var eventsRetention: Duration
+    /// The most consecutive events of one producer applied in one transaction
+    /// (`EVENTS_BATCH_MAX`, default 256; 1 applies each in its own).
+    public var eventsBatchMax: Int
 
     /// Reads the common settings plus the database and worker settings of `service`.
     public init(service: ServiceName, reading reader: inout ConfigReader) {
@@ -95,6 +98,7 @@ public struct WorkerServiceSettings: Sendable {
             maxQueuedJobs: reader.int("DATABASE_POOL_QUEUE", default: 64, in: 1...10_000))
         workerSlots = reader.int("WORKER_SLOTS", default: 4, in: 1...256)
         eventsRetention = .seconds(3600 * reader.int("EVENTS_RETENTION_HOURS", default: 168, in: 1...87_600))
+        eventsBatchMax = reader.int("EVENTS_BATCH_MAX", default: 256, in: 1...10_000)
     }
 }
 
@@ -195,7 +199,7 @@ public enum WorkerServiceMain {
             services.append(
                 EventConsumer(
                     consumer: service, subscriptions: subscriptions, subscriber: subscriber, database: database, bus: bus,
-                    logger: logger))
+                    batchLimit: settings.eventsBatchMax, logger: logger))
         }
         let maintenance = definition.maintenance(resources) + [OutboxRetention.task(for: service, keeping: settings.eventsRetention)]
         services.append(MaintenanceRunner(tasks: maintenance, database: database, logger: logger))
