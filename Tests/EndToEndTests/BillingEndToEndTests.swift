@@ -98,7 +98,10 @@ struct BillingEndToEndTests {
             #expect(earnings.object["availableCents"] as? Int == 525 && earnings.object["commissionPercent"] as? Int == 30, "\(earnings.text)")
             let lines = try await platform.request("GET", "/v1/me/statement", token: advisor.token).items
             #expect(lines.count == 3 && lines.allSatisfy { $0["kind"] as? String == "earning" && $0["chatId"] as? String == chat }, "\(lines)")
-            #expect(try await platform.request("GET", "/v1/me/statement", token: member.token).items.isEmpty, "promotions paid, not the wallet")
+            let free = try await platform.request("GET", "/v1/me/statement", token: member.token).items
+            #expect(
+                free.count == 3 && free.allSatisfy { $0["kind"] as? String == "free-minute" && $0["amountCents"] as? Int == 0 },
+                "the member's statement shows the free minutes, at no cost to the wallet: \(free)")
             try await eventually("the chat is settled at no cost to the member") {
                 try await platform.request("GET", "/v1/chats/\(chat)", token: member.token).object["costCents"] as? Int == 0
             }

@@ -30,13 +30,24 @@ struct BillingHandlers: Sendable {
     func statement(_ page: PageRequest, caller: Caller) async throws -> Page<Billing.StatementLine> {
         let owner = try Self.accountId(of: caller)
         let cursor = try PageCursor(page)
+        // A member's free minutes are paid by promotions, not their wallet: they are shown too, at
+        // no cost, keyed by the promotions entry (the wallet's balance as it stood then).
         let rows = try await database.withConnection { connection in
             try connection.query(
                 """
                 SELECT e.id, e.at, e.amount_cents, e.balance_after_cents, t.kind AS transfer_kind, t.chat_id, a.kind AS account_kind
                 FROM entries e JOIN ledger_accounts a ON a.id = e.account_id JOIN transfers t ON t.id = e.transfer_id
-                WHERE a.owner_id = $1 AND e.id < $2 ORDER BY e.id DESC LIMIT $3
-                """, owner, cursor.before, cursor.limit + 1)
+                WHERE a.owner_id = $1 AND e.id < $2
+                UNION ALL
+                SELECT e.id, e.at, 0, coalesce((
+                        SELECT w.balance_after_cents FROM entries w JOIN ledger_accounts wa ON wa.id = w.account_id
+                        WHERE wa.kind = 'wallet' AND wa.owner_id = $1 AND w.id < e.id ORDER BY w.id DESC LIMIT 1), 0),
+                    t.kind, t.chat_id, 'wallet'
+                FROM chats c JOIN transfers t ON t.chat_id = c.id AND t.kind = 'free-minute'
+                JOIN entries e ON e.transfer_id = t.id AND e.account_id = $4
+                WHERE c.member_id = $1 AND e.id < $2
+                ORDER BY id DESC LIMIT $3
+                """, owner, cursor.before, cursor.limit + 1, Ledger.promotions)
         }
         return try cursor.page(rows, column: "id") { row in
             // An advisor's side of a minute is an earning, whichever account paid it.
