@@ -14,8 +14,12 @@ public struct EventSubscription: Sendable {
     /// Applies one event's payload (JSON) inside the consumer's transaction.
     public typealias Handler = @Sendable (_ payload: Data, _ metadata: EventMetadata, _ connection: Connection) throws -> Void
 
+    /// Applies consecutive events of one type at once (their payloads in order).
+    public typealias BatchHandler = @Sendable (_ payloads: [Data], _ connection: Connection) throws -> Void
+
     public let producer: ServiceName
     var handlers: [String: Handler] = [:]
+    var batchHandlers: [String: BatchHandler] = [:]
 
     public init(producer: ServiceName) {
         self.producer = producer
@@ -29,6 +33,21 @@ public struct EventSubscription: Sendable {
         copy.handlers[Event.type] = { payload, metadata, connection in
             try apply(try WireCoding.decoder().decode(Event.self, from: payload), metadata, connection)
         }
+        return copy
+    }
+
+    /// Applies events of type `Event` in runs: consecutive ones that arrive together are given to
+    /// `apply` at once, so it can do a run's work in a few statements (one event is a run of one).
+    public func onBatch<Event: DomainEvent>(
+        _ event: Event.Type, _ apply: @escaping @Sendable ([Event], Connection) throws -> Void
+    ) -> EventSubscription {
+        var copy = self
+        let batch: BatchHandler = { payloads, connection in
+            let decoder = WireCoding.decoder()
+            try apply(try payloads.map { try decoder.decode(Event.self, from: $0) }, connection)
+        }
+        copy.batchHandlers[Event.type] = batch
+        copy.handlers[Event.type] = { payload, _, connection in try batch([payload], connection) }
         return copy
     }
 
@@ -89,6 +108,7 @@ public final class EventConsumer: Service {
         self.subscriptions = Dictionary(subscriptions.map { ($0.producer.rawValue, $0) }) { first, second in
             var merged = first
             merged.handlers.merge(second.handlers) { mine, _ in mine }
+            merged.batchHandlers.merge(second.batchHandlers) { mine, _ in mine }
             return merged
         }
         self.subscriber = subscriber
@@ -246,19 +266,37 @@ public final class EventConsumer: Service {
             let (count, gap) = try await database.retryingTransaction(.readCommitted) { connection -> (Int, Bool) in
                 var cursor = try EventCursor.lock(producer: producer, on: connection)
                 var count = 0
+                // A run of consecutive events of one type with a batch handler, applied at once.
+                var run: (type: String, first: EventMetadata, payloads: [Data])?
+                func flush() throws {
+                    guard let pending = run, let handler = subscription.batchHandlers[pending.type] else { return }
+                    run = nil
+                    try ServiceContext.withValue(.following(TraceContext.continuing(pending.first.traceparent))) {
+                        try handler(pending.payloads, connection)
+                    }
+                }
+                var gap = false
                 for (metadata, payload) in events where metadata.seq > cursor {
                     if metadata.seq != cursor + 1 {
-                        if count > 0 { try EventCursor.advance(producer: producer, to: cursor, on: connection) }
-                        return (count, true)
+                        gap = true
+                        break
                     }
-                    try ServiceContext.withValue(.following(TraceContext.continuing(metadata.traceparent))) {
-                        try subscription.handlers[metadata.type]?(payload, metadata, connection)
+                    if subscription.batchHandlers[metadata.type] != nil {
+                        if run?.type != metadata.type { try flush() }
+                        if run == nil { run = (metadata.type, metadata, []) }
+                        run?.payloads.append(payload)
+                    } else {
+                        try flush()
+                        try ServiceContext.withValue(.following(TraceContext.continuing(metadata.traceparent))) {
+                            try subscription.handlers[metadata.type]?(payload, metadata, connection)
+                        }
                     }
                     cursor = metadata.seq
                     count += 1
                 }
+                try flush()
                 if count > 0 { try EventCursor.advance(producer: producer, to: cursor, on: connection) }
-                return (count, false)
+                return (count, gap)
             }
             applied.increment(by: count)
             return gap ? .gap : (count > 0 ? .applied : .duplicate)

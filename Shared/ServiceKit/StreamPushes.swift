@@ -12,10 +12,35 @@ import Models
 public struct StreamPushes: Sendable {
     let publisher: EventPublisher?
     let logger: Logger
+    private let queue: (stream: AsyncStream<Queued>, continuation: AsyncStream<Queued>.Continuation)
+
+    /// A push handed over by `send`, pushed in its turn.
+    struct Queued: Sendable {
+        let payload: Data
+        let people: [UUID]
+    }
 
     public init(publisher: EventPublisher?, logger: Logger) {
         self.publisher = publisher
         self.logger = logger
+        queue = AsyncStream.makeStream(of: Queued.self, bufferingPolicy: .bufferingNewest(10_000))
+        // One task pushes what `send` queues, in the order it was queued.
+        let stream = queue.stream
+        Task { [publisher] in
+            guard let publisher else { return }
+            for await queued in stream {
+                for person in queued.people {
+                    try? await publisher.publish([Data(StreamTopic.topic(for: person).utf8), queued.payload])
+                }
+            }
+        }
+    }
+
+    /// Queues `message` for each of `people` without waiting, from code that cannot (an event's
+    /// handler inside its transaction): pushes sent this way leave in the order they were sent.
+    public func send(_ message: some Encodable & Sendable, to people: [UUID?]) {
+        guard publisher != nil, let payload = try? WireCoding.encoder().encode(message) else { return }
+        queue.continuation.yield(Queued(payload: payload, people: Array(Set(people.compactMap { $0 }))))
     }
 
     /// Pushes `message` to each of `people` (nil entries, erased people, are skipped).

@@ -142,23 +142,28 @@ struct LedgerPropertyTests {
                 try ChatCharging.holdMinute(1, chat: chat.id, member: member, price: chat.price, settings: settings, on: connection)
             }
             chats.all.withLock { $0.append(chat) }
-        case 3, 4, 5:  // the next minute of a chat starts; now and then one is delivered again
-            let choice = random.below(1000)
-            let picked = chats.all.withLock { all -> Chats.Chat? in
-                let open = all.indices.filter { !all[$0].ended }
-                guard !open.isEmpty else { return nil }
-                let index = open[choice % open.count]
-                all[index].minutes += 1
-                return all[index]
-            }
-            guard let chat = picked else { return }
-            let minute = random.below(5) == 0 && chat.minutes > 1 ? chat.minutes - 1 : chat.minutes
-            try await database.retryingTransaction(.readCommitted) { connection in
-                try ChatCharging.charge(
+        case 3, 4, 5:  // minutes start, one or a run of them as the consumer batches them; now and then one again
+            var run: [Chat.MinuteStarted] = []
+            for _ in 0..<(1 + random.below(6)) {
+                let choice = random.below(1000)
+                let again = random.below(5) == 0
+                let picked = chats.all.withLock { all -> Chats.Chat? in
+                    let open = all.indices.filter { !all[$0].ended }
+                    guard !open.isEmpty else { return nil }
+                    let index = open[choice % open.count]
+                    all[index].minutes += 1
+                    return all[index]
+                }
+                guard let chat = picked else { break }
+                let minute = again && chat.minutes > 1 ? chat.minutes - 1 : chat.minutes
+                run.append(
                     Chat.MinuteStarted(
                         chatId: chat.id, memberId: chat.member, advisorId: chat.advisor, minute: minute, pricePerMinuteCents: chat.price,
-                        free: false, at: Date()),
-                    settings: settings, on: connection)
+                        free: false, at: Date()))
+            }
+            let minutes = run
+            try await database.retryingTransaction(.readCommitted) { connection in
+                try MinuteBatch.charge(minutes, settings: settings, on: connection)
             }
         case 6:  // a chat ends: its holds are voided, its total settled
             let picked = chats.all.withLock { all -> Chats.Chat? in

@@ -23,23 +23,34 @@ enum AutoReload {
     /// the available balance is below the threshold. Returns whether a reload is queued or under way.
     @discardableResult
     static func check(member: UUID, on connection: Connection) throws -> Bool {
-        if let due = try connection.queryOne(
+        if try !check(members: [member], on: connection).isEmpty { return true }
+        return try connection.queryOne(
+            "SELECT 1 AS found FROM top_ups WHERE member_id = $1 AND source = 'auto_reload' AND status = 'pending'", member) != nil
+    }
+
+    /// `check` for several members in one statement (a batch of minutes); the members it queued a reload for.
+    @discardableResult
+    static func check(members: [UUID], on connection: Connection) throws -> Set<UUID> {
+        guard !members.isEmpty else { return [] }
+        let due = try connection.query(
             """
             UPDATE auto_reload r SET armed = false, updated_at = now() FROM ledger_accounts a
-            WHERE r.member_id = $1 AND r.enabled AND r.armed AND a.kind = 'wallet' AND a.owner_id = r.member_id
+            WHERE r.member_id = ANY($1::uuid[]) AND r.enabled AND r.armed AND a.kind = 'wallet' AND a.owner_id = r.member_id
               AND a.balance_cents - a.held_cents < r.threshold_cents
-            RETURNING r.amount_cents, r.payment_method_id
-            """, member)
-        {
+            RETURNING r.member_id, r.amount_cents, r.payment_method_id
+            """, members.map { $0.uuidString.lowercased() })
+        var queued = Set<UUID>()
+        for reload in due {
+            let member: UUID = try reload.decode("member_id")
             try connection.execute(
                 """
                 INSERT INTO top_ups (id, member_id, request_hash, amount_cents, payment_method_id, status, source)
                 VALUES ($1, $2, $3, $4, $5, 'pending', 'auto_reload')
-                """, UUID(), member, Data(), try due.decode("amount_cents", as: Int.self), try due.decode("payment_method_id", as: UUID.self))
-            return true
+                """, UUID(), member, Data(), try reload.decode("amount_cents", as: Int.self),
+                try reload.decode("payment_method_id", as: UUID.self))
+            queued.insert(member)
         }
-        return try connection.queryOne(
-            "SELECT 1 AS found FROM top_ups WHERE member_id = $1 AND source = 'auto_reload' AND status = 'pending'", member) != nil
+        return queued
     }
 
     /// After the wallet was credited: armed again once the available balance is back at the threshold.

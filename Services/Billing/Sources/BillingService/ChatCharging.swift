@@ -17,8 +17,8 @@ enum ChatCharging {
                     event.chatId, event.memberId, event.advisorId, event.pricePerMinuteCents)
                 try grantFreeMinutes(event, settings: settings, on: connection)
             }
-            .on(Chat.MinuteStarted.self) { event, _, connection in
-                try charge(event, settings: settings, on: connection)
+            .onBatch(Chat.MinuteStarted.self) { events, connection in
+                try MinuteBatch.charge(events, settings: settings, on: connection)
             }
             .on(Chat.Ended.self) { event, _, connection in
                 try settle(event, on: connection)
@@ -87,29 +87,7 @@ enum ChatCharging {
     /// net of the commission, which is revenue. A minute the wallet cannot pay pauses the chat
     /// while the member adds funds; a second one while paused ends it.
     static func charge(_ event: Chat.MinuteStarted, settings: BillingSettings, on connection: Connection) throws {
-        let price = event.pricePerMinuteCents
-        guard price > 0 else { return }
-        let chat = try connection.queryOne("SELECT free_minutes, unpaid_minute FROM chats WHERE id = $1 FOR UPDATE", event.chatId)
-        let freeMinutes = try chat?.decode("free_minutes", as: Int.self) ?? 0
-        let free = event.minute <= freeMinutes
-        if !free, let unpaid = try chat?.decode("unpaid_minute", as: Int?.self) {
-            // Minutes do not start while a chat is paused; one that did is not given unpaid.
-            if event.minute > unpaid { try Outbox.append(Billing.FundsExhausted(chatId: event.chatId, at: Date()), on: connection) }
-            return
-        }
-        switch try postMinute(
-            event.minute, chat: event.chatId, member: event.memberId, advisor: event.advisorId, price: price, free: free,
-            settings: settings, on: connection)
-        {
-        case .insufficientFunds:
-            try connection.execute("UPDATE chats SET unpaid_minute = $2 WHERE id = $1", event.chatId, event.minute)
-            try Outbox.append(Billing.ChatPaused(chatId: event.chatId, at: Date()), on: connection)
-            try AutoReload.check(member: event.memberId, on: connection)
-        case .posted where !free || event.minute == freeMinutes:
-            try holdNextAndWarn(after: event.minute, chat: event.chatId, member: event.memberId, price: price, settings: settings, on: connection)
-        case .posted, .alreadyPosted:
-            break
-        }
+        try MinuteBatch.charge([event], settings: settings, on: connection)
     }
 
     /// The minute's transfer, paid by promotions when free, else by the wallet (its hold posted).

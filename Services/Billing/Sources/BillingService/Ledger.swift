@@ -137,8 +137,14 @@ enum Ledger {
             balances[account] = (try row.decode("balance_cents"), try row.decode("held_cents"), personal)
         }
         if try connection.queryOne("SELECT 1 AS found FROM transfers WHERE id = $1", id) != nil { return .alreadyPosted }
-        if let hold, let released = try releaseLocked(hold, as: "posted", on: connection) {
-            balances[released.account]?.held -= released.amount
+        var pendingHold: (account: UUID, amount: Int)?
+        if let hold,
+            let row = try connection.queryOne("SELECT account_id, amount_cents FROM holds WHERE id = $1 AND status = 'pending'", hold)
+        {
+            let account: UUID = try row.decode("account_id")
+            let amount: Int = try row.decode("amount_cents")
+            balances[account]?.held -= amount
+            pendingHold = (account, amount)
         }
         var after = balances
         for leg in legs { after[leg.account]?.balance += leg.amountCents }
@@ -148,6 +154,7 @@ enum Ledger {
         if !mayOverdraw, after.contains(where: { debited.contains($0.key) && $0.value.wallet && $0.value.balance - $0.value.held < 0 }) {
             return .insufficientFunds
         }
+        if let hold, pendingHold != nil { _ = try releaseLocked(hold, as: "posted", on: connection) }
         try connection.execute("INSERT INTO transfers (id, kind, chat_id) VALUES ($1, $2, $3)", id, kind, chatId)
         var running = balances.mapValues(\.balance)
         for leg in legs {

@@ -153,7 +153,7 @@ enum ChatClock {
         let push = { @Sendable (message: StreamPush.ChatBilling, row: Row?) in
             guard let row else { return }
             let people = [try? row.decode("member_id", as: UUID?.self), try? row.decode("advisor_id", as: UUID?.self)]
-            Task { await streams.push(message, to: people.map { $0 ?? nil }) }
+            streams.send(message, to: people.map { $0 ?? nil })
         }
         return EventSubscription(producer: .billing)
             .on(Billing.FundsExhausted.self) { event, _, connection in
