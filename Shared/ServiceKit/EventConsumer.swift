@@ -165,14 +165,14 @@ public final class EventConsumer: Service {
             await receiveEvents(events)
         }
         for frames in messages {
-            if frames.count == 3, let metadata = try? WireCoding.decoder().decode(EventMetadata.self, from: frames[1]),
+            if frames.count == 3, let metadata = try? Self.decoder.decode(EventMetadata.self, from: frames[1]),
                 subscriptions[metadata.producer] != nil
             {
                 if let last = run.last, last.0.producer != metadata.producer || run.count >= batchLimit { await flush() }
                 run.append((metadata, frames[2]))
             } else {
                 await flush()
-                await receive(frames)
+                await receiveOther(frames)
             }
         }
         await flush()
@@ -189,7 +189,11 @@ public final class EventConsumer: Service {
         }
     }
 
-    private func receive(_ frames: [Data]) async {
+    /// One decoder for every event's metadata (events are read on one task).
+    private static let decoder = WireCoding.decoder()
+
+    /// A message that is not an event of a subscribed producer: a heartbeat, or malformed.
+    private func receiveOther(_ frames: [Data]) async {
         guard frames.count >= 2 else { return }
         let topic = String(decoding: frames[0], as: UTF8.self)
         if topic.hasSuffix("._heartbeat") {
@@ -208,23 +212,7 @@ public final class EventConsumer: Service {
             await acknowledgeIfDue(producer, position: position)
             return
         }
-        guard frames.count == 3,
-            let metadata = try? WireCoding.decoder().decode(EventMetadata.self, from: frames[1]),
-            subscriptions[metadata.producer] != nil
-        else {
-            logger.warning("ignored a malformed event", metadata: ["event.topic": "\(topic)"])
-            return
-        }
-        do {
-            if try await apply(metadata, payload: frames[2]) == .gap {
-                await catchUpLogging(metadata.producer)
-            }
-        } catch {
-            failures[metadata.producer]?.increment()
-            logger.error(
-                "event not applied; it will be replayed",
-                metadata: ["event.type": "\(metadata.type)", "event.seq": "\(metadata.seq)", "error": "\(error)"])
-        }
+        logger.warning("ignored a malformed event", metadata: ["event.topic": "\(topic)"])
     }
 
     /// Applies one event if it is the next of its producer; one transaction with the cursor, run

@@ -25,8 +25,7 @@ public struct FieldRules: Sendable {
     /// Why staff act on a person's data: 1–500 characters, not only spaces (audited and shown to
     /// the person, so it must say something).
     public mutating func reason(_ value: String, field: String = "reason") {
-        text(value, field: field, range: 1...500)
-        if Self.isBlank(value) { fail(field, "required") }
+        words(value, field: field, range: 1...500)
     }
 
     /// Free text that must say something: within `range` characters, not blank.
@@ -37,7 +36,7 @@ public struct FieldRules: Sendable {
 
     /// Nothing but white space: Unicode's, and the separators U+001C–U+001F that the documents'
     /// `\S` (ECMAScript and Python regular expressions) also counts as space.
-    public static func isBlank(_ value: String) -> Bool {
+    static func isBlank(_ value: String) -> Bool {
         value.unicodeScalars.allSatisfy { $0.properties.isWhitespace || (0x1C...0x1F).contains($0.value) }
     }
 

@@ -18,11 +18,14 @@ public struct PageCursor: Sendable {
         limit = request.limit
         seq = try request.cursor.map { cursor in
             guard let data = Data(base64Encoded: cursor), let value = Int64(String(decoding: data, as: UTF8.self)), value > 0 else {
-                throw ServiceError(.notFound, "no page at this cursor: pass a nextCursor as it was given")
+                throw Self.noPage
             }
             return value
         }
     }
+
+    /// Text that reads as base64 but was never a cursor: it names no page.
+    public static let noPage = ServiceError(.notFound, "no page at this cursor: pass a nextCursor as it was given")
 
     /// For newest-first pages: rows below this.
     public var before: Int64 { seq ?? Int64.max }

@@ -8,7 +8,9 @@ import Models
 ///
 /// A push can be lost (no gateway holds the person's connection, a process stopped between the
 /// commit and the push); clients recover what matters from the service's own tables, which is
-/// why a push is sent only once the change is durable.
+/// why a push is sent only once the change is durable. The exception is `send`, for an event's
+/// handler inside its transaction: such a push is a hint that may leave before the commit, and
+/// again if the event is applied again.
 public struct StreamPushes: Sendable {
     let publisher: EventPublisher?
     let logger: Logger

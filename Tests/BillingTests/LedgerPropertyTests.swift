@@ -57,10 +57,10 @@ struct LedgerPropertyTests {
         let bus = BusClient(mdp: mdp, logger: Logger(label: "test"))
         defer { Task { try? await testDatabase.drop() } }
         try await database.migrate(PlatformTables.migrations, table: "platform_migrations")
-        let definition = BillingService.definition(settings: BillingSettings(dataKey: Data(repeating: 7, count: 32)))
+        let settings = BillingSettings(dataKey: Data(repeating: 7, count: 32), freeChats: 2, freeMinutes: 1, payoutMinCents: 100)
+        let definition = BillingService.definition(settings: settings)
         try await database.migrate(try Migration.load(from: try #require(definition.migrations)))
 
-        let settings = BillingSettings(dataKey: Data(repeating: 7, count: 32), freeChats: 2, freeMinutes: 1, payoutMinCents: 100)
         let members = (0..<4).map { _ in UUID() }
         let advisors = (0..<3).map { _ in UUID() }
         let chats = Chats()

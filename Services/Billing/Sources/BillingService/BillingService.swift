@@ -16,9 +16,7 @@ public enum BillingService {
                 let topUps = TopUpHandlers(
                     database: resources.database, bus: resources.bus, sealing: PaymentSealing(dataKey: settings.dataKey),
                     settings: settings, logger: resources.logger)
-                let payouts = PayoutHandlers(
-                    database: resources.database, bus: resources.bus, sealing: PaymentSealing(dataKey: settings.dataKey),
-                    settings: settings, logger: resources.logger)
+                let payouts = PayoutHandlers(database: resources.database, bus: resources.bus, settings: settings, logger: resources.logger)
                 return [
                     MaintenanceTask(name: "billing.reconcile-top-ups", interval: .seconds(1)) { _ in try await topUps.reconcile() },
                     MaintenanceTask(name: "billing.expire-idempotency-keys", interval: .seconds(600)) { database in
@@ -49,8 +47,7 @@ public enum BillingService {
             let refunds = RefundHandlers(database: resources.database, bus: resources.bus, settings: settings)
             worker.handle(Billing.RequestRefund.self) { try await refunds.request($0, caller: $1.caller) }
             worker.handle(Billing.OverrideRefund.self) { try await refunds.override($0, caller: $1.caller) }
-            let payouts = PayoutHandlers(
-                database: resources.database, bus: resources.bus, sealing: sealing, settings: settings, logger: resources.logger)
+            let payouts = PayoutHandlers(database: resources.database, bus: resources.bus, settings: settings, logger: resources.logger)
             let tax = TaxHandlers(database: resources.database, sealing: sealing)
             let autoReload = AutoReloadHandlers(database: resources.database, settings: settings)
             worker.handle(Billing.SetAutoReload.self) { try await autoReload.set($0, caller: $1.caller) }

@@ -70,6 +70,9 @@ enum ChatCharging {
 
     static func holdId(_ chat: UUID, minute: Int) -> String { "hold:\(chat.uuidString.lowercased()):\(minute)" }
 
+    /// The transfer of a chat's minute: its cause, so it is posted once.
+    static func minuteId(_ chat: UUID, minute: Int) -> String { "minute:\(chat.uuidString.lowercased()):\(minute)" }
+
     /// Places the hold for a chat's `minute` on the member's wallet; whether it holds now.
     @discardableResult
     static func holdMinute(
@@ -80,14 +83,6 @@ enum ChatCharging {
             holdId(chat, minute: minute), account: wallet, amountCents: price, chatId: chat,
             expiresAt: Date().addingTimeInterval(TimeInterval(settings.holdSeconds)), on: connection)
         return outcome != .insufficientFunds
-    }
-
-    /// Posts one started minute: from the promotions account within the chat's free minutes,
-    /// else from the member's wallet (its hold posted, the next minute held); the advisor earns it
-    /// net of the commission, which is revenue. A minute the wallet cannot pay pauses the chat
-    /// while the member adds funds; a second one while paused ends it.
-    static func charge(_ event: Chat.MinuteStarted, settings: BillingSettings, on connection: Connection) throws {
-        try MinuteBatch.charge([event], settings: settings, on: connection)
     }
 
     /// The minute's transfer, paid by promotions when free, else by the wallet (its hold posted).
@@ -102,7 +97,7 @@ enum ChatCharging {
         if commission > 0 { legs.append(Ledger.Leg(account: Ledger.revenue, amountCents: commission)) }
         // Two-phase: a paid minute's hold becomes its posting, in one transaction.
         return try Ledger.post(
-            "minute:\(chat.uuidString.lowercased()):\(minute)", kind: free ? "free-minute" : "chat-minute", chatId: chat, legs: legs,
+            minuteId(chat, minute: minute), kind: free ? "free-minute" : "chat-minute", chatId: chat, legs: legs,
             releasing: free ? nil : holdId(chat, minute: minute), on: connection)
     }
 
@@ -167,12 +162,7 @@ enum ChatCharging {
                 "DELETE FROM free_grants g WHERE g.chat_id = $1 AND NOT EXISTS (SELECT 1 FROM transfers t WHERE t.chat_id = g.chat_id)",
                 event.chatId)
         }
-        let charged = try connection.queryOne(
-            """
-            SELECT coalesce(-sum(e.amount_cents), 0)::bigint AS charged FROM transfers t
-            JOIN entries e ON e.transfer_id = t.id JOIN ledger_accounts a ON a.id = e.account_id AND a.kind = 'wallet'
-            WHERE t.chat_id = $1 AND t.kind = 'chat-minute'
-            """, event.chatId)?.decode("charged", as: Int.self) ?? 0
+        let charged = try Ledger.walletPaid(for: event.chatId, on: connection)
         try Outbox.append(
             Billing.ChatSettled(
                 chatId: event.chatId, memberId: event.memberId, advisorId: event.advisorId, chargedCents: charged, endedAt: event.at),

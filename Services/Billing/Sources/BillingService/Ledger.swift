@@ -47,6 +47,16 @@ enum Ledger {
             .decode("balance_cents", as: Int.self) ?? 0
     }
 
+    /// What the member's wallet paid for `chat`'s minutes.
+    static func walletPaid(for chat: UUID, on connection: Connection) throws -> Int {
+        try connection.queryOne(
+            """
+            SELECT coalesce(-sum(e.amount_cents), 0)::bigint AS charged FROM transfers t
+            JOIN entries e ON e.transfer_id = t.id JOIN ledger_accounts a ON a.id = e.account_id AND a.kind = 'wallet'
+            WHERE t.chat_id = $1 AND t.kind = 'chat-minute'
+            """, chat)?.decode("charged", as: Int.self) ?? 0
+    }
+
     /// What a person's account of `kind` holds and has held for pending causes (0 before it exists).
     static func funds(_ kind: String, of owner: UUID, on connection: Connection) throws -> (balance: Int, held: Int) {
         guard

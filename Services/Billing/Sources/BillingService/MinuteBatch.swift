@@ -23,6 +23,8 @@ enum MinuteBatch {
         var status: String
         var fresh: Bool
         var changed = false
+        /// The chat of a hold this batch makes.
+        var chat: UUID?
     }
 
     static func charge(_ events: [Chat.MinuteStarted], settings: BillingSettings, on connection: Connection) throws {
@@ -66,7 +68,7 @@ enum MinuteBatch {
         }
 
         // What this batch may find done already: transfers, and holds of its minutes and the next.
-        let transferIds = events.map { "minute:\(lower($0.chatId)):\($0.minute)" }
+        let transferIds = events.map { ChatCharging.minuteId($0.chatId, minute: $0.minute) }
         var posted = Set(
             try connection.query("SELECT id FROM transfers WHERE id = ANY($1::text[])", transferIds).map { try $0.decode("id", as: String.self) })
         let holdIds = events.flatMap {
@@ -75,7 +77,8 @@ enum MinuteBatch {
         var holds: [String: Hold] = [:]
         for row in try connection.query("SELECT id, account_id, amount_cents, status FROM holds WHERE id = ANY($1::text[])", holdIds) {
             holds[try row.decode("id")] = Hold(
-                account: try row.decode("account_id"), amount: try row.decode("amount_cents"), status: try row.decode("status"), fresh: false)
+                account: try row.decode("account_id"), amount: try row.decode("amount_cents"), status: try row.decode("status"), fresh: false,
+                chat: nil)
         }
 
         // Each minute decided in order, in memory.
@@ -131,7 +134,7 @@ enum MinuteBatch {
             // After this minute the wallet pays for the next: hold it, and warn when it covers that one at most.
             let next = ChatCharging.holdId(event.chatId, minute: event.minute + 1)
             if holds[next] == nil, let funds = accounts[wallet], funds.balance - funds.held >= price {
-                holds[next] = Hold(account: wallet, amount: price, status: "pending", fresh: true)
+                holds[next] = Hold(account: wallet, amount: price, status: "pending", fresh: true, chat: event.chatId)
                 accounts[wallet]?.held += price
                 accounts[wallet]?.touched = true
             }
@@ -163,7 +166,6 @@ enum MinuteBatch {
         }
         let newHolds = holds.filter { $0.value.fresh }
         if !newHolds.isEmpty {
-            let chatOf = Dictionary(events.map { (ChatCharging.holdId($0.chatId, minute: $0.minute + 1), lower($0.chatId)) }) { first, _ in first }
             // A hold made and posted within the batch is written posted.
             try connection.execute(
                 """
@@ -171,7 +173,7 @@ enum MinuteBatch {
                 SELECT i, a, m, c, s, now() + make_interval(secs => $6::int), CASE WHEN s <> 'pending' THEN now() END
                 FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::uuid[], $5::text[]) AS h(i, a, m, c, s)
                 """, newHolds.map(\.key), newHolds.map { lower($0.value.account) }, newHolds.map { String($0.value.amount) },
-                newHolds.map { chatOf[$0.key] ?? "" }, newHolds.map(\.value.status), settings.holdSeconds)
+                newHolds.map { $0.value.chat.map(lower) ?? "" }, newHolds.map(\.value.status), settings.holdSeconds)
         }
         let touched = accounts.values.filter(\.touched)
         if !touched.isEmpty {

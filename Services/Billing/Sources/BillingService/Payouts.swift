@@ -13,7 +13,6 @@ import Store
 struct PayoutHandlers: Sendable {
     let database: Database
     let bus: BusClient
-    let sealing: PaymentSealing
     let settings: BillingSettings
     let logger: Logger
 

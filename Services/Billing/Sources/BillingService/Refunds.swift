@@ -24,16 +24,6 @@ struct RefundHandlers: Sendable {
 
     private static let noSuchChat = ServiceError(.notFound, "no such chat")
 
-    /// What the member's wallet paid for `chat`.
-    private static func charged(_ chat: UUID, on connection: Connection) throws -> Int {
-        try connection.queryOne(
-            """
-            SELECT coalesce(-sum(e.amount_cents), 0)::bigint AS charged FROM transfers t
-            JOIN entries e ON e.transfer_id = t.id JOIN ledger_accounts a ON a.id = e.account_id AND a.kind = 'wallet'
-            WHERE t.chat_id = $1 AND t.kind = 'chat-minute'
-            """, chat)?.decode("charged", as: Int.self) ?? 0
-    }
-
     /// Credits `amount` to the member's wallet from the refunds account, once per refund.
     private static func credit(_ refund: UUID, member: UUID, amount: Int, chat: UUID, on connection: Connection) throws {
         guard amount > 0 else { return }
@@ -65,7 +55,7 @@ struct RefundHandlers: Sendable {
             if try connection.queryOne("SELECT 1 AS found FROM refunds WHERE chat_id = $1 AND rule <> 'finance_override'", request.chatId) != nil {
                 throw ServiceError(.refundAlreadyRequested, "a refund of this chat was asked for already")
             }
-            let charged = try Self.charged(request.chatId, on: connection)
+            let charged = try Ledger.walletPaid(for: request.chatId, on: connection)
             let recent = try connection.queryOne(
                 """
                 SELECT 1 AS found FROM refunds WHERE member_id = $1 AND status = 'approved' AND rule = 'guarantee'
@@ -99,7 +89,7 @@ struct RefundHandlers: Sendable {
         let (member, charged) = try await database.withConnection { connection -> (UUID?, Int) in
             let member = try connection.queryOne("SELECT member_id FROM chats WHERE id = $1 AND settled_at IS NOT NULL", request.chatId)?
                 .decode("member_id", as: UUID?.self)
-            return (member, try Self.charged(request.chatId, on: connection))
+            return (member, try Ledger.walletPaid(for: request.chatId, on: connection))
         }
         guard let member else { throw Self.noSuchChat }
         guard request.amountCents <= charged else {

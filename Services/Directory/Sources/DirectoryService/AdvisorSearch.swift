@@ -247,7 +247,7 @@ struct AdvisorSearch: Sendable {
     static func decodeCursor(_ cursor: String, sort: String) throws -> (key: Int64, id: UUID) {
         // Text that was never a cursor names no page (404, as in every list); a cursor of another
         // sort is a mistake of the caller's (422).
-        let none = ServiceError(.notFound, "no page at this cursor: pass a nextCursor as it was given")
+        let none = PageCursor.noPage
         guard cursor.utf8.count <= 200, let data = Data(base64Encoded: cursor) else { throw none }
         let parts = String(decoding: data, as: UTF8.self).split(separator: " ")
         guard parts.count == 3, let key = Int64(parts[1]), let id = UUID(uuidString: String(parts[2])) else { throw none }

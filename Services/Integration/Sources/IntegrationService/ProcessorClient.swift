@@ -86,14 +86,13 @@ struct ProcessorClient: Sendable {
         if status == 200, let intent = try? Self.decoder.decode(Intent.self, from: body) {
             return .init(status: intent.status == "succeeded" ? .succeeded : .unknown, paymentId: intent.id)
         }
-        if let failure = try? Self.decoder.decode(ErrorBody.self, from: body), failure.error.type == "card_error" {
+        let failure = try? Self.decoder.decode(ErrorBody.self, from: body)
+        if let failure, failure.error.type == "card_error" {
             return .init(
                 status: .declined, paymentId: failure.error.paymentIntent?.id,
                 declineCode: failure.error.declineCode ?? failure.error.code ?? "card_declined")
         }
-        if status == 400, let failure = try? Self.decoder.decode(ErrorBody.self, from: body),
-            failure.error.code == "resource_missing"
-        {
+        if status == 400, failure?.error.code == "resource_missing" {
             // The card is gone at the processor: nothing was charged.
             return .init(status: .declined, declineCode: "card_unavailable")
         }

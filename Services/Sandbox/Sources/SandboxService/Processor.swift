@@ -56,7 +56,7 @@ actor Processor {
     }
 
     /// An event to deliver as a signed webhook.
-    struct Event: Codable, Sendable {
+    struct Event: Encodable, Sendable {
         var id: String
         var object = "event"
         var type: String
@@ -64,12 +64,12 @@ actor Processor {
         var data: EventData
     }
 
-    struct EventData: Codable, Sendable {
+    struct EventData: Encodable, Sendable {
         var object: EventObject
     }
 
     /// A webhook's object: an intent, a dispute of one, or a payout.
-    enum EventObject: Codable, Sendable {
+    enum EventObject: Encodable, Sendable {
         case intent(Intent)
         case dispute(Dispute)
         case payout(Payout)
@@ -79,9 +79,6 @@ actor Processor {
             case .dispute(let dispute): try dispute.encode(to: encoder)
             case .payout(let payout): try payout.encode(to: encoder)
             }
-        }
-        init(from decoder: any Decoder) throws {
-            self = .intent(try Intent(from: decoder))
         }
     }
 
