@@ -36,6 +36,43 @@ import Testing
         }
     }
 
+    @Test("arrays of any encodable element arrive as themselves, a nil element as NULL")
+    func typedArraysEncode() async throws {
+        try await withDatabase { database, _ in
+            let ids = [UUID(), UUID(uuidString: "E621E1F8-C36C-495A-93FC-0C247A3E6E5F")!, UUID()]
+            let row = try await database.withConnection { connection in
+                try connection.queryOne(
+                    """
+                    SELECT array_to_string($1::uuid[], ' ') AS ids, $2::bigint[] = ARRAY[-5, 0, 9223372036854775807]::bigint[] AS numbers,
+                    array_position($3::text[], NULL) AS null_at, array_length($3::text[], 1) AS length, ($3::text[])[1] AS first,
+                    cardinality($4::uuid[]) AS empty
+                    """, ids, [-5, 0, Int.max], ["a\"b", nil, "NULL"] as [String?], [UUID]())!
+            }
+            #expect(try row.decode("ids", as: String.self) == ids.map { $0.uuidString.lowercased() }.joined(separator: " "))
+            #expect(try row.decode("numbers", as: Bool.self))
+            #expect(try row.decode("null_at", as: Int.self) == 2)
+            #expect(try row.decode("length", as: Int.self) == 3)
+            #expect(try row.decode("first", as: String.self) == "a\"b")
+            #expect(try row.decode("empty", as: Int.self) == 0)
+        }
+    }
+
+    @Test("a UUID is written in PostgreSQL's canonical form and read in either case; anything else does not decode")
+    func uuidText() throws {
+        let id = UUID(uuidString: "E621E1F8-C36C-495A-93FC-0C247A3E6E5F")!
+        #expect(id.sqlText == "e621e1f8-c36c-495a-93fc-0c247a3e6e5f")
+        #expect(try UUID(sqlText: "e621e1f8-c36c-495a-93fc-0c247a3e6e5f") == id)
+        #expect(try UUID(sqlText: "E621E1F8-C36C-495A-93FC-0C247A3E6E5F") == id)
+        for _ in 0..<100 {
+            let random = UUID()
+            #expect(try UUID(sqlText: random.sqlText!) == random)
+        }
+        for bad in ["", "e621e1f8c36c495a93fc0c247a3e6e5f", "e621e1f8-c36c-495a-93fc-0c247a3e6e5", "e621e1f8-c36c-495a-93fc-0c247a3e6e5g",
+                    "e621e1f-8c36c-495a-93fc-0c247a3e6e5f", "e621e1f8-c36c-495a-93fc-0c247a3e6e5f0", "é621e1f8-c36c-495a-93fc-0c247a3e6e5"] {
+            #expect(throws: StoreError.decodingFailed) { try UUID(sqlText: bad) }
+        }
+    }
+
     @Test func everyTypeRoundTrips() async throws {
         try await withDatabase { database, _ in
             for text in ["", "plain", "héllo wörld — 日本語 🎉 \u{1F9D1}\u{200D}\u{1F4BB}", "'; DROP TABLE x; --", "back\\slash \"quoted\" $1 %s \n\t\r"] {

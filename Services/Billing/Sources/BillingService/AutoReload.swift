@@ -38,7 +38,7 @@ enum AutoReload {
             WHERE r.member_id = ANY($1::uuid[]) AND r.enabled AND r.armed AND a.kind = 'wallet' AND a.owner_id = r.member_id
               AND a.balance_cents - a.held_cents < r.threshold_cents
             RETURNING r.member_id, r.amount_cents, r.payment_method_id
-            """, members.map { $0.uuidString.lowercased() })
+            """, members)
         var queued = Set<UUID>()
         for reload in due {
             let member: UUID = try reload.decode("member_id")

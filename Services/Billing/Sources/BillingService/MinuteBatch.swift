@@ -30,13 +30,12 @@ enum MinuteBatch {
     static func charge(_ events: [Chat.MinuteStarted], settings: BillingSettings, on connection: Connection) throws {
         let events = events.filter { $0.pricePerMinuteCents > 0 }
         guard !events.isEmpty else { return }
-        let lower = { (id: UUID) in id.uuidString.lowercased() }
 
         // The chats, locked first.
         var chats: [UUID: (free: Int, unpaid: Int?)] = [:]
         for row in try connection.query(
             "SELECT id, free_minutes, unpaid_minute FROM chats WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
-            Array(Set(events.map { lower($0.chatId) })).sorted())
+            Array(Set(events.map(\.chatId))))
         {
             chats[try row.decode("id")] = (try row.decode("free_minutes"), try row.decode("unpaid_minute"))
         }
@@ -45,7 +44,7 @@ enum MinuteBatch {
         var owners: [(kind: String, owner: UUID)] = []
         for event in events { owners += [("wallet", event.memberId), ("earnings", event.advisorId)] }
         let kinds = owners.map(\.kind)
-        let ids = owners.map { lower($0.owner) }
+        let ids = owners.map(\.owner)
         try connection.execute(
             """
             INSERT INTO ledger_accounts (id, kind, owner_id) SELECT gen_random_uuid(), k, o FROM unnest($1::text[], $2::uuid[]) AS t(k, o)
@@ -58,7 +57,7 @@ enum MinuteBatch {
             SELECT id, kind, owner_id, balance_cents, held_cents FROM ledger_accounts
             WHERE (kind, owner_id) IN (SELECT * FROM unnest($1::text[], $2::uuid[])) OR id = ANY($3::uuid[])
             ORDER BY id FOR UPDATE
-            """, kinds, ids, [lower(Ledger.promotions), lower(Ledger.revenue)])
+            """, kinds, ids, [Ledger.promotions, Ledger.revenue])
         {
             let id: UUID = try row.decode("id")
             let kind: String = try row.decode("kind")
@@ -148,13 +147,12 @@ enum MinuteBatch {
         if !transfers.isEmpty {
             try connection.execute(
                 "INSERT INTO transfers (id, kind, chat_id) SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[])",
-                transfers.map(\.id), transfers.map(\.kind), transfers.map { lower($0.chat) })
+                transfers.map(\.id), transfers.map(\.kind), transfers.map(\.chat))
             try connection.execute(
                 """
                 INSERT INTO entries (transfer_id, account_id, amount_cents, balance_after_cents)
                 SELECT t, a, m, b FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::bigint[]) WITH ORDINALITY AS e(t, a, m, b, n) ORDER BY n
-                """, entries.map(\.transfer), entries.map { lower($0.account) }, entries.map { String($0.amount) },
-                entries.map { String($0.after) })
+                """, entries.map(\.transfer), entries.map(\.account), entries.map(\.amount), entries.map(\.after))
         }
         let changedHolds = holds.filter { !$0.value.fresh && $0.value.changed }
         if !changedHolds.isEmpty {
@@ -172,8 +170,8 @@ enum MinuteBatch {
                 INSERT INTO holds (id, account_id, amount_cents, chat_id, status, expires_at, resolved_at)
                 SELECT i, a, m, c, s, now() + make_interval(secs => $6::int), CASE WHEN s <> 'pending' THEN now() END
                 FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::uuid[], $5::text[]) AS h(i, a, m, c, s)
-                """, newHolds.map(\.key), newHolds.map { lower($0.value.account) }, newHolds.map { String($0.value.amount) },
-                newHolds.map { $0.value.chat.map(lower) ?? "" }, newHolds.map(\.value.status), settings.holdSeconds)
+                """, newHolds.map(\.key), newHolds.map(\.value.account), newHolds.map(\.value.amount), newHolds.map(\.value.chat),
+                newHolds.map(\.value.status), settings.holdSeconds)
         }
         let touched = accounts.values.filter(\.touched)
         if !touched.isEmpty {
@@ -181,12 +179,12 @@ enum MinuteBatch {
                 """
                 UPDATE ledger_accounts SET balance_cents = v.b, held_cents = v.h FROM unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS v(id, b, h)
                 WHERE ledger_accounts.id = v.id
-                """, touched.map { lower($0.id) }, touched.map { String($0.balance) }, touched.map { String($0.held) })
+                """, touched.map(\.id), touched.map(\.balance), touched.map(\.held))
         }
         if !unpaid.isEmpty {
             try connection.execute(
                 "UPDATE chats SET unpaid_minute = v.m FROM unnest($1::uuid[], $2::int[]) AS v(id, m) WHERE chats.id = v.id",
-                unpaid.map { lower($0.chat) }, unpaid.map { String($0.minute) })
+                unpaid.map(\.chat), unpaid.map(\.minute))
         }
         try Outbox.append(warnings, on: connection)
         try Outbox.append(pauses, on: connection)
