@@ -156,9 +156,13 @@ extension Double: SQLEncodable, SQLDecodable {
 // MARK: - Foundation types
 
 extension UUID: SQLEncodable, SQLDecodable {
-    /// The canonical hyphenated lowercase form, written byte by byte: `uuidString` goes through a
-    /// C format call and `lowercased()` through Unicode, which showed in every charged minute.
-    public var sqlText: String? {
+    /// The canonical hyphenated form.
+    public var sqlText: String? { lowercasedString }
+
+    /// The canonical hyphenated lowercase form, as PostgreSQL writes it, written byte by byte:
+    /// `uuidString.lowercased()` goes through a C format call and Unicode, which showed in every
+    /// charged minute.
+    public var lowercasedString: String {
         withUnsafeBytes(of: uuid) { raw in
             String(unsafeUninitializedCapacity: 36) { text in
                 var at = 0

@@ -68,10 +68,10 @@ enum ChatCharging {
         try Outbox.append(Billing.FreeMinutes(chatId: event.chatId, freeMinutes: settings.freeMinutes, at: Date()), on: connection)
     }
 
-    static func holdId(_ chat: UUID, minute: Int) -> String { "hold:\(chat.uuidString.lowercased()):\(minute)" }
+    static func holdId(_ chat: UUID, minute: Int) -> String { "hold:\(chat.lowercasedString):\(minute)" }
 
     /// The transfer of a chat's minute: its cause, so it is posted once.
-    static func minuteId(_ chat: UUID, minute: Int) -> String { "minute:\(chat.uuidString.lowercased()):\(minute)" }
+    static func minuteId(_ chat: UUID, minute: Int) -> String { "minute:\(chat.lowercasedString):\(minute)" }
 
     /// Places the hold for a chat's `minute` on the member's wallet; whether it holds now.
     @discardableResult

@@ -192,17 +192,24 @@ enum Ledger {
 
     /// The ledger's own proof of itself (`billing.ledger.check`).
     static func check(on connection: Connection) throws -> Billing.LedgerCheck.Response {
-        // Every balance is the sum of its entries, and every held amount the sum of its pending holds.
+        // Every balance is the sum of its entries, and every held amount the sum of its pending
+        // holds; an entry whose account does not exist counts as that account mismatched.
         let mismatched = try connection.query(
             """
-            SELECT a.id FROM ledger_accounts a
-            WHERE a.balance_cents <> coalesce((SELECT sum(e.amount_cents) FROM entries e WHERE e.account_id = a.id), 0)
-               OR a.held_cents <> coalesce((SELECT sum(h.amount_cents) FROM holds h WHERE h.account_id = a.id AND h.status = 'pending'), 0)
-            ORDER BY a.id LIMIT 100
+            (SELECT a.id FROM ledger_accounts a
+             WHERE a.balance_cents <> coalesce((SELECT sum(e.amount_cents) FROM entries e WHERE e.account_id = a.id), 0)
+                OR a.held_cents <> coalesce((SELECT sum(h.amount_cents) FROM holds h WHERE h.account_id = a.id AND h.status = 'pending'), 0)
+             UNION
+             SELECT e.account_id FROM entries e WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.id = e.account_id))
+            ORDER BY id LIMIT 100
             """
         ).map { try $0.decode("id", as: UUID.self) }
+        // Every transfer's entries sum to zero; entries of a transfer that does not exist do not balance.
         let unbalanced = try connection.query(
-            "SELECT transfer_id FROM entries GROUP BY transfer_id HAVING sum(amount_cents) <> 0 ORDER BY transfer_id LIMIT 100"
+            """
+            SELECT e.transfer_id FROM entries e LEFT JOIN transfers t ON t.id = e.transfer_id
+            GROUP BY e.transfer_id HAVING sum(e.amount_cents) <> 0 OR bool_or(t.id IS NULL) ORDER BY e.transfer_id LIMIT 100
+            """
         ).map { try $0.decode("transfer_id", as: String.self) }
         let negative = try connection.query(
             "SELECT id FROM ledger_accounts WHERE kind = 'wallet' AND balance_cents < 0 AND NOT disputed ORDER BY id LIMIT 100"

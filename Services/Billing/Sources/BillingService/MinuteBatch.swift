@@ -17,6 +17,12 @@ enum MinuteBatch {
         var touched = false
     }
 
+    /// A ledger account's owner: a member's wallet or an advisor's earnings.
+    private struct Owner: Hashable {
+        let kind: String
+        let id: UUID
+    }
+
     private struct Hold {
         let account: UUID
         let amount: Int
@@ -40,30 +46,36 @@ enum MinuteBatch {
             chats[try row.decode("id")] = (try row.decode("free_minutes"), try row.decode("unpaid_minute"))
         }
 
-        // The accounts: made if new, then locked in id order with the platform's.
-        var owners: [(kind: String, owner: UUID)] = []
-        for event in events { owners += [("wallet", event.memberId), ("earnings", event.advisorId)] }
-        let kinds = owners.map(\.kind)
-        let ids = owners.map(\.owner)
-        try connection.execute(
-            """
-            INSERT INTO ledger_accounts (id, kind, owner_id) SELECT gen_random_uuid(), k, o FROM unnest($1::text[], $2::uuid[]) AS t(k, o)
-            ON CONFLICT (kind, owner_id) WHERE owner_id IS NOT NULL DO NOTHING
-            """, kinds, ids)
+        // The accounts, locked in id order with the platform's; any new to the ledger made first
+        // (rare: a person's first minute), then locked too.
+        let owners = Array(Set(events.flatMap { [Owner(kind: "wallet", id: $0.memberId), Owner(kind: "earnings", id: $0.advisorId)] }))
         var accounts: [UUID: Account] = [:]
-        var personal: [String: UUID] = [:]
-        for row in try connection.query(
-            """
-            SELECT id, kind, owner_id, balance_cents, held_cents FROM ledger_accounts
-            WHERE (kind, owner_id) IN (SELECT * FROM unnest($1::text[], $2::uuid[])) OR id = ANY($3::uuid[])
-            ORDER BY id FOR UPDATE
-            """, kinds, ids, [Ledger.promotions, Ledger.revenue])
-        {
-            let id: UUID = try row.decode("id")
-            let kind: String = try row.decode("kind")
-            accounts[id] = Account(
-                id: id, balance: try row.decode("balance_cents"), held: try row.decode("held_cents"), personal: kind == "wallet" || kind == "earnings")
-            if let owner: UUID = try row.decode("owner_id") { personal["\(kind)|\(owner)"] = id }
+        var personal: [Owner: UUID] = [:]
+        func lock(_ owners: [Owner], with platform: [UUID]) throws {
+            for row in try connection.query(
+                """
+                SELECT id, kind, owner_id, balance_cents, held_cents FROM ledger_accounts
+                WHERE id = ANY(ARRAY(SELECT a.id FROM unnest($1::text[], $2::uuid[]) AS t(k, o)
+                                     JOIN ledger_accounts a ON a.kind = t.k AND a.owner_id = t.o) || $3::uuid[])
+                ORDER BY id FOR UPDATE
+                """, owners.map(\.kind), owners.map(\.id), platform)
+            {
+                let id: UUID = try row.decode("id")
+                let kind: String = try row.decode("kind")
+                accounts[id] = Account(
+                    id: id, balance: try row.decode("balance_cents"), held: try row.decode("held_cents"), personal: kind == "wallet" || kind == "earnings")
+                if let owner: UUID = try row.decode("owner_id") { personal[Owner(kind: kind, id: owner)] = id }
+            }
+        }
+        try lock(owners, with: [Ledger.promotions, Ledger.revenue])
+        let new = owners.filter { personal[$0] == nil }
+        if !new.isEmpty {
+            try connection.execute(
+                """
+                INSERT INTO ledger_accounts (id, kind, owner_id) SELECT gen_random_uuid(), k, o FROM unnest($1::text[], $2::uuid[]) AS t(k, o)
+                ON CONFLICT (kind, owner_id) WHERE owner_id IS NOT NULL DO NOTHING
+                """, new.map(\.kind), new.map(\.id))
+            try lock(new, with: [])
         }
 
         // What this batch may find done already: transfers, and holds of its minutes and the next.
@@ -98,7 +110,7 @@ enum MinuteBatch {
                 continue
             }
             guard !posted.contains(transferId),
-                let wallet = personal["wallet|\(event.memberId)"], let earnings = personal["earnings|\(event.advisorId)"]
+                let wallet = personal[Owner(kind: "wallet", id: event.memberId)], let earnings = personal[Owner(kind: "earnings", id: event.advisorId)]
             else { continue }
             let payer = free ? Ledger.promotions : wallet
             let commission = price * settings.commissionPercent / 100
