@@ -96,6 +96,15 @@ public final class EventConsumer: Service {
     private let applied: Counter
     private let failures: [String: Counter]
     private let lag: [String: Gauge]
+    /// Events fetched by replay: what the live stream did not bring (missed while down, or dropped
+    /// by a full queue on the way).
+    private let replayed: [String: Counter]
+    /// How far each producer's events are known to need nothing from this service beyond its
+    /// stored cursor: a run of events it has no handler for moves this without a transaction,
+    /// and the cursor catches up with the next applied event or heartbeat. (A service subscribed
+    /// to a producer for one rare event type, as accounts is for erasure confirmations, would
+    /// otherwise commit a transaction for every event of a busy producer.)
+    private let skipped = Mutex<[String: Int64]>([:])
 
     public init(
         consumer: ServiceName, subscriptions: [EventSubscription], subscriber: EventSubscriber, database: Database,
@@ -118,6 +127,9 @@ public final class EventConsumer: Service {
         self.applied = Counter(label: "events_applied_total")
         self.failures = Dictionary(uniqueKeysWithValues: self.subscriptions.keys.map {
             ($0, Counter(label: "events_apply_failures_total", dimensions: [("producer", $0)]))
+        })
+        self.replayed = Dictionary(uniqueKeysWithValues: self.subscriptions.keys.map {
+            ($0, Counter(label: "events_replayed_total", dimensions: [("producer", $0)]))
         })
         self.lag = Dictionary(uniqueKeysWithValues: self.subscriptions.keys.map {
             ($0, Gauge(label: "events_consumer_lag", dimensions: [("producer", $0)]))
@@ -201,12 +213,12 @@ public final class EventConsumer: Service {
             guard subscriptions[producer] != nil,
                 let last = Int64(String(decoding: frames[1], as: UTF8.self))
             else { return }
-            guard let cursor = try? await database.withConnection({ try EventCursor.current(producer: producer, on: $0) })
-            else { return }
+            guard let cursor = try? await storeSkipped(producer) else { return }
+            noteApplied(producer, through: cursor)
             var position = cursor
             if cursor < last {
                 await catchUpLogging(producer)
-                position = (try? await database.withConnection { try EventCursor.current(producer: producer, on: $0) }) ?? cursor
+                position = (try? await storeSkipped(producer)) ?? cursor
             }
             lag[producer]?.record(max(0, last - position))
             await acknowledgeIfDue(producer, position: position)
@@ -225,14 +237,15 @@ public final class EventConsumer: Service {
         guard let subscription = subscriptions[metadata.producer] else { return .duplicate }
         let trace = TraceContext.continuing(metadata.traceparent)
         return try await ServiceContext.withValue(.following(trace)) {
-            let outcome = try await database.retryingTransaction(.readCommitted) { connection -> Outcome in
-                let cursor = try EventCursor.lock(producer: metadata.producer, on: connection)
-                if metadata.seq <= cursor { return .duplicate }
-                if metadata.seq != cursor + 1 { return .gap }
+            let (outcome, position) = try await database.retryingTransaction(.readCommitted) { connection -> (Outcome, Int64) in
+                let cursor = max(try EventCursor.lock(producer: metadata.producer, on: connection), self.skippedPosition(metadata.producer))
+                if metadata.seq <= cursor { return (.duplicate, cursor) }
+                if metadata.seq != cursor + 1 { return (.gap, cursor) }
                 try subscription.handlers[metadata.type]?(payload, metadata, connection)
                 try EventCursor.advance(producer: metadata.producer, to: metadata.seq, on: connection)
-                return .applied
+                return (.applied, metadata.seq)
             }
+            noteApplied(metadata.producer, through: position)
             if outcome == .applied {
                 applied.increment()
                 logger.debug(
@@ -246,13 +259,14 @@ public final class EventConsumer: Service {
     /// skipped; a gap stops the batch there). Any failure rolls the batch back, and its events are
     /// applied one at a time: the one that fails throws, after those before it applied.
     func apply(_ events: [(EventMetadata, Data)]) async throws -> Outcome {
+        if let skippedOver = skipUnhandled(events) { return skippedOver }
         guard events.count > 1, let producer = events.first?.0.producer, let subscription = subscriptions[producer] else {
             guard let only = events.first else { return .duplicate }
             return try await applyLogging(only.0, payload: only.1)
         }
         do {
-            let (count, gap) = try await database.retryingTransaction(.readCommitted) { connection -> (Int, Bool) in
-                var cursor = try EventCursor.lock(producer: producer, on: connection)
+            let (count, gap, position) = try await database.retryingTransaction(.readCommitted) { connection -> (Int, Bool, Int64) in
+                var cursor = max(try EventCursor.lock(producer: producer, on: connection), self.skippedPosition(producer))
                 var count = 0
                 // A run of consecutive events of one type with a batch handler, applied at once.
                 var run: (type: String, first: EventMetadata, payloads: [Data])?
@@ -284,8 +298,9 @@ public final class EventConsumer: Service {
                 }
                 try flush()
                 if count > 0 { try EventCursor.advance(producer: producer, to: cursor, on: connection) }
-                return (count, gap)
+                return (count, gap, cursor)
             }
+            noteApplied(producer, through: position)
             applied.increment(by: count)
             return gap ? .gap : (count > 0 ? .applied : .duplicate)
         } catch {
@@ -296,6 +311,53 @@ public final class EventConsumer: Service {
                 if result == .applied { outcome = .applied }
             }
             return outcome
+        }
+    }
+
+    /// A run of events none of which this service handles, following on from where it is known to
+    /// be: nothing to write, so only the skipped position moves (nil when the run needs the
+    /// transactional path: a handled type, a position not known yet, or a gap to resolve there).
+    private func skipUnhandled(_ events: [(EventMetadata, Data)]) -> Outcome? {
+        guard let producer = events.first?.0.producer, let subscription = subscriptions[producer],
+            events.allSatisfy({ subscription.handlers[$0.0.type] == nil && subscription.batchHandlers[$0.0.type] == nil })
+        else { return nil }
+        let (outcome, moved) = skipped.withLock { table -> (Outcome?, Int) in
+            guard let start = table[producer] else { return (nil, 0) }
+            var position = start
+            var gap = false
+            for (metadata, _) in events where metadata.seq > position {
+                guard metadata.seq == position + 1 else {
+                    gap = true
+                    break
+                }
+                position = metadata.seq
+            }
+            table[producer] = position
+            let moved = Int(position - start)
+            if gap { return (moved > 0 ? .gap : nil, moved) }
+            return (moved > 0 ? .applied : .duplicate, moved)
+        }
+        applied.increment(by: moved)
+        return outcome
+    }
+
+    /// Where `producer`'s events are known to need nothing more from this service (0 if unknown).
+    private func skippedPosition(_ producer: String) -> Int64 {
+        skipped.withLock { $0[producer] } ?? 0
+    }
+
+    /// Records that `producer`'s events up to `seq` need nothing more from this service.
+    private func noteApplied(_ producer: String, through seq: Int64) {
+        skipped.withLock { $0[producer] = max($0[producer] ?? seq, seq) }
+    }
+
+    /// The stored cursor, brought up to the skipped position first if that is ahead.
+    private func storeSkipped(_ producer: String) async throws -> Int64 {
+        try await database.retryingTransaction(.readCommitted) { connection -> Int64 in
+            let stored = try EventCursor.lock(producer: producer, on: connection)
+            let position = max(stored, self.skippedPosition(producer))
+            if position > stored { try EventCursor.advance(producer: producer, to: position, on: connection) }
+            return position
         }
     }
 
@@ -348,7 +410,8 @@ public final class EventConsumer: Service {
         guard try await bus.hasWorkers(producer) else { return }
         // Known to the producer before reading from it, so it prunes nothing this service has
         // yet to apply while it catches up (a consumer never heard of holds nothing back).
-        var cursor = try await database.withConnection { try EventCursor.current(producer: producer, on: $0) }
+        var cursor = try await storeSkipped(producer)
+        noteApplied(producer, through: cursor)
         await acknowledgeIfDue(producer, position: cursor)
         let limit = 500
         while true {
@@ -367,6 +430,7 @@ public final class EventConsumer: Service {
                 try await startAtHorizon(producer, first: first)
                 await acknowledgeIfDue(producer, position: first - 1, now: true)
             }
+            replayed[producer]?.increment(by: page.events.count)
             var start = page.events.startIndex
             while start < page.events.endIndex {
                 let end = min(start + batchLimit, page.events.endIndex)
@@ -377,7 +441,7 @@ public final class EventConsumer: Service {
             if page.events.isEmpty || page.events.last.map({ $0.metadata.seq >= page.lastSeq }) == true {
                 return
             }
-            cursor = try await database.withConnection { try EventCursor.current(producer: producer, on: $0) }
+            cursor = max(try await database.withConnection { try EventCursor.current(producer: producer, on: $0) }, skippedPosition(producer))
         }
     }
 

@@ -120,6 +120,46 @@ struct OutboxRetentionTests {
         }
     }
 
+    @Test("events a consumer has no handler for are passed over in order, without a transaction each; a gap among them is still repaired by replay")
+    func unhandledEventsPassedOver() async throws {
+        try await withFixture { fixture in
+            @Sendable func write(_ types: [String]) async throws {
+                try await fixture.producerDatabase.transaction { connection in
+                    for type in types { try Outbox.append(type: type, payload: "{}", on: connection) }
+                    _ = try Outbox.stampPending(on: connection, producer: Fixture.producerName)
+                }
+            }
+            try await write(["thing.v1", "other.v1", "other.v1", "thing.v1", "other.v1", "thing.v1"])
+            let applied = Applied()
+            let (consumer, database) = try await fixture.consumer("consumer_skip", applied: applied)
+            try await consumer.catchUp(Fixture.producerName)
+            #expect(applied.seqs == [1, 4, 6])
+
+            func live(_ seqs: ClosedRange<Int64>, _ type: String = "other.v1") -> [(EventMetadata, Data)] {
+                seqs.map { (EventMetadata(producer: Fixture.producerName, seq: $0, type: type, occurredAt: Date()), Data("{}".utf8)) }
+            }
+            @Sendable func stored() async throws -> Int64 {
+                try await database.withConnection { try EventCursor.current(producer: Fixture.producerName, on: $0) }
+            }
+            // Events it has no handler for move it on without writing its cursor.
+            try await write(["other.v1", "other.v1", "other.v1", "thing.v1"])
+            #expect(try await consumer.apply(live(7...9)) == .applied)
+            #expect(try await consumer.apply(live(7...9)) == .duplicate)
+            #expect(try await stored() == 6)
+            // The next handled event is applied after them, and the cursor written past them all.
+            #expect(try await consumer.apply(live(10...10, "thing.v1")) == .applied)
+            #expect(applied.seqs == [1, 4, 6, 10])
+            #expect(try await stored() == 10)
+
+            // Events 11 (handled) and 12 were lost on the way: 13 and 14 are not passed over.
+            try await write(["thing.v1", "other.v1", "other.v1", "other.v1"])
+            #expect(try await consumer.apply(live(13...14)) == .gap)
+            try await consumer.catchUp(Fixture.producerName)
+            #expect(applied.seqs == [1, 4, 6, 10, 11])
+            #expect(try await stored() == 14)
+        }
+    }
+
     @Test("events go only once every known consumer applied them and they are older than the retention; the newest stays")
     func prunesBehindEveryConsumer() async throws {
         try await withFixture { fixture in

@@ -19,9 +19,12 @@ public struct Emit: BusOperation {
     public struct Request: Codable, Sendable {
         public var count: Int
         public var label: String
-        public init(count: Int, label: String) {
+        /// Events of a type the consumer has no handler for, written before each counted one.
+        public var noise: Int?
+        public init(count: Int, label: String, noise: Int? = nil) {
             self.count = count
             self.label = label
+            self.noise = noise
         }
     }
     public typealias Response = Empty

@@ -20,6 +20,9 @@ case "producer":
                 for n in 1...max(1, request.count) {
                     let payload = String(decoding: try WireCoding.encoder().encode(Counted(n: n, label: request.label)), as: UTF8.self)
                     try await resources.database.transaction { connection in
+                        for _ in 0..<(request.noise ?? 0) {
+                            try Outbox.append(type: "fixture.noise.v1", payload: "{}", on: connection)
+                        }
                         try Outbox.append(type: Counted.type, payload: payload, on: connection)
                     }
                 }
