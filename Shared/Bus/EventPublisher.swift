@@ -24,10 +24,24 @@ public final class EventPublisher: Sendable {
     /// Throws `BusError.protocolViolation` for an empty message, `BusError.closed` after close,
     /// and the connect error if the endpoint was invalid.
     public func publish(_ frames: [Data]) async throws {
+        try await publish(all: [frames])
+    }
+
+    /// Hands a run of events to the socket in order, in one trip to the I/O thread (a relay
+    /// publishing a page of events would otherwise wake that thread once per event).
+    public func publish(all messages: [[Data]]) async throws {
         let engine = self.engine
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             loop.execute(
-                { _ in continuation.resume(with: engine.value.publish(frames)) },
+                { _ in
+                    for frames in messages {
+                        if case .failure(let error) = engine.value.publish(frames) {
+                            continuation.resume(throwing: error)
+                            return
+                        }
+                    }
+                    continuation.resume()
+                },
                 ifClosed: { continuation.resume(throwing: BusError.closed) })
         }
     }

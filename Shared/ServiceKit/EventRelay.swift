@@ -70,6 +70,7 @@ public final class EventRelay: Service {
         var lastSeq = try await connection.run { try Outbox.lastSeq(on: $0) }
         let clock = ContinuousClock()
         var nextHeartbeat = clock.now
+        let encoder = WireCoding.encoder()
         while !Task.isCancelled {
             let batch = try await connection.run { [producer] connection in
                 try connection.execute("BEGIN")
@@ -82,17 +83,14 @@ public final class EventRelay: Service {
                     throw error
                 }
             }
-            for event in batch {
-                try await publisher.publish(Self.frames(for: event))
-                lastSeq = event.metadata.seq
-            }
-            published.increment(by: batch.count)
+            var messages = try batch.map { try Self.frames(for: $0, encoder: encoder) }
+            lastSeq = batch.last?.metadata.seq ?? lastSeq
             if clock.now >= nextHeartbeat {
-                try await publisher.publish([
-                    Data(Events.heartbeatTopic(for: producer.rawValue).utf8), Data(String(lastSeq).utf8),
-                ])
+                messages.append([Data(Events.heartbeatTopic(for: producer.rawValue).utf8), Data(String(lastSeq).utf8)])
                 nextHeartbeat = clock.now.advanced(by: heartbeatInterval)
             }
+            if !messages.isEmpty { try await publisher.publish(all: messages) }
+            published.increment(by: batch.count)
             if batch.isEmpty {
                 _ = try await connection.waitForNotifications(timeout: clock.now.duration(to: nextHeartbeat))
             }
@@ -100,10 +98,10 @@ public final class EventRelay: Service {
     }
 
     /// An event on the wire: topic (its type), metadata JSON, payload JSON.
-    static func frames(for event: Events.StoredEvent) throws -> [Data] {
+    static func frames(for event: Events.StoredEvent, encoder: JSONEncoder) throws -> [Data] {
         [
             Data(event.metadata.type.utf8),
-            try WireCoding.encoder().encode(event.metadata),
+            try encoder.encode(event.metadata),
             Data(event.payload.utf8),
         ]
     }
