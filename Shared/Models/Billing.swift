@@ -94,6 +94,8 @@ extension Billing {
         public static let service = ServiceName.billing
         public static let name = "billing.ledger.check"
         public static let isIdempotent = true
+        /// It reads the whole ledger: seconds once it holds millions of entries.
+        public static let timeout = Duration.seconds(60)
         public typealias Request = Empty
         public struct Response: Codable, Sendable, Equatable {
             public var ok: Bool
@@ -279,6 +281,9 @@ extension Billing {
         public static let isIdempotent = true
         public enum Kind: String, Codable, Sendable {
             case succeeded, failed, disputed
+            /// The processor refunded (part of) a charge to its card: made from the processor's
+            /// own dashboard, since the platform's refunds are wallet credits.
+            case refunded
             /// A payout reached the advisor, or did not.
             case payoutPaid = "payout_paid"
             case payoutFailed = "payout_failed"
@@ -292,8 +297,11 @@ extension Billing {
             public var declineCode: String?
             /// The processor's dispute (`dp_…`), for `disputed`.
             public var disputeId: String?
+            /// The processor's refund (`re_…`), for `refunded`.
+            public var refundId: String?
             public init(
-                kind: Kind, reference: String?, paymentId: String, amountCents: Int, declineCode: String? = nil, disputeId: String? = nil
+                kind: Kind, reference: String?, paymentId: String, amountCents: Int, declineCode: String? = nil, disputeId: String? = nil,
+                refundId: String? = nil
             ) {
                 self.kind = kind
                 self.reference = reference
@@ -301,6 +309,7 @@ extension Billing {
                 self.amountCents = amountCents
                 self.declineCode = declineCode
                 self.disputeId = disputeId
+                self.refundId = refundId
             }
         }
         public typealias Response = Empty

@@ -194,6 +194,62 @@ struct PaymentsEndToEndTests {
         }
     }
 
+    @Test("a refund made at the processor leaves the wallet once, however often it is told; one of money already spent flags the wallet")
+    func processorRefunds() async throws {
+        try await AccountsPlatform.with(
+            serviceEnvironment: [.chat: ["CHAT_ACCEPT_SECONDS": "30"], .billing: ["BILLING_FREE_MINUTES": "0"]], payments: true
+        ) { platform in
+            let advisor = try await ChatEndToEndTests.onlineAdvisor(platform)
+            let member = try await ChatEndToEndTests.member(platform)
+            let card = try await Self.saveCard(platform, "4242424242424242", for: member.token)
+            let first = try await Self.topUp(platform, cents: 2000, card: card, token: member.token)
+            let second = try await Self.topUp(platform, cents: 1000, card: card, token: member.token)
+            #expect(try await Self.balance(platform, member.token) == 3000)
+            func paymentIntent(of topUp: Reply) async throws -> String {
+                let reference = try #require(topUp.object["id"] as? String).lowercased()
+                let event = try #require(try await Self.sentEvents(platform).first {
+                    let object = ($0["data"] as? [String: Any])?["object"] as? [String: Any]
+                    return $0["type"] as? String == "payment_intent.succeeded"
+                        && (object?["metadata"] as? [String: String])?["reference"]?.lowercased() == reference
+                })
+                return try #require(((event["data"] as? [String: Any])?["object"] as? [String: Any])?["id"] as? String)
+            }
+            // Finance refunds part of the first top-up at the processor, as from its dashboard.
+            let sandbox = try #require(platform.payments).sandbox
+            func refund(_ form: String) async -> Int? {
+                await HTTP.request(
+                    "POST", sandbox + "/v1/refunds",
+                    headers: [
+                        "Authorization": "Bearer \(AccountsPlatform.Payments.secretKey)", "Content-Type": "application/x-www-form-urlencoded",
+                        "Idempotency-Key": UUID().uuidString,
+                    ], body: Data(form.utf8))?.status
+            }
+            let firstIntent = try await paymentIntent(of: first)
+            #expect(await refund("payment_intent=\(firstIntent)&amount=500") == 200)
+            try await eventually("the refund leaves the wallet") { try await Self.balance(platform, member.token) == 2500 }
+            let statement = try await platform.request("GET", "/v1/me/statement", token: member.token)
+            #expect(statement.items.first?["kind"] as? String == "card-refund" && statement.items.first?["amountCents"] as? Int == -500)
+            #expect(await refund("payment_intent=\(firstIntent)&amount=1501") == 400, "no more than what is left")
+
+            // Told twice (as processors do), it is applied once.
+            let told = try #require(try await Self.sentEvents(platform).last { $0["type"] as? String == "refund.created" })
+            let resent = await HTTP.request("POST", sandbox + "/sandbox/events/\(try #require(told["id"] as? String))/resend", body: nil)
+            #expect(resent?.status == 200)
+            #expect(try await Self.balance(platform, member.token) == 2500)
+
+            // Money spent on a chat (249), then everything left refunded to the card anyway: the
+            // wallet goes below zero flagged for finance, and the ledger still balances.
+            _ = try await Self.paidChat(platform, member: member.token, advisor: advisor)
+            #expect(await refund("payment_intent=\(firstIntent)") == 200)
+            #expect(await refund("payment_intent=\(try await paymentIntent(of: second))") == 200)
+            try await eventually("both refunds leave the wallet") { try await Self.balance(platform, member.token) == -249 }
+            let finance = try await platform.staffMember(role: "finance")
+            let check = try await platform.request("GET", "/v1/staff/ledger/check", token: finance).object
+            #expect(check["ok"] as? Bool == true && (check["negativeWallets"] as? [String])?.isEmpty == true, "\(check)")
+            try await Self.ledgerIsExact(platform)
+        }
+    }
+
     @Test("a top-up whose webhook never comes is decided by billing asking the processor again with the same key: charged once")
     func reconciliation() async throws {
         try await AccountsPlatform.with(

@@ -194,14 +194,15 @@ enum Ledger {
     static func check(on connection: Connection) throws -> Billing.LedgerCheck.Response {
         // Every balance is the sum of its entries, and every held amount the sum of its pending
         // holds; an entry whose account does not exist counts as that account mismatched.
+        // One pass over the entries (a sum per account), not a lookup per account.
         let mismatched = try connection.query(
             """
-            (SELECT a.id FROM ledger_accounts a
-             WHERE a.balance_cents <> coalesce((SELECT sum(e.amount_cents) FROM entries e WHERE e.account_id = a.id), 0)
-                OR a.held_cents <> coalesce((SELECT sum(h.amount_cents) FROM holds h WHERE h.account_id = a.id AND h.status = 'pending'), 0)
-             UNION
-             SELECT e.account_id FROM entries e WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.id = e.account_id))
-            ORDER BY id LIMIT 100
+            WITH sums AS (SELECT account_id, sum(amount_cents) AS total FROM entries GROUP BY account_id),
+                 held AS (SELECT account_id, sum(amount_cents) AS total FROM holds WHERE status = 'pending' GROUP BY account_id)
+            SELECT coalesce(a.id, s.account_id) AS id
+            FROM ledger_accounts a FULL JOIN sums s ON s.account_id = a.id LEFT JOIN held h ON h.account_id = a.id
+            WHERE a.id IS NULL OR a.balance_cents <> coalesce(s.total, 0) OR a.held_cents <> coalesce(h.total, 0)
+            ORDER BY 1 LIMIT 100
             """
         ).map { try $0.decode("id", as: UUID.self) }
         // Every transfer's entries sum to zero; entries of a transfer that does not exist do not balance.

@@ -233,6 +233,8 @@ struct TopUpHandlers: Sendable {
                 _ = try Self.answer(topUp, on: connection)
             case .disputed:
                 try Self.dispute(update, on: connection, logger: logger)
+            case .refunded:
+                try Self.cardRefund(update, on: connection, logger: logger)
             case .payoutPaid, .payoutFailed:
                 try PayoutHandlers.decide(update, on: connection, logger: logger)
             }
@@ -255,6 +257,34 @@ struct TopUpHandlers: Sendable {
         _ = try Ledger.post(
             "dispute:\(dispute)", kind: "dispute", chatId: nil,
             legs: [.init(account: wallet, amountCents: -update.amountCents), .init(account: Ledger.disputes, amountCents: update.amountCents)],
+            mayOverdraw: true, on: connection)
+    }
+
+    /// A charge refunded to its card by the processor: the amount leaves the wallet for clearing
+    /// (the processor takes back what it paid in). Finance refunds only unspent money that way; if
+    /// the wallet has spent it, it goes below zero and is flagged for finance, as a dispute does.
+    private static func cardRefund(_ update: Billing.PaymentUpdate.Request, on connection: Connection, logger: Logger) throws {
+        guard let refund = update.refundId, update.amountCents > 0,
+            let row = try connection.queryOne(
+                "SELECT member_id, amount_cents FROM top_ups WHERE payment_id = $1 AND status = 'succeeded'", update.paymentId),
+            let member = try row.decode("member_id", as: UUID?.self)
+        else {
+            logger.warning("card refund for no known top-up", metadata: ["payment.id": "\(update.paymentId)"])
+            return
+        }
+        guard update.amountCents <= (try row.decode("amount_cents", as: Int.self)) else {
+            logger.critical("card refund larger than its top-up: not applied", metadata: ["payment.id": "\(update.paymentId)"])
+            return
+        }
+        let wallet = try Ledger.account("wallet", of: member, on: connection)
+        let transfer = "card-refund:\(refund)"
+        // Locked in the ledger's order before the flag is decided, so a delivery twice flags nothing.
+        _ = try connection.query("SELECT id FROM ledger_accounts WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE", [wallet, Ledger.clearing])
+        guard try connection.queryOne("SELECT 1 AS found FROM transfers WHERE id = $1", transfer) == nil else { return }
+        try connection.execute("UPDATE ledger_accounts SET disputed = true WHERE id = $1 AND balance_cents < $2", wallet, update.amountCents)
+        _ = try Ledger.post(
+            transfer, kind: "card-refund", chatId: nil,
+            legs: [.init(account: wallet, amountCents: -update.amountCents), .init(account: Ledger.clearing, amountCents: update.amountCents)],
             mayOverdraw: true, on: connection)
     }
 

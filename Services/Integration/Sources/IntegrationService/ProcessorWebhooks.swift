@@ -26,6 +26,7 @@ struct ProcessorWebhooks: Sendable {
             var metadata: [String: String]?
             var lastPaymentError: PaymentError?
             var paymentIntent: String?
+            var status: String?
         }
         struct PaymentError: Decodable {
             var code: String?
@@ -80,6 +81,10 @@ struct ProcessorWebhooks: Sendable {
         case "charge.dispute.created":
             guard let payment = object.paymentIntent else { return nil }
             return .init(kind: .disputed, reference: nil, paymentId: payment, amountCents: object.amount ?? 0, disputeId: object.id)
+        case "refund.created", "refund.updated":
+            // A refund counts once it has succeeded; one still pending is told again when it does.
+            guard let payment = object.paymentIntent, object.status == "succeeded" else { return nil }
+            return .init(kind: .refunded, reference: nil, paymentId: payment, amountCents: object.amount ?? 0, refundId: object.id)
         default:
             return nil
         }

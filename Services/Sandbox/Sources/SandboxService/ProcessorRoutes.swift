@@ -60,6 +60,13 @@ struct ProcessorRoutes: Sendable {
             if let outcome = created.outcome { webhooks.send(outcome, after: payoutDelay) }
             return Self.response(created.answer)
         }
+        router.post("v1/refunds") { request, _ -> Response in
+            guard authorized(request) else { return Self.response(Self.unauthorized) }
+            let form = Self.form(try await Self.body(of: request))
+            let outcome = await processor.createRefund(idempotencyKey: request.headers[HTTPField.Name("Idempotency-Key")!], form: form)
+            if let created = outcome.created { webhooks.send(created) }
+            return Self.response(outcome.answer)
+        }
         router.get("v1/payment_intents/:id") { request, context -> Response in
             guard authorized(request) else { return Self.response(Self.unauthorized) }
             return Self.response(await processor.intent(context.parameters.get("id") ?? ""))
