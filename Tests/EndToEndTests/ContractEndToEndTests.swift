@@ -108,7 +108,9 @@ struct ContractEndToEndTests {
         # Rules no JSON Schema can state (the caller's current password, a cursor this server
         # issued, the policy version in force, a registered partner, a common password, text that
         # is only spaces, an offboarding that changes nothing, a price within the platform's bounds, an expiry date
-        # not yet past) answer 422 to schema-valid requests.
+        # not yet past, a first board post without the public notice acknowledged, more links than a
+        # new person may post) answer 422 to schema-valid requests; a new person's posts past the
+        # day's limit answer 429.
         [[operations]]
         include-operation-id = [
             "register", "updateProfile", "eraseMe", "signIns", "accessLog", "consentHistory", "acceptPolicy",
@@ -116,6 +118,7 @@ struct ContractEndToEndTests {
             "searchAdvisors", "advisorReviews", "favorites", "updateAdvisorProfile", "submitCredential", "pendingCredentials",
             "decideCredential", "reviewReports", "chatHistory", "sendChatMessage",
             "staffChatTranscript", "statement",
+            "searchBoards", "listBoardThreads", "listBoardPosts", "startBoardThread", "replyInThread", "editBoardPost",
         ]
         checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
 

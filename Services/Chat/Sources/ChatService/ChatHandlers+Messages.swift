@@ -161,7 +161,7 @@ extension ChatHandlers {
             ).map { try Self.message($0, chatId: request.chatId, chatKey: chatKey, sealing: sealing) }
         }
         logger.info("staff read a chat", metadata: ["chat.id": "\(request.chatId)"])
-        let names = try await publicNames(of: people)
+        let names = try await bus.publicNames(of: people)
         return Chat.StaffTranscript.Response(chat: try Self.summary(row, names: names), messages: messages)
     }
 }

@@ -233,14 +233,14 @@ struct ChatHandlers: Sendable {
                 ORDER BY seq DESC LIMIT $3
                 """, id, cursor.before, cursor.limit + 1)
         }
-        let names = try await publicNames(
+        let names = try await bus.publicNames(
             of: rows.flatMap { [try $0.decode("member_id", as: UUID?.self), try $0.decode("advisor_id", as: UUID?.self)] })
         return try cursor.page(rows) { try Self.summary($0, names: names) }
     }
 
     func summary(_ chatId: UUID, for accountId: UUID) async throws -> Chat.Summary {
         let row = try await database.withConnection { try Self.participantChat(chatId, of: accountId, on: $0) }
-        let names = try await publicNames(of: [try row.decode("member_id"), try row.decode("advisor_id")])
+        let names = try await bus.publicNames(of: [try row.decode("member_id"), try row.decode("advisor_id")])
         return try Self.summary(row, names: names)
     }
 
@@ -257,11 +257,4 @@ struct ChatHandlers: Sendable {
             paused: try row.decode("paused_at", as: Date?.self) != nil, paidPhaseAfterSeq: try row.decode("paid_after_seq"))
     }
 
-    /// The display names accounts gives for these people (none for an erased one).
-    func publicNames(of ids: [UUID?]) async throws -> [UUID: String] {
-        let wanted = Array(Set(ids.compactMap { $0 }))
-        guard !wanted.isEmpty else { return [:] }
-        let answer = try await bus.call(Accounts.PublicNames.self, .init(accountIds: wanted), as: .system)
-        return Dictionary(answer.names.map { ($0.accountId, $0.displayName) }) { first, _ in first }
-    }
 }

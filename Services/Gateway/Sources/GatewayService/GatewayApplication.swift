@@ -46,6 +46,7 @@ func buildGatewayRouter(
     DirectoryRoutes(bus: bus).register(on: router)
     ChatRoutes(bus: bus).register(on: router)
     BillingRoutes(bus: bus).register(on: router)
+    BoardsRoutes(bus: bus).register(on: router)
     streamGate.register(on: router)
     return router
 }

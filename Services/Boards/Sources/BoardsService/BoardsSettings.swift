@@ -1,0 +1,36 @@
+public import ServiceKit
+
+/// What the boards need beyond the settings every worker service has.
+public struct BoardsSettings: Sendable {
+    /// How long someone is new on the boards (tier 0) after their first post's acknowledgement
+    /// (`BOARDS_NEW_DAYS`), unless a moderator set their tier.
+    public var newDays: Int
+    /// Threads and replies a new person may post in 24 hours (`BOARDS_NEW_POSTS_PER_DAY`).
+    public var newPostsPerDay: Int
+    /// Links a new person's post may hold (`BOARDS_NEW_LINKS_PER_POST`); images none.
+    public var newLinksPerPost: Int
+    /// Links anyone else's post may hold (`BOARDS_LINKS_PER_POST`).
+    public var linksPerPost: Int
+    /// Whether empty boards get a few demo threads at start-up (`BOARDS_DEMO_DATA`; the local
+    /// run turns it on, production configurations never do).
+    public var demoData: Bool
+
+    public init(newDays: Int = 2, newPostsPerDay: Int = 10, newLinksPerPost: Int = 2, linksPerPost: Int = 20, demoData: Bool = false) {
+        self.newDays = newDays
+        self.newPostsPerDay = newPostsPerDay
+        self.newLinksPerPost = newLinksPerPost
+        self.linksPerPost = linksPerPost
+        self.demoData = demoData
+    }
+
+    /// Reads the `BOARDS_*` variables; every problem is named by the reader.
+    public static func read(_ reader: inout ConfigReader) -> BoardsSettings {
+        let defaults = BoardsSettings()
+        return BoardsSettings(
+            newDays: reader.int("BOARDS_NEW_DAYS", default: defaults.newDays, in: 0...365),
+            newPostsPerDay: reader.int("BOARDS_NEW_POSTS_PER_DAY", default: defaults.newPostsPerDay, in: 1...10_000),
+            newLinksPerPost: reader.int("BOARDS_NEW_LINKS_PER_POST", default: defaults.newLinksPerPost, in: 0...100),
+            linksPerPost: reader.int("BOARDS_LINKS_PER_POST", default: defaults.linksPerPost, in: 0...1000),
+            demoData: reader.choice("BOARDS_DEMO_DATA", default: "0", from: ["0", "1"]) == "1")
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import Models
+import ServiceKit
+import Store
+
+/// What a person may post: the text's limits, the public notice acknowledged once, and the
+/// limits of someone new on the boards (tier 0): a few posts a day, a couple of links, no images.
+struct PostingRules: Sendable {
+    let settings: BoardsSettings
+
+    static let titleLength = 3...150
+    static let textLength = 1...10_000
+
+    /// Checks a title (when there is one) and a text; 422 naming each field that fails.
+    static func checkText(title: String? = nil, text: String) throws {
+        var rules = FieldRules()
+        if let title { rules.words(title, field: "title", range: titleLength) }
+        rules.words(text, field: "text", range: textLength)
+        try rules.check()
+    }
+
+    /// The person's standing, recording their acknowledgement when they give it: 422
+    /// `public_notice_not_acknowledged` for a first post without one.
+    func admit(_ author: UUID, acknowledging: Bool?, on connection: Connection) throws -> Tier {
+        if acknowledging == true {
+            try connection.execute("INSERT INTO people (account_id) VALUES ($1) ON CONFLICT (account_id) DO NOTHING", author)
+        }
+        guard let row = try connection.queryOne("SELECT acknowledged_at, tier FROM people WHERE account_id = $1 FOR UPDATE", author) else {
+            throw ServiceError(
+                .publicNoticeNotAcknowledged,
+                "\(Boards.notice) Send acknowledgePublic: true with your first post to say you understand.",
+                fieldErrors: [FieldError(field: "acknowledgePublic", code: "required")])
+        }
+        if let set = try row.decode("tier", as: Int?.self) { return set == 0 ? .new : .trusted }
+        let since: Date = try row.decode("acknowledged_at")
+        return Date().timeIntervalSince(since) < Double(settings.newDays) * 86_400 ? .new : .trusted
+    }
+
+    enum Tier { case new, trusted }
+
+    /// The tier's limits on one more post with `text`: 429 `posting_too_fast` past the day's
+    /// posts, 422 `too_many_links` past the links (or an image from someone new).
+    func check(_ text: String, by author: UUID, tier: Tier, isNew: Bool, on connection: Connection) throws {
+        let links = Self.links(in: text)
+        let allowed = tier == .new ? settings.newLinksPerPost : settings.linksPerPost
+        if links.count > allowed {
+            throw ServiceError(
+                .tooManyLinks, "a post may hold at most \(allowed) links\(tier == .new ? " while you are new on the boards" : "")",
+                fieldErrors: [FieldError(field: "text", code: "too_many_links")])
+        }
+        guard tier == .new else { return }
+        if links.contains(where: Self.isImage) {
+            throw ServiceError(
+                .tooManyLinks, "images can be posted once you are no longer new on the boards",
+                fieldErrors: [FieldError(field: "text", code: "image_not_allowed")])
+        }
+        guard isNew else { return }
+        let today = try connection.queryOne(
+            "SELECT count(*)::int AS n FROM posts WHERE author_id = $1 AND created_at > now() - interval '24 hours'", author)
+        if try today?.decode("n", as: Int.self) ?? 0 >= settings.newPostsPerDay {
+            throw ServiceError(.postingTooFast, "new people may post \(settings.newPostsPerDay) times a day; try again later")
+        }
+    }
+
+    /// The links in a text: `http://`, `https://` and `www.` runs up to white space.
+    static func links(in text: String) -> [Substring] {
+        text.split(whereSeparator: { $0.isWhitespace || $0 == "<" || $0 == ">" || $0 == "(" || $0 == ")" }).filter { word in
+            let lower = word.lowercased()
+            return lower.contains("http://") || lower.contains("https://") || lower.hasPrefix("www.")
+        }
+    }
+
+    /// A link to an image file, by its extension.
+    static func isImage(_ link: Substring) -> Bool {
+        let path = link.lowercased().split(whereSeparator: { $0 == "?" || $0 == "#" }).first ?? ""
+        return [".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".bmp", ".avif"].contains { path.hasSuffix($0) }
+    }
+}

@@ -1,0 +1,87 @@
+import Bus
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Models
+import ServiceKit
+
+/// The routes of docs/api.md "Message boards": anyone reads; signed-in people write. Each is one
+/// bus call to boards.
+struct BoardsRoutes {
+    let bus: BusClient
+
+    /// `POST /v1/boards/{slug}/threads` body.
+    struct ThreadBody: RequestBody {
+        var title: String
+        var text: String
+        var acknowledgePublic: Bool?
+        enum CodingKeys: String, CodingKey, CaseIterable { case title, text, acknowledgePublic }
+    }
+
+    /// `POST /v1/threads/{id}/posts` body.
+    struct ReplyBody: RequestBody {
+        var text: String
+        var acknowledgePublic: Bool?
+        enum CodingKeys: String, CodingKey, CaseIterable { case text, acknowledgePublic }
+    }
+
+    /// `PATCH /v1/posts/{id}` body.
+    struct EditBody: RequestBody {
+        var text: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case text }
+    }
+
+    func register(on router: Router<GatewayRequestContext>) {
+        router.get("v1/boards") { _, context in
+            JSONBody.relay(try await bus.callReturningJSON(Boards.ListBoards.self, Empty(), as: context.caller))
+        }
+        router.get("v1/boards/search") { request, context in
+            let query = Boards.Search.Request(q: try RouteParameters.query("q", in: request) ?? "", page: try RouteParameters.page(from: request))
+            return JSONBody.relay(try await bus.callReturningJSON(Boards.Search.self, query, as: context.caller))
+        }
+        router.get("v1/boards/{slug}/threads") { request, context in
+            let page = Boards.ListThreads.Request(board: try Self.slug(context.parameters), page: try RouteParameters.page(from: request))
+            return JSONBody.relay(try await bus.callReturningJSON(Boards.ListThreads.self, page, as: context.caller))
+        }
+        router.get("v1/threads/{id}") { _, context in
+            let id = try RouteParameters.id("id", in: context.parameters)
+            return JSONBody.relay(try await bus.callReturningJSON(Boards.GetThread.self, .init(threadId: id), as: context.caller))
+        }
+        router.get("v1/threads/{id}/posts") { request, context in
+            let id = try RouteParameters.id("id", in: context.parameters)
+            let page = Boards.ListPosts.Request(threadId: id, page: try RouteParameters.page(from: request))
+            return JSONBody.relay(try await bus.callReturningJSON(Boards.ListPosts.self, page, as: context.caller))
+        }
+
+        let signedIn = router.group(context: AuthenticatedContext.self)
+        signedIn.post("v1/boards/{slug}/threads") { request, context in
+            let slug = try Self.slug(context.parameters)
+            let body = try await JSONBody.decode(ThreadBody.self, from: request)
+            let thread = Boards.CreateThread.Request(board: slug, title: body.title, text: body.text, acknowledgePublic: body.acknowledgePublic)
+            return JSONBody.relay(try await bus.callReturningJSON(Boards.CreateThread.self, thread, as: context.caller), status: .created)
+        }
+        signedIn.post("v1/threads/{id}/posts") { request, context in
+            let id = try RouteParameters.id("id", in: context.parameters)
+            let body = try await JSONBody.decode(ReplyBody.self, from: request)
+            let reply = Boards.Reply.Request(threadId: id, text: body.text, acknowledgePublic: body.acknowledgePublic)
+            return JSONBody.relay(try await bus.callReturningJSON(Boards.Reply.self, reply, as: context.caller), status: .created)
+        }
+        signedIn.patch("v1/posts/{id}") { request, context in
+            let id = try RouteParameters.id("id", in: context.parameters)
+            let body = try await JSONBody.decode(EditBody.self, from: request)
+            return JSONBody.relay(try await bus.callReturningJSON(Boards.EditPost.self, .init(postId: id, text: body.text), as: context.caller))
+        }
+        signedIn.delete("v1/posts/{id}") { _, context in
+            let id = try RouteParameters.id("id", in: context.parameters)
+            return JSONBody.relay(try await bus.callReturningJSON(Boards.DeletePost.self, .init(postId: id), as: context.caller))
+        }
+    }
+
+    /// A board's slug from the path; one that cannot be a slug names no board (404).
+    private static func slug(_ parameters: Parameters) throws -> String {
+        guard let slug = parameters.get("slug"), (1...40).contains(slug.count),
+            slug.allSatisfy({ ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" })
+        else { throw ServiceError(.notFound, "no such board") }
+        return slug
+    }
+}

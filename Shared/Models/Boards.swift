@@ -1,0 +1,292 @@
+public import Foundation
+
+/// The message boards (docs/api.md "Message boards"): boards, threads and posts, public by
+/// design. Reading needs no sign-in; every write answer carries `notice`.
+public enum Boards {
+    /// What every write answer says, and front ends show before a person posts.
+    public static let notice = "Posts on the message boards are public: anyone can read, copy and use them."
+
+    /// Shown for an author whose account was erased (their posts stay: they were public).
+    public static let formerMember = "former member"
+
+    public struct Board: Codable, Sendable, Equatable {
+        public var slug: String
+        public var name: String
+        public var description: String
+        public var threadCount: Int
+        /// Only advisors start threads here (members reply).
+        public var advisorsOnly: Bool
+        public init(slug: String, name: String, description: String, threadCount: Int, advisorsOnly: Bool) {
+            self.slug = slug
+            self.name = name
+            self.description = description
+            self.threadCount = threadCount
+            self.advisorsOnly = advisorsOnly
+        }
+    }
+
+    /// Who wrote a thread or post: `id` is nil (and the name "former member") once erased.
+    public struct Author: Codable, Sendable, Equatable {
+        public var id: UUID?
+        public var displayName: String
+        public init(id: UUID?, displayName: String) {
+            self.id = id
+            self.displayName = displayName
+        }
+    }
+
+    public struct Thread: Codable, Sendable, Equatable {
+        public var id: UUID
+        public var board: String
+        public var title: String
+        public var author: Author
+        public var replyCount: Int
+        public var createdAt: Date
+        public var lastPostAt: Date
+        public var pinned: Bool
+        public var locked: Bool
+        public init(
+            id: UUID, board: String, title: String, author: Author, replyCount: Int, createdAt: Date, lastPostAt: Date, pinned: Bool,
+            locked: Bool
+        ) {
+            self.id = id
+            self.board = board
+            self.title = title
+            self.author = author
+            self.replyCount = replyCount
+            self.createdAt = createdAt
+            self.lastPostAt = lastPostAt
+            self.pinned = pinned
+            self.locked = locked
+        }
+    }
+
+    /// A post as anyone reads it. A deleted post keeps its place (replies stay in context) with
+    /// no text.
+    public struct Post: Codable, Sendable, Equatable {
+        public var id: UUID
+        public var threadId: UUID
+        public var author: Author
+        public var text: String?
+        public var createdAt: Date
+        public var editedAt: Date?
+        public var deleted: Bool
+        public init(id: UUID, threadId: UUID, author: Author, text: String?, createdAt: Date, editedAt: Date?, deleted: Bool) {
+            self.id = id
+            self.threadId = threadId
+            self.author = author
+            self.text = text
+            self.createdAt = createdAt
+            self.editedAt = editedAt
+            self.deleted = deleted
+        }
+    }
+
+    /// A write's answer: what was written, its fields at the top level, and beside them `notice`.
+    public struct Written<Item: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
+        public var item: Item
+        public var notice: String
+        public init(_ item: Item) {
+            self.item = item
+            self.notice = Boards.notice
+        }
+
+        private enum CodingKeys: String, CodingKey { case notice }
+
+        public init(from decoder: any Decoder) throws {
+            item = try Item(from: decoder)
+            notice = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .notice)
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            try item.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(notice, forKey: .notice)
+        }
+    }
+
+    /// A new thread: its fields, and its first post as `firstPost`.
+    public struct NewThread: Codable, Sendable, Equatable {
+        public var thread: Thread
+        public var firstPost: Post
+        public init(thread: Thread, firstPost: Post) {
+            self.thread = thread
+            self.firstPost = firstPost
+        }
+
+        private enum CodingKeys: String, CodingKey { case firstPost }
+
+        public init(from decoder: any Decoder) throws {
+            thread = try Thread(from: decoder)
+            firstPost = try decoder.container(keyedBy: CodingKeys.self).decode(Post.self, forKey: .firstPost)
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            try thread.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(firstPost, forKey: .firstPost)
+        }
+    }
+
+    /// `boards.list`: every board that is not archived, in the order they are shown.
+    public struct ListBoards: BusOperation {
+        public static let service = ServiceName.boards
+        public static let name = "boards.list"
+        public static let isIdempotent = true
+        public typealias Request = Empty
+        public struct Response: Codable, Sendable, Equatable {
+            public var boards: [Board]
+            public init(boards: [Board]) { self.boards = boards }
+        }
+    }
+
+    /// `boards.threads.list`: a board's threads, pinned first on the first page, then by latest post.
+    public struct ListThreads: BusOperation {
+        public static let service = ServiceName.boards
+        public static let name = "boards.threads.list"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var board: String
+            public var page: PageRequest
+            public init(board: String, page: PageRequest = PageRequest()) {
+                self.board = board
+                self.page = page
+            }
+        }
+        public typealias Response = Page<Thread>
+    }
+
+    /// `boards.threads.create`: a signed-in person starts a thread with its first post.
+    public struct CreateThread: BusOperation {
+        public static let service = ServiceName.boards
+        public static let name = "boards.threads.create"
+        public struct Request: Codable, Sendable, Equatable {
+            public var board: String
+            public var title: String
+            public var text: String
+            /// Required (true) on a person's first post: they were told posts are public.
+            public var acknowledgePublic: Bool?
+            public init(board: String, title: String, text: String, acknowledgePublic: Bool? = nil) {
+                self.board = board
+                self.title = title
+                self.text = text
+                self.acknowledgePublic = acknowledgePublic
+            }
+        }
+        public typealias Response = Written<NewThread>
+    }
+
+    /// `boards.threads.get`: one thread.
+    public struct GetThread: BusOperation {
+        public static let service = ServiceName.boards
+        public static let name = "boards.threads.get"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var threadId: UUID
+            public init(threadId: UUID) { self.threadId = threadId }
+        }
+        public typealias Response = Thread
+    }
+
+    /// `boards.posts.list`: a thread's posts, oldest first.
+    public struct ListPosts: BusOperation {
+        public static let service = ServiceName.boards
+        public static let name = "boards.posts.list"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var threadId: UUID
+            public var page: PageRequest
+            public init(threadId: UUID, page: PageRequest = PageRequest()) {
+                self.threadId = threadId
+                self.page = page
+            }
+        }
+        public typealias Response = Page<Post>
+    }
+
+    /// `boards.posts.reply`: a signed-in person replies in a thread that is not locked.
+    public struct Reply: BusOperation {
+        public static let service = ServiceName.boards
+        public static let name = "boards.posts.reply"
+        public struct Request: Codable, Sendable, Equatable {
+            public var threadId: UUID
+            public var text: String
+            public var acknowledgePublic: Bool?
+            public init(threadId: UUID, text: String, acknowledgePublic: Bool? = nil) {
+                self.threadId = threadId
+                self.text = text
+                self.acknowledgePublic = acknowledgePublic
+            }
+        }
+        public typealias Response = Written<Post>
+    }
+
+    /// `boards.posts.edit`: its author changes a post's text; the earlier text is kept for moderators.
+    public struct EditPost: BusOperation {
+        public static let service = ServiceName.boards
+        public static let name = "boards.posts.edit"
+        public struct Request: Codable, Sendable, Equatable {
+            public var postId: UUID
+            public var text: String
+            public init(postId: UUID, text: String) {
+                self.postId = postId
+                self.text = text
+            }
+        }
+        public typealias Response = Written<Post>
+    }
+
+    /// `boards.posts.delete`: its author deletes a post; it stays in its thread as "deleted".
+    public struct DeletePost: BusOperation {
+        public static let service = ServiceName.boards
+        public static let name = "boards.posts.delete"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var postId: UUID
+            public init(postId: UUID) { self.postId = postId }
+        }
+        public typealias Response = Written<Post>
+    }
+
+    /// `boards.search`: threads whose title or posts match `q` (PostgreSQL full-text search),
+    /// best match first.
+    public struct Search: BusOperation {
+        public static let service = ServiceName.boards
+        public static let name = "boards.search"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var q: String
+            public var page: PageRequest
+            public init(q: String, page: PageRequest = PageRequest()) {
+                self.q = q
+                self.page = page
+            }
+        }
+        public struct Hit: Codable, Sendable, Equatable {
+            public var thread: Thread
+            /// The best matching post, if the match is in a post rather than the title.
+            public var post: Post?
+            public init(thread: Thread, post: Post?) {
+                self.thread = thread
+                self.post = post
+            }
+        }
+        public typealias Response = Page<Hit>
+    }
+
+    public static let errorCodes: [DeclaredErrorCode] = [
+        .init(.publicNoticeNotAcknowledged, status: 422), .init(.threadLocked, status: 423), .init(.tooManyLinks, status: 422),
+        .init(.postingTooFast, status: 429),
+    ]
+}
+
+extension ServiceError.Code {
+    /// A person's first post must say `acknowledgePublic: true` (422).
+    public static let publicNoticeNotAcknowledged = ServiceError.Code(rawValue: "public_notice_not_acknowledged")
+    /// The thread is locked: no replies (423).
+    public static let threadLocked = ServiceError.Code(rawValue: "thread_locked")
+    /// More links than the author's trust tier allows, or an image from a new account (422).
+    public static let tooManyLinks = ServiceError.Code(rawValue: "too_many_links")
+    /// A new account posted as often as it may today (429).
+    public static let postingTooFast = ServiceError.Code(rawValue: "posting_too_fast")
+}

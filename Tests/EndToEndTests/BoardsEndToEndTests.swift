@@ -1,0 +1,207 @@
+import Foundation
+import Logging
+import Models
+import Store
+import Testing
+import TestSupport
+
+/// The message boards through the gateway (docs/api.md "Message boards"): public reading, posting
+/// with the public notice, the posting rules of someone new, search, export and erasure.
+@Suite(.timeLimit(.minutes(3)))
+struct BoardsEndToEndTests {
+    static let notice = "Posts on the message boards are public: anyone can read, copy and use them."
+
+    /// Starts a thread on `board` as the person signed in with `token`.
+    static func startThread(
+        _ platform: AccountsPlatform, board: String = "general", title: String, text: String, acknowledge: Bool? = true, token: String
+    ) async throws -> Reply {
+        var body: [String: Any] = ["title": title, "text": text]
+        body["acknowledgePublic"] = acknowledge
+        return try await platform.request("POST", "/v1/boards/\(board)/threads", token: token, json: body)
+    }
+
+    static func threadCount(_ platform: AccountsPlatform, _ board: String) async throws -> Int? {
+        let boards = try await platform.request("GET", "/v1/boards").object["boards"] as? [[String: Any]]
+        return boards?.first { $0["slug"] as? String == board }?["threadCount"] as? Int
+    }
+
+    @Test("anyone reads; a first post needs the public notice acknowledged; reply, edit (history kept), delete in place; text comes back as written")
+    func postingAndReading() async throws {
+        try await AccountsPlatform.with { platform in
+            let listed = try #require(try await platform.request("GET", "/v1/boards").object["boards"] as? [[String: Any]])
+            #expect(listed.map { $0["slug"] as? String } == [
+                "general", "tarot", "astrology", "love-relationships", "dreams", "spiritual-growth", "advisor-announcements",
+            ])
+            #expect(listed.last?["advisorsOnly"] as? Bool == true && listed.first?["advisorsOnly"] as? Bool == false)
+
+            let author = try await ChatEndToEndTests.member(platform, name: "Stella Ray")
+            let reader = try await ChatEndToEndTests.member(platform, name: "Quiet Owl")
+            let anonymous = try await platform.request("POST", "/v1/boards/general/threads", json: ["title": "Hello", "text": "Hi"])
+            #expect(anonymous.status == 401)
+
+            // The first post without the acknowledgement is refused, and nothing is written.
+            let unacknowledged = try await Self.startThread(platform, title: "Hello there", text: "My first post", acknowledge: nil, token: author.token)
+            #expect(unacknowledged.status == 422 && unacknowledged.code == "public_notice_not_acknowledged", "\(unacknowledged.text)")
+            #expect((unacknowledged.object["detail"] as? String)?.contains(Self.notice) == true, "the refusal says why")
+            #expect(try await Self.threadCount(platform, "general") == 0)
+
+            let text = "<b>bold?</b> '; DROP TABLE posts; -- \\ % _ 日本語 العربية Ελληνικά 🎴"
+            let started = try await Self.startThread(platform, title: "Hello <there> & 'you'", text: text, token: author.token)
+            #expect(started.status == 201, "\(started.text)")
+            #expect(started.object["notice"] as? String == Self.notice)
+            let threadId = try #require(started.object["id"] as? String)
+            let firstPost = try #require(started.object["firstPost"] as? [String: Any])
+            #expect(firstPost["text"] as? String == text, "stored and returned unchanged")
+            #expect((started.object["author"] as? [String: Any])?["displayName"] as? String == "Stella Ray")
+            #expect(started.object["title"] as? String == "Hello <there> & 'you'")
+            #expect(try await Self.threadCount(platform, "general") == 1)
+
+            // Acknowledged once is enough; a reply by someone else needs their own.
+            let second = try await Self.startThread(platform, title: "A second thread", text: "More", acknowledge: nil, token: author.token)
+            #expect(second.status == 201, "\(second.text)")
+            let refusedReply = try await platform.request("POST", "/v1/threads/\(threadId)/posts", token: reader.token, json: ["text": "Hi"])
+            #expect(refusedReply.code == "public_notice_not_acknowledged")
+            let reply = try await platform.request(
+                "POST", "/v1/threads/\(threadId)/posts", token: reader.token, json: ["text": "Welcome!", "acknowledgePublic": true])
+            #expect(reply.status == 201 && reply.object["notice"] as? String == Self.notice, "\(reply.text)")
+            let replyId = try #require(reply.object["id"] as? String)
+
+            // Anyone reads, without signing in: the board's threads by latest post, the thread, its posts oldest first.
+            let threads = try await platform.request("GET", "/v1/boards/general/threads")
+            #expect(threads.items.map { $0["title"] as? String } == ["Hello <there> & 'you'", "A second thread"])
+            #expect(threads.items.first?["replyCount"] as? Int == 1)
+            let thread = try await platform.request("GET", "/v1/threads/\(threadId)")
+            #expect(thread.status == 200 && thread.object["locked"] as? Bool == false)
+            let firstPage = try await platform.request("GET", "/v1/threads/\(threadId)/posts?limit=1")
+            #expect(firstPage.items.map { $0["text"] as? String } == [text])
+            let cursor = try #require(firstPage.object["nextCursor"] as? String)
+            let secondPage = try await platform.request("GET", "/v1/threads/\(threadId)/posts?limit=1&cursor=\(cursor)")
+            #expect(secondPage.items.map { $0["text"] as? String } == ["Welcome!"])
+            #expect(secondPage.object["nextCursor"] is NSNull || secondPage.object["nextCursor"] == nil)
+            #expect(try await platform.request("GET", "/v1/boards/no-such-board/threads").status == 404)
+            #expect(try await platform.request("GET", "/v1/threads/\(UUID())").status == 404)
+
+            // Only its author edits or deletes a post; an edit keeps the earlier text for moderators.
+            let firstPostId = try #require(firstPost["id"] as? String)
+            #expect(try await platform.request("PATCH", "/v1/posts/\(firstPostId)", token: reader.token, json: ["text": "mine now"]).status == 404)
+            let edited = try await platform.request("PATCH", "/v1/posts/\(firstPostId)", token: author.token, json: ["text": "Edited text"])
+            #expect(edited.status == 200 && edited.object["text"] as? String == "Edited text" && edited.object["editedAt"] is String, "\(edited.text)")
+            #expect(edited.object["notice"] as? String == Self.notice)
+            let boards = Database(platform.harness.database.config(schema: "boards"), logger: Logger(label: "test"))
+            defer { Task { await boards.close() } }
+            let history = try await boards.withConnection { connection in
+                try connection.query("SELECT text FROM post_edits WHERE post_id = $1", try #require(UUID(uuidString: firstPostId)))
+                    .map { try $0.decode("text", as: String.self) }
+            }
+            #expect(history == [text])
+
+            let deleted = try await platform.request("DELETE", "/v1/posts/\(firstPostId)", token: author.token)
+            #expect(deleted.status == 200 && deleted.object["deleted"] as? Bool == true && deleted.object["text"] == nil, "\(deleted.text)")
+            #expect(try await platform.request("DELETE", "/v1/posts/\(firstPostId)", token: author.token).status == 200, "twice is once")
+            let afterDelete = try await platform.request("GET", "/v1/threads/\(threadId)/posts")
+            #expect(afterDelete.items.map { $0["deleted"] as? Bool } == [true, false], "the deleted post keeps its place; the reply stays in context")
+            let kept = try await boards.withConnection { connection in
+                try connection.query("SELECT text FROM post_edits WHERE post_id = $1", try #require(UUID(uuidString: firstPostId))).count
+            }
+            #expect(kept == 0, "its earlier texts go with it")
+            #expect(try await platform.request("PATCH", "/v1/posts/\(firstPostId)", token: author.token, json: ["text": "back"]).status == 409)
+            _ = replyId
+
+            // Bad input changes nothing: a blank text, a title too short, an unknown field.
+            for body in [["title": "Fine title", "text": "   "], ["title": "Hi", "text": "text"], ["title": "Fine title", "text": "t", "extra": 1]] as [[String: Any]] {
+                let refused = try await platform.request("POST", "/v1/boards/general/threads", token: author.token, json: body)
+                #expect(refused.status == 422, "\(body): \(refused.text)")
+            }
+            #expect(try await Self.threadCount(platform, "general") == 2)
+        }
+    }
+
+    @Test("advisors start announcement threads and members reply; someone new may post a few times a day, with few links and no images")
+    func postingRules() async throws {
+        try await AccountsPlatform.with(serviceEnvironment: [.boards: ["BOARDS_NEW_POSTS_PER_DAY": "3"]]) { platform in
+            let member = try await ChatEndToEndTests.member(platform)
+            let advisor = try await ChatEndToEndTests.onlineAdvisor(platform)
+            let refused = try await Self.startThread(platform, board: "advisor-announcements", title: "My offer", text: "Hi", token: member.token)
+            #expect(refused.status == 403, "\(refused.text)")
+            let announced = try await Self.startThread(
+                platform, board: "advisor-announcements", title: "Open this weekend", text: "Readings all Saturday", token: advisor.token)
+            #expect(announced.status == 201, "\(announced.text)")
+            let threadId = try #require(announced.object["id"] as? String)
+
+            // A refused post records no acknowledgement either, so each attempt sends it.
+            let links = "see https://a.example/1 and https://b.example/2 and www.c.example"
+            let tooMany = try await platform.request(
+                "POST", "/v1/threads/\(threadId)/posts", token: member.token, json: ["text": links, "acknowledgePublic": true])
+            #expect(tooMany.status == 422 && tooMany.code == "too_many_links", "\(tooMany.text)")
+            let image = try await platform.request(
+                "POST", "/v1/threads/\(threadId)/posts", token: member.token,
+                json: ["text": "look https://img.example/card.PNG?size=2", "acknowledgePublic": true])
+            #expect(image.status == 422 && image.code == "too_many_links", "\(image.text)")
+            for n in 1...3 {
+                let reply = try await platform.request(
+                    "POST", "/v1/threads/\(threadId)/posts", token: member.token, json: ["text": "Reply \(n) https://a.example/\(n)", "acknowledgePublic": true])
+                #expect(reply.status == 201, "\(reply.text)")
+            }
+            let fourth = try await platform.request("POST", "/v1/threads/\(threadId)/posts", token: member.token, json: ["text": "Reply 4"])
+            #expect(fourth.status == 429 && fourth.code == "posting_too_fast", "\(fourth.text)")
+            let thread = try await platform.request("GET", "/v1/threads/\(threadId)")
+            #expect(thread.object["replyCount"] as? Int == 3, "refused posts change nothing")
+        }
+    }
+
+    @Test("search finds titles and posts in any script; export holds a person's posts; erasure leaves them under former member everywhere")
+    func searchExportAndErasure() async throws {
+        try await AccountsPlatform.with { platform in
+            let author = try await ChatEndToEndTests.member(platform, name: "Luna Vale")
+            let started = try await Self.startThread(
+                platform, board: "tarot", title: "The Tower card reversed", text: "What does it mean in a love reading?", token: author.token)
+            let threadId = try #require(started.object["id"] as? String)
+            let reply = try await platform.request(
+                "POST", "/v1/threads/\(threadId)/posts", token: author.token, json: ["text": "Ещё вопрос: что значит Башня?"])
+            #expect(reply.status == 201)
+
+            let byTitle = try await platform.request("GET", "/v1/boards/search?q=tower")
+            #expect(byTitle.items.count == 1 && byTitle.items.first?["post"] == nil, "\(byTitle.text)")
+            #expect(((byTitle.items.first?["thread"] as? [String: Any])?["id"] as? String) == threadId)
+            let byPost = try await platform.request("GET", "/v1/boards/search?q=\("Башня".addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed)!)")
+            #expect((byPost.items.first?["post"] as? [String: Any])?["text"] as? String == "Ещё вопрос: что значит Башня?", "\(byPost.text)")
+            #expect(try await platform.request("GET", "/v1/boards/search?q=nothingmatchesthis").items.isEmpty)
+            #expect(try await platform.request("GET", "/v1/boards/search").status == 422)
+
+            let export = try await platform.request("GET", "/v1/me/export", token: author.token)
+            let section = (export.object["sections"] as? [String: Any])?["boards"] as? [String: Any]
+            #expect((section?["posts"] as? [Any])?.count == 2 && (section?["threads"] as? [Any])?.count == 1, "\(export.text)")
+            #expect(section?["publicNoticeAcknowledgedAt"] is String)
+
+            #expect(try await platform.request("DELETE", "/v1/me", token: author.token, json: ["password": AccountsPlatform.password]).status == 202)
+            try await eventually("the posts show their author as a former member") {
+                let posts = try await platform.request("GET", "/v1/threads/\(threadId)/posts")
+                return posts.items.allSatisfy { ($0["author"] as? [String: Any])?["displayName"] as? String == "former member" }
+            }
+            let threads = try await platform.request("GET", "/v1/boards/tarot/threads")
+            #expect((threads.items.first?["author"] as? [String: Any])?["displayName"] as? String == "former member")
+            #expect((threads.items.first?["author"] as? [String: Any])?["id"] == nil)
+            let found = try await platform.request("GET", "/v1/boards/search?q=tower")
+            #expect(((found.items.first?["thread"] as? [String: Any])?["author"] as? [String: Any])?["displayName"] as? String == "former member")
+            let boards = Database(platform.harness.database.config(schema: "boards"), logger: Logger(label: "test"))
+            defer { Task { await boards.close() } }
+            try await eventually("the boards keep nothing linked to the erased person") {
+                try await boards.withConnection { connection in
+                    try connection.queryOne(
+                        "SELECT (SELECT count(*) FROM posts WHERE author_id IS NOT NULL) + (SELECT count(*) FROM people) AS n")?
+                        .decode("n", as: Int.self) == 0
+                }
+            }
+        }
+    }
+
+    @Test("a local run's empty boards get the demo threads, once")
+    func demoThreads() async throws {
+        try await AccountsPlatform.with(serviceEnvironment: [.boards: ["BOARDS_DEMO_DATA": "1"]]) { platform in
+            let threads = try await platform.request("GET", "/v1/boards/general/threads")
+            #expect(threads.items.first?["title"] as? String == "Welcome to the message boards")
+            #expect((threads.items.first?["author"] as? [String: Any])?["displayName"] as? String == "Advisor Platform team")
+            #expect(try await Self.threadCount(platform, "tarot") == 1)
+        }
+    }
+}
