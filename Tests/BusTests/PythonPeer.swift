@@ -9,11 +9,12 @@ final class PythonPeer: Sendable {
     static let folder = URL(filePath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appending(path: "Interop")
 
-    private let process: Process
+    private let process: ChildProcess
+    private let script: String
     private let input: Pipe
     private let state = State()
 
-    /// What the peer printed and how it ended, written from Foundation's callback threads.
+    /// What the peer printed and how it ended, written from the reader's and the waiter's threads.
     private final class State: Sendable {
         let output = Mutex(Data())
         let exit = Mutex<Int32?>(nil)
@@ -24,18 +25,18 @@ final class PythonPeer: Sendable {
     /// Starts `script` with `arguments`; its stdout is collected, its stdin kept open.
     init(_ script: String, _ arguments: [String]) throws {
         try Self.requirePyZMQ()
-        process = Process()
+        self.script = script
         input = Pipe()
         let stdout = Pipe()
-        process.executableURL = URL(filePath: Self.python)
-        process.arguments = ["-u", Self.folder.appending(path: script).path] + arguments
-        process.currentDirectoryURL = Self.folder
-        process.standardInput = input
-        process.standardOutput = stdout
-        process.terminationHandler = { [state] finished in
-            state.exit.withLock { $0 = finished.terminationStatus }
+        process = try ChildProcess(
+            URL(filePath: Self.python), arguments: ["-u", Self.folder.appending(path: script).path] + arguments, directory: Self.folder,
+            standardInput: input.fileHandleForReading.fileDescriptor, standardOutput: stdout.fileHandleForWriting.fileDescriptor
+        ) { [state] status in
+            state.exit.withLock { $0 = status }
         }
-        try ProcessLaunch.run(process)
+        // The child has its own copies; ours would keep its stdin from ending and our reads from seeing the end.
+        try? input.fileHandleForReading.close()
+        try? stdout.fileHandleForWriting.close()
         // Blocking reads until end of file, on a thread of our own (not the cooperative pool).
         let reader = stdout.fileHandleForReading
         Thread { [state] in
@@ -54,7 +55,7 @@ final class PythonPeer: Sendable {
 
     /// What the peer announced with its "READY <detail>" line.
     func ready(timeout: Duration = .seconds(10)) async throws -> String {
-        try await eventually(timeout: timeout, "\(process.arguments?[1] ?? "peer") to start") {
+        try await eventually(timeout: timeout, "\(script) to start") {
             lines.contains { $0.hasPrefix("READY ") } || state.exit.withLock { $0 } != nil
         }
         guard let line = lines.first(where: { $0.hasPrefix("READY ") }) else {
@@ -91,14 +92,8 @@ final class PythonPeer: Sendable {
     static func requirePyZMQ() throws {
         let available = try pyZMQChecked.withLock { known -> Bool in
             if let known { return known }
-            let probe = Process()
-            probe.executableURL = URL(filePath: python)
-            probe.arguments = ["-c", "import zmq"]
-            probe.standardOutput = FileHandle.nullDevice
-            probe.standardError = FileHandle.nullDevice
-            try ProcessLaunch.run(probe)
-            probe.waitUntilExit()
-            known = probe.terminationStatus == 0
+            let probe = try ChildProcess(URL(filePath: python), arguments: ["-c", "import zmq"])
+            known = probe.waitUntilExit() == 0
             return known!
         }
         guard available else {

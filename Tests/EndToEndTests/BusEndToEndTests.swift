@@ -158,7 +158,7 @@ struct GatewayTLSEndToEndTests {
         let cert = folder.appendingPathComponent("cert.pem").path
         let key = folder.appendingPathComponent("key.pem").path
         #expect(
-            try run(
+            try await run(
                 "/usr/bin/openssl",
                 ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
                  "-subj", "/CN=127.0.0.1"]) == 0)
@@ -171,19 +171,12 @@ struct GatewayTLSEndToEndTests {
         let gateway = try PlatformProcess("gateway", environment: environment)
         defer { gateway.stop() }
         try await Eventually.wait(timeout: .seconds(20), "the gateway answers over TLS") {
-            try run("/usr/bin/curl", ["-skf", "https://127.0.0.1:\(port)/healthz"]) == 0
+            try await run("/usr/bin/curl", ["-skf", "https://127.0.0.1:\(port)/healthz"]) == 0
         }
         #expect(await HTTP.get("http://127.0.0.1:\(port)/healthz")?.status != 200, "no plain HTTP on the TLS port")
     }
 
-    func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try ProcessLaunch.run(process)
-        process.waitUntilExit()
-        return process.terminationStatus
+    func run(_ executable: String, _ arguments: [String]) async throws -> Int32 {
+        await (try ChildProcess(URL(fileURLWithPath: executable), arguments: arguments)).exitStatus()
     }
 }

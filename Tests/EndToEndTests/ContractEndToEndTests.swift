@@ -44,13 +44,10 @@ struct ContractEndToEndTests {
             try Self.configuration(offboardingTarget: targetId)
                 .write(to: folder.appendingPathComponent("schemathesis.toml"), atomically: true, encoding: .utf8)
 
-            let run = Process()
-            run.executableURL = URL(fileURLWithPath: st)
-            run.currentDirectoryURL = folder
             // One worker: with two, hypothesis once failed inside CPython 3.11's `ast.parse` run from
             // two threads ("AST constructor recursion depth mismatch", a runtime error, not a finding),
             // and one takes no longer here.
-            run.arguments = [
+            let arguments = [
                 "run", platform.gateway + "/openapi.json", "--url", platform.gateway, "--checks", "all",
                 "--max-examples", ProcessInfo.processInfo.environment["SCHEMATHESIS_MAX_EXAMPLES"] ?? "40",
                 "--seed", ProcessInfo.processInfo.environment["SCHEMATHESIS_SEED"] ?? "20261202",
@@ -59,9 +56,10 @@ struct ContractEndToEndTests {
             let output = folder.appendingPathComponent("schemathesis.log")
             _ = FileManager.default.createFile(atPath: output.path, contents: nil)
             let handle = try FileHandle(forWritingTo: output)
-            run.standardOutput = handle
-            run.standardError = handle
-            let status = try await ProcessLaunch.runToExit(run)
+            let run = try ChildProcess(
+                URL(fileURLWithPath: st), arguments: arguments, directory: folder, standardOutput: handle.fileDescriptor,
+                standardError: handle.fileDescriptor)
+            let status = await run.exitStatus()
             try handle.close()
             let log = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
             #expect(status == 0, "schemathesis failed:\n\(log.suffix(20_000))\n\(platform.harness.logs())")

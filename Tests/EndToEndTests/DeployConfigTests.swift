@@ -265,19 +265,14 @@ private func runProcess(
     let out = try FileHandle(forWritingTo: outURL)
     let err = try FileHandle(forWritingTo: errURL)
 
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    process.currentDirectoryURL = folder
-    process.environment = [
-        "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
-        "HOME": (home ?? scratch.url).path,
-        "LANG": "C.UTF-8",
-    ]
-    process.standardInput = FileHandle.nullDevice
-    process.standardOutput = out
-    process.standardError = err
-    let status = try await ProcessLaunch.runToExit(process)
+    let process = try ChildProcess(
+        executable, arguments: arguments,
+        environment: [
+            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+            "HOME": (home ?? scratch.url).path,
+            "LANG": "C.UTF-8",
+        ], directory: folder, standardOutput: out.fileDescriptor, standardError: err.fileDescriptor)
+    let status = await process.exitStatus()
     try out.close()
     try err.close()
     return ProcessResult(

@@ -6,13 +6,11 @@ import Glibc
 
 /// One of the platform's real executables, started by a test with its own environment; its output
 /// goes to a log file that a failing test prints.
-// @unchecked: every stored property is a `let`; `Process` is started once in `init`, after which
-// only its thread-safe status queries (`isRunning`, `terminationStatus`, `processIdentifier`) are used.
-public final class PlatformProcess: @unchecked Sendable {
+public final class PlatformProcess: Sendable {
     public let name: String
     public let adminPort: Int
     public let logFile: URL
-    private let process: Process
+    private let process: ChildProcess
 
     /// Starts `executable` (a product name, found in `PLATFORM_BIN_DIR` or SwiftPM's build folder).
     public init(_ executable: String, arguments: [String] = [], environment: [String: String], adminPort: Int? = nil) throws {
@@ -21,18 +19,14 @@ public final class PlatformProcess: @unchecked Sendable {
         self.logFile = FileManager.default.temporaryDirectory.appendingPathComponent("\(executable)-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         let output = try FileHandle(forWritingTo: logFile)
-        let process = Process()
-        process.executableURL = try Self.binDirectory().appendingPathComponent(executable)
-        process.arguments = arguments
+        defer { try? output.close() }
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { _, new in new }
         env["ADMIN_PORT"] = String(self.adminPort)
         env["LOG_LEVEL"] = env["LOG_LEVEL"] ?? "debug"
-        process.environment = env
-        process.standardOutput = output
-        process.standardError = output
-        try ProcessLaunch.run(process)
-        self.process = process
+        process = try ChildProcess(
+            try Self.binDirectory().appendingPathComponent(executable), arguments: arguments, environment: env,
+            standardOutput: output.fileDescriptor, standardError: output.fileDescriptor)
     }
 
     /// The folder holding the built executables.
@@ -49,18 +43,18 @@ public final class PlatformProcess: @unchecked Sendable {
     }
 
     public var isRunning: Bool { process.isRunning }
-    public var processIdentifier: Int32 { process.processIdentifier }
+    public var processIdentifier: Int32 { process.pid }
 
     /// Sends a signal (SIGTERM for a graceful stop, SIGKILL for a crash).
     public func signal(_ signal: Int32) {
-        kill(process.processIdentifier, signal)
+        process.signal(signal)
     }
 
     /// Waits for the process to exit and returns its status.
     @discardableResult
     public func waitForExit(timeout: Duration = .seconds(15)) async throws -> Int32 {
         try await Eventually.wait(timeout: timeout, "\(name) exits") { !self.process.isRunning }
-        return process.terminationStatus
+        return process.terminationStatus ?? -1
     }
 
     /// Waits until `/readyz` on the admin port answers 200.
@@ -83,35 +77,10 @@ public final class PlatformProcess: @unchecked Sendable {
     /// Kills the process if it still runs; for test clean-up.
     public func stop() {
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            process.signal(SIGKILL)
+            _ = process.waitUntilExit()
         }
         try? FileManager.default.removeItem(at: logFile)
-    }
-}
-
-/// Starts child processes one at a time. Foundation's `Process.run()` on Linux is not safe to call
-/// from several threads at once (it crashed the suite in a memmove while tests launched processes
-/// in parallel), so every test that starts a process goes through here.
-public enum ProcessLaunch {
-    private static let lock = Mutex(())
-
-    /// Runs `process` while holding the suite-wide launch lock.
-    public static func run(_ process: Process) throws {
-        try lock.withLock { _ in try process.run() }
-    }
-
-    /// Runs `process` and waits for it to exit, without holding a thread; returns its status.
-    public static func runToExit(_ process: Process) async throws -> Int32 {
-        try await withCheckedThrowingContinuation { finished in
-            process.terminationHandler = { finished.resume(returning: $0.terminationStatus) }
-            do {
-                try run(process)
-            } catch {
-                process.terminationHandler = nil
-                finished.resume(throwing: error)
-            }
-        }
     }
 }
 
