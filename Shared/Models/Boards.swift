@@ -71,7 +71,12 @@ public enum Boards {
         public var createdAt: Date
         public var editedAt: Date?
         public var deleted: Bool
-        public init(id: UUID, threadId: UUID, author: Author, text: String?, createdAt: Date, editedAt: Date?, deleted: Bool) {
+        /// Shown to its author (and moderators) only: the post is hidden or held, and why.
+        public var moderation: Moderation?
+        public init(
+            id: UUID, threadId: UUID, author: Author, text: String?, createdAt: Date, editedAt: Date?, deleted: Bool,
+            moderation: Moderation? = nil
+        ) {
             self.id = id
             self.threadId = threadId
             self.author = author
@@ -79,6 +84,18 @@ public enum Boards {
             self.createdAt = createdAt
             self.editedAt = editedAt
             self.deleted = deleted
+            self.moderation = moderation
+        }
+    }
+
+    /// Why others do not see a post.
+    public struct Moderation: Codable, Sendable, Equatable {
+        /// `hidden` (by a moderator, or by reports pending review) or `held` (waiting for review).
+        public var status: String
+        public var reason: String
+        public init(status: String, reason: String) {
+            self.status = status
+            self.reason = reason
         }
     }
 
@@ -274,9 +291,114 @@ public enum Boards {
         public typealias Response = Page<Hit>
     }
 
+    /// `boards.posts.flag`: a signed-in person reports someone else's post, once.
+    public struct FlagPost: BusOperation {
+        public static let service = ServiceName.boards
+        public static let name = "boards.posts.flag"
+        public struct Request: Codable, Sendable, Equatable {
+            public var postId: UUID
+            public var reason: String
+            public var note: String?
+            public init(postId: UUID, reason: String, note: String? = nil) {
+                self.postId = postId
+                self.reason = reason
+                self.note = note
+            }
+        }
+        public struct Response: Codable, Sendable, Equatable {
+            public var postId: UUID
+            public var reason: String
+            public var createdAt: Date
+            public init(postId: UUID, reason: String, createdAt: Date) {
+                self.postId = postId
+                self.reason = reason
+                self.createdAt = createdAt
+            }
+        }
+        public static let reasons = ["spam", "abuse", "off_topic", "other"]
+    }
+
+    /// A post waiting for a moderator: flagged, hidden by flags, or held.
+    public struct QueuedPost: Codable, Sendable, Equatable {
+        public struct Flag: Codable, Sendable, Equatable {
+            public var reason: String
+            public var note: String?
+            public var weight: Double
+            public var createdAt: Date
+            public init(reason: String, note: String?, weight: Double, createdAt: Date) {
+                self.reason = reason
+                self.note = note
+                self.weight = weight
+                self.createdAt = createdAt
+            }
+        }
+        public var post: Post
+        public var board: String
+        public var threadTitle: String
+        public var held: Bool
+        public var hidden: Bool
+        public var flagWeight: Double
+        public var flags: [Flag]
+        public init(post: Post, board: String, threadTitle: String, held: Bool, hidden: Bool, flagWeight: Double, flags: [Flag]) {
+            self.post = post
+            self.board = board
+            self.threadTitle = threadTitle
+            self.held = held
+            self.hidden = hidden
+            self.flagWeight = flagWeight
+            self.flags = flags
+        }
+    }
+
+    /// `boards.moderation.queue`: the posts waiting for the calling moderator, on their boards, oldest first.
+    public struct ModerationQueue: BusOperation {
+        public static let service = ServiceName.boards
+        public static let name = "boards.moderation.queue"
+        public static let isIdempotent = true
+        public typealias Request = PageRequest
+        public typealias Response = Page<QueuedPost>
+    }
+
+    /// `boards.moderation.decide`: a moderator acts on a post or its thread, with a reason (audited).
+    public struct Decide: BusOperation {
+        public static let service = ServiceName.boards
+        public static let name = "boards.moderation.decide"
+        public struct Request: Codable, Sendable, Equatable {
+            public var postId: UUID
+            public var action: String
+            public var reason: String
+            public init(postId: UUID, action: String, reason: String) {
+                self.postId = postId
+                self.action = action
+                self.reason = reason
+            }
+        }
+        public typealias Response = Post
+        public static let actions = ["hide", "restore", "lock-thread", "unlock-thread", "pin-thread", "unpin-thread", "silence-author"]
+    }
+
+    /// `boards.moderators.assign`: an admin gives a moderator a board (then they moderate only the
+    /// boards they are given), or takes it back.
+    public struct AssignModerator: BusOperation {
+        public static let service = ServiceName.boards
+        public static let name = "boards.moderators.assign"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var board: String
+            public var accountId: UUID
+            public var assigned: Bool
+            public init(board: String, accountId: UUID, assigned: Bool) {
+                self.board = board
+                self.accountId = accountId
+                self.assigned = assigned
+            }
+        }
+        public typealias Response = Empty
+    }
+
     public static let errorCodes: [DeclaredErrorCode] = [
         .init(.publicNoticeNotAcknowledged, status: 422), .init(.threadLocked, status: 423), .init(.tooManyLinks, status: 422),
-        .init(.postingTooFast, status: 429),
+        .init(.postingTooFast, status: 429), .init(.alreadyFlagged, status: 409), .init(.authorSilenced, status: 403),
     ]
 }
 
@@ -287,6 +409,10 @@ extension ServiceError.Code {
     public static let threadLocked = ServiceError.Code(rawValue: "thread_locked")
     /// More links than the author's trust tier allows, or an image from a new account (422).
     public static let tooManyLinks = ServiceError.Code(rawValue: "too_many_links")
-    /// A new account posted as often as it may today (429).
+    /// A new account posted (or anyone flagged) as often as they may today (429).
     public static let postingTooFast = ServiceError.Code(rawValue: "posting_too_fast")
+    /// The person flagged this post already (409).
+    public static let alreadyFlagged = ServiceError.Code(rawValue: "already_flagged")
+    /// A moderator silenced the author for a while (403).
+    public static let authorSilenced = ServiceError.Code(rawValue: "author_silenced")
 }

@@ -679,6 +679,10 @@ extension Accounts {
             "staff.credential-verified": [.support, .admin], "staff.credential-rejected": [.support, .admin],
             "staff.review-hidden": [.support, .moderator, .admin], "staff.chat-read": [.support],
             "staff.refund-override": [.finance],
+            "staff.board-post-hidden": [.moderator, .admin], "staff.board-post-restored": [.moderator, .admin],
+            "staff.board-thread-locked": [.moderator, .admin], "staff.board-thread-unlocked": [.moderator, .admin],
+            "staff.board-thread-pinned": [.moderator, .admin], "staff.board-thread-unpinned": [.moderator, .admin],
+            "staff.board-author-silenced": [.moderator, .admin],
         ]
     }
 

@@ -137,15 +137,19 @@ struct BoardsEndToEndTests {
                 "POST", "/v1/threads/\(threadId)/posts", token: member.token,
                 json: ["text": "look https://img.example/card.PNG?size=2", "acknowledgePublic": true])
             #expect(image.status == 422 && image.code == "too_many_links", "\(image.text)")
-            for n in 1...3 {
-                let reply = try await platform.request(
-                    "POST", "/v1/threads/\(threadId)/posts", token: member.token, json: ["text": "Reply \(n) https://a.example/\(n)", "acknowledgePublic": true])
-                #expect(reply.status == 201, "\(reply.text)")
+            // A link within the limit in a new person's first posts waits for a moderator's look.
+            let linked = try await platform.request(
+                "POST", "/v1/threads/\(threadId)/posts", token: member.token,
+                json: ["text": "Reply 1 https://a.example/1", "acknowledgePublic": true])
+            #expect(linked.status == 201 && (linked.object["moderation"] as? [String: Any])?["status"] as? String == "held", "\(linked.text)")
+            for n in 2...3 {
+                let reply = try await platform.request("POST", "/v1/threads/\(threadId)/posts", token: member.token, json: ["text": "Reply \(n)"])
+                #expect(reply.status == 201 && reply.object["moderation"] == nil, "\(reply.text)")
             }
             let fourth = try await platform.request("POST", "/v1/threads/\(threadId)/posts", token: member.token, json: ["text": "Reply 4"])
             #expect(fourth.status == 429 && fourth.code == "posting_too_fast", "\(fourth.text)")
             let thread = try await platform.request("GET", "/v1/threads/\(threadId)")
-            #expect(thread.object["replyCount"] as? Int == 3, "refused posts change nothing")
+            #expect(thread.object["replyCount"] as? Int == 2, "refused and held posts count for nothing")
         }
     }
 
@@ -192,6 +196,131 @@ struct BoardsEndToEndTests {
                         .decode("n", as: Int.self) == 0
                 }
             }
+        }
+    }
+
+    /// An admin and two moderators: one given the tarot board only, one with every board.
+    static func moderators(_ platform: AccountsPlatform) async throws -> (admin: String, tarot: String, all: String) {
+        let adminEmail = AccountsPlatform.email("admin")
+        try await platform.createAdmin(email: adminEmail, password: AccountsPlatform.password)
+        let admin = try await platform.signIn(email: adminEmail)
+        var made: [(id: String, token: String)] = []
+        for name in ["Tarot Moderator", "Moderator"] {
+            let email = AccountsPlatform.email("moderator")
+            let staff = try await platform.request(
+                "POST", "/v1/staff/accounts", token: admin,
+                json: ["email": email, "password": AccountsPlatform.password, "displayName": name, "roles": ["moderator"]])
+            #expect(staff.status == 201, "\(staff.text)")
+            made.append((try #require(staff.object["id"] as? String), try await platform.signIn(email: email)))
+        }
+        #expect(try await platform.request("PUT", "/v1/staff/boards/tarot/moderators/\(made[0].id)", token: made[1].token).status == 403)
+        #expect(try await platform.request("PUT", "/v1/staff/boards/tarot/moderators/\(made[0].id)", token: admin).status == 204)
+        return (admin, made[0].token, made[1].token)
+    }
+
+    @Test("flags from several people hide a post at once; moderators of the board decide, audited; the author sees why; locked 423, silenced 403")
+    func moderation() async throws {
+        try await AccountsPlatform.with { platform in
+            let owner = try await ChatEndToEndTests.member(platform, name: "Thread Owner")
+            let author = try await ChatEndToEndTests.member(platform, name: "Sharp Tongue")
+            let started = try await Self.startThread(platform, title: "Morning routines", text: "What is yours?", token: owner.token)
+            let threadId = try #require(started.object["id"] as? String)
+            let reply = try await platform.request(
+                "POST", "/v1/threads/\(threadId)/posts", token: author.token, json: ["text": "Yours is silly.", "acknowledgePublic": true])
+            let postId = try #require(reply.object["id"] as? String)
+
+            var flaggers: [String] = []
+            for n in 1...3 { flaggers.append(try await ChatEndToEndTests.member(platform, name: "Reader \(n)").token) }
+            #expect(try await platform.request("POST", "/v1/posts/\(postId)/flags", json: ["reason": "abuse"]).status == 401)
+            #expect(try await platform.request("POST", "/v1/posts/\(postId)/flags", token: author.token, json: ["reason": "abuse"]).status == 403)
+            #expect(try await platform.request("POST", "/v1/posts/\(postId)/flags", token: flaggers[0], json: ["reason": "rude"]).status == 422)
+            let first = try await platform.request("POST", "/v1/posts/\(postId)/flags", token: flaggers[0], json: ["reason": "abuse", "note": "insult"])
+            #expect(first.status == 201, "\(first.text)")
+            let again = try await platform.request("POST", "/v1/posts/\(postId)/flags", token: flaggers[0], json: ["reason": "spam"])
+            #expect(again.status == 409 && again.code == "already_flagged")
+            func shown() async throws -> [String] {
+                try await platform.request("GET", "/v1/threads/\(threadId)/posts").items.compactMap { $0["id"] as? String }
+            }
+            #expect(try await shown().contains(postId), "one flag hides nothing")
+            for token in flaggers.dropFirst() {
+                #expect(try await platform.request("POST", "/v1/posts/\(postId)/flags", token: token, json: ["reason": "abuse"]).status == 201)
+            }
+            #expect(try await !shown().contains(postId), "three new people's flags hide it at once")
+            let seenByAuthor = try await platform.request("GET", "/v1/threads/\(threadId)/posts", token: author.token).items.first { $0["id"] as? String == postId }
+            #expect((seenByAuthor?["moderation"] as? [String: Any])?["status"] as? String == "hidden", "\(String(describing: seenByAuthor))")
+
+            // Moderators: the one given tarot neither sees nor decides a post on general; the other does.
+            let staff = try await Self.moderators(platform)
+            #expect(try await platform.request("GET", "/v1/staff/moderation/queue", token: owner.token).status == 403)
+            #expect(try await platform.request("GET", "/v1/staff/moderation/queue", token: staff.tarot).items.isEmpty)
+            let queue = try await platform.request("GET", "/v1/staff/moderation/queue", token: staff.all)
+            let queued = try #require(queue.items.first, "\(queue.text)")
+            #expect((queued["post"] as? [String: Any])?["id"] as? String == postId && queued["hidden"] as? Bool == true)
+            #expect((queued["flags"] as? [[String: Any]])?.count == 3 && queued["flagWeight"] as? Double == 3)
+            let hide: [String: Any] = ["action": "hide", "reason": "A personal attack on another member"]
+            #expect(try await platform.request("POST", "/v1/staff/posts/\(postId)/decision", token: staff.tarot, json: hide).status == 403)
+            #expect(try await platform.request("POST", "/v1/staff/posts/\(postId)/decision", token: staff.all, json: ["action": "hide", "reason": " "]).status == 422)
+            let restored = try await platform.request(
+                "POST", "/v1/staff/posts/\(postId)/decision", token: staff.all, json: ["action": "restore", "reason": "Blunt, but within the rules"])
+            #expect(restored.status == 200 && restored.object["moderation"] == nil, "\(restored.text)")
+            #expect(try await shown().contains(postId))
+            #expect(try await platform.request("GET", "/v1/staff/moderation/queue", token: staff.all).items.isEmpty)
+            let hidden = try await platform.request("POST", "/v1/staff/posts/\(postId)/decision", token: staff.all, json: hide)
+            #expect(hidden.status == 200, "\(hidden.text)")
+            let decided = try await platform.request("GET", "/v1/threads/\(threadId)/posts", token: author.token).items.first { $0["id"] as? String == postId }
+            #expect((decided?["moderation"] as? [String: Any])?["reason"] as? String == "A personal attack on another member")
+            let log = try await platform.request("GET", "/v1/me/access-log", token: author.token)
+            #expect(log.items.contains { $0["action"] as? String == "staff.board-post-hidden" }, "\(log.text)")
+
+            // Locked: no more replies. Silenced: no more posts, for a while.
+            let lock: [String: Any] = ["action": "lock-thread", "reason": "The discussion turned sour"]
+            #expect(try await platform.request("POST", "/v1/staff/posts/\(postId)/decision", token: staff.all, json: lock).status == 200)
+            let locked = try await platform.request("POST", "/v1/threads/\(threadId)/posts", token: owner.token, json: ["text": "Anyone?"])
+            #expect(locked.status == 423 && locked.code == "thread_locked", "\(locked.text)")
+            #expect(try await platform.request("GET", "/v1/threads/\(threadId)").object["locked"] as? Bool == true)
+            let silence: [String: Any] = ["action": "silence-author", "reason": "Repeated personal attacks"]
+            #expect(try await platform.request("POST", "/v1/staff/posts/\(postId)/decision", token: staff.all, json: silence).status == 200)
+            let silenced = try await Self.startThread(platform, title: "I am back", text: "Hello again", token: author.token)
+            #expect(silenced.status == 403 && silenced.code == "author_silenced", "\(silenced.text)")
+
+            // Pinned threads come first on their board.
+            let later = try await Self.startThread(platform, title: "A newer thread", text: "Newer", token: owner.token)
+            #expect(later.status == 201)
+            let firstPostId = try #require((started.object["firstPost"] as? [String: Any])?["id"] as? String)
+            let pin: [String: Any] = ["action": "pin-thread", "reason": "Good questions for newcomers"]
+            #expect(try await platform.request("POST", "/v1/staff/posts/\(firstPostId)/decision", token: staff.all, json: pin).status == 200)
+            let threads = try await platform.request("GET", "/v1/boards/general/threads")
+            #expect(threads.items.map { $0["title"] as? String } == ["Morning routines", "A newer thread"], "\(threads.text)")
+            #expect(threads.items.first?["pinned"] as? Bool == true)
+        }
+    }
+
+    @Test("a new person's repeated post is held for review: no one else sees it, nothing counts it, until a moderator lets it out")
+    func heldPosts() async throws {
+        try await AccountsPlatform.with { platform in
+            let owner = try await ChatEndToEndTests.member(platform, name: "Thread Owner")
+            let newcomer = try await ChatEndToEndTests.member(platform, name: "Eager Newcomer")
+            let started = try await Self.startThread(platform, title: "Crystals", text: "Do they help you?", token: owner.token)
+            let threadId = try #require(started.object["id"] as? String)
+            let text = "Best crystals at great prices, ask me!"
+            let firstReply = try await platform.request(
+                "POST", "/v1/threads/\(threadId)/posts", token: newcomer.token, json: ["text": text, "acknowledgePublic": true])
+            #expect(firstReply.status == 201 && firstReply.object["moderation"] == nil)
+            let repeated = try await platform.request("POST", "/v1/threads/\(threadId)/posts", token: newcomer.token, json: ["text": text])
+            #expect(repeated.status == 201 && (repeated.object["moderation"] as? [String: Any])?["status"] as? String == "held", "\(repeated.text)")
+            let heldId = try #require(repeated.object["id"] as? String)
+            let anyone = try await platform.request("GET", "/v1/threads/\(threadId)/posts")
+            #expect(!anyone.items.contains { $0["id"] as? String == heldId })
+            #expect(try await platform.request("GET", "/v1/threads/\(threadId)").object["replyCount"] as? Int == 1, "a held post counts for nothing")
+            #expect(try await platform.request("GET", "/v1/threads/\(threadId)/posts", token: newcomer.token).items.contains { $0["id"] as? String == heldId })
+
+            let staff = try await Self.moderators(platform)
+            let queue = try await platform.request("GET", "/v1/staff/moderation/queue", token: staff.all)
+            #expect(queue.items.first?["held"] as? Bool == true, "\(queue.text)")
+            let approve: [String: Any] = ["action": "restore", "reason": "Not spam: a genuine offer"]
+            #expect(try await platform.request("POST", "/v1/staff/posts/\(heldId)/decision", token: staff.all, json: approve).status == 200)
+            #expect(try await platform.request("GET", "/v1/threads/\(threadId)/posts").items.contains { $0["id"] as? String == heldId })
+            #expect(try await platform.request("GET", "/v1/threads/\(threadId)").object["replyCount"] as? Int == 2)
         }
     }
 

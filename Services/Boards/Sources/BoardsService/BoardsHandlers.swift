@@ -35,7 +35,7 @@ struct BoardsHandlers: Sendable {
                 throw Self.noBoard
             }
             return try connection.query(
-                "SELECT \(Self.threadColumns) FROM threads t WHERE t.board = $1 AND t.rank < $2 ORDER BY t.rank DESC LIMIT $3",
+                "SELECT \(Self.threadColumns) FROM threads t WHERE t.board = $1 AND t.shown AND t.rank < $2 ORDER BY t.rank DESC LIMIT $3",
                 request.board, cursor.before, cursor.limit + 1)
         }
         let names = try await bus.publicNames(of: rows.map { try $0.decode("thread_author_id", as: UUID?.self) })
@@ -44,19 +44,25 @@ struct BoardsHandlers: Sendable {
 
     func thread(_ request: Boards.GetThread.Request) async throws -> Boards.Thread {
         let row = try await database.withConnection { connection in
-            try connection.queryOne("SELECT \(Self.threadColumns) FROM threads t WHERE t.id = $1", request.threadId)
+            try connection.queryOne("SELECT \(Self.threadColumns) FROM threads t WHERE t.id = $1 AND t.shown", request.threadId)
         }
         guard let row else { throw Self.noThread }
         return try Self.thread(row, names: try await bus.publicNames(of: [try row.decode("thread_author_id", as: UUID?.self)]))
     }
 
-    func posts(_ request: Boards.ListPosts.Request) async throws -> Page<Boards.Post> {
+    /// A thread's posts as the caller may see them: hidden and held posts only their author's.
+    func posts(_ request: Boards.ListPosts.Request, caller: Caller) async throws -> Page<Boards.Post> {
         let cursor = try PageCursor(request.page)
         let rows = try await database.withConnection { connection -> [Row] in
-            guard try connection.queryOne("SELECT 1 AS found FROM threads WHERE id = $1", request.threadId) != nil else { throw Self.noThread }
+            guard try connection.queryOne("SELECT 1 AS found FROM threads WHERE id = $1 AND shown", request.threadId) != nil else {
+                throw Self.noThread
+            }
             return try connection.query(
-                "SELECT \(Self.postColumns) FROM posts p WHERE p.thread_id = $1 AND p.seq > $2 ORDER BY p.seq LIMIT $3",
-                request.threadId, cursor.after, cursor.limit + 1)
+                """
+                SELECT \(Self.postColumns) FROM posts p
+                WHERE p.thread_id = $1 AND p.seq > $2 AND ((p.hidden_at IS NULL AND NOT p.held) OR p.author_id = $4)
+                ORDER BY p.seq LIMIT $3
+                """, request.threadId, cursor.after, cursor.limit + 1, caller.accountId)
         }
         let names = try await bus.publicNames(of: rows.map { try $0.decode("author_id", as: UUID?.self) })
         return try cursor.page(rows) { try Self.post($0, names: names) }
@@ -73,14 +79,15 @@ struct BoardsHandlers: Sendable {
                 """
                 WITH query AS (SELECT websearch_to_tsquery('simple', $1) AS q),
                 matches AS (
-                    SELECT p.seq, true AS in_post FROM posts p, query WHERE p.search @@ query.q AND p.deleted_at IS NULL AND p.seq < $2
+                    SELECT p.seq, true AS in_post FROM posts p, query
+                    WHERE p.search @@ query.q AND p.deleted_at IS NULL AND p.hidden_at IS NULL AND NOT p.held AND p.seq < $2
                     UNION ALL
-                    SELECT t.first_post_seq, false FROM threads t, query WHERE t.search @@ query.q AND t.first_post_seq < $2
+                    SELECT t.first_post_seq, false FROM threads t, query WHERE t.search @@ query.q AND t.shown AND t.first_post_seq < $2
                 ), hits AS (
                     SELECT seq, bool_or(in_post) AS in_post FROM matches GROUP BY seq ORDER BY seq DESC LIMIT $3
                 )
                 SELECT \(Self.postColumns), h.in_post, \(Self.threadFields)
-                FROM hits h JOIN posts p ON p.seq = h.seq JOIN threads t ON t.id = p.thread_id
+                FROM hits h JOIN posts p ON p.seq = h.seq JOIN threads t ON t.id = p.thread_id AND t.shown
                 ORDER BY p.seq DESC
                 """, request.q, cursor.before, cursor.limit + 1)
         }
@@ -107,18 +114,21 @@ struct BoardsHandlers: Sendable {
             }
             let tier = try rules.admit(author, acknowledging: request.acknowledgePublic, on: connection)
             try rules.check(request.text, by: author, tier: tier, isNew: true, on: connection)
+            let hold = try rules.holdReason(request.title + "\n" + request.text, by: author, tier: tier, on: connection)
             return try Self.insertThread(
-                board: request.board, title: request.title, text: request.text, author: author, byline: nil, on: connection)
+                board: request.board, title: request.title, text: request.text, author: author, byline: nil, holding: hold, on: connection)
         }
-        let thread = try await self.thread(.init(threadId: threadId))
+        let thread = try await threadAsWritten(threadId)
         let first = try await post(postId)
         logger.info("thread started", metadata: ["board": "\(request.board)", "thread.id": "\(threadId)"])
         return Boards.Written(Boards.NewThread(thread: thread, firstPost: first))
     }
 
     /// A thread and its first post; the board's count goes up.
+    /// A thread and its first post; the board's count goes up, unless it is held for review
+    /// (`holding` says why), when nobody else sees it until a moderator lets it out.
     static func insertThread(
-        board: String, title: String, text: String, author: UUID?, byline: String?, on connection: Connection
+        board: String, title: String, text: String, author: UUID?, byline: String?, holding: String? = nil, on connection: Connection
     ) throws -> (thread: UUID, post: UUID) {
         let thread = UUID()
         let post = UUID()
@@ -126,12 +136,14 @@ struct BoardsHandlers: Sendable {
         let seq: Int64 = try connection.queryOne("SELECT nextval(pg_get_serial_sequence('posts', 'seq')) AS seq")!.decode("seq")
         try connection.execute(
             """
-            INSERT INTO threads (id, board, title, author_id, byline, first_post_seq, rank) VALUES ($1, $2, $3, $4, $5, $6, $6)
-            """, thread, board, title, author, byline, seq)
+            INSERT INTO threads (id, board, title, author_id, byline, first_post_seq, rank, shown) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
+            """, thread, board, title, author, byline, seq, holding == nil)
         try connection.execute(
-            "INSERT INTO posts (id, seq, thread_id, author_id, byline, text) VALUES ($1, $2, $3, $4, $5, $6)", post, seq, thread, author, byline,
-            text)
-        try connection.execute("UPDATE boards SET thread_count = thread_count + 1 WHERE slug = $1", board)
+            """
+            INSERT INTO posts (id, seq, thread_id, author_id, byline, text, held, needs_review, hidden_reason)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)
+            """, post, seq, thread, author, byline, text, holding != nil, holding)
+        if holding == nil { try connection.execute("UPDATE boards SET thread_count = thread_count + 1 WHERE slug = $1", board) }
         return (thread, post)
     }
 
@@ -141,21 +153,18 @@ struct BoardsHandlers: Sendable {
         let rules = self.rules
         let id = UUID()
         try await database.retryingTransaction(.readCommitted) { connection in
-            guard let thread = try connection.queryOne("SELECT locked FROM threads WHERE id = $1 FOR UPDATE", request.threadId) else {
-                throw Self.noThread
-            }
+            guard let thread = try connection.queryOne("SELECT locked FROM threads WHERE id = $1 AND shown FOR UPDATE", request.threadId)
+            else { throw Self.noThread }
             if try thread.decode("locked", as: Bool.self) { throw Self.locked }
             let tier = try rules.admit(author, acknowledging: request.acknowledgePublic, on: connection)
             try rules.check(request.text, by: author, tier: tier, isNew: true, on: connection)
+            let hold = try rules.holdReason(request.text, by: author, tier: tier, on: connection)
             let seq: Int64 = try connection.queryOne(
-                "INSERT INTO posts (id, thread_id, author_id, text) VALUES ($1, $2, $3, $4) RETURNING seq", id, request.threadId, author,
-                request.text)!.decode("seq")
-            try connection.execute(
                 """
-                UPDATE threads SET reply_count = reply_count + 1, last_post_at = now(),
-                    rank = $2 + CASE WHEN pinned THEN \(Self.pinnedRank) ELSE 0 END
-                WHERE id = $1
-                """, request.threadId, seq)
+                INSERT INTO posts (id, thread_id, author_id, text, held, needs_review, hidden_reason) VALUES ($1, $2, $3, $4, $5, $5, $6)
+                RETURNING seq
+                """, id, request.threadId, author, request.text, hold != nil, hold)!.decode("seq")
+            if hold == nil { try Self.countReply(in: request.threadId, seq: seq, on: connection) }
         }
         return Boards.Written(try await post(id))
     }
@@ -190,6 +199,23 @@ struct BoardsHandlers: Sendable {
         return Boards.Written(try await post(request.postId))
     }
 
+    /// A published reply moves its thread up its board and adds to its count.
+    static func countReply(in thread: UUID, seq: Int64, on connection: Connection) throws {
+        try connection.execute(
+            """
+            UPDATE threads SET reply_count = reply_count + 1, last_post_at = now(),
+                rank = greatest(rank, $2 + CASE WHEN pinned THEN \(pinnedRank) ELSE 0 END)
+            WHERE id = $1
+            """, thread, seq)
+    }
+
+    /// A thread its author just wrote, shown or held.
+    private func threadAsWritten(_ id: UUID) async throws -> Boards.Thread {
+        let row = try await database.withConnection { try $0.queryOne("SELECT \(Self.threadColumns) FROM threads t WHERE t.id = $1", id) }
+        guard let row else { throw Self.noThread }
+        return try Self.thread(row, names: try await bus.publicNames(of: [try row.decode("thread_author_id", as: UUID?.self)]))
+    }
+
     // MARK: Reading rows
 
     static let threadColumns = "t.id, " + threadFields
@@ -198,7 +224,8 @@ struct BoardsHandlers: Sendable {
         t.board, t.title, t.author_id AS thread_author_id, t.byline AS thread_byline, t.reply_count, t.created_at AS thread_created_at,
         t.last_post_at, t.pinned, t.locked, t.rank
         """
-    static let postColumns = "p.id, p.seq, p.thread_id, p.author_id, p.byline, p.text, p.created_at, p.edited_at, p.deleted_at"
+    static let postColumns =
+        "p.id, p.seq, p.thread_id, p.author_id, p.byline, p.text, p.created_at, p.edited_at, p.deleted_at, p.hidden_at, p.hidden_reason, p.held"
 
     /// Above every unpinned thread's rank (a post seq) while pinned.
     static let pinnedRank: Int64 = 1 << 62
@@ -217,7 +244,15 @@ struct BoardsHandlers: Sendable {
             id: try row.decode("id"), threadId: try row.decode("thread_id"),
             author: author(try row.decode("author_id"), byline: try row.decode("byline"), names: names),
             text: deleted ? nil : try row.decode("text", as: String.self), createdAt: try row.decode("created_at"),
-            editedAt: try row.decode("edited_at"), deleted: deleted)
+            editedAt: try row.decode("edited_at"), deleted: deleted, moderation: try moderation(row))
+    }
+
+    /// Why others do not see the post, if they do not.
+    static func moderation(_ row: Row) throws -> Boards.Moderation? {
+        let reason = try row.decode("hidden_reason", as: String?.self) ?? ""
+        if try row.decode("hidden_at", as: Date?.self) != nil { return Boards.Moderation(status: "hidden", reason: reason) }
+        if try row.decode("held", as: Bool.self) { return Boards.Moderation(status: "held", reason: reason) }
+        return nil
     }
 
     /// A person by the name accounts gives; the platform by its byline; anyone else is a former member.
@@ -227,7 +262,7 @@ struct BoardsHandlers: Sendable {
         return Boards.Author(id: id, displayName: name)
     }
 
-    private func post(_ id: UUID) async throws -> Boards.Post {
+    func post(_ id: UUID) async throws -> Boards.Post {
         let row = try await database.withConnection { try $0.queryOne("SELECT \(Self.postColumns) FROM posts p WHERE p.id = $1", id) }
         guard let row else { throw Self.noPost }
         return try Self.post(row, names: try await bus.publicNames(of: [try row.decode("author_id", as: UUID?.self)]))

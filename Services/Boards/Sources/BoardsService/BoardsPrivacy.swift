@@ -24,9 +24,16 @@ enum BoardsPrivacy {
             var editedAt: Date?
             var deleted: Bool
         }
+        struct FlagRecord: Codable {
+            var postId: UUID
+            var reason: String
+            var note: String?
+            var createdAt: Date
+        }
         var publicNoticeAcknowledgedAt: Date?
         var threads: [ThreadRecord]
         var posts: [PostRecord]
+        var flagsRaised: [FlagRecord]
     }
 
     static func export(_ id: UUID, on connection: Connection) throws -> JSONValue {
@@ -46,16 +53,24 @@ enum BoardsPrivacy {
                 return Section.PostRecord(
                     id: try $0.decode("id"), threadId: try $0.decode("thread_id"), text: deleted ? nil : try $0.decode("text"),
                     createdAt: try $0.decode("created_at"), editedAt: try $0.decode("edited_at"), deleted: deleted)
+            },
+            flagsRaised: try connection.query("SELECT post_id, reason, note, created_at FROM flags WHERE flagger_id = $1 ORDER BY seq", id).map {
+                Section.FlagRecord(
+                    postId: try $0.decode("post_id"), reason: try $0.decode("reason"), note: try $0.decode("note"), createdAt: try $0.decode("created_at"))
             })
         return try WireCoding.decoder().decode(JSONValue.self, from: try WireCoding.encoder().encode(section))
     }
 
-    /// Threads and posts stay, linked to nobody; the earlier texts of their posts and their
-    /// acknowledgement go.
+    /// Threads and posts stay, linked to nobody; the earlier texts of their posts, their
+    /// acknowledgement and standing go; flags they raised stay without their identity.
     static func erase(_ id: UUID, on connection: Connection) throws {
         try connection.execute("DELETE FROM post_edits WHERE post_id IN (SELECT id FROM posts WHERE author_id = $1)", id)
         try connection.execute("UPDATE posts SET author_id = NULL WHERE author_id = $1", id)
         try connection.execute("UPDATE threads SET author_id = NULL WHERE author_id = $1", id)
         try connection.execute("DELETE FROM people WHERE account_id = $1", id)
+        // Flags they raised stay (they decided what others saw), without who raised them.
+        try connection.execute("UPDATE flags SET flagger_id = NULL WHERE flagger_id = $1", id)
+        try connection.execute("DELETE FROM flaggers WHERE account_id = $1", id)
+        try connection.execute("DELETE FROM board_moderators WHERE account_id = $1", id)
     }
 }

@@ -23,12 +23,18 @@ public enum BoardsService {
             worker.handle(Boards.ListBoards.self) { _, _ in try await handlers.boards() }
             worker.handle(Boards.ListThreads.self) { request, _ in try await handlers.threads(request) }
             worker.handle(Boards.GetThread.self) { request, _ in try await handlers.thread(request) }
-            worker.handle(Boards.ListPosts.self) { request, _ in try await handlers.posts(request) }
+            worker.handle(Boards.ListPosts.self) { try await handlers.posts($0, caller: $1.caller) }
             worker.handle(Boards.Search.self) { request, _ in try await handlers.search(request) }
             worker.handle(Boards.CreateThread.self) { try await handlers.createThread($0, caller: $1.caller) }
             worker.handle(Boards.Reply.self) { try await handlers.reply($0, caller: $1.caller) }
             worker.handle(Boards.EditPost.self) { try await handlers.edit($0, caller: $1.caller) }
             worker.handle(Boards.DeletePost.self) { try await handlers.delete($0, caller: $1.caller) }
+            let moderation = BoardsModeration(
+                database: resources.database, bus: resources.bus, handlers: handlers, settings: settings, logger: resources.logger)
+            worker.handle(Boards.FlagPost.self) { try await moderation.flag($0, caller: $1.caller) }
+            worker.handle(Boards.ModerationQueue.self) { try await moderation.queue($0, caller: $1.caller) }
+            worker.handle(Boards.Decide.self) { try await moderation.decide($0, caller: $1.caller) }
+            worker.handle(Boards.AssignModerator.self) { try await moderation.assign($0, caller: $1.caller) }
         }
     }
 }

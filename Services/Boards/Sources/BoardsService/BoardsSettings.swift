@@ -11,15 +11,31 @@ public struct BoardsSettings: Sendable {
     public var newLinksPerPost: Int
     /// Links anyone else's post may hold (`BOARDS_LINKS_PER_POST`).
     public var linksPerPost: Int
+    /// The weight of flags that hides a post until a moderator looks (`BOARDS_HIDE_WEIGHT`): a
+    /// new person's flag weighs 1, anyone else's 2, both times how often their flags were upheld.
+    public var hideWeight: Double
+    /// Flags one person may raise in 24 hours (`BOARDS_FLAGS_PER_DAY`).
+    public var flagsPerDay: Int
+    /// Posts hidden by moderators in 30 days that silence their author (`BOARDS_SILENCE_AFTER`).
+    public var silenceAfter: Int
+    /// How long an author is silenced (`BOARDS_SILENCE_HOURS`).
+    public var silenceHours: Int
     /// Whether empty boards get a few demo threads at start-up (`BOARDS_DEMO_DATA`; the local
     /// run turns it on, production configurations never do).
     public var demoData: Bool
 
-    public init(newDays: Int = 2, newPostsPerDay: Int = 10, newLinksPerPost: Int = 2, linksPerPost: Int = 20, demoData: Bool = false) {
+    public init(
+        newDays: Int = 2, newPostsPerDay: Int = 10, newLinksPerPost: Int = 2, linksPerPost: Int = 20, hideWeight: Double = 3,
+        flagsPerDay: Int = 20, silenceAfter: Int = 3, silenceHours: Int = 24, demoData: Bool = false
+    ) {
         self.newDays = newDays
         self.newPostsPerDay = newPostsPerDay
         self.newLinksPerPost = newLinksPerPost
         self.linksPerPost = linksPerPost
+        self.hideWeight = hideWeight
+        self.flagsPerDay = flagsPerDay
+        self.silenceAfter = silenceAfter
+        self.silenceHours = silenceHours
         self.demoData = demoData
     }
 
@@ -31,6 +47,10 @@ public struct BoardsSettings: Sendable {
             newPostsPerDay: reader.int("BOARDS_NEW_POSTS_PER_DAY", default: defaults.newPostsPerDay, in: 1...10_000),
             newLinksPerPost: reader.int("BOARDS_NEW_LINKS_PER_POST", default: defaults.newLinksPerPost, in: 0...100),
             linksPerPost: reader.int("BOARDS_LINKS_PER_POST", default: defaults.linksPerPost, in: 0...1000),
+            hideWeight: Double(reader.int("BOARDS_HIDE_WEIGHT", default: Int(defaults.hideWeight), in: 1...1000)),
+            flagsPerDay: reader.int("BOARDS_FLAGS_PER_DAY", default: defaults.flagsPerDay, in: 1...10_000),
+            silenceAfter: reader.int("BOARDS_SILENCE_AFTER", default: defaults.silenceAfter, in: 1...1000),
+            silenceHours: reader.int("BOARDS_SILENCE_HOURS", default: defaults.silenceHours, in: 1...8760),
             demoData: reader.choice("BOARDS_DEMO_DATA", default: "0", from: ["0", "1"]) == "1")
     }
 }

@@ -25,11 +25,17 @@ struct PostingRules: Sendable {
         if acknowledging == true {
             try connection.execute("INSERT INTO people (account_id) VALUES ($1) ON CONFLICT (account_id) DO NOTHING", author)
         }
-        guard let row = try connection.queryOne("SELECT acknowledged_at, tier FROM people WHERE account_id = $1 FOR UPDATE", author) else {
+        guard
+            let row = try connection.queryOne(
+                "SELECT acknowledged_at, tier, silenced_until FROM people WHERE account_id = $1 FOR UPDATE", author)
+        else {
             throw ServiceError(
                 .publicNoticeNotAcknowledged,
                 "\(Boards.notice) Send acknowledgePublic: true with your first post to say you understand.",
                 fieldErrors: [FieldError(field: "acknowledgePublic", code: "required")])
+        }
+        if let until = try row.decode("silenced_until", as: Date?.self), until > Date() {
+            throw ServiceError(.authorSilenced, "a moderator has silenced you on the boards until \(until.ISO8601Format())")
         }
         if let set = try row.decode("tier", as: Int?.self) { return set == 0 ? .new : .trusted }
         let since: Date = try row.decode("acknowledged_at")
@@ -61,6 +67,26 @@ struct PostingRules: Sendable {
             throw ServiceError(.postingTooFast, "new people may post \(settings.newPostsPerDay) times a day; try again later")
         }
     }
+
+    /// Why a new person's post waits for a moderator before anyone sees it, if it should: it
+    /// repeats one of their posts of the last day, or it holds links among their first posts.
+    func holdReason(_ text: String, by author: UUID, tier: Tier, on connection: Connection) throws -> String? {
+        guard tier == .new else { return nil }
+        let row = try connection.queryOne(
+            """
+            SELECT count(*) FILTER (WHERE text = $2 AND created_at > now() - interval '24 hours')::int AS repeats,
+                   count(*) FILTER (WHERE NOT held AND hidden_at IS NULL AND deleted_at IS NULL)::int AS published
+            FROM posts WHERE author_id = $1
+            """, author, text)
+        if try row?.decode("repeats", as: Int.self) ?? 0 > 0 { return "it repeats one of your recent posts; a moderator will look at it" }
+        if !Self.links(in: text).isEmpty, try row?.decode("published", as: Int.self) ?? 0 < Self.publishedBeforeLinks {
+            return "links in your first posts wait for a moderator's look"
+        }
+        return nil
+    }
+
+    /// Posts someone new publishes before their links go out without a look.
+    static let publishedBeforeLinks = 3
 
     /// The links in a text: `http://`, `https://` and `www.` runs up to white space.
     static func links(in text: String) -> [Substring] {

@@ -31,6 +31,20 @@ struct BoardsRoutes {
         enum CodingKeys: String, CodingKey, CaseIterable { case text }
     }
 
+    /// `POST /v1/posts/{id}/flags` body.
+    struct FlagBody: RequestBody {
+        var reason: String
+        var note: String?
+        enum CodingKeys: String, CodingKey, CaseIterable { case reason, note }
+    }
+
+    /// `POST /v1/staff/posts/{id}/decision` body.
+    struct DecisionBody: RequestBody {
+        var action: String
+        var reason: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case action, reason }
+    }
+
     func register(on router: Router<GatewayRequestContext>) {
         router.get("v1/boards") { _, context in
             JSONBody.relay(try await bus.callReturningJSON(Boards.ListBoards.self, Empty(), as: context.caller))
@@ -75,6 +89,36 @@ struct BoardsRoutes {
             let id = try RouteParameters.id("id", in: context.parameters)
             return JSONBody.relay(try await bus.callReturningJSON(Boards.DeletePost.self, .init(postId: id), as: context.caller))
         }
+        signedIn.post("v1/posts/{id}/flags") { request, context in
+            let id = try RouteParameters.id("id", in: context.parameters)
+            let body = try await JSONBody.decode(FlagBody.self, from: request)
+            let flag = Boards.FlagPost.Request(postId: id, reason: body.reason, note: body.note)
+            return JSONBody.relay(try await bus.callReturningJSON(Boards.FlagPost.self, flag, as: context.caller), status: .created)
+        }
+        signedIn.get("v1/staff/moderation/queue") { request, context in
+            JSONBody.relay(
+                try await bus.callReturningJSON(Boards.ModerationQueue.self, try RouteParameters.page(from: request), as: context.caller))
+        }
+        signedIn.post("v1/staff/posts/{id}/decision") { request, context in
+            let id = try RouteParameters.id("id", in: context.parameters)
+            let body = try await JSONBody.decode(DecisionBody.self, from: request)
+            let decision = Boards.Decide.Request(postId: id, action: body.action, reason: body.reason)
+            return JSONBody.relay(try await bus.callReturningJSON(Boards.Decide.self, decision, as: context.caller))
+        }
+        signedIn.put("v1/staff/boards/{slug}/moderators/{accountId}") { _, context in
+            try await assign(context, assigned: true)
+        }
+        signedIn.delete("v1/staff/boards/{slug}/moderators/{accountId}") { _, context in
+            try await assign(context, assigned: false)
+        }
+    }
+
+    /// Gives a moderator a board, or takes it back: 204.
+    private func assign(_ context: AuthenticatedContext, assigned: Bool) async throws -> Response {
+        let change = Boards.AssignModerator.Request(
+            board: try Self.slug(context.parameters), accountId: try RouteParameters.id("accountId", in: context.parameters), assigned: assigned)
+        _ = try await bus.call(Boards.AssignModerator.self, change, as: context.caller)
+        return Response(status: .noContent)
     }
 
     /// A board's slug from the path; one that cannot be a slug names no board (404).
