@@ -396,6 +396,36 @@ public enum Boards {
         public typealias Response = Empty
     }
 
+    /// Someone replied in a thread: its author and the people the reply mentions by
+    /// `@displayName` (among the thread's participants) are told. Ids only; the text is public
+    /// and read from the thread. Sent when the reply is published (a held reply, once released).
+    public struct Replied: DomainEvent, Equatable {
+        public static let type = "boards.reply.v1"
+        public struct Recipient: Codable, Sendable, Equatable {
+            public var accountId: UUID
+            /// `thread-author` or `mention`.
+            public var why: String
+            public init(accountId: UUID, why: String) {
+                self.accountId = accountId
+                self.why = why
+            }
+        }
+        public var postId: UUID
+        public var threadId: UUID
+        public var board: String
+        public var replierId: UUID
+        public var recipients: [Recipient]
+        public var at: Date
+        public init(postId: UUID, threadId: UUID, board: String, replierId: UUID, recipients: [Recipient], at: Date) {
+            self.postId = postId
+            self.threadId = threadId
+            self.board = board
+            self.replierId = replierId
+            self.recipients = recipients
+            self.at = at
+        }
+    }
+
     public static let errorCodes: [DeclaredErrorCode] = [
         .init(.publicNoticeNotAcknowledged, status: 422), .init(.threadLocked, status: 423), .init(.tooManyLinks, status: 422),
         .init(.postingTooFast, status: 429), .init(.alreadyFlagged, status: 409), .init(.authorSilenced, status: 403),

@@ -324,6 +324,53 @@ struct BoardsEndToEndTests {
         }
     }
 
+    @Test("a reply tells the thread's author and the participants it mentions by name, never the replier; a held reply only once released")
+    func replyEvents() async throws {
+        try await AccountsPlatform.with { platform in
+            let owner = try await ChatEndToEndTests.member(platform, name: "Thread Owner")
+            let alice = try await ChatEndToEndTests.member(platform, name: "Alice Moon")
+            let bob = try await ChatEndToEndTests.member(platform, name: "Bob Star")
+            let started = try await Self.startThread(platform, title: "Full moon rituals", text: "Share yours", token: owner.token)
+            let threadId = try #require(started.object["id"] as? String)
+            func reply(_ text: String, _ token: String) async throws -> Reply {
+                try await platform.request("POST", "/v1/threads/\(threadId)/posts", token: token, json: ["text": text, "acknowledgePublic": true])
+            }
+            let boards = Database(platform.harness.database.config(schema: "boards"), logger: Logger(label: "test"))
+            defer { Task { await boards.close() } }
+            func told() async throws -> [[String: String]] {
+                try await boards.withConnection { connection in
+                    try connection.query("SELECT payload::text AS payload FROM outbox WHERE type = 'boards.reply.v1' ORDER BY id").map { row in
+                        let payload = try JSONSerialization.jsonObject(with: Data(try row.decode("payload", as: String.self).utf8)) as? [String: Any]
+                        let recipients = payload?["recipients"] as? [[String: Any]] ?? []
+                        return Dictionary(uniqueKeysWithValues: recipients.map {
+                            (($0["accountId"] as? String ?? "").lowercased(), $0["why"] as? String ?? "")
+                        })
+                    }
+                }
+            }
+            #expect(try await reply("Candles and silence.", alice.token).status == 201)
+            #expect(try await reply("@Alice Moon lovely, thank you!", bob.token).status == 201)
+            #expect(try await reply("Thanks @bob star", owner.token).status == 201)
+            let events = try await told()
+            #expect(events == [
+                [owner.id.lowercased(): "thread-author"],
+                [owner.id.lowercased(): "thread-author", alice.id.lowercased(): "mention"],
+                [bob.id.lowercased(): "mention"],
+            ], "\(events)")
+
+            // Held, it tells nobody; released, it tells them then.
+            let text = "Buy my moon oil, best price!"
+            #expect(try await reply(text, bob.token).status == 201)
+            let held = try await reply(text, bob.token)
+            #expect((held.object["moderation"] as? [String: Any])?["status"] as? String == "held")
+            #expect(try await told().count == 4)
+            let staff = try await Self.moderators(platform)
+            let approve: [String: Any] = ["action": "restore", "reason": "An honest offer"]
+            #expect(try await platform.request("POST", "/v1/staff/posts/\(try #require(held.object["id"] as? String))/decision", token: staff.all, json: approve).status == 200)
+            #expect(try await told().count == 5)
+        }
+    }
+
     @Test("a local run's empty boards get the demo threads, once")
     func demoThreads() async throws {
         try await AccountsPlatform.with(serviceEnvironment: [.boards: ["BOARDS_DEMO_DATA": "1"]]) { platform in

@@ -152,8 +152,9 @@ struct BoardsHandlers: Sendable {
         try PostingRules.checkText(text: request.text)
         let rules = self.rules
         let id = UUID()
+        let recipients = try await replyRecipients(in: request.threadId, text: request.text, replier: author)
         try await database.retryingTransaction(.readCommitted) { connection in
-            guard let thread = try connection.queryOne("SELECT locked FROM threads WHERE id = $1 AND shown FOR UPDATE", request.threadId)
+            guard let thread = try connection.queryOne("SELECT locked, board FROM threads WHERE id = $1 AND shown FOR UPDATE", request.threadId)
             else { throw Self.noThread }
             if try thread.decode("locked", as: Bool.self) { throw Self.locked }
             let tier = try rules.admit(author, acknowledging: request.acknowledgePublic, on: connection)
@@ -164,7 +165,14 @@ struct BoardsHandlers: Sendable {
                 INSERT INTO posts (id, thread_id, author_id, text, held, needs_review, hidden_reason) VALUES ($1, $2, $3, $4, $5, $5, $6)
                 RETURNING seq
                 """, id, request.threadId, author, request.text, hold != nil, hold)!.decode("seq")
-            if hold == nil { try Self.countReply(in: request.threadId, seq: seq, on: connection) }
+            guard hold == nil else { return }
+            try Self.countReply(in: request.threadId, seq: seq, on: connection)
+            if !recipients.isEmpty {
+                try Outbox.append(
+                    Boards.Replied(
+                        postId: id, threadId: request.threadId, board: try thread.decode("board"), replierId: author, recipients: recipients,
+                        at: Date()), on: connection)
+            }
         }
         return Boards.Written(try await post(id))
     }
@@ -207,6 +215,27 @@ struct BoardsHandlers: Sendable {
                 rank = greatest(rank, $2 + CASE WHEN pinned THEN \(pinnedRank) ELSE 0 END)
             WHERE id = $1
             """, thread, seq)
+    }
+
+    /// Who hears of a reply: the thread's author, and the thread's participants it mentions by
+    /// `@displayName` (names as accounts gives them now); never the replier.
+    func replyRecipients(in thread: UUID, text: String, replier: UUID) async throws -> [Boards.Replied.Recipient] {
+        let (threadAuthor, participants) = try await database.withConnection { connection -> (UUID?, [UUID]) in
+            let author = try connection.queryOne("SELECT author_id FROM threads WHERE id = $1", thread)?.decode("author_id", as: UUID?.self)
+            let others = try connection.query(
+                "SELECT DISTINCT author_id FROM posts WHERE thread_id = $1 AND author_id IS NOT NULL LIMIT 500", thread
+            ).map { try $0.decode("author_id", as: UUID.self) }
+            return (author, others)
+        }
+        var recipients: [Boards.Replied.Recipient] = []
+        if let threadAuthor, threadAuthor != replier { recipients.append(.init(accountId: threadAuthor, why: "thread-author")) }
+        guard text.contains("@") else { return recipients }
+        let lowered = text.lowercased()
+        let names = try await bus.publicNames(of: participants.filter { $0 != replier && $0 != threadAuthor })
+        for (id, name) in names.sorted(by: { $0.key.uuidString < $1.key.uuidString }) where lowered.contains("@" + name.lowercased()) {
+            recipients.append(.init(accountId: id, why: "mention"))
+        }
+        return recipients
     }
 
     /// A thread its author just wrote, shown or held.

@@ -142,7 +142,10 @@ struct BoardsModeration: Sendable {
             let scope = try boards(of: caller, on: connection)
             guard
                 let row = try connection.queryOne(
-                    "SELECT p.author_id, t.board FROM posts p JOIN threads t ON t.id = p.thread_id WHERE p.id = $1", request.postId)
+                    """
+                    SELECT p.author_id, p.thread_id, p.held, p.text, p.seq = t.first_post_seq AS first, t.board
+                    FROM posts p JOIN threads t ON t.id = p.thread_id WHERE p.id = $1
+                    """, request.postId)
             else { throw ServiceError(.notFound, "no such post") }
             if let scope, !scope.contains(try row.decode("board", as: String.self)) {
                 throw ServiceError(.forbidden, "you moderate other boards")
@@ -154,12 +157,25 @@ struct BoardsModeration: Sendable {
                 Accounts.RecordStaffAccess.self, .init(subjectId: author, action: Self.auditAction[request.action]!, reason: request.reason),
                 as: caller)
         }
+        let released = try await releasedReply(request, target: target)
         let settings = self.settings
         try await database.retryingTransaction(.readCommitted) { connection in
-            try Self.apply(request, settings: settings, on: connection)
+            if try Self.apply(request, settings: settings, on: connection), let released { try Outbox.append(released, on: connection) }
         }
         logger.info("board moderation decided", metadata: ["post.id": "\(request.postId)", "moderation.action": "\(request.action)"])
         return try await handlers.post(request.postId)
+    }
+
+    /// A held reply that `restore` releases is told of now, as it would have been when written.
+    private func releasedReply(_ request: Boards.Decide.Request, target: Row) async throws -> Boards.Replied? {
+        guard request.action == "restore", try target.decode("held", as: Bool.self), try !target.decode("first", as: Bool.self),
+            let replier = try target.decode("author_id", as: UUID?.self)
+        else { return nil }
+        let thread: UUID = try target.decode("thread_id")
+        let recipients = try await handlers.replyRecipients(in: thread, text: try target.decode("text"), replier: replier)
+        guard !recipients.isEmpty else { return nil }
+        return Boards.Replied(
+            postId: request.postId, threadId: thread, board: try target.decode("board"), replierId: replier, recipients: recipients, at: Date())
     }
 
     static let auditAction = [
@@ -168,13 +184,15 @@ struct BoardsModeration: Sendable {
         "unpin-thread": "staff.board-thread-unpinned", "silence-author": "staff.board-author-silenced",
     ]
 
-    private static func apply(_ request: Boards.Decide.Request, settings: BoardsSettings, on connection: Connection) throws {
+    /// Carries the decision out; whether it published a held post.
+    private static func apply(_ request: Boards.Decide.Request, settings: BoardsSettings, on connection: Connection) throws -> Bool {
         guard
             let post = try connection.queryOne(
                 "SELECT author_id, thread_id, seq, held, hidden_at FROM posts WHERE id = $1 FOR UPDATE", request.postId)
         else { throw ServiceError(.notFound, "no such post") }
         let thread: UUID = try post.decode("thread_id")
         let author: UUID? = try post.decode("author_id")
+        var published = false
         switch request.action {
         case "hide":
             try hide(request.postId, reason: request.reason, on: connection)
@@ -188,6 +206,7 @@ struct BoardsModeration: Sendable {
             let first = try connection.queryOne(
                 "UPDATE threads SET shown = true WHERE id = $1 AND first_post_seq = $2 RETURNING board", thread, try post.decode("seq", as: Int64.self))
             if wasHeld {
+                defer { published = true }
                 // Published now: it counts, as it would have when written.
                 if let first {
                     try connection.execute("UPDATE boards SET thread_count = thread_count + 1 WHERE slug = $1", try first.decode("board", as: String.self))
@@ -207,6 +226,7 @@ struct BoardsModeration: Sendable {
             guard let author else { throw ServiceError(.conflict, "the author's account was erased") }
             try silence(author, settings: settings, on: connection)
         }
+        return published
     }
 
     /// The post's open flags are decided; their flaggers' records move.
