@@ -108,3 +108,21 @@ def failures(result):
     if result["errors"] or result["socket_errors"]:
         return "  non-2xx %d %s" % (result["errors"], result["socket_errors"])
     return ""
+
+
+def route_table(routes, connections, seconds, groups, shown, width=58):
+    """Measures each (key, label, wrk arguments) route at each connection count, the first route
+    being the floor: prints requests/s, p50, p99, p99 over the floor's, and CPU µs per request."""
+    print("2 cores, %ss per cell; CPU µs per request by process (all: every platform process and PostgreSQL)" % seconds)
+    header = "%-*s %5s %8s %8s %8s %10s" % (width, "route", "conns", "req/s", "p50 ms", "p99 ms", "p99/floor")
+    header += "".join(" %9s" % name for name in shown) + " %9s" % "all"
+    print(header)
+    for count in connections:
+        floor_p99 = None
+        for _, label, arguments in routes:
+            result, per_request = measure(arguments, count, seconds, groups)
+            if floor_p99 is None:
+                floor_p99 = result["p99"]
+            line = "%-*s %5d %8.0f %8.2f %8.2f %10.2f" % (
+                width, label, count, result["rate"], result["p50"], result["p99"], result["p99"] / floor_p99)
+            print(line + cpu_columns(per_request, shown) + failures(result), flush=True)

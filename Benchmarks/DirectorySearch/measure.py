@@ -8,7 +8,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from benchlib import call, cpu_columns, failures, measure, processes  # noqa: E402
+from benchlib import call, processes, route_table  # noqa: E402
 
 PASSWORD = "directory benchmark passphrase"
 SEARCH = "q=tarot&category=love-relationships&maxPriceCents=300&facets=category,status,language"
@@ -77,20 +77,8 @@ def main():
     first = call("GET", routes[1][2][0])
     print("search answers %d advisors on its first page; facets %s" % (len(first["items"]), sorted(first.get("facets", {}))))
     groups = processes(options.bin_dir, options.data_dir)
-    shown = ["gateway", "broker", "directory", "postgres"]
-    print("2 cores, %ss per cell; CPU µs per request by process (all: every platform process and PostgreSQL)" % options.seconds)
-    header = "%-58s %5s %8s %8s %8s %10s" % ("route", "conns", "req/s", "p50 ms", "p99 ms", "p99/floor")
-    header += "".join(" %9s" % name for name in shown) + " %9s" % "all"
-    print(header)
-    for connections in [int(c) for c in options.connections.split()]:
-        floor_p99 = None
-        for key, label, arguments in routes:
-            result, per_request = measure(arguments, connections, options.seconds, groups)
-            if key == "floor":
-                floor_p99 = result["p99"]
-            line = "%-58s %5d %8.0f %8.2f %8.2f %10.2f" % (
-                label, connections, result["rate"], result["p50"], result["p99"], result["p99"] / floor_p99)
-            print(line + cpu_columns(per_request, shown) + failures(result), flush=True)
+    route_table(routes, [int(c) for c in options.connections.split()], options.seconds, groups,
+                ["gateway", "broker", "directory", "postgres"])
 
     latencies = status_latency(gateway)
     print("\nstatus change to visible in search (PUT start to the first search showing it, the search cached just before), %d changes: "

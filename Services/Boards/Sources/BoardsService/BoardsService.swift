@@ -19,7 +19,8 @@ public enum BoardsService {
             privacy: BoardsPrivacy.hooks
         ) { worker, resources in
             let handlers = BoardsHandlers(
-                database: resources.database, bus: resources.bus, rules: PostingRules(settings: settings), logger: resources.logger)
+                database: resources.database, bus: resources.bus, rules: PostingRules(settings: settings), names: PublicNameCache(),
+                logger: resources.logger)
             worker.handle(Boards.ListBoards.self) { _, _ in try await handlers.boards() }
             worker.handle(Boards.ListThreads.self) { request, _ in try await handlers.threads(request) }
             worker.handle(Boards.GetThread.self) { request, _ in try await handlers.thread(request) }
