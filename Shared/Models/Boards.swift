@@ -157,6 +157,47 @@ public enum Boards {
         }
     }
 
+    /// `boards.admin.create`: an admin adds a board, shown after the others.
+    public struct CreateBoard: BusOperation {
+        public static let service = ServiceName.boards
+        public static let name = "boards.admin.create"
+        public struct Request: Codable, Sendable, Equatable {
+            public var slug: String
+            public var name: String
+            public var description: String
+            public var advisorsOnly: Bool?
+            public init(slug: String, name: String, description: String, advisorsOnly: Bool? = nil) {
+                self.slug = slug
+                self.name = name
+                self.description = description
+                self.advisorsOnly = advisorsOnly
+            }
+        }
+        public typealias Response = Board
+    }
+
+    /// `boards.admin.update`: an admin renames, re-describes or archives a board (archived: not
+    /// listed, and its threads not read, until unarchived; nothing is deleted).
+    public struct UpdateBoard: BusOperation {
+        public static let service = ServiceName.boards
+        public static let name = "boards.admin.update"
+        public struct Request: Codable, Sendable, Equatable {
+            public var slug: String
+            public var name: String?
+            public var description: String?
+            public var advisorsOnly: Bool?
+            public var archived: Bool?
+            public init(slug: String, name: String? = nil, description: String? = nil, advisorsOnly: Bool? = nil, archived: Bool? = nil) {
+                self.slug = slug
+                self.name = name
+                self.description = description
+                self.advisorsOnly = advisorsOnly
+                self.archived = archived
+            }
+        }
+        public typealias Response = Board
+    }
+
     /// `boards.threads.list`: a board's threads, pinned first on the first page, then by latest post.
     public struct ListThreads: BusOperation {
         public static let service = ServiceName.boards

@@ -371,6 +371,45 @@ struct BoardsEndToEndTests {
         }
     }
 
+    @Test("admins add boards, rename and archive them; an archived board is neither listed nor read, and comes back whole")
+    func boardAdministration() async throws {
+        try await AccountsPlatform.with { platform in
+            let staff = try await Self.moderators(platform)
+            let member = try await ChatEndToEndTests.member(platform)
+            let board: [String: Any] = ["slug": "crystals", "name": "Crystals", "description": "Stones and what they do."]
+            #expect(try await platform.request("POST", "/v1/staff/boards", token: member.token, json: board).status == 403)
+            #expect(try await platform.request("POST", "/v1/staff/boards", token: staff.all, json: board).status == 403, "moderators do not")
+            let created = try await platform.request("POST", "/v1/staff/boards", token: staff.admin, json: board)
+            #expect(created.status == 201 && created.object["threadCount"] as? Int == 0, "\(created.text)")
+            #expect(try await platform.request("POST", "/v1/staff/boards", token: staff.admin, json: board).status == 409)
+            for slug in ["Crystals", "a--b", "-a", "crystals!", String(repeating: "a", count: 41)] {
+                var bad = board
+                bad["slug"] = slug
+                #expect(try await platform.request("POST", "/v1/staff/boards", token: staff.admin, json: bad).status == 422, "\(slug)")
+            }
+            func listed() async throws -> [String: String] {
+                let boards = try await platform.request("GET", "/v1/boards").object["boards"] as? [[String: Any]] ?? []
+                return Dictionary(uniqueKeysWithValues: boards.map { ($0["slug"] as? String ?? "", $0["name"] as? String ?? "") })
+            }
+            #expect(try await listed()["crystals"] == "Crystals")
+            let thread = try await Self.startThread(platform, board: "crystals", title: "Amethyst", text: "For calm?", token: member.token)
+            let threadId = try #require(thread.object["id"] as? String)
+
+            let renamed = try await platform.request("PATCH", "/v1/staff/boards/crystals", token: staff.admin, json: ["name": "Crystals & stones"])
+            #expect(renamed.status == 200 && renamed.object["description"] as? String == "Stones and what they do.", "\(renamed.text)")
+            #expect(try await platform.request("PATCH", "/v1/staff/boards/crystals", token: staff.admin, json: ["archived": true]).status == 200)
+            #expect(try await listed()["crystals"] == nil)
+            #expect(try await platform.request("GET", "/v1/boards/crystals/threads").status == 404)
+            #expect(try await platform.request("GET", "/v1/threads/\(threadId)").status == 404)
+            #expect(try await platform.request("GET", "/v1/threads/\(threadId)/posts").status == 404)
+            #expect(try await Self.startThread(platform, board: "crystals", title: "Quartz", text: "Clear", token: member.token).status == 404)
+            #expect(try await platform.request("PATCH", "/v1/staff/boards/crystals", token: staff.admin, json: ["archived": false]).status == 200)
+            #expect(try await listed()["crystals"] == "Crystals & stones")
+            #expect(try await platform.request("GET", "/v1/boards/crystals/threads").items.map { $0["id"] as? String } == [threadId])
+            #expect(try await platform.request("PATCH", "/v1/staff/boards/nowhere", token: staff.admin, json: ["archived": true]).status == 404)
+        }
+    }
+
     @Test("a local run's empty boards get the demo threads, once")
     func demoThreads() async throws {
         try await AccountsPlatform.with(serviceEnvironment: [.boards: ["BOARDS_DEMO_DATA": "1"]]) { platform in

@@ -114,10 +114,10 @@ struct ContractEndToEndTests {
             "register", "updateProfile", "eraseMe", "signIns", "accessLog", "consentHistory", "acceptPolicy",
             "setConsents", "createStaff", "staffViewAccount", "registerPartner",
             "searchAdvisors", "advisorReviews", "favorites", "updateAdvisorProfile", "submitCredential", "pendingCredentials",
-            "decideCredential", "reviewReports", "chatHistory", "sendChatMessage",
+            "decideCredential", "reviewReports", "replyToReview", "chatHistory", "sendChatMessage",
             "staffChatTranscript", "statement",
             "searchBoards", "listBoardThreads", "listBoardPosts", "startBoardThread", "replyInThread", "editBoardPost",
-            "flagBoardPost", "moderationQueue", "decideBoardPost",
+            "flagBoardPost", "moderationQueue", "decideBoardPost", "createBoard", "changeBoard",
         ]
         checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
 

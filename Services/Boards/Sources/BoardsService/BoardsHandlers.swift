@@ -45,7 +45,7 @@ struct BoardsHandlers: Sendable {
 
     func thread(_ request: Boards.GetThread.Request) async throws -> Boards.Thread {
         let row = try await database.withConnection { connection in
-            try connection.queryOne("SELECT \(Self.threadColumns) FROM threads t WHERE t.id = $1 AND t.shown", request.threadId)
+            try connection.queryOne("SELECT \(Self.threadColumns) FROM threads t WHERE t.id = $1 AND \(Self.visible)", request.threadId)
         }
         guard let row else { throw Self.noThread }
         return try Self.thread(row, names: try await self.names.names(of: [try row.decode("thread_author_id", as: UUID?.self)], bus: bus))
@@ -55,7 +55,7 @@ struct BoardsHandlers: Sendable {
     func posts(_ request: Boards.ListPosts.Request, caller: Caller) async throws -> Page<Boards.Post> {
         let cursor = try PageCursor(request.page)
         let rows = try await database.withConnection { connection -> [Row] in
-            guard try connection.queryOne("SELECT 1 AS found FROM threads WHERE id = $1 AND shown", request.threadId) != nil else {
+            guard try connection.queryOne("SELECT 1 AS found FROM threads t WHERE t.id = $1 AND \(Self.visible)", request.threadId) != nil else {
                 throw Self.noThread
             }
             return try connection.query(
@@ -89,20 +89,20 @@ struct BoardsHandlers: Sendable {
             var inPosts = try connection.queryPlannedEachTime(
                 """
                 \(select) WHERE p.search @@ websearch_to_tsquery('simple', $1) AND p.deleted_at IS NULL AND p.hidden_at IS NULL
-                    AND NOT p.held AND t.shown AND p.seq < $2 AND p.seq > $4
+                    AND NOT p.held AND \(Self.visible) AND p.seq < $2 AND p.seq > $4
                 ORDER BY p.seq DESC LIMIT $3
                 """, parameters: [request.q, cursor.before, cursor.limit + 1, windowStart])
             if inPosts.count <= cursor.limit {
                 inPosts += try connection.queryPlannedEachTime(
                     """
                     \(select) WHERE p.search @@ websearch_to_tsquery('simple', $1) AND p.deleted_at IS NULL AND p.hidden_at IS NULL
-                        AND NOT p.held AND t.shown AND p.seq < $2 AND p.seq <= $4
+                        AND NOT p.held AND \(Self.visible) AND p.seq < $2 AND p.seq <= $4
                     ORDER BY p.seq + 0 DESC LIMIT $3
                     """, parameters: [request.q, cursor.before, cursor.limit + 1 - inPosts.count, windowStart])
             }
             let inTitles = try connection.queryPlannedEachTime(
                 """
-                \(select) WHERE t.search @@ websearch_to_tsquery('simple', $1) AND t.shown AND p.seq = t.first_post_seq
+                \(select) WHERE t.search @@ websearch_to_tsquery('simple', $1) AND \(Self.visible) AND p.seq = t.first_post_seq
                     AND t.first_post_seq < $2
                 ORDER BY t.first_post_seq DESC LIMIT $3
                 """, parameters: [request.q, cursor.before, cursor.limit + 1])
@@ -176,7 +176,7 @@ struct BoardsHandlers: Sendable {
         let id = UUID()
         let recipients = try await replyRecipients(in: request.threadId, text: request.text, replier: author)
         try await database.retryingTransaction(.readCommitted) { connection in
-            guard let thread = try connection.queryOne("SELECT locked, board FROM threads WHERE id = $1 AND shown FOR UPDATE", request.threadId)
+            guard let thread = try connection.queryOne("SELECT t.locked, t.board FROM threads t WHERE t.id = $1 AND \(Self.visible) FOR UPDATE OF t", request.threadId)
             else { throw Self.noThread }
             if try thread.decode("locked", as: Bool.self) { throw Self.locked }
             let tier = try rules.admit(author, acknowledging: request.acknowledgePublic, on: connection)
@@ -277,6 +277,9 @@ struct BoardsHandlers: Sendable {
         """
     static let postColumns =
         "p.id, p.seq, p.thread_id, p.author_id, p.byline, p.text, p.created_at, p.edited_at, p.deleted_at, p.hidden_at, p.hidden_reason, p.held"
+
+    /// A thread anyone may read: its first post shown, on a board that is not archived.
+    static let visible = "t.shown AND NOT EXISTS (SELECT 1 FROM boards b WHERE b.slug = t.board AND b.archived)"
 
     /// How many of the newest posts search walks by seq before it turns to the text index.
     static let searchWindow: Int64 = 20_000

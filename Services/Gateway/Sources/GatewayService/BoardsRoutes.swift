@@ -45,6 +45,24 @@ struct BoardsRoutes {
         enum CodingKeys: String, CodingKey, CaseIterable { case action, reason }
     }
 
+    /// `POST /v1/staff/boards` body.
+    struct NewBoardBody: RequestBody {
+        var slug: String
+        var name: String
+        var description: String
+        var advisorsOnly: Bool?
+        enum CodingKeys: String, CodingKey, CaseIterable { case slug, name, description, advisorsOnly }
+    }
+
+    /// `PATCH /v1/staff/boards/{slug}` body: what is left out stays.
+    struct BoardChangeBody: RequestBody {
+        var name: String?
+        var description: String?
+        var advisorsOnly: Bool?
+        var archived: Bool?
+        enum CodingKeys: String, CodingKey, CaseIterable { case name, description, advisorsOnly, archived }
+    }
+
     func register(on router: Router<GatewayRequestContext>) {
         router.get("v1/boards") { _, context in
             JSONBody.relay(try await bus.callReturningJSON(Boards.ListBoards.self, Empty(), as: context.caller))
@@ -104,6 +122,18 @@ struct BoardsRoutes {
             let body = try await JSONBody.decode(DecisionBody.self, from: request)
             let decision = Boards.Decide.Request(postId: id, action: body.action, reason: body.reason)
             return JSONBody.relay(try await bus.callReturningJSON(Boards.Decide.self, decision, as: context.caller))
+        }
+        signedIn.post("v1/staff/boards") { request, context in
+            let body = try await JSONBody.decode(NewBoardBody.self, from: request)
+            let board = Boards.CreateBoard.Request(slug: body.slug, name: body.name, description: body.description, advisorsOnly: body.advisorsOnly)
+            return JSONBody.relay(try await bus.callReturningJSON(Boards.CreateBoard.self, board, as: context.caller), status: .created)
+        }
+        signedIn.patch("v1/staff/boards/{slug}") { request, context in
+            let body = try await JSONBody.decode(BoardChangeBody.self, from: request)
+            let change = Boards.UpdateBoard.Request(
+                slug: try Self.slug(context.parameters), name: body.name, description: body.description, advisorsOnly: body.advisorsOnly,
+                archived: body.archived)
+            return JSONBody.relay(try await bus.callReturningJSON(Boards.UpdateBoard.self, change, as: context.caller))
         }
         signedIn.put("v1/staff/boards/{slug}/moderators/{accountId}") { _, context in
             try await assign(context, assigned: true)
