@@ -44,8 +44,13 @@ struct BoardsHandlers: Sendable {
     }
 
     func thread(_ request: Boards.GetThread.Request) async throws -> Boards.Thread {
+        try await thread(request.threadId, where: Self.visible)
+    }
+
+    /// One thread, if it meets `condition`, with its author's name.
+    private func thread(_ id: UUID, where condition: String) async throws -> Boards.Thread {
         let row = try await database.withConnection { connection in
-            try connection.queryOne("SELECT \(Self.threadColumns) FROM threads t WHERE t.id = $1 AND \(Self.visible)", request.threadId)
+            try connection.queryOne("SELECT \(Self.threadColumns) FROM threads t WHERE t.id = $1 AND \(condition)", id)
         }
         guard let row else { throw Self.noThread }
         return try Self.thread(row, names: try await self.names.names(of: [try row.decode("thread_author_id", as: UUID?.self)], bus: bus))
@@ -140,7 +145,8 @@ struct BoardsHandlers: Sendable {
             return try Self.insertThread(
                 board: request.board, title: request.title, text: request.text, author: author, byline: nil, holding: hold, on: connection)
         }
-        let thread = try await threadAsWritten(threadId)
+        // As its author just wrote it, shown or held.
+        let thread = try await thread(threadId, where: "true")
         let first = try await post(postId)
         logger.info("thread started", metadata: ["board": "\(request.board)", "thread.id": "\(threadId)"])
         return Boards.Written(Boards.NewThread(thread: thread, firstPost: first))
@@ -258,13 +264,6 @@ struct BoardsHandlers: Sendable {
             recipients.append(.init(accountId: id, why: "mention"))
         }
         return recipients
-    }
-
-    /// A thread its author just wrote, shown or held.
-    private func threadAsWritten(_ id: UUID) async throws -> Boards.Thread {
-        let row = try await database.withConnection { try $0.queryOne("SELECT \(Self.threadColumns) FROM threads t WHERE t.id = $1", id) }
-        guard let row else { throw Self.noThread }
-        return try Self.thread(row, names: try await self.names.names(of: [try row.decode("thread_author_id", as: UUID?.self)], bus: bus))
     }
 
     // MARK: Reading rows

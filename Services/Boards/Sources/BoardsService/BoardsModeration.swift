@@ -63,14 +63,7 @@ struct BoardsModeration: Sendable {
     /// flags have fared ((upheld + 2) / (rejected + 2), between 0.25 and 2).
     static func weight(of flagger: UUID, settings: BoardsSettings, on connection: Connection) throws -> Double {
         let person = try connection.queryOne("SELECT acknowledged_at, tier FROM people WHERE account_id = $1", flagger)
-        var base = 1.0
-        if let person {
-            if let tier = try person.decode("tier", as: Int?.self) {
-                base = tier == 0 ? 1 : 2
-            } else if Date().timeIntervalSince(try person.decode("acknowledged_at", as: Date.self)) >= Double(settings.newDays) * 86_400 {
-                base = 2
-            }
-        }
+        let base: Double = try person.map { try PostingRules.tier($0, settings: settings) } == .trusted ? 2 : 1
         let record = try connection.queryOne("SELECT upheld, rejected FROM flaggers WHERE account_id = $1", flagger)
         let upheld = Double(try record?.decode("upheld", as: Int.self) ?? 0)
         let rejected = Double(try record?.decode("rejected", as: Int.self) ?? 0)

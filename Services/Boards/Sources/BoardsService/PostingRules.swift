@@ -37,12 +37,18 @@ struct PostingRules: Sendable {
         if let until = try row.decode("silenced_until", as: Date?.self), until > Date() {
             throw ServiceError(.authorSilenced, "a moderator has silenced you on the boards until \(until.ISO8601Format())")
         }
+        return try Self.tier(row, settings: settings)
+    }
+
+    enum Tier { case new, trusted }
+
+    /// A person's tier from their `people` row: a moderator's word, else whether they acknowledged
+    /// the notice less than `newDays` ago.
+    static func tier(_ row: Row, settings: BoardsSettings) throws -> Tier {
         if let set = try row.decode("tier", as: Int?.self) { return set == 0 ? .new : .trusted }
         let since: Date = try row.decode("acknowledged_at")
         return Date().timeIntervalSince(since) < Double(settings.newDays) * 86_400 ? .new : .trusted
     }
-
-    enum Tier { case new, trusted }
 
     /// The tier's limits on one more post with `text`: 429 `posting_too_fast` past the day's
     /// posts, 422 `too_many_links` past the links (or an image from someone new).
