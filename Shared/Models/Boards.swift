@@ -437,6 +437,47 @@ public enum Boards {
         public typealias Response = Empty
     }
 
+    /// A person's standing on the boards, as moderators see it: their tier (0 new, 1 trusted),
+    /// whether a moderator set it, and what behaviour earns it.
+    public struct Standing: Codable, Sendable, Equatable {
+        public var accountId: UUID
+        public var tier: Int
+        /// `moderator` when a moderator set the tier by hand, `behaviour` otherwise.
+        public var tierSetBy: String
+        /// Threads they opened while signed in, counted up to the threshold that earns tier 1.
+        public var threadsRead: Int
+        /// Since their first read or their acknowledgement of the public notice, whichever came first.
+        public var onBoardsSince: Date
+        public var silencedUntil: Date?
+        public init(accountId: UUID, tier: Int, tierSetBy: String, threadsRead: Int, onBoardsSince: Date, silencedUntil: Date?) {
+            self.accountId = accountId
+            self.tier = tier
+            self.tierSetBy = tierSetBy
+            self.threadsRead = threadsRead
+            self.onBoardsSince = onBoardsSince
+            self.silencedUntil = silencedUntil
+        }
+    }
+
+    /// `boards.people.set-tier`: a moderator of every board sets a person's tier by hand (0 or 1),
+    /// or hands it back to their behaviour (`tier` nil), with a reason (audited).
+    public struct SetTier: BusOperation {
+        public static let service = ServiceName.boards
+        public static let name = "boards.people.set-tier"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var accountId: UUID
+            public var tier: Int?
+            public var reason: String
+            public init(accountId: UUID, tier: Int?, reason: String) {
+                self.accountId = accountId
+                self.tier = tier
+                self.reason = reason
+            }
+        }
+        public typealias Response = Standing
+    }
+
     /// Someone replied in a thread: its author and the people the reply mentions by
     /// `@displayName` (among the thread's participants) are told. Ids only; the text is public
     /// and read from the thread. Sent when the reply is published (a held reply, once released).

@@ -683,6 +683,7 @@ extension Accounts {
             "staff.board-thread-locked": [.moderator, .admin], "staff.board-thread-unlocked": [.moderator, .admin],
             "staff.board-thread-pinned": [.moderator, .admin], "staff.board-thread-unpinned": [.moderator, .admin],
             "staff.board-author-silenced": [.moderator, .admin],
+            "staff.board-tier-set": [.moderator, .admin], "staff.board-tier-cleared": [.moderator, .admin],
         ]
     }
 

@@ -172,10 +172,12 @@ struct BoardsEndToEndTests {
             #expect(try await platform.request("GET", "/v1/boards/search?q=nothingmatchesthis").items.isEmpty)
             #expect(try await platform.request("GET", "/v1/boards/search").status == 422)
 
+            #expect(try await platform.request("GET", "/v1/threads/\(threadId)/posts", token: author.token).status == 200)
             let export = try await platform.request("GET", "/v1/me/export", token: author.token)
             let section = (export.object["sections"] as? [String: Any])?["boards"] as? [String: Any]
             #expect((section?["posts"] as? [Any])?.count == 2 && (section?["threads"] as? [Any])?.count == 1, "\(export.text)")
             #expect(section?["publicNoticeAcknowledgedAt"] is String)
+            #expect(((section?["threadsRead"] as? [[String: Any]])?.first)?["threadId"] as? String == threadId, "\(export.text)")
 
             #expect(try await platform.request("DELETE", "/v1/me", token: author.token, json: ["password": AccountsPlatform.password]).status == 202)
             try await eventually("the posts show their author as a former member") {
@@ -192,7 +194,10 @@ struct BoardsEndToEndTests {
             try await eventually("the boards keep nothing linked to the erased person") {
                 try await boards.withConnection { connection in
                     try connection.queryOne(
-                        "SELECT (SELECT count(*) FROM posts WHERE author_id IS NOT NULL) + (SELECT count(*) FROM people) AS n")?
+                        """
+                        SELECT (SELECT count(*) FROM posts WHERE author_id IS NOT NULL) + (SELECT count(*) FROM people)
+                            + (SELECT count(*) FROM thread_reads) AS n
+                        """)?
                         .decode("n", as: Int.self) == 0
                 }
             }
@@ -292,6 +297,63 @@ struct BoardsEndToEndTests {
             let threads = try await platform.request("GET", "/v1/boards/general/threads")
             #expect(threads.items.map { $0["title"] as? String } == ["Morning routines", "A newer thread"], "\(threads.text)")
             #expect(threads.items.first?["pinned"] as? Bool == true)
+        }
+    }
+
+    @Test("reading threads and time on the boards earn tier 1; a moderator of every board sets a tier by hand, audited; a board's moderator may not")
+    func trustTiers() async throws {
+        let environment = ["BOARDS_NEW_DAYS": "0", "BOARDS_TRUST_THREADS_READ": "2"]
+        try await AccountsPlatform.with(serviceEnvironment: [.boards: environment]) { platform in
+            let owner = try await ChatEndToEndTests.member(platform, name: "Thread Owner")
+            var threads: [String] = []
+            for title in ["First thread", "Second thread"] {
+                let started = try await Self.startThread(platform, title: title, text: "Tell me", token: owner.token)
+                threads.append(try #require(started.object["id"] as? String, "\(started.text)"))
+            }
+            let reader = try await ChatEndToEndTests.member(platform, name: "Keen Reader")
+            let newcomer = try await ChatEndToEndTests.member(platform, name: "Newcomer")
+            for person in [reader, newcomer] {
+                let hello = try await platform.request(
+                    "POST", "/v1/threads/\(threads[0])/posts", token: person.token, json: ["text": "Hello", "acknowledgePublic": true])
+                #expect(hello.status == 201, "\(hello.text)")
+            }
+            let links = "three links: https://a.example/1 https://b.example/2 https://c.example/3"
+            func post(_ token: String) async throws -> Reply {
+                try await platform.request("POST", "/v1/threads/\(threads[1])/posts", token: token, json: ["text": links])
+            }
+
+            // Someone new may post two links; reading one thread is not enough, two are.
+            #expect(try await post(reader.token).code == "too_many_links")
+            #expect(try await platform.request("GET", "/v1/threads/\(threads[0])/posts", token: reader.token).status == 200)
+            #expect(try await platform.request("GET", "/v1/threads/\(threads[0])/posts", token: reader.token).status == 200)
+            #expect(try await post(reader.token).code == "too_many_links", "the same thread twice is one thread read")
+            #expect(try await platform.request("GET", "/v1/threads/\(threads[1])/posts", token: reader.token).status == 200)
+            let trusted = try await post(reader.token)
+            #expect(trusted.status == 201 && trusted.object["moderation"] == nil, "\(trusted.text)")
+
+            // By hand: only moderators of every board (a tier holds on all of them) and admins.
+            let staff = try await Self.moderators(platform)
+            let trust: [String: Any] = ["tier": 1, "reason": "Known to us from the advisors' meetups"]
+            #expect(try await platform.request("PUT", "/v1/staff/board-tiers/\(newcomer.id)", token: owner.token, json: trust).status == 403)
+            #expect(try await platform.request("PUT", "/v1/staff/board-tiers/\(newcomer.id)", token: staff.tarot, json: trust).status == 403)
+            #expect(try await platform.request("PUT", "/v1/staff/board-tiers/\(newcomer.id)", token: staff.all, json: ["tier": 2, "reason": "x"]).status == 422)
+            #expect(try await platform.request("PUT", "/v1/staff/board-tiers/\(UUID())", token: staff.all, json: trust).status == 404)
+            #expect(try await post(newcomer.token).code == "too_many_links")
+            let set = try await platform.request("PUT", "/v1/staff/board-tiers/\(newcomer.id)", token: staff.all, json: trust)
+            #expect(set.status == 200 && set.object["tier"] as? Int == 1 && set.object["tierSetBy"] as? String == "moderator", "\(set.text)")
+            #expect(try await post(newcomer.token).status == 201)
+            let log = try await platform.request("GET", "/v1/me/access-log", token: newcomer.token)
+            #expect(log.items.contains { $0["action"] as? String == "staff.board-tier-set" && $0["reason"] as? String == trust["reason"] as? String }, "\(log.text)")
+
+            // A moderator's word outranks behaviour, until it is handed back.
+            let demote = try await platform.request(
+                "PUT", "/v1/staff/board-tiers/\(reader.id)", token: staff.admin, json: ["tier": 0, "reason": "Link spam in private reports"])
+            #expect(demote.status == 200 && demote.object["tier"] as? Int == 0 && demote.object["threadsRead"] as? Int == 2, "\(demote.text)")
+            #expect(try await post(reader.token).code == "too_many_links")
+            #expect(try await platform.request("DELETE", "/v1/staff/board-tiers/\(reader.id)", token: staff.all).status == 422)
+            let cleared = try await platform.request("DELETE", "/v1/staff/board-tiers/\(reader.id)?reason=Appeal%20upheld", token: staff.all)
+            #expect(cleared.status == 200 && cleared.object["tier"] as? Int == 1 && cleared.object["tierSetBy"] as? String == "behaviour", "\(cleared.text)")
+            #expect(try await post(reader.token).status == 201)
         }
     }
 

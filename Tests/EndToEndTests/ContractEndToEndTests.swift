@@ -117,7 +117,7 @@ struct ContractEndToEndTests {
             "decideCredential", "reviewReports", "replyToReview", "chatHistory", "sendChatMessage",
             "staffChatTranscript", "statement",
             "searchBoards", "listBoardThreads", "listBoardPosts", "startBoardThread", "replyInThread", "editBoardPost",
-            "flagBoardPost", "moderationQueue", "decideBoardPost", "createBoard", "changeBoard",
+            "flagBoardPost", "moderationQueue", "decideBoardPost", "createBoard", "changeBoard", "setBoardTier", "clearBoardTier",
         ]
         checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
 

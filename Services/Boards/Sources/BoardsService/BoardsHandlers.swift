@@ -63,6 +63,7 @@ struct BoardsHandlers: Sendable {
             guard try connection.queryOne("SELECT 1 AS found FROM threads t WHERE t.id = $1 AND \(Self.visible)", request.threadId) != nil else {
                 throw Self.noThread
             }
+            if let reader = caller.accountId, cursor.seq == nil { try rules.recordRead(of: request.threadId, by: reader, on: connection) }
             return try connection.query(
                 """
                 SELECT \(Self.postColumns) FROM posts p

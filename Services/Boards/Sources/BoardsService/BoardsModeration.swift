@@ -62,8 +62,7 @@ struct BoardsModeration: Sendable {
     /// A flag's weight: 1 from someone new on the boards, 2 from anyone else, times how their
     /// flags have fared ((upheld + 2) / (rejected + 2), between 0.25 and 2).
     static func weight(of flagger: UUID, settings: BoardsSettings, on connection: Connection) throws -> Double {
-        let person = try connection.queryOne("SELECT acknowledged_at, tier FROM people WHERE account_id = $1", flagger)
-        let base: Double = try person.map { try PostingRules.tier($0, settings: settings) } == .trusted ? 2 : 1
+        let base: Double = try PostingRules.tier(PostingRules.standing(of: flagger, on: connection), settings: settings) == .trusted ? 2 : 1
         let record = try connection.queryOne("SELECT upheld, rejected FROM flaggers WHERE account_id = $1", flagger)
         let upheld = Double(try record?.decode("upheld", as: Int.self) ?? 0)
         let rejected = Double(try record?.decode("rejected", as: Int.self) ?? 0)
@@ -252,6 +251,38 @@ struct BoardsModeration: Sendable {
             INSERT INTO people (account_id, silenced_until) VALUES ($1, now() + make_interval(hours => $2))
             ON CONFLICT (account_id) DO UPDATE SET silenced_until = greatest(people.silenced_until, excluded.silenced_until)
             """, author, settings.silenceHours)
+    }
+
+    /// A moderator of every board (a tier holds on all of them) sets a person's tier by hand, or
+    /// hands it back to their behaviour; recorded first in their access log through accounts.
+    func setTier(_ request: Boards.SetTier.Request, caller: Caller) async throws -> Boards.Standing {
+        var rules = FieldRules()
+        if let tier = request.tier, !(0...1).contains(tier) { rules.fail("tier", "invalid") }
+        rules.reason(request.reason)
+        try rules.check()
+        try await database.withConnection { connection in
+            if try boards(of: caller, on: connection) != nil {
+                throw ServiceError(.forbidden, "a tier holds on every board: moderators of every board, and admins, set it")
+            }
+            guard try connection.queryOne("SELECT 1 AS found FROM people WHERE account_id = $1", request.accountId) != nil else {
+                throw ServiceError(.notFound, "this person has not posted on the boards")
+            }
+        }
+        _ = try await bus.call(
+            Accounts.RecordStaffAccess.self,
+            .init(subjectId: request.accountId, action: request.tier == nil ? "staff.board-tier-cleared" : "staff.board-tier-set", reason: request.reason),
+            as: caller)
+        let settings = self.settings
+        let standing = try await database.transaction { connection -> Boards.Standing in
+            try connection.execute("UPDATE people SET tier = $2 WHERE account_id = $1", request.accountId, request.tier)
+            let row = try PostingRules.standing(of: request.accountId, on: connection)
+            return Boards.Standing(
+                accountId: request.accountId, tier: try PostingRules.tier(row, settings: settings) == .trusted ? 1 : 0,
+                tierSetBy: try row.decode("tier", as: Int?.self) == nil ? "behaviour" : "moderator", threadsRead: try row.decode("threads_read"),
+                onBoardsSince: try row.decode("on_boards_since"), silencedUntil: try row.decode("silenced_until"))
+        }
+        logger.info("board tier set", metadata: ["account.id": "\(request.accountId)", "boards.tier": "\(request.tier.map(String.init) ?? "behaviour")"])
+        return standing
     }
 
     /// An admin gives a moderator a board, or takes it back.

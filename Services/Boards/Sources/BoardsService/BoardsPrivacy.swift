@@ -30,7 +30,13 @@ enum BoardsPrivacy {
             var note: String?
             var createdAt: Date
         }
+        struct ReadRecord: Codable {
+            var threadId: UUID
+            var readAt: Date
+        }
         var publicNoticeAcknowledgedAt: Date?
+        /// The threads they opened signed in, as far as they count towards their trust tier.
+        var threadsRead: [ReadRecord]
         var threads: [ThreadRecord]
         var posts: [PostRecord]
         var flagsRaised: [FlagRecord]
@@ -40,6 +46,9 @@ enum BoardsPrivacy {
         let section = Section(
             publicNoticeAcknowledgedAt: try connection.queryOne("SELECT acknowledged_at FROM people WHERE account_id = $1", id)?.decode(
                 "acknowledged_at"),
+            threadsRead: try connection.query("SELECT thread_id, read_at FROM thread_reads WHERE account_id = $1 ORDER BY read_at", id).map {
+                Section.ReadRecord(threadId: try $0.decode("thread_id"), readAt: try $0.decode("read_at"))
+            },
             threads: try connection.query(
                 "SELECT id, board, title, created_at FROM threads WHERE author_id = $1 ORDER BY first_post_seq", id
             ).map {
@@ -62,12 +71,13 @@ enum BoardsPrivacy {
     }
 
     /// Threads and posts stay, linked to nobody; the earlier texts of their posts, their
-    /// acknowledgement and standing go; flags they raised stay without their identity.
+    /// acknowledgement, reading and standing go; flags they raised stay without their identity.
     static func erase(_ id: UUID, on connection: Connection) throws {
         try connection.execute("DELETE FROM post_edits WHERE post_id IN (SELECT id FROM posts WHERE author_id = $1)", id)
         try connection.execute("UPDATE posts SET author_id = NULL WHERE author_id = $1", id)
         try connection.execute("UPDATE threads SET author_id = NULL WHERE author_id = $1", id)
         try connection.execute("DELETE FROM people WHERE account_id = $1", id)
+        try connection.execute("DELETE FROM thread_reads WHERE account_id = $1", id)
         // Flags they raised stay (they decided what others saw), without who raised them.
         try connection.execute("UPDATE flags SET flagger_id = NULL WHERE flagger_id = $1", id)
         try connection.execute("DELETE FROM flaggers WHERE account_id = $1", id)

@@ -2,9 +2,12 @@ public import ServiceKit
 
 /// What the boards need beyond the settings every worker service has.
 public struct BoardsSettings: Sendable {
-    /// How long someone is new on the boards (tier 0) after their first post's acknowledgement
-    /// (`BOARDS_NEW_DAYS`), unless a moderator set their tier.
+    /// Days on the boards (since their first read, or their acknowledgement if earlier) before
+    /// someone is no longer new (tier 0) (`BOARDS_NEW_DAYS`), unless a moderator set their tier.
     public var newDays: Int
+    /// Threads someone must have opened while signed in before they are no longer new
+    /// (`BOARDS_TRUST_THREADS_READ`), as well as their days on the boards.
+    public var trustThreadsRead: Int
     /// Threads and replies a new person may post in 24 hours (`BOARDS_NEW_POSTS_PER_DAY`).
     public var newPostsPerDay: Int
     /// Links a new person's post may hold (`BOARDS_NEW_LINKS_PER_POST`); images none.
@@ -25,10 +28,11 @@ public struct BoardsSettings: Sendable {
     public var demoData: Bool
 
     public init(
-        newDays: Int = 2, newPostsPerDay: Int = 10, newLinksPerPost: Int = 2, linksPerPost: Int = 20, hideWeight: Double = 3,
+        newDays: Int = 2, trustThreadsRead: Int = 5, newPostsPerDay: Int = 10, newLinksPerPost: Int = 2, linksPerPost: Int = 20, hideWeight: Double = 3,
         flagsPerDay: Int = 20, silenceAfter: Int = 3, silenceHours: Int = 24, demoData: Bool = false
     ) {
         self.newDays = newDays
+        self.trustThreadsRead = trustThreadsRead
         self.newPostsPerDay = newPostsPerDay
         self.newLinksPerPost = newLinksPerPost
         self.linksPerPost = linksPerPost
@@ -44,6 +48,7 @@ public struct BoardsSettings: Sendable {
         let defaults = BoardsSettings()
         return BoardsSettings(
             newDays: reader.int("BOARDS_NEW_DAYS", default: defaults.newDays, in: 0...365),
+            trustThreadsRead: reader.int("BOARDS_TRUST_THREADS_READ", default: defaults.trustThreadsRead, in: 0...1000),
             newPostsPerDay: reader.int("BOARDS_NEW_POSTS_PER_DAY", default: defaults.newPostsPerDay, in: 1...10_000),
             newLinksPerPost: reader.int("BOARDS_NEW_LINKS_PER_POST", default: defaults.newLinksPerPost, in: 0...100),
             linksPerPost: reader.int("BOARDS_LINKS_PER_POST", default: defaults.linksPerPost, in: 0...1000),

@@ -27,7 +27,7 @@ struct PostingRules: Sendable {
         }
         guard
             let row = try connection.queryOne(
-                "SELECT acknowledged_at, tier, silenced_until FROM people WHERE account_id = $1 FOR UPDATE", author)
+                "SELECT \(Self.standingColumns) FROM people p WHERE p.account_id = $1 FOR UPDATE", author)
         else {
             throw ServiceError(
                 .publicNoticeNotAcknowledged,
@@ -42,12 +42,38 @@ struct PostingRules: Sendable {
 
     enum Tier { case new, trusted }
 
-    /// A person's tier from their `people` row: a moderator's word, else whether they acknowledged
-    /// the notice less than `newDays` ago.
+    /// What the standing of the person `$1` is read from, beside their `people p` row (NULLs
+    /// without one): the threads they read (counted up to the threshold, as stored) and when they
+    /// came to the boards.
+    static let standingColumns = """
+        p.acknowledged_at, p.tier, p.silenced_until,
+        (SELECT count(*)::int FROM thread_reads r WHERE r.account_id = $1) AS threads_read,
+        least(p.acknowledged_at, (SELECT min(r.read_at) FROM thread_reads r WHERE r.account_id = $1)) AS on_boards_since
+        """
+
+    /// The standing of someone who may never have posted: `standingColumns` for `account`.
+    static func standing(of account: UUID, on connection: Connection) throws -> Row {
+        try connection.queryOne("SELECT \(standingColumns) FROM (SELECT) AS one LEFT JOIN people p ON p.account_id = $1", account)!
+    }
+
+    /// A person's tier from their standing (`standingColumns`): a moderator's word, else whether
+    /// they have read enough threads and been on the boards long enough.
     static func tier(_ row: Row, settings: BoardsSettings) throws -> Tier {
         if let set = try row.decode("tier", as: Int?.self) { return set == 0 ? .new : .trusted }
-        let since: Date = try row.decode("acknowledged_at")
-        return Date().timeIntervalSince(since) < Double(settings.newDays) * 86_400 ? .new : .trusted
+        guard let since = try row.decode("on_boards_since", as: Date?.self) else { return .new }
+        let read: Int = try row.decode("threads_read")
+        return read >= settings.trustThreadsRead && Date().timeIntervalSince(since) >= Double(settings.newDays) * 86_400 ? .trusted : .new
+    }
+
+    /// Counts a thread opened by someone signed in towards their trust, up to the threshold (the
+    /// table holds no more than it needs per person).
+    func recordRead(of thread: UUID, by reader: UUID, on connection: Connection) throws {
+        try connection.execute(
+            """
+            INSERT INTO thread_reads (account_id, thread_id)
+            SELECT $1, $2 WHERE (SELECT count(*) FROM thread_reads WHERE account_id = $1) < $3
+            ON CONFLICT DO NOTHING
+            """, reader, thread, settings.trustThreadsRead)
     }
 
     /// The tier's limits on one more post with `text`: 429 `posting_too_fast` past the day's

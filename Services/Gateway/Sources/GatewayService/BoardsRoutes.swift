@@ -63,6 +63,13 @@ struct BoardsRoutes {
         enum CodingKeys: String, CodingKey, CaseIterable { case name, description, advisorsOnly, archived }
     }
 
+    /// `PUT /v1/staff/board-tiers/{accountId}` body.
+    struct TierBody: RequestBody {
+        var tier: Int
+        var reason: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case tier, reason }
+    }
+
     func register(on router: Router<GatewayRequestContext>) {
         router.get("v1/boards") { _, context in
             JSONBody.relay(try await bus.callReturningJSON(Boards.ListBoards.self, Empty(), as: context.caller))
@@ -135,12 +142,30 @@ struct BoardsRoutes {
                 archived: body.archived)
             return JSONBody.relay(try await bus.callReturningJSON(Boards.UpdateBoard.self, change, as: context.caller))
         }
+        signedIn.put("v1/staff/board-tiers/{accountId}") { request, context in
+            let body = try await JSONBody.decode(TierBody.self, from: request)
+            return try await setTier(context, tier: body.tier, reason: body.reason)
+        }
+        signedIn.delete("v1/staff/board-tiers/{accountId}") { request, context in
+            guard let reason = try RouteParameters.query("reason", in: request) else {
+                throw ServiceError(
+                    .validationFailed, "Say why the tier goes back to the person's behaviour: ?reason=…",
+                    fieldErrors: [FieldError(field: "reason", code: "required")])
+            }
+            return try await setTier(context, tier: nil, reason: reason)
+        }
         signedIn.put("v1/staff/boards/{slug}/moderators/{accountId}") { _, context in
             try await assign(context, assigned: true)
         }
         signedIn.delete("v1/staff/boards/{slug}/moderators/{accountId}") { _, context in
             try await assign(context, assigned: false)
         }
+    }
+
+    /// Sets a person's tier by hand (`tier` nil: back to their behaviour): their standing.
+    private func setTier(_ context: AuthenticatedContext, tier: Int?, reason: String) async throws -> Response {
+        let change = Boards.SetTier.Request(accountId: try RouteParameters.id("accountId", in: context.parameters), tier: tier, reason: reason)
+        return JSONBody.relay(try await bus.callReturningJSON(Boards.SetTier.self, change, as: context.caller))
     }
 
     /// Gives a moderator a board, or takes it back: 204.
