@@ -437,6 +437,33 @@ public enum Boards {
         public typealias Response = Empty
     }
 
+    /// A text a post had before an edit replaced it.
+    public struct EarlierText: Codable, Sendable, Equatable {
+        public var text: String
+        public var replacedAt: Date
+        public init(text: String, replacedAt: Date) {
+            self.text = text
+            self.replacedAt = replacedAt
+        }
+    }
+
+    /// `boards.posts.edits`: a moderator of the post's board reads what the post said before each
+    /// edit, oldest first (an author's deletion takes them all).
+    public struct PostEdits: BusOperation {
+        public static let service = ServiceName.boards
+        public static let name = "boards.posts.edits"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var postId: UUID
+            public var page: PageRequest
+            public init(postId: UUID, page: PageRequest = PageRequest()) {
+                self.postId = postId
+                self.page = page
+            }
+        }
+        public typealias Response = Page<EarlierText>
+    }
+
     /// A person's standing on the boards, as moderators see it: their tier (0 new, 1 trusted),
     /// whether a moderator set it, and what behaviour earns it.
     public struct Standing: Codable, Sendable, Equatable {

@@ -94,6 +94,11 @@ struct BoardsEndToEndTests {
                     .map { try $0.decode("text", as: String.self) }
             }
             #expect(history == [text])
+            let staff = try await Self.moderators(platform)
+            #expect(try await platform.request("GET", "/v1/staff/posts/\(firstPostId)/edits", token: author.token).status == 403)
+            #expect(try await platform.request("GET", "/v1/staff/posts/\(firstPostId)/edits", token: staff.tarot).status == 403, "a general post")
+            let earlier = try await platform.request("GET", "/v1/staff/posts/\(firstPostId)/edits", token: staff.all)
+            #expect(earlier.items.map { $0["text"] as? String } == [text] && earlier.items.first?["replacedAt"] is String, "\(earlier.text)")
 
             let deleted = try await platform.request("DELETE", "/v1/posts/\(firstPostId)", token: author.token)
             #expect(deleted.status == 200 && deleted.object["deleted"] as? Bool == true && deleted.object["text"] == nil, "\(deleted.text)")

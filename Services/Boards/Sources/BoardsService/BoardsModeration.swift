@@ -123,6 +123,25 @@ struct BoardsModeration: Sendable {
         }
     }
 
+    /// What a post said before each edit, for a moderator of its board.
+    func edits(_ request: Boards.PostEdits.Request, caller: Caller) async throws -> Page<Boards.EarlierText> {
+        let cursor = try PageCursor(request.page)
+        let rows = try await database.withConnection { connection -> [Row] in
+            let scope = try boards(of: caller, on: connection)
+            guard
+                let post = try connection.queryOne(
+                    "SELECT t.board FROM posts p JOIN threads t ON t.id = p.thread_id WHERE p.id = $1", request.postId)
+            else { throw ServiceError(.notFound, "no such post") }
+            if let scope, !scope.contains(try post.decode("board", as: String.self)) {
+                throw ServiceError(.forbidden, "you moderate other boards")
+            }
+            return try connection.query(
+                "SELECT id, text, replaced_at FROM post_edits WHERE post_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+                request.postId, cursor.after, cursor.limit + 1)
+        }
+        return try cursor.page(rows, column: "id") { Boards.EarlierText(text: try $0.decode("text"), replacedAt: try $0.decode("replaced_at")) }
+    }
+
     /// A moderator's decision on a post (or its thread, or its author), recorded first in the
     /// author's access log through accounts (an erased author has none).
     func decide(_ request: Boards.Decide.Request, caller: Caller) async throws -> Boards.Post {

@@ -35,6 +35,7 @@ public enum BoardsService {
             worker.handle(Boards.FlagPost.self) { try await moderation.flag($0, caller: $1.caller) }
             worker.handle(Boards.ModerationQueue.self) { try await moderation.queue($0, caller: $1.caller) }
             worker.handle(Boards.Decide.self) { try await moderation.decide($0, caller: $1.caller) }
+            worker.handle(Boards.PostEdits.self) { try await moderation.edits($0, caller: $1.caller) }
             worker.handle(Boards.SetTier.self) { try await moderation.setTier($0, caller: $1.caller) }
             worker.handle(Boards.AssignModerator.self) { try await moderation.assign($0, caller: $1.caller) }
             let admin = BoardsAdmin(database: resources.database, logger: resources.logger)

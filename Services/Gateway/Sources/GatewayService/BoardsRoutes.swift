@@ -130,6 +130,10 @@ struct BoardsRoutes {
             let decision = Boards.Decide.Request(postId: id, action: body.action, reason: body.reason)
             return JSONBody.relay(try await bus.callReturningJSON(Boards.Decide.self, decision, as: context.caller))
         }
+        signedIn.get("v1/staff/posts/{id}/edits") { request, context in
+            let edits = Boards.PostEdits.Request(postId: try RouteParameters.id("id", in: context.parameters), page: try RouteParameters.page(from: request))
+            return JSONBody.relay(try await bus.callReturningJSON(Boards.PostEdits.self, edits, as: context.caller))
+        }
         signedIn.post("v1/staff/boards") { request, context in
             let body = try await JSONBody.decode(NewBoardBody.self, from: request)
             let board = Boards.CreateBoard.Request(slug: body.slug, name: body.name, description: body.description, advisorsOnly: body.advisorsOnly)
