@@ -118,7 +118,7 @@ struct ContractEndToEndTests {
             "staffChatTranscript", "statement",
             "searchBoards", "listBoardThreads", "listBoardPosts", "startBoardThread", "replyInThread", "editBoardPost",
             "flagBoardPost", "moderationQueue", "decideBoardPost", "createBoard", "changeBoard", "setBoardTier", "clearBoardTier",
-            "boardPostEdits",
+            "boardPostEdits", "replaceNotificationSettings", "markNotificationsRead",
         ]
         checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
 

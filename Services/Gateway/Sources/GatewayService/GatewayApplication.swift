@@ -47,6 +47,7 @@ func buildGatewayRouter(
     ChatRoutes(bus: bus).register(on: router)
     BillingRoutes(bus: bus).register(on: router)
     BoardsRoutes(bus: bus).register(on: router)
+    NotificationsRoutes(bus: bus).register(on: router)
     streamGate.register(on: router)
     return router
 }

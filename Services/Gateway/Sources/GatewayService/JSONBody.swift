@@ -59,6 +59,22 @@ enum JSONBody {
         }
     }
 
+    /// For a nested object of a body: its fields other than `known` are refused (422 `invalid`
+    /// naming the field), as the top level's are.
+    static func refuseUnknownFields(in decoder: any Decoder, known: Set<String>) throws {
+        let container = try decoder.container(keyedBy: AnyFieldKey.self)
+        if let stray = container.allKeys.first(where: { !known.contains($0.stringValue) }) {
+            throw DecodingError.dataCorruptedError(forKey: stray, in: container, debugDescription: "a field this object does not have")
+        }
+    }
+
+    private struct AnyFieldKey: CodingKey {
+        let stringValue: String
+        let intValue: Int? = nil
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
     /// A JSON answer with `status` and any extra headers.
     static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws
         -> Response

@@ -1,14 +1,40 @@
-import Foundation
+public import Foundation
 public import ServiceKit
+import Bus
 import Models
+import Store
 
 /// The notifications service: its schema, its bus handlers and the events it applies.
 public enum NotificationsService {
+    /// How long a notice stays in an inbox, read or not.
+    static let inboxDays = 180
+
     /// Everything the service runner needs to serve notifications.
     public static var definition: WorkerServiceDefinition {
         WorkerServiceDefinition(
             name: .notifications,
-            migrations: Bundle.module.url(forResource: "Migrations", withExtension: nil)
-        ) { _, _ in }
+            migrations: Bundle.module.url(forResource: "Migrations", withExtension: nil),
+            consumes: { resources in NotificationsEvents.subscriptions(streams: resources.streams) },
+            maintenance: { _ in
+                [
+                    MaintenanceTask(name: "notifications.prune-inbox", interval: .seconds(3600)) { database in
+                        try await MaintenanceTask.deleteInBatches(database) { connection in
+                            try connection.execute(
+                                """
+                                DELETE FROM notices WHERE id IN (
+                                    SELECT id FROM notices WHERE created_at < now() - make_interval(days => $1) LIMIT \(MaintenanceTask.batch))
+                                """, inboxDays)
+                        }
+                    }
+                ]
+            },
+            privacy: NotificationsPrivacy.hooks
+        ) { worker, resources in
+            let handlers = NotificationsHandlers(database: resources.database, logger: resources.logger)
+            worker.handle(Notifications.Inbox.self) { try await handlers.inbox($0, caller: $1.caller) }
+            worker.handle(Notifications.MarkRead.self) { try await handlers.markRead($0, caller: $1.caller) }
+            worker.handle(Notifications.GetSettings.self) { _, context in try await handlers.settings(caller: context.caller) }
+            worker.handle(Notifications.PutSettings.self) { try await handlers.replaceSettings($0, caller: $1.caller) }
+        }
     }
 }

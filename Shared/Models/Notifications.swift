@@ -1,0 +1,148 @@
+public import Foundation
+
+/// The notifications service's operations (docs/api.md "Notifications"): a person's in-app inbox
+/// and their settings per kind and channel, with quiet hours.
+public enum Notifications {
+    /// A channel a notice may go by.
+    public enum Channel: String, Codable, Sendable, CaseIterable {
+        case email, sms, inApp
+    }
+
+    /// What a notice is about, and the channels it may use (each on unless the person turns it off).
+    public struct Kind: Sendable, Equatable {
+        public let name: String
+        public let channels: [Channel]
+
+        init(_ name: String, _ channels: [Channel]) {
+            self.name = name
+            self.channels = channels
+        }
+
+        // The kinds sent so far, each by the channels that deliver today (email and SMS come with
+        // their senders).
+        public static let boardReply = Kind("board_reply", [.inApp])
+        public static let favoriteOnline = Kind("favorite_online", [.inApp])
+
+        /// Every kind a person can set, in the order settings list them.
+        public static let all = [boardReply, favoriteOnline]
+
+        public static func named(_ name: String) -> Kind? { all.first { $0.name == name } }
+    }
+
+    /// One notice in a person's in-app inbox.
+    public struct Item: Codable, Sendable, Equatable {
+        public var id: UUID
+        public var kind: String
+        /// Short plain text; front ends show it as text.
+        public var text: String
+        /// Ids of what the notice is about (`threadId`, `postId`, `advisorId`…), for a front end to link to.
+        public var subject: [String: String]
+        public var createdAt: Date
+        public var readAt: Date?
+        public init(id: UUID, kind: String, text: String, subject: [String: String], createdAt: Date, readAt: Date?) {
+            self.id = id
+            self.kind = kind
+            self.text = text
+            self.subject = subject
+            self.createdAt = createdAt
+            self.readAt = readAt
+        }
+    }
+
+    /// `notifications.inbox`: the caller's inbox, newest first, optionally only what is unread.
+    public struct Inbox: BusOperation {
+        public static let service = ServiceName.notifications
+        public static let name = "notifications.inbox"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var unreadOnly: Bool
+            public var page: PageRequest
+            public init(unreadOnly: Bool = false, page: PageRequest = PageRequest()) {
+                self.unreadOnly = unreadOnly
+                self.page = page
+            }
+        }
+        public typealias Response = Page<Item>
+    }
+
+    /// `notifications.mark-read`: the caller marks some notices read (`ids`), or all of them.
+    public struct MarkRead: BusOperation {
+        public static let service = ServiceName.notifications
+        public static let name = "notifications.mark-read"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var ids: [UUID]?
+            public var all: Bool?
+            public init(ids: [UUID]? = nil, all: Bool? = nil) {
+                self.ids = ids
+                self.all = all
+            }
+        }
+        public struct Response: Codable, Sendable, Equatable {
+            /// Notices that were unread and are read now.
+            public var marked: Int
+            public init(marked: Int) { self.marked = marked }
+        }
+        public static let maxIds = 100
+    }
+
+    /// A person's settings: each kind's channels, and quiet hours.
+    public struct Settings: Codable, Sendable, Equatable {
+        public struct KindSetting: Codable, Sendable, Equatable {
+            public var kind: String
+            /// On or off per channel the kind may use; the others are left out.
+            public var channels: [String: Bool]
+            public init(kind: String, channels: [String: Bool]) {
+                self.kind = kind
+                self.channels = channels
+            }
+        }
+        /// Non-urgent notices by email and SMS wait until quiet hours end, in the person's time zone.
+        public struct QuietHours: Codable, Sendable, Equatable {
+            /// "HH:MM", 24-hour clock.
+            public var start: String
+            public var end: String
+            /// An IANA time zone name, such as `Europe/Paris`.
+            public var timeZone: String
+            public init(start: String, end: String, timeZone: String) {
+                self.start = start
+                self.end = end
+                self.timeZone = timeZone
+            }
+        }
+        public var kinds: [KindSetting]
+        public var quietHours: QuietHours?
+        public init(kinds: [KindSetting], quietHours: QuietHours?) {
+            self.kinds = kinds
+            self.quietHours = quietHours
+        }
+    }
+
+    /// `notifications.settings.get`: the caller's settings, every kind listed.
+    public struct GetSettings: BusOperation {
+        public static let service = ServiceName.notifications
+        public static let name = "notifications.settings.get"
+        public static let isIdempotent = true
+        public typealias Request = Empty
+        public typealias Response = Settings
+    }
+
+    /// `notifications.settings.put`: replaces the caller's settings; a kind left out keeps its
+    /// defaults (every channel on), and leaving quiet hours out ends them.
+    public struct PutSettings: BusOperation {
+        public static let service = ServiceName.notifications
+        public static let name = "notifications.settings.put"
+        public static let isIdempotent = true
+        public typealias Request = Settings
+        public typealias Response = Settings
+    }
+}
+
+extension StreamPush {
+    /// `notification`: a new notice in the person's in-app inbox.
+    public struct Notification: Codable, Sendable, Equatable {
+        public var type = "notification"
+        public var notification: Notifications.Item
+        public init(_ notification: Notifications.Item) { self.notification = notification }
+    }
+}
