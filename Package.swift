@@ -22,6 +22,7 @@ let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-p
 let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
 // Outgoing HTTP (the integration service to providers, the sandbox's webhooks): NIO's client.
 let httpClient = Target.Dependency.product(name: "AsyncHTTPClient", package: "async-http-client")
+let nioExtras = Target.Dependency.product(name: "NIOExtras", package: "swift-nio-extras")
 // `ServiceContext`, the task-local carrier of the request id and trace (no dependencies of its own).
 let instrumentation = Target.Dependency.product(name: "Instrumentation", package: "swift-distributed-tracing")
 
@@ -97,8 +98,8 @@ var targets: [Target] = [
     .target(
         name: "SandboxService",
         dependencies: [
-            "ServiceKit", "Security", log, hummingbird, httpClient, httpTypes, .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
+            "ServiceKit", "Security", log, lifecycle, hummingbird, httpClient, httpTypes, .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), nioExtras,
         ],
         path: "Services/Sandbox/Sources/SandboxService", swiftSettings: swiftSettings),
     .executableTarget(
@@ -194,6 +195,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),

@@ -4,8 +4,9 @@ import Logging
 import ServiceKit
 import Synchronization
 
-/// The sandbox process: the outside world on one port (today its payment processor), for local
-/// runs and tests only. Its admin port answers `/readyz` like every process of the platform.
+/// The sandbox process: the outside world for local runs and tests only — a payment processor and
+/// a mail inbox on its HTTP port, and a mail server on its SMTP port. Its admin port answers
+/// `/readyz` like every process of the platform.
 public enum SandboxMain {
     public static func run(environment: [String: String] = ProcessInfo.processInfo.environment) async -> Int32 {
         guard let settings = ProcessSettings.load("sandbox", environment: environment, { SandboxSettings(reading: &$0) }) else {
@@ -24,6 +25,9 @@ public enum SandboxMain {
             processor: processor, webhooks: webhooks, secretKey: settings.processorSecretKey, disputeDelay: settings.disputeDelay,
             payoutDelay: settings.payoutDelay
         ).register(on: router)
+        let mail = MailStore()
+        MailRoutes(store: mail).register(on: router)
+        let mailServer = MailServer(host: settings.host, port: settings.smtpPort, credentials: settings.smtpCredentials, store: mail, logger: logger)
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "advisor-sandbox"),
@@ -37,7 +41,7 @@ public enum SandboxMain {
         let admin = AdminServer.build(
             host: settings.adminHost, port: settings.adminPort, readiness: readiness, registry: registry,
             processName: "sandbox", logger: logger)
-        return await ProcessMain.run(logger: logger, resources: []) { [admin, app] }
+        return await ProcessMain.run(logger: logger, resources: []) { [admin, app, mailServer] }
     }
 }
 

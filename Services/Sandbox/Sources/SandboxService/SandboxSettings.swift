@@ -21,6 +21,10 @@ public struct SandboxSettings: Sendable {
     public var disputeDelay: Duration
     /// How long a payout takes to be paid (its webhook).
     public var payoutDelay: Duration
+    /// The mail server's port (`SANDBOX_SMTP_PORT`, 2525) on `host`.
+    public var smtpPort: Int
+    /// Credentials the mail server asks for (`SANDBOX_SMTP_USER`, `SANDBOX_SMTP_PASSWORD`); none when empty.
+    public var smtpCredentials: (user: String, password: String)?
 
     public init(reading reader: inout ConfigReader) {
         let level = reader.choice(
@@ -36,5 +40,8 @@ public struct SandboxSettings: Sendable {
         processorWebhookSecret = reader.string("SANDBOX_PROCESSOR_WEBHOOK_SECRET", default: "whsec_sandbox")
         disputeDelay = .seconds(reader.int("SANDBOX_DISPUTE_SECONDS", default: 30, in: 0...86_400))
         payoutDelay = .seconds(reader.int("SANDBOX_PAYOUT_SECONDS", default: 2, in: 0...86_400))
+        smtpPort = reader.int("SANDBOX_SMTP_PORT", default: 2525, in: 0...65535)
+        let user = reader.string("SANDBOX_SMTP_USER", default: "")
+        smtpCredentials = user.isEmpty ? nil : (user, reader.string("SANDBOX_SMTP_PASSWORD", default: ""))
     }
 }
