@@ -166,12 +166,25 @@ var targets: [Target] = [
         path: "Benchmarks/BusBenchmark", swiftSettings: swiftSettings),
 ]
 
+/// What a worker service needs beyond what every one has: notifications speaks SMTP (NIO) and
+/// renders its messages from Mustache templates.
+let workerExtras: [String: (dependencies: [Target.Dependency], resources: [Resource])] = [
+    "Notifications": (
+        [
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), nioExtras,
+            .product(name: "Mustache", package: "swift-mustache"),
+        ],
+        [.copy("Templates")]
+    )
+]
+
 for name in workerServices {
     targets.append(
         .target(
-            name: "\(name)Service", dependencies: ["Bus", "Store", "ServiceKit", "Security", "Models", log, lifecycle],
+            name: "\(name)Service",
+            dependencies: ["Bus", "Store", "ServiceKit", "Security", "Models", log, lifecycle] + (workerExtras[name]?.dependencies ?? []),
             path: "Services/\(name)/Sources/\(name)Service",
-            resources: [.copy("Migrations")],
+            resources: [.copy("Migrations")] + (workerExtras[name]?.resources ?? []),
             swiftSettings: swiftSettings))
     targets.append(
         .executableTarget(
@@ -196,6 +209,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),

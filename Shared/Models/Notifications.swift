@@ -146,3 +146,34 @@ extension StreamPush {
         public init(_ notification: Notifications.Item) { self.notification = notification }
     }
 }
+
+extension Accounts {
+    /// `accounts.contacts`: where to reach people (their email address and name), for the
+    /// notifications service when it sends. Callers: the platform only. An erased or unknown
+    /// account is left out.
+    public struct Contacts: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.contacts"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            /// At most 500.
+            public var accountIds: [UUID]
+            public init(accountIds: [UUID]) { self.accountIds = accountIds }
+        }
+        public struct Response: Codable, Sendable, Equatable {
+            public var contacts: [Contact]
+            public init(contacts: [Contact]) { self.contacts = contacts }
+        }
+        public struct Contact: Codable, Sendable, Equatable {
+            public var accountId: UUID
+            public var email: String
+            public var displayName: String
+            public init(accountId: UUID, email: String, displayName: String) {
+                self.accountId = accountId
+                self.email = email
+                self.displayName = displayName
+            }
+        }
+        public static let maxAccounts = 500
+    }
+}

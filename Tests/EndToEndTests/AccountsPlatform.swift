@@ -13,6 +13,14 @@ final class AccountsPlatform: Sendable {
     /// The outside world's payment processor (the sandbox) and the integration service's HTTP
     /// entry, when the platform was started with `payments`.
     let payments: Payments?
+    /// The sandbox's HTTP base (its mail inbox) and SMTP port, when started with `mail`; the
+    /// notifications service then sends through that mail server.
+    let mail: Mail?
+
+    struct Mail: Sendable {
+        let sandbox: String
+        let smtpPort: Int
+    }
 
     struct Payments: Sendable {
         let sandbox: String
@@ -21,20 +29,23 @@ final class AccountsPlatform: Sendable {
         static let webhookSecret = "whsec_e2e"
     }
 
-    private init(harness: PlatformHarness, gateway: String, accountsEnvironment: [String: String], payments: Payments?) {
+    private init(harness: PlatformHarness, gateway: String, accountsEnvironment: [String: String], payments: Payments?, mail: Mail?) {
         self.harness = harness
         self.gateway = gateway
         self.accountsEnvironment = accountsEnvironment
         self.payments = payments
+        self.mail = mail
     }
 
     /// Starts everything and waits until every process is ready; the gateway also gets
     /// `gatewayEnvironment`, each service its entry of `serviceEnvironment`. With `payments`, the
     /// sandbox and the integration service are started too, with `sandboxEnvironment` and
-    /// `integrationEnvironment`.
+    /// `integrationEnvironment`; with `mail`, the sandbox (first), and notifications sends through
+    /// its mail server.
     static func start(
         gatewayEnvironment: [String: String] = [:], serviceEnvironment: [ServiceName: [String: String]] = [:],
-        payments: Bool = false, sandboxEnvironment: [String: String] = [:], integrationEnvironment: [String: String] = [:]
+        payments: Bool = false, mail: Bool = false, sandboxEnvironment: [String: String] = [:],
+        integrationEnvironment: [String: String] = [:]
     ) async throws -> AccountsPlatform {
         let harness = try await PlatformHarness(schemas: ServiceName.all.map(\.rawValue))
         do {
@@ -43,6 +54,25 @@ final class AccountsPlatform: Sendable {
                 "ACCOUNTS_DATA_KEY": key, "ACCOUNTS_DATA_KEY_ID": "test-1",
                 "ACCOUNTS_EMAIL_INDEX_KEY": PlatformHarness.accountsEmailIndexKey,
             ]
+            let sandboxPort = try FreePort.next()
+            let integrationPort = try FreePort.next()
+            var sandbox = [
+                "SANDBOX_PORT": "\(sandboxPort)", "SANDBOX_PROCESSOR_SECRET_KEY": Payments.secretKey,
+                "SANDBOX_PROCESSOR_WEBHOOK_SECRET": Payments.webhookSecret,
+                "SANDBOX_PROCESSOR_WEBHOOK_URL": "http://127.0.0.1:\(integrationPort)/webhooks/processor",
+            ].merging(sandboxEnvironment) { _, new in new }
+            var mailParts: Mail?
+            var serviceEnvironment = serviceEnvironment
+            if mail {
+                let smtpPort = try FreePort.next()
+                sandbox["SANDBOX_SMTP_PORT"] = "\(smtpPort)"
+                _ = try await harness.start("sandbox", environment: sandbox)
+                mailParts = Mail(sandbox: "http://127.0.0.1:\(sandboxPort)", smtpPort: smtpPort)
+                serviceEnvironment[.notifications, default: [:]]["SMTP_URL"] = serviceEnvironment[.notifications]?["SMTP_URL"] ?? "smtp://127.0.0.1:\(smtpPort)"
+            } else {
+                // The sandbox's mail server must not take the port another test's sandbox holds.
+                sandbox["SANDBOX_SMTP_PORT"] = "\(try FreePort.next())"
+            }
             try await harness.startBroker()
             for service in ServiceName.all {
                 try await harness.startService(
@@ -58,14 +88,11 @@ final class AccountsPlatform: Sendable {
             _ = try await harness.start("gateway", environment: environment)
             var paymentsParts: Payments?
             if payments {
-                let sandboxPort = try FreePort.next()
-                let integrationPort = try FreePort.next()
-                let sandbox = [
-                    "SANDBOX_PORT": "\(sandboxPort)", "SANDBOX_PROCESSOR_SECRET_KEY": Payments.secretKey,
-                    "SANDBOX_PROCESSOR_WEBHOOK_SECRET": Payments.webhookSecret,
-                    "SANDBOX_PROCESSOR_WEBHOOK_URL": "http://127.0.0.1:\(integrationPort)/webhooks/processor",
-                ]
-                async let sandboxStarted = harness.start("sandbox", environment: sandbox.merging(sandboxEnvironment) { _, new in new })
+                let sandboxSettings = sandbox
+                @Sendable func startSandbox() async throws {
+                    if !mail { _ = try await harness.start("sandbox", environment: sandboxSettings) }
+                }
+                async let sandboxStarted: Void = startSandbox()
                 let integration = harness.bus.merging([
                     "INTEGRATION_PORT": "\(integrationPort)", "PROCESSOR_BASE_URL": "http://127.0.0.1:\(sandboxPort)",
                     "PROCESSOR_SECRET_KEY": Payments.secretKey, "PROCESSOR_WEBHOOK_SECRET": Payments.webhookSecret,
@@ -76,7 +103,8 @@ final class AccountsPlatform: Sendable {
                 paymentsParts = Payments(sandbox: "http://127.0.0.1:\(sandboxPort)", integration: "http://127.0.0.1:\(integrationPort)")
             }
             return AccountsPlatform(
-                harness: harness, gateway: "http://127.0.0.1:\(port)", accountsEnvironment: accountsEnvironment, payments: paymentsParts)
+                harness: harness, gateway: "http://127.0.0.1:\(port)", accountsEnvironment: accountsEnvironment, payments: paymentsParts,
+                mail: mailParts)
         } catch {
             await harness.shutdown()
             throw error
@@ -95,11 +123,11 @@ final class AccountsPlatform: Sendable {
     /// Runs `body` with the whole platform started, and stops it before returning, whatever happened.
     static func with<T: Sendable>(
         gatewayEnvironment: [String: String] = [:], serviceEnvironment: [ServiceName: [String: String]] = [:],
-        payments: Bool = false, sandboxEnvironment: [String: String] = [:], integrationEnvironment: [String: String] = [:],
-        _ body: (AccountsPlatform) async throws -> T
+        payments: Bool = false, mail: Bool = false, sandboxEnvironment: [String: String] = [:],
+        integrationEnvironment: [String: String] = [:], _ body: (AccountsPlatform) async throws -> T
     ) async throws -> T {
         let platform = try await start(
-            gatewayEnvironment: gatewayEnvironment, serviceEnvironment: serviceEnvironment, payments: payments,
+            gatewayEnvironment: gatewayEnvironment, serviceEnvironment: serviceEnvironment, payments: payments, mail: mail,
             sandboxEnvironment: sandboxEnvironment, integrationEnvironment: integrationEnvironment)
         do {
             let result = try await body(platform)

@@ -169,6 +169,27 @@ extension AccountsHandlers {
     }
 }
 
+extension AccountsHandlers {
+    /// Where to reach people, for the notifications service: system callers only, as for names.
+    func contacts(_ request: Accounts.Contacts.Request, caller: Caller) async throws -> Accounts.Contacts.Response {
+        guard caller.has(.system) else { throw AccountsErrors.forbidden }
+        guard request.accountIds.count <= Accounts.Contacts.maxAccounts else {
+            throw ServiceError(
+                .validationFailed, "at most \(Accounts.Contacts.maxAccounts) accounts a call",
+                fieldErrors: [FieldError(field: "accountIds", code: "too_many")])
+        }
+        let records = self.records
+        return try await database.withConnection { connection in
+            let contacts = try Set(request.accountIds).sorted { $0.uuidString < $1.uuidString }.compactMap { id in
+                try records.load(id, on: connection).map { found in
+                    Accounts.Contacts.Contact(accountId: id, email: found.account.email, displayName: found.account.displayName)
+                }
+            }
+            return Accounts.Contacts.Response(contacts: contacts)
+        }
+    }
+}
+
 // MARK: Staff actions in other services
 
 extension AccountsHandlers {

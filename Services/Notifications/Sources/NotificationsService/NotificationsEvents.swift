@@ -3,12 +3,19 @@ import Models
 import ServiceKit
 import Store
 
-/// The events of other services that become notices: a reply on the boards (to the thread's
-/// author and to the people it mentions), a favorite advisor online (the directory already keeps
-/// it to once per member and advisor an hour).
+/// The events of other services that become notices: a new account (a welcome email, when a
+/// relay is configured), a reply on the boards (to the thread's author and to the people it
+/// mentions), a favorite advisor online (the directory already keeps it to once per member and
+/// advisor an hour).
 enum NotificationsEvents {
-    static func subscriptions(streams: StreamPushes) -> [EventSubscription] {
+    static func subscriptions(streams: StreamPushes, settings: NotificationsSettings) -> [EventSubscription] {
         [
+            EventSubscription(producer: .accounts)
+                .on(Accounts.AccountRegistered.self) { event, _, connection in
+                    // Members and advisors are welcomed; staff accounts are made by an admin.
+                    guard settings.relay != nil, [Role.member.rawValue, Role.advisor.rawValue].contains(event.role) else { return }
+                    try plan(EmailTemplates.welcome.name, to: event.accountId, params: ["role": event.role], on: connection)
+                },
             EventSubscription(producer: .boards)
                 .on(Boards.Replied.self) { event, _, connection in
                     for recipient in event.recipients {
@@ -45,5 +52,14 @@ enum NotificationsEvents {
                 UUID(), person, kind.name, text, String(decoding: try encoder.encode(subject), as: UTF8.self))
         else { return }
         streams.send(StreamPush.Notification(try NotificationsHandlers.item(row)), to: [person])
+    }
+
+    /// Plans an email to `person`, due now, in the transaction that decided it.
+    static func plan(_ kind: String, to person: UUID, params: [String: String], on connection: Connection) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        try connection.execute(
+            "INSERT INTO deliveries (id, account_id, kind, channel, params) VALUES ($1, $2, $3, 'email', $4)", UUID(), person, kind,
+            String(decoding: try encoder.encode(params), as: UTF8.self))
     }
 }

@@ -9,14 +9,15 @@ public enum NotificationsService {
     /// How long a notice stays in an inbox, read or not.
     static let inboxDays = 180
 
-    /// Everything the service runner needs to serve notifications.
-    public static var definition: WorkerServiceDefinition {
-        WorkerServiceDefinition(
+    /// Everything the service runner needs to serve notifications with `settings`.
+    public static func definition(settings: NotificationsSettings) -> WorkerServiceDefinition {
+        let templates = EmailTemplates()
+        return WorkerServiceDefinition(
             name: .notifications,
             migrations: Bundle.module.url(forResource: "Migrations", withExtension: nil),
-            consumes: { resources in NotificationsEvents.subscriptions(streams: resources.streams) },
-            maintenance: { _ in
-                [
+            consumes: { resources in NotificationsEvents.subscriptions(streams: resources.streams, settings: settings) },
+            maintenance: { resources in
+                var tasks = [
                     MaintenanceTask(name: "notifications.prune-inbox", interval: .seconds(3600)) { database in
                         try await MaintenanceTask.deleteInBatches(database) { connection in
                             try connection.execute(
@@ -27,6 +28,14 @@ public enum NotificationsService {
                         }
                     }
                 ]
+                if let relay = settings.relay {
+                    let sender = EmailSender(
+                        database: resources.database, bus: resources.bus,
+                        client: SMTPClient(relay: relay, heloName: "notifications.advisor.test", timeout: .seconds(30), logger: resources.logger),
+                        settings: settings, templates: templates, logger: resources.logger)
+                    tasks.append(MaintenanceTask(name: "notifications.send-email", interval: .seconds(1)) { _ in try await sender.sendDue() })
+                }
+                return tasks
             },
             privacy: NotificationsPrivacy.hooks
         ) { worker, resources in

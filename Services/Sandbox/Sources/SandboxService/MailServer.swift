@@ -75,6 +75,8 @@ struct MailServer: Service {
     let port: Int
     let credentials: (user: String, password: String)?
     let store: MailStore
+    /// Set once the port is open.
+    let listening: ListeningFlag
     let logger: Logger
 
     /// The largest message accepted (`SIZE`).
@@ -94,6 +96,7 @@ struct MailServer: Service {
                 }
             }
             .bind(host: host, port: port).get()
+        listening.value.store(true, ordering: .releasing)
         logger.info("sandbox mail server listening", metadata: ["smtp.address": "\(channel.localAddress?.description ?? "?")"])
         try? await gracefulShutdown()
         try? await channel.close()

@@ -27,7 +27,10 @@ public enum SandboxMain {
         ).register(on: router)
         let mail = MailStore()
         MailRoutes(store: mail).register(on: router)
-        let mailServer = MailServer(host: settings.host, port: settings.smtpPort, credentials: settings.smtpCredentials, store: mail, logger: logger)
+        let smtpListening = ListeningFlag()
+        let mailServer = MailServer(
+            host: settings.host, port: settings.smtpPort, credentials: settings.smtpCredentials, store: mail, listening: smtpListening,
+            logger: logger)
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "advisor-sandbox"),
@@ -38,6 +41,7 @@ public enum SandboxMain {
             logger: logger)
         var readiness = ReadinessChecks()
         readiness.add("http") { listening.value.load(ordering: .acquiring) }
+        readiness.add("smtp") { smtpListening.value.load(ordering: .acquiring) }
         let admin = AdminServer.build(
             host: settings.adminHost, port: settings.adminPort, readiness: readiness, registry: registry,
             processName: "sandbox", logger: logger)

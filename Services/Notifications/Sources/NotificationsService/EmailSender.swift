@@ -1,0 +1,221 @@
+import Bus
+import Foundation
+import Logging
+import Metrics
+import Models
+import Mustache
+import Security
+import ServiceKit
+import Store
+
+/// The emails the platform sends, each rendered from its Mustache templates
+/// (`Templates/<name>.text.mustache` and `.html.mustache`) with the person's name and the
+/// delivery's parameters.
+struct EmailTemplates: Sendable {
+    struct Kind: Sendable {
+        let name: String
+        let subject: String
+    }
+
+    static let welcome = Kind(name: "welcome", subject: "Welcome to Advisor Platform")
+    static let kinds = [welcome.name: welcome]
+
+    private let library: MustacheLibrary
+
+    /// Loads the templates shipped with the service; a missing or broken one is a packaging fault.
+    init() {
+        guard let folder = Bundle.module.url(forResource: "Templates", withExtension: nil) else {
+            preconditionFailure("the notifications service's Templates folder is missing from its bundle")
+        }
+        var library = MustacheLibrary()
+        for kind in Self.kinds.keys {
+            for part in ["text", "html"] {
+                let file = folder.appendingPathComponent("\(kind).\(part).mustache")
+                do {
+                    library.register(try MustacheTemplate(string: try String(contentsOf: file, encoding: .utf8)), named: "\(kind).\(part)")
+                } catch {
+                    preconditionFailure("the template \(file.lastPathComponent) cannot be read: \(error)")
+                }
+            }
+        }
+        self.library = library
+    }
+
+    /// The subject, text and HTML of `kind` for `values`; nil for a kind without templates.
+    func render(_ kind: String, _ values: [String: Any]) -> (subject: String, text: String, html: String)? {
+        guard let found = Self.kinds[kind], let text = library.render(values, withTemplate: "\(kind).text"),
+            let html = library.render(values, withTemplate: "\(kind).html")
+        else { return nil }
+        return (found.subject, text.trimmingCharacters(in: .whitespacesAndNewlines) + "\n", html)
+    }
+}
+
+/// Works through due email deliveries: leases a batch (rows locked with `SKIP LOCKED`, so several
+/// instances share the work), asks accounts where to reach the people, renders, sends the batch
+/// over one SMTP connection, and records each outcome: sent; tried again later with a doubling
+/// wait (a 4xx reply, the relay unreachable) until `maxAttempts`; failed for good (5xx), the
+/// address marked undeliverable when the relay refused the recipient.
+///
+/// A crash between the relay's acceptance and the record sends that message again once the lease
+/// runs out (docs/decisions.md); nothing else can send a delivery twice.
+struct EmailSender: Sendable {
+    let database: Database
+    let bus: BusClient
+    let client: SMTPClient
+    let settings: NotificationsSettings
+    let templates: EmailTemplates
+    let logger: Logger
+
+    static let batch = 50
+    /// How long a leased delivery is this sender's before another may take it.
+    static let leaseSeconds = 120
+
+    /// Sends until no delivery is due; how many it settled (sent or given up).
+    func sendDue() async throws -> Int {
+        var total = 0
+        while true {
+            let (claimed, settled) = try await sendBatch()
+            total += settled
+            if claimed < Self.batch { break }
+        }
+        try await recordOldestDue()
+        return total
+    }
+
+    private struct Claimed {
+        let id: UUID
+        let accountId: UUID
+        let kind: String
+        let params: [String: String]
+        let attempts: Int
+    }
+
+    private enum Result {
+        case sent(messageID: String)
+        case retry(String)
+        case failed(String)
+        case bounced(String, addressHash: String)
+    }
+
+    /// One batch: how many deliveries it leased, and how many of them it settled.
+    private func sendBatch() async throws -> (Int, Int) {
+        let rows = try await database.withConnection { connection in
+            try connection.query(
+                """
+                UPDATE deliveries SET lease_until = now() + make_interval(secs => $2), attempts = attempts + 1
+                WHERE id IN (
+                    SELECT id FROM deliveries
+                    WHERE channel = 'email' AND status = 'due' AND due_at <= now() AND (lease_until IS NULL OR lease_until < now())
+                    ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+                RETURNING id, account_id, kind, params, attempts
+                """, Self.batch, Self.leaseSeconds)
+        }
+        guard !rows.isEmpty else { return (0, 0) }
+        let claimed = try rows.map { row in
+            Claimed(
+                id: try row.decode("id"), accountId: try row.decode("account_id"), kind: try row.decode("kind"),
+                params: (try? JSONDecoder().decode([String: String].self, from: Data(try row.decode("params", as: String.self).utf8))) ?? [:],
+                attempts: try row.decode("attempts"))
+        }
+        let contacts = try await bus.call(
+            Accounts.Contacts.self, .init(accountIds: Array(Set(claimed.map(\.accountId)))), as: .system
+        ).contacts
+        let byAccount = Dictionary(contacts.map { ($0.accountId, $0) }, uniquingKeysWith: { first, _ in first })
+        let hashes = Dictionary(contacts.map { ($0.accountId, Hex.encode(SHA256.hash(Data($0.email.lowercased().utf8)))) }, uniquingKeysWith: { first, _ in first })
+        let blocked = try await database.withConnection { connection in
+            Set(try connection.query(
+                "SELECT address_hash FROM undeliverable_addresses WHERE address_hash = ANY($1::text[])", Array(hashes.values)
+            ).map { try $0.decode("address_hash", as: String.self) })
+        }
+
+        var results: [UUID: Result] = [:]
+        var outgoing: [(delivery: Claimed, mail: OutgoingMail, messageID: String)] = []
+        for delivery in claimed {
+            guard let contact = byAccount[delivery.accountId] else {
+                results[delivery.id] = .failed("the account is gone")
+                continue
+            }
+            if let hash = hashes[delivery.accountId], blocked.contains(hash) {
+                results[delivery.id] = .failed("the address is undeliverable")
+                continue
+            }
+            var values: [String: Any] = ["displayName": contact.displayName, "publicURL": settings.publicURL]
+            for (key, value) in delivery.params { values[key] = value }
+            values["advisor"] = delivery.params["role"] == Role.advisor.rawValue
+            guard let content = templates.render(delivery.kind, values) else {
+                results[delivery.id] = .failed("no template for \(delivery.kind)")
+                continue
+            }
+            let messageID = "\(delivery.id.lowercasedString)@\(settings.mailFrom.split(separator: "@").last ?? "advisor.test")"
+            let message = MailMessage(
+                fromName: settings.mailFromName, fromAddress: settings.mailFrom, toName: contact.displayName, toAddress: contact.email,
+                subject: content.subject, text: content.text, html: content.html, messageID: messageID, date: Date())
+            outgoing.append((delivery, OutgoingMail(from: settings.mailFrom, to: contact.email, text: message.rendered()), messageID))
+        }
+        let outcomes = await client.send(outgoing.map(\.mail))
+        for (sent, outcome) in zip(outgoing, outcomes) {
+            switch outcome {
+            case .accepted: results[sent.delivery.id] = .sent(messageID: sent.messageID)
+            case .temporary(let reply): results[sent.delivery.id] = .retry(reply)
+            case .permanent(let reply): results[sent.delivery.id] = .failed(reply)
+            case .bounced(let reply): results[sent.delivery.id] = .bounced(reply, addressHash: hashes[sent.delivery.accountId] ?? "")
+            }
+        }
+        let settled = try await record(results, claimed: claimed)
+        return (claimed.count, settled)
+    }
+
+    /// Writes each delivery's outcome; how many are settled for good.
+    private func record(_ results: [UUID: Result], claimed: [Claimed]) async throws -> Int {
+        let settings = self.settings
+        let attempts = Dictionary(claimed.map { ($0.id, ($0.attempts, $0.accountId)) }, uniquingKeysWith: { first, _ in first })
+        let outcomes = try await database.transaction { connection -> [String] in
+            var outcomes: [String] = []
+            for (id, result) in results {
+                let (tries, account) = attempts[id] ?? (settings.maxAttempts, UUID())
+                switch result {
+                case .sent(let messageID):
+                    try connection.execute(
+                        "UPDATE deliveries SET status = 'sent', sent_at = now(), lease_until = NULL, last_error = NULL, message_id = $2 WHERE id = $1",
+                        id, messageID)
+                    outcomes.append("sent")
+                case .retry(let reason) where tries < settings.maxAttempts:
+                    let wait = min(3600, settings.retrySeconds << min(tries - 1, 20))
+                    try connection.execute(
+                        """
+                        UPDATE deliveries SET due_at = now() + make_interval(secs => $2), lease_until = NULL, last_error = $3 WHERE id = $1
+                        """, id, wait, String(reason.prefix(500)))
+                    outcomes.append("retry")
+                case .retry(let reason), .failed(let reason):
+                    try connection.execute(
+                        "UPDATE deliveries SET status = 'failed', lease_until = NULL, last_error = $2 WHERE id = $1", id, String(reason.prefix(500)))
+                    outcomes.append("failed")
+                case .bounced(let reason, let hash):
+                    try connection.execute(
+                        "UPDATE deliveries SET status = 'failed', lease_until = NULL, last_error = $2 WHERE id = $1", id, String(reason.prefix(500)))
+                    try connection.execute(
+                        "INSERT INTO undeliverable_addresses (address_hash, account_id, reason) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", hash,
+                        account, String(reason.prefix(500)))
+                    outcomes.append("bounced")
+                }
+            }
+            return outcomes
+        }
+        for outcome in outcomes {
+            Counter(label: "notifications_deliveries_total", dimensions: [("channel", "email"), ("outcome", outcome)]).increment()
+        }
+        let retried = outcomes.filter { $0 == "retry" }.count
+        if retried > 0 { logger.warning("email deliveries wait for another try", metadata: ["notifications.deliveries": "\(retried)"]) }
+        return outcomes.count - retried
+    }
+
+    /// `notifications_oldest_due_delivery_seconds`: how long the oldest due delivery has waited.
+    private func recordOldestDue() async throws {
+        let age = try await database.withConnection { connection in
+            try connection.queryOne(
+                "SELECT coalesce(extract(epoch FROM now() - min(due_at)), 0)::float8 AS age FROM deliveries WHERE status = 'due' AND due_at <= now()"
+            )?.decode("age", as: Double.self) ?? 0
+        }
+        Gauge(label: "notifications_oldest_due_delivery_seconds").record(age)
+    }
+}

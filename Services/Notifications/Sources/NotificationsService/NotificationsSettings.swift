@@ -1,0 +1,35 @@
+public import ServiceKit
+
+/// What the notifications service needs beyond the settings every worker service has.
+public struct NotificationsSettings: Sendable {
+    /// The mail relay (`SMTP_URL`, `smtp://[user:password@]host[:port]`); no email is sent, and
+    /// none is planned, without one.
+    var relay: SMTPRelay?
+    /// Who the platform's email comes from (`NOTIFICATIONS_MAIL_FROM`, an address).
+    var mailFrom: String
+    /// The name shown beside it (`NOTIFICATIONS_MAIL_FROM_NAME`).
+    var mailFromName: String
+    /// Where people open the platform, for the links in messages (`NOTIFICATIONS_PUBLIC_URL`).
+    var publicURL: String
+    /// Tries of a delivery that keeps failing for a while before it is given up (`NOTIFICATIONS_MAX_ATTEMPTS`).
+    var maxAttempts: Int
+    /// The first wait before trying a delivery again, doubled each time up to an hour
+    /// (`NOTIFICATIONS_RETRY_SECONDS`).
+    var retrySeconds: Int
+
+    /// Reads the `SMTP_URL` and `NOTIFICATIONS_*` variables; every problem is named by the reader.
+    public static func read(_ reader: inout ConfigReader) -> NotificationsSettings {
+        let url = reader.string("SMTP_URL", default: "")
+        let relay = SMTPRelay(url: url)
+        if !url.isEmpty, relay == nil { reader.problem("SMTP_URL must look like smtp://[user:password@]host[:port], got something else") }
+        let from = reader.string("NOTIFICATIONS_MAIL_FROM", default: "no-reply@advisor.test")
+        if from.split(separator: "@").count != 2 || from.contains(where: { $0 == "<" || $0 == ">" || $0.isWhitespace }) {
+            reader.problem("NOTIFICATIONS_MAIL_FROM must be a bare email address")
+        }
+        return NotificationsSettings(
+            relay: relay, mailFrom: from, mailFromName: reader.string("NOTIFICATIONS_MAIL_FROM_NAME", default: "Advisor Platform"),
+            publicURL: reader.string("NOTIFICATIONS_PUBLIC_URL", default: "http://127.0.0.1:8080"),
+            maxAttempts: reader.int("NOTIFICATIONS_MAX_ATTEMPTS", default: 10, in: 1...100),
+            retrySeconds: reader.int("NOTIFICATIONS_RETRY_SECONDS", default: 30, in: 1...3600))
+    }
+}
