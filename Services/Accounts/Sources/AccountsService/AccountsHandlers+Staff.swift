@@ -144,48 +144,36 @@ extension AccountsHandlers {
     }
 }
 
-// MARK: Names other services show
+// MARK: Names and addresses other services use
 
 extension AccountsHandlers {
     /// The display names of live members and advisors, for the platform's own services (the
     /// directory shows them on profiles and reviews); never a staff account's, never anyone's email.
     func publicNames(_ request: Accounts.PublicNames.Request, caller: Caller) async throws -> Accounts.PublicNames.Response {
-        guard caller.has(.system) else { throw AccountsErrors.forbidden }
-        guard request.accountIds.count <= Accounts.PublicNames.maxAccounts else {
-            throw ServiceError(
-                .validationFailed, "at most \(Accounts.PublicNames.maxAccounts) accounts a call",
-                fieldErrors: [FieldError(field: "accountIds", code: "too_many")])
-        }
-        let records = self.records
-        return try await database.withConnection { connection in
-            let names = try Set(request.accountIds).sorted { $0.uuidString < $1.uuidString }.compactMap { id in
-                try records.load(id, on: connection).flatMap { found in
-                    found.account.roles.contains(where: InputRules.memberRoles.contains)
-                        ? Accounts.PublicNames.PublicName(accountId: id, displayName: found.account.displayName) : nil
-                }
-            }
-            return Accounts.PublicNames.Response(names: names)
-        }
+        let accounts = try await liveAccounts(request.accountIds, limit: Accounts.PublicNames.maxAccounts, caller: caller)
+        return Accounts.PublicNames.Response(
+            names: accounts.filter { $0.roles.contains(where: InputRules.memberRoles.contains) }.map {
+                Accounts.PublicNames.PublicName(accountId: $0.id, displayName: $0.displayName)
+            })
     }
-}
 
-extension AccountsHandlers {
-    /// Where to reach people, for the notifications service: system callers only, as for names.
+    /// Where to reach people, for the notifications service when it sends.
     func contacts(_ request: Accounts.Contacts.Request, caller: Caller) async throws -> Accounts.Contacts.Response {
+        let accounts = try await liveAccounts(request.accountIds, limit: Accounts.Contacts.maxAccounts, caller: caller)
+        return Accounts.Contacts.Response(
+            contacts: accounts.map { Accounts.Contacts.Contact(accountId: $0.id, email: $0.email, displayName: $0.displayName) })
+    }
+
+    /// The accounts of `ids` that exist and are not erased, for system callers only; 422 past `limit`.
+    private func liveAccounts(_ ids: [UUID], limit: Int, caller: Caller) async throws -> [Accounts.Account] {
         guard caller.has(.system) else { throw AccountsErrors.forbidden }
-        guard request.accountIds.count <= Accounts.Contacts.maxAccounts else {
+        guard ids.count <= limit else {
             throw ServiceError(
-                .validationFailed, "at most \(Accounts.Contacts.maxAccounts) accounts a call",
-                fieldErrors: [FieldError(field: "accountIds", code: "too_many")])
+                .validationFailed, "at most \(limit) accounts a call", fieldErrors: [FieldError(field: "accountIds", code: "too_many")])
         }
         let records = self.records
         return try await database.withConnection { connection in
-            let contacts = try Set(request.accountIds).sorted { $0.uuidString < $1.uuidString }.compactMap { id in
-                try records.load(id, on: connection).map { found in
-                    Accounts.Contacts.Contact(accountId: id, email: found.account.email, displayName: found.account.displayName)
-                }
-            }
-            return Accounts.Contacts.Response(contacts: contacts)
+            try Set(ids).sorted { $0.uuidString < $1.uuidString }.compactMap { try records.load($0, on: connection)?.account }
         }
     }
 }
