@@ -82,4 +82,78 @@ struct EmailEndToEndTests {
             #expect(try await Self.inbox(platform, bouncing).isEmpty)
         }
     }
+
+    /// Runs a Python script with `python` and `arguments`; the process, to stop when done.
+    static func python(_ python: String, _ script: String, _ arguments: [String], log: URL) throws -> ChildProcess {
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        defer { try? handle.close() }
+        return try ChildProcess(
+            URL(fileURLWithPath: python), arguments: ["-c", script] + arguments, standardOutput: handle.fileDescriptor,
+            standardError: handle.fileDescriptor)
+    }
+
+    @Test("the sandbox's mail server takes a message from Python's smtplib (someone else's client), with AUTH, and its inbox decodes it")
+    func sandboxServesSmtplib() async throws {
+        try await AccountsPlatform.with(mail: true, sandboxEnvironment: ["SANDBOX_SMTP_USER": "relay", "SANDBOX_SMTP_PASSWORD": "s3cret"]) { platform in
+            let mail = try #require(platform.mail)
+            let script = """
+                import smtplib, sys
+                from email.message import EmailMessage
+                m = EmailMessage(); m['Subject'] = 'Héllo from smtplib'; m['From'] = 'a@example.org'; m['To'] = 'reader@example.com'
+                m.set_content('plain ✨\\n.a line with a leading dot\\n'); m.add_alternative('<p>html ✨</p>', subtype='html')
+                s = smtplib.SMTP('127.0.0.1', int(sys.argv[1])); s.login('relay', 's3cret'); s.send_message(m); s.quit()
+                """
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("smtplib-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let log = folder.appendingPathComponent("smtplib.log")
+            let run = try Self.python("/usr/bin/python3", script, ["\(mail.smtpPort)"], log: log)
+            #expect(await run.exitStatus() == 0, "\((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+            let message = try #require(try await Self.inbox(platform, "reader@example.com").first)
+            #expect(message["subject"] as? String == "Héllo from smtplib")
+            #expect(message["text"] as? String == "plain ✨\n.a line with a leading dot\n", "\(message)")
+            #expect(message["html"] as? String == "<p>html ✨</p>\n")
+        }
+    }
+
+    @Test("notifications' SMTP client sends through aiosmtpd (someone else's server), with AUTH, without PIPELINING")
+    func clientServesAiosmtpd() async throws {
+        let python = try #require(
+            ProcessInfo.processInfo.environment["PYTHON_TOOLS"],
+            "set PYTHON_TOOLS to a python with aiosmtpd (Deploy/local/test installs it and sets it)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("aiosmtpd-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let port = try FreePort.next()
+        let script = """
+            import sys, time
+            from aiosmtpd.controller import Controller
+            from aiosmtpd.handlers import Mailbox
+            from aiosmtpd.smtp import AuthResult
+            def check(server, session, envelope, mechanism, data):
+                return AuthResult(success=data.login == b'relay' and data.password == b'p@ss word')
+            controller = Controller(Mailbox(sys.argv[2]), hostname='127.0.0.1', port=int(sys.argv[1]),
+                                    authenticator=check, auth_require_tls=False)
+            controller.start()
+            print('listening', flush=True)
+            time.sleep(600)
+            """
+        let log = folder.appendingPathComponent("aiosmtpd.log")
+        let server = try Self.python(python, script, ["\(port)", folder.appendingPathComponent("maildir").path], log: log)
+        defer { server.signal(SIGTERM) }
+        try await eventually("aiosmtpd listens") { ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("listening") }
+        let environment: [ServiceName: [String: String]] = [
+            .notifications: ["SMTP_URL": "smtp://relay:p%40ss%20word@127.0.0.1:\(port)", "NOTIFICATIONS_RETRY_SECONDS": "1"]
+        ]
+        try await AccountsPlatform.with(serviceEnvironment: environment) { platform in
+            let email = AccountsPlatform.email("aiosmtpd")
+            _ = try await platform.register(email: email, displayName: "Ada")
+            let arrived = folder.appendingPathComponent("maildir/new")
+            try await eventually("aiosmtpd keeps the welcome email") {
+                ((try? FileManager.default.contentsOfDirectory(atPath: arrived.path)) ?? []).count == 1
+            }
+            let name = try #require(try FileManager.default.contentsOfDirectory(atPath: arrived.path).first)
+            let raw = try String(contentsOf: arrived.appendingPathComponent(name), encoding: .utf8)
+            #expect(raw.contains("Subject: Welcome to Advisor Platform") && raw.contains("To: \"Ada\" <\(email)>"), "\(raw.prefix(2000))")
+        }
+    }
 }
