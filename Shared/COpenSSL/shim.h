@@ -6,4 +6,6 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/kdf.h>
+#include <openssl/pem.h>
+#include <openssl/bio.h>
 #endif

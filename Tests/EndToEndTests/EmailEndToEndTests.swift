@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Models
+import Security
 import Store
 import Testing
 import TestSupport
@@ -154,6 +155,49 @@ struct EmailEndToEndTests {
             let name = try #require(try FileManager.default.contentsOfDirectory(atPath: arrived.path).first)
             let raw = try String(contentsOf: arrived.appendingPathComponent(name), encoding: .utf8)
             #expect(raw.contains("Subject: Welcome to Advisor Platform") && raw.contains("To: \"Ada\" <\(email)>"), "\(raw.prefix(2000))")
+        }
+    }
+
+    @Test("with a DKIM key every email is signed, and dkimpy (someone else's verifier) finds the signature valid; a changed body fails it")
+    func dkimSigned() async throws {
+        let python = try #require(
+            ProcessInfo.processInfo.environment["PYTHON_TOOLS"],
+            "set PYTHON_TOOLS to a python with dkimpy (Deploy/local/test installs it and sets it)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dkim-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let keyFile = folder.appendingPathComponent("dkim.pem")
+        let keygen = try ChildProcess(
+            URL(fileURLWithPath: "/usr/bin/openssl"), arguments: ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", keyFile.path])
+        #expect(await keygen.exitStatus() == 0)
+        let publicKey = try RSASigner(pem: try String(contentsOf: keyFile, encoding: .utf8)).publicKeyBase64
+        let environment: [ServiceName: [String: String]] = [
+            .notifications: ["NOTIFICATIONS_DKIM_KEY_FILE": keyFile.path, "NOTIFICATIONS_DKIM_SELECTOR": "mail2026"]
+        ]
+        try await AccountsPlatform.with(serviceEnvironment: environment, mail: true) { platform in
+            let email = AccountsPlatform.email("signed")
+            _ = try await platform.register(email: email, displayName: "Séverine O'Brien")
+            try await eventually("the welcome email arrives") { try await Self.inbox(platform, email).count == 1 }
+            let message = try #require(try await Self.inbox(platform, email).first)
+            let signature = try #require(Self.header(message, "DKIM-Signature"))
+            #expect(signature.contains("d=advisor.test;") && signature.contains("s=mail2026;") && signature.contains("a=rsa-sha256;"))
+            let raw = try #require(message["raw"] as? String)
+            let verify = """
+                import sys, dkim
+                record = b'v=DKIM1; k=rsa; p=' + sys.argv[2].encode()
+                def dns(name, timeout=5):
+                    return record if name == b'mail2026._domainkey.advisor.test.' else None
+                message = open(sys.argv[1], 'rb').read()
+                print('valid' if dkim.verify(message, dnsfunc=dns) else 'invalid')
+                """
+            for (name, text, expected) in [("as-sent", raw, "valid"), ("tampered", raw.replacingOccurrences(of: "\r\n\r\n--", with: "\r\n\r\nX--"), "invalid")] {
+                let file = folder.appendingPathComponent("\(name).eml")
+                try Data(text.utf8).write(to: file)
+                let log = folder.appendingPathComponent("\(name).log")
+                let run = try Self.python(python, verify, [file.path, publicKey], log: log)
+                #expect(await run.exitStatus() == 0)
+                let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+                #expect(output.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix(expected), "\(name): \(output)")
+            }
         }
     }
 }

@@ -150,7 +150,16 @@ struct EmailSender: Sendable {
             let message = MailMessage(
                 fromName: settings.mailFromName, fromAddress: settings.mailFrom, toName: contact.displayName, toAddress: contact.email,
                 subject: content.subject, text: content.text, html: content.html, messageID: messageID, date: Date())
-            outgoing.append((delivery, OutgoingMail(from: settings.mailFrom, to: contact.email, text: message.rendered()), messageID))
+            var text = message.rendered()
+            if let dkim = settings.dkim {
+                do {
+                    text = try dkim.sign(text)
+                } catch {
+                    results[delivery.id] = .retry("the message could not be signed")
+                    continue
+                }
+            }
+            outgoing.append((delivery, OutgoingMail(from: settings.mailFrom, to: contact.email, text: text), messageID))
         }
         let outcomes = await client.send(outgoing.map(\.mail))
         for (sent, outcome) in zip(outgoing, outcomes) {

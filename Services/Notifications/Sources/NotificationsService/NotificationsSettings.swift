@@ -1,3 +1,5 @@
+import Foundation
+import Security
 public import ServiceKit
 
 /// What the notifications service needs beyond the settings every worker service has.
@@ -11,6 +13,10 @@ public struct NotificationsSettings: Sendable {
     var mailFromName: String
     /// Where people open the platform, for the links in messages (`NOTIFICATIONS_PUBLIC_URL`).
     var publicURL: String
+    /// Signs every email when a key is configured (`NOTIFICATIONS_DKIM_KEY_FILE`, an RSA private key
+    /// in PEM, 2048 bits or more; `NOTIFICATIONS_DKIM_SELECTOR`, `advisor`; `NOTIFICATIONS_DKIM_DOMAIN`,
+    /// the sender's domain by default).
+    var dkim: DKIMSigner?
     /// Tries of a delivery that keeps failing for a while before it is given up (`NOTIFICATIONS_MAX_ATTEMPTS`).
     var maxAttempts: Int
     /// The first wait before trying a delivery again, doubled each time up to an hour
@@ -26,9 +32,21 @@ public struct NotificationsSettings: Sendable {
         if from.split(separator: "@").count != 2 || from.contains(where: { $0 == "<" || $0 == ">" || $0.isWhitespace }) {
             reader.problem("NOTIFICATIONS_MAIL_FROM must be a bare email address")
         }
+        var dkim: DKIMSigner?
+        let keyFile = reader.string("NOTIFICATIONS_DKIM_KEY_FILE", default: "")
+        if !keyFile.isEmpty {
+            do {
+                let key = try RSASigner(pem: try String(contentsOfFile: keyFile, encoding: .utf8))
+                dkim = DKIMSigner(
+                    domain: reader.string("NOTIFICATIONS_DKIM_DOMAIN", default: String(from.split(separator: "@").last ?? "")),
+                    selector: reader.string("NOTIFICATIONS_DKIM_SELECTOR", default: "advisor"), key: key)
+            } catch {
+                reader.problem("NOTIFICATIONS_DKIM_KEY_FILE must name a readable RSA private key in PEM of 2048 bits or more")
+            }
+        }
         return NotificationsSettings(
             relay: relay, mailFrom: from, mailFromName: reader.string("NOTIFICATIONS_MAIL_FROM_NAME", default: "Advisor Platform"),
-            publicURL: reader.string("NOTIFICATIONS_PUBLIC_URL", default: "http://127.0.0.1:8080"),
+            publicURL: reader.string("NOTIFICATIONS_PUBLIC_URL", default: "http://127.0.0.1:8080"), dkim: dkim,
             maxAttempts: reader.int("NOTIFICATIONS_MAX_ATTEMPTS", default: 10, in: 1...100),
             retrySeconds: reader.int("NOTIFICATIONS_RETRY_SECONDS", default: 30, in: 1...3600))
     }
