@@ -136,7 +136,93 @@ public enum Notifications {
         public typealias Request = Settings
         public typealias Response = Settings
     }
+
+    /// A marketing campaign and how far it has gone.
+    public struct Campaign: Codable, Sendable, Equatable {
+        public var id: UUID
+        public var channel: String
+        public var subject: String
+        public var text: String
+        /// `planning` (people are being added) or `sending`.
+        public var status: String
+        public var createdAt: Date
+        /// Deliveries planned, sent, cancelled (the consent was withdrawn before sending), failed.
+        public var planned: Int
+        public var sent: Int
+        public var cancelled: Int
+        public var failed: Int
+        public init(
+            id: UUID, channel: String, subject: String, text: String, status: String, createdAt: Date, planned: Int, sent: Int,
+            cancelled: Int, failed: Int
+        ) {
+            self.id = id
+            self.channel = channel
+            self.subject = subject
+            self.text = text
+            self.status = status
+            self.createdAt = createdAt
+            self.planned = planned
+            self.sent = sent
+            self.cancelled = cancelled
+            self.failed = failed
+        }
+    }
+
+    /// `notifications.campaigns.create`: an admin composes an email campaign; it goes to the
+    /// people whose marketing consent for email is on when their message is sent.
+    public struct CreateCampaign: BusOperation {
+        public static let service = ServiceName.notifications
+        public static let name = "notifications.campaigns.create"
+        public struct Request: Codable, Sendable, Equatable {
+            public var subject: String
+            /// Plain text; paragraphs apart by blank lines.
+            public var text: String
+            public init(subject: String, text: String) {
+                self.subject = subject
+                self.text = text
+            }
+        }
+        public typealias Response = Campaign
+    }
+
+    /// `notifications.campaigns.get`: a campaign with its counts (admins).
+    public struct GetCampaign: BusOperation {
+        public static let service = ServiceName.notifications
+        public static let name = "notifications.campaigns.get"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var campaignId: UUID
+            public init(campaignId: UUID) { self.campaignId = campaignId }
+        }
+        public typealias Response = Campaign
+    }
+
+    /// `notifications.unsubscribe`: the holder of an unsubscribe link withdraws the consent it
+    /// names (`withdraw`), or only learns whether the link is good (for the page a GET shows).
+    public struct Unsubscribe: BusOperation {
+        public static let service = ServiceName.notifications
+        public static let name = "notifications.unsubscribe"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var token: String
+            public var withdraw: Bool
+            public init(token: String, withdraw: Bool) {
+                self.token = token
+                self.withdraw = withdraw
+            }
+        }
+        public struct Response: Codable, Sendable, Equatable {
+            /// The consent the link is for (`marketingEmail`).
+            public var consent: String
+            public var withdrawn: Bool
+            public init(consent: String, withdrawn: Bool) {
+                self.consent = consent
+                self.withdrawn = withdrawn
+            }
+        }
+    }
 }
+
 
 extension StreamPush {
     /// `notification`: a new notice in the person's in-app inbox.
@@ -168,12 +254,41 @@ extension Accounts {
             public var accountId: UUID
             public var email: String
             public var displayName: String
-            public init(accountId: UUID, email: String, displayName: String) {
+            /// Their marketing consents as they stand now (`marketingEmail`, `marketingSms`).
+            public var marketingConsents: [String]
+            public init(accountId: UUID, email: String, displayName: String, marketingConsents: [String]) {
                 self.accountId = accountId
                 self.email = email
                 self.displayName = displayName
+                self.marketingConsents = marketingConsents
             }
         }
         public static let maxAccounts = 500
+    }
+
+    /// `accounts.marketing-audience`: the live accounts whose `consent` (`marketingEmail` or
+    /// `marketingSms`) is granted, in id order after `after`, for planning a campaign. Callers:
+    /// the platform only.
+    public struct MarketingAudience: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.marketing-audience"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var consent: String
+            public var after: UUID?
+            /// At most 1000.
+            public var limit: Int
+            public init(consent: String, after: UUID?, limit: Int) {
+                self.consent = consent
+                self.after = after
+                self.limit = limit
+            }
+        }
+        public struct Response: Codable, Sendable, Equatable {
+            public var accountIds: [UUID]
+            public init(accountIds: [UUID]) { self.accountIds = accountIds }
+        }
+        public static let consents = ["marketingEmail", "marketingSms"]
+        public static let maxLimit = 1000
     }
 }

@@ -68,7 +68,9 @@ final class AccountsPlatform: Sendable {
                 sandbox["SANDBOX_SMTP_PORT"] = "\(smtpPort)"
                 _ = try await harness.start("sandbox", environment: sandbox)
                 mailParts = Mail(sandbox: "http://127.0.0.1:\(sandboxPort)", smtpPort: smtpPort)
-                serviceEnvironment[.notifications, default: [:]]["SMTP_URL"] = serviceEnvironment[.notifications]?["SMTP_URL"] ?? "smtp://127.0.0.1:\(smtpPort)"
+                let linkKey = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+                serviceEnvironment[.notifications] = ["SMTP_URL": "smtp://127.0.0.1:\(smtpPort)", "NOTIFICATIONS_LINK_KEY": linkKey].merging(
+                    serviceEnvironment[.notifications] ?? [:]) { _, given in given }
             } else {
                 // The sandbox's mail server must not take the port another test's sandbox holds.
                 sandbox["SANDBOX_SMTP_PORT"] = "\(try FreePort.next())"

@@ -17,7 +17,7 @@ struct ContractEndToEndTests {
         let st = try #require(
             ProcessInfo.processInfo.environment["SCHEMATHESIS"],
             "set SCHEMATHESIS to schemathesis's `st` (Deploy/local/test installs it and sets it)")
-        try await AccountsPlatform.with(payments: true) { platform in
+        try await AccountsPlatform.with(payments: true, mail: true) { platform in
             let member = AccountsPlatform.email("contract-member")
             let advisor = AccountsPlatform.email("contract-advisor")
             let admin = AccountsPlatform.email("contract-admin")
@@ -119,6 +119,7 @@ struct ContractEndToEndTests {
             "searchBoards", "listBoardThreads", "listBoardPosts", "startBoardThread", "replyInThread", "editBoardPost",
             "flagBoardPost", "moderationQueue", "decideBoardPost", "createBoard", "changeBoard", "setBoardTier", "clearBoardTier",
             "boardPostEdits", "replaceNotificationSettings", "markNotificationsRead",
+            "createCampaign", "unsubscribePage", "unsubscribe",
         ]
         checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
 

@@ -157,11 +157,46 @@ extension AccountsHandlers {
             })
     }
 
-    /// Where to reach people, for the notifications service when it sends.
+    /// Where to reach people, for the notifications service when it sends, with their marketing
+    /// consents as they stand at that moment.
     func contacts(_ request: Accounts.Contacts.Request, caller: Caller) async throws -> Accounts.Contacts.Response {
         let accounts = try await liveAccounts(request.accountIds, limit: Accounts.Contacts.maxAccounts, caller: caller)
+        let granted = try await database.withConnection { connection in
+            var granted: [UUID: [String]] = [:]
+            for row in try connection.query(
+                "SELECT account_id, consent FROM consents WHERE account_id = ANY($1::uuid[]) AND granted AND consent = ANY($2::text[])",
+                accounts.map(\.id), Accounts.MarketingAudience.consents)
+            {
+                granted[try row.decode("account_id"), default: []].append(try row.decode("consent"))
+            }
+            return granted
+        }
         return Accounts.Contacts.Response(
-            contacts: accounts.map { Accounts.Contacts.Contact(accountId: $0.id, email: $0.email, displayName: $0.displayName) })
+            contacts: accounts.map {
+                Accounts.Contacts.Contact(
+                    accountId: $0.id, email: $0.email, displayName: $0.displayName, marketingConsents: (granted[$0.id] ?? []).sorted())
+            })
+    }
+
+    /// The live accounts that said yes to a kind of marketing, a page at a time in id order.
+    func marketingAudience(_ request: Accounts.MarketingAudience.Request, caller: Caller) async throws
+        -> Accounts.MarketingAudience.Response
+    {
+        guard caller.has(.system) else { throw AccountsErrors.forbidden }
+        var rules = FieldRules()
+        if !Accounts.MarketingAudience.consents.contains(request.consent) { rules.fail("consent", "invalid") }
+        if !(1...Accounts.MarketingAudience.maxLimit).contains(request.limit) { rules.fail("limit", "invalid") }
+        try rules.check()
+        return try await database.withConnection { connection in
+            let ids = try connection.query(
+                """
+                SELECT c.account_id FROM consents c JOIN accounts a ON a.id = c.account_id
+                WHERE c.consent = $1 AND c.granted AND c.account_id > $2 AND a.erased_at IS NULL AND a.disabled_at IS NULL
+                ORDER BY c.account_id LIMIT $3
+                """, request.consent, request.after ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)), request.limit
+            ).map { try $0.decode("account_id", as: UUID.self) }
+            return .init(accountIds: ids)
+        }
     }
 
     /// The accounts of `ids` that exist and are not erased, for system callers only; 422 past `limit`.

@@ -1,7 +1,9 @@
 import Bus
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Models
+import NIOCore
 import ServiceKit
 
 /// The routes of docs/api.md "Notifications": a signed-in person's inbox and settings, each one
@@ -55,8 +57,58 @@ struct NotificationsRoutes {
         }
     }
 
+    /// `POST /v1/staff/campaigns` body.
+    struct CampaignBody: RequestBody {
+        var subject: String
+        var text: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case subject, text }
+    }
+
     func register(on router: Router<GatewayRequestContext>) {
+        // RFC 8058: the link of an email's List-Unsubscribe header. A GET (mail scanners follow
+        // links) shows a page with a button and changes nothing; the POST a mail client or that
+        // button sends withdraws the consent. Neither reads a cookie: the signed link is the credential.
+        router.get("v1/unsubscribe/{token}") { _, context in
+            let token = context.parameters.get("token") ?? ""
+            do {
+                _ = try await bus.call(Notifications.Unsubscribe.self, .init(token: token, withdraw: false), as: .anonymous)
+            } catch let error as ServiceError where error.code == .notFound {
+                return Self.invalidLink
+            }
+            let action = "/v1/unsubscribe/" + Self.escaped(token)
+            return Self.page(
+                status: .ok, "Unsubscribe from news by email?",
+                "You will no longer get Advisor Platform's news by email. Messages about your account keep coming.",
+                form: """
+                    <form method="post" action="\(action)"><input type="hidden" name="List-Unsubscribe" value="One-Click">\
+                    <button type="submit">Unsubscribe</button></form>
+                    """)
+        }
+        router.post("v1/unsubscribe/{token}") { request, context in
+            let body = try await request.body.collect(upTo: 4096)
+            let form = String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard form.split(separator: "&").contains("List-Unsubscribe=One-Click") else {
+                return Self.page(status: .unprocessableContent, "Nothing was changed", "Send List-Unsubscribe=One-Click to unsubscribe (RFC 8058).")
+            }
+            do {
+                _ = try await bus.call(
+                    Notifications.Unsubscribe.self, .init(token: context.parameters.get("token") ?? "", withdraw: true), as: .anonymous)
+            } catch let error as ServiceError where error.code == .notFound {
+                return Self.invalidLink
+            }
+            return Self.page(status: .ok, "You are unsubscribed", "You will no longer get Advisor Platform's news by email.")
+        }
+
         let signedIn = router.group(context: AuthenticatedContext.self)
+        signedIn.post("v1/staff/campaigns") { request, context in
+            let body = try await JSONBody.decode(CampaignBody.self, from: request)
+            let campaign = Notifications.CreateCampaign.Request(subject: body.subject, text: body.text)
+            return JSONBody.relay(try await bus.callReturningJSON(Notifications.CreateCampaign.self, campaign, as: context.caller), status: .accepted)
+        }
+        signedIn.get("v1/staff/campaigns/{id}") { _, context in
+            let id = try RouteParameters.id("id", in: context.parameters)
+            return JSONBody.relay(try await bus.callReturningJSON(Notifications.GetCampaign.self, .init(campaignId: id), as: context.caller))
+        }
         signedIn.get("v1/me/notifications") { request, context in
             let unread: Bool
             switch try RouteParameters.query("unread", in: request) {
@@ -79,5 +131,30 @@ struct NotificationsRoutes {
             let body = try await JSONBody.decode(SettingsBody.self, from: request)
             return JSONBody.relay(try await bus.callReturningJSON(Notifications.PutSettings.self, body.settings, as: context.caller))
         }
+    }
+
+    /// The page of a link that is not (or no longer) one.
+    static var invalidLink: Response {
+        page(status: .notFound, "This unsubscribe link is not valid", "It may have expired. You can change your consents in your privacy center.")
+    }
+
+    /// A small HTML page, never cached.
+    static func page(status: HTTPResponse.Status, _ title: String, _ text: String, form: String = "") -> Response {
+        let html = """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">\
+            <title>\(escaped(title))</title></head>
+            <body style="font-family: system-ui, sans-serif; max-width: 32em; margin: 3em auto; padding: 0 1em; line-height: 1.5">
+            <h1 style="font-size: 1.4em">\(escaped(title))</h1><p>\(escaped(text))</p>\(form)</body></html>
+
+            """
+        return Response(
+            status: status, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    static func escaped(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            .replacingOccurrences(of: "\"", with: "&quot;").replacingOccurrences(of: "'", with: "&#39;")
     }
 }

@@ -14,11 +14,13 @@ import Store
 struct EmailTemplates: Sendable {
     struct Kind: Sendable {
         let name: String
-        let subject: String
+        /// nil: the subject is the delivery's own (a campaign's).
+        let subject: String?
     }
 
     static let welcome = Kind(name: "welcome", subject: "Welcome to Advisor Platform")
-    static let kinds = [welcome.name: welcome]
+    static let campaign = Kind(name: "campaign", subject: nil)
+    static let kinds = [welcome.name: welcome, campaign.name: campaign]
 
     private let library: MustacheLibrary
 
@@ -41,12 +43,13 @@ struct EmailTemplates: Sendable {
         self.library = library
     }
 
-    /// The subject, text and HTML of `kind` for `values`; nil for a kind without templates.
+    /// The subject, text and HTML of `kind` for `values` (a kind without a subject of its own takes
+    /// `values["subject"]`); nil for a kind without templates.
     func render(_ kind: String, _ values: [String: Any]) -> (subject: String, text: String, html: String)? {
-        guard let found = Self.kinds[kind], let text = library.render(values, withTemplate: "\(kind).text"),
-            let html = library.render(values, withTemplate: "\(kind).html")
+        guard let found = Self.kinds[kind], let subject = found.subject ?? values["subject"] as? String,
+            let text = library.render(values, withTemplate: "\(kind).text"), let html = library.render(values, withTemplate: "\(kind).html")
         else { return nil }
-        return (found.subject, text.trimmingCharacters(in: .whitespacesAndNewlines) + "\n", html)
+        return (subject, text.trimmingCharacters(in: .whitespacesAndNewlines) + "\n", html)
     }
 }
 
@@ -88,6 +91,7 @@ struct EmailSender: Sendable {
         let kind: String
         let params: [String: String]
         let attempts: Int
+        let campaignId: UUID?
     }
 
     private enum Result {
@@ -95,6 +99,7 @@ struct EmailSender: Sendable {
         case retry(String)
         case failed(String)
         case bounced(String, addressHash: String)
+        case cancelled(String)
     }
 
     /// One batch: how many deliveries it leased, and how many of them it settled.
@@ -107,7 +112,7 @@ struct EmailSender: Sendable {
                     SELECT id FROM deliveries
                     WHERE channel = 'email' AND status = 'due' AND due_at <= now() AND (lease_until IS NULL OR lease_until < now())
                     ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-                RETURNING id, account_id, kind, params, attempts
+                RETURNING id, account_id, kind, params, attempts, campaign_id
                 """, Self.batch, Self.leaseSeconds)
         }
         guard !rows.isEmpty else { return (0, 0) }
@@ -115,7 +120,15 @@ struct EmailSender: Sendable {
             Claimed(
                 id: try row.decode("id"), accountId: try row.decode("account_id"), kind: try row.decode("kind"),
                 params: (try? JSONDecoder().decode([String: String].self, from: Data(try row.decode("params", as: String.self).utf8))) ?? [:],
-                attempts: try row.decode("attempts"))
+                attempts: try row.decode("attempts"), campaignId: try row.decode("campaign_id"))
+        }
+        let campaignIds = Array(Set(claimed.compactMap(\.campaignId)))
+        let campaigns = try await database.withConnection { connection in
+            var campaigns: [UUID: (subject: String, text: String)] = [:]
+            for row in try connection.query("SELECT id, subject, text FROM campaigns WHERE id = ANY($1::uuid[])", campaignIds) {
+                campaigns[try row.decode("id")] = (try row.decode("subject"), try row.decode("text"))
+            }
+            return campaigns
         }
         let contacts = try await bus.call(
             Accounts.Contacts.self, .init(accountIds: Array(Set(claimed.map(\.accountId)))), as: .system
@@ -142,6 +155,25 @@ struct EmailSender: Sendable {
             var values: [String: Any] = ["displayName": contact.displayName, "publicURL": settings.publicURL]
             for (key, value) in delivery.params { values[key] = value }
             values["advisor"] = delivery.params["role"] == Role.advisor.rawValue
+            var extraHeaders: [(name: String, value: String)] = []
+            if let campaignId = delivery.campaignId {
+                // Marketing goes only to whom it may at the moment it leaves.
+                guard contact.marketingConsents.contains("marketingEmail") else {
+                    results[delivery.id] = .cancelled("the marketing consent for email is off")
+                    continue
+                }
+                guard let campaign = campaigns[campaignId], let links = settings.links,
+                    let token = try? links.token(for: delivery.accountId, consent: "marketingEmail")
+                else {
+                    results[delivery.id] = .failed("the campaign or the link key is missing")
+                    continue
+                }
+                let unsubscribe = "\(settings.publicURL)/v1/unsubscribe/\(token)"
+                values["subject"] = campaign.subject
+                values["paragraphs"] = Self.paragraphs(campaign.text)
+                values["unsubscribeURL"] = unsubscribe
+                extraHeaders = [("List-Unsubscribe", "<\(unsubscribe)>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")]
+            }
             guard let content = templates.render(delivery.kind, values) else {
                 results[delivery.id] = .failed("no template for \(delivery.kind)")
                 continue
@@ -149,7 +181,8 @@ struct EmailSender: Sendable {
             let messageID = "\(delivery.id.lowercasedString)@\(settings.mailFrom.split(separator: "@").last ?? "advisor.test")"
             let message = MailMessage(
                 fromName: settings.mailFromName, fromAddress: settings.mailFrom, toName: contact.displayName, toAddress: contact.email,
-                subject: content.subject, text: content.text, html: content.html, messageID: messageID, date: Date())
+                subject: content.subject, text: content.text, html: content.html, messageID: messageID, date: Date(),
+                extraHeaders: extraHeaders)
             var text = message.rendered()
             if let dkim = settings.dkim {
                 do {
@@ -199,6 +232,10 @@ struct EmailSender: Sendable {
                     try connection.execute(
                         "UPDATE deliveries SET status = 'failed', lease_until = NULL, last_error = $2 WHERE id = $1", id, String(reason.prefix(500)))
                     outcomes.append("failed")
+                case .cancelled(let reason):
+                    try connection.execute(
+                        "UPDATE deliveries SET status = 'cancelled', lease_until = NULL, last_error = $2 WHERE id = $1", id, reason)
+                    outcomes.append("cancelled")
                 case .bounced(let reason, let hash):
                     try connection.execute(
                         "UPDATE deliveries SET status = 'failed', lease_until = NULL, last_error = $2 WHERE id = $1", id, String(reason.prefix(500)))
@@ -216,6 +253,12 @@ struct EmailSender: Sendable {
         let retried = outcomes.filter { $0 == "retry" }.count
         if retried > 0 { logger.warning("email deliveries wait for another try", metadata: ["notifications.deliveries": "\(retried)"]) }
         return outcomes.count - retried
+    }
+
+    /// A campaign's text as paragraphs: apart where a line is blank.
+    static func paragraphs(_ text: String) -> [String] {
+        text.replacingOccurrences(of: "\r\n", with: "\n").components(separatedBy: "\n\n")
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
     }
 
     /// `notifications_oldest_due_delivery_seconds`: how long the oldest due delivery has waited.

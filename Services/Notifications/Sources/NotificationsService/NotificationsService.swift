@@ -28,6 +28,8 @@ public enum NotificationsService {
                         }
                     }
                 ]
+                let campaigns = Campaigns(database: resources.database, bus: resources.bus, settings: settings, logger: resources.logger)
+                tasks.append(MaintenanceTask(name: "notifications.plan-campaigns", interval: .seconds(1)) { _ in try await campaigns.plan() })
                 if let relay = settings.relay {
                     let sender = EmailSender(
                         database: resources.database, bus: resources.bus,
@@ -44,6 +46,10 @@ public enum NotificationsService {
             worker.handle(Notifications.MarkRead.self) { try await handlers.markRead($0, caller: $1.caller) }
             worker.handle(Notifications.GetSettings.self) { _, context in try await handlers.settings(caller: context.caller) }
             worker.handle(Notifications.PutSettings.self) { try await handlers.replaceSettings($0, caller: $1.caller) }
+            let campaigns = Campaigns(database: resources.database, bus: resources.bus, settings: settings, logger: resources.logger)
+            worker.handle(Notifications.CreateCampaign.self) { try await campaigns.create($0, caller: $1.caller) }
+            worker.handle(Notifications.GetCampaign.self) { try await campaigns.get($0, caller: $1.caller) }
+            worker.handle(Notifications.Unsubscribe.self) { request, _ in try await campaigns.unsubscribe(request) }
         }
     }
 }

@@ -17,6 +17,9 @@ public struct NotificationsSettings: Sendable {
     /// in PEM, 2048 bits or more; `NOTIFICATIONS_DKIM_SELECTOR`, `advisor`; `NOTIFICATIONS_DKIM_DOMAIN`,
     /// the sender's domain by default).
     var dkim: DKIMSigner?
+    /// Signs unsubscribe links (`NOTIFICATIONS_LINK_KEY`, base64 of 32 random bytes or more),
+    /// needed with a relay: every instance must share it, or links one made fail at another.
+    var links: UnsubscribeLinks?
     /// Tries of a delivery that keeps failing for a while before it is given up (`NOTIFICATIONS_MAX_ATTEMPTS`).
     var maxAttempts: Int
     /// The first wait before trying a delivery again, doubled each time up to an hour
@@ -44,9 +47,16 @@ public struct NotificationsSettings: Sendable {
                 reader.problem("NOTIFICATIONS_DKIM_KEY_FILE must name a readable RSA private key in PEM of 2048 bits or more")
             }
         }
+        var links: UnsubscribeLinks?
+        let linkKey = reader.string("NOTIFICATIONS_LINK_KEY", default: "")
+        if let key = Data(base64Encoded: linkKey), let signer = try? TokenSigner(key: key) {
+            links = UnsubscribeLinks(signer: signer)
+        } else if !linkKey.isEmpty || relay != nil {
+            reader.problem("NOTIFICATIONS_LINK_KEY must be base64 of 32 random bytes or more (needed with SMTP_URL)")
+        }
         return NotificationsSettings(
             relay: relay, mailFrom: from, mailFromName: reader.string("NOTIFICATIONS_MAIL_FROM_NAME", default: "Advisor Platform"),
-            publicURL: reader.string("NOTIFICATIONS_PUBLIC_URL", default: "http://127.0.0.1:8080"), dkim: dkim,
+            publicURL: reader.string("NOTIFICATIONS_PUBLIC_URL", default: "http://127.0.0.1:8080"), dkim: dkim, links: links,
             maxAttempts: reader.int("NOTIFICATIONS_MAX_ATTEMPTS", default: 10, in: 1...100),
             retrySeconds: reader.int("NOTIFICATIONS_RETRY_SECONDS", default: 30, in: 1...3600))
     }
