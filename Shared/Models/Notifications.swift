@@ -18,10 +18,9 @@ public enum Notifications {
             self.channels = channels
         }
 
-        // The kinds sent so far, each by the channels that deliver today (email and SMS come with
-        // their senders).
+        // The kinds sent so far, each by the channels that deliver it today.
         public static let boardReply = Kind("board_reply", [.inApp])
-        public static let favoriteOnline = Kind("favorite_online", [.inApp])
+        public static let favoriteOnline = Kind("favorite_online", [.inApp, .email])
 
         /// Every kind a person can set, in the order settings list them.
         public static let all = [boardReply, favoriteOnline]

@@ -84,6 +84,55 @@ struct EmailEndToEndTests {
         }
     }
 
+    @Test("favorite advisors coming online become one digest email after a short wait; quiet hours hold it until they end")
+    func favoriteOnlineDigest() async throws {
+        let environment: [ServiceName: [String: String]] = [.notifications: ["NOTIFICATIONS_DIGEST_SECONDS": "6"]]
+        try await AccountsPlatform.with(serviceEnvironment: environment, mail: true) { platform in
+            let followerEmail = AccountsPlatform.email("follower")
+            _ = try await platform.register(email: followerEmail, displayName: "Follower")
+            let follower = try await platform.signIn(email: followerEmail)
+            let sleeperEmail = AccountsPlatform.email("sleeper")
+            let sleeperId = try await platform.register(email: sleeperEmail, displayName: "Sleeper")
+            let sleeper = try await platform.signIn(email: sleeperEmail)
+            // Quiet hours around now, in UTC: from an hour ago to two hours ahead.
+            let hour = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date()).hour ?? 0
+            func clock(_ hours: Int) -> String { String(format: "%02d:00", (hours + 24) % 24) }
+            let quiet: [String: Any] = ["kinds": [], "quietHours": ["start": clock(hour - 1), "end": clock(hour + 2), "timeZone": "UTC"]]
+            #expect(try await platform.request("PUT", "/v1/me/notification-settings", token: sleeper, json: quiet).status == 200)
+
+            let zora = try await ChatEndToEndTests.onlineAdvisor(platform, name: "Madame Zora")
+            let lune = try await ChatEndToEndTests.onlineAdvisor(platform, name: "Lune Claire")
+            for advisor in [zora, lune] {
+                for token in [follower, sleeper] {
+                    let favorite = try await platform.request("PUT", "/v1/me/favorites/\(advisor.id)", token: token, json: ["notifyWhenOnline": true])
+                    #expect(favorite.status == 200, "\(favorite.text)")
+                }
+                #expect(try await platform.request("PUT", "/v1/advisors/me/status", token: advisor.token, json: ["status": "offline"]).status == 200)
+                #expect(try await platform.request("PUT", "/v1/advisors/me/status", token: advisor.token, json: ["status": "online"]).status == 200)
+            }
+            let subject = "Advisors you follow are online"
+            try await eventually("one digest names both advisors") {
+                try await Self.inbox(platform, followerEmail).contains { $0["subject"] as? String == subject }
+            }
+            let digests = try await Self.inbox(platform, followerEmail).filter { $0["subject"] as? String == subject }
+            #expect(digests.count == 1)
+            let text = digests.first?["text"] as? String ?? ""
+            #expect(text.contains("- Madame Zora") && text.contains("- Lune Claire"), "\(text)")
+
+            let notifications = Database(platform.harness.database.config(schema: "notifications"), logger: Logger(label: "test"))
+            defer { Task { await notifications.close() } }
+            let held = try await notifications.withConnection { connection in
+                try connection.queryOne(
+                    """
+                    SELECT count(*)::int AS n, bool_and(due_at > now() + interval '50 minutes') AS later FROM deliveries
+                    WHERE account_id = $1 AND kind = 'favorite_online' AND status = 'due'
+                    """, try #require(UUID(uuidString: sleeperId)))
+            }
+            #expect(try held?.decode("n", as: Int.self) == 1 && held?.decode("later", as: Bool?.self) == true, "one digest, held past quiet hours")
+            #expect(try await Self.inbox(platform, sleeperEmail).allSatisfy { $0["subject"] as? String != subject })
+        }
+    }
+
     /// Runs a Python script with `python` and `arguments`; the process, to stop when done.
     static func python(_ python: String, _ script: String, _ arguments: [String], log: URL) throws -> ChildProcess {
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)

@@ -70,7 +70,8 @@ struct NotificationsEndToEndTests {
             let defaults = try await platform.request("GET", "/v1/me/notification-settings", token: member.token)
             let kinds = try #require(defaults.object["kinds"] as? [[String: Any]], "\(defaults.text)")
             #expect(kinds.map { $0["kind"] as? String } == ["board_reply", "favorite_online"])
-            #expect(kinds.allSatisfy { ($0["channels"] as? [String: Bool]) == ["inApp": true] } && defaults.object["quietHours"] == nil)
+            #expect(kinds.map { $0["channels"] as? [String: Bool] } == [["inApp": true], ["inApp": true, "email": true]])
+            #expect(defaults.object["quietHours"] == nil)
 
             let quiet: [String: Any] = ["start": "22:30", "end": "07:00", "timeZone": "Europe/Paris"]
             let chosen: [String: Any] = ["kinds": [["kind": "favorite_online", "channels": ["inApp": false]]], "quietHours": quiet]
@@ -78,7 +79,7 @@ struct NotificationsEndToEndTests {
             #expect(saved.status == 200, "\(saved.text)")
             #expect((saved.object["quietHours"] as? [String: String]) == quiet as? [String: String])
             let savedKinds = try #require(saved.object["kinds"] as? [[String: Any]])
-            #expect(savedKinds.first { $0["kind"] as? String == "favorite_online" }?["channels"] as? [String: Bool] == ["inApp": false])
+            #expect(savedKinds.first { $0["kind"] as? String == "favorite_online" }?["channels"] as? [String: Bool] == ["inApp": false, "email": true])
 
             for (bad, field) in [
                 (["kinds": [["kind": "horoscope", "channels": ["inApp": true]]]], "kinds.0.kind"),

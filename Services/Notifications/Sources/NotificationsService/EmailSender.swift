@@ -20,7 +20,8 @@ struct EmailTemplates: Sendable {
 
     static let welcome = Kind(name: "welcome", subject: "Welcome to Advisor Platform")
     static let campaign = Kind(name: "campaign", subject: nil)
-    static let kinds = [welcome.name: welcome, campaign.name: campaign]
+    static let favoriteOnline = Kind(name: "favorite_online", subject: "Advisors you follow are online")
+    static let kinds = [welcome.name: welcome, campaign.name: campaign, favoriteOnline.name: favoriteOnline]
 
     private let library: MustacheLibrary
 
@@ -141,6 +142,13 @@ struct EmailSender: Sendable {
             ).map { try $0.decode("address_hash", as: String.self) })
         }
 
+        // The names of the advisors digests tell of, asked once for the batch.
+        let advisorIds = Set(claimed.flatMap { ($0.params["advisorIds"] ?? "").split(separator: ",").compactMap { UUID(uuidString: String($0)) } })
+        let advisorNames = advisorIds.isEmpty ? [:] : Dictionary(
+            try await bus.call(Accounts.PublicNames.self, .init(accountIds: Array(advisorIds)), as: .system).names.map {
+                ($0.accountId, $0.displayName)
+            }, uniquingKeysWith: { first, _ in first })
+
         var results: [UUID: Result] = [:]
         var outgoing: [(delivery: Claimed, mail: OutgoingMail, messageID: String)] = []
         for delivery in claimed {
@@ -155,6 +163,14 @@ struct EmailSender: Sendable {
             var values: [String: Any] = ["displayName": contact.displayName, "publicURL": settings.publicURL]
             for (key, value) in delivery.params { values[key] = value }
             values["advisor"] = delivery.params["role"] == Role.advisor.rawValue
+            if let ids = delivery.params["advisorIds"] {
+                let names = ids.split(separator: ",").compactMap { UUID(uuidString: String($0)).flatMap { advisorNames[$0] } }
+                guard !names.isEmpty else {
+                    results[delivery.id] = .cancelled("the advisors are no longer listed")
+                    continue
+                }
+                values["advisors"] = names.map { ["name": $0] }
+            }
             var extraHeaders: [(name: String, value: String)] = []
             if let campaignId = delivery.campaignId {
                 // Marketing goes only to whom it may at the moment it leaves.

@@ -6,7 +6,7 @@ import Store
 /// The events of other services that become notices: a new account (a welcome email, when a
 /// relay is configured), a reply on the boards (to the thread's author and to the people it
 /// mentions), a favorite advisor online (the directory already keeps it to once per member and
-/// advisor an hour).
+/// advisor an hour: in the app at once, by email in a digest after quiet hours).
 enum NotificationsEvents {
     static func subscriptions(streams: StreamPushes, settings: NotificationsSettings) -> [EventSubscription] {
         [
@@ -31,6 +31,9 @@ enum NotificationsEvents {
                     try notify(
                         event.memberId, of: .favoriteOnline, text: "One of your favorite advisors is online now.",
                         subject: ["advisorId": event.advisorId.uuidString], on: connection, streams: streams)
+                    if settings.relay != nil {
+                        try planDigest(of: event.advisorId, for: event.memberId, window: settings.digestSeconds, on: connection)
+                    }
                 },
         ]
     }
@@ -41,9 +44,7 @@ enum NotificationsEvents {
         _ person: UUID, of kind: Notifications.Kind, text: String, subject: [String: String], on connection: Connection,
         streams: StreamPushes
     ) throws {
-        let off = try connection.queryOne(
-            "SELECT 1 AS off FROM channel_settings WHERE account_id = $1 AND kind = $2 AND channel = 'inApp' AND NOT enabled", person, kind.name)
-        guard off == nil else { return }
+        guard try !isOff(person, kind, .inApp, on: connection) else { return }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         guard
@@ -54,12 +55,54 @@ enum NotificationsEvents {
         streams.send(StreamPush.Notification(try NotificationsHandlers.item(row)), to: [person])
     }
 
-    /// Plans an email to `person`, due now, in the transaction that decided it.
-    static func plan(_ kind: String, to person: UUID, params: [String: String], on connection: Connection) throws {
+    /// Whether `person` turned `channel` off for `kind`.
+    static func isOff(_ person: UUID, _ kind: Notifications.Kind, _ channel: Notifications.Channel, on connection: Connection) throws -> Bool {
+        try connection.queryOne(
+            "SELECT 1 AS off FROM channel_settings WHERE account_id = $1 AND kind = $2 AND channel = $3 AND NOT enabled", person, kind.name,
+            channel.rawValue) != nil
+    }
+
+    /// Plans an email to `person`, due at `due`, in the transaction that decided it.
+    static func plan(_ kind: String, to person: UUID, params: [String: String], due: Date = Date(), on connection: Connection) throws {
+        try connection.execute(
+            "INSERT INTO deliveries (id, account_id, kind, channel, params, due_at) VALUES ($1, $2, $3, 'email', $4, $5)", UUID(), person, kind,
+            try encoded(params), due)
+    }
+
+    /// The most advisors one digest names.
+    static let digestLimit = 20
+
+    /// Adds `advisor` to `person`'s favorite-online digest that is still waiting, or plans one for
+    /// `window` seconds from now, held by quiet hours: several advisors coming online make one email.
+    static func planDigest(of advisor: UUID, for person: UUID, window: Int, on connection: Connection) throws {
+        guard try !isOff(person, .favoriteOnline, .email, on: connection) else { return }
+        if let waiting = try connection.queryOne(
+            """
+            SELECT id, params FROM deliveries
+            WHERE account_id = $1 AND kind = 'favorite_online' AND channel = 'email' AND status = 'due' AND due_at > now() AND lease_until IS NULL
+            ORDER BY due_at LIMIT 1 FOR UPDATE
+            """, person)
+        {
+            var params = try JSONDecoder().decode([String: String].self, from: Data(try waiting.decode("params", as: String.self).utf8))
+            var advisors = (params["advisorIds"] ?? "").split(separator: ",").map(String.init)
+            guard !advisors.contains(advisor.uuidString), advisors.count < digestLimit else { return }
+            advisors.append(advisor.uuidString)
+            params["advisorIds"] = advisors.joined(separator: ",")
+            try connection.execute("UPDATE deliveries SET params = $2 WHERE id = $1", try waiting.decode("id", as: UUID.self), try encoded(params))
+            return
+        }
+        let quiet = try connection.queryOne("SELECT starts, ends, time_zone FROM quiet_hours WHERE account_id = $1", person).flatMap {
+            QuietWindow(start: try $0.decode("starts"), end: try $0.decode("ends"), timeZone: try $0.decode("time_zone"))
+        }
+        let soonest = Date() + TimeInterval(window)
+        try plan(
+            EmailTemplates.favoriteOnline.name, to: person, params: ["advisorIds": advisor.uuidString], due: quiet?.release(soonest) ?? soonest,
+            on: connection)
+    }
+
+    private static func encoded(_ params: [String: String]) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        try connection.execute(
-            "INSERT INTO deliveries (id, account_id, kind, channel, params) VALUES ($1, $2, $3, 'email', $4)", UUID(), person, kind,
-            String(decoding: try encoder.encode(params), as: UTF8.self))
+        return String(decoding: try encoder.encode(params), as: UTF8.self)
     }
 }

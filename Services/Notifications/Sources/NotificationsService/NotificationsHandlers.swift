@@ -120,9 +120,15 @@ struct NotificationsHandlers: Sendable {
             if !isClockTime(quiet.start) { rules.fail("quietHours.start", "invalid") }
             if !isClockTime(quiet.end) { rules.fail("quietHours.end", "invalid") }
             if quiet.start == quiet.end { rules.fail("quietHours.end", "invalid") }
-            if !TimeZone.knownTimeZoneIdentifiers.contains(quiet.timeZone) { rules.fail("quietHours.timeZone", "invalid") }
+            if !isTimeZone(quiet.timeZone) { rules.fail("quietHours.timeZone", "invalid") }
         }
         try rules.check()
+    }
+
+    /// An IANA time zone name: Foundation's list of them (which leaves out `UTC` and the `Etc/`
+    /// zones, IANA names too), never an abbreviation such as `EST`.
+    static func isTimeZone(_ name: String) -> Bool {
+        TimeZone.knownTimeZoneIdentifiers.contains(name) || ((name == "UTC" || name.hasPrefix("Etc/")) && TimeZone(identifier: name) != nil)
     }
 
     /// "HH:MM" on a 24-hour clock.
