@@ -13,6 +13,8 @@ final class AccountsPlatform: Sendable {
     /// The outside world's payment processor (the sandbox) and the integration service's HTTP
     /// entry, when the platform was started with `payments`.
     let payments: Payments?
+    /// What each service was started with besides the bus and the database, to start it again.
+    let servicesEnvironment: [ServiceName: [String: String]]
     /// The sandbox's HTTP base (its mail inbox) and SMTP port, when started with `mail`; the
     /// notifications service then sends through that mail server.
     let mail: Mail?
@@ -29,8 +31,12 @@ final class AccountsPlatform: Sendable {
         static let webhookSecret = "whsec_e2e"
     }
 
-    private init(harness: PlatformHarness, gateway: String, accountsEnvironment: [String: String], payments: Payments?, mail: Mail?) {
+    private init(
+        harness: PlatformHarness, gateway: String, accountsEnvironment: [String: String], servicesEnvironment: [ServiceName: [String: String]],
+        payments: Payments?, mail: Mail?
+    ) {
         self.harness = harness
+        self.servicesEnvironment = servicesEnvironment
         self.gateway = gateway
         self.accountsEnvironment = accountsEnvironment
         self.payments = payments
@@ -105,8 +111,8 @@ final class AccountsPlatform: Sendable {
                 paymentsParts = Payments(sandbox: "http://127.0.0.1:\(sandboxPort)", integration: "http://127.0.0.1:\(integrationPort)")
             }
             return AccountsPlatform(
-                harness: harness, gateway: "http://127.0.0.1:\(port)", accountsEnvironment: accountsEnvironment, payments: paymentsParts,
-                mail: mailParts)
+                harness: harness, gateway: "http://127.0.0.1:\(port)", accountsEnvironment: accountsEnvironment,
+                servicesEnvironment: serviceEnvironment, payments: paymentsParts, mail: mailParts)
         } catch {
             await harness.shutdown()
             throw error

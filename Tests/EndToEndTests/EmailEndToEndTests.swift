@@ -133,6 +133,77 @@ struct EmailEndToEndTests {
         }
     }
 
+    @Test("two instances share due email and send none twice; killed -9 with email due, a restarted instance sends each once")
+    func instancesAndCrashes() async throws {
+        let environment: [ServiceName: [String: String]] = [
+            .notifications: ["NOTIFICATIONS_RETRY_SECONDS": "1", "NOTIFICATIONS_LEASE_SECONDS": "3"]
+        ]
+        try await AccountsPlatform.with(serviceEnvironment: environment, mail: true) { platform in
+            let mail = try #require(platform.mail)
+            var people: [(id: String, email: String)] = []
+            for n in 1...5 {
+                let email = AccountsPlatform.email("crowd\(n)")
+                people.append((try await platform.register(email: email), email))
+            }
+            func received() async throws -> [Int] {
+                var counts: [Int] = []
+                for person in people { counts.append(try await Self.inbox(platform, person.email).count) }
+                return counts
+            }
+            try await eventually("the welcomes arrive") { try await received() == [1, 1, 1, 1, 1] }
+            let notifications = Database(platform.harness.database.config(schema: "notifications"), logger: Logger(label: "test"))
+            defer { Task { await notifications.close() } }
+            let ids = try people.map { try #require(UUID(uuidString: $0.id)) }
+            func planMany(_ each: Int) async throws {
+                try await notifications.withConnection { connection in
+                    _ = try connection.execute(
+                        """
+                        INSERT INTO deliveries (id, account_id, kind, channel, params)
+                        SELECT gen_random_uuid(), person, 'welcome', 'email', '{"role":"member"}' FROM unnest($1::uuid[]) AS person, generate_series(1, $2)
+                        """, ids, each)
+                }
+            }
+
+            // Two instances, 200 deliveries due at once.
+            let notificationsEnvironment = platform.servicesEnvironment[.notifications] ?? [:]
+            try await platform.harness.startService("notifications", schema: "notifications", environment: notificationsEnvironment)
+            try await planMany(40)
+            try await eventually("every delivery is sent", timeout: .seconds(60)) {
+                try await notifications.withConnection { connection in
+                    try connection.queryOne("SELECT count(*)::int AS n FROM deliveries WHERE status = 'sent'")?.decode("n", as: Int.self) == 205
+                }
+            }
+            #expect(try await received() == [41, 41, 41, 41, 41], "each once")
+
+            // The relay refuses for now; the service dies with 40 deliveries due; it comes back.
+            let refuse = await HTTP.request(
+                "POST", "\(mail.sandbox)/v1/sandbox/mail/failures", headers: ["Content-Type": "application/json"],
+                body: Data(#"{"count": 1000, "code": 451}"#.utf8))
+            #expect(refuse?.status == 204)
+            try await planMany(8)
+            try await eventually("each was tried and refused") {
+                try await notifications.withConnection { connection in
+                    try connection.queryOne("SELECT count(*)::int AS n FROM deliveries WHERE status = 'due' AND attempts >= 1")?.decode("n", as: Int.self) == 40
+                }
+            }
+            for process in platform.harness.processes(of: "notifications") {
+                process.signal(SIGKILL)
+                _ = try await process.waitForExit()
+            }
+            let recover = await HTTP.request(
+                "POST", "\(mail.sandbox)/v1/sandbox/mail/failures", headers: ["Content-Type": "application/json"],
+                body: Data(#"{"count": 0, "code": 451}"#.utf8))
+            #expect(recover?.status == 204)
+            try await platform.harness.startService("notifications", schema: "notifications", environment: notificationsEnvironment)
+            try await eventually("every delivery is sent after the restart", timeout: .seconds(60)) {
+                try await notifications.withConnection { connection in
+                    try connection.queryOne("SELECT count(*)::int AS n FROM deliveries WHERE status = 'sent'")?.decode("n", as: Int.self) == 245
+                }
+            }
+            #expect(try await received() == [49, 49, 49, 49, 49], "each once")
+        }
+    }
+
     /// Runs a Python script with `python` and `arguments`; the process, to stop when done.
     static func python(_ python: String, _ script: String, _ arguments: [String], log: URL) throws -> ChildProcess {
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)

@@ -71,8 +71,6 @@ struct EmailSender: Sendable {
     let logger: Logger
 
     static let batch = 50
-    /// How long a leased delivery is this sender's before another may take it.
-    static let leaseSeconds = 120
 
     /// Sends until no delivery is due; how many it settled (sent or given up).
     func sendDue() async throws -> Int {
@@ -114,7 +112,7 @@ struct EmailSender: Sendable {
                     WHERE channel = 'email' AND status = 'due' AND due_at <= now() AND (lease_until IS NULL OR lease_until < now())
                     ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED)
                 RETURNING id, account_id, kind, params, attempts, campaign_id
-                """, Self.batch, Self.leaseSeconds)
+                """, Self.batch, settings.leaseSeconds)
         }
         guard !rows.isEmpty else { return (0, 0) }
         let claimed = try rows.map { row in

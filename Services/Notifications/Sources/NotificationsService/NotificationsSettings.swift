@@ -23,6 +23,9 @@ public struct NotificationsSettings: Sendable {
     /// How long favorite-online email waits for other advisors to join it in one digest
     /// (`NOTIFICATIONS_DIGEST_SECONDS`).
     var digestSeconds: Int
+    /// How long a delivery being sent is one instance's before another may take it
+    /// (`NOTIFICATIONS_LEASE_SECONDS`): longer than a batch takes to send.
+    var leaseSeconds: Int
     /// Tries of a delivery that keeps failing for a while before it is given up (`NOTIFICATIONS_MAX_ATTEMPTS`).
     var maxAttempts: Int
     /// The first wait before trying a delivery again, doubled each time up to an hour
@@ -61,6 +64,7 @@ public struct NotificationsSettings: Sendable {
             relay: relay, mailFrom: from, mailFromName: reader.string("NOTIFICATIONS_MAIL_FROM_NAME", default: "Advisor Platform"),
             publicURL: reader.string("NOTIFICATIONS_PUBLIC_URL", default: "http://127.0.0.1:8080"), dkim: dkim, links: links,
             digestSeconds: reader.int("NOTIFICATIONS_DIGEST_SECONDS", default: 300, in: 0...86_400),
+            leaseSeconds: reader.int("NOTIFICATIONS_LEASE_SECONDS", default: 120, in: 1...3600),
             maxAttempts: reader.int("NOTIFICATIONS_MAX_ATTEMPTS", default: 10, in: 1...100),
             retrySeconds: reader.int("NOTIFICATIONS_RETRY_SECONDS", default: 30, in: 1...3600))
     }
