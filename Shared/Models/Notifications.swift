@@ -12,18 +12,22 @@ public enum Notifications {
     public struct Kind: Sendable, Equatable {
         public let name: String
         public let channels: [Channel]
+        /// Channels the person cannot turn off: how the platform tells them what happened to their account.
+        public let required: [Channel]
 
-        init(_ name: String, _ channels: [Channel]) {
+        init(_ name: String, _ channels: [Channel], required: [Channel] = []) {
             self.name = name
             self.channels = channels
+            self.required = required
         }
 
         // The kinds sent so far, each by the channels that deliver it today.
         public static let boardReply = Kind("board_reply", [.inApp])
         public static let favoriteOnline = Kind("favorite_online", [.inApp, .email])
+        public static let securityNotice = Kind("security_notice", [.email, .inApp], required: [.email])
 
         /// Every kind a person can set, in the order settings list them.
-        public static let all = [boardReply, favoriteOnline]
+        public static let all = [boardReply, favoriteOnline, securityNotice]
 
         public static func named(_ name: String) -> Kind? { all.first { $0.name == name } }
     }
@@ -233,6 +237,24 @@ extension StreamPush {
 }
 
 extension Accounts {
+    /// Something happened to a person's account that they must hear of, whatever their settings:
+    /// `new-sign-in` (from a device or network not seen before), `password-changed`, `email-changed`
+    /// (told at the previous address too).
+    public struct SecurityNotice: DomainEvent, Equatable {
+        public static let type = "accounts.security-notice.v1"
+        public var accountId: UUID
+        public var what: String
+        public var at: Date
+        public init(accountId: UUID, what: String, at: Date) {
+            self.accountId = accountId
+            self.what = what
+            self.at = at
+        }
+        public static let newSignIn = "new-sign-in"
+        public static let passwordChanged = "password-changed"
+        public static let emailChanged = "email-changed"
+    }
+
     /// `accounts.contacts`: where to reach people (their email address and name), for the
     /// notifications service when it sends. Callers: the platform only. An erased or unknown
     /// account is left out.
@@ -255,11 +277,14 @@ extension Accounts {
             public var displayName: String
             /// Their marketing consents as they stand now (`marketingEmail`, `marketingSms`).
             public var marketingConsents: [String]
-            public init(accountId: UUID, email: String, displayName: String, marketingConsents: [String]) {
+            /// The address they changed from, for 30 days after the change (to tell it of the change).
+            public var previousEmail: String?
+            public init(accountId: UUID, email: String, displayName: String, marketingConsents: [String], previousEmail: String? = nil) {
                 self.accountId = accountId
                 self.email = email
                 self.displayName = displayName
                 self.marketingConsents = marketingConsents
+                self.previousEmail = previousEmail
             }
         }
         public static let maxAccounts = 500

@@ -84,6 +84,43 @@ struct EmailEndToEndTests {
         }
     }
 
+    @Test("security notices: a sign-in from a new device, a new password, a new address (told at the old one too), by email and in the app")
+    func securityNotices() async throws {
+        try await AccountsPlatform.with(mail: true) { platform in
+            let email = AccountsPlatform.email("careful")
+            _ = try await platform.register(email: email, displayName: "Careful")
+            let subject = "Security notice about your Advisor Platform account"
+            func notices(_ address: String) async throws -> [[String: Any]] {
+                try await Self.inbox(platform, address).filter { $0["subject"] as? String == subject }
+            }
+            let token = try await platform.signIn(email: email)
+            _ = try await platform.signIn(email: email)
+            // The first sign-in and the same device again say nothing; a new device does.
+            _ = try await platform.signIn(email: email, userAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0")
+            try await eventually("the new sign-in is told by email") { try await notices(email).count == 1 }
+            #expect((try await notices(email).first?["text"] as? String)?.contains("from a device or network it had not been used from before") == true)
+            let inbox = try await platform.request("GET", "/v1/me/notifications", token: token)
+            #expect(inbox.items.first?["kind"] as? String == "security_notice", "\(inbox.text)")
+
+            let newPassword = "a much longer passphrase 2026"
+            let changed = try await platform.request(
+                "PATCH", "/v1/me", token: token, json: ["password": newPassword, "currentPassword": AccountsPlatform.password])
+            #expect(changed.status == 200, "\(changed.text)")
+            try await eventually("the new password is told") { try await notices(email).count == 2 }
+            #expect((try await notices(email).last?["text"] as? String)?.contains("password of your Advisor Platform account was changed") == true)
+
+            let newEmail = AccountsPlatform.email("moved")
+            let moved = try await platform.request("PATCH", "/v1/me", token: token, json: ["email": newEmail, "currentPassword": newPassword])
+            #expect(moved.status == 200, "\(moved.text)")
+            try await eventually("both addresses are told of the change") {
+                let toNew = try await notices(newEmail).count
+                let toOld = try await notices(email).count
+                return toNew == 1 && toOld == 3
+            }
+            #expect((try await notices(email).last?["text"] as? String)?.contains("email address of your Advisor Platform account was changed") == true)
+        }
+    }
+
     @Test("favorite advisors coming online become one digest email after a short wait; quiet hours hold it until they end")
     func favoriteOnlineDigest() async throws {
         let environment: [ServiceName: [String: String]] = [.notifications: ["NOTIFICATIONS_DIGEST_SECONDS": "6"]]

@@ -69,8 +69,8 @@ struct NotificationsEndToEndTests {
             let member = try await ChatEndToEndTests.member(platform)
             let defaults = try await platform.request("GET", "/v1/me/notification-settings", token: member.token)
             let kinds = try #require(defaults.object["kinds"] as? [[String: Any]], "\(defaults.text)")
-            #expect(kinds.map { $0["kind"] as? String } == ["board_reply", "favorite_online"])
-            #expect(kinds.map { $0["channels"] as? [String: Bool] } == [["inApp": true], ["inApp": true, "email": true]])
+            #expect(kinds.map { $0["kind"] as? String } == ["board_reply", "favorite_online", "security_notice"])
+            #expect(kinds.map { $0["channels"] as? [String: Bool] } == [["inApp": true], ["inApp": true, "email": true], ["inApp": true, "email": true]])
             #expect(defaults.object["quietHours"] == nil)
 
             let quiet: [String: Any] = ["start": "22:30", "end": "07:00", "timeZone": "Europe/Paris"]
@@ -84,6 +84,7 @@ struct NotificationsEndToEndTests {
             for (bad, field) in [
                 (["kinds": [["kind": "horoscope", "channels": ["inApp": true]]]], "kinds.0.kind"),
                 (["kinds": [["kind": "board_reply", "channels": ["sms": true]]]], "kinds.0.channels.sms"),
+                (["kinds": [["kind": "security_notice", "channels": ["email": false]]]], "kinds.0.channels.email"),
                 (["kinds": [], "quietHours": ["start": "25:00", "end": "07:00", "timeZone": "Europe/Paris"]], "quietHours.start"),
                 (["kinds": [], "quietHours": ["start": "22:00", "end": "07:00", "timeZone": "Mars/Olympus"]], "quietHours.timeZone"),
             ] as [([String: Any], String)] {

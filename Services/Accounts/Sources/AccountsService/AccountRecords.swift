@@ -30,6 +30,9 @@ struct AccountRecords {
         var displayName: String
         var country: String?
         var source: String?
+        /// The address before the last change, and until when it is kept (to be told of the change).
+        var previousEmail: String?
+        var previousEmailUntil: Date?
     }
 
     /// The client details sealed in `client_sealed`.
@@ -127,6 +130,23 @@ struct AccountRecords {
         } catch let error as StoreError where error == .uniqueViolation {
             throw AccountsErrors.emailTaken
         }
+    }
+
+    /// The sealed personal fields of a live account.
+    func personal(_ id: UUID, on connection: Connection) throws -> PersonalFields? {
+        guard let row = try connection.queryOne("SELECT personal_sealed FROM accounts WHERE id = $1 AND erased_at IS NULL", id) else {
+            return nil
+        }
+        return try Self.openPersonal(try row.decode("personal_sealed"), with: try dataKey(for: id, on: connection), id: id)
+    }
+
+    /// A keyed hash of a client's browser and network (the /24 of an IPv4 address, the /48 of an
+    /// IPv6 one): the same device on the same network hashes the same, and the hash says nothing.
+    func clientHash(userAgent: String, ipAddress: String) -> Data {
+        let network = ipAddress.contains(":")
+            ? ipAddress.split(separator: ":", omittingEmptySubsequences: false).prefix(3).joined(separator: ":")
+            : ipAddress.split(separator: ".").prefix(3).joined(separator: ".")
+        return HMAC.sha256(key: HMAC.sha256(key: emailIndexKey, message: Data("known-clients".utf8)), message: Data("\(userAgent)|\(network)".utf8))
     }
 
     /// Seals `phone` with the account's data key.

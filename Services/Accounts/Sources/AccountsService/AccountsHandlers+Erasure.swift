@@ -72,6 +72,7 @@ extension AccountsHandlers {
         try connection.execute("UPDATE sessions SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL", id)
         try connection.execute("UPDATE sessions SET client_sealed = NULL WHERE account_id = $1", id)
         try connection.execute("DELETE FROM sign_in_attempts WHERE account_id = $1", id)
+        try connection.execute("DELETE FROM known_clients WHERE account_id = $1", id)
         try connection.execute("DELETE FROM consents WHERE account_id = $1", id)
         try connection.execute("DELETE FROM consent_changes WHERE account_id = $1", id)
     }

@@ -171,10 +171,23 @@ extension AccountsHandlers {
             }
             return granted
         }
+        let records = self.records
+        let previous = try await database.withConnection { connection in
+            var previous: [UUID: String] = [:]
+            for account in accounts {
+                if let personal = try records.personal(account.id, on: connection), let email = personal.previousEmail,
+                    let until = personal.previousEmailUntil, until > Date()
+                {
+                    previous[account.id] = email
+                }
+            }
+            return previous
+        }
         return Accounts.Contacts.Response(
             contacts: accounts.map {
                 Accounts.Contacts.Contact(
-                    accountId: $0.id, email: $0.email, displayName: $0.displayName, marketingConsents: (granted[$0.id] ?? []).sorted())
+                    accountId: $0.id, email: $0.email, displayName: $0.displayName, marketingConsents: (granted[$0.id] ?? []).sorted(),
+                    previousEmail: previous[$0.id])
             })
     }
 

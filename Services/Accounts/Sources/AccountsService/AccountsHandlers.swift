@@ -121,6 +121,7 @@ struct AccountsHandlers: Sendable {
                 "INSERT INTO sessions (token_hash, account_id, expires_at, client_sealed) VALUES ($1, $2, $3, $4)",
                 Self.tokenHash(token), account.id, expiresAt, client)
             try Self.recordSignIn(client: client, succeeded: true, accountId: account.id, on: connection)
+            try Self.noticeNewClient(records.clientHash(userAgent: userAgent, ipAddress: ip), of: account.id, on: connection)
             try AttemptThrottle.giveBack(keys, on: connection)
             try audit.append(
                 .init(actorId: account.id, actorRoles: account.roles, action: "session.sign-in", subjectId: account.id),
@@ -128,6 +129,18 @@ struct AccountsHandlers: Sendable {
         }
         logger.info("signed in", metadata: ["account.id": "\(account.id)"])
         return Accounts.SignIn.Response(token: token, expiresAt: expiresAt, account: account)
+    }
+
+    /// Remembers the client a person signed in from; one never seen before, when they have
+    /// signed in before, is a security notice for them (their very first sign-in is not).
+    private static func noticeNewClient(_ hash: Data, of account: UUID, on connection: Connection) throws {
+        let known = try connection.queryOne("SELECT count(*)::int AS n FROM known_clients WHERE account_id = $1", account)?
+            .decode("n", as: Int.self) ?? 0
+        let added = try connection.execute(
+            "INSERT INTO known_clients (account_id, client_hash) VALUES ($1, $2) ON CONFLICT DO NOTHING", account, hash)
+        if added == 1, known > 0 {
+            try Outbox.append(Accounts.SecurityNotice(accountId: account, what: Accounts.SecurityNotice.newSignIn, at: Date()), on: connection)
+        }
     }
 
     /// For an email with no account: the same statements and sealing as a history line, writing
@@ -194,6 +207,9 @@ struct AccountsHandlers: Sendable {
         }
     }
 
+    /// How long the address before an email change is kept, to be told of the change.
+    static let previousEmailKept: TimeInterval = 30 * 86_400
+
     func updateProfile(_ request: Accounts.UpdateProfile.Request, caller: Caller, deadline: Date) async throws
         -> Accounts.Account
     {
@@ -219,10 +235,17 @@ struct AccountsHandlers: Sendable {
         let newHash = hashed
         let keepToken = request.currentToken.map(Self.tokenHash)
         let account = try await database.transaction { connection -> Accounts.Account in
+            var emailChanged = false
             if request.displayName != nil || request.email != nil {
                 try records.updatePersonal(id, on: connection) { personal in
                     if let name = request.displayName { personal.displayName = name }
-                    if let email = request.email { personal.email = InputRules.display(email: email) }
+                    if let email = request.email, InputRules.normalize(email: email) != InputRules.normalize(email: personal.email) {
+                        // The old address is told of the change, so it is kept a while (sealed, as the rest).
+                        personal.previousEmail = personal.email
+                        personal.previousEmailUntil = Date().addingTimeInterval(Self.previousEmailKept)
+                        personal.email = InputRules.display(email: email)
+                        emailChanged = true
+                    }
                 }
             }
             if request.displayName != nil {
@@ -233,7 +256,11 @@ struct AccountsHandlers: Sendable {
                 if !phone.isEmpty { sealed = try records.sealPhone(phone, for: id, on: connection) }
                 try connection.execute("UPDATE accounts SET phone_sealed = $2 WHERE id = $1", id, sealed)
             }
+            if emailChanged {
+                try Outbox.append(Accounts.SecurityNotice(accountId: id, what: Accounts.SecurityNotice.emailChanged, at: Date()), on: connection)
+            }
             if let newHash {
+                try Outbox.append(Accounts.SecurityNotice(accountId: id, what: Accounts.SecurityNotice.passwordChanged, at: Date()), on: connection)
                 try connection.execute("UPDATE accounts SET password_hash = $2 WHERE id = $1", id, newHash)
                 // A new password ends every other session: whoever knew the old one is signed out.
                 try connection.execute(

@@ -21,7 +21,10 @@ struct EmailTemplates: Sendable {
     static let welcome = Kind(name: "welcome", subject: "Welcome to Advisor Platform")
     static let campaign = Kind(name: "campaign", subject: nil)
     static let favoriteOnline = Kind(name: "favorite_online", subject: "Advisors you follow are online")
-    static let kinds = [welcome.name: welcome, campaign.name: campaign, favoriteOnline.name: favoriteOnline]
+    static let securityNotice = Kind(name: "security_notice", subject: "Security notice about your Advisor Platform account")
+    static let kinds = [
+        welcome.name: welcome, campaign.name: campaign, favoriteOnline.name: favoriteOnline, securityNotice.name: securityNotice,
+    ]
 
     private let library: MustacheLibrary
 
@@ -93,6 +96,11 @@ struct EmailSender: Sendable {
         let campaignId: UUID?
     }
 
+    /// How an address that bounced is remembered: the SHA-256 of it, lower-cased, in hex.
+    static func addressHash(_ address: String) -> String {
+        Hex.encode(SHA256.hash(Data(address.lowercased().utf8)))
+    }
+
     private enum Result {
         case sent(messageID: String)
         case retry(String)
@@ -133,7 +141,8 @@ struct EmailSender: Sendable {
             Accounts.Contacts.self, .init(accountIds: Array(Set(claimed.map(\.accountId)))), as: .system
         ).contacts
         let byAccount = Dictionary(contacts.map { ($0.accountId, $0) }, uniquingKeysWith: { first, _ in first })
-        let hashes = Dictionary(contacts.map { ($0.accountId, Hex.encode(SHA256.hash(Data($0.email.lowercased().utf8)))) }, uniquingKeysWith: { first, _ in first })
+        let addresses = contacts.flatMap { [$0.email] + ($0.previousEmail.map { [$0] } ?? []) }
+        let hashes = Dictionary(addresses.map { ($0, Self.addressHash($0)) }, uniquingKeysWith: { first, _ in first })
         let blocked = try await database.withConnection { connection in
             Set(try connection.query(
                 "SELECT address_hash FROM undeliverable_addresses WHERE address_hash = ANY($1::text[])", Array(hashes.values)
@@ -154,13 +163,23 @@ struct EmailSender: Sendable {
                 results[delivery.id] = .failed("the account is gone")
                 continue
             }
-            if let hash = hashes[delivery.accountId], blocked.contains(hash) {
-                results[delivery.id] = .failed("the address is undeliverable")
-                continue
-            }
+
             var values: [String: Any] = ["displayName": contact.displayName, "publicURL": settings.publicURL]
             for (key, value) in delivery.params { values[key] = value }
             values["advisor"] = delivery.params["role"] == Role.advisor.rawValue
+            if let what = delivery.params["what"] { values[what] = true }
+            var address = contact.email
+            if delivery.params["to"] == "previous" {
+                guard let previous = contact.previousEmail else {
+                    results[delivery.id] = .cancelled("no previous address is kept")
+                    continue
+                }
+                address = previous
+            }
+            if let hash = hashes[address], blocked.contains(hash) {
+                results[delivery.id] = .failed("the address is undeliverable")
+                continue
+            }
             if let ids = delivery.params["advisorIds"] {
                 let names = ids.split(separator: ",").compactMap { UUID(uuidString: String($0)).flatMap { advisorNames[$0] } }
                 guard !names.isEmpty else {
@@ -194,7 +213,7 @@ struct EmailSender: Sendable {
             }
             let messageID = "\(delivery.id.lowercasedString)@\(settings.mailFrom.split(separator: "@").last ?? "advisor.test")"
             let message = MailMessage(
-                fromName: settings.mailFromName, fromAddress: settings.mailFrom, toName: contact.displayName, toAddress: contact.email,
+                fromName: settings.mailFromName, fromAddress: settings.mailFrom, toName: contact.displayName, toAddress: address,
                 subject: content.subject, text: content.text, html: content.html, messageID: messageID, date: Date(),
                 extraHeaders: extraHeaders)
             var text = message.rendered()
@@ -206,7 +225,7 @@ struct EmailSender: Sendable {
                     continue
                 }
             }
-            outgoing.append((delivery, OutgoingMail(from: settings.mailFrom, to: contact.email, text: text), messageID))
+            outgoing.append((delivery, OutgoingMail(from: settings.mailFrom, to: address, text: text), messageID))
         }
         let outcomes = await client.send(outgoing.map(\.mail))
         for (sent, outcome) in zip(outgoing, outcomes) {
@@ -214,7 +233,7 @@ struct EmailSender: Sendable {
             case .accepted: results[sent.delivery.id] = .sent(messageID: sent.messageID)
             case .temporary(let reply): results[sent.delivery.id] = .retry(reply)
             case .permanent(let reply): results[sent.delivery.id] = .failed(reply)
-            case .bounced(let reply): results[sent.delivery.id] = .bounced(reply, addressHash: hashes[sent.delivery.accountId] ?? "")
+            case .bounced(let reply): results[sent.delivery.id] = .bounced(reply, addressHash: Self.addressHash(sent.mail.to))
             }
         }
         let settled = try await record(results, claimed: claimed)

@@ -4,7 +4,7 @@ import ServiceKit
 import Store
 
 /// The events of other services that become notices: a new account (a welcome email, when a
-/// relay is configured), a reply on the boards (to the thread's author and to the people it
+/// relay is configured), a security notice (in the app, and always by email), a reply on the boards (to the thread's author and to the people it
 /// mentions), a favorite advisor online (the directory already keeps it to once per member and
 /// advisor an hour: in the app at once, by email in a digest after quiet hours).
 enum NotificationsEvents {
@@ -15,6 +15,17 @@ enum NotificationsEvents {
                     // Members and advisors are welcomed; staff accounts are made by an admin.
                     guard settings.relay != nil, [Role.member.rawValue, Role.advisor.rawValue].contains(event.role) else { return }
                     try plan(EmailTemplates.welcome.name, to: event.accountId, params: ["role": event.role], on: connection)
+                }
+                .on(Accounts.SecurityNotice.self) { event, _, connection in
+                    guard let text = securityTexts[event.what] else { return }
+                    try notify(event.accountId, of: .securityNotice, text: text, subject: [:], on: connection, streams: streams)
+                    // Always by email (it cannot be turned off), and to the address before a change too.
+                    guard settings.relay != nil else { return }
+                    try plan(EmailTemplates.securityNotice.name, to: event.accountId, params: ["what": event.what], on: connection)
+                    if event.what == Accounts.SecurityNotice.emailChanged {
+                        try plan(
+                            EmailTemplates.securityNotice.name, to: event.accountId, params: ["what": event.what, "to": "previous"], on: connection)
+                    }
                 },
             EventSubscription(producer: .boards)
                 .on(Boards.Replied.self) { event, _, connection in
@@ -54,6 +65,13 @@ enum NotificationsEvents {
         else { return }
         streams.send(StreamPush.Notification(try NotificationsHandlers.item(row)), to: [person])
     }
+
+    /// The in-app text of each security notice.
+    static let securityTexts = [
+        Accounts.SecurityNotice.newSignIn: "Someone signed in to your account from a new device or network. If it was not you, change your password.",
+        Accounts.SecurityNotice.passwordChanged: "Your password was changed. If it was not you, contact us at once.",
+        Accounts.SecurityNotice.emailChanged: "Your email address was changed. If it was not you, contact us at once.",
+    ]
 
     /// Whether `person` turned `channel` off for `kind`.
     static func isOff(_ person: UUID, _ kind: Notifications.Kind, _ channel: Notifications.Channel, on connection: Connection) throws -> Bool {

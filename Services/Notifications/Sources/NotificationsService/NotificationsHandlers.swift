@@ -102,7 +102,8 @@ struct NotificationsHandlers: Sendable {
         return .init(kinds: kinds, quietHours: quiet)
     }
 
-    /// 422 naming each field that is not a known kind, a channel of its kind, or a quiet-hours value.
+    /// 422 naming each field that is not a known kind, a channel of its kind, a channel that may
+    /// be turned off (`required` for one that may not), or a quiet-hours value.
     static func check(_ settings: Notifications.Settings) throws {
         var rules = FieldRules()
         var seen = Set<String>()
@@ -111,9 +112,12 @@ struct NotificationsHandlers: Sendable {
                 rules.fail("kinds.\(index).kind", "invalid")
                 continue
             }
-            for channel in setting.channels.keys.sorted()
-            where !(Notifications.Channel(rawValue: channel).map(kind.channels.contains) ?? false) {
-                rules.fail("kinds.\(index).channels.\(channel.prefix(32))", "invalid")
+            for (channel, enabled) in setting.channels.sorted(by: { $0.key < $1.key }) {
+                guard let known = Notifications.Channel(rawValue: channel), kind.channels.contains(known) else {
+                    rules.fail("kinds.\(index).channels.\(channel.prefix(32))", "invalid")
+                    continue
+                }
+                if !enabled, kind.required.contains(known) { rules.fail("kinds.\(index).channels.\(channel)", "required") }
             }
         }
         if let quiet = settings.quietHours {
