@@ -25,6 +25,7 @@ start_benchmark_platform() {
     say "starting the platform (logs in $data/logs)…"
     env "$@" PLATFORM_BIN_DIR="$PLATFORM_BIN_DIR" PLATFORM_DATA_DIR="$data" PLATFORM_PG_PORT=$((base + 10)) \
         PLATFORM_ADMIN_PORT_BASE=$((base + 100)) GATEWAY_PORT="$base" INTEGRATION_PORT=$((base + 1)) SANDBOX_PORT=$((base + 3)) \
+        SANDBOX_SMTP_PORT=$((base + 4)) \
         LOG_LEVEL=warning \
         BROKER_ENDPOINT=tcp://127.0.0.1:$((base + 5)) EVENTS_IN_ENDPOINT=tcp://127.0.0.1:$((base + 6)) \
         EVENTS_OUT_ENDPOINT=tcp://127.0.0.1:$((base + 7)) \

@@ -30,6 +30,11 @@ struct MailRoutes: Sendable {
             let messages = store.messages(to: to).map(Self.view)
             return try Self.json(["messages": messages])
         }
+        // For benchmarks: counting without the messages.
+        router.get("v1/sandbox/mail/stats") { _, _ -> Response in
+            let counts = store.counts()
+            return try Self.json(["received": counts.received, "kept": counts.kept])
+        }
         router.delete("v1/sandbox/mail") { _, _ -> Response in
             store.clear()
             return Response(status: .noContent)

@@ -22,6 +22,7 @@ final class MailStore: Sendable {
 
     private struct State {
         var messages: [ReceivedMail] = []
+        /// Every message accepted since the start, also those no longer kept.
         var counter = 0
         /// Transactions still to refuse at `MAIL FROM`, and with which reply.
         var failures: (count: Int, reply: String) = (0, "")
@@ -44,6 +45,11 @@ final class MailStore: Sendable {
         let all = state.withLock { $0.messages }
         guard let recipient = recipient?.lowercased() else { return all }
         return all.filter { $0.to.contains { $0.lowercased() == recipient } }
+    }
+
+    /// How many messages were accepted since the start, and how many are kept.
+    func counts() -> (received: Int, kept: Int) {
+        state.withLock { ($0.counter, $0.messages.count) }
     }
 
     func clear() {
