@@ -56,15 +56,44 @@ struct DKIMSigner: Sendable {
         name.lowercased() + ":" + collapse(value.replacingOccurrences(of: "\r\n", with: "")).trimmingCharacters(in: .whitespaces)
     }
 
-    /// "relaxed" body canonicalization (RFC 6376, 3.4.4).
+    /// "relaxed" body canonicalization (RFC 6376, 3.4.4), byte by byte: runs of spaces and tabs
+    /// become one space, none ends a line, and empty lines at the end go.
     static func relaxedBody(_ body: String) -> String {
-        var lines = body.components(separatedBy: "\r\n").map { line in
-            var collapsed = collapse(line)
-            while collapsed.last == " " { collapsed.removeLast() }
-            return collapsed
+        let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t"), cr = UInt8(ascii: "\r"), lf = UInt8(ascii: "\n")
+        var output: [UInt8] = []
+        output.reserveCapacity(body.utf8.count)
+        var pendingSpace = false
+        var lineStart = 0
+        for byte in body.utf8 {
+            switch byte {
+            case space, tab:
+                pendingSpace = true
+            case cr:
+                continue
+            case lf:
+                // The line ends: trailing white space is dropped with the pending space.
+                pendingSpace = false
+                output.append(cr)
+                output.append(lf)
+                lineStart = output.count
+            default:
+                if pendingSpace { output.append(space) }
+                pendingSpace = false
+                output.append(byte)
+            }
         }
-        while lines.last == "" { lines.removeLast() }
-        return lines.isEmpty ? "" : lines.joined(separator: "\r\n") + "\r\n"
+        if lineStart < output.count {
+            output.append(cr)
+            output.append(lf)
+        }
+        // Empty lines at the end are one CRLF each after the last line's own.
+        while output.count >= 4, output[output.count - 4] == cr, output[output.count - 3] == lf, output[output.count - 2] == cr,
+            output[output.count - 1] == lf
+        {
+            output.removeLast(2)
+        }
+        if output == [cr, lf] { return "" }
+        return String(decoding: output, as: UTF8.self)
     }
 
     /// Runs of spaces and tabs as one space.

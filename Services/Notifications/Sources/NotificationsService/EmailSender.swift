@@ -53,7 +53,15 @@ struct EmailTemplates: Sendable {
         guard let found = Self.kinds[kind], let subject = found.subject ?? values["subject"] as? String,
             let text = library.render(values, withTemplate: "\(kind).text"), let html = library.render(values, withTemplate: "\(kind).html")
         else { return nil }
-        return (subject, text.trimmingCharacters(in: .whitespacesAndNewlines) + "\n", html)
+        return (subject, Self.trimmed(text) + "\n", html)
+    }
+
+    /// `text` without the spaces and line ends around it (ASCII white space only: cheap).
+    static func trimmed(_ text: String) -> Substring {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\n" || $0 == "\r" || $0 == "\t" }
+        let start = text.firstIndex { !isSpace($0) } ?? text.endIndex
+        let end = text.lastIndex { !isSpace($0) }.map(text.index(after:)) ?? start
+        return text[start..<max(start, end)]
     }
 }
 
@@ -131,9 +139,9 @@ struct EmailSender: Sendable {
         }
         let campaignIds = Array(Set(claimed.compactMap(\.campaignId)))
         let campaigns = try await database.withConnection { connection in
-            var campaigns: [UUID: (subject: String, text: String)] = [:]
+            var campaigns: [UUID: (subject: String, paragraphs: [String])] = [:]
             for row in try connection.query("SELECT id, subject, text FROM campaigns WHERE id = ANY($1::uuid[])", campaignIds) {
-                campaigns[try row.decode("id")] = (try row.decode("subject"), try row.decode("text"))
+                campaigns[try row.decode("id")] = (try row.decode("subject"), Self.paragraphs(try row.decode("text")))
             }
             return campaigns
         }
@@ -203,7 +211,7 @@ struct EmailSender: Sendable {
                 }
                 let unsubscribe = "\(settings.publicURL)/v1/unsubscribe/\(token)"
                 values["subject"] = campaign.subject
-                values["paragraphs"] = Self.paragraphs(campaign.text)
+                values["paragraphs"] = campaign.paragraphs
                 values["unsubscribeURL"] = unsubscribe
                 extraHeaders = [("List-Unsubscribe", "<\(unsubscribe)>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")]
             }

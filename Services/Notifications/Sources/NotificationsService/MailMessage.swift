@@ -73,10 +73,9 @@ struct MailMessage: Sendable {
     }
 
     static func base64Lines(_ data: Data) -> [String] {
-        let encoded = data.base64EncodedString()
+        let encoded = Array(data.base64EncodedString().utf8)
         return stride(from: 0, to: encoded.count, by: 76).map { start in
-            let from = encoded.index(encoded.startIndex, offsetBy: start)
-            return String(encoded[from..<(encoded.index(from, offsetBy: 76, limitedBy: encoded.endIndex) ?? encoded.endIndex)])
+            String(decoding: encoded[start..<min(start + 76, encoded.count)], as: UTF8.self)
         }
     }
 

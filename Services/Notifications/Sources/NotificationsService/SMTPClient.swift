@@ -189,11 +189,29 @@ struct SMTPClient: Sendable {
             _ = try await read()
         }
 
-        /// The message's lines with a leading dot doubled (RFC 5321 4.5.2), CRLF-ended.
+        /// The message's lines with a leading dot doubled (RFC 5321 4.5.2), each CRLF-ended (a
+        /// bare LF becomes CRLF), byte by byte.
         static func dotStuffed(_ text: String) -> String {
-            var lines = text.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n", omittingEmptySubsequences: false)
-            if lines.last == "" { lines.removeLast() }
-            return lines.map { ($0.hasPrefix(".") ? "." : "") + $0 + "\r\n" }.joined()
+            let dot = UInt8(ascii: "."), cr = UInt8(ascii: "\r"), lf = UInt8(ascii: "\n")
+            var output: [UInt8] = []
+            output.reserveCapacity(text.utf8.count + 64)
+            var atLineStart = true
+            for byte in text.utf8 {
+                if byte == cr { continue }
+                if atLineStart && byte == dot { output.append(dot) }
+                if byte == lf {
+                    output.append(cr)
+                    atLineStart = true
+                } else {
+                    atLineStart = false
+                }
+                output.append(byte)
+            }
+            if !atLineStart {
+                output.append(cr)
+                output.append(lf)
+            }
+            return String(decoding: output, as: UTF8.self)
         }
 
         private static func expect(_ reply: Reply, _ code: Int) throws {
