@@ -166,13 +166,13 @@ var targets: [Target] = [
         path: "Benchmarks/BusBenchmark", swiftSettings: swiftSettings),
 ]
 
-/// What a worker service needs beyond what every one has: notifications speaks SMTP (NIO) and
-/// renders its messages from Mustache templates.
+/// What a worker service needs beyond what every one has: notifications speaks SMTP (NIO, with
+/// STARTTLS) and renders its messages from Mustache templates.
 let workerExtras: [String: (dependencies: [Target.Dependency], resources: [Resource])] = [
     "Notifications": (
         [
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), nioExtras,
-            .product(name: "Mustache", package: "swift-mustache"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Mustache", package: "swift-mustache"),
         ],
         [.copy("Templates")]
     )

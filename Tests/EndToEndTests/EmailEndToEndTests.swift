@@ -274,7 +274,7 @@ struct EmailEndToEndTests {
         }
     }
 
-    @Test("notifications' SMTP client sends through aiosmtpd (someone else's server), with AUTH, without PIPELINING")
+    @Test("notifications' SMTP client sends through aiosmtpd (someone else's server) that requires STARTTLS, with AUTH, without PIPELINING")
     func clientServesAiosmtpd() async throws {
         let python = try #require(
             ProcessInfo.processInfo.environment["PYTHON_TOOLS"],
@@ -282,26 +282,40 @@ struct EmailEndToEndTests {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("aiosmtpd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let port = try FreePort.next()
+        // A certificate for 127.0.0.1, which the client is told to trust.
+        let certificate = folder.appendingPathComponent("relay.pem")
+        let key = folder.appendingPathComponent("relay.key")
+        let made = try ChildProcess(
+            URL(fileURLWithPath: "/usr/bin/openssl"),
+            arguments: [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.path, "-out", certificate.path, "-days", "1",
+                "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            ])
+        #expect(await made.exitStatus() == 0)
         let script = """
-            import sys, time
+            import ssl, sys, time
             from aiosmtpd.controller import Controller
             from aiosmtpd.handlers import Mailbox
             from aiosmtpd.smtp import AuthResult
             def check(server, session, envelope, mechanism, data):
                 return AuthResult(success=data.login == b'relay' and data.password == b'p@ss word')
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(sys.argv[3], sys.argv[4])
             controller = Controller(Mailbox(sys.argv[2]), hostname='127.0.0.1', port=int(sys.argv[1]),
-                                    authenticator=check, auth_require_tls=False)
+                                    authenticator=check, tls_context=context, require_starttls=True, auth_require_tls=True)
             controller.start()
             print('listening', flush=True)
             time.sleep(600)
             """
         let log = folder.appendingPathComponent("aiosmtpd.log")
-        let server = try Self.python(python, script, ["\(port)", folder.appendingPathComponent("maildir").path], log: log)
+        let server = try Self.python(
+            python, script, ["\(port)", folder.appendingPathComponent("maildir").path, certificate.path, key.path], log: log)
         defer { server.signal(SIGTERM) }
         try await eventually("aiosmtpd listens") { ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("listening") }
         let environment: [ServiceName: [String: String]] = [
             .notifications: [
                 "SMTP_URL": "smtp://relay:p%40ss%20word@127.0.0.1:\(port)", "NOTIFICATIONS_RETRY_SECONDS": "1",
+                "NOTIFICATIONS_SMTP_CA_FILE": certificate.path,
                 "NOTIFICATIONS_LINK_KEY": Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString(),
             ]
         ]

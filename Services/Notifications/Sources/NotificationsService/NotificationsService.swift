@@ -1,7 +1,9 @@
 public import Foundation
 public import ServiceKit
 import Bus
+import Logging
 import Models
+import NIOSSL
 import Store
 
 /// The notifications service: its schema, its bus handlers and the events it applies.
@@ -31,9 +33,16 @@ public enum NotificationsService {
                 let campaigns = Campaigns(database: resources.database, bus: resources.bus, settings: settings, logger: resources.logger)
                 tasks.append(MaintenanceTask(name: "notifications.plan-campaigns", interval: .seconds(1)) { _ in try await campaigns.plan() })
                 if let relay = settings.relay {
+                    var tls: NIOSSLContext?
+                    do {
+                        tls = try SMTPClient.tlsContext(caFile: settings.smtpCAFile)
+                    } catch {
+                        resources.logger.error("no STARTTLS: the TLS context could not be made", metadata: ["error": "\(error)"])
+                    }
                     let sender = EmailSender(
                         database: resources.database, bus: resources.bus,
-                        client: SMTPClient(relay: relay, heloName: "notifications.advisor.test", timeout: .seconds(30), logger: resources.logger),
+                        client: SMTPClient(
+                            relay: relay, heloName: "notifications.advisor.test", timeout: .seconds(30), tls: tls, logger: resources.logger),
                         settings: settings, templates: templates, logger: resources.logger)
                     tasks.append(MaintenanceTask(name: "notifications.send-email", interval: .seconds(1)) { _ in try await sender.sendDue() })
                 }

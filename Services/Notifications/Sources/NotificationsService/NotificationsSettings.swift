@@ -7,6 +7,9 @@ public struct NotificationsSettings: Sendable {
     /// The mail relay (`SMTP_URL`, `smtp://[user:password@]host[:port]`); no email is sent, and
     /// none is planned, without one.
     var relay: SMTPRelay?
+    /// The certificates a relay's STARTTLS certificate is verified against
+    /// (`NOTIFICATIONS_SMTP_CA_FILE`, PEM); the system's when unset.
+    var smtpCAFile: String?
     /// Who the platform's email comes from (`NOTIFICATIONS_MAIL_FROM`, an address).
     var mailFrom: String
     /// The name shown beside it (`NOTIFICATIONS_MAIL_FROM_NAME`).
@@ -60,8 +63,12 @@ public struct NotificationsSettings: Sendable {
         } else if !linkKey.isEmpty || relay != nil {
             reader.problem("NOTIFICATIONS_LINK_KEY must be base64 of 32 random bytes or more (needed with SMTP_URL)")
         }
+        let caFile = reader.string("NOTIFICATIONS_SMTP_CA_FILE", default: "")
+        if !caFile.isEmpty, !FileManager.default.isReadableFile(atPath: caFile) {
+            reader.problem("NOTIFICATIONS_SMTP_CA_FILE must name a readable file of PEM certificates")
+        }
         return NotificationsSettings(
-            relay: relay, mailFrom: from, mailFromName: reader.string("NOTIFICATIONS_MAIL_FROM_NAME", default: "Advisor Platform"),
+            relay: relay, smtpCAFile: caFile.isEmpty ? nil : caFile, mailFrom: from, mailFromName: reader.string("NOTIFICATIONS_MAIL_FROM_NAME", default: "Advisor Platform"),
             publicURL: reader.string("NOTIFICATIONS_PUBLIC_URL", default: "http://127.0.0.1:8080"), dkim: dkim, links: links,
             digestSeconds: reader.int("NOTIFICATIONS_DIGEST_SECONDS", default: 300, in: 0...86_400),
             leaseSeconds: reader.int("NOTIFICATIONS_LEASE_SECONDS", default: 120, in: 1...3600),

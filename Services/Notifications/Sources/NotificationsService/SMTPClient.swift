@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOExtras
 import NIOPosix
+import NIOSSL
 
 /// Where mail goes: the relay of `SMTP_URL` (`smtp://[user:password@]host[:port]`, port 25 by
 /// default), with AUTH when the URL carries credentials.
@@ -21,6 +22,9 @@ struct SMTPRelay: Sendable, Equatable {
         self.username = url.user.flatMap { $0.removingPercentEncoding }
         self.password = url.password.flatMap { $0.removingPercentEncoding }
     }
+
+    /// The relay is named by an IP address (its certificate is then checked for that address).
+    var isAddress: Bool { host.contains(":") || host.allSatisfy { $0.isNumber || $0 == "." } }
 }
 
 /// One message for one recipient: the envelope and the RFC 5322 text (CRLF line ends).
@@ -42,16 +46,28 @@ enum SMTPOutcome: Sendable, Equatable {
     case bounced(String)
 }
 
-/// A small SMTP client (RFC 5321) on SwiftNIO: EHLO (HELO if refused), AUTH PLAIN or LOGIN when
-/// credentials are configured, and the messages of a batch over one connection, each its own
-/// transaction, with MAIL, RCPT and DATA sent together when the relay offers PIPELINING (RFC 2920).
+/// A small SMTP client (RFC 5321) on SwiftNIO: EHLO (HELO if refused), STARTTLS (RFC 3207) when
+/// the relay offers it, AUTH PLAIN or LOGIN when credentials are configured, and the messages of a
+/// batch over one connection, each its own transaction, with MAIL, RCPT and DATA sent together
+/// when the relay offers PIPELINING (RFC 2920).
 struct SMTPClient: Sendable {
     let relay: SMTPRelay
     /// The name this client gives in EHLO.
     let heloName: String
     /// The longest silence of the relay (connecting, or waiting for a reply).
     let timeout: Duration
+    /// For STARTTLS: the relay's certificate is verified against the system's roots, or those of
+    /// `NOTIFICATIONS_SMTP_CA_FILE`; nil when the TLS library could not be set up (then no
+    /// STARTTLS, and the settings reader has said so).
+    let tls: NIOSSLContext?
     let logger: Logger
+
+    /// A TLS context that verifies relays against `caFile`'s certificates, or the system's.
+    static func tlsContext(caFile: String?) throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        if let caFile { configuration.trustRoots = .file(caFile) }
+        return try NIOSSLContext(configuration: configuration)
+    }
 
     /// Sends `mails` over one connection; one outcome per message, in order. Failing to connect,
     /// to greet or to authenticate makes every message temporary (the relay may come back, or its
@@ -71,9 +87,20 @@ struct SMTPClient: Sendable {
                         return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                     }
                 }
+            let tls = self.tls
+            let relay = self.relay
             try await channel.executeThenClose { inbound, outbound in
                 var session = Session(inbound: inbound.makeAsyncIterator(), outbound: outbound)
-                try await session.open(as: heloName, relay: relay)
+                try await session.open(as: heloName, relay: relay) {
+                    // Below the line decoder: from here on every byte in and out is encrypted.
+                    guard let tls else { return false }
+                    let raw = channel.channel
+                    try await raw.eventLoop.submit {
+                        let handler = try NIOSSLClientHandler(context: tls, serverHostname: relay.isAddress ? nil : relay.host)
+                        try raw.pipeline.syncOperations.addHandler(handler, position: .first)
+                    }.get()
+                    return true
+                }
                 for mail in mails {
                     outcomes.append(try await session.transmit(mail))
                 }
@@ -116,8 +143,27 @@ struct SMTPClient: Sendable {
         var extensions: Set<String> = []
         var authMechanisms: Set<String> = []
 
-        mutating func open(as heloName: String, relay: SMTPRelay) async throws {
+        /// Greets the relay, turns TLS on when it offers STARTTLS and `startTLS` can (it installs
+        /// the TLS handler and says whether it did), greets it again then, and authenticates.
+        mutating func open(as heloName: String, relay: SMTPRelay, startTLS: () async throws -> Bool) async throws {
             try Self.expect(try await read(), 220)
+            try await greet(heloName)
+            if extensions.contains("STARTTLS") {
+                try await write("STARTTLS\r\n")
+                try Self.expect(try await read(), 220)
+                guard try await startTLS() else { throw SessionError.malformed("TLS could not be set up for STARTTLS") }
+                // RFC 3207: everything learnt before TLS is forgotten, and the client greets again.
+                extensions = []
+                authMechanisms = []
+                try await greet(heloName)
+            }
+            if let username = relay.username {
+                try await authenticate(username, relay.password ?? "")
+            }
+        }
+
+        /// EHLO, and the extensions the relay offers; HELO if it does not speak ESMTP.
+        private mutating func greet(_ heloName: String) async throws {
             try await write("EHLO \(heloName)\r\n")
             let ehlo = try await read()
             if ehlo.code == 250 {
@@ -130,9 +176,6 @@ struct SMTPClient: Sendable {
             } else {
                 try await write("HELO \(heloName)\r\n")
                 try Self.expect(try await read(), 250)
-            }
-            if let username = relay.username {
-                try await authenticate(username, relay.password ?? "")
             }
         }
 
