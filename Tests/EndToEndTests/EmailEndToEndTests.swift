@@ -9,7 +9,9 @@ import TestSupport
 /// Email from the notifications service through a real SMTP server (the sandbox's), read back
 /// from the sandbox's inbox: the welcome message, retries while the relay refuses for a while,
 /// a hard bounce.
-@Suite(.timeLimit(.minutes(3)))
+// One at a time: each starts a whole platform with a mail server, and eight at once beside the
+// rest of the end-to-end round overloaded the two cores.
+@Suite(.serialized, .timeLimit(.minutes(3)))
 struct EmailEndToEndTests {
     static let environment: [ServiceName: [String: String]] = [.notifications: ["NOTIFICATIONS_RETRY_SECONDS": "1"]]
 
