@@ -159,10 +159,15 @@ struct EmailSender: Sendable {
 
         // The names of the advisors digests tell of, asked once for the batch.
         let advisorIds = Set(claimed.flatMap { ($0.params["advisorIds"] ?? "").split(separator: ",").compactMap { UUID(uuidString: String($0)) } })
-        let advisorNames = advisorIds.isEmpty ? [:] : Dictionary(
-            try await bus.call(Accounts.PublicNames.self, .init(accountIds: Array(advisorIds)), as: .system).names.map {
-                ($0.accountId, $0.displayName)
-            }, uniquingKeysWith: { first, _ in first })
+        var advisorNames: [UUID: String] = [:]
+        let wanted = Array(advisorIds)
+        // A batch of digests may name more advisors than one call may ask about.
+        for start in stride(from: 0, to: wanted.count, by: Accounts.PublicNames.maxAccounts) {
+            let page = Array(wanted[start..<min(start + Accounts.PublicNames.maxAccounts, wanted.count)])
+            for name in try await bus.call(Accounts.PublicNames.self, .init(accountIds: page), as: .system).names {
+                advisorNames[name.accountId] = name.displayName
+            }
+        }
 
         var results: [UUID: Result] = [:]
         var outgoing: [(delivery: Claimed, mail: OutgoingMail, messageID: String)] = []
