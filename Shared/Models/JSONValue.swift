@@ -1,3 +1,5 @@
+import Foundation
+
 /// Any JSON value, for documents whose shape belongs to another service (export sections).
 public enum JSONValue: Codable, Sendable, Equatable {
     case null
@@ -6,6 +8,11 @@ public enum JSONValue: Codable, Sendable, Equatable {
     case string(String)
     case array([JSONValue])
     case object([String: JSONValue])
+
+    /// `value` as the platform's wire JSON writes it (an export section, in its service's own shape).
+    public init(encoding value: some Encodable) throws {
+        self = try WireCoding.decoder().decode(JSONValue.self, from: try WireCoding.encoder().encode(value))
+    }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()

@@ -158,37 +158,28 @@ extension AccountsHandlers {
     }
 
     /// Where to reach people, for the notifications service when it sends, with their marketing
-    /// consents as they stand at that moment.
+    /// consents as they stand at that moment and an address they changed from lately.
     func contacts(_ request: Accounts.Contacts.Request, caller: Caller) async throws -> Accounts.Contacts.Response {
-        let accounts = try await liveAccounts(request.accountIds, limit: Accounts.Contacts.maxAccounts, caller: caller)
-        let granted = try await database.withConnection { connection in
+        try checkPlatformCall(request.accountIds, limit: Accounts.Contacts.maxAccounts, caller: caller)
+        let records = self.records
+        return try await database.withConnection { connection in
             var granted: [UUID: [String]] = [:]
             for row in try connection.query(
                 "SELECT account_id, consent FROM consents WHERE account_id = ANY($1::uuid[]) AND granted AND consent = ANY($2::text[])",
-                accounts.map(\.id), Accounts.MarketingAudience.consents)
+                request.accountIds, Accounts.MarketingAudience.consents)
             {
                 granted[try row.decode("account_id"), default: []].append(try row.decode("consent"))
             }
-            return granted
-        }
-        let records = self.records
-        let previous = try await database.withConnection { connection in
-            var previous: [UUID: String] = [:]
-            for account in accounts {
-                if let personal = try records.personal(account.id, on: connection), let email = personal.previousEmail,
-                    let until = personal.previousEmailUntil, until > Date()
-                {
-                    previous[account.id] = email
+            let contacts = try Set(request.accountIds).sorted { $0.uuidString < $1.uuidString }.compactMap { id in
+                try records.personal(id, on: connection).map { personal in
+                    Accounts.Contacts.Contact(
+                        accountId: id, email: personal.email, displayName: personal.displayName,
+                        marketingConsents: (granted[id] ?? []).sorted(),
+                        previousEmail: personal.previousEmailUntil.map { $0 > Date() } == true ? personal.previousEmail : nil)
                 }
             }
-            return previous
+            return Accounts.Contacts.Response(contacts: contacts)
         }
-        return Accounts.Contacts.Response(
-            contacts: accounts.map {
-                Accounts.Contacts.Contact(
-                    accountId: $0.id, email: $0.email, displayName: $0.displayName, marketingConsents: (granted[$0.id] ?? []).sorted(),
-                    previousEmail: previous[$0.id])
-            })
     }
 
     /// The live accounts that said yes to a kind of marketing, a page at a time in id order.
@@ -212,13 +203,18 @@ extension AccountsHandlers {
         }
     }
 
-    /// The accounts of `ids` that exist and are not erased, for system callers only; 422 past `limit`.
-    private func liveAccounts(_ ids: [UUID], limit: Int, caller: Caller) async throws -> [Accounts.Account] {
+    /// A call about many people, allowed to the platform only: 403 for anyone else, 422 past `limit`.
+    private func checkPlatformCall(_ ids: [UUID], limit: Int, caller: Caller) throws {
         guard caller.has(.system) else { throw AccountsErrors.forbidden }
         guard ids.count <= limit else {
             throw ServiceError(
                 .validationFailed, "at most \(limit) accounts a call", fieldErrors: [FieldError(field: "accountIds", code: "too_many")])
         }
+    }
+
+    /// The accounts of `ids` that exist and are not erased, for system callers only; 422 past `limit`.
+    private func liveAccounts(_ ids: [UUID], limit: Int, caller: Caller) async throws -> [Accounts.Account] {
+        try checkPlatformCall(ids, limit: limit, caller: caller)
         let records = self.records
         return try await database.withConnection { connection in
             try Set(ids).sorted { $0.uuidString < $1.uuidString }.compactMap { try records.load($0, on: connection)?.account }

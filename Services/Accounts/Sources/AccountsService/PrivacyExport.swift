@@ -75,7 +75,7 @@ enum PrivacyExport {
         let section = Section(
             account: found.account, consents: consents, consentHistory: changes, signIns: signIns, sessions: sessions,
             policyAcceptances: acceptances, staffAccesses: accesses)
-        return try WireCoding.decoder().decode(JSONValue.self, from: try WireCoding.encoder().encode(section))
+        return try JSONValue(encoding: section)
     }
 
     struct Section: Encodable {

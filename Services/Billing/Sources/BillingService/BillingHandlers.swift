@@ -172,7 +172,7 @@ enum BillingPrivacy {
             }
             let section = Section(
                 statement: lines, paymentMethods: cards, topUps: topUps, refunds: refunds, payouts: payouts, taxInfo: tax)
-            return try WireCoding.decoder().decode(JSONValue.self, from: try WireCoding.encoder().encode(section))
+            return try JSONValue(encoding: section)
         },
         erase: { id, connection in
             try connection.execute("UPDATE ledger_accounts SET owner_id = NULL WHERE owner_id = $1", id)

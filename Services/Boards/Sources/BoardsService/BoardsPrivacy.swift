@@ -67,7 +67,7 @@ enum BoardsPrivacy {
                 Section.FlagRecord(
                     postId: try $0.decode("post_id"), reason: try $0.decode("reason"), note: try $0.decode("note"), createdAt: try $0.decode("created_at"))
             })
-        return try WireCoding.decoder().decode(JSONValue.self, from: try WireCoding.encoder().encode(section))
+        return try JSONValue(encoding: section)
     }
 
     /// Threads and posts stay, linked to nobody; the earlier texts of their posts, their

@@ -40,7 +40,7 @@ enum ChatPrivacy {
                 pricePerMinuteCents: try row.decode("price_cents"), requestedAt: try row.decode("requested_at"),
                 endedAt: try row.decode("ended_at"), endReason: try row.decode("end_reason"), messages: messages)
         }
-        return try WireCoding.decoder().decode(JSONValue.self, from: try WireCoding.encoder().encode(["chats": chats]))
+        return try JSONValue(encoding: ["chats": chats])
     }
 
     /// The person's words and their copy of each chat's key go; the other side keeps their own

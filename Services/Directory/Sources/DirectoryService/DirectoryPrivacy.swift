@@ -44,7 +44,7 @@ enum DirectoryPrivacy {
                     advisorId: try $0.decode("advisor_id"), notifyWhenOnline: try $0.decode("notify_when_online"),
                     createdAt: try $0.decode("created_at"))
             })
-        return try WireCoding.decoder().decode(JSONValue.self, from: try WireCoding.encoder().encode(section))
+        return try JSONValue(encoding: section)
     }
 
     /// The advisor's profile, credentials, the reviews of it and the words only it held go; reviews the person wrote stay under

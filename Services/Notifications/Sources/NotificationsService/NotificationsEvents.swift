@@ -56,12 +56,10 @@ enum NotificationsEvents {
         streams: StreamPushes
     ) throws {
         guard try !isOff(person, kind, .inApp, on: connection) else { return }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
         guard
             let row = try connection.queryOne(
                 "INSERT INTO notices (id, account_id, kind, text, subject) VALUES ($1, $2, $3, $4, $5) RETURNING \(NotificationsHandlers.columns)",
-                UUID(), person, kind.name, text, String(decoding: try encoder.encode(subject), as: UTF8.self))
+                UUID(), person, kind.name, text, try encoded(subject))
         else { return }
         streams.send(StreamPush.Notification(try NotificationsHandlers.item(row)), to: [person])
     }
@@ -118,6 +116,7 @@ enum NotificationsEvents {
             on: connection)
     }
 
+    /// A text column's JSON object (a notice's subject, a delivery's parameters), keys sorted.
     private static func encoded(_ params: [String: String]) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys

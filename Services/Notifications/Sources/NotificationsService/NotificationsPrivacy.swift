@@ -34,7 +34,7 @@ enum NotificationsPrivacy {
                     kind: try $0.decode("kind"), channel: try $0.decode("channel"), status: try $0.decode("status"),
                     createdAt: try $0.decode("created_at"), sentAt: try $0.decode("sent_at"))
             })
-        return try WireCoding.decoder().decode(JSONValue.self, from: try WireCoding.encoder().encode(section))
+        return try JSONValue(encoding: section)
     }
 
     static func erase(_ id: UUID, on connection: Connection) throws {
