@@ -412,6 +412,13 @@ struct DirectoryEndToEndTests {
                 "directory", schema: "directory", environment: environment[.directory] ?? [:])
             let again = try await platform.request("GET", "/v1/advisors?limit=100")
             #expect(again.items.count == 36)
+
+            // Demo advisors send no heartbeats, yet stay online past the grace window (2 s here):
+            // a wait, because what is checked is that nothing happens.
+            try await Task.sleep(for: .seconds(3))
+            let later = try await platform.request("GET", "/v1/advisors?facets=status&limit=100")
+            let laterStatuses = (later.object["facets"] as? [String: [String: Int]])?["status"] ?? [:]
+            #expect((laterStatuses["online"] ?? 0) >= (statuses["online"] ?? 0) - 1, "one flip at most: \(laterStatuses)")
         }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()

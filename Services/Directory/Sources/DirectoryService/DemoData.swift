@@ -6,7 +6,9 @@ import Store
 /// The demo directory of a local run: when the directory is empty at start-up and
 /// `DIRECTORY_DEMO_DATA=1`, a few dozen believable advisors with categories, prices, languages and
 /// reviews (photos are left to front ends, which draw initials), some of them online and kept so.
-/// The same every time: a seeded generator picks every value.
+/// The same every time: a seeded generator picks every value. A demo advisor sends no heartbeats,
+/// so its heartbeat is `infinity`: never stale, whatever the grace window (a short one in tests
+/// took every demo advisor offline before a keep-alive could run).
 enum DemoData {
     static let advisorCount = 36
 
@@ -47,7 +49,7 @@ enum DemoData {
             """
             INSERT INTO advisors (account_id, display_name, headline, bio, categories, category_text, price_cents, languages,
                 years_experience, status, heartbeat_at, created_at, demo)
-            VALUES ($1, $2, $3, $4, $5::text[], $6, $7, $8::text[], $9, $10, now(), now() - make_interval(days => $11::int), true)
+            VALUES ($1, $2, $3, $4, $5::text[], $6, $7, $8::text[], $9, $10, 'infinity', now() - make_interval(days => $11::int), true)
             """, id, name, primary.headline, "\(primary.bio) \(years) years of experience.", categories,
             categories.compactMap { categoryNames[$0] }.joined(separator: " "), price, languages, years, status, index)
         try connection.execute("INSERT INTO people (account_id, role, display_name, name_fetched) VALUES ($1, 'advisor', $2, 1)", id, name)
@@ -70,16 +72,15 @@ enum DemoData {
         }
     }
 
-    /// Keeps the online demo advisors online (they send no heartbeats of their own) and now and
-    /// then takes one on or off line, announced like any change, so the directory looks alive.
+    /// Now and then takes one demo advisor on or off line, announced like any change, so the
+    /// directory looks alive.
     static func presence(every interval: Duration = .seconds(15)) -> MaintenanceTask {
         MaintenanceTask(name: "directory.demo-presence", interval: interval) { database in
             try await database.transaction { connection in
-                let kept = try connection.execute("UPDATE advisors SET heartbeat_at = now() WHERE demo AND status = 'online'")
                 let flipped = try connection.query(
                     """
                     UPDATE advisors SET status = CASE WHEN status = 'online' THEN 'offline' ELSE 'online' END,
-                        heartbeat_at = now(), status_changed_at = now()
+                        heartbeat_at = 'infinity', status_changed_at = now()
                     WHERE account_id = (SELECT account_id FROM advisors WHERE demo AND status <> 'busy' ORDER BY random() LIMIT 1)
                     RETURNING account_id, status
                     """)
@@ -88,7 +89,7 @@ enum DemoData {
                         try row.decode("account_id"), is: Directory.Status(rawValue: try row.decode("status")) ?? .offline,
                         on: connection)
                 }
-                return kept + flipped.count
+                return flipped.count
             }
         }
     }
