@@ -155,8 +155,11 @@ public final class BusClient: Sendable {
             do {
                 return try response(try payload(of: reply, requestID: requestID, operation: operation))
             } catch let error as ServiceError where error.code == .busy {
+                // Tried again only while, after the pause, half the call's time is left to serve
+                // it: a request let in at the last moment would run past the deadline, and its
+                // client get "no answer in time, outcome unknown" (504) instead of "busy" (503).
                 let pause = busyPause * Double.random(in: 0.5...1.5)
-                guard clock.now.duration(to: deadline) > pause * 2 else { throw error }
+                guard clock.now.duration(to: deadline) > pause + timeout / 2 else { throw error }
                 try? await Task.sleep(for: pause)
                 busyPause = min(busyPause * 2, .milliseconds(250))
             }

@@ -8,21 +8,36 @@ import Synchronization
 /// request, a burst of logins would allocate memory without bound. Here at most one derivation per
 /// core runs at a time and the rest wait in the queue, costing nothing but their closure. A job
 /// whose deadline passed while it waited is dropped, not computed: nobody waits for its answer.
+/// And one that could not finish before its deadline, judged by the queue ahead of it and how long
+/// derivations take lately, is refused at once: its caller can still say "busy, come back" (503)
+/// rather than leave the client to time out (504), and the queue never grows past what the threads
+/// can clear in time.
 final class DerivationThreads: Sendable {
     /// The process-wide set, one thread per active core, started on first use.
     static let shared = DerivationThreads(width: max(1, ProcessInfo.processInfo.activeProcessorCount))
 
-    private let jobs = Mutex<[@Sendable () -> Void]>([])
+    private struct State {
+        var jobs: [@Sendable () -> Void] = []
+        /// A moving average of how long one job holds a thread, in seconds; 0 until one has run.
+        var meanSeconds = 0.0
+    }
+
+    private let width: Int
+    private let state = Mutex(State())
     /// Counts queued jobs; a thread takes one job per successful wait.
     private let available = DispatchSemaphore(value: 0)
 
-    private init(width: Int) {
+    init(width: Int) {
+        self.width = width
         for index in 1...width {
             let thread = Thread { [self] in
                 while true {
                     available.wait()
-                    let job = jobs.withLock { $0.removeFirst() }
+                    let job = state.withLock { $0.jobs.removeFirst() }
+                    let started = DispatchTime.now().uptimeNanoseconds
                     job()
+                    let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+                    state.withLock { $0.meanSeconds = $0.meanSeconds == 0 ? seconds : $0.meanSeconds * 0.8 + seconds * 0.2 }
                 }
             }
             thread.name = "security.scrypt-\(index)"
@@ -32,18 +47,30 @@ final class DerivationThreads: Sendable {
 
     /// Runs `work` on one of the threads and returns its result to the awaiting task.
     ///
-    /// - Throws: `SecurityError.deadlinePassed`, without running `work`, when a thread takes it up
-    ///   after `deadline`.
+    /// - Throws: `SecurityError.overloaded`, at once and without queuing `work`, when the jobs
+    ///   already queued mean it would finish after `deadline`; `SecurityError.deadlinePassed`,
+    ///   without running `work`, when a thread takes it up after `deadline`.
     func run<Value: Sendable>(deadline: Date? = nil, _ work: @escaping @Sendable () throws -> Value) async throws -> Value {
         try await withCheckedThrowingContinuation { continuation in
-            jobs.withLock {
-                $0.append {
+            let admitted = state.withLock { state in
+                if let deadline {
+                    // Each thread clears its share of the queue, then this job: one mean each;
+                    // and one more is left for the caller's work after it (writing the session).
+                    let rounds = Double(state.jobs.count) / Double(width) + 2
+                    guard Date().addingTimeInterval(rounds * state.meanSeconds) < deadline else { return false }
+                }
+                state.jobs.append {
                     if let deadline, deadline <= Date() {
                         continuation.resume(throwing: SecurityError.deadlinePassed)
                         return
                     }
                     continuation.resume(with: Result { try work() })
                 }
+                return true
+            }
+            guard admitted else {
+                continuation.resume(throwing: SecurityError.overloaded)
+                return
             }
             available.signal()
         }

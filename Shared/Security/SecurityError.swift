@@ -13,6 +13,7 @@ public struct SecurityError: Error, Hashable, Sendable, CustomStringConvertible 
         case invalidSignature
         case cryptoFailure
         case deadlinePassed
+        case overloaded
     }
 
     private let code: Code
@@ -40,4 +41,7 @@ public struct SecurityError: Error, Hashable, Sendable, CustomStringConvertible 
     public static let cryptoFailure = SecurityError(.cryptoFailure)
     /// A queued derivation was not computed because its caller's deadline passed while it waited.
     public static let deadlinePassed = SecurityError(.deadlinePassed)
+    /// A derivation was refused, not queued: the queue ahead of it would have made it finish after
+    /// its caller's deadline.
+    public static let overloaded = SecurityError(.overloaded)
 }

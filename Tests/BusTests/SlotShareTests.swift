@@ -37,8 +37,10 @@ private func withHasher(_ body: (BusClient, MDPClient, Gate, LogCapture) async t
         curve: nil, heartbeat: testHeartbeat, logger: logs.logger())
     let costly = worker.share("costly", reserving: 1)
     #expect(costly.limit == 3)
-    worker.handle(Hasher.Costly.self, within: costly) { _, _ in
+    worker.handle(Hasher.Costly.self, within: costly) { request, _ in
         await gate.wait()
+        // A request numbered 100 or more takes that many milliseconds once let in.
+        if request.n >= 100 { try await Task.sleep(for: .milliseconds(request.n)) }
         return Empty()
     }
     worker.handle(Hasher.Cheap.self) { request, _ in request }
@@ -106,6 +108,25 @@ struct SlotShareTests {
             _ = try await fourth.value
             for call in held { _ = try await call.value }
             #expect(gate.arrived == 4)
+        }
+    }
+
+    @Test("kept busy past half its time, a call is told busy, not let in too late to finish and left to time out")
+    func busyPastHalfTheTime() async throws {
+        try await withHasher { bus, _, gate, _ in
+            let held = (0..<3).map { n in
+                Task { try await bus.call(Hasher.Costly.self, .init(n: n), as: .anonymous) }
+            }
+            try await Eventually.wait(timeout: .seconds(5), "three costly calls hold their slots") { gate.arrived == 3 }
+            let clock = ContinuousClock()
+            let started = clock.now
+            // Needs 2 s once in; places free after 3.5 s of its 5: let in then, it would end at 5.5 s.
+            let late = Task { try await bus.call(Hasher.Costly.self, .init(n: 2000), as: .anonymous) }
+            try await Task.sleep(until: started + .milliseconds(3500))
+            gate.open()
+            let error = await #expect(throws: ServiceError.self) { try await late.value }
+            #expect(error?.code == .busy, "\(String(describing: error))")
+            for call in held { _ = try await call.value }
         }
     }
 }

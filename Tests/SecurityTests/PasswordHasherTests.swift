@@ -49,28 +49,35 @@ struct PasswordHasherTests {
         }
     }
 
-    @Test("A derivation still queued when its deadline passes is dropped, not computed; one with time left runs")
-    func deadlinePassedInQueue() async throws {
-        // Every derivation thread held by a job of ours, so what comes next waits in the queue.
-        let cores = ProcessInfo.processInfo.activeProcessorCount
+    @Test("A derivation that cannot finish in time is refused at once; one still queued when its deadline passes is dropped; one with time left runs")
+    func deadlines() async throws {
+        // A set of its own, one thread wide, that has learned a derivation takes about 100 ms.
+        let threads = DerivationThreads(width: 1)
+        try await threads.run { Thread.sleep(forTimeInterval: 0.1) }
         let release = DispatchSemaphore(value: 0)
         let started = StartCount()
-        let blockers = (0..<cores).map { _ in
-            Task {
-                try await DerivationThreads.shared.run {
-                    started.count.withLock { $0 += 1 }
-                    release.wait()
-                }
+        let blocker = Task {
+            try await threads.run {
+                started.count.withLock { $0 += 1 }
+                release.wait()
             }
         }
-        while started.count.withLock({ $0 }) < cores { try await Task.sleep(for: .milliseconds(1)) }
-        let late = Task { try await fast.hash("late", deadline: Date()) }
-        let onTime = Task { try await fast.hash("on time", deadline: Date().addingTimeInterval(60)) }
-        for _ in 0..<cores { release.signal() }
-        for blocker in blockers { try await blocker.value }
-        let error = await #expect(throws: SecurityError.self) { try await late.value }
-        #expect(error == .deadlinePassed)
-        #expect(try await fast.verify("on time", against: try await onTime.value))
+        while started.count.withLock({ $0 }) < 1 { try await Task.sleep(for: .milliseconds(1)) }
+
+        // 50 ms left and a thread busy for at least 100 ms: refused, not queued (queued, it would
+        // wait for the release below and be dropped as late).
+        let tooSoon = Task { try await threads.run(deadline: Date().addingTimeInterval(0.05)) { "computed" } }
+        let lateDeadline = Date().addingTimeInterval(0.3)
+        let late = Task { try await threads.run(deadline: lateDeadline) { "computed" } }
+        let onTime = Task { try await threads.run(deadline: Date().addingTimeInterval(60)) { "computed" } }
+        while Date() <= lateDeadline { try await Task.sleep(for: .milliseconds(5)) }
+        release.signal()
+        try await blocker.value
+        let refused = await #expect(throws: SecurityError.self) { try await tooSoon.value }
+        #expect(refused == .overloaded)
+        let dropped = await #expect(throws: SecurityError.self) { try await late.value }
+        #expect(dropped == .deadlinePassed)
+        #expect(try await onTime.value == "computed")
     }
 
     @Test("The same password hashes differently each time (fresh salt)")

@@ -206,6 +206,7 @@ enum AccountsErrors {
     static let notFound = ServiceError(.notFound, "no such account")
 
     static let deadlinePassed = ServiceError(.timeout, "the request waited past its deadline and was not served")
+    static let passwordsBusy = ServiceError(.busy, "password checks are busy; try again in a moment", retryAfterSeconds: 1)
     static func rateLimited(retryAfter seconds: Int) -> ServiceError {
         ServiceError(.rateLimited, "too many attempts; try again later", retryAfterSeconds: seconds)
     }

@@ -289,22 +289,27 @@ struct AccountsHandlers: Sendable {
 // MARK: Passwords
 
 extension AccountsHandlers {
-    /// Hashes on the derivation threads; `timeout` if the request's deadline passed while it waited.
+    /// Hashes on the derivation threads; `busy` if it could not finish before the request's
+    /// deadline, `timeout` if the deadline passed while it waited.
     func hashPassword(_ password: String, deadline: Date?) async throws -> String {
         do {
             return try await settings.passwordHasher.hash(password, deadline: deadline)
         } catch let error as SecurityError where error == .deadlinePassed {
             throw AccountsErrors.deadlinePassed
+        } catch let error as SecurityError where error == .overloaded {
+            throw AccountsErrors.passwordsBusy
         }
     }
 
-    /// Whether `password` matches `encoded` (false for a hash that does not parse); `timeout` if
-    /// the deadline passed while the verification waited.
+    /// Whether `password` matches `encoded` (false for a hash that does not parse); `busy` if the
+    /// verification could not finish before the deadline, `timeout` if the deadline passed while it waited.
     func passwordMatches(_ password: String, _ encoded: String, deadline: Date) async throws -> Bool {
         do {
             return try await settings.passwordHasher.verify(password, against: encoded, deadline: deadline)
         } catch let error as SecurityError where error == .deadlinePassed {
             throw AccountsErrors.deadlinePassed
+        } catch let error as SecurityError where error == .overloaded {
+            throw AccountsErrors.passwordsBusy
         } catch {
             return false
         }
