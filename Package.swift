@@ -98,7 +98,8 @@ var targets: [Target] = [
     .target(
         name: "SandboxService",
         dependencies: [
-            "ServiceKit", "Security", log, lifecycle, hummingbird, httpClient, httpTypes, .product(name: "NIOCore", package: "swift-nio"),
+            "ServiceKit", "Security", "Models", log, lifecycle, hummingbird, httpClient, httpTypes,
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), nioExtras,
         ],
         path: "Services/Sandbox/Sources/SandboxService", swiftSettings: swiftSettings),

@@ -10,15 +10,19 @@ public enum Accounts {
         public var role: String
         public var roles: [String]
         public var country: String?
+        /// The verified phone number (E.164): the only one texts go to.
         public var phone: String?
+        /// A number given but not yet confirmed with the code texted to it.
+        public var pendingPhone: String?
         public var source: String?
         public var createdAt: Date
         public var policyVersion: String?
 
         public init(
             id: UUID, email: String, displayName: String, role: String, roles: [String], country: String?,
-            phone: String?, source: String?, createdAt: Date, policyVersion: String?
+            phone: String?, source: String?, createdAt: Date, policyVersion: String?, pendingPhone: String? = nil
         ) {
+            self.pendingPhone = pendingPhone
             self.id = id
             self.email = email
             self.displayName = displayName
@@ -517,6 +521,12 @@ public enum Accounts {
 // MARK: Error codes
 
 extension ServiceError.Code {
+    /// The phone verification code is not the one texted (422).
+    public static let invalidCode = ServiceError.Code(rawValue: "invalid_code")
+    /// The phone verification code is older than ten minutes, or was tried too often (422).
+    public static let codeExpired = ServiceError.Code(rawValue: "code_expired")
+    /// No phone number is waiting for its code (409).
+    public static let noPendingPhone = ServiceError.Code(rawValue: "no_pending_phone")
     /// Another live account has this email (409).
     public static let emailTaken = ServiceError.Code(rawValue: "email_taken")
     /// The email or password is not right; the same for an unknown email (401).
@@ -533,6 +543,7 @@ extension Accounts {
     /// The accounts operations' own error codes, with their HTTP statuses.
     public static let errorCodes: [DeclaredErrorCode] = [
         .init(.emailTaken, status: 409), .init(.invalidCredentials, status: 401), .init(.partnerExists, status: 409),
-        .init(.accountDisabled, status: 403), .init(.lastAdmin, status: 409),
+        .init(.accountDisabled, status: 403), .init(.lastAdmin, status: 409), .init(.invalidCode, status: 422),
+        .init(.codeExpired, status: 422), .init(.noPendingPhone, status: 409),
     ]
 }

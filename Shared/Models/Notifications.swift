@@ -279,7 +279,13 @@ extension Accounts {
             public var marketingConsents: [String]
             /// The address they changed from, for 30 days after the change (to tell it of the change).
             public var previousEmail: String?
-            public init(accountId: UUID, email: String, displayName: String, marketingConsents: [String], previousEmail: String? = nil) {
+            /// Their verified phone (E.164), unless that number texted STOP.
+            public var phone: String?
+            public init(
+                accountId: UUID, email: String, displayName: String, marketingConsents: [String], previousEmail: String? = nil,
+                phone: String? = nil
+            ) {
+                self.phone = phone
                 self.accountId = accountId
                 self.email = email
                 self.displayName = displayName

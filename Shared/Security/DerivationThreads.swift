@@ -55,8 +55,8 @@ final class DerivationThreads: Sendable {
             let admitted = state.withLock { state in
                 if let deadline {
                     // Each thread clears its share of the queue, then this job: one mean each;
-                    // and one more is left for the caller's work after it (writing the session).
-                    let rounds = Double(state.jobs.count) / Double(width) + 2
+                    // and half of one more is left for the caller's work after it (writing the session).
+                    let rounds = Double(state.jobs.count) / Double(width) + 1.5
                     guard Date().addingTimeInterval(rounds * state.meanSeconds) < deadline else { return false }
                 }
                 state.jobs.append {

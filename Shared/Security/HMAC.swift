@@ -1,7 +1,8 @@
 public import Foundation
 import COpenSSL
 
-/// HMAC (RFC 2104) over SHA-256 and SHA-512.
+/// HMAC (RFC 2104) over SHA-256 and SHA-512, and over SHA-1 for the SMS provider's webhook
+/// signatures, whose scheme the provider fixes (HMAC-SHA-1 is still sound as a MAC).
 public enum HMAC {
     /// Returns the 32-byte HMAC-SHA-256 of `message` under `key`.
     public static func sha256(key: Data, message: Data) -> Data {
@@ -11,6 +12,11 @@ public enum HMAC {
     /// Returns the 64-byte HMAC-SHA-512 of `message` under `key`.
     public static func sha512(key: Data, message: Data) -> Data {
         mac(digest: "SHA512", length: 64, key: key, message: message)
+    }
+
+    /// Returns the 20-byte HMAC-SHA-1 of `message` under `key`; only for protocols that fix it.
+    public static func sha1(key: Data, message: Data) -> Data {
+        mac(digest: "SHA1", length: 20, key: key, message: message)
     }
 
     private static func mac(digest: String, length: Int, key: Data, message: Data) -> Data {

@@ -51,7 +51,7 @@ struct SealingTests {
             }
             #expect(account.id == id)
             #expect(account.email == "Old@Example.com" && account.displayName == "Old Timer")
-            #expect(account.country == "GB" && account.source == "aff-9" && account.phone == "+44 20 7946 0000")
+            #expect(account.country == "GB" && account.source == "aff-9" && account.pendingPhone == "+44 20 7946 0000" && account.phone == nil)
             #expect(history.map(\.ipAddress) == ["192.0.2.44"] && history.map(\.userAgent) == ["Old/1"])
             #expect(plainColumns == 0)
             await database.close()

@@ -29,6 +29,10 @@ final class AccountsPlatform: Sendable {
         let integration: String
         static let secretKey = "sk_test_e2e"
         static let webhookSecret = "whsec_e2e"
+        /// The SMS provider's account and auth token, and the platform's number, as the sandbox and integration share them.
+        static let smsAccountSid = "ACe2e"
+        static let smsAuthToken = "sms_token_e2e"
+        static let smsNumber = "+15005550006"
     }
 
     private init(
@@ -66,6 +70,8 @@ final class AccountsPlatform: Sendable {
                 "SANDBOX_PORT": "\(sandboxPort)", "SANDBOX_PROCESSOR_SECRET_KEY": Payments.secretKey,
                 "SANDBOX_PROCESSOR_WEBHOOK_SECRET": Payments.webhookSecret,
                 "SANDBOX_PROCESSOR_WEBHOOK_URL": "http://127.0.0.1:\(integrationPort)/webhooks/processor",
+                "SANDBOX_SMS_ACCOUNT_SID": Payments.smsAccountSid, "SANDBOX_SMS_AUTH_TOKEN": Payments.smsAuthToken,
+                "SANDBOX_SMS_NUMBER": Payments.smsNumber, "SANDBOX_SMS_WEBHOOK_URL": "http://127.0.0.1:\(integrationPort)/webhooks/sms",
             ].merging(sandboxEnvironment) { _, new in new }
             var mailParts: Mail?
             var serviceEnvironment = serviceEnvironment
@@ -104,6 +110,8 @@ final class AccountsPlatform: Sendable {
                 let integration = harness.bus.merging([
                     "INTEGRATION_PORT": "\(integrationPort)", "PROCESSOR_BASE_URL": "http://127.0.0.1:\(sandboxPort)",
                     "PROCESSOR_SECRET_KEY": Payments.secretKey, "PROCESSOR_WEBHOOK_SECRET": Payments.webhookSecret,
+                    "SMS_BASE_URL": "http://127.0.0.1:\(sandboxPort)", "SMS_ACCOUNT_SID": Payments.smsAccountSid,
+                    "SMS_AUTH_TOKEN": Payments.smsAuthToken, "SMS_FROM": Payments.smsNumber,
                 ]) { _, new in new }
                 async let integrationStarted = harness.start(
                     "integration", environment: integration.merging(integrationEnvironment) { _, new in new })

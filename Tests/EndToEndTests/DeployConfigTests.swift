@@ -77,14 +77,14 @@ struct DeployConfigTests {
         }
     }
 
-    @Test("gives the accounts keys to accounts alone, the chat key to chat, billing's to billing, the processor's to integration")
+    @Test("gives the accounts keys to accounts alone, the chat key to chat, billing's to billing, the processor's and the SMS provider's to integration")
     func dataKeysGoToTheirServiceOnly() async throws {
         let compose = try ComposeFile()
         let variables = compose.dummyVariables()
         let config = try await compose.resolvedConfig(variables: variables)
         for (key, owner) in [
             ("ACCOUNTS_DATA_KEY", "accounts"), ("ACCOUNTS_EMAIL_INDEX_KEY", "accounts"), ("CHAT_DATA_KEY", "chat"), ("BILLING_DATA_KEY", "billing"),
-            ("PROCESSOR_SECRET_KEY", "integration"), ("PROCESSOR_WEBHOOK_SECRET", "integration"),
+            ("PROCESSOR_SECRET_KEY", "integration"), ("PROCESSOR_WEBHOOK_SECRET", "integration"), ("SMS_AUTH_TOKEN", "integration"),
         ] {
             #expect(config.services[owner]?.environment?[key] == variables[key])
             for process in Self.processes where process != owner {

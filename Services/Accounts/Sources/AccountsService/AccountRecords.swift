@@ -44,7 +44,7 @@ struct AccountRecords {
     /// What `load` reads of `accounts a`, with the account's sealed data key in the same row (one
     /// statement instead of two on every read of an account).
     static let columns = """
-        a.id, a.personal_sealed, a.roles, a.phone_sealed, a.created_at, a.password_hash,
+        a.id, a.personal_sealed, a.roles, a.phone_sealed, a.phone_pending_sealed, a.created_at, a.password_hash,
         (SELECT p.version FROM policy_acceptances p WHERE p.account_id = a.id ORDER BY p.id DESC LIMIT 1) AS policy_version,
         (SELECT k.sealed_key FROM account_keys k WHERE k.account_id = a.id) AS sealed_key
         """
@@ -78,15 +78,15 @@ struct AccountRecords {
         }
         let key = try dataKey(sealed: sealedKey, for: id)
         let personal = try Self.openPersonal(try row.decode("personal_sealed"), with: key, id: id)
-        var phone: String?
-        if let sealed = try row.decode("phone_sealed", as: Data?.self) {
-            phone = String(decoding: try key.open(sealed, associatedData: Self.binding(id)), as: UTF8.self)
+        func openPhone(_ column: String) throws -> String? {
+            guard let sealed = try row.decode(column, as: Data?.self) else { return nil }
+            return String(decoding: try key.open(sealed, associatedData: Self.binding(id)), as: UTF8.self)
         }
         let account = Accounts.Account(
             id: id, email: personal.email, displayName: personal.displayName,
-            role: roles.first ?? "member", roles: roles, country: personal.country, phone: phone,
+            role: roles.first ?? "member", roles: roles, country: personal.country, phone: try openPhone("phone_sealed"),
             source: personal.source, createdAt: try row.decode("created_at"),
-            policyVersion: try row.decode("policy_version"))
+            policyVersion: try row.decode("policy_version"), pendingPhone: try openPhone("phone_pending_sealed"))
         return (account, try row.decode("password_hash"))
     }
 
@@ -147,6 +147,25 @@ struct AccountRecords {
             ? ipAddress.split(separator: ":", omittingEmptySubsequences: false).prefix(3).joined(separator: ":")
             : ipAddress.split(separator: ".").prefix(3).joined(separator: ".")
         return HMAC.sha256(key: HMAC.sha256(key: emailIndexKey, message: Data("known-clients".utf8)), message: Data("\(userAgent)|\(network)".utf8))
+    }
+
+    /// The blind index of a phone number (E.164): what a STOP from that number is matched by.
+    func phoneIndex(_ phone: String) -> Data {
+        HMAC.sha256(key: HMAC.sha256(key: emailIndexKey, message: Data("phone-index".utf8)), message: Data(phone.utf8))
+    }
+
+    /// The verified phone of a live account, unless that number texted STOP.
+    func textablePhone(_ id: UUID, on connection: Connection) throws -> String? {
+        guard
+            let row = try connection.queryOne(
+                """
+                SELECT a.phone_sealed FROM accounts a
+                WHERE a.id = $1 AND a.erased_at IS NULL AND a.phone_sealed IS NOT NULL
+                    AND NOT EXISTS (SELECT 1 FROM sms_stops s WHERE s.phone_index = a.phone_index)
+                """, id),
+            let sealed = try row.decode("phone_sealed", as: Data?.self)
+        else { return nil }
+        return String(decoding: try dataKey(for: id, on: connection).open(sealed, associatedData: Self.binding(id)), as: UTF8.self)
     }
 
     /// Seals `phone` with the account's data key.

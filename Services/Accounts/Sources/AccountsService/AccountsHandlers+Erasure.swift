@@ -65,7 +65,8 @@ extension AccountsHandlers {
         try connection.execute(
             """
             UPDATE accounts SET erased_at = coalesce(erased_at, now()), email_index = NULL, personal_sealed = NULL,
-                password_hash = '', phone_sealed = NULL
+                password_hash = '', phone_sealed = NULL, phone_index = NULL, phone_pending_sealed = NULL,
+                phone_code_hash = NULL
             WHERE id = $1
             """, id)
         try connection.execute("DELETE FROM account_keys WHERE account_id = $1", id)

@@ -175,7 +175,8 @@ extension AccountsHandlers {
                     Accounts.Contacts.Contact(
                         accountId: id, email: personal.email, displayName: personal.displayName,
                         marketingConsents: (granted[id] ?? []).sorted(),
-                        previousEmail: personal.previousEmailUntil.map { $0 > Date() } == true ? personal.previousEmail : nil)
+                        previousEmail: personal.previousEmailUntil.map { $0 > Date() } == true ? personal.previousEmail : nil,
+                        phone: try records.textablePhone(id, on: connection))
                 }
             }
             return Accounts.Contacts.Response(contacts: contacts)

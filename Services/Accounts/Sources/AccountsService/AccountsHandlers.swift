@@ -1,3 +1,4 @@
+import Bus
 import Foundation
 import Logging
 import Models
@@ -15,9 +16,12 @@ struct AccountsHandlers: Sendable {
     /// The account records and the audit chain, their keys derived once rather than per request.
     let records: AccountRecords
     let audit: AuditLog
+    /// For texting verification codes (`sms.send`); nil in operator commands, which text nobody.
+    let bus: BusClient?
 
-    init(database: Database, settings: AccountsSettings, logger: Logger) {
+    init(database: Database, settings: AccountsSettings, logger: Logger, bus: BusClient? = nil) {
         self.database = database
+        self.bus = bus
         self.settings = settings
         self.logger = logger
         self.dummyHash = DummyHash(hasher: settings.passwordHasher)
@@ -50,7 +54,7 @@ struct AccountsHandlers: Sendable {
         }
         let keys = AttemptThrottle.registrationKeys(address: request.ipAddress, settings: settings)
         try await database.withConnection { try AttemptThrottle.count(keys, on: $0) }
-        let hash = try await hashPassword(request.password, deadline: deadline)
+        let hash = try await notCountedIfRefused(keys) { try await hashPassword(request.password, deadline: deadline) }
         let id = UUID()
         let records = self.records
         let account = try await database.transaction { connection -> Accounts.Account in
@@ -91,7 +95,7 @@ struct AccountsHandlers: Sendable {
         // An unknown email costs one scrypt verification too, so timing does not tell who has an account.
         let encoded: String
         if let found { encoded = found.passwordHash } else { encoded = try await dummyHash.value() }
-        let matches = try await passwordMatches(request.password, encoded, deadline: deadline)
+        let matches = try await notCountedIfRefused(keys) { try await passwordMatches(request.password, encoded, deadline: deadline) }
         guard let found, matches else {
             let accountId = found?.account.id
             try await database.transaction { connection in
@@ -219,6 +223,9 @@ struct AccountsHandlers: Sendable {
         if let email = request.email { rules.email(email) }
         if let password = request.password { rules.password(password) }
         rules.text(request.phone, field: "phone", range: 0...32)
+        if let phone = request.phone, !phone.trimmingCharacters(in: .whitespaces).isEmpty, Self.normalize(phone: phone) == nil {
+            rules.fail("phone", "invalid")
+        }
         if (request.email != nil || request.password != nil) && request.currentPassword == nil {
             rules.fail("currentPassword", "required")
         }
@@ -232,6 +239,13 @@ struct AccountsHandlers: Sendable {
         }
         var hashed: String?
         if let password = request.password { hashed = try await hashPassword(password, deadline: deadline) }
+        // A new number is texted its code before anything is written: a number that cannot take
+        // texts changes nothing.
+        var phoneCode: (sealedPhone: Data, codeHash: Data)?
+        if let given = request.phone, let phone = Self.normalize(phone: given), phone != found.account.phone {
+            phoneCode = try await textCode(to: phone, for: id)
+        }
+        let newPhoneCode = phoneCode
         let newHash = hashed
         let keepToken = request.currentToken.map(Self.tokenHash)
         let account = try await database.transaction { connection -> Accounts.Account in
@@ -251,10 +265,20 @@ struct AccountsHandlers: Sendable {
             if request.displayName != nil {
                 try Outbox.append(Accounts.DisplayNameChanged(accountId: id), on: connection)
             }
-            if let phone = request.phone {
-                var sealed: Data?
-                if !phone.isEmpty { sealed = try records.sealPhone(phone, for: id, on: connection) }
-                try connection.execute("UPDATE accounts SET phone_sealed = $2 WHERE id = $1", id, sealed)
+            if let newPhoneCode {
+                try connection.execute(
+                    """
+                    UPDATE accounts SET phone_pending_sealed = $2, phone_code_hash = $3,
+                        phone_code_expires_at = now() + make_interval(secs => $4::float8), phone_code_attempts = 0
+                    WHERE id = $1
+                    """, id, newPhoneCode.sealedPhone, newPhoneCode.codeHash, Self.codeLifetime)
+            } else if request.phone?.trimmingCharacters(in: .whitespaces).isEmpty == true {
+                try connection.execute(
+                    """
+                    UPDATE accounts SET phone_sealed = NULL, phone_index = NULL, phone_pending_sealed = NULL,
+                        phone_code_hash = NULL, phone_code_expires_at = NULL, phone_code_attempts = 0
+                    WHERE id = $1
+                    """, id)
             }
             if emailChanged {
                 try Outbox.append(Accounts.SecurityNotice(accountId: id, what: Accounts.SecurityNotice.emailChanged, at: Date()), on: connection)
@@ -315,6 +339,18 @@ extension AccountsHandlers {
         }
     }
 
+    /// Runs the password work of an attempt already counted against `keys`; when it is refused
+    /// unrun (busy, or past its deadline), gives the count back: the client is asked to try
+    /// again, and that must not use up its limit.
+    func notCountedIfRefused<Value>(_ keys: [AttemptThrottle.Key], _ work: () async throws -> Value) async throws -> Value {
+        do {
+            return try await work()
+        } catch let error as ServiceError where error.code == .busy || error.code == .timeout {
+            try? await database.withConnection { try AttemptThrottle.giveBack(keys, on: $0) }
+            throw error
+        }
+    }
+
     /// The account's current password, re-checked before a sensitive change, counted per account
     /// (refused at once past the limit) so that a stolen session cannot guess it.
     func checkCurrentPassword(
@@ -322,7 +358,7 @@ extension AccountsHandlers {
     ) async throws {
         let keys = AttemptThrottle.passwordCheckKeys(account: found.account.id, settings: settings)
         try await database.withConnection { try AttemptThrottle.count(keys, on: $0) }
-        guard try await passwordMatches(password, found.passwordHash, deadline: deadline) else {
+        guard try await notCountedIfRefused(keys, { try await passwordMatches(password, found.passwordHash, deadline: deadline) }) else {
             throw AccountsErrors.wrongCurrentPassword(field: field)
         }
         try await database.withConnection { try AttemptThrottle.giveBack(keys, on: $0) }

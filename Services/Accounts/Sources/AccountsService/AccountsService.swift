@@ -19,7 +19,7 @@ public enum AccountsService {
             followsErasures: false
         ) { worker, resources in
             register(
-                on: worker, handlers: AccountsHandlers(database: resources.database, settings: settings, logger: resources.logger))
+                on: worker, handlers: AccountsHandlers(database: resources.database, settings: settings, logger: resources.logger, bus: resources.bus))
         }
     }
 
@@ -58,6 +58,8 @@ public enum AccountsService {
         worker.handle(Accounts.ErasureStatus.self) { try await handlers.erasureStatus($0, caller: $1.caller) }
         worker.handle(Accounts.PublicNames.self) { try await handlers.publicNames($0, caller: $1.caller) }
         worker.handle(Accounts.Contacts.self) { try await handlers.contacts($0, caller: $1.caller) }
+        worker.handle(Accounts.VerifyPhone.self) { try await handlers.verifyPhone($0, caller: $1.caller) }
+        worker.handle(Accounts.SMSOptOut.self) { try await handlers.smsOptOut($0, caller: $1.caller) }
         worker.handle(Accounts.MarketingAudience.self) { try await handlers.marketingAudience($0, caller: $1.caller) }
         worker.handle(Accounts.RecordStaffAccess.self) { try await handlers.recordStaffAccess($0, caller: $1.caller) }
     }

@@ -93,14 +93,18 @@ public struct AttemptLimits: Sendable {
     public var registrationsPerAddress: Limit
     /// Wrong current passwords for one account (profile changes, erasure requests).
     public var passwordChecksPerAccount: Limit
+    /// Phone verification codes texted, per account and per number.
+    public var phoneCodes: Limit
 
     /// 10 failed sign-ins per address and email, 50 per email, 300 per address, in 15 minutes;
-    /// 20 registrations per address an hour; 10 wrong current passwords per account in 15 minutes.
+    /// 20 registrations per address an hour; 10 wrong current passwords per account in 15 minutes;
+    /// 5 phone codes per account and per number an hour.
     public init(
         signInsPerAddressAndEmail: Limit = Limit(10, per: 15 * 60), signInsPerEmail: Limit = Limit(50, per: 15 * 60),
         signInsPerAddress: Limit = Limit(300, per: 15 * 60), registrationsPerAddress: Limit = Limit(20, per: 3600),
-        passwordChecksPerAccount: Limit = Limit(10, per: 15 * 60)
+        passwordChecksPerAccount: Limit = Limit(10, per: 15 * 60), phoneCodes: Limit = Limit(5, per: 3600)
     ) {
+        self.phoneCodes = phoneCodes
         self.signInsPerAddressAndEmail = signInsPerAddressAndEmail
         self.signInsPerEmail = signInsPerEmail
         self.signInsPerAddress = signInsPerAddress

@@ -58,6 +58,13 @@ enum AttemptThrottle {
         ]
     }
 
+    /// The keys of a verification code texted: the account asking, and the number it goes to
+    /// (so no number can be flooded from many accounts).
+    static func phoneCodeKeys(account: UUID, phone: String, settings: AccountsSettings) -> [Key] {
+        let (limit, secret) = (settings.attemptLimits.phoneCodes, settings.attemptKey)
+        return [Key("phone-code.account", account.uuidString, limit: limit, secret: secret), Key("phone-code.number", phone, limit: limit, secret: secret)]
+    }
+
     /// Counts one attempt against every key; throws `rate_limited` when any key is over its limit.
     static func count(_ keys: [Key], on connection: Connection) throws {
         // One order for every statement, so two attempts sharing keys cannot deadlock.

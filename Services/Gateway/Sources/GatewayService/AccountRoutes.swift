@@ -38,6 +38,12 @@ struct AccountRoutes {
         enum CodingKeys: String, CodingKey, CaseIterable { case displayName, phone, email, password, currentPassword }
     }
 
+    /// `POST /v1/me/phone/verification` body: the code texted to the number given.
+    struct PhoneCodeBody: RequestBody {
+        var code: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case code }
+    }
+
     /// `POST /v1/sessions` body.
     struct SignInBody: RequestBody {
         var email: String
@@ -108,6 +114,10 @@ struct AccountRoutes {
                 displayName: body.displayName, phone: body.phone, email: body.email, password: body.password,
                 currentPassword: body.currentPassword, currentToken: context.session.token)
             return JSONBody.relay(try await bus.callReturningJSON(Accounts.UpdateProfile.self, change, as: context.caller))
+        }
+        me.post("v1/me/phone/verification") { request, context in
+            let body = try await JSONBody.decode(PhoneCodeBody.self, from: request)
+            return JSONBody.relay(try await bus.callReturningJSON(Accounts.VerifyPhone.self, .init(code: body.code), as: context.caller))
         }
         me.get("v1/me/consents") { _, context in
             JSONBody.relay(try await bus.callReturningJSON(Accounts.GetConsents.self, .init(), as: context.caller))

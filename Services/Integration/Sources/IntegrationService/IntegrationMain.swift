@@ -21,6 +21,9 @@ public struct IntegrationSettings: Sendable {
     public var processorTimeoutSeconds: Int
     /// How many `payments.*` calls one instance serves at once.
     public var workerSlots: Int
+    /// The SMS provider: its API (`SMS_BASE_URL`), account (`SMS_ACCOUNT_SID`), auth token
+    /// (`SMS_AUTH_TOKEN`, which also signs its webhooks) and the platform's number (`SMS_FROM`).
+    var sms: SMSGateway.Settings
 
     public init(reading reader: inout ConfigReader) {
         process = ProcessSettings(reading: &reader)
@@ -35,6 +38,19 @@ public struct IntegrationSettings: Sendable {
         processorWebhookSecret = reader.required("PROCESSOR_WEBHOOK_SECRET")
         processorTimeoutSeconds = reader.int("PROCESSOR_TIMEOUT_SECONDS", default: 10, in: 1...120)
         workerSlots = reader.int("WORKER_SLOTS", default: 16, in: 1...256)
+        var smsBaseURL = reader.string("SMS_BASE_URL", default: "http://127.0.0.1:8090")
+        if URL(string: smsBaseURL)?.host == nil || !(smsBaseURL.hasPrefix("http://") || smsBaseURL.hasPrefix("https://")) {
+            reader.problem("SMS_BASE_URL must be an http(s) URL, got \"\(smsBaseURL)\"")
+        }
+        if smsBaseURL.hasSuffix("/") { smsBaseURL.removeLast() }
+        let from = reader.required("SMS_FROM")
+        if !from.isEmpty, !SMS.isE164(from) { reader.problem("SMS_FROM must be the platform's number in E.164 (+ and 8 to 15 digits)") }
+        // What the provider signs is the URL it posted to, so this must be the address it uses.
+        var publicURL = reader.string("INTEGRATION_PUBLIC_URL", default: "http://\(host):\(port)")
+        if publicURL.hasSuffix("/") { publicURL.removeLast() }
+        sms = SMSGateway.Settings(
+            baseURL: smsBaseURL, accountSid: reader.required("SMS_ACCOUNT_SID"), authToken: reader.required("SMS_AUTH_TOKEN"),
+            from: from, publicURL: publicURL, timeout: .seconds(Int64(processorTimeoutSeconds)))
     }
 }
 
@@ -52,7 +68,8 @@ public struct IntegrationRequestContext: IdentifiedRequestContext {
 }
 
 /// The integration process: the HTTP entry for partners and providers' webhooks, and on the bus
-/// the worker of `payments.*`, the only process that speaks the payment processor's protocol.
+/// the worker of `payments.*` and `sms.*`, the only process that speaks the payment processor's
+/// and the SMS provider's protocols.
 public enum IntegrationMain {
     public static let definition = EdgeServiceDefinition(
         name: "integration", read: { IntegrationSettings(reading: &$0) }, process: \.process
@@ -78,12 +95,22 @@ public enum IntegrationMain {
             return await processor.payout(request)
         }
 
+        let sms = SMSGateway(settings: settings.sms, bus: caller.bus, logger: logger)
+        let smsWorker = ServiceWorker(
+            context: process.context, endpoint: settings.process.endpoints.mdp, service: .sms,
+            instanceId: settings.process.instanceId, slots: settings.workerSlots, curve: settings.process.curve, logger: logger)
+        smsWorker.handle(SMS.Send.self) { request, context in
+            guard context.caller.has(.system) else { throw ServiceError(.forbidden, "texts are sent by the platform") }
+            return try await sms.send(request)
+        }
+
         let router = Router(context: IntegrationRequestContext.self)
         router.add(middleware: RequestTraceMiddleware<IntegrationRequestContext>())
         router.add(middleware: ProblemMiddleware<IntegrationRequestContext>())
         router.get("healthz") { _, _ in "ok\n" }
         ProcessorWebhooks(secret: settings.processorWebhookSecret, tolerance: 300, bus: caller.bus, logger: logger)
             .register(on: router)
+        sms.register(on: router)
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "advisor-integration"),
@@ -93,6 +120,9 @@ public enum IntegrationMain {
             logger: logger)
         var readiness = caller.readiness
         readiness.add("bus") { await worker.isRegistered() }
-        return EdgeParts(resources: [caller.resource], services: [app, WorkerRunner(worker: worker)], readiness: readiness)
+        readiness.add("bus-sms") { await smsWorker.isRegistered() }
+        return EdgeParts(
+            resources: [caller.resource], services: [app, WorkerRunner(worker: worker), WorkerRunner(worker: smsWorker)],
+            readiness: readiness)
     }
 }

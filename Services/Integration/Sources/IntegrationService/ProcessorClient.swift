@@ -4,6 +4,7 @@ import Logging
 import Models
 import NIOCore
 import NIOHTTP1
+import ServiceKit
 
 /// The payment processor's HTTP API as the platform uses it (Stripe's shape: form-encoded
 /// requests, the secret key as a bearer token, `Idempotency-Key` on charges, JSON answers).
@@ -127,18 +128,9 @@ struct ProcessorClient: Sendable {
         request.headers.add(name: "Authorization", value: "Bearer \(secretKey)")
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         if let idempotencyKey { request.headers.add(name: "Idempotency-Key", value: idempotencyKey) }
-        request.body = .bytes(ByteBuffer(string: Self.encode(form)))
+        request.body = .bytes(ByteBuffer(string: FormEncoding.encode(form)))
         let response = try await HTTPClient.shared.execute(request, timeout: timeout)
         let body = try await response.body.collect(upTo: 1 << 20)
         return (Int(response.status.code), Data(body.readableBytesView))
-    }
-
-    /// Form encoding: RFC 3986 unreserved characters as they are, everything else percent-encoded.
-    static func encode(_ form: [(String, String)]) -> String {
-        let allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-        return form.map { key, value in
-            (key.addingPercentEncoding(withAllowedCharacters: allowed) ?? "") + "="
-                + (value.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")
-        }.joined(separator: "&")
     }
 }

@@ -59,6 +59,9 @@ public enum NotificationsService {
             worker.handle(Notifications.CreateCampaign.self) { try await campaigns.create($0, caller: $1.caller) }
             worker.handle(Notifications.GetCampaign.self) { try await campaigns.get($0, caller: $1.caller) }
             worker.handle(Notifications.Unsubscribe.self) { request, _ in try await campaigns.unsubscribe(request) }
+            let keywords = TextMessageKeywords(database: resources.database, bus: resources.bus, settings: settings, logger: resources.logger)
+            worker.handle(SMS.Inbound.self) { try await keywords.inbound($0, caller: $1.caller) }
+            worker.handle(SMS.Status.self) { try await keywords.status($0, caller: $1.caller) }
         }
     }
 }

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import Security
+import ServiceKit
 
 /// The sandbox processor's HTTP protocol, shaped like Stripe's: form-encoded requests with the
 /// secret key as a bearer token and an `Idempotency-Key` on payment intents, JSON answers with
@@ -114,15 +115,8 @@ struct ProcessorRoutes: Sendable {
             status: HTTPResponse.Status(code: answer.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
     }
 
-    /// `application/x-www-form-urlencoded`, as the processor's API takes it.
+    /// The processor's form-encoded request body; a malformed one reads as empty.
     static func form(_ data: Data) -> [String: String] {
-        var fields: [String: String] = [:]
-        for pair in String(decoding: data, as: UTF8.self).split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1).map {
-                $0.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
-            }
-            fields[parts[0]] = parts.count > 1 ? parts[1] : ""
-        }
-        return fields
+        FormEncoding.decode(data) ?? [:]
     }
 }

@@ -4,8 +4,8 @@ import Logging
 import ServiceKit
 import Synchronization
 
-/// The sandbox process: the outside world for local runs and tests only — a payment processor and
-/// a mail inbox on its HTTP port, and a mail server on its SMTP port. Its admin port answers
+/// The sandbox process: the outside world for local runs and tests only — a payment processor, an
+/// SMS provider and a mail inbox on its HTTP port, and a mail server on its SMTP port. Its admin port answers
 /// `/readyz` like every process of the platform.
 public enum SandboxMain {
     public static func run(environment: [String: String] = ProcessInfo.processInfo.environment) async -> Int32 {
@@ -27,6 +27,7 @@ public enum SandboxMain {
         ).register(on: router)
         let mail = MailStore()
         MailRoutes(store: mail).register(on: router)
+        SMSRoutes(provider: SMSProvider(settings: settings.sms, logger: logger), logger: logger).register(on: router)
         let smtpListening = ListeningFlag()
         let mailServer = MailServer(
             host: settings.host, port: settings.smtpPort, credentials: settings.smtpCredentials, store: mail, listening: smtpListening,

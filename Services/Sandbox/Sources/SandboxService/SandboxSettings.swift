@@ -25,6 +25,10 @@ public struct SandboxSettings: Sendable {
     public var smtpPort: Int
     /// Credentials the mail server asks for (`SANDBOX_SMTP_USER`, `SANDBOX_SMTP_PASSWORD`); none when empty.
     public var smtpCredentials: (user: String, password: String)?
+    /// The SMS provider's account sid, auth token and the platform's number
+    /// (`SANDBOX_SMS_ACCOUNT_SID`, `SANDBOX_SMS_AUTH_TOKEN`, `SANDBOX_SMS_NUMBER`), and where it
+    /// posts inbound messages (`SANDBOX_SMS_WEBHOOK_URL`; none taken when empty).
+    var sms: SMSProvider.Settings
 
     public init(reading reader: inout ConfigReader) {
         let level = reader.choice(
@@ -43,5 +47,10 @@ public struct SandboxSettings: Sendable {
         smtpPort = reader.int("SANDBOX_SMTP_PORT", default: 2525, in: 0...65535)
         let user = reader.string("SANDBOX_SMTP_USER", default: "")
         smtpCredentials = user.isEmpty ? nil : (user, reader.string("SANDBOX_SMTP_PASSWORD", default: ""))
+        sms = SMSProvider.Settings(
+            accountSid: reader.string("SANDBOX_SMS_ACCOUNT_SID", default: "ACsandbox"),
+            authToken: reader.string("SANDBOX_SMS_AUTH_TOKEN", default: "sandbox_sms_token"),
+            number: reader.string("SANDBOX_SMS_NUMBER", default: "+15005550006"),
+            webhookURL: reader.string("SANDBOX_SMS_WEBHOOK_URL", default: ""))
     }
 }

@@ -1,0 +1,201 @@
+import Foundation
+import Logging
+import Models
+import Security
+import Store
+import TestSupport
+import Testing
+
+/// Texts through the real gateway, accounts, notifications and integration, and the sandbox's SMS
+/// provider speaking Twilio's protocol (docs/api.md "Phone and texts").
+@Suite("SMS end to end")
+struct SMSEndToEndTests {
+    /// The texts the sandbox provider holds for `number`, oldest first.
+    static func texts(_ platform: AccountsPlatform, _ number: String) async throws -> [[String: Any]] {
+        let sandbox = try #require(platform.payments).sandbox
+        let answer = try #require(await HTTP.get("\(sandbox)/v1/sandbox/sms?to=\(number.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)"))
+        let object = try JSONSerialization.jsonObject(with: answer.body) as? [String: Any]
+        return object?["messages"] as? [[String: Any]] ?? []
+    }
+
+    /// Someone texts the platform from `number`; the sandbox's answer (`reply`, `webhookStatus`).
+    static func text(_ platform: AccountsPlatform, from number: String, _ body: String) async throws -> [String: Any] {
+        let sandbox = try #require(platform.payments).sandbox
+        let answer = try #require(
+            await HTTP.request(
+                "POST", "\(sandbox)/v1/sandbox/sms/inbound", headers: ["Content-Type": "application/json"],
+                body: try JSONSerialization.data(withJSONObject: ["from": number, "body": body])))
+        #expect(answer.status == 200, "\(String(decoding: answer.body, as: UTF8.self))")
+        return try JSONSerialization.jsonObject(with: answer.body) as? [String: Any] ?? [:]
+    }
+
+    /// Gives `number` on the account and confirms it with the code texted to it.
+    static func verify(_ platform: AccountsPlatform, _ token: String, _ number: String) async throws {
+        let given = try await platform.request("PATCH", "/v1/me", token: token, json: ["phone": number])
+        #expect(given.status == 200, "\(given.text)")
+        let code = try #require(try await Self.code(platform, number))
+        let confirmed = try await platform.request("POST", "/v1/me/phone/verification", token: token, json: ["code": code])
+        #expect(confirmed.status == 200, "\(confirmed.text)")
+    }
+
+    /// The code in the last text to `number`.
+    static func code(_ platform: AccountsPlatform, _ number: String) async throws -> String? {
+        let body = try await texts(platform, number).last?["body"] as? String ?? ""
+        return body.split(whereSeparator: { !$0.isNumber }).first { $0.count == 6 }.map(String.init)
+    }
+
+    @Test("a number is the person's once they send back the code texted to it; wrong codes, bad and unreachable numbers change nothing")
+    func phoneVerification() async throws {
+        try await AccountsPlatform.with(payments: true) { platform in
+            let email = AccountsPlatform.email("phone")
+            try await platform.register(email: email)
+            let token = try await platform.signIn(email: email)
+
+            // Typed with spaces and dashes, kept as E.164, waiting for its code.
+            let given = try await platform.request("PATCH", "/v1/me", token: token, json: ["phone": "+1 415-555-0100"])
+            #expect(given.status == 200, "\(given.text)")
+            #expect(given.object["pendingPhone"] as? String == "+14155550100" && given.object["phone"] == nil, "\(given.text)")
+            let texted = try await Self.texts(platform, "+14155550100")
+            #expect(texted.count == 1 && (texted.first?["from"] as? String) == AccountsPlatform.Payments.smsNumber)
+            let code = try #require(try await Self.code(platform, "+14155550100"))
+
+            let wrong = code == "000000" ? "111111" : "000000"
+            let refused = try await platform.request("POST", "/v1/me/phone/verification", token: token, json: ["code": wrong])
+            #expect(refused.status == 422 && refused.code == "invalid_code", "\(refused.text)")
+            let confirmed = try await platform.request("POST", "/v1/me/phone/verification", token: token, json: ["code": code])
+            #expect(confirmed.status == 200, "\(confirmed.text)")
+            #expect(confirmed.object["phone"] as? String == "+14155550100" && confirmed.object["pendingPhone"] == nil)
+            let accounts = Database(platform.harness.database.config(schema: "accounts"), logger: Logger(label: "test"))
+            let stored = try await accounts.withConnection { connection in
+                try connection.query("SELECT phone_sealed, phone_index FROM accounts WHERE phone_sealed IS NOT NULL").map {
+                    (try $0.decode("phone_sealed", as: Data.self), try $0.decode("phone_index", as: Data.self))
+                }
+            }
+            #expect(stored.count == 1, "one verified phone")
+            for (sealed, index) in stored {
+                #expect(!String(decoding: sealed + index, as: UTF8.self).contains("4155550100"), "sealed at rest, and indexed by a keyed hash")
+            }
+            let again = try await platform.request("POST", "/v1/me/phone/verification", token: token, json: ["code": code])
+            #expect(again.status == 409 && again.code == "no_pending_phone", "a code works once: \(again.text)")
+
+            // Not a number: 422 on the field, nothing texted, nothing changed.
+            let bad = try await platform.request("PATCH", "/v1/me", token: token, json: ["phone": "call me"])
+            #expect(bad.status == 422, "\(bad.text)")
+            // A number the provider cannot text (Twilio's not-a-mobile test number): 422 sms_refused.
+            let landline = try await platform.request("PATCH", "/v1/me", token: token, json: ["phone": "+15005550009"])
+            #expect(landline.status == 422 && landline.code == "sms_refused", "\(landline.text)")
+            let me = try await platform.request("GET", "/v1/me", token: token)
+            #expect(me.object["phone"] as? String == "+14155550100" && me.object["pendingPhone"] == nil, "\(me.text)")
+
+            // A new number: five wrong codes end it.
+            #expect(try await platform.request("PATCH", "/v1/me", token: token, json: ["phone": "+447700900123"]).status == 200)
+            let newCode = try #require(try await Self.code(platform, "+447700900123"))
+            let newWrong = newCode == "000000" ? "111111" : "000000"
+            for _ in 0..<5 {
+                #expect(try await platform.request("POST", "/v1/me/phone/verification", token: token, json: ["code": newWrong]).code == "invalid_code")
+            }
+            let late = try await platform.request("POST", "/v1/me/phone/verification", token: token, json: ["code": newCode])
+            #expect(late.status == 422 && late.code == "code_expired", "the right code after five wrong ones: \(late.text)")
+            #expect(try await platform.request("GET", "/v1/me", token: token).object["phone"] as? String == "+14155550100")
+
+            // An empty phone removes it.
+            let removed = try await platform.request("PATCH", "/v1/me", token: token, json: ["phone": ""])
+            #expect(removed.status == 200 && removed.object["phone"] == nil && removed.object["pendingPhone"] == nil, "\(removed.text)")
+        }
+    }
+
+    @Test("STOP from a person's number stops texts and withdraws SMS marketing (history: sms_stop); START resumes texts, not marketing; HELP answers")
+    func keywords() async throws {
+        try await AccountsPlatform.with(payments: true) { platform in
+            let email = AccountsPlatform.email("texter")
+            try await platform.register(email: email)
+            let token = try await platform.signIn(email: email)
+            let number = "+14155550142"
+            try await Self.verify(platform, token, number)
+            #expect(try await platform.request("PUT", "/v1/me/consents", token: token, json: ["marketingSms": true]).status == 200)
+
+            let stopped = try await Self.text(platform, from: number, "  Stop ")
+            #expect((stopped["reply"] as? String)?.contains("no more texts") == true, "\(stopped)")
+            let consents = try await platform.request("GET", "/v1/me/consents", token: token)
+            #expect(consents.object["marketingSms"] as? Bool == false, "\(consents.text)")
+            let history = try await platform.request("GET", "/v1/me/consents/history", token: token)
+            #expect(
+                history.items.contains { $0["consent"] as? String == "marketingSms" && $0["granted"] as? Bool == false && $0["source"] as? String == "sms_stop" },
+                "\(history.text)")
+
+            // Nothing is texted to a stopped number: not even a code for another account.
+            let otherEmail = AccountsPlatform.email("borrower")
+            try await platform.register(email: otherEmail)
+            let other = try await platform.signIn(email: otherEmail)
+            let refused = try await platform.request("PATCH", "/v1/me", token: other, json: ["phone": number])
+            #expect(refused.status == 422 && refused.code == "sms_refused", "\(refused.text)")
+
+            let help = try await Self.text(platform, from: number, "help")
+            #expect((help["reply"] as? String)?.contains("Reply STOP") == true, "\(help)")
+            let chatter = try await Self.text(platform, from: number, "stop it please")
+            #expect(chatter["reply"] == nil, "a sentence is not a keyword: \(chatter)")
+
+            let started = try await Self.text(platform, from: number, "START")
+            #expect((started["reply"] as? String)?.contains("back on") == true, "\(started)")
+            #expect(try await platform.request("GET", "/v1/me/consents", token: token).object["marketingSms"] as? Bool == false,
+                "START does not turn marketing back on")
+            #expect(try await platform.request("PATCH", "/v1/me", token: other, json: ["phone": number]).status == 200, "texts go again")
+            // Every reply fits one segment or two.
+            for message in try await Self.texts(platform, number) where message["direction"] as? String == "outbound-reply" {
+                #expect((message["segments"] as? Int ?? 9) <= 2, "\(message)")
+            }
+        }
+    }
+
+    @Test("the SMS webhook takes what Twilio's own library signs and refuses a forged, unsigned or re-pointed request, changing nothing")
+    func webhookSignatures() async throws {
+        let python = try #require(
+            ProcessInfo.processInfo.environment["PYTHON_TOOLS"],
+            "set PYTHON_TOOLS to a python with twilio (Deploy/local/test installs it and sets it)")
+        try await AccountsPlatform.with(payments: true) { platform in
+            let email = AccountsPlatform.email("signed")
+            try await platform.register(email: email)
+            let token = try await platform.signIn(email: email)
+            let number = "+14155550177"
+            try await Self.verify(platform, token, number)
+            #expect(try await platform.request("PUT", "/v1/me/consents", token: token, json: ["marketingSms": true]).status == 200)
+
+            let integration = try #require(platform.payments).integration
+            let url = integration + "/webhooks/sms"
+            let form = ["From": number, "To": AccountsPlatform.Payments.smsNumber, "Body": "STOP", "MessageSid": "SMforged0001", "AccountSid": "ACe2e"]
+            let body = Data(form.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)" }
+                .joined(separator: "&").utf8)
+            func post(_ signature: String?) async throws -> Int {
+                var headers = ["Content-Type": "application/x-www-form-urlencoded"]
+                if let signature { headers["X-Twilio-Signature"] = signature }
+                return try #require(await HTTP.request("POST", url, headers: headers, body: body)).status
+            }
+            let forged = [
+                nil, SMSWebhookSignature.header(url: url, parameters: form, authToken: "a guess"),
+                SMSWebhookSignature.header(url: integration + "/webhooks/elsewhere", parameters: form, authToken: AccountsPlatform.Payments.smsAuthToken),
+            ]
+            for signature in forged {
+                #expect(try await post(signature) == 403)
+            }
+            #expect(try await platform.request("GET", "/v1/me/consents", token: token).object["marketingSms"] as? Bool == true, "nothing changed")
+
+            // Signed by Twilio's RequestValidator: taken, and the STOP applied.
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("twilio-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let log = folder.appendingPathComponent("sign.log")
+            let script = """
+                import json, sys
+                from twilio.request_validator import RequestValidator
+                print(RequestValidator(sys.argv[1]).compute_signature(sys.argv[2], json.loads(sys.argv[3])))
+                """
+            let run = try EmailEndToEndTests.python(
+                python, script, [AccountsPlatform.Payments.smsAuthToken, url, String(decoding: try JSONSerialization.data(withJSONObject: form), as: UTF8.self)],
+                log: log)
+            #expect(await run.exitStatus() == 0)
+            let signature = try String(contentsOf: log, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(signature == SMSWebhookSignature.header(url: url, parameters: form, authToken: AccountsPlatform.Payments.smsAuthToken))
+            #expect(try await post(signature) == 200)
+            #expect(try await platform.request("GET", "/v1/me/consents", token: token).object["marketingSms"] as? Bool == false)
+        }
+    }
+}
