@@ -66,6 +66,11 @@ final class BrokerEngine: LoopParticipant {
     /// has a caller waiting; its late REPLY is delivered before it is told DISCONNECT.
     private var departed: [Data: (service: Data, key: String?, until: UInt64)] = [:]
     private var servicesToDispatch: [Service] = []
+    /// The people's push topics (`stream.<id>`) some gateway subscribes to: the XPUB tells the
+    /// first subscription to a topic and the last one going (its default, not verbose), also when
+    /// a gateway's socket goes away, so this is exactly who has a stream connection somewhere.
+    private var connectedStreams: Set<Data> = []
+    private static let streamPrefix = Data(StreamTopic.prefix.utf8)
     /// Messages refused under a key's policy, by what was refused.
     private let deniedRegistrations = Counter(label: "bus_policy_denied_total", dimensions: [("what", "register")])
     private let deniedSystemClaims = Counter(label: "bus_policy_denied_total", dimensions: [("what", "system")])
@@ -155,7 +160,7 @@ final class BrokerEngine: LoopParticipant {
                 forwardCheckedEvents()
             }
         }
-        reactor.watch(eventsOut) { [unowned self] in forwardEvents(from: self.eventsOut, to: self.eventsIn) }
+        reactor.watch(eventsOut) { [unowned self] in forwardSubscriptions() }
         // Every publisher sends its live pushes here whoever listens, so a subscription is in
         // force as soon as this broker's XPUB has it: a gateway that saw its own probe come back
         // knows no push to that person can pass it by (StreamTopic).
@@ -525,7 +530,8 @@ final class BrokerEngine: LoopParticipant {
     // MARK: MMI (RFC 8) and its extension
 
     /// `mmi.service`: "200" if the service has live workers, else "404"; `mmi.workers`: JSON
-    /// `{"instances": I, "workers": W}`; any other `mmi.*`: "501".
+    /// `{"instances": I, "workers": W}`; `mmi.stream`: "200" if the person (a lower-case account
+    /// id) has a stream connection on some gateway, else "404"; any other `mmi.*`: "501".
     private func answerMMI(client: Data, service: Data, body: ArraySlice<Data>) {
         let name = body.first ?? Data()
         let answer: String
@@ -534,6 +540,8 @@ final class BrokerEngine: LoopParticipant {
         } else if service == MDP.mmiWorkers {
             let status = status(of: name)
             answer = "{\"instances\":\(status.instances),\"workers\":\(status.workers)}"
+        } else if service == MDP.mmiStream {
+            answer = connectedStreams.contains(Self.streamPrefix + name) ? "200" : "404"
         } else {
             answer = "501"
         }
@@ -620,7 +628,23 @@ final class BrokerEngine: LoopParticipant {
         return named == producer
     }
 
-    /// XSUB → XPUB carries messages downstream; XPUB → XSUB carries subscriptions upstream.
+    /// XPUB → XSUB: subscriptions upstream, noting the people's push topics on the way.
+    private func forwardSubscriptions() {
+        guard let source = eventsOut, let target = eventsIn else { return }
+        var budget = 4096
+        while budget > 0, let frames = source.receive() {
+            budget -= 1
+            if frames.count == 1, let kind = frames[0].first, kind <= 1 {
+                let topic = frames[0].dropFirst()
+                if topic.starts(with: Self.streamPrefix) {
+                    if kind == 1 { connectedStreams.insert(Data(topic)) } else { connectedStreams.remove(Data(topic)) }
+                }
+            }
+            _ = target.send(frames)
+        }
+    }
+
+    /// XSUB → XPUB: messages downstream, as they are.
     private func forwardEvents(from source: ZSocket?, to target: ZSocket?) {
         guard let source, let target else { return }
         var budget = 4096

@@ -94,6 +94,15 @@ public final class BusClient: Sendable {
         }
     }
 
+    /// `mmi.stream`: whether `accountId` has a stream connection on some gateway now.
+    public func hasStreamConnection(_ accountId: UUID, timeout: Duration = .seconds(2)) async throws -> Bool {
+        switch String(decoding: try await ask(broker: "mmi.stream", about: accountId.uuidString.lowercased(), timeout: timeout), as: UTF8.self) {
+        case "200": return true
+        case "404": return false
+        default: throw ServiceError(.internalError, "the broker's mmi.stream answer is not understood")
+        }
+    }
+
     private func ask(broker service: String, about name: String, timeout: Duration) async throws -> Data {
         let reply: [Data]
         do {

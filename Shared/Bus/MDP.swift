@@ -34,6 +34,7 @@ enum MDP {
     static let mmiPrefix = Data("mmi.".utf8)
     static let mmiService = Data("mmi.service".utf8)
     static let mmiWorkers = Data("mmi.workers".utf8)
+    static let mmiStream = Data("mmi.stream".utf8)
 }
 
 extension Data {

@@ -609,3 +609,30 @@ extension Billing {
         public typealias Response = Wallet.AutoReload
     }
 }
+
+extension Billing {
+    /// `billing.money-notice.v1`: something about a person's money they are told of (the
+    /// notifications service's receipts and warnings). Amounts only, never a card or a statement.
+    public struct MoneyNotice: DomainEvent, Equatable {
+        public static let type = "billing.money-notice.v1"
+        public var accountId: UUID
+        /// One of the constants below.
+        public var what: String
+        /// The top-up, refund or payout; for `low-balance`, what is left.
+        public var amountCents: Int
+        public var at: Date
+        public init(accountId: UUID, what: String, amountCents: Int, at: Date) {
+            self.accountId = accountId
+            self.what = what
+            self.amountCents = amountCents
+            self.at = at
+        }
+
+        public static let topUpSucceeded = "top-up-succeeded"
+        public static let refundApproved = "refund-approved"
+        public static let refundDeclined = "refund-declined"
+        public static let payoutPaid = "payout-paid"
+        /// A paid minute took the wallet below the low-balance mark.
+        public static let lowBalance = "low-balance"
+    }
+}

@@ -606,6 +606,21 @@ public enum Directory {
         }
     }
 
+    /// An advisor was reviewed (ids and the rating; the text is public on the profile).
+    public struct ReviewReceived: DomainEvent, Equatable {
+        public static let type = "directory.review-received.v1"
+        public var advisorId: UUID
+        public var reviewId: UUID
+        public var rating: Int
+        public var at: Date
+        public init(advisorId: UUID, reviewId: UUID, rating: Int, at: Date) {
+            self.advisorId = advisorId
+            self.reviewId = reviewId
+            self.rating = rating
+            self.at = at
+        }
+    }
+
     /// A member's favorite advisor came online and the member asked to hear of it; at most once
     /// per member and advisor an hour.
     public struct FavoriteOnline: DomainEvent, Equatable {

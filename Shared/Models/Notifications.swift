@@ -25,9 +25,21 @@ public enum Notifications {
         public static let boardReply = Kind("board_reply", [.inApp])
         public static let favoriteOnline = Kind("favorite_online", [.inApp, .email])
         public static let securityNotice = Kind("security_notice", [.email, .inApp], required: [.email])
+        /// Urgent: never held by quiet hours. By text only to an advisor with no stream connection.
+        public static let chatRequest = Kind("chat_request", [.inApp, .sms])
+        public static let topUpReceipt = Kind("top_up_receipt", [.email, .inApp])
+        public static let refundDecided = Kind("refund_decided", [.email, .inApp])
+        public static let payoutSent = Kind("payout_sent", [.email, .inApp])
+        public static let lowBalance = Kind("low_balance", [.inApp, .email])
+        public static let reviewReceived = Kind("review_received", [.inApp, .email])
+        /// Told to everyone; by email whatever the settings say, as the policy promises.
+        public static let policyChanged = Kind("policy_changed", [.email, .inApp], required: [.email])
 
         /// Every kind a person can set, in the order settings list them.
-        public static let all = [boardReply, favoriteOnline, securityNotice]
+        public static let all = [
+            boardReply, chatRequest, favoriteOnline, lowBalance, payoutSent, policyChanged, refundDecided, reviewReceived, securityNotice,
+            topUpReceipt,
+        ]
 
         public static func named(_ name: String) -> Kind? { all.first { $0.name == name } }
     }
@@ -319,6 +331,23 @@ extension Accounts {
             public init(accountIds: [UUID]) { self.accountIds = accountIds }
         }
         public static let consents = ["marketingEmail", "marketingSms"]
+        /// Instead of a consent: every live account, for what the platform must tell everyone
+        /// (a new privacy policy).
+        public static let everyone = "everyone"
         public static let maxLimit = 1000
     }
 }
+
+extension Accounts {
+    /// `accounts.policy-published.v1`: a new privacy policy version, in force from `effectiveDate`.
+    public struct PolicyPublished: DomainEvent, Equatable {
+        public static let type = "accounts.policy-published.v1"
+        public var version: String
+        public var effectiveDate: Date
+        public init(version: String, effectiveDate: Date) {
+            self.version = version
+            self.effectiveDate = effectiveDate
+        }
+    }
+}
+

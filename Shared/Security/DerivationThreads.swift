@@ -54,9 +54,10 @@ final class DerivationThreads: Sendable {
         try await withCheckedThrowingContinuation { continuation in
             let admitted = state.withLock { state in
                 if let deadline {
-                    // Each thread clears its share of the queue, then this job: one mean each;
-                    // and half of one more is left for the caller's work after it (writing the session).
-                    let rounds = Double(state.jobs.count) / Double(width) + 1.5
+                    // Each thread clears its share of the queue, then this job: one mean each.
+                    // (A margin for the caller's work after it refused, on a loaded machine,
+                    // sign-ins that would have finished in time.)
+                    let rounds = Double(state.jobs.count) / Double(width) + 1
                     guard Date().addingTimeInterval(rounds * state.meanSeconds) < deadline else { return false }
                 }
                 state.jobs.append {

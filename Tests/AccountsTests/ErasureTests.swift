@@ -79,7 +79,7 @@ struct ErasureTests {
     /// through integration, is SMSEndToEndTests').
     static func giveVerifiedPhone(_ phone: String, to id: UUID, _ accounts: AccountsFixture) async throws {
         let records = AccountRecords(settings: accounts.settings)
-        try await accounts.database.withConnection { connection in
+        _ = try await accounts.database.withConnection { connection in
             try connection.execute(
                 "UPDATE accounts SET phone_sealed = $2, phone_index = $3 WHERE id = $1", id, try records.sealPhone(phone, for: id, on: connection),
                 records.phoneIndex(phone))

@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import Logging
+import Models
 import Synchronization
 import Testing
 
@@ -42,6 +43,32 @@ struct EventTests {
         await billing.close()
         for reader in readers { await reader.value }
         await publisher.close()
+        await fixture.shutdown()
+    }
+
+    @Test("mmi.stream tells whether someone subscribes to a person's push topic: two subscribers, then one, then none, also when one just goes away")
+    func streamConnections() async throws {
+        let fixture = try await BrokerFixture.start()
+        let mdp = MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, logger: quietLogger)
+        let bus = BusClient(mdp: mdp, logger: quietLogger)
+        let person = UUID()
+        let topic = StreamTopic.topic(for: person)
+        #expect(try await bus.hasStreamConnection(person) == false)
+        func subscriber() -> EventSubscriber {
+            EventSubscriber(context: fixture.context, endpoint: fixture.endpoints.eventsOut, prefixes: [topic], curve: nil, logger: quietLogger)
+        }
+        let first = subscriber()
+        let second = subscriber()
+        try await eventually("the broker knows the person is connected") { try await bus.hasStreamConnection(person) }
+        #expect(try await bus.hasStreamConnection(UUID()) == false, "nobody else is")
+        first.unsubscribe(topic)
+        // The other gateway still holds a connection: a moment later it is still so.
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await bus.hasStreamConnection(person))
+        await second.close()
+        try await eventually("the last subscriber gone, the person is not connected") { try await bus.hasStreamConnection(person) == false }
+        await first.close()
+        await mdp.close()
         await fixture.shutdown()
     }
 

@@ -217,8 +217,13 @@ final class AccountsPlatform: Sendable {
 
     /// Signs in and returns the session token.
     func signIn(email: String, password: String = AccountsPlatform.password, userAgent: String = "E2E/1.0") async throws -> String {
-        let reply = try await request(
+        var reply = try await request(
             "POST", "/v1/sessions", json: ["email": email, "password": password], headers: ["User-Agent": userAgent])
+        // Busy (503, with Retry-After) on a machine loaded with parallel platforms: tried again, as front ends do.
+        for _ in 0..<5 where reply.status == 503 {
+            try await Task.sleep(for: .seconds(1))
+            reply = try await request("POST", "/v1/sessions", json: ["email": email, "password": password], headers: ["User-Agent": userAgent])
+        }
         #expect(reply.status == 201, "\(reply.text)")
         return try #require(reply.object["token"] as? String, "\(reply.text)")
     }

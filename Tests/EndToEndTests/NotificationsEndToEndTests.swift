@@ -69,8 +69,16 @@ struct NotificationsEndToEndTests {
             let member = try await ChatEndToEndTests.member(platform)
             let defaults = try await platform.request("GET", "/v1/me/notification-settings", token: member.token)
             let kinds = try #require(defaults.object["kinds"] as? [[String: Any]], "\(defaults.text)")
-            #expect(kinds.map { $0["kind"] as? String } == ["board_reply", "favorite_online", "security_notice"])
-            #expect(kinds.map { $0["channels"] as? [String: Bool] } == [["inApp": true], ["inApp": true, "email": true], ["inApp": true, "email": true]])
+            #expect(
+                kinds.map { $0["kind"] as? String } == [
+                    "board_reply", "chat_request", "favorite_online", "low_balance", "payout_sent", "policy_changed", "refund_decided",
+                    "review_received", "security_notice", "top_up_receipt",
+                ])
+            let byKind = Dictionary(uniqueKeysWithValues: kinds.compactMap { kind in
+                (kind["kind"] as? String).map { ($0, kind["channels"] as? [String: Bool] ?? [:]) }
+            })
+            #expect(byKind["board_reply"] == ["inApp": true] && byKind["chat_request"] == ["inApp": true, "sms": true])
+            #expect(byKind["favorite_online"] == ["inApp": true, "email": true] && byKind["security_notice"] == ["inApp": true, "email": true])
             #expect(defaults.object["quietHours"] == nil)
 
             let quiet: [String: Any] = ["start": "22:30", "end": "07:00", "timeZone": "Europe/Paris"]

@@ -198,4 +198,48 @@ struct SMSEndToEndTests {
             #expect(try await platform.request("GET", "/v1/me/consents", token: token).object["marketingSms"] as? Bool == false)
         }
     }
+
+    @Test("a chat request is texted to an advisor with no stream connection, quiet hours or not; one connected sees it in the app and gets no text")
+    func chatRequestTexts() async throws {
+        try await AccountsPlatform.with(
+            gatewayEnvironment: StreamClient.gatewayEnvironment, serviceEnvironment: ChatEndToEndTests.environment, payments: true
+        ) { platform in
+            // Asleep: quiet hours around now. A chat request is urgent, so they do not hold it.
+            let away = try await ChatEndToEndTests.onlineAdvisor(platform, name: "Away Advisor")
+            try await Self.verify(platform, away.token, "+14155550111")
+            let hour = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date()).hour ?? 0
+            func clock(_ hours: Int) -> String { String(format: "%02d:00", (hours + 24) % 24) }
+            let quiet: [String: Any] = ["kinds": [], "quietHours": ["start": clock(hour - 1), "end": clock(hour + 2), "timeZone": "UTC"]]
+            #expect(try await platform.request("PUT", "/v1/me/notification-settings", token: away.token, json: quiet).status == 200)
+            let settings = try await platform.request("GET", "/v1/me/notification-settings", token: away.token)
+            #expect(settings.text.contains("chat_request"), "\(settings.text)")
+
+            let member = try await ChatEndToEndTests.member(platform)
+            let requested = try await platform.request("POST", "/v1/chats", token: member.token, json: ["advisorId": away.id])
+            #expect(requested.status == 201, "\(requested.text)")
+            try await Eventually.wait(timeout: .seconds(20), "the away advisor is texted") {
+                try await Self.texts(platform, "+14155550111").contains { ($0["body"] as? String)?.contains("asking you for a chat") == true }
+            }
+            let inbox = try await platform.request("GET", "/v1/me/notifications", token: away.token)
+            #expect(inbox.items.contains { $0["kind"] as? String == "chat_request" }, "\(inbox.text)")
+
+            // Connected: the request reaches the app; the text is dropped when it would leave.
+            let present = try await ChatEndToEndTests.onlineAdvisor(platform, name: "Present Advisor")
+            try await Self.verify(platform, present.token, "+14155550122")
+            let stream = try await StreamClient.connect(platform.gateway, as: .subprotocol(present.token))
+            let other = try await ChatEndToEndTests.member(platform, name: "Other Member")
+            #expect(try await platform.request("POST", "/v1/chats", token: other.token, json: ["advisorId": present.id]).status == 201)
+            _ = try await stream.next("the request in the app") { $0["type"] as? String == "chat.requested" }
+            let notifications = Database(platform.harness.database.config(schema: "notifications"), logger: Logger(label: "test"))
+            try await Eventually.wait(timeout: .seconds(20), "the text for the connected advisor is settled") {
+                try await notifications.withConnection { connection in
+                    try connection.queryOne(
+                        "SELECT 1 FROM deliveries WHERE account_id = $1 AND kind = 'chat_request' AND status = 'cancelled' AND last_error LIKE 'connected%'",
+                        UUID(uuidString: present.id)!) != nil
+                }
+            }
+            #expect(try await Self.texts(platform, "+14155550122").allSatisfy { ($0["body"] as? String)?.contains("chat") != true })
+            stream.close()
+        }
+    }
 }

@@ -115,6 +115,7 @@ extension AccountsHandlers {
             try audit.append(
                 .init(actorId: actor, actorRoles: roles, action: "policy.publish", subjectId: nil, details: ["version": request.version]),
                 on: connection)
+            try Outbox.append(Accounts.PolicyPublished(version: request.version, effectiveDate: request.effectiveDate), on: connection)
         }
         logger.info("privacy policy published", metadata: ["policy.version": "\(request.version)"])
         return try await currentPolicy()

@@ -183,24 +183,31 @@ extension AccountsHandlers {
         }
     }
 
-    /// The live accounts that said yes to a kind of marketing, a page at a time in id order.
+    /// The live accounts that said yes to a kind of marketing (or every live account, for what
+    /// everyone must be told), a page at a time in id order.
     func marketingAudience(_ request: Accounts.MarketingAudience.Request, caller: Caller) async throws
         -> Accounts.MarketingAudience.Response
     {
         guard caller.has(.system) else { throw AccountsErrors.forbidden }
         var rules = FieldRules()
-        if !Accounts.MarketingAudience.consents.contains(request.consent) { rules.fail("consent", "invalid") }
+        let everyone = request.consent == Accounts.MarketingAudience.everyone
+        if !everyone, !Accounts.MarketingAudience.consents.contains(request.consent) { rules.fail("consent", "invalid") }
         if !(1...Accounts.MarketingAudience.maxLimit).contains(request.limit) { rules.fail("limit", "invalid") }
         try rules.check()
+        let after = request.after ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
         return try await database.withConnection { connection in
-            let ids = try connection.query(
-                """
-                SELECT c.account_id FROM consents c JOIN accounts a ON a.id = c.account_id
-                WHERE c.consent = $1 AND c.granted AND c.account_id > $2 AND a.erased_at IS NULL AND a.disabled_at IS NULL
-                ORDER BY c.account_id LIMIT $3
-                """, request.consent, request.after ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)), request.limit
-            ).map { try $0.decode("account_id", as: UUID.self) }
-            return .init(accountIds: ids)
+            let rows = everyone
+                ? try connection.query(
+                    """
+                    SELECT id AS account_id FROM accounts WHERE id > $1 AND erased_at IS NULL AND disabled_at IS NULL ORDER BY id LIMIT $2
+                    """, after, request.limit)
+                : try connection.query(
+                    """
+                    SELECT c.account_id FROM consents c JOIN accounts a ON a.id = c.account_id
+                    WHERE c.consent = $1 AND c.granted AND c.account_id > $2 AND a.erased_at IS NULL AND a.disabled_at IS NULL
+                    ORDER BY c.account_id LIMIT $3
+                    """, request.consent, after, request.limit)
+            return .init(accountIds: try rows.map { try $0.decode("account_id", as: UUID.self) })
         }
     }
 

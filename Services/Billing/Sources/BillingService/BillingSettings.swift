@@ -30,11 +30,14 @@ public struct BillingSettings: Sendable {
     /// for advisors to pay on and after the 1st and the 15th (`BILLING_PAYOUT_RUN_SECONDS`).
     public var payoutMinCents: Int
     public var payoutRunInterval: Duration
+    /// Below this, a paid minute tells the member their wallet runs low (`BILLING_LOW_BALANCE_CENTS`, 500; 0: never).
+    public var lowBalanceCents: Int
 
     public init(
         dataKey: Data, freeChats: Int = 3, freeMinutes: Int = 3, commissionPercent: Int = 30, topUpRange: ClosedRange<Int> = 500...50_000,
         reconcileAfter: Duration = .seconds(60), holdSeconds: Int = 600, refundWindowHours: Int = 72, refundMaxCents: Int = 2500,
-        refundIntervalDays: Int = 30, payoutMinCents: Int = 2000, payoutRunInterval: Duration = .seconds(3600)
+        refundIntervalDays: Int = 30, payoutMinCents: Int = 2000, payoutRunInterval: Duration = .seconds(3600),
+        lowBalanceCents: Int = 500
     ) {
         self.dataKey = dataKey
         self.freeChats = freeChats
@@ -47,6 +50,7 @@ public struct BillingSettings: Sendable {
         self.refundMaxCents = refundMaxCents
         self.refundIntervalDays = refundIntervalDays
         self.payoutMinCents = payoutMinCents
+        self.lowBalanceCents = lowBalanceCents
         self.payoutRunInterval = payoutRunInterval
     }
 
@@ -65,6 +69,7 @@ public struct BillingSettings: Sendable {
         let refundInterval = reader.int("BILLING_REFUND_INTERVAL_DAYS", default: 30, in: 0...3650)
         let payoutMin = reader.int("BILLING_PAYOUT_MIN_CENTS", default: 2000, in: 1...1_000_000)
         let payoutRun = reader.int("BILLING_PAYOUT_RUN_SECONDS", default: 3600, in: 1...86_400)
+        let lowBalance = reader.int("BILLING_LOW_BALANCE_CENTS", default: 500, in: 0...1_000_000)
         if smallest > largest { reader.problem("BILLING_TOP_UP_MIN_CENTS must not exceed BILLING_TOP_UP_MAX_CENTS") }
         guard !encoded.isEmpty, smallest <= largest else { return nil }
         guard let key = Data(base64Encoded: encoded), key.count == 32 else {
@@ -74,6 +79,7 @@ public struct BillingSettings: Sendable {
         return BillingSettings(
             dataKey: key, freeChats: freeChats, freeMinutes: freeMinutes, commissionPercent: commission, topUpRange: smallest...largest,
             reconcileAfter: .seconds(reconcile), holdSeconds: hold, refundWindowHours: refundWindow, refundMaxCents: refundMax,
-            refundIntervalDays: refundInterval, payoutMinCents: payoutMin, payoutRunInterval: .seconds(payoutRun))
+            refundIntervalDays: refundInterval, payoutMinCents: payoutMin, payoutRunInterval: .seconds(payoutRun),
+            lowBalanceCents: lowBalance)
     }
 }

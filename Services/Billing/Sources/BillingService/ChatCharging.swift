@@ -112,6 +112,12 @@ enum ChatCharging {
         if funds.balance - funds.held < price {
             try Outbox.append(Billing.MinuteLeft(chatId: chat, balanceCents: funds.balance, at: Date()), on: connection)
         }
+        // The minute just paid took the wallet below the low-balance mark: told once per crossing.
+        if funds.balance < settings.lowBalanceCents, funds.balance + price >= settings.lowBalanceCents {
+            try Outbox.append(
+                Billing.MoneyNotice(accountId: member, what: Billing.MoneyNotice.lowBalance, amountCents: funds.balance, at: Date()),
+                on: connection)
+        }
     }
 
     /// The member's chats paused on an unpaid minute, locked. Chats are locked before ledger

@@ -97,6 +97,7 @@ enum MinuteBatch {
         var entries: [(transfer: String, account: UUID, amount: Int, after: Int)] = []
         var unpaid: [(chat: UUID, minute: Int)] = []
         var warnings: [Billing.MinuteLeft] = []
+        var lowBalances: [Billing.MoneyNotice] = []
         var pauses: [Billing.ChatPaused] = []
         var ended: [Billing.FundsExhausted] = []
         var reloadChecks = Set<UUID>()
@@ -140,6 +141,10 @@ enum MinuteBatch {
                 accounts[account]?.balance += amount
                 accounts[account]?.touched = true
                 entries.append((transferId, account, amount, accounts[account]?.balance ?? 0))
+            }
+            // A paid minute that took the wallet below the low-balance mark: told once per crossing.
+            if !free, let funds = accounts[wallet], funds.balance < settings.lowBalanceCents, funds.balance + price >= settings.lowBalanceCents {
+                lowBalances.append(.init(accountId: event.memberId, what: Billing.MoneyNotice.lowBalance, amountCents: funds.balance, at: Date()))
             }
             guard !free || event.minute == chat.free else { continue }
             // After this minute the wallet pays for the next: hold it, and warn when it covers that one at most.
@@ -199,6 +204,7 @@ enum MinuteBatch {
                 unpaid.map(\.chat), unpaid.map(\.minute))
         }
         try Outbox.append(warnings, on: connection)
+        try Outbox.append(lowBalances, on: connection)
         try Outbox.append(pauses, on: connection)
         try Outbox.append(ended, on: connection)
         try AutoReload.check(members: Array(reloadChecks), on: connection)

@@ -159,8 +159,12 @@ struct PayoutHandlers: Sendable {
         try connection.execute(
             "UPDATE payouts SET status = $2, processor_id = coalesce(processor_id, $3), decided_at = now() WHERE id = $1", id,
             paid ? "paid" : "failed", update.paymentId)
-        guard !paid, let advisor = try row.decode("advisor_id", as: UUID?.self) else { return }
+        guard let advisor = try row.decode("advisor_id", as: UUID?.self) else { return }
         let amount: Int = try row.decode("amount_cents")
+        guard !paid else {
+            try Outbox.append(Billing.MoneyNotice(accountId: advisor, what: Billing.MoneyNotice.payoutPaid, amountCents: amount, at: Date()), on: connection)
+            return
+        }
         let earnings = try Ledger.account("earnings", of: advisor, on: connection)
         _ = try Ledger.post(
             "payout-return:\(id.uuidString.lowercased())", kind: "payout-return", chatId: nil,

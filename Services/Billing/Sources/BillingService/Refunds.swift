@@ -75,6 +75,10 @@ struct RefundHandlers: Sendable {
                     """, id, request.chatId, member, status, amount, rule, request.reason)
             else { throw ServiceError(.internalError, "the refund was not recorded") }
             if status == "approved" { try Self.credit(id, member: member, amount: amount, chat: request.chatId, on: connection) }
+            try Outbox.append(
+                Billing.MoneyNotice(
+                    accountId: member, what: status == "approved" ? Billing.MoneyNotice.refundApproved : Billing.MoneyNotice.refundDeclined,
+                    amountCents: amount, at: Date()), on: connection)
             return try Self.refund(from: row)
         }
     }
@@ -117,6 +121,9 @@ struct RefundHandlers: Sendable {
                     """, id, request.chatId, member, request.amountCents, staff, request.reason)
             else { throw ServiceError(.internalError, "the refund was not recorded") }
             try Self.credit(id, member: member, amount: request.amountCents, chat: request.chatId, on: connection)
+            try Outbox.append(
+                Billing.MoneyNotice(accountId: member, what: Billing.MoneyNotice.refundApproved, amountCents: request.amountCents, at: Date()),
+                on: connection)
             return try Self.refund(from: row)
         }
     }

@@ -146,6 +146,8 @@ struct TopUpHandlers: Sendable {
             // A chat paused for want of funds goes on.
             try ChatCharging.resume(paused, member: member, settings: settings, on: connection)
             try AutoReload.rearm(member: member, on: connection)
+            try Outbox.append(
+                Billing.MoneyNotice(accountId: member, what: Billing.MoneyNotice.topUpSucceeded, amountCents: amount, at: Date()), on: connection)
         } else if try row.decode("source", as: String.self) == "auto_reload", let member = try row.decode("member_id", as: UUID?.self) {
             try AutoReload.declined(member: member, on: connection)
         }

@@ -38,6 +38,8 @@ extension DirectoryHandlers {
             try connection.execute(
                 "UPDATE advisors SET rating_sum = rating_sum + $2, review_count = review_count + 1 WHERE account_id = $1",
                 request.advisorId, request.rating)
+            try Outbox.append(
+                Directory.ReviewReceived(advisorId: request.advisorId, reviewId: id, rating: request.rating, at: Date()), on: connection)
             return try Self.review(id, on: connection)
         }
         logger.info("review posted", metadata: ["review.id": "\(review.id)", "advisor.id": "\(request.advisorId)"])

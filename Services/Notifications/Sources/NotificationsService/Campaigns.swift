@@ -8,7 +8,8 @@ import Store
 /// Marketing campaigns: an admin composes one; it is planned a page of consenting people at a
 /// time (accounts' record of consent says who), each person's message sent only if their consent
 /// still holds when it leaves (checked again by the sender); anyone holding an unsubscribe link
-/// withdraws the consent it names, through accounts, at once.
+/// withdraws the consent it names, through accounts, at once. A new privacy policy goes out the
+/// same way to every live account, whatever their consents, in the app and by email.
 struct Campaigns: Sendable {
     let database: Database
     let bus: BusClient
@@ -65,18 +66,37 @@ struct Campaigns: Sendable {
             sent: try row.decode("sent"), cancelled: try row.decode("cancelled"), failed: try row.decode("failed"))
     }
 
-    /// Plans the next page of every campaign still planning; how many deliveries it added.
+    /// A new privacy policy: told to every live account, in the app and by email, through a
+    /// campaign of its own (one per version, however often the event comes).
+    static func policyPublished(_ event: Accounts.PolicyPublished, on connection: Connection) throws {
+        let day = ISO8601DateFormatter.string(from: event.effectiveDate, timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
+        try connection.execute(
+            """
+            INSERT INTO campaigns (id, channel, subject, text, purpose, policy_version) VALUES ($1, 'email', $2, $3, 'policy', $4)
+            ON CONFLICT (policy_version) DO NOTHING
+            """, UUID(), "Our privacy policy is changing",
+            """
+            We have published a new version of our privacy policy (\(event.version)), in force from \(day).
+
+            You can read it in your privacy center. We will ask you to accept it the next time you use Advisor Platform.
+            """, String(event.version.prefix(40)))
+    }
+
+    /// Plans the next page of every campaign still planning; how many deliveries and notices it added.
     func plan() async throws -> Int {
         let planning = try await database.withConnection { connection in
-            try connection.query("SELECT id, planned_until FROM campaigns WHERE status = 'planning' ORDER BY created_at LIMIT 10")
+            try connection.query("SELECT id, planned_until, purpose FROM campaigns WHERE status = 'planning' ORDER BY created_at LIMIT 10")
         }
         var added = 0
         for row in planning {
             let id: UUID = try row.decode("id")
             let after: UUID? = try row.decode("planned_until")
+            let policy = try row.decode("purpose", as: String.self) == "policy"
             let audience = try await bus.call(
-                Accounts.MarketingAudience.self, .init(consent: "marketingEmail", after: after, limit: Self.page), as: .system
+                Accounts.MarketingAudience.self,
+                .init(consent: policy ? Accounts.MarketingAudience.everyone : "marketingEmail", after: after, limit: Self.page), as: .system
             ).accountIds
+            let mail = settings.relay != nil
             added += try await database.transaction { connection in
                 // Another instance may have planned this page meanwhile: only the one that moves
                 // `planned_until` from where both read it adds the deliveries.
@@ -86,12 +106,37 @@ struct Campaigns: Sendable {
                     WHERE id = $1 AND status = 'planning' AND planned_until IS NOT DISTINCT FROM $2
                     """, id, after, audience.last, audience.count < Self.page)
                 guard moved == 1, !audience.isEmpty else { return 0 }
-                return try connection.execute(
+                var planned = 0
+                if policy {
+                    // In the app too, for whoever has not turned that off.
+                    planned += try connection.execute(
+                        """
+                        INSERT INTO notices (id, account_id, kind, text, subject)
+                        SELECT gen_random_uuid(), person, $2, $3, '{}' FROM unnest($1::uuid[]) AS person
+                        WHERE NOT EXISTS (
+                            SELECT 1 FROM channel_settings s
+                            WHERE s.account_id = person AND s.kind = $2 AND s.channel = 'inApp' AND NOT s.enabled)
+                        """, audience, Notifications.Kind.policyChanged.name,
+                        "Our privacy policy is changing. Read the new version in your privacy center.")
+                }
+                guard mail else { return planned }
+                // Not urgent: each person's quiet hours hold theirs until they end.
+                let now = Date()
+                var due = [UUID: Date]()
+                for quiet in try connection.query(
+                    "SELECT account_id, starts, ends, time_zone FROM quiet_hours WHERE account_id = ANY($1::uuid[])", audience)
+                {
+                    if let window = QuietWindow(start: try quiet.decode("starts"), end: try quiet.decode("ends"), timeZone: try quiet.decode("time_zone")) {
+                        due[try quiet.decode("account_id")] = window.release(now)
+                    }
+                }
+                return planned + (try connection.execute(
                     """
-                    INSERT INTO deliveries (id, account_id, kind, channel, campaign_id)
-                    SELECT gen_random_uuid(), person, 'campaign', 'email', $1 FROM unnest($2::uuid[]) AS person
+                    INSERT INTO deliveries (id, account_id, kind, channel, campaign_id, due_at)
+                    SELECT gen_random_uuid(), person, $3, 'email', $1, due FROM unnest($2::uuid[], $4::timestamptz[]) AS p(person, due)
                     ON CONFLICT DO NOTHING
-                    """, id, audience)
+                    """, id, audience, policy ? Notifications.Kind.policyChanged.name : EmailTemplates.campaign.name,
+                    audience.map { due[$0] ?? now }))
             }
         }
         return added

@@ -14,17 +14,25 @@ import Store
 struct EmailTemplates: Sendable {
     struct Kind: Sendable {
         let name: String
-        /// nil: the subject is the delivery's own (a campaign's).
+        /// nil: the subject is the delivery's own (a campaign's, a notice's).
         let subject: String?
+        /// The templates it is written with: its own, or the plain notice's.
+        var template: String { Self.plainNotices.contains(name) ? "notice" : name }
+
+        /// Kinds told in a subject and a few paragraphs the event gives (`notice.*.mustache`).
+        static let plainNotices: Set<String> = [
+            Notifications.Kind.topUpReceipt.name, Notifications.Kind.refundDecided.name, Notifications.Kind.payoutSent.name,
+            Notifications.Kind.lowBalance.name, Notifications.Kind.reviewReceived.name, Notifications.Kind.policyChanged.name,
+        ]
     }
 
     static let welcome = Kind(name: "welcome", subject: "Welcome to Advisor Platform")
     static let campaign = Kind(name: "campaign", subject: nil)
     static let favoriteOnline = Kind(name: "favorite_online", subject: "Advisors you follow are online")
     static let securityNotice = Kind(name: "security_notice", subject: "Security notice about your Advisor Platform account")
-    static let kinds = [
-        welcome.name: welcome, campaign.name: campaign, favoriteOnline.name: favoriteOnline, securityNotice.name: securityNotice,
-    ]
+    static let kinds = Dictionary(
+        uniqueKeysWithValues: ([welcome, campaign, favoriteOnline, securityNotice] + Kind.plainNotices.map { Kind(name: $0, subject: nil) })
+            .map { ($0.name, $0) })
 
     private let library: MustacheLibrary
 
@@ -34,7 +42,7 @@ struct EmailTemplates: Sendable {
             preconditionFailure("the notifications service's Templates folder is missing from its bundle")
         }
         var library = MustacheLibrary()
-        for kind in Self.kinds.keys {
+        for kind in Set(Self.kinds.values.map(\.template)) {
             for part in ["text", "html"] {
                 let file = folder.appendingPathComponent("\(kind).\(part).mustache")
                 do {
@@ -51,7 +59,8 @@ struct EmailTemplates: Sendable {
     /// `values["subject"]`); nil for a kind without templates.
     func render(_ kind: String, _ values: [String: Any]) -> (subject: String, text: String, html: String)? {
         guard let found = Self.kinds[kind], let subject = found.subject ?? values["subject"] as? String,
-            let text = library.render(values, withTemplate: "\(kind).text"), let html = library.render(values, withTemplate: "\(kind).html")
+            let text = library.render(values, withTemplate: "\(found.template).text"),
+            let html = library.render(values, withTemplate: "\(found.template).html")
         else { return nil }
         return (subject, Self.trimmed(text) + "\n", html)
     }
@@ -80,6 +89,7 @@ struct EmailSender: Sendable {
     let settings: NotificationsSettings
     let templates: EmailTemplates
     let logger: Logger
+    var queue: DeliveryQueue { DeliveryQueue(database: database, settings: settings, logger: logger, channel: .email) }
 
     static let batch = 50
 
@@ -91,17 +101,8 @@ struct EmailSender: Sendable {
             total += settled
             if claimed < Self.batch { break }
         }
-        try await recordOldestDue()
+        try await queue.recordOldestDue()
         return total
-    }
-
-    private struct Claimed {
-        let id: UUID
-        let accountId: UUID
-        let kind: String
-        let params: [String: String]
-        let attempts: Int
-        let campaignId: UUID?
     }
 
     /// How an address that bounced is remembered: the SHA-256 of it, lower-cased, in hex.
@@ -109,39 +110,17 @@ struct EmailSender: Sendable {
         Hex.encode(SHA256.hash(Data(address.lowercased().utf8)))
     }
 
-    private enum Result {
-        case sent(messageID: String)
-        case retry(String)
-        case failed(String)
-        case bounced(String, addressHash: String)
-        case cancelled(String)
-    }
-
     /// One batch: how many deliveries it leased, and how many of them it settled.
     private func sendBatch() async throws -> (Int, Int) {
-        let rows = try await database.withConnection { connection in
-            try connection.query(
-                """
-                UPDATE deliveries SET lease_until = now() + make_interval(secs => $2), attempts = attempts + 1
-                WHERE id IN (
-                    SELECT id FROM deliveries
-                    WHERE channel = 'email' AND status = 'due' AND due_at <= now() AND (lease_until IS NULL OR lease_until < now())
-                    ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-                RETURNING id, account_id, kind, params, attempts, campaign_id
-                """, Self.batch, settings.leaseSeconds)
-        }
-        guard !rows.isEmpty else { return (0, 0) }
-        let claimed = try rows.map { row in
-            Claimed(
-                id: try row.decode("id"), accountId: try row.decode("account_id"), kind: try row.decode("kind"),
-                params: (try? JSONDecoder().decode([String: String].self, from: Data(try row.decode("params", as: String.self).utf8))) ?? [:],
-                attempts: try row.decode("attempts"), campaignId: try row.decode("campaign_id"))
-        }
+        let claimed = try await queue.lease(limit: Self.batch)
+        guard !claimed.isEmpty else { return (0, 0) }
         let campaignIds = Array(Set(claimed.compactMap(\.campaignId)))
         let campaigns = try await database.withConnection { connection in
-            var campaigns: [UUID: (subject: String, paragraphs: [String])] = [:]
-            for row in try connection.query("SELECT id, subject, text FROM campaigns WHERE id = ANY($1::uuid[])", campaignIds) {
-                campaigns[try row.decode("id")] = (try row.decode("subject"), Self.paragraphs(try row.decode("text")))
+            var campaigns: [UUID: (subject: String, paragraphs: [String], policy: Bool)] = [:]
+            for row in try connection.query("SELECT id, subject, text, purpose FROM campaigns WHERE id = ANY($1::uuid[])", campaignIds) {
+                campaigns[try row.decode("id")] = (
+                    try row.decode("subject"), Self.paragraphs(try row.decode("text")), try row.decode("purpose", as: String.self) == "policy"
+                )
             }
             return campaigns
         }
@@ -169,8 +148,8 @@ struct EmailSender: Sendable {
             }
         }
 
-        var results: [UUID: Result] = [:]
-        var outgoing: [(delivery: Claimed, mail: OutgoingMail, messageID: String)] = []
+        var results: [UUID: DeliveryQueue.Result] = [:]
+        var outgoing: [(delivery: DeliveryQueue.Claimed, mail: OutgoingMail, messageID: String)] = []
         for delivery in claimed {
             guard let contact = byAccount[delivery.accountId] else {
                 results[delivery.id] = .failed("the account is gone")
@@ -181,6 +160,7 @@ struct EmailSender: Sendable {
             for (key, value) in delivery.params { values[key] = value }
             values["advisor"] = delivery.params["role"] == Role.advisor.rawValue
             if let what = delivery.params["what"] { values[what] = true }
+            if let text = delivery.params["text"] { values["paragraphs"] = Self.paragraphs(text) }
             var address = contact.email
             if delivery.params["to"] == "previous" {
                 guard let previous = contact.previousEmail else {
@@ -202,7 +182,11 @@ struct EmailSender: Sendable {
                 values["advisors"] = names.map { ["name": $0] }
             }
             var extraHeaders: [(name: String, value: String)] = []
-            if let campaignId = delivery.campaignId {
+            if let campaignId = delivery.campaignId, let campaign = campaigns[campaignId], campaign.policy {
+                // What everyone must be told: no consent asked, nothing to unsubscribe from.
+                values["subject"] = campaign.subject
+                values["paragraphs"] = campaign.paragraphs
+            } else if let campaignId = delivery.campaignId {
                 // Marketing goes only to whom it may at the moment it leaves.
                 guard contact.marketingConsents.contains("marketingEmail") else {
                     results[delivery.id] = .cancelled("the marketing consent for email is off")
@@ -249,71 +233,13 @@ struct EmailSender: Sendable {
             case .bounced(let reply): results[sent.delivery.id] = .bounced(reply, addressHash: Self.addressHash(sent.mail.to))
             }
         }
-        let settled = try await record(results, claimed: claimed)
+        let settled = try await queue.record(results, claimed: claimed)
         return (claimed.count, settled)
-    }
-
-    /// Writes each delivery's outcome; how many are settled for good.
-    private func record(_ results: [UUID: Result], claimed: [Claimed]) async throws -> Int {
-        let settings = self.settings
-        let attempts = Dictionary(claimed.map { ($0.id, ($0.attempts, $0.accountId)) }, uniquingKeysWith: { first, _ in first })
-        let outcomes = try await database.transaction { connection -> [String] in
-            var outcomes: [String] = []
-            for (id, result) in results {
-                let (tries, account) = attempts[id] ?? (settings.maxAttempts, UUID())
-                switch result {
-                case .sent(let messageID):
-                    try connection.execute(
-                        "UPDATE deliveries SET status = 'sent', sent_at = now(), lease_until = NULL, last_error = NULL, message_id = $2 WHERE id = $1",
-                        id, messageID)
-                    outcomes.append("sent")
-                case .retry(let reason) where tries < settings.maxAttempts:
-                    let wait = min(3600, settings.retrySeconds << min(tries - 1, 20))
-                    try connection.execute(
-                        """
-                        UPDATE deliveries SET due_at = now() + make_interval(secs => $2), lease_until = NULL, last_error = $3 WHERE id = $1
-                        """, id, wait, String(reason.prefix(500)))
-                    outcomes.append("retry")
-                case .retry(let reason), .failed(let reason):
-                    try connection.execute(
-                        "UPDATE deliveries SET status = 'failed', lease_until = NULL, last_error = $2 WHERE id = $1", id, String(reason.prefix(500)))
-                    outcomes.append("failed")
-                case .cancelled(let reason):
-                    try connection.execute(
-                        "UPDATE deliveries SET status = 'cancelled', lease_until = NULL, last_error = $2 WHERE id = $1", id, reason)
-                    outcomes.append("cancelled")
-                case .bounced(let reason, let hash):
-                    try connection.execute(
-                        "UPDATE deliveries SET status = 'failed', lease_until = NULL, last_error = $2 WHERE id = $1", id, String(reason.prefix(500)))
-                    try connection.execute(
-                        "INSERT INTO undeliverable_addresses (address_hash, account_id, reason) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", hash,
-                        account, String(reason.prefix(500)))
-                    outcomes.append("bounced")
-                }
-            }
-            return outcomes
-        }
-        for outcome in outcomes {
-            Counter(label: "notifications_deliveries_total", dimensions: [("channel", "email"), ("outcome", outcome)]).increment()
-        }
-        let retried = outcomes.filter { $0 == "retry" }.count
-        if retried > 0 { logger.warning("email deliveries wait for another try", metadata: ["notifications.deliveries": "\(retried)"]) }
-        return outcomes.count - retried
     }
 
     /// A campaign's text as paragraphs: apart where a line is blank.
     static func paragraphs(_ text: String) -> [String] {
         text.replacingOccurrences(of: "\r\n", with: "\n").components(separatedBy: "\n\n")
             .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
-    }
-
-    /// `notifications_oldest_due_delivery_seconds`: how long the oldest due delivery has waited.
-    private func recordOldestDue() async throws {
-        let age = try await database.withConnection { connection in
-            try connection.queryOne(
-                "SELECT coalesce(extract(epoch FROM now() - min(due_at)), 0)::float8 AS age FROM deliveries WHERE status = 'due' AND due_at <= now()"
-            )?.decode("age", as: Double.self) ?? 0
-        }
-        Gauge(label: "notifications_oldest_due_delivery_seconds").record(age)
     }
 }

@@ -6,7 +6,8 @@ import Store
 /// The events of other services that become notices: a new account (a welcome email, when a
 /// relay is configured), a security notice (in the app, and always by email), a reply on the boards (to the thread's author and to the people it
 /// mentions), a favorite advisor online (the directory already keeps it to once per member and
-/// advisor an hour: in the app at once, by email in a digest after quiet hours).
+/// advisor an hour: in the app at once, by email in a digest after quiet hours), a chat request
+/// (in the app, and by text to an advisor who is not connected).
 enum NotificationsEvents {
     static func subscriptions(streams: StreamPushes, settings: NotificationsSettings) -> [EventSubscription] {
         [
@@ -16,6 +17,7 @@ enum NotificationsEvents {
                     guard settings.relay != nil, [Role.member.rawValue, Role.advisor.rawValue].contains(event.role) else { return }
                     try plan(EmailTemplates.welcome.name, to: event.accountId, params: ["role": event.role], on: connection)
                 }
+                .on(Accounts.PolicyPublished.self) { event, _, connection in try Campaigns.policyPublished(event, on: connection) }
                 .on(Accounts.SecurityNotice.self) { event, _, connection in
                     guard let text = securityTexts[event.what] else { return }
                     try notify(event.accountId, of: .securityNotice, text: text, subject: [:], on: connection, streams: streams)
@@ -37,7 +39,34 @@ enum NotificationsEvents {
                             on: connection, streams: streams)
                     }
                 },
+            EventSubscription(producer: .chat)
+                .on(Chat.Requested.self) { event, _, connection in
+                    // Urgent: quiet hours do not hold it. The text goes only if the advisor is not
+                    // connected when it leaves (TextSender), and not after the request expires.
+                    try notify(
+                        event.advisorId, of: .chatRequest, text: "A member is asking you for a chat. Accept it within a minute.",
+                        subject: ["chatId": event.chatId.uuidString], on: connection, streams: streams)
+                    guard try !isOff(event.advisorId, .chatRequest, .sms, on: connection) else { return }
+                    try plan(
+                        Notifications.Kind.chatRequest.name, to: event.advisorId,
+                        params: ["chatId": event.chatId.uuidString, "expiresAt": "\(event.expiresAt.timeIntervalSince1970)"], channel: .sms,
+                        on: connection)
+                },
+            EventSubscription(producer: .billing)
+                .on(Billing.MoneyNotice.self) { event, _, connection in
+                    guard let notice = MoneyNotices.notice(event) else { return }
+                    try tell(event.accountId, notice, subject: [:], settings: settings, on: connection, streams: streams)
+                },
             EventSubscription(producer: .directory)
+                .on(Directory.ReviewReceived.self) { event, _, connection in
+                    let stars = String(repeating: "★", count: max(1, min(5, event.rating)))
+                    let notice = PlainNotice(
+                        kind: .reviewReceived, inApp: "You have a new review: \(stars).", subject: "A member reviewed you",
+                        text: "A member reviewed your chat with them: \(stars) (\(event.rating) of 5). Read it, and reply if you like, on your profile.")
+                    try tell(
+                        event.advisorId, notice, subject: ["advisorId": event.advisorId.uuidString, "reviewId": event.reviewId.uuidString],
+                        settings: settings, on: connection, streams: streams)
+                }
                 .on(Directory.FavoriteOnline.self) { event, _, connection in
                     try notify(
                         event.memberId, of: .favoriteOnline, text: "One of your favorite advisors is online now.",
@@ -64,6 +93,35 @@ enum NotificationsEvents {
         streams.send(StreamPush.Notification(try NotificationsHandlers.item(row)), to: [person])
     }
 
+    /// A notice told in the app and by email in a subject and a paragraph or two.
+    struct PlainNotice {
+        let kind: Notifications.Kind
+        let inApp: String
+        let subject: String
+        let text: String
+    }
+
+    /// Puts `notice` in the person's inbox and, unless they turned its email off, plans its email,
+    /// held by their quiet hours.
+    static func tell(
+        _ person: UUID, _ notice: PlainNotice, subject: [String: String], settings: NotificationsSettings, on connection: Connection,
+        streams: StreamPushes
+    ) throws {
+        try notify(person, of: notice.kind, text: notice.inApp, subject: subject, on: connection, streams: streams)
+        guard settings.relay != nil, try !isOff(person, notice.kind, .email, on: connection) else { return }
+        let now = Date()
+        try plan(
+            notice.kind.name, to: person, params: ["subject": notice.subject, "text": notice.text],
+            due: try quietWindow(of: person, on: connection)?.release(now) ?? now, on: connection)
+    }
+
+    /// The person's quiet hours, if they set some.
+    static func quietWindow(of person: UUID, on connection: Connection) throws -> QuietWindow? {
+        try connection.queryOne("SELECT starts, ends, time_zone FROM quiet_hours WHERE account_id = $1", person).flatMap {
+            QuietWindow(start: try $0.decode("starts"), end: try $0.decode("ends"), timeZone: try $0.decode("time_zone"))
+        }
+    }
+
     /// The in-app text of each security notice.
     static let securityTexts = [
         Accounts.SecurityNotice.newSignIn: "Someone signed in to your account from a new device or network. If it was not you, change your password.",
@@ -78,11 +136,14 @@ enum NotificationsEvents {
             channel.rawValue) != nil
     }
 
-    /// Plans an email to `person`, due at `due`, in the transaction that decided it.
-    static func plan(_ kind: String, to person: UUID, params: [String: String], due: Date = Date(), on connection: Connection) throws {
+    /// Plans an email (or a text) to `person`, due at `due`, in the transaction that decided it.
+    static func plan(
+        _ kind: String, to person: UUID, params: [String: String], due: Date = Date(), channel: Notifications.Channel = .email,
+        on connection: Connection
+    ) throws {
         try connection.execute(
-            "INSERT INTO deliveries (id, account_id, kind, channel, params, due_at) VALUES ($1, $2, $3, 'email', $4, $5)", UUID(), person, kind,
-            try encoded(params), due)
+            "INSERT INTO deliveries (id, account_id, kind, channel, params, due_at) VALUES ($1, $2, $3, $4, $5, $6)", UUID(), person, kind,
+            channel.rawValue, try encoded(params), due)
     }
 
     /// The most advisors one digest names.
@@ -107,9 +168,7 @@ enum NotificationsEvents {
             try connection.execute("UPDATE deliveries SET params = $2 WHERE id = $1", try waiting.decode("id", as: UUID.self), try encoded(params))
             return
         }
-        let quiet = try connection.queryOne("SELECT starts, ends, time_zone FROM quiet_hours WHERE account_id = $1", person).flatMap {
-            QuietWindow(start: try $0.decode("starts"), end: try $0.decode("ends"), timeZone: try $0.decode("time_zone"))
-        }
+        let quiet = try quietWindow(of: person, on: connection)
         let soonest = Date() + TimeInterval(window)
         try plan(
             EmailTemplates.favoriteOnline.name, to: person, params: ["advisorIds": advisor.uuidString], due: quiet?.release(soonest) ?? soonest,
@@ -121,5 +180,38 @@ enum NotificationsEvents {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return String(decoding: try encoder.encode(params), as: UTF8.self)
+    }
+}
+
+/// What billing's money events say to the person.
+enum MoneyNotices {
+    static func amount(_ cents: Int) -> String { String(format: "$%d.%02d", cents / 100, abs(cents % 100)) }
+
+    static func notice(_ event: Billing.MoneyNotice) -> NotificationsEvents.PlainNotice? {
+        let amount = amount(event.amountCents)
+        switch event.what {
+        case Billing.MoneyNotice.topUpSucceeded:
+            return .init(
+                kind: .topUpReceipt, inApp: "\(amount) was added to your wallet.", subject: "Your receipt: \(amount) added to your wallet",
+                text: "\(amount) was added to your Advisor Platform wallet from your card. Your wallet's statement lists it.")
+        case Billing.MoneyNotice.refundApproved:
+            return .init(
+                kind: .refundDecided, inApp: "Your refund of \(amount) was approved.", subject: "Your refund was approved",
+                text: "Your refund of \(amount) was approved and is back in your wallet.")
+        case Billing.MoneyNotice.refundDeclined:
+            return .init(
+                kind: .refundDecided, inApp: "Your refund request was declined.", subject: "About your refund request",
+                text: "Your refund request was declined under our satisfaction guarantee's rules. Your wallet's refunds list tells why.")
+        case Billing.MoneyNotice.payoutPaid:
+            return .init(
+                kind: .payoutSent, inApp: "Your payout of \(amount) was sent.", subject: "Your payout of \(amount) was sent",
+                text: "Your payout of \(amount) was sent to your bank account. Your earnings list it.")
+        case Billing.MoneyNotice.lowBalance:
+            return .init(
+                kind: .lowBalance, inApp: "Your wallet is running low: \(amount) left.", subject: "Your wallet is running low",
+                text: "Your wallet has \(amount) left. Add money before your next chat so it is not paused.")
+        default:
+            return nil
+        }
     }
 }

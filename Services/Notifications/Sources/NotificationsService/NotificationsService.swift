@@ -31,6 +31,9 @@ public enum NotificationsService {
                     }
                 ]
                 let campaigns = Campaigns(database: resources.database, bus: resources.bus, settings: settings, logger: resources.logger)
+                let texts = TextSender(
+                    database: resources.database, bus: resources.bus, settings: settings, templates: TextTemplates(), logger: resources.logger)
+                tasks.append(MaintenanceTask(name: "notifications.send-sms", interval: .seconds(1)) { _ in try await texts.sendDue() })
                 tasks.append(MaintenanceTask(name: "notifications.plan-campaigns", interval: .seconds(1)) { _ in try await campaigns.plan() })
                 if let relay = settings.relay {
                     var tls: NIOSSLContext?
