@@ -189,15 +189,22 @@ public enum Notifications {
         public static let service = ServiceName.notifications
         public static let name = "notifications.campaigns.create"
         public struct Request: Codable, Sendable, Equatable {
+            /// `email` (the default) or `sms`.
+            public var channel: String
+            /// The email's subject; for a text, its name among the campaigns (not sent).
             public var subject: String
-            /// Plain text; paragraphs apart by blank lines.
+            /// Plain text; paragraphs apart by blank lines. A text's, with the opt-out line the
+            /// platform adds, fits two segments.
             public var text: String
-            public init(subject: String, text: String) {
+            public init(subject: String, text: String, channel: String = "email") {
+                self.channel = channel
                 self.subject = subject
                 self.text = text
             }
         }
         public typealias Response = Campaign
+        /// What every marketing text ends with.
+        public static let textOptOut = " Reply STOP to opt out."
     }
 
     /// `notifications.campaigns.get`: a campaign with its counts (admins).

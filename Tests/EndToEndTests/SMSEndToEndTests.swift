@@ -242,4 +242,43 @@ struct SMSEndToEndTests {
             stream.close()
         }
     }
+
+    @Test("a text campaign reaches only verified numbers whose marketing texts are on, ending with how to stop; too long is refused")
+    func textCampaign() async throws {
+        try await AccountsPlatform.with(payments: true) { platform in
+            var people: [(token: String, number: String)] = []
+            for (index, number) in ["+14155550201", "+14155550202", "+14155550203"].enumerated() {
+                let email = AccountsPlatform.email("audience\(index)")
+                try await platform.register(email: email)
+                let token = try await platform.signIn(email: email)
+                try await Self.verify(platform, token, number)
+                people.append((token, number))
+            }
+            // The first says yes; the second says yes and then texts STOP; the third never says yes.
+            for person in people.prefix(2) {
+                #expect(try await platform.request("PUT", "/v1/me/consents", token: person.token, json: ["marketingSms": true]).status == 200)
+            }
+            _ = try await Self.text(platform, from: people[1].number, "STOP")
+            let admin = try await platform.staffMember(role: "admin")
+            let long = String(repeating: "Stars align. ", count: 30)
+            let refused = try await platform.request(
+                "POST", "/v1/staff/campaigns", token: admin, json: ["channel": "sms", "subject": "Spring", "text": long])
+            #expect(refused.status == 422 && refused.text.contains("too_long"), "\(refused.text)")
+            let created = try await platform.request(
+                "POST", "/v1/staff/campaigns", token: admin,
+                json: ["channel": "sms", "subject": "Spring", "text": "Advisor Platform: 20% off your next reading this weekend."])
+            #expect(created.status == 202 && created.object["channel"] as? String == "sms", "\(created.text)")
+            let id = try #require(created.object["id"] as? String)
+            try await Eventually.wait(timeout: .seconds(30), "the campaign is settled") {
+                let campaign = try await platform.request("GET", "/v1/staff/campaigns/\(id)", token: admin).object
+                return campaign["status"] as? String == "sending" && campaign["sent"] as? Int == 1
+            }
+            let texts = try await Self.texts(platform, people[0].number).compactMap { $0["body"] as? String }
+            #expect(texts.contains("Advisor Platform: 20% off your next reading this weekend. Reply STOP to opt out."), "\(texts)")
+            for person in people.dropFirst() {
+                #expect(try await Self.texts(platform, person.number).allSatisfy { ($0["body"] as? String)?.contains("20% off") != true })
+            }
+        }
+    }
 }
+

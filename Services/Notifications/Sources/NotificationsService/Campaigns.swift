@@ -27,15 +27,20 @@ struct Campaigns: Sendable {
         var rules = FieldRules()
         rules.words(request.subject, field: "subject", range: Self.subjectLength)
         rules.words(request.text, field: "text", range: Self.textLength)
+        let texted = request.channel == Notifications.Channel.sms.rawValue
+        if !texted, request.channel != Notifications.Channel.email.rawValue { rules.fail("channel", "invalid") }
+        if texted, SMS.segments(of: request.text + Notifications.CreateCampaign.textOptOut) > TextTemplates.maxSegments {
+            rules.fail("text", "too_long")
+        }
         try rules.check()
-        guard settings.relay != nil, settings.links != nil else {
+        guard texted || (settings.relay != nil && settings.links != nil) else {
             throw ServiceError(.unavailable, "email is not configured on this platform (SMTP_URL)")
         }
         let id = UUID()
         try await database.withConnection { connection in
             try connection.execute(
-                "INSERT INTO campaigns (id, channel, subject, text, created_by) VALUES ($1, 'email', $2, $3, $4)", id, request.subject,
-                request.text, admin)
+                "INSERT INTO campaigns (id, channel, subject, text, created_by) VALUES ($1, $2, $3, $4, $5)", id, request.channel,
+                request.subject, request.text, admin)
         }
         logger.info("campaign created", metadata: ["campaign.id": "\(id)"])
         return try await campaign(id)
@@ -85,18 +90,21 @@ struct Campaigns: Sendable {
     /// Plans the next page of every campaign still planning; how many deliveries and notices it added.
     func plan() async throws -> Int {
         let planning = try await database.withConnection { connection in
-            try connection.query("SELECT id, planned_until, purpose FROM campaigns WHERE status = 'planning' ORDER BY created_at LIMIT 10")
+            try connection.query(
+                "SELECT id, planned_until, purpose, channel FROM campaigns WHERE status = 'planning' ORDER BY created_at LIMIT 10")
         }
         var added = 0
         for row in planning {
             let id: UUID = try row.decode("id")
             let after: UUID? = try row.decode("planned_until")
             let policy = try row.decode("purpose", as: String.self) == "policy"
+            let texted = try row.decode("channel", as: String.self) == Notifications.Channel.sms.rawValue
+            let consent = policy ? Accounts.MarketingAudience.everyone : texted ? "marketingSms" : "marketingEmail"
             let audience = try await bus.call(
-                Accounts.MarketingAudience.self,
-                .init(consent: policy ? Accounts.MarketingAudience.everyone : "marketingEmail", after: after, limit: Self.page), as: .system
+                Accounts.MarketingAudience.self, .init(consent: consent, after: after, limit: Self.page), as: .system
             ).accountIds
-            let mail = settings.relay != nil
+            // Texts go through integration; email only where a relay is configured.
+            let deliver = texted || settings.relay != nil
             added += try await database.transaction { connection in
                 // Another instance may have planned this page meanwhile: only the one that moves
                 // `planned_until` from where both read it adds the deliveries.
@@ -119,7 +127,7 @@ struct Campaigns: Sendable {
                         """, audience, Notifications.Kind.policyChanged.name,
                         "Our privacy policy is changing. Read the new version in your privacy center.")
                 }
-                guard mail else { return planned }
+                guard deliver else { return planned }
                 // Not urgent: each person's quiet hours hold theirs until they end.
                 let now = Date()
                 var due = [UUID: Date]()
@@ -133,10 +141,10 @@ struct Campaigns: Sendable {
                 return planned + (try connection.execute(
                     """
                     INSERT INTO deliveries (id, account_id, kind, channel, campaign_id, due_at)
-                    SELECT gen_random_uuid(), person, $3, 'email', $1, due FROM unnest($2::uuid[], $4::timestamptz[]) AS p(person, due)
+                    SELECT gen_random_uuid(), person, $3, $5, $1, due FROM unnest($2::uuid[], $4::timestamptz[]) AS p(person, due)
                     ON CONFLICT DO NOTHING
                     """, id, audience, policy ? Notifications.Kind.policyChanged.name : EmailTemplates.campaign.name,
-                    audience.map { due[$0] ?? now }))
+                    audience.map { due[$0] ?? now }, texted ? "sms" : "email"))
             }
         }
         return added

@@ -41,7 +41,8 @@ struct TextTemplates: Sendable {
 }
 
 /// Works through due text deliveries: leases a batch, asks accounts for each person's textable
-/// number (verified, and not one that texted STOP), and sends each through `sms.send`. A chat
+/// number (verified, and not one that texted STOP), and sends each through `sms.send`; a
+/// marketing text only while the person's consent to marketing texts holds, ending with how to stop. A chat
 /// request is texted only while it is still open and only to an advisor with no stream
 /// connection anywhere (the broker's `mmi.stream`): one who is connected sees it in the app.
 /// A number the provider refuses fails for good; the provider failing is tried again later.
@@ -71,14 +72,21 @@ struct TextSender: Sendable {
     private func send(_ claimed: [DeliveryQueue.Claimed]) async throws -> [UUID: DeliveryQueue.Result] {
         let contacts = try await bus.call(Accounts.Contacts.self, .init(accountIds: Array(Set(claimed.map(\.accountId)))), as: .system).contacts
         let byAccount = Dictionary(contacts.map { ($0.accountId, $0) }, uniquingKeysWith: { first, _ in first })
+        let campaignIds = Array(Set(claimed.compactMap(\.campaignId)))
+        let campaigns = try await database.withConnection { connection in
+            Dictionary(
+                uniqueKeysWithValues: try connection.query("SELECT id, text FROM campaigns WHERE id = ANY($1::uuid[])", campaignIds).map {
+                    (try $0.decode("id", as: UUID.self), try $0.decode("text", as: String.self))
+                })
+        }
         var results: [UUID: DeliveryQueue.Result] = [:]
         for delivery in claimed {
-            results[delivery.id] = await send(delivery, to: byAccount[delivery.accountId])
+            results[delivery.id] = await send(delivery, to: byAccount[delivery.accountId], campaignText: delivery.campaignId.flatMap { campaigns[$0] })
         }
         return results
     }
 
-    private func send(_ delivery: DeliveryQueue.Claimed, to contact: Accounts.Contacts.Contact?) async -> DeliveryQueue.Result {
+    private func send(_ delivery: DeliveryQueue.Claimed, to contact: Accounts.Contacts.Contact?, campaignText: String?) async -> DeliveryQueue.Result {
         guard let contact else { return .failed("the account is gone") }
         if let expires = delivery.params["expiresAt"].flatMap(Double.init), Date(timeIntervalSince1970: expires) <= Date() {
             return .cancelled("no longer wanted: it has expired")
@@ -90,9 +98,18 @@ struct TextSender: Sendable {
             }
         }
         guard let phone = contact.phone else { return .cancelled("no verified number that takes texts") }
-        var values: [String: Any] = ["displayName": contact.displayName, "publicURL": settings.publicURL]
-        for (key, value) in delivery.params { values[key] = value }
-        guard let text = templates.render(delivery.kind, values) else { return .failed("no text, or a text too long, for \(delivery.kind)") }
+        let text: String
+        if delivery.campaignId != nil {
+            // Marketing goes only to whom it may at the moment it leaves.
+            guard contact.marketingConsents.contains("marketingSms") else { return .cancelled("the marketing consent for texts is off") }
+            guard let campaignText else { return .failed("the campaign is missing") }
+            text = campaignText + Notifications.CreateCampaign.textOptOut
+        } else {
+            var values: [String: Any] = ["displayName": contact.displayName, "publicURL": settings.publicURL]
+            for (key, value) in delivery.params { values[key] = value }
+            guard let rendered = templates.render(delivery.kind, values) else { return .failed("no text, or a text too long, for \(delivery.kind)") }
+            text = rendered
+        }
         do {
             let sent = try await bus.call(SMS.Send.self, .init(to: phone, body: text), as: .system)
             return .sent(messageID: sent.providerId)
