@@ -150,6 +150,8 @@ public enum Accounts {
     public struct UpdateProfile: BusOperation {
         public static let service = ServiceName.accounts
         public static let name = "accounts.update-profile"
+        /// Longer than `SMS.Send`'s, which a new phone number waits for (its code is texted).
+        public static let timeout = Duration.seconds(20)
         public struct Request: Codable, Sendable, Equatable {
             public var displayName: String?
             public var phone: String?

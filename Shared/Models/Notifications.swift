@@ -189,14 +189,14 @@ public enum Notifications {
         public static let service = ServiceName.notifications
         public static let name = "notifications.campaigns.create"
         public struct Request: Codable, Sendable, Equatable {
-            /// `email` (the default) or `sms`.
-            public var channel: String
+            /// `email` (nil: the default) or `sms`.
+            public var channel: String?
             /// The email's subject; for a text, its name among the campaigns (not sent).
             public var subject: String
             /// Plain text; paragraphs apart by blank lines. A text's, with the opt-out line the
             /// platform adds, fits two segments.
             public var text: String
-            public init(subject: String, text: String, channel: String = "email") {
+            public init(subject: String, text: String, channel: String? = nil) {
                 self.channel = channel
                 self.subject = subject
                 self.text = text

@@ -29,7 +29,10 @@ public enum SMS {
         var gsm = true
         for character in body {
             units += character.utf16.count
-            if gsmBasic.contains(character) {
+            if character == "\r\n" {
+                // One Character in Swift, two in GSM-7.
+                septets += 2
+            } else if gsmBasic.contains(character) {
                 septets += 1
             } else if gsmExtension.contains(character) {
                 septets += 2

@@ -17,8 +17,11 @@ final class DerivationThreads: Sendable {
     static let shared = DerivationThreads(width: max(1, ProcessInfo.processInfo.activeProcessorCount))
 
     private struct State {
-        var jobs: [@Sendable () -> Void] = []
-        /// A moving average of how long one job holds a thread, in seconds; 0 until one has run.
+        /// Each job says whether it ran (false: dropped, its deadline passed).
+        var jobs: [@Sendable () -> Bool] = []
+        /// Jobs a thread is running now.
+        var running = 0
+        /// A moving average of how long a job that ran held its thread, in seconds; 0 until one has.
         var meanSeconds = 0.0
     }
 
@@ -33,11 +36,19 @@ final class DerivationThreads: Sendable {
             let thread = Thread { [self] in
                 while true {
                     available.wait()
-                    let job = state.withLock { $0.jobs.removeFirst() }
+                    let job = state.withLock { state in
+                        state.running += 1
+                        return state.jobs.removeFirst()
+                    }
                     let started = DispatchTime.now().uptimeNanoseconds
-                    job()
+                    let ran = job()
                     let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-                    state.withLock { $0.meanSeconds = $0.meanSeconds == 0 ? seconds : $0.meanSeconds * 0.8 + seconds * 0.2 }
+                    state.withLock { state in
+                        state.running -= 1
+                        // A dropped job took no time: counted, a flood of them would make the
+                        // queue look fast just when it is not.
+                        if ran { state.meanSeconds = state.meanSeconds == 0 ? seconds : state.meanSeconds * 0.8 + seconds * 0.2 }
+                    }
                 }
             }
             thread.name = "security.scrypt-\(index)"
@@ -54,18 +65,19 @@ final class DerivationThreads: Sendable {
         try await withCheckedThrowingContinuation { continuation in
             let admitted = state.withLock { state in
                 if let deadline {
-                    // Each thread clears its share of the queue, then this job: one mean each.
-                    // (A margin for the caller's work after it refused, on a loaded machine,
-                    // sign-ins that would have finished in time.)
-                    let rounds = Double(state.jobs.count) / Double(width) + 1
+                    // Each thread finishes what it runs (half a mean left, on average), clears its
+                    // share of the queue, then this job: one mean each. (A margin for the caller's
+                    // work after it refused, on a loaded machine, sign-ins that would have finished.)
+                    let rounds = (Double(state.running) / 2 + Double(state.jobs.count)) / Double(width) + 1
                     guard Date().addingTimeInterval(rounds * state.meanSeconds) < deadline else { return false }
                 }
                 state.jobs.append {
                     if let deadline, deadline <= Date() {
                         continuation.resume(throwing: SecurityError.deadlinePassed)
-                        return
+                        return false
                     }
                     continuation.resume(with: Result { try work() })
+                    return true
                 }
                 return true
             }

@@ -8,7 +8,9 @@ import Testing
 
 /// Texts through the real gateway, accounts, notifications and integration, and the sandbox's SMS
 /// provider speaking Twilio's protocol (docs/api.md "Phone and texts").
-@Suite("SMS end to end")
+// One at a time: each starts a whole platform with integration and the sandbox, and five at once
+// beside the rest of the end-to-end round slowed everything on two cores.
+@Suite("SMS end to end", .serialized, .timeLimit(.minutes(3)))
 struct SMSEndToEndTests {
     /// The texts the sandbox provider holds for `number`, oldest first.
     static func texts(_ platform: AccountsPlatform, _ number: String) async throws -> [[String: Any]] {

@@ -16,6 +16,9 @@ public struct Counted: DomainEvent {
 public struct Emit: BusOperation {
     public static let service = ServiceName("fixture")
     public static let name = "fixture.emit"
+    /// Writing a few hundred events on a machine loaded by the whole end-to-end round took more
+    /// than the default 5 s; what the tests check is that each is applied once, not how fast.
+    public static let timeout = Duration.seconds(30)
     public struct Request: Codable, Sendable {
         public var count: Int
         public var label: String

@@ -191,7 +191,8 @@ struct DirectoryHandlers: Sendable {
             } else {
                 changed = try connection.queryOne(
                     """
-                    UPDATE advisors SET status = $2, engaged_chat = NULL, heartbeat_at = now(), status_changed_at = now()
+                    UPDATE advisors SET status = $2, engaged_chat = NULL,
+                        heartbeat_at = CASE WHEN demo THEN 'infinity' ELSE now() END, status_changed_at = now()
                     WHERE account_id = $1 AND status = 'busy' AND engaged_chat = $3 RETURNING price_cents
                     """, request.advisorId, request.to.rawValue, request.chatId)
             }

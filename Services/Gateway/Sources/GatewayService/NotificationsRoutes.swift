@@ -103,7 +103,7 @@ struct NotificationsRoutes {
         let signedIn = router.group(context: AuthenticatedContext.self)
         signedIn.post("v1/staff/campaigns") { request, context in
             let body = try await JSONBody.decode(CampaignBody.self, from: request)
-            let campaign = Notifications.CreateCampaign.Request(subject: body.subject, text: body.text, channel: body.channel ?? "email")
+            let campaign = Notifications.CreateCampaign.Request(subject: body.subject, text: body.text, channel: body.channel)
             return JSONBody.relay(try await bus.callReturningJSON(Notifications.CreateCampaign.self, campaign, as: context.caller), status: .accepted)
         }
         signedIn.get("v1/staff/campaigns/{id}") { _, context in

@@ -50,7 +50,8 @@ public struct IntegrationSettings: Sendable {
         if publicURL.hasSuffix("/") { publicURL.removeLast() }
         sms = SMSGateway.Settings(
             baseURL: smsBaseURL, accountSid: reader.required("SMS_ACCOUNT_SID"), authToken: reader.required("SMS_AUTH_TOKEN"),
-            from: from, publicURL: publicURL, timeout: .seconds(Int64(processorTimeoutSeconds)))
+            // Within `SMS.Send`'s 15 s, so the caller never gives up on a text the provider took.
+            from: from, publicURL: publicURL, timeout: .seconds(Int64(min(processorTimeoutSeconds, 10))))
     }
 }
 

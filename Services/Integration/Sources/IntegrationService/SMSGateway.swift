@@ -74,8 +74,10 @@ struct SMSGateway: Sendable {
             logger.warning("sms provider failing", metadata: ["http.status": "\(status)"])
             throw ServiceError(.unavailable, "the SMS provider is failing; try again later")
         }
+        // Our request, or our account with the provider, is at fault: logged as an error for
+        // operators; the caller is told to try later, as nothing was sent.
         logger.error("sms provider refused a request", metadata: ["http.status": "\(status)", "sms.error": "\(code.map(String.init) ?? "-")"])
-        throw ServiceError(.internalError, "the SMS provider refused the request")
+        throw ServiceError(.unavailable, "the SMS provider refused the request; try again later")
     }
 
     func register(on router: Router<IntegrationRequestContext>) {
@@ -89,8 +91,9 @@ struct SMSGateway: Sendable {
                 logger.info("sms received", metadata: ["sms.sid": "\(sid)", "sms.replied": "\(answer.reply != nil)"])
                 return Self.twiml(answer.reply)
             } catch {
-                // The provider posts again later; keywords are idempotent.
-                logger.warning("sms inbound not applied yet", metadata: ["error": "\(error)"])
+                // Twilio does not post an inbound message again by default: a STOP lost here keeps
+                // the provider's own stop (it texts the number no more) but not the consent record.
+                logger.error("sms inbound not applied", metadata: ["error": "\(error)"])
                 return Self.text(.serviceUnavailable, "try again later")
             }
         }

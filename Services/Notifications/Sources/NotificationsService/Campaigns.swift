@@ -27,8 +27,9 @@ struct Campaigns: Sendable {
         var rules = FieldRules()
         rules.words(request.subject, field: "subject", range: Self.subjectLength)
         rules.words(request.text, field: "text", range: Self.textLength)
-        let texted = request.channel == Notifications.Channel.sms.rawValue
-        if !texted, request.channel != Notifications.Channel.email.rawValue { rules.fail("channel", "invalid") }
+        let channel = request.channel ?? Notifications.Channel.email.rawValue
+        let texted = channel == Notifications.Channel.sms.rawValue
+        if !texted, channel != Notifications.Channel.email.rawValue { rules.fail("channel", "invalid") }
         if texted, SMS.segments(of: request.text + Notifications.CreateCampaign.textOptOut) > TextTemplates.maxSegments {
             rules.fail("text", "too_long")
         }
@@ -39,7 +40,7 @@ struct Campaigns: Sendable {
         let id = UUID()
         try await database.withConnection { connection in
             try connection.execute(
-                "INSERT INTO campaigns (id, channel, subject, text, created_by) VALUES ($1, $2, $3, $4, $5)", id, request.channel,
+                "INSERT INTO campaigns (id, channel, subject, text, created_by) VALUES ($1, $2, $3, $4, $5)", id, channel,
                 request.subject, request.text, admin)
         }
         logger.info("campaign created", metadata: ["campaign.id": "\(id)"])

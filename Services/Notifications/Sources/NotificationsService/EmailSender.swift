@@ -186,6 +186,7 @@ struct EmailSender: Sendable {
                 // What everyone must be told: no consent asked, nothing to unsubscribe from.
                 values["subject"] = campaign.subject
                 values["paragraphs"] = campaign.paragraphs
+                values["required"] = true
             } else if let campaignId = delivery.campaignId {
                 // Marketing goes only to whom it may at the moment it leaves.
                 guard contact.marketingConsents.contains("marketingEmail") else {

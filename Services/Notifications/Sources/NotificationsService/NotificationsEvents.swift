@@ -42,7 +42,9 @@ enum NotificationsEvents {
             EventSubscription(producer: .chat)
                 .on(Chat.Requested.self) { event, _, connection in
                     // Urgent: quiet hours do not hold it. The text goes only if the advisor is not
-                    // connected when it leaves (TextSender), and not after the request expires.
+                    // connected when it leaves (TextSender), and not after the request expires;
+                    // one read late (a replay, an outage) tells nobody.
+                    guard event.expiresAt > Date() else { return }
                     try notify(
                         event.advisorId, of: .chatRequest, text: "A member is asking you for a chat. Accept it within a minute.",
                         subject: ["chatId": event.chatId.uuidString], on: connection, streams: streams)
@@ -185,7 +187,7 @@ enum NotificationsEvents {
 
 /// What billing's money events say to the person.
 enum MoneyNotices {
-    static func amount(_ cents: Int) -> String { String(format: "$%d.%02d", cents / 100, abs(cents % 100)) }
+    static func amount(_ cents: Int) -> String { (cents < 0 ? "-" : "") + String(format: "$%d.%02d", abs(cents) / 100, abs(cents) % 100) }
 
     static func notice(_ event: Billing.MoneyNotice) -> NotificationsEvents.PlainNotice? {
         let amount = amount(event.amountCents)

@@ -54,7 +54,9 @@ struct TextSender: Sendable {
     let logger: Logger
     var queue: DeliveryQueue { DeliveryQueue(database: database, settings: settings, logger: logger, channel: .sms) }
 
-    static let batch = 50
+    /// Texts leased at once: each may take up to `SMS.Send.timeout` (and a broker question), so a
+    /// batch is done well within the lease and no other instance can take its rows meanwhile.
+    static let batch = 5
 
     /// Sends until no text is due; how many it settled.
     func sendDue() async throws -> Int {
@@ -62,14 +64,16 @@ struct TextSender: Sendable {
         while true {
             let claimed = try await queue.lease(limit: Self.batch)
             guard !claimed.isEmpty else { break }
-            total += try await queue.record(try await send(claimed), claimed: claimed)
+            total += try await send(claimed)
             if claimed.count < Self.batch { break }
         }
         try await queue.recordOldestDue()
         return total
     }
 
-    private func send(_ claimed: [DeliveryQueue.Claimed]) async throws -> [UUID: DeliveryQueue.Result] {
+    /// Sends each text and records it at once (the provider's id is on the row before its report
+    /// can arrive, as near as can be); how many it settled.
+    private func send(_ claimed: [DeliveryQueue.Claimed]) async throws -> Int {
         let contacts = try await bus.call(Accounts.Contacts.self, .init(accountIds: Array(Set(claimed.map(\.accountId)))), as: .system).contacts
         let byAccount = Dictionary(contacts.map { ($0.accountId, $0) }, uniquingKeysWith: { first, _ in first })
         let campaignIds = Array(Set(claimed.compactMap(\.campaignId)))
@@ -79,11 +83,12 @@ struct TextSender: Sendable {
                     (try $0.decode("id", as: UUID.self), try $0.decode("text", as: String.self))
                 })
         }
-        var results: [UUID: DeliveryQueue.Result] = [:]
+        var settled = 0
         for delivery in claimed {
-            results[delivery.id] = await send(delivery, to: byAccount[delivery.accountId], campaignText: delivery.campaignId.flatMap { campaigns[$0] })
+            let result = await send(delivery, to: byAccount[delivery.accountId], campaignText: delivery.campaignId.flatMap { campaigns[$0] })
+            settled += try await queue.record([delivery.id: result], claimed: [delivery])
         }
-        return results
+        return settled
     }
 
     private func send(_ delivery: DeliveryQueue.Claimed, to contact: Accounts.Contacts.Contact?, campaignText: String?) async -> DeliveryQueue.Result {
