@@ -90,7 +90,7 @@ var targets: [Target] = [
             "Bus", "ServiceKit", "Models", "Security", log, lifecycle, hummingbird, httpClient, httpTypes,
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
         ],
-        path: "Services/Integration/Sources/IntegrationService", swiftSettings: swiftSettings),
+        path: "Services/Integration/Sources/IntegrationService", resources: [.copy("openapi.json")], swiftSettings: swiftSettings),
     .executableTarget(
         name: "integration", dependencies: ["IntegrationService"],
         path: "Services/Integration/Sources/integration", swiftSettings: swiftSettings),

@@ -546,6 +546,6 @@ extension Accounts {
     public static let errorCodes: [DeclaredErrorCode] = [
         .init(.emailTaken, status: 409), .init(.invalidCredentials, status: 401), .init(.partnerExists, status: 409),
         .init(.accountDisabled, status: 403), .init(.lastAdmin, status: 409), .init(.invalidCode, status: 422),
-        .init(.codeExpired, status: 422), .init(.noPendingPhone, status: 409),
+        .init(.codeExpired, status: 422), .init(.noPendingPhone, status: 409), .init(.insufficientScope, status: 403),
     ]
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Models
 import Testing
 import TestSupport
 
@@ -53,22 +54,53 @@ struct ContractEndToEndTests {
                 "--seed", ProcessInfo.processInfo.environment["SCHEMATHESIS_SEED"] ?? "20261202",
                 "--workers", "1", "--no-color",
             ]
-            let output = folder.appendingPathComponent("schemathesis.log")
-            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-            let handle = try FileHandle(forWritingTo: output)
-            let run = try ChildProcess(
-                URL(fileURLWithPath: st), arguments: arguments, directory: folder, standardOutput: handle.fileDescriptor,
-                standardError: handle.fileDescriptor)
-            let status = await run.exitStatus()
-            try handle.close()
-            let log = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-            #expect(status == 0, "schemathesis failed:\n\(log.suffix(20_000))\n\(platform.harness.logs())")
-            // Every operation was run: none filtered out, skipped or errored.
-            let selected = log.firstMatch(of: /Selected: (\d+)\/(\d+)/)
-            let tested = log.firstMatch(of: /Tested: (\d+)/)
-            #expect(selected != nil && selected?.1 == selected?.2 && tested?.1 == selected?.1, "\(log.suffix(3000))")
+            let log = try await Self.run(st, arguments, in: folder, platform: platform)
             #expect(!log.contains("Errored:") && !log.contains("Skipped:"), "\(log.suffix(3000))")
         }
+    }
+
+    @Test("schemathesis finds no failure in any operation of the partner API's openapi.json, on the integration port")
+    func partnerSchemathesisRun() async throws {
+        let st = try #require(
+            ProcessInfo.processInfo.environment["SCHEMATHESIS"],
+            "set SCHEMATHESIS to schemathesis's `st` (Deploy/local/test installs it and sets it)")
+        try await AccountsPlatform.with(payments: true) { platform in
+            let admin = try await PartnersEndToEndTests.partner(platform)
+            let key = try await PartnersEndToEndTests.makeKey(
+                platform, admin: admin, scopes: Accounts.PartnerScope.allCases.map(\.rawValue))
+            let integration = try #require(platform.payments).integration
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("partner-contract-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let arguments = [
+                "run", integration + "/openapi.json", "--url", integration, "--checks", "all",
+                "--header", "Authorization: Bearer \(key.secret)",
+                "--max-examples", ProcessInfo.processInfo.environment["SCHEMATHESIS_MAX_EXAMPLES"] ?? "40",
+                "--seed", ProcessInfo.processInfo.environment["SCHEMATHESIS_SEED"] ?? "20261202",
+                "--workers", "1", "--no-color",
+            ]
+            _ = try await Self.run(st, arguments, in: folder, platform: platform)
+        }
+    }
+
+    /// Runs schemathesis with `arguments` in `folder`; expects it to pass with every operation
+    /// tested (none filtered out); its log.
+    static func run(_ st: String, _ arguments: [String], in folder: URL, platform: AccountsPlatform) async throws -> String {
+        let output = folder.appendingPathComponent("schemathesis.log")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: output)
+        let run = try ChildProcess(
+            URL(fileURLWithPath: st), arguments: arguments, directory: folder, standardOutput: handle.fileDescriptor,
+            standardError: handle.fileDescriptor)
+        let status = await run.exitStatus()
+        try handle.close()
+        let log = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        #expect(status == 0, "schemathesis failed:\n\(log.suffix(20_000))\n\(platform.harness.logs())")
+        // Every operation was run: none filtered out.
+        let selected = log.firstMatch(of: /Selected: (\d+)\/(\d+)/)
+        let tested = log.firstMatch(of: /Tested: (\d+)/)
+        #expect(selected != nil && selected?.1 == selected?.2 && tested?.1 == selected?.1, "\(log.suffix(3000))")
+        return log
     }
 
     /// A Web Fuzzing Commons auth document: each user signs in through POST /v1/sessions, and
@@ -119,7 +151,7 @@ struct ContractEndToEndTests {
             "searchBoards", "listBoardThreads", "listBoardPosts", "startBoardThread", "replyInThread", "editBoardPost",
             "flagBoardPost", "moderationQueue", "decideBoardPost", "createBoard", "changeBoard", "setBoardTier", "clearBoardTier",
             "boardPostEdits", "replaceNotificationSettings", "markNotificationsRead",
-            "createCampaign", "unsubscribePage", "unsubscribe",
+            "createCampaign", "unsubscribePage", "unsubscribe", "verifyPhone", "createPartnerKey", "listPartnerKeys", "revokePartnerKey",
         ]
         checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422", "429"]
 

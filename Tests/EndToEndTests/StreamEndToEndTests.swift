@@ -197,7 +197,9 @@ struct StreamEndToEndTests {
     @Test("a client that stops reading is closed with 4000 and resumes without loss; the others stay fast")
     func slowClient() async throws {
         try await AccountsPlatform.with(
-            gatewayEnvironment: StreamClient.gatewayEnvironment.merging(["GATEWAY_STREAM_QUEUE": "8"]) { $1 },
+            // The close frame waits behind what the slow client has not read until it reads again,
+            // after the 150 messages below: on a loaded machine that took longer than the default 5 s.
+            gatewayEnvironment: StreamClient.gatewayEnvironment.merging(["GATEWAY_STREAM_QUEUE": "8", "GATEWAY_STREAM_CLOSE_SECONDS": "120"]) { $1 },
             serviceEnvironment: ChatEndToEndTests.environment
         ) { platform in
             let advisor = try await ChatEndToEndTests.onlineAdvisor(platform)

@@ -60,6 +60,10 @@ public enum AccountsService {
         worker.handle(Accounts.Contacts.self) { try await handlers.contacts($0, caller: $1.caller) }
         worker.handle(Accounts.VerifyPhone.self) { try await handlers.verifyPhone($0, caller: $1.caller) }
         worker.handle(Accounts.SMSOptOut.self) { try await handlers.smsOptOut($0, caller: $1.caller) }
+        worker.handle(Accounts.CreatePartnerKey.self) { try await handlers.createPartnerKey($0, caller: $1.caller) }
+        worker.handle(Accounts.ListPartnerKeys.self) { try await handlers.partnerKeys($0, caller: $1.caller) }
+        worker.handle(Accounts.RevokePartnerKey.self) { try await handlers.revokePartnerKey($0, caller: $1.caller) }
+        worker.handle(Accounts.AuthenticatePartnerKey.self) { try await handlers.authenticatePartnerKey($0, caller: $1.caller) }
         worker.handle(Accounts.MarketingAudience.self) { try await handlers.marketingAudience($0, caller: $1.caller) }
         worker.handle(Accounts.RecordStaffAccess.self) { try await handlers.recordStaffAccess($0, caller: $1.caller) }
     }

@@ -85,7 +85,7 @@ struct DirectoryRoutes {
             JSONBody.relay(try await bus.callReturningJSON(Directory.Categories.self, Empty(), as: context.caller))
         }
         router.get("v1/advisors") { request, context in
-            let query = try Self.searchRequest(from: request)
+            let query = try RouteParameters.directorySearch(from: request)
             return JSONBody.relay(try await bus.callReturningJSON(Directory.Search.self, query, as: context.caller))
         }
         router.get("v1/advisors/{id}") { _, context in
@@ -204,30 +204,4 @@ struct DirectoryRoutes {
         return try await JSONBody.decode(type, from: request)
     }
 
-    /// `GET /v1/advisors` parameters; the directory checks their values, the gateway their syntax.
-    static func searchRequest(from request: Request) throws -> Directory.Search.Request {
-        let page = try RouteParameters.page(from: request)
-        var search = Directory.Search.Request(limit: page.limit, cursor: page.cursor)
-        search.q = try RouteParameters.query("q", in: request)
-        search.category = try RouteParameters.query("category", in: request)
-        if let status = try RouteParameters.query("status", in: request) {
-            guard let value = Directory.Status(rawValue: status) else { throw RouteParameters.invalidQuery("status") }
-            search.status = value
-        }
-        if let price = try RouteParameters.query("maxPriceCents", in: request) {
-            guard let value = Int(price) else { throw RouteParameters.invalidQuery("maxPriceCents") }
-            search.maxPriceCents = value
-        }
-        if let rating = try RouteParameters.query("minRating", in: request) {
-            guard let value = Double(rating), value.isFinite else { throw RouteParameters.invalidQuery("minRating") }
-            search.minRating = value
-        }
-        search.language = try RouteParameters.query("language", in: request)
-        search.sort = try RouteParameters.query("sort", in: request)
-        if let facets = try RouteParameters.query("facets", in: request) {
-            search.facets = ConfigReader.items(of: facets)
-            guard !search.facets.isEmpty else { throw RouteParameters.invalidQuery("facets") }
-        }
-        return search
-    }
 }

@@ -52,6 +52,8 @@ public struct StreamSettings: Sendable {
     public var socketSendBufferBytes = 64 * 1024
     /// `GATEWAY_STREAM_PING_SECONDS`: how often the gateway pings; a client that misses a pong is closed.
     public var pingInterval = Duration.seconds(20)
+    /// `GATEWAY_STREAM_CLOSE_SECONDS`: how long a closing connection's close frame may wait to be
+    /// written (behind what a slow client has not read) before the connection is cut.
     public var closeTimeout = Duration.seconds(5)
     /// How often a connection's session is checked again (signed out or erased people are closed).
     public var sessionCheckInterval = Duration.seconds(60)
@@ -68,5 +70,6 @@ public struct StreamSettings: Sendable {
         socketSendBufferBytes = reader.int(
             "GATEWAY_STREAM_SEND_BUFFER_BYTES", default: socketSendBufferBytes, in: 4096...(16 * 1024 * 1024))
         pingInterval = .seconds(reader.int("GATEWAY_STREAM_PING_SECONDS", default: 20, in: 1...3600))
+        closeTimeout = .seconds(reader.int("GATEWAY_STREAM_CLOSE_SECONDS", default: 5, in: 1...300))
     }
 }

@@ -51,6 +51,21 @@ struct StaffRoutes {
         enum CodingKeys: String, CodingKey, CaseIterable { case id, name }
     }
 
+    /// `POST /v1/staff/partners/{id}/keys` body.
+    struct PartnerKeyBody: RequestBody {
+        var environment: String
+        var scopes: [String]
+        enum CodingKeys: String, CodingKey, CaseIterable { case environment, scopes }
+    }
+
+    /// A partner id in the path: one that cannot be one names nothing (404).
+    static func partnerId(_ parameters: Parameters) throws -> String {
+        guard let id = parameters.get("id"), id.wholeMatch(of: /[a-z0-9][a-z0-9-]{0,62}/) != nil else {
+            throw ServiceError(.notFound, "There is no partner with this id.")
+        }
+        return id
+    }
+
     func register(on router: Router<GatewayRequestContext>) {
         let staff = router.group("v1/staff", context: AuthenticatedContext.self)
         staff.post("accounts") { request, context in
@@ -94,6 +109,22 @@ struct StaffRoutes {
             let partner = try await bus.call(
                 Accounts.RegisterPartner.self, .init(id: body.id, name: body.name), as: context.caller)
             return try JSONBody.response(partner, status: .created)
+        }
+        staff.post("partners/{id}/keys") { request, context in
+            let partner = try Self.partnerId(context.parameters)
+            let body = try await JSONBody.decode(PartnerKeyBody.self, from: request)
+            return JSONBody.relay(
+                try await bus.callReturningJSON(
+                    Accounts.CreatePartnerKey.self, .init(partnerId: partner, environment: body.environment, scopes: body.scopes),
+                    as: context.caller), status: .created)
+        }
+        staff.get("partners/{id}/keys") { _, context in
+            let partner = try Self.partnerId(context.parameters)
+            return JSONBody.relay(try await bus.callReturningJSON(Accounts.ListPartnerKeys.self, .init(partnerId: partner), as: context.caller))
+        }
+        staff.delete("partner-keys/{id}") { _, context in
+            let key = try RouteParameters.id("id", in: context.parameters)
+            return JSONBody.relay(try await bus.callReturningJSON(Accounts.RevokePartnerKey.self, .init(keyId: key), as: context.caller))
         }
         staff.get("erasures/{id}") { _, context in
             let id = try RouteParameters.id("id", in: context.parameters)

@@ -24,6 +24,8 @@ public struct IntegrationSettings: Sendable {
     /// The SMS provider: its API (`SMS_BASE_URL`), account (`SMS_ACCOUNT_SID`), auth token
     /// (`SMS_AUTH_TOKEN`, which also signs its webhooks) and the platform's number (`SMS_FROM`).
     var sms: SMSGateway.Settings
+    /// Requests each partner key may make per minute, on each instance (`INTEGRATION_RATE_PER_MINUTE`, 600).
+    var ratePerMinute: Int
 
     public init(reading reader: inout ConfigReader) {
         process = ProcessSettings(reading: &reader)
@@ -38,6 +40,7 @@ public struct IntegrationSettings: Sendable {
         processorWebhookSecret = reader.required("PROCESSOR_WEBHOOK_SECRET")
         processorTimeoutSeconds = reader.int("PROCESSOR_TIMEOUT_SECONDS", default: 10, in: 1...120)
         workerSlots = reader.int("WORKER_SLOTS", default: 16, in: 1...256)
+        ratePerMinute = reader.int("INTEGRATION_RATE_PER_MINUTE", default: 600, in: 1...100_000)
         var smsBaseURL = reader.string("SMS_BASE_URL", default: "http://127.0.0.1:8090")
         if URL(string: smsBaseURL)?.host == nil || !(smsBaseURL.hasPrefix("http://") || smsBaseURL.hasPrefix("https://")) {
             reader.problem("SMS_BASE_URL must be an http(s) URL, got \"\(smsBaseURL)\"")
@@ -66,6 +69,16 @@ public struct IntegrationRequestContext: IdentifiedRequestContext {
     }
 
     public var maxUploadSize: Int { HTTPLimits.maxBodyBytes }
+}
+
+extension IntegrationMain {
+    /// The partner API's description, shipped with the service.
+    static func openAPIDocument() throws -> Data {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json") else {
+            throw ServiceError(.internalError, "openapi.json is missing from the integration service's bundle")
+        }
+        return try Data(contentsOf: url)
+    }
 }
 
 /// The integration process: the HTTP entry for partners and providers' webhooks, and on the bus
@@ -108,7 +121,13 @@ public enum IntegrationMain {
         let router = Router(context: IntegrationRequestContext.self)
         router.add(middleware: RequestTraceMiddleware<IntegrationRequestContext>())
         router.add(middleware: ProblemMiddleware<IntegrationRequestContext>())
+        let document = try Self.openAPIDocument()
+        router.add(middleware: MethodNotAllowedMiddleware<IntegrationRequestContext>(openAPIDocument: document))
         router.get("healthz") { _, _ in "ok\n" }
+        router.get("openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: document)))
+        }
+        PartnerAPI(bus: caller.bus, limiter: KeyRateLimiter(perMinute: settings.ratePerMinute), logger: logger).register(on: router)
         ProcessorWebhooks(secret: settings.processorWebhookSecret, tolerance: 300, bus: caller.bus, logger: logger)
             .register(on: router)
         sms.register(on: router)

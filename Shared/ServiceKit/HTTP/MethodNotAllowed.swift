@@ -1,17 +1,17 @@
-import Foundation
+public import Foundation
 import HTTPTypes
-import Hummingbird
+public import Hummingbird
 
 /// Answers 405 with `Allow` where a path is served but not with the request's method (RFC 9110
 /// §15.5.6), instead of the router's 404, so a client learns it has the method wrong, not the path.
 ///
 /// The methods come from openapi.json, which a test holds equal to the router's routes. Only a
 /// request the router did not match pays for the lookup.
-struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
+public struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
     /// The documented paths split into segments (`{id}` matches any one), with their methods.
     let paths: [(segments: [Substring], allow: String)]
 
-    init(openAPIDocument: Data) {
+    public init(openAPIDocument: Data) {
         let document = (try? JSONSerialization.jsonObject(with: openAPIDocument)) as? [String: Any]
         let methods: Set<String> = ["get", "put", "post", "delete", "patch", "head", "options"]
         let documented = document?["paths"] as? [String: [String: Any]] ?? [:]
@@ -21,7 +21,7 @@ struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
         do {

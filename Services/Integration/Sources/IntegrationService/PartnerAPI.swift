@@ -1,0 +1,95 @@
+import Bus
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Models
+import NIOCore
+import ServiceKit
+import Synchronization
+
+/// The partner API on the integration port (`/partner/v1/…`, described by this port's
+/// `/openapi.json`): every request carries `Authorization: Bearer adv_live_…` (or `adv_test_…`),
+/// which accounts checks on every call, so a revoked key is refused at once (401); each route
+/// names the scope it needs (403 `insufficient_scope`); each key has its own rate (429 with
+/// `Retry-After`). What it serves today is the public directory, for partners that embed advisors.
+struct PartnerAPI: Sendable {
+    let bus: BusClient
+    let limiter: KeyRateLimiter
+    let logger: Logger
+
+    func register(on router: Router<IntegrationRequestContext>) {
+        router.get("partner/v1/categories") { request, _ -> Response in
+            _ = try await admit(request, needing: .directoryRead)
+            return Self.json(try await bus.callReturningJSON(Directory.Categories.self, Empty(), as: .anonymous))
+        }
+        router.get("partner/v1/advisors") { request, _ -> Response in
+            _ = try await admit(request, needing: .directoryRead)
+            return Self.json(try await bus.callReturningJSON(Directory.Search.self, try RouteParameters.directorySearch(from: request), as: .anonymous))
+        }
+        router.get("partner/v1/advisors/{id}") { request, context -> Response in
+            _ = try await admit(request, needing: .directoryRead)
+            let id = try RouteParameters.id("id", in: context.parameters)
+            return Self.json(try await bus.callReturningJSON(Directory.GetAdvisor.self, .init(advisorId: id), as: .anonymous))
+        }
+    }
+
+    /// The key the request carries, checked, within its rate, holding `scope`.
+    private func admit(_ request: Request, needing scope: Accounts.PartnerScope) async throws -> Accounts.AuthenticatePartnerKey.Response {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "), header.count <= 200 else {
+            throw ServiceError(.unauthenticated, "Send your API key: Authorization: Bearer adv_live_….")
+        }
+        let key = try await bus.call(Accounts.AuthenticatePartnerKey.self, .init(key: String(header.dropFirst(7))), as: .system)
+        if let wait = limiter.take(key.keyId) {
+            throw ServiceError(.rateLimited, "This key's rate is used up; try again in \(wait) s.", retryAfterSeconds: wait)
+        }
+        guard key.scopes.contains(scope.rawValue) else {
+            throw ServiceError(.insufficientScope, "This key lacks the \(scope.rawValue) scope this route needs.")
+        }
+        logger.info("partner request", metadata: ["partner.id": "\(key.partnerId)", "key.id": "\(key.keyId)", "http.path": "\(request.uri.path)"])
+        return key
+    }
+
+    private static func json(_ data: Data) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Requests per key per minute, as a token bucket per key (bursts up to the minute's count, then
+/// the steady rate). Each integration instance counts its own: behind a load balancer the rate a
+/// key gets is this one times the instances, which the README says.
+final class KeyRateLimiter: Sendable {
+    private struct Bucket {
+        var tokens: Double
+        var at: ContinuousClock.Instant
+    }
+
+    private let perMinute: Double
+    private let buckets = Mutex<[UUID: Bucket]>([:])
+    private let clock = ContinuousClock()
+
+    init(perMinute: Int) {
+        self.perMinute = Double(perMinute)
+    }
+
+    /// nil when the key may go on (a token taken); else the whole seconds until it may.
+    func take(_ key: UUID) -> Int? {
+        let now = clock.now
+        let perSecond = perMinute / 60
+        return buckets.withLock { buckets in
+            // Keys idle long enough to be full again hold nothing worth keeping.
+            if buckets.count > 10_000 {
+                buckets = buckets.filter { $0.value.at.duration(to: now) < .seconds(60) }
+            }
+            var bucket = buckets[key] ?? Bucket(tokens: perMinute, at: now)
+            let elapsed = bucket.at.duration(to: now)
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            bucket.tokens = min(perMinute, bucket.tokens + seconds * perSecond)
+            bucket.at = now
+            defer { buckets[key] = bucket }
+            guard bucket.tokens >= 1 else { return max(1, Int(((1 - bucket.tokens) / perSecond).rounded(.up))) }
+            bucket.tokens -= 1
+            return nil
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Models
+import TestSupport
+import Testing
+
+/// Partners' keys and the partner API on the integration port, through the real gateway (staff
+/// routes), accounts and integration (docs/partners.md).
+@Suite("Partners end to end", .serialized, .timeLimit(.minutes(3)))
+struct PartnersEndToEndTests {
+    /// A GET on the partner API with `key`.
+    static func get(_ platform: AccountsPlatform, _ path: String, key: String?) async throws -> Reply {
+        let integration = try #require(platform.payments).integration
+        let answer = try #require(
+            await HTTP.request("GET", integration + path, headers: key.map { ["Authorization": "Bearer \($0)"] } ?? [:], body: nil))
+        return Reply(answer: answer)
+    }
+
+    /// A registered partner and an admin's token.
+    static func partner(_ platform: AccountsPlatform, id: String = "horoscope-daily") async throws -> String {
+        let admin = try await platform.staffMember(role: "admin")
+        let registered = try await platform.request("POST", "/v1/staff/partners", token: admin, json: ["id": id, "name": "Horoscope Daily"])
+        #expect(registered.status == 201, "\(registered.text)")
+        return admin
+    }
+
+    static func makeKey(_ platform: AccountsPlatform, admin: String, partner: String = "horoscope-daily", scopes: [String]) async throws
+        -> (id: String, secret: String)
+    {
+        let made = try await platform.request(
+            "POST", "/v1/staff/partners/\(partner)/keys", token: admin, json: ["environment": "live", "scopes": scopes])
+        #expect(made.status == 201, "\(made.text)")
+        let key = try #require(made.object["key"] as? [String: Any], "\(made.text)")
+        return (try #require(key["id"] as? String), try #require(made.object["secret"] as? String))
+    }
+
+    @Test("a key opens only its scopes; keys rotate with an overlap; a revoked key is refused at once; lists never show a secret")
+    func keysAndScopes() async throws {
+        try await AccountsPlatform.with(payments: true) { platform in
+            let admin = try await Self.partner(platform)
+            let member = try await ChatEndToEndTests.member(platform)
+            let refused = try await platform.request(
+                "POST", "/v1/staff/partners/horoscope-daily/keys", token: member.token, json: ["environment": "live", "scopes": ["directory:read"]])
+            #expect(refused.status == 403, "only admins make keys: \(refused.text)")
+            let bad = try await platform.request(
+                "POST", "/v1/staff/partners/horoscope-daily/keys", token: admin, json: ["environment": "prod", "scopes": ["everything"]])
+            #expect(bad.status == 422, "\(bad.text)")
+            #expect(try await platform.request("GET", "/v1/staff/partners/nobody-here/keys", token: admin).status == 404)
+
+            let first = try await Self.makeKey(platform, admin: admin, scopes: ["directory:read"])
+            #expect(first.secret.hasPrefix("adv_live_") && first.secret.count > 40, "\(first.secret)")
+            let reports = try await Self.makeKey(platform, admin: admin, scopes: ["reports:read"])
+
+            #expect(try await Self.get(platform, "/partner/v1/categories", key: first.secret).status == 200)
+            let advisors = try await Self.get(platform, "/partner/v1/advisors?limit=5", key: first.secret)
+            #expect(advisors.status == 200 && advisors.object["items"] is [Any], "\(advisors.text)")
+            let noKey = try await Self.get(platform, "/partner/v1/advisors", key: nil)
+            #expect(noKey.status == 401 && noKey.headers["content-type"]?.contains("problem+json") == true, "\(noKey.text)")
+            #expect(try await Self.get(platform, "/partner/v1/advisors", key: "adv_live_notarealkeyatall0000000000000000").status == 401)
+            let wrongScope = try await Self.get(platform, "/partner/v1/advisors", key: reports.secret)
+            #expect(wrongScope.status == 403 && wrongScope.code == "insufficient_scope", "\(wrongScope.text)")
+            #expect(try await Self.get(platform, "/partner/v1/advisors?limit=0", key: first.secret).status == 422)
+
+            // Rotation: a second key works beside the first, until the first is revoked.
+            let second = try await Self.makeKey(platform, admin: admin, scopes: ["directory:read"])
+            #expect(try await Self.get(platform, "/partner/v1/categories", key: second.secret).status == 200)
+            #expect(try await Self.get(platform, "/partner/v1/categories", key: first.secret).status == 200)
+            let revoked = try await platform.request("DELETE", "/v1/staff/partner-keys/\(first.id)", token: admin)
+            #expect(revoked.status == 200 && revoked.object["revokedAt"] is String, "\(revoked.text)")
+            #expect(try await Self.get(platform, "/partner/v1/categories", key: first.secret).status == 401, "revoked at once")
+            #expect(try await Self.get(platform, "/partner/v1/categories", key: second.secret).status == 200)
+
+            let listed = try await platform.request("GET", "/v1/staff/partners/horoscope-daily/keys", token: admin)
+            #expect(listed.status == 200 && listed.items.count == 3, "\(listed.text)")
+            #expect(!listed.text.contains(second.secret) && !listed.text.contains(first.secret), "a key is shown once, when made")
+            #expect(listed.items.contains { $0["id"] as? String == second.id && $0["lastUsedAt"] is String }, "last use is shown")
+        }
+    }
+
+    @Test("each key has its own rate: past it 429 with Retry-After, another key unaffected")
+    func rateLimits() async throws {
+        try await AccountsPlatform.with(payments: true, integrationEnvironment: ["INTEGRATION_RATE_PER_MINUTE": "5"]) { platform in
+            let admin = try await Self.partner(platform)
+            let busy = try await Self.makeKey(platform, admin: admin, scopes: ["directory:read"])
+            let calm = try await Self.makeKey(platform, admin: admin, scopes: ["directory:read"])
+            for _ in 0..<5 {
+                #expect(try await Self.get(platform, "/partner/v1/categories", key: busy.secret).status == 200)
+            }
+            let limited = try await Self.get(platform, "/partner/v1/categories", key: busy.secret)
+            #expect(limited.status == 429, "\(limited.text)")
+            #expect(Int(limited.headers["retry-after"] ?? "") ?? 0 >= 1, "\(limited.headers)")
+            #expect(try await Self.get(platform, "/partner/v1/categories", key: calm.secret).status == 200)
+        }
+    }
+}
