@@ -123,3 +123,91 @@ extension ServiceError.Code {
     /// The partner key is good but lacks the scope the route needs (403).
     public static let insufficientScope = ServiceError.Code(rawValue: "insufficient_scope")
 }
+
+extension Accounts {
+    /// A partner's referral code: an account that registers with it is counted for the partner,
+    /// who never learns who.
+    public struct ReferralCode: Codable, Sendable, Equatable {
+        public var code: String
+        public var createdAt: Date
+        public init(code: String, createdAt: Date) {
+            self.code = code
+            self.createdAt = createdAt
+        }
+    }
+
+    /// `accounts.referral-codes.create`: a code for `partnerId` (the platform asks, for the
+    /// partner's key); given, or made. 409 `conflict` for a code taken.
+    public struct CreateReferralCode: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.referral-codes.create"
+        public struct Request: Codable, Sendable, Equatable {
+            public var partnerId: String
+            /// 4 to 40 letters, digits, `-` and `_`; nil: one is made.
+            public var code: String?
+            public init(partnerId: String, code: String? = nil) {
+                self.partnerId = partnerId
+                self.code = code
+            }
+        }
+        public typealias Response = ReferralCode
+    }
+
+    /// `accounts.referral-codes.list`: a partner's codes, newest first (at most 500).
+    public struct ListReferralCodes: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.referral-codes.list"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var partnerId: String
+            public init(partnerId: String) { self.partnerId = partnerId }
+        }
+        public struct Response: Codable, Sendable, Equatable {
+            public var items: [ReferralCode]
+            public init(items: [ReferralCode]) { self.items = items }
+        }
+    }
+
+    /// `accounts.referral-report`: sign-ups per code and day between `from` and `to` (UTC days,
+    /// at most 92); a count under `minGroupSize` is suppressed (nil), never shown exactly.
+    public struct ReferralReport: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.referral-report"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var partnerId: String
+            /// `YYYY-MM-DD`.
+            public var from: String
+            public var to: String
+            public var minGroupSize: Int
+            public init(partnerId: String, from: String, to: String, minGroupSize: Int) {
+                self.partnerId = partnerId
+                self.from = from
+                self.to = to
+                self.minGroupSize = minGroupSize
+            }
+        }
+        public struct Row: Codable, Sendable, Equatable {
+            public var code: String
+            public var day: String
+            /// nil when fewer than the minimum group size: suppressed.
+            public var signups: Int?
+            public var suppressed: Bool
+            public init(code: String, day: String, signups: Int?, suppressed: Bool) {
+                self.code = code
+                self.day = day
+                self.signups = signups
+                self.suppressed = suppressed
+            }
+        }
+        public struct Response: Codable, Sendable, Equatable {
+            public var minGroupSize: Int
+            public var items: [Row]
+            public init(minGroupSize: Int, items: [Row]) {
+                self.minGroupSize = minGroupSize
+                self.items = items
+            }
+        }
+        public static let maxDays = 92
+    }
+}

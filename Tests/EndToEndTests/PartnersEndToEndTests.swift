@@ -91,4 +91,59 @@ struct PartnersEndToEndTests {
             #expect(try await Self.get(platform, "/partner/v1/categories", key: calm.secret).status == 200)
         }
     }
+
+    @Test("a referral code counts the accounts registered with it, per day; a group of three is suppressed, never shown exactly")
+    func referralsAndReports() async throws {
+        try await AccountsPlatform.with(payments: true) { platform in
+            let admin = try await Self.partner(platform)
+            let writer = try await Self.makeKey(platform, admin: admin, scopes: ["referrals:write"])
+            let reader = try await Self.makeKey(platform, admin: admin, scopes: ["reports:read"])
+            let integration = try #require(platform.payments).integration
+            func post(_ json: String?, key: String) async throws -> Reply {
+                var headers = ["Authorization": "Bearer \(key)"]
+                if json != nil { headers["Content-Type"] = "application/json" }
+                return Reply(answer: try #require(
+                    await HTTP.request("POST", integration + "/partner/v1/referral-codes", headers: headers, body: json.map { Data($0.utf8) })))
+            }
+            let made = try await post(#"{"code": "STARS2026"}"#, key: writer.secret)
+            #expect(made.status == 201 && made.object["code"] as? String == "STARS2026", "\(made.text)")
+            #expect(try await post(#"{"code": "STARS2026"}"#, key: writer.secret).status == 409, "a code is one partner's")
+            #expect(try await post(#"{"code": "no spaces"}"#, key: writer.secret).status == 422)
+            #expect(try await post(#"{"code": "#, key: writer.secret).status == 400)
+            #expect(try await post(#"{"code": null}"#, key: writer.secret).status == 422)
+            #expect(try await post(#"{"name": "x"}"#, key: writer.secret).status == 422)
+            #expect(try await post(nil, key: reader.secret).code == "insufficient_scope")
+            let generated = try await post(nil, key: writer.secret)
+            #expect(generated.status == 201 && (generated.object["code"] as? String)?.count == 10, "\(generated.text)")
+            #expect(try await Self.get(platform, "/partner/v1/referral-codes", key: writer.secret).items.count == 2)
+
+            for index in 0..<3 {
+                try await platform.register(email: AccountsPlatform.email("referred\(index)"), extra: ["referralCode": "STARS2026"])
+            }
+            let today = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
+            let report = try await Self.get(platform, "/partner/v1/reports/referrals?from=\(today)&to=\(today)", key: reader.secret)
+            #expect(report.status == 200 && report.object["minGroupSize"] as? Int == 10, "\(report.text)")
+            let row = try #require(report.items.first { $0["code"] as? String == "STARS2026" }, "\(report.text)")
+            #expect(row["suppressed"] as? Bool == true && row["signups"] == nil, "three is fewer than ten: \(row)")
+            #expect(!report.text.contains("\"signups\":3"), "never the exact small number")
+            #expect(try await Self.get(platform, "/partner/v1/reports/referrals?from=\(today)", key: reader.secret).status == 422)
+            #expect(try await Self.get(platform, "/partner/v1/reports/referrals?from=2026-01-01&to=2026-12-31", key: reader.secret).status == 422)
+        }
+        // With a minimum group of two, the same three show.
+        try await AccountsPlatform.with(payments: true, integrationEnvironment: ["INTEGRATION_REPORT_MIN_GROUP": "2"]) { platform in
+            let admin = try await Self.partner(platform)
+            let key = try await Self.makeKey(platform, admin: admin, scopes: ["referrals:write", "reports:read"])
+            let integration = try #require(platform.payments).integration
+            _ = await HTTP.request(
+                "POST", integration + "/partner/v1/referral-codes",
+                headers: ["Authorization": "Bearer \(key.secret)", "Content-Type": "application/json"], body: Data(#"{"code": "MOON"}"#.utf8))
+            for index in 0..<3 {
+                try await platform.register(email: AccountsPlatform.email("moon\(index)"), extra: ["referralCode": "MOON"])
+            }
+            let today = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
+            let report = try await Self.get(platform, "/partner/v1/reports/referrals?from=\(today)&to=\(today)", key: key.secret)
+            #expect(report.items.first { $0["code"] as? String == "MOON" }?["signups"] as? Int == 3, "\(report.text)")
+        }
+    }
 }
+

@@ -61,6 +61,7 @@ struct AccountsHandlers: Sendable {
             try records.insert(
                 id: id, email: request.email, passwordHash: hash, displayName: request.displayName, roles: [request.role],
                 country: request.country, source: request.referralCode, on: connection)
+            try Self.countReferral(request.referralCode, on: connection)
             try audit.append(
                 .init(actorId: id, actorRoles: [request.role], action: "account.register", subjectId: id), on: connection)
             try PolicyRecords.accept(version: current.version, accountId: id, on: connection)

@@ -26,6 +26,8 @@ public struct IntegrationSettings: Sendable {
     var sms: SMSGateway.Settings
     /// Requests each partner key may make per minute, on each instance (`INTEGRATION_RATE_PER_MINUTE`, 600).
     var ratePerMinute: Int
+    /// Report groups smaller than this are suppressed (`INTEGRATION_REPORT_MIN_GROUP`, 10).
+    var reportMinGroup: Int
 
     public init(reading reader: inout ConfigReader) {
         process = ProcessSettings(reading: &reader)
@@ -41,6 +43,7 @@ public struct IntegrationSettings: Sendable {
         processorTimeoutSeconds = reader.int("PROCESSOR_TIMEOUT_SECONDS", default: 10, in: 1...120)
         workerSlots = reader.int("WORKER_SLOTS", default: 16, in: 1...256)
         ratePerMinute = reader.int("INTEGRATION_RATE_PER_MINUTE", default: 600, in: 1...100_000)
+        reportMinGroup = reader.int("INTEGRATION_REPORT_MIN_GROUP", default: 10, in: 1...1000)
         var smsBaseURL = reader.string("SMS_BASE_URL", default: "http://127.0.0.1:8090")
         if URL(string: smsBaseURL)?.host == nil || !(smsBaseURL.hasPrefix("http://") || smsBaseURL.hasPrefix("https://")) {
             reader.problem("SMS_BASE_URL must be an http(s) URL, got \"\(smsBaseURL)\"")
@@ -127,7 +130,9 @@ public enum IntegrationMain {
         router.get("openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: document)))
         }
-        PartnerAPI(bus: caller.bus, limiter: KeyRateLimiter(perMinute: settings.ratePerMinute), logger: logger).register(on: router)
+        PartnerAPI(
+            bus: caller.bus, limiter: KeyRateLimiter(perMinute: settings.ratePerMinute), minGroupSize: settings.reportMinGroup, logger: logger
+        ).register(on: router)
         ProcessorWebhooks(secret: settings.processorWebhookSecret, tolerance: 300, bus: caller.bus, logger: logger)
             .register(on: router)
         sms.register(on: router)

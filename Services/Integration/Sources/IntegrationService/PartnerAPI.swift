@@ -12,10 +12,13 @@ import Synchronization
 /// `/openapi.json`): every request carries `Authorization: Bearer adv_live_…` (or `adv_test_…`),
 /// which accounts checks on every call, so a revoked key is refused at once (401); each route
 /// names the scope it needs (403 `insufficient_scope`); each key has its own rate (429 with
-/// `Retry-After`). What it serves today is the public directory, for partners that embed advisors.
+/// `Retry-After`). It serves the public directory (partners that embed advisors), and referral
+/// codes with their sign-up counts (small groups suppressed, nobody identified).
 struct PartnerAPI: Sendable {
     let bus: BusClient
     let limiter: KeyRateLimiter
+    /// Report groups smaller than this are suppressed (`INTEGRATION_REPORT_MIN_GROUP`).
+    let minGroupSize: Int
     let logger: Logger
 
     func register(on router: Router<IntegrationRequestContext>) {
@@ -31,6 +34,26 @@ struct PartnerAPI: Sendable {
             _ = try await admit(request, needing: .directoryRead)
             let id = try RouteParameters.id("id", in: context.parameters)
             return Self.json(try await bus.callReturningJSON(Directory.GetAdvisor.self, .init(advisorId: id), as: .anonymous))
+        }
+        router.post("partner/v1/referral-codes") { request, _ -> Response in
+            let key = try await admit(request, needing: .referralsWrite)
+            let made = try await bus.callReturningJSON(
+                Accounts.CreateReferralCode.self, .init(partnerId: key.partnerId, code: try await Self.code(in: request)), as: .system)
+            return Self.json(made, status: .created)
+        }
+        router.get("partner/v1/referral-codes") { request, _ -> Response in
+            let key = try await admit(request, needing: .referralsWrite)
+            return Self.json(try await bus.callReturningJSON(Accounts.ListReferralCodes.self, .init(partnerId: key.partnerId), as: .system))
+        }
+        router.get("partner/v1/reports/referrals") { request, _ -> Response in
+            let key = try await admit(request, needing: .reportsRead)
+            guard let from = try RouteParameters.query("from", in: request), let to = try RouteParameters.query("to", in: request) else {
+                throw ServiceError(
+                    .validationFailed, "Give the days to report: from and to, YYYY-MM-DD.",
+                    fieldErrors: [.init(field: "from", code: "required"), .init(field: "to", code: "required")])
+            }
+            let report = Accounts.ReferralReport.Request(partnerId: key.partnerId, from: from, to: to, minGroupSize: minGroupSize)
+            return Self.json(try await bus.callReturningJSON(Accounts.ReferralReport.self, report, as: .system))
         }
     }
 
@@ -50,8 +73,29 @@ struct PartnerAPI: Sendable {
         return key
     }
 
-    private static func json(_ data: Data) -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    /// The code a `POST /partner/v1/referral-codes` body names: nothing, `{}`, or `{"code": "…"}`;
+    /// 400 for what is not JSON, 422 for anything else.
+    static func code(in request: Request) async throws -> String? {
+        let data = Data(try await request.body.collect(upTo: 4096).readableBytesView)
+        guard !data.isEmpty else { return nil }
+        guard let object = try? JSONSerialization.jsonObject(with: data) else {
+            throw ServiceError(.malformedJSON, "The body is `{\"code\": \"…\"}` or nothing.")
+        }
+        guard let fields = object as? [String: Any] else {
+            throw ServiceError(.validationFailed, "The body is a JSON object.", fieldErrors: [.init(field: "body", code: "invalid")])
+        }
+        if let unknown = fields.keys.sorted().first(where: { $0 != "code" }) {
+            throw ServiceError(.validationFailed, "Unknown field \(unknown.prefix(40)).", fieldErrors: [.init(field: String(unknown.prefix(40)), code: "unknown_field")])
+        }
+        guard let code = fields["code"] else { return nil }
+        guard let text = code as? String else {
+            throw ServiceError(.validationFailed, "code is text.", fieldErrors: [.init(field: "code", code: "invalid")])
+        }
+        return text
+    }
+
+    private static func json(_ data: Data, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
 

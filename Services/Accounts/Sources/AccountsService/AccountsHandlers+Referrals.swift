@@ -1,0 +1,89 @@
+import Foundation
+import Logging
+import Models
+import Security
+import ServiceKit
+import Store
+
+/// Partners' referral codes and the counts they earn: an account registered with a code is
+/// counted for that code's day; reports show counts per code and day, a small group suppressed,
+/// and never anyone's identity.
+extension AccountsHandlers {
+    func createReferralCode(_ request: Accounts.CreateReferralCode.Request, caller: Caller) async throws -> Accounts.ReferralCode {
+        guard caller.has(.system) else { throw AccountsErrors.forbidden }
+        var rules = FieldRules()
+        if let code = request.code, code.wholeMatch(of: /[A-Za-z0-9_-]{4,40}/) == nil { rules.fail("code", "invalid") }
+        try rules.check()
+        let code = request.code ?? String(Self.base62(SecureRandom.bytes(8)).prefix(10))
+        return try await database.withConnection { connection in
+            guard try connection.queryOne("SELECT 1 FROM partners WHERE id = $1", request.partnerId) != nil else {
+                throw ServiceError(.notFound, "no partner with this id is registered")
+            }
+            guard
+                let row = try connection.queryOne(
+                    """
+                    INSERT INTO referral_codes (code, partner_id) VALUES ($1, $2) ON CONFLICT (code) DO NOTHING RETURNING code, created_at
+                    """, code, request.partnerId)
+            else { throw ServiceError(.conflict, "this referral code is taken") }
+            return Accounts.ReferralCode(code: try row.decode("code"), createdAt: try row.decode("created_at"))
+        }
+    }
+
+    func referralCodes(_ request: Accounts.ListReferralCodes.Request, caller: Caller) async throws -> Accounts.ListReferralCodes.Response {
+        guard caller.has(.system) else { throw AccountsErrors.forbidden }
+        return try await database.withConnection { connection in
+            .init(
+                items: try connection.query(
+                    "SELECT code, created_at FROM referral_codes WHERE partner_id = $1 ORDER BY created_at DESC, code LIMIT 500", request.partnerId
+                ).map { Accounts.ReferralCode(code: try $0.decode("code"), createdAt: try $0.decode("created_at")) })
+        }
+    }
+
+    func referralReport(_ request: Accounts.ReferralReport.Request, caller: Caller) async throws -> Accounts.ReferralReport.Response {
+        guard caller.has(.system) else { throw AccountsErrors.forbidden }
+        var rules = FieldRules()
+        let from = Self.day(request.from)
+        let to = Self.day(request.to)
+        if from == nil { rules.fail("from", "invalid") }
+        if to == nil { rules.fail("to", "invalid") }
+        if let from, let to, to < from || to.timeIntervalSince(from) > Double(Accounts.ReferralReport.maxDays - 1) * 86_400 {
+            rules.fail("to", "out_of_range")
+        }
+        if !(1...1000).contains(request.minGroupSize) { rules.fail("minGroupSize", "invalid") }
+        try rules.check()
+        let rows = try await database.withConnection { connection in
+            try connection.query(
+                """
+                SELECT s.code, s.day::text AS day, s.signups FROM referral_signups s JOIN referral_codes c ON c.code = s.code
+                WHERE c.partner_id = $1 AND s.day BETWEEN $2::date AND $3::date ORDER BY s.day, s.code LIMIT 10000
+                """, request.partnerId, request.from, request.to)
+        }
+        return .init(
+            minGroupSize: request.minGroupSize,
+            items: try rows.map { row in
+                let count: Int = try row.decode("signups")
+                let small = count < request.minGroupSize
+                return .init(code: try row.decode("code"), day: try row.decode("day"), signups: small ? nil : count, suppressed: small)
+            })
+    }
+
+    /// Counts a registration with `code` for its day, if it is a partner's referral code.
+    static func countReferral(_ code: String?, on connection: Connection) throws {
+        guard let code, code.wholeMatch(of: /[A-Za-z0-9_-]{4,40}/) != nil else { return }
+        try connection.execute(
+            """
+            INSERT INTO referral_signups (code, day, signups)
+            SELECT code, (now() AT TIME ZONE 'UTC')::date, 1 FROM referral_codes WHERE code = $1
+            ON CONFLICT (code, day) DO UPDATE SET signups = referral_signups.signups + 1
+            """, code)
+    }
+
+    /// A `YYYY-MM-DD` UTC day, or nil.
+    static func day(_ text: String) -> Date? {
+        guard text.wholeMatch(of: /\d{4}-\d{2}-\d{2}/) != nil else { return nil }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.date(from: text)
+    }
+}
