@@ -99,8 +99,9 @@ struct PartnersEndToEndTests {
             let writer = try await Self.makeKey(platform, admin: admin, scopes: ["referrals:write"])
             let reader = try await Self.makeKey(platform, admin: admin, scopes: ["reports:read"])
             let integration = try #require(platform.payments).integration
-            func post(_ json: String?, key: String) async throws -> Reply {
+            func post(_ json: String?, key: String, idempotencyKey: String? = UUID().uuidString) async throws -> Reply {
                 var headers = ["Authorization": "Bearer \(key)"]
+                if let idempotencyKey { headers["Idempotency-Key"] = idempotencyKey }
                 if json != nil { headers["Content-Type"] = "application/json" }
                 return Reply(answer: try #require(
                     await HTTP.request("POST", integration + "/partner/v1/referral-codes", headers: headers, body: json.map { Data($0.utf8) })))
@@ -113,8 +114,13 @@ struct PartnersEndToEndTests {
             #expect(try await post(#"{"code": null}"#, key: writer.secret).status == 422)
             #expect(try await post(#"{"name": "x"}"#, key: writer.secret).status == 422)
             #expect(try await post(nil, key: reader.secret).code == "insufficient_scope")
-            let generated = try await post(nil, key: writer.secret)
-            #expect(generated.status == 201 && (generated.object["code"] as? String)?.count == 10, "\(generated.text)")
+            // Idempotency-Key: needed; a repeat answers the first answer; another body with it is refused.
+            #expect(try await post(nil, key: writer.secret, idempotencyKey: nil).status == 400)
+            let once = try await post(nil, key: writer.secret, idempotencyKey: "k-1")
+            let again = try await post(nil, key: writer.secret, idempotencyKey: "k-1")
+            #expect(once.status == 201 && again.status == 201 && once.object["code"] as? String == again.object["code"] as? String, "\(again.text)")
+            #expect(try await post(#"{"code": "OTHER1"}"#, key: writer.secret, idempotencyKey: "k-1").code == "idempotency_key_reused")
+            #expect((once.object["code"] as? String)?.count == 10, "a code is made when none is given: \(once.text)")
             #expect(try await Self.get(platform, "/partner/v1/referral-codes", key: writer.secret).items.count == 2)
 
             for index in 0..<3 {
@@ -136,7 +142,8 @@ struct PartnersEndToEndTests {
             let integration = try #require(platform.payments).integration
             _ = await HTTP.request(
                 "POST", integration + "/partner/v1/referral-codes",
-                headers: ["Authorization": "Bearer \(key.secret)", "Content-Type": "application/json"], body: Data(#"{"code": "MOON"}"#.utf8))
+                headers: ["Authorization": "Bearer \(key.secret)", "Content-Type": "application/json", "Idempotency-Key": "moon"],
+                body: Data(#"{"code": "MOON"}"#.utf8))
             for index in 0..<3 {
                 try await platform.register(email: AccountsPlatform.email("moon\(index)"), extra: ["referralCode": "MOON"])
             }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Models
+import Bus
 import Security
 import ServiceKit
 import Store
@@ -9,15 +10,45 @@ import Store
 /// counted for that code's day; reports show counts per code and day, a small group suppressed,
 /// and never anyone's identity.
 extension AccountsHandlers {
-    func createReferralCode(_ request: Accounts.CreateReferralCode.Request, caller: Caller) async throws -> Accounts.ReferralCode {
-        guard caller.has(.system) else { throw AccountsErrors.forbidden }
+    /// Makes a code once per `Idempotency-Key`: the key is taken in the transaction that makes the
+    /// code, so a repeat (even one arriving at once) answers the first code, and the same key with
+    /// another body is 422 `idempotency_key_reused`.
+    func createReferralCode(_ request: Accounts.CreateReferralCode.Request, context: RequestContext) async throws -> Accounts.ReferralCode {
+        guard context.caller.has(.system) else { throw AccountsErrors.forbidden }
+        guard let key = context.header.idempotencyKey, (1...255).contains(key.utf8.count) else {
+            throw ServiceError(.badRequest, "making a referral code needs an Idempotency-Key header of 1 to 255 characters")
+        }
         var rules = FieldRules()
         if let code = request.code, code.wholeMatch(of: /[A-Za-z0-9_-]{4,40}/) == nil { rules.fail("code", "invalid") }
         try rules.check()
         let code = request.code ?? String(Self.base62(SecureRandom.bytes(8)).prefix(10))
-        return try await database.withConnection { connection in
+        let requestHash = SHA256.hash(Data((request.code ?? "").utf8))
+        return try await database.transaction { connection in
             guard try connection.queryOne("SELECT 1 FROM partners WHERE id = $1", request.partnerId) != nil else {
                 throw ServiceError(.notFound, "no partner with this id is registered")
+            }
+            // The key is taken first: a request with it arriving at once waits here for this one's
+            // commit, then finds its answer below. A key older than a day is free again.
+            let taken = try connection.queryOne(
+                """
+                INSERT INTO referral_code_requests (partner_id, idempotency_key, request_hash, code) VALUES ($1, $2, $3, $4)
+                ON CONFLICT (partner_id, idempotency_key) DO UPDATE SET request_hash = EXCLUDED.request_hash, code = EXCLUDED.code,
+                    created_at = now()
+                WHERE referral_code_requests.created_at <= now() - interval '1 day'
+                RETURNING code
+                """, request.partnerId, key, requestHash, code)
+            guard taken != nil else {
+                guard
+                    let earlier = try connection.queryOne(
+                        """
+                        SELECT r.request_hash, c.code, c.created_at FROM referral_code_requests r JOIN referral_codes c ON c.code = r.code
+                        WHERE r.partner_id = $1 AND r.idempotency_key = $2
+                        """, request.partnerId, key)
+                else { throw ServiceError(.internalError, "the first request with this key left no code") }
+                guard try earlier.decode("request_hash", as: Data.self) == requestHash else {
+                    throw ServiceError(.idempotencyKeyReused, "this Idempotency-Key was used with a different request")
+                }
+                return Accounts.ReferralCode(code: try earlier.decode("code"), createdAt: try earlier.decode("created_at"))
             }
             guard
                 let row = try connection.queryOne(

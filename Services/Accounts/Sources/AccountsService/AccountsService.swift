@@ -64,7 +64,7 @@ public enum AccountsService {
         worker.handle(Accounts.ListPartnerKeys.self) { try await handlers.partnerKeys($0, caller: $1.caller) }
         worker.handle(Accounts.RevokePartnerKey.self) { try await handlers.revokePartnerKey($0, caller: $1.caller) }
         worker.handle(Accounts.AuthenticatePartnerKey.self) { try await handlers.authenticatePartnerKey($0, caller: $1.caller) }
-        worker.handle(Accounts.CreateReferralCode.self) { try await handlers.createReferralCode($0, caller: $1.caller) }
+        worker.handle(Accounts.CreateReferralCode.self) { try await handlers.createReferralCode($0, context: $1) }
         worker.handle(Accounts.ListReferralCodes.self) { try await handlers.referralCodes($0, caller: $1.caller) }
         worker.handle(Accounts.ReferralReport.self) { try await handlers.referralReport($0, caller: $1.caller) }
         worker.handle(Accounts.MarketingAudience.self) { try await handlers.marketingAudience($0, caller: $1.caller) }

@@ -38,7 +38,8 @@ struct PartnerAPI: Sendable {
         router.post("partner/v1/referral-codes") { request, _ -> Response in
             let key = try await admit(request, needing: .referralsWrite)
             let made = try await bus.callReturningJSON(
-                Accounts.CreateReferralCode.self, .init(partnerId: key.partnerId, code: try await Self.code(in: request)), as: .system)
+                Accounts.CreateReferralCode.self, .init(partnerId: key.partnerId, code: try await Self.code(in: request)), as: .system,
+                idempotencyKey: request.headers[HTTPField.Name("Idempotency-Key")!])
             return Self.json(made, status: .created)
         }
         router.get("partner/v1/referral-codes") { request, _ -> Response in
