@@ -18,15 +18,22 @@ final class PlatformHarness: Sendable {
     let client: BusClient
     private let mdp: MDPClient
     private let processes = ProcessList()
+    private let permitHeld = Mutex(true)
 
     init(schemas: [String], curve: ClientCurve? = nil) async throws {
-        database = try await TestDatabase.create()
-        bus = try FreePort.busEnvironment()
-        let admin = Database(DatabaseConfig(url: database.url, poolSize: 1), logger: Logger(label: "test"))
-        for schema in schemas {
-            _ = try await admin.withConnection { try $0.execute("CREATE SCHEMA \(schema)") }
+        await PlatformPermits.shared.acquire()
+        do {
+            database = try await TestDatabase.create()
+            bus = try FreePort.busEnvironment()
+            let admin = Database(DatabaseConfig(url: database.url, poolSize: 1), logger: Logger(label: "test"))
+            for schema in schemas {
+                _ = try await admin.withConnection { try $0.execute("CREATE SCHEMA \(schema)") }
+            }
+            await admin.close()
+        } catch {
+            await PlatformPermits.shared.release()
+            throw error
         }
-        await admin.close()
         context = BusContext(logger: Logger(label: "test.bus"))
         mdp = MDPClient(context: context, endpoint: bus["BROKER_ENDPOINT"]!, curve: curve, logger: Logger(label: "test.bus"))
         client = BusClient(mdp: mdp, logger: Logger(label: "test.bus"))
@@ -91,6 +98,7 @@ final class PlatformHarness: Sendable {
         await mdp.close()
         await context.shutdown()
         try? await database.drop()
+        if permitHeld.withLock({ held in defer { held = false }; return held }) { await PlatformPermits.shared.release() }
     }
 
     /// The whole log of every process started from `executable`.
@@ -137,3 +145,36 @@ extension PlatformHarness {
         }
     }
 }
+
+/// At most `E2E_PLATFORMS` (8) platforms at once in the test process; the rest wait for one to
+/// stop. Every test starting a whole platform at once (twenty and more, each ten processes) on two
+/// cores made timing-sensitive tests fail by turns: a presence grace, a close frame, a call's 5 s.
+actor PlatformPermits {
+    static let shared = PlatformPermits(limit: Int(ProcessInfo.processInfo.environment["E2E_PLATFORMS"] ?? "") ?? 8)
+
+    private let limit: Int
+    private var inUse = 0
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(limit: Int) {
+        self.limit = max(1, limit)
+    }
+
+    func acquire() async {
+        guard inUse >= limit else {
+            inUse += 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    /// Hands the permit to the longest waiting, or frees it.
+    func release() {
+        if waiting.isEmpty {
+            inUse -= 1
+        } else {
+            waiting.removeFirst().resume()
+        }
+    }
+}
+
