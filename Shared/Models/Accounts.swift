@@ -205,10 +205,13 @@ public enum Accounts {
         public var id: String
         public var name: String
         public var registeredAt: Date
-        public init(id: String, name: String, registeredAt: Date) {
+        /// The scopes its keys may hold (`Accounts.PartnerScope`).
+        public var scopes: [String]
+        public init(id: String, name: String, registeredAt: Date, scopes: [String]) {
             self.id = id
             self.name = name
             self.registeredAt = registeredAt
+            self.scopes = scopes
         }
     }
 
@@ -234,9 +237,12 @@ public enum Accounts {
         public struct Request: Codable, Sendable, Equatable {
             public var id: String
             public var name: String
-            public init(id: String, name: String) {
+            /// The scopes its keys may hold; nil: every scope.
+            public var scopes: [String]?
+            public init(id: String, name: String, scopes: [String]? = nil) {
                 self.id = id
                 self.name = name
+                self.scopes = scopes
             }
         }
         public typealias Response = Partner

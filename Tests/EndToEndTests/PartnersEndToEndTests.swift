@@ -45,6 +45,16 @@ struct PartnersEndToEndTests {
                 "POST", "/v1/staff/partners/horoscope-daily/keys", token: admin, json: ["environment": "prod", "scopes": ["everything"]])
             #expect(bad.status == 422, "\(bad.text)")
             #expect(try await platform.request("GET", "/v1/staff/partners/nobody-here/keys", token: admin).status == 404)
+            // A partner registered for some scopes gets keys for those only.
+            let narrow = try await platform.request(
+                "POST", "/v1/staff/partners", token: admin, json: ["id": "embed-only", "name": "Embed Only", "scopes": ["directory:read"]])
+            #expect(narrow.status == 201 && narrow.object["scopes"] as? [String] == ["directory:read"], "\(narrow.text)")
+            let beyond = try await platform.request(
+                "POST", "/v1/staff/partners/embed-only/keys", token: admin, json: ["environment": "live", "scopes": ["reports:read"]])
+            #expect(beyond.status == 422 && beyond.text.contains("not_allowed"), "\(beyond.text)")
+            _ = try await Self.makeKey(platform, admin: admin, partner: "embed-only", scopes: ["directory:read"])
+            let listedPartners = try await platform.request("GET", "/v1/partners")
+            #expect(listedPartners.items.contains { $0["id"] as? String == "horoscope-daily" && ($0["scopes"] as? [String])?.count == 5 })
 
             let first = try await Self.makeKey(platform, admin: admin, scopes: ["directory:read"])
             #expect(first.secret.hasPrefix("adv_live_") && first.secret.count > 40, "\(first.secret)")

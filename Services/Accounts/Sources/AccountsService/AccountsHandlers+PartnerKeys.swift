@@ -28,8 +28,14 @@ extension AccountsHandlers {
         let prefix = String(secret.prefix(Self.partnerKeyPrefixLength))
         let audit = self.audit
         let key = try await database.transaction { connection -> Accounts.PartnerKey in
-            guard try connection.queryOne("SELECT 1 FROM partners WHERE id = $1", request.partnerId) != nil else {
+            guard let partner = try connection.queryOne("SELECT scopes FROM partners WHERE id = $1", request.partnerId) else {
                 throw ServiceError(.notFound, "no partner with this id is registered")
+            }
+            let allowed = Set(try partner.decode("scopes", as: [String].self))
+            guard scopes.allSatisfy(allowed.contains) else {
+                throw ServiceError(
+                    .validationFailed, "this partner may hold only \(allowed.sorted().joined(separator: ", "))",
+                    fieldErrors: [.init(field: "scopes", code: "not_allowed")])
             }
             guard
                 let row = try connection.queryOne(

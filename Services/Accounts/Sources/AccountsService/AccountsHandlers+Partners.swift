@@ -9,7 +9,7 @@ extension AccountsHandlers {
     func partners() async throws -> Accounts.Partners {
         try await database.withConnection { connection in
             Accounts.Partners(
-                items: try connection.query("SELECT id, name, registered_at FROM partners ORDER BY id").map(Self.partner))
+                items: try connection.query("SELECT id, name, registered_at, scopes FROM partners ORDER BY id").map(Self.partner))
         }
     }
 
@@ -20,19 +20,25 @@ extension AccountsHandlers {
         if request.id.wholeMatch(of: /[a-z0-9][a-z0-9-]{0,62}/) == nil { rules.fail("id", "invalid") }
         rules.text(request.name, field: "name", range: 1...100)
         if request.name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { rules.fail("name", "invalid") }
+        if let scopes = request.scopes, scopes.isEmpty || scopes.count > Accounts.PartnerScope.allCases.count
+            || !scopes.allSatisfy({ Accounts.PartnerScope(rawValue: $0) != nil })
+        {
+            rules.fail("scopes", "invalid")
+        }
         try rules.check()
+        let scopes = Array(Set(request.scopes ?? Accounts.PartnerScope.allCases.map(\.rawValue))).sorted()
         let partner = try await database.transaction { connection -> Accounts.Partner in
             guard
                 let row = try connection.queryOne(
                     """
-                    INSERT INTO partners (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING
-                    RETURNING id, name, registered_at
-                    """, request.id, request.name)
+                    INSERT INTO partners (id, name, scopes) VALUES ($1, $2, $3::text[]) ON CONFLICT (id) DO NOTHING
+                    RETURNING id, name, registered_at, scopes
+                    """, request.id, request.name, scopes)
             else { throw ServiceError(.partnerExists, "a partner with this id is registered") }
             try audit.append(
                 .init(
                     actorId: actor, actorRoles: caller.roles.map(\.rawValue).sorted(), action: "partner.register",
-                    subjectId: nil, details: ["partner": request.id]), on: connection)
+                    subjectId: nil, details: ["partner": request.id, "scopes": scopes.joined(separator: ",")]), on: connection)
             return try Self.partner(row)
         }
         logger.info("partner registered", metadata: ["partner.id": "\(partner.id)", "actor.id": "\(actor)"])
@@ -40,6 +46,8 @@ extension AccountsHandlers {
     }
 
     private static func partner(_ row: Row) throws -> Accounts.Partner {
-        Accounts.Partner(id: try row.decode("id"), name: try row.decode("name"), registeredAt: try row.decode("registered_at"))
+        Accounts.Partner(
+            id: try row.decode("id"), name: try row.decode("name"), registeredAt: try row.decode("registered_at"),
+            scopes: try row.decode("scopes", as: [String].self))
     }
 }

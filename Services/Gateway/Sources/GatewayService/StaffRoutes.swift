@@ -48,7 +48,8 @@ struct StaffRoutes {
     struct PartnerBody: RequestBody {
         var id: String
         var name: String
-        enum CodingKeys: String, CodingKey, CaseIterable { case id, name }
+        var scopes: [String]?
+        enum CodingKeys: String, CodingKey, CaseIterable { case id, name, scopes }
     }
 
     /// `POST /v1/staff/partners/{id}/keys` body.
@@ -107,7 +108,7 @@ struct StaffRoutes {
         staff.post("partners") { request, context in
             let body = try await JSONBody.decode(PartnerBody.self, from: request)
             let partner = try await bus.call(
-                Accounts.RegisterPartner.self, .init(id: body.id, name: body.name), as: context.caller)
+                Accounts.RegisterPartner.self, .init(id: body.id, name: body.name, scopes: body.scopes), as: context.caller)
             return try JSONBody.response(partner, status: .created)
         }
         staff.post("partners/{id}/keys") { request, context in
