@@ -67,7 +67,9 @@ struct PasswordHasherTests {
         // 50 ms left and a thread busy for at least 100 ms: refused, not queued (queued, it would
         // wait for the release below and be dropped as late).
         let tooSoon = Task { try await threads.run(deadline: Date().addingTimeInterval(0.05)) { "computed" } }
-        let lateDeadline = Date().addingTimeInterval(0.3)
+        // Far enough for the estimate (about a mean and a half, however slow a loaded machine
+        // made the 100 ms job) to admit it, and passed before the thread is freed.
+        let lateDeadline = Date().addingTimeInterval(2)
         let late = Task { try await threads.run(deadline: lateDeadline) { "computed" } }
         let onTime = Task { try await threads.run(deadline: Date().addingTimeInterval(60)) { "computed" } }
         while Date() <= lateDeadline { try await Task.sleep(for: .milliseconds(5)) }
