@@ -32,6 +32,20 @@ struct DeliveryQueue: Sendable {
         case cancelled(String)
     }
 
+    /// Leases and sends batches of `batch` until a short one comes back, then records the oldest
+    /// due delivery's age; how many `send` settled.
+    func drain(batch: Int, _ send: ([Claimed]) async throws -> Int) async throws -> Int {
+        var total = 0
+        while true {
+            let claimed = try await lease(limit: batch)
+            guard !claimed.isEmpty else { break }
+            total += try await send(claimed)
+            if claimed.count < batch { break }
+        }
+        try await recordOldestDue()
+        return total
+    }
+
     /// Leases up to `limit` due deliveries, oldest first, counting an attempt on each.
     func lease(limit: Int) async throws -> [Claimed] {
         let rows = try await database.withConnection { connection in

@@ -95,14 +95,7 @@ struct EmailSender: Sendable {
 
     /// Sends until no delivery is due; how many it settled (sent or given up).
     func sendDue() async throws -> Int {
-        var total = 0
-        while true {
-            let (claimed, settled) = try await sendBatch()
-            total += settled
-            if claimed < Self.batch { break }
-        }
-        try await queue.recordOldestDue()
-        return total
+        try await queue.drain(batch: Self.batch) { try await sendBatch($0) }
     }
 
     /// How an address that bounced is remembered: the SHA-256 of it, lower-cased, in hex.
@@ -110,10 +103,8 @@ struct EmailSender: Sendable {
         Hex.encode(SHA256.hash(Data(address.lowercased().utf8)))
     }
 
-    /// One batch: how many deliveries it leased, and how many of them it settled.
-    private func sendBatch() async throws -> (Int, Int) {
-        let claimed = try await queue.lease(limit: Self.batch)
-        guard !claimed.isEmpty else { return (0, 0) }
+    /// One leased batch, sent over one connection: how many of it were settled.
+    private func sendBatch(_ claimed: [DeliveryQueue.Claimed]) async throws -> Int {
         let campaignIds = Array(Set(claimed.compactMap(\.campaignId)))
         let campaigns = try await database.withConnection { connection in
             var campaigns: [UUID: (subject: String, paragraphs: [String], policy: Bool)] = [:]
@@ -235,7 +226,7 @@ struct EmailSender: Sendable {
             }
         }
         let settled = try await queue.record(results, claimed: claimed)
-        return (claimed.count, settled)
+        return settled
     }
 
     /// A campaign's text as paragraphs: apart where a line is blank.

@@ -60,15 +60,7 @@ struct TextSender: Sendable {
 
     /// Sends until no text is due; how many it settled.
     func sendDue() async throws -> Int {
-        var total = 0
-        while true {
-            let claimed = try await queue.lease(limit: Self.batch)
-            guard !claimed.isEmpty else { break }
-            total += try await send(claimed)
-            if claimed.count < Self.batch { break }
-        }
-        try await queue.recordOldestDue()
-        return total
+        try await queue.drain(batch: Self.batch) { try await send($0) }
     }
 
     /// Sends each text and records it at once (the provider's id is on the row before its report
