@@ -87,10 +87,11 @@ var targets: [Target] = [
     .target(
         name: "IntegrationService",
         dependencies: [
-            "Bus", "ServiceKit", "Models", "Security", log, lifecycle, hummingbird, httpClient, httpTypes,
+            "Bus", "ServiceKit", "Models", "Security", "Store", log, lifecycle, hummingbird, httpClient, httpTypes, metrics,
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
         ],
-        path: "Services/Integration/Sources/IntegrationService", resources: [.copy("openapi.json")], swiftSettings: swiftSettings),
+        path: "Services/Integration/Sources/IntegrationService", resources: [.copy("openapi.json"), .copy("Migrations")],
+        swiftSettings: swiftSettings),
     .executableTarget(
         name: "integration", dependencies: ["IntegrationService"],
         path: "Services/Integration/Sources/integration", swiftSettings: swiftSettings),

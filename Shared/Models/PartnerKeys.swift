@@ -11,6 +11,7 @@ extension Accounts {
         case reportsRead = "reports:read"
         case usersRead = "users:read"
         case chatsCreate = "chats:create"
+        case webhooksManage = "webhooks:manage"
     }
 
     /// A key as its partner and admins see it: never its secret after it was made.

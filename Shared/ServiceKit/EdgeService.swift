@@ -40,16 +40,22 @@ public struct EdgeProcess: Sendable {
 }
 
 /// An edge process's own parts: resources that run before its services and stop after them (bus
-/// clients, the broker), its services, and what its `/readyz` checks.
+/// clients, the broker, a database), its services, what its `/readyz` checks, and what must be
+/// done once the resources run and before any service starts (the integration service's migrations).
 public struct EdgeParts: Sendable {
     public var resources: [any Service]
     public var services: [any Service]
     public var readiness: ReadinessChecks
+    public var prepare: (@Sendable () async throws -> Void)?
 
-    public init(resources: [any Service] = [], services: [any Service] = [], readiness: ReadinessChecks) {
+    public init(
+        resources: [any Service] = [], services: [any Service] = [], readiness: ReadinessChecks,
+        prepare: (@Sendable () async throws -> Void)? = nil
+    ) {
         self.resources = resources
         self.services = services
         self.readiness = readiness
+        self.prepare = prepare
     }
 }
 
@@ -79,7 +85,8 @@ public enum EdgeServiceMain {
             host: process.adminHost, port: process.adminPort, readiness: parts.readiness, registry: registry,
             processName: definition.name, logger: logger)
         return await ProcessMain.run(logger: logger, resources: [context] + parts.resources) {
-            [admin] + parts.services
+            try await parts.prepare?()
+            return [admin] + parts.services
         }
     }
 }

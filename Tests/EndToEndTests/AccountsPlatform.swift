@@ -57,7 +57,7 @@ final class AccountsPlatform: Sendable {
         payments: Bool = false, mail: Bool = false, sandboxEnvironment: [String: String] = [:],
         integrationEnvironment: [String: String] = [:]
     ) async throws -> AccountsPlatform {
-        let harness = try await PlatformHarness(schemas: ServiceName.all.map(\.rawValue))
+        let harness = try await PlatformHarness(schemas: ServiceName.all.map(\.rawValue) + ["integration"])
         do {
             let key = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
             let accountsEnvironment = [
@@ -112,6 +112,10 @@ final class AccountsPlatform: Sendable {
                     "PROCESSOR_SECRET_KEY": Payments.secretKey, "PROCESSOR_WEBHOOK_SECRET": Payments.webhookSecret,
                     "SMS_BASE_URL": "http://127.0.0.1:\(sandboxPort)", "SMS_ACCOUNT_SID": Payments.smsAccountSid,
                     "SMS_AUTH_TOKEN": Payments.smsAuthToken, "SMS_FROM": Payments.smsNumber,
+                    "DATABASE_URL": harness.database.url, "DATABASE_SCHEMA": "integration", "DATABASE_POOL_SIZE": "2",
+                    "INTEGRATION_DATA_KEY": PlatformHarness.integrationDataKey,
+                    // The tests' webhook receivers are on this machine.
+                    "INTEGRATION_WEBHOOK_ALLOW_PRIVATE": "1",
                 ]) { _, new in new }
                 async let integrationStarted = harness.start(
                     "integration", environment: integration.merging(integrationEnvironment) { _, new in new })

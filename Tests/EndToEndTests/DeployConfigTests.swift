@@ -8,6 +8,8 @@ import TestSupport
 struct DeployConfigTests {
     private static let workers = ["accounts", "directory", "chat", "billing", "boards", "notifications"]
     private static let processes = ["broker"] + workers + ["gateway", "integration"]
+    /// The processes with a schema and role of their own.
+    private static let schemaOwners = workers + ["integration"]
 
     @Test("lists every process, PostgreSQL and the provisioning job as services")
     func servicesAreComplete() async throws {
@@ -56,12 +58,12 @@ struct DeployConfigTests {
         }
     }
 
-    @Test("connects each worker to PostgreSQL as its own role, after provisioning")
+    @Test("connects each worker and integration to PostgreSQL as its own role, after provisioning")
     func workersUseTheirOwnRoles() async throws {
         let compose = try ComposeFile()
         let variables = compose.dummyVariables()
         let config = try await compose.resolvedConfig(variables: variables)
-        for worker in Self.workers {
+        for worker in Self.schemaOwners {
             let service = try #require(config.services[worker], "no service \(worker)")
             let password = try #require(variables["DB_PASSWORD_\(worker.uppercased())"])
             #expect(
@@ -72,12 +74,12 @@ struct DeployConfigTests {
         let provision = try #require(config.services["provision"])
         #expect(provision.command == ["platform", "db-provision"])
         #expect(provision.dependsOn?["postgres"]?.condition == "service_healthy")
-        for worker in Self.workers {
+        for worker in Self.schemaOwners {
             #expect(provision.environment?["DB_PASSWORD_\(worker.uppercased())"] != nil, "\(worker)")
         }
     }
 
-    @Test("gives the accounts keys to accounts alone, the chat key to chat, billing's to billing, the processor's and the SMS provider's to integration")
+    @Test("gives the accounts keys to accounts alone, the chat key to chat, billing's to billing, the processor's, the SMS provider's and the webhook secrets' to integration")
     func dataKeysGoToTheirServiceOnly() async throws {
         let compose = try ComposeFile()
         let variables = compose.dummyVariables()
@@ -85,6 +87,7 @@ struct DeployConfigTests {
         for (key, owner) in [
             ("ACCOUNTS_DATA_KEY", "accounts"), ("ACCOUNTS_EMAIL_INDEX_KEY", "accounts"), ("CHAT_DATA_KEY", "chat"), ("BILLING_DATA_KEY", "billing"),
             ("PROCESSOR_SECRET_KEY", "integration"), ("PROCESSOR_WEBHOOK_SECRET", "integration"), ("SMS_AUTH_TOKEN", "integration"),
+            ("INTEGRATION_DATA_KEY", "integration"),
         ] {
             #expect(config.services[owner]?.environment?[key] == variables[key])
             for process in Self.processes where process != owner {

@@ -54,7 +54,7 @@ struct PartnersEndToEndTests {
             #expect(beyond.status == 422 && beyond.text.contains("not_allowed"), "\(beyond.text)")
             _ = try await Self.makeKey(platform, admin: admin, partner: "embed-only", scopes: ["directory:read"])
             let listedPartners = try await platform.request("GET", "/v1/partners")
-            #expect(listedPartners.items.contains { $0["id"] as? String == "horoscope-daily" && ($0["scopes"] as? [String])?.count == 5 })
+            #expect(listedPartners.items.contains { $0["id"] as? String == "horoscope-daily" && ($0["scopes"] as? [String])?.count == Accounts.PartnerScope.allCases.count })
 
             let first = try await Self.makeKey(platform, admin: admin, scopes: ["directory:read"])
             #expect(first.secret.hasPrefix("adv_live_") && first.secret.count > 40, "\(first.secret)")

@@ -57,6 +57,9 @@ final class PlatformHarness: Sendable {
     /// The billing service's master key (saved cards' processor references), shared the same way.
     static let billingDataKey = Data((0..<32).map { _ in UInt8.random(in: .min ... .max) }).base64EncodedString()
 
+    /// The integration service's master key (webhook signing secrets), shared the same way.
+    static let integrationDataKey = Data((0..<32).map { _ in UInt8.random(in: .min ... .max) }).base64EncodedString()
+
     /// Starts a worker service against this harness's database and waits until it is ready.
     @discardableResult
     func startService(

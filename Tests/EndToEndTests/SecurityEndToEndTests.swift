@@ -68,8 +68,8 @@ struct SecurityEndToEndTests {
     func rolesReachOnlyTheirSchema() async throws {
         try await withTestDatabase { database in
             var environment = ["DATABASE_ADMIN_URL": database.url]
-            for service in ServiceName.all {
-                environment["DB_PASSWORD_\(service.rawValue.uppercased())"] = "pw-\(service.rawValue)-0123456789abcdef"
+            for owner in ServiceName.all.map(\.rawValue) + ["integration"] {
+                environment["DB_PASSWORD_\(owner.uppercased())"] = "pw-\(owner)-0123456789abcdef"
             }
             for _ in 0..<2 {  // running it again changes nothing and fails nothing
                 let provision = try PlatformProcess("platform", arguments: ["db-provision"], environment: environment)
@@ -85,6 +85,7 @@ struct SecurityEndToEndTests {
             }
             let accounts = try connect(as: "accounts")
             let chat = try connect(as: "chat")
+            let integration = try connect(as: "integration")
             _ = try await accounts.withConnection { try $0.execute("CREATE TABLE accounts.secrets (value text)") }
             _ = try await accounts.withConnection { try $0.execute("INSERT INTO secrets VALUES ('mine')") }
             await #expect(throws: StoreError.self) {
@@ -93,6 +94,11 @@ struct SecurityEndToEndTests {
             await #expect(throws: StoreError.self) {
                 try await chat.withConnection { try $0.execute("CREATE TABLE public.leak (value text)") }
             }
+            await #expect(throws: StoreError.self) {
+                try await integration.withConnection { _ = try $0.query("SELECT value FROM accounts.secrets") }
+            }
+            _ = try await integration.withConnection { try $0.execute("CREATE TABLE integration.own (value text)") }
+            await integration.close()
             await accounts.close()
             await chat.close()
         }

@@ -14,7 +14,7 @@ struct AccountRoutes {
     let secureCookies: Bool
 
     /// `POST /v1/accounts` body; the address is the gateway's to add.
-    struct RegistrationBody: RequestBody {
+    struct RegistrationBody: JSONRequestBody {
         var email: String
         var password: String
         var displayName: String
@@ -29,7 +29,7 @@ struct AccountRoutes {
     }
 
     /// `PATCH /v1/me` body; the session that stays signed in is the gateway's to add.
-    struct ProfileBody: RequestBody {
+    struct ProfileBody: JSONRequestBody {
         var displayName: String?
         var phone: String?
         var email: String?
@@ -39,20 +39,20 @@ struct AccountRoutes {
     }
 
     /// `POST /v1/me/phone/verification` body: the code texted to the number given.
-    struct PhoneCodeBody: RequestBody {
+    struct PhoneCodeBody: JSONRequestBody {
         var code: String
         enum CodingKeys: String, CodingKey, CaseIterable { case code }
     }
 
     /// `POST /v1/sessions` body.
-    struct SignInBody: RequestBody {
+    struct SignInBody: JSONRequestBody {
         var email: String
         var password: String
         enum CodingKeys: String, CodingKey, CaseIterable { case email, password }
     }
 
     /// `PUT /v1/me/consents` body: only the consents given change.
-    struct ConsentsBody: RequestBody {
+    struct ConsentsBody: JSONRequestBody {
         var performanceCookies: Bool?
         var functionalityCookies: Bool?
         var marketingEmail: Bool?
@@ -64,7 +64,7 @@ struct AccountRoutes {
     }
 
     /// `POST /v1/me/policy-acceptances` body.
-    struct AcceptanceBody: RequestBody {
+    struct AcceptanceBody: JSONRequestBody {
         var version: String
         enum CodingKeys: String, CodingKey, CaseIterable { case version }
     }

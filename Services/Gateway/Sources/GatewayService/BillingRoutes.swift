@@ -10,13 +10,13 @@ struct BillingRoutes {
     let bus: BusClient
 
     /// `POST /v1/me/payment-methods` body.
-    struct PaymentMethodBody: RequestBody {
+    struct PaymentMethodBody: JSONRequestBody {
         var processorToken: String
         enum CodingKeys: String, CodingKey, CaseIterable { case processorToken }
     }
 
     /// `PUT /v1/me/wallet/auto-reload` body.
-    struct AutoReloadBody: RequestBody {
+    struct AutoReloadBody: JSONRequestBody {
         var enabled: Bool
         var thresholdCents: Int
         var amountCents: Int
@@ -25,20 +25,20 @@ struct BillingRoutes {
     }
 
     /// `POST /v1/me/top-ups` body.
-    struct TopUpBody: RequestBody {
+    struct TopUpBody: JSONRequestBody {
         var amountCents: Int
         var paymentMethodId: UUID
         enum CodingKeys: String, CodingKey, CaseIterable { case amountCents, paymentMethodId }
     }
 
     /// `POST /v1/chats/{id}/refund-requests` body.
-    struct RefundBody: RequestBody {
+    struct RefundBody: JSONRequestBody {
         var reason: String
         enum CodingKeys: String, CodingKey, CaseIterable { case reason }
     }
 
     /// `POST /v1/staff/refunds` body.
-    struct OverrideBody: RequestBody {
+    struct OverrideBody: JSONRequestBody {
         var chatId: UUID
         var amountCents: Int
         var reason: String
@@ -46,13 +46,13 @@ struct BillingRoutes {
     }
 
     /// `POST /v1/advisors/me/payouts` body.
-    struct PayoutBody: RequestBody {
+    struct PayoutBody: JSONRequestBody {
         var amountCents: Int
         enum CodingKeys: String, CodingKey, CaseIterable { case amountCents }
     }
 
     /// `PUT /v1/advisors/me/tax-info` body.
-    struct TaxInfoBody: RequestBody {
+    struct TaxInfoBody: JSONRequestBody {
         var fields: Billing.TaxInfoFields
         var taxId: String
         var certified: Bool

@@ -11,7 +11,7 @@ struct BoardsRoutes {
     let bus: BusClient
 
     /// `POST /v1/boards/{slug}/threads` body.
-    struct ThreadBody: RequestBody {
+    struct ThreadBody: JSONRequestBody {
         var title: String
         var text: String
         var acknowledgePublic: Bool?
@@ -19,34 +19,34 @@ struct BoardsRoutes {
     }
 
     /// `POST /v1/threads/{id}/posts` body.
-    struct ReplyBody: RequestBody {
+    struct ReplyBody: JSONRequestBody {
         var text: String
         var acknowledgePublic: Bool?
         enum CodingKeys: String, CodingKey, CaseIterable { case text, acknowledgePublic }
     }
 
     /// `PATCH /v1/posts/{id}` body.
-    struct EditBody: RequestBody {
+    struct EditBody: JSONRequestBody {
         var text: String
         enum CodingKeys: String, CodingKey, CaseIterable { case text }
     }
 
     /// `POST /v1/posts/{id}/flags` body.
-    struct FlagBody: RequestBody {
+    struct FlagBody: JSONRequestBody {
         var reason: String
         var note: String?
         enum CodingKeys: String, CodingKey, CaseIterable { case reason, note }
     }
 
     /// `POST /v1/staff/posts/{id}/decision` body.
-    struct DecisionBody: RequestBody {
+    struct DecisionBody: JSONRequestBody {
         var action: String
         var reason: String
         enum CodingKeys: String, CodingKey, CaseIterable { case action, reason }
     }
 
     /// `POST /v1/staff/boards` body.
-    struct NewBoardBody: RequestBody {
+    struct NewBoardBody: JSONRequestBody {
         var slug: String
         var name: String
         var description: String
@@ -55,7 +55,7 @@ struct BoardsRoutes {
     }
 
     /// `PATCH /v1/staff/boards/{slug}` body: what is left out stays.
-    struct BoardChangeBody: RequestBody {
+    struct BoardChangeBody: JSONRequestBody {
         var name: String?
         var description: String?
         var advisorsOnly: Bool?
@@ -64,7 +64,7 @@ struct BoardsRoutes {
     }
 
     /// `PUT /v1/staff/board-tiers/{accountId}` body.
-    struct TierBody: RequestBody {
+    struct TierBody: JSONRequestBody {
         var tier: Int
         var reason: String
         enum CodingKeys: String, CodingKey, CaseIterable { case tier, reason }

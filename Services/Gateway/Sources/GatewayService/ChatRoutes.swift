@@ -10,13 +10,13 @@ struct ChatRoutes {
     let bus: BusClient
 
     /// `POST /v1/chats` body.
-    struct ChatBody: RequestBody {
+    struct ChatBody: JSONRequestBody {
         var advisorId: UUID
         enum CodingKeys: String, CodingKey, CaseIterable { case advisorId }
     }
 
     /// `POST /v1/chats/{id}/messages` body.
-    struct MessageBody: RequestBody {
+    struct MessageBody: JSONRequestBody {
         var text: String
         var clientMessageId: String
         enum CodingKeys: String, CodingKey, CaseIterable { case text, clientMessageId }

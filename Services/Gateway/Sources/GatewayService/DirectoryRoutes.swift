@@ -11,7 +11,7 @@ struct DirectoryRoutes {
     let bus: BusClient
 
     /// `PUT /v1/advisors/me` body: a field left out keeps its value; `photoUrl: ""` removes the photo.
-    struct ProfileBody: RequestBody {
+    struct ProfileBody: JSONRequestBody {
         var headline: String?
         var bio: String?
         var categories: [String]?
@@ -25,13 +25,13 @@ struct DirectoryRoutes {
     }
 
     /// `PUT /v1/advisors/me/status` body.
-    struct StatusBody: RequestBody {
+    struct StatusBody: JSONRequestBody {
         var status: String
         enum CodingKeys: String, CodingKey, CaseIterable { case status }
     }
 
     /// `POST /v1/advisors/{id}/reviews` body.
-    struct ReviewBody: RequestBody {
+    struct ReviewBody: JSONRequestBody {
         var chatId: UUID
         var rating: Int
         var text: String
@@ -39,13 +39,13 @@ struct DirectoryRoutes {
     }
 
     /// `POST /v1/reviews/{id}/reply` body.
-    struct ReplyBody: RequestBody {
+    struct ReplyBody: JSONRequestBody {
         var text: String
         enum CodingKeys: String, CodingKey, CaseIterable { case text }
     }
 
     /// `POST /v1/advisors/me/credentials` body.
-    struct CredentialBody: RequestBody {
+    struct CredentialBody: JSONRequestBody {
         var kind: String
         var issuer: String
         var number: String
@@ -54,28 +54,28 @@ struct DirectoryRoutes {
     }
 
     /// `POST /v1/staff/credentials/{id}/decision` body.
-    struct DecisionBody: RequestBody {
+    struct DecisionBody: JSONRequestBody {
         var verified: Bool
         var reason: String
         enum CodingKeys: String, CodingKey, CaseIterable { case verified, reason }
     }
 
     /// `POST /v1/reviews/{id}/reports` body.
-    struct ReportBody: RequestBody {
+    struct ReportBody: JSONRequestBody {
         var reason: String
         var note: String?
         enum CodingKeys: String, CodingKey, CaseIterable { case reason, note }
     }
 
     /// `POST /v1/staff/reviews/{id}/decision` body.
-    struct ReviewDecisionBody: RequestBody {
+    struct ReviewDecisionBody: JSONRequestBody {
         var action: String
         var reason: String
         enum CodingKeys: String, CodingKey, CaseIterable { case action, reason }
     }
 
     /// `PUT /v1/me/favorites/{advisorId}` body (optional: without one, no notice when online).
-    struct FavoriteBody: RequestBody {
+    struct FavoriteBody: JSONRequestBody {
         var notifyWhenOnline: Bool?
         enum CodingKeys: String, CodingKey, CaseIterable { case notifyWhenOnline }
     }
@@ -198,7 +198,7 @@ struct DirectoryRoutes {
     }
 
     /// A body that may be left out entirely (no Content-Length or an empty one).
-    static func optionalBody<T: RequestBody>(_ type: T.Type, from request: Request) async throws -> T? {
+    static func optionalBody<T: JSONRequestBody>(_ type: T.Type, from request: Request) async throws -> T? {
         if let length = request.headers[.contentLength], length == "0" { return nil }
         if request.headers[.contentLength] == nil, request.headers[.transferEncoding] == nil { return nil }
         return try await JSONBody.decode(type, from: request)

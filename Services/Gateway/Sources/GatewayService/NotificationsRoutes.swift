@@ -12,14 +12,14 @@ struct NotificationsRoutes {
     let bus: BusClient
 
     /// `POST /v1/me/notifications/read` body: some notices, or all of them.
-    struct ReadBody: RequestBody {
+    struct ReadBody: JSONRequestBody {
         var ids: [UUID]?
         var all: Bool?
         enum CodingKeys: String, CodingKey, CaseIterable { case ids, all }
     }
 
     /// `PUT /v1/me/notification-settings` body.
-    struct SettingsBody: RequestBody {
+    struct SettingsBody: JSONRequestBody {
         var kinds: [KindBody]
         var quietHours: QuietBody?
         enum CodingKeys: String, CodingKey, CaseIterable { case kinds, quietHours }
@@ -58,7 +58,7 @@ struct NotificationsRoutes {
     }
 
     /// `POST /v1/staff/campaigns` body.
-    struct CampaignBody: RequestBody {
+    struct CampaignBody: JSONRequestBody {
         var channel: String?
         var subject: String
         var text: String

@@ -14,7 +14,7 @@ struct PrivacyRoutes {
     let exports: PlatformExport
 
     /// `DELETE /v1/me` body.
-    struct ErasureBody: RequestBody {
+    struct ErasureBody: JSONRequestBody {
         var password: String
         enum CodingKeys: String, CodingKey, CaseIterable { case password }
     }

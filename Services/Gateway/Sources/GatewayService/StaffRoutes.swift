@@ -14,13 +14,13 @@ struct StaffRoutes {
     let exports: PlatformExport
 
     /// `POST /v1/staff/accounts/{id}/export` body.
-    struct LegalExportBody: RequestBody {
+    struct LegalExportBody: JSONRequestBody {
         var reason: String
         enum CodingKeys: String, CodingKey, CaseIterable { case reason }
     }
 
     /// `POST /v1/staff/accounts/{id}/offboarding` body.
-    struct OffboardingBody: RequestBody {
+    struct OffboardingBody: JSONRequestBody {
         var removeRoles: [String]?
         var disable: Bool?
         var endSessions: Bool?
@@ -29,7 +29,7 @@ struct StaffRoutes {
     }
 
     /// `POST /v1/staff/accounts` body.
-    struct StaffAccountBody: RequestBody {
+    struct StaffAccountBody: JSONRequestBody {
         var email: String
         var password: String
         var displayName: String
@@ -38,14 +38,14 @@ struct StaffRoutes {
     }
 
     /// `POST /v1/staff/policy-versions` body.
-    struct PolicyVersionBody: RequestBody {
+    struct PolicyVersionBody: JSONRequestBody {
         var version: String
         var effectiveDate: Date
         enum CodingKeys: String, CodingKey, CaseIterable { case version, effectiveDate }
     }
 
     /// `POST /v1/staff/partners` body.
-    struct PartnerBody: RequestBody {
+    struct PartnerBody: JSONRequestBody {
         var id: String
         var name: String
         var scopes: [String]?
@@ -53,7 +53,7 @@ struct StaffRoutes {
     }
 
     /// `POST /v1/staff/partners/{id}/keys` body.
-    struct PartnerKeyBody: RequestBody {
+    struct PartnerKeyBody: JSONRequestBody {
         var environment: String
         var scopes: [String]
         enum CodingKeys: String, CodingKey, CaseIterable { case environment, scopes }

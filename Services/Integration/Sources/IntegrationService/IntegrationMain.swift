@@ -4,7 +4,9 @@ public import Hummingbird
 import Logging
 import Models
 import NIOCore
+import Security
 public import ServiceKit
+import Store
 
 /// The integration process's settings: where partners reach it, and the payment processor it fronts.
 public struct IntegrationSettings: Sendable {
@@ -28,6 +30,13 @@ public struct IntegrationSettings: Sendable {
     var ratePerMinute: Int
     /// Report groups smaller than this are suppressed (`INTEGRATION_REPORT_MIN_GROUP`, 10).
     var reportMinGroup: Int
+    /// The service's own tables, partners' webhook endpoints and deliveries (`DATABASE_URL`,
+    /// schema `DATABASE_SCHEMA`, default `integration`).
+    var database: DatabaseConfig
+    /// Seals webhook signing secrets at rest (`INTEGRATION_DATA_KEY`, base64 of 32 random bytes;
+    /// the database never holds it).
+    var dataKey: Data
+    var webhooks: WebhookSettings
 
     public init(reading reader: inout ConfigReader) {
         process = ProcessSettings(reading: &reader)
@@ -44,6 +53,14 @@ public struct IntegrationSettings: Sendable {
         workerSlots = reader.int("WORKER_SLOTS", default: 16, in: 1...256)
         ratePerMinute = reader.int("INTEGRATION_RATE_PER_MINUTE", default: 600, in: 1...100_000)
         reportMinGroup = reader.int("INTEGRATION_REPORT_MIN_GROUP", default: 10, in: 1...1000)
+        database = DatabaseConfig(
+            url: reader.required("DATABASE_URL"), poolSize: reader.int("DATABASE_POOL_SIZE", default: 4, in: 1...64),
+            schema: reader.string("DATABASE_SCHEMA", default: "integration"), applicationName: "integration",
+            maxQueuedJobs: reader.int("DATABASE_POOL_QUEUE", default: 64, in: 1...10_000))
+        let encodedKey = reader.required("INTEGRATION_DATA_KEY")
+        dataKey = Data(base64Encoded: encodedKey) ?? Data()
+        if !encodedKey.isEmpty, dataKey.count != 32 { reader.problem("INTEGRATION_DATA_KEY must be 32 random bytes in base64") }
+        webhooks = WebhookSettings(reading: &reader)
         var smsBaseURL = reader.string("SMS_BASE_URL", default: "http://127.0.0.1:8090")
         if URL(string: smsBaseURL)?.host == nil || !(smsBaseURL.hasPrefix("http://") || smsBaseURL.hasPrefix("https://")) {
             reader.problem("SMS_BASE_URL must be an http(s) URL, got \"\(smsBaseURL)\"")
@@ -75,6 +92,9 @@ public struct IntegrationRequestContext: IdentifiedRequestContext {
 }
 
 extension IntegrationMain {
+    /// The name the integration service's event cursors are kept under.
+    static let consumerName = ServiceName("integration")
+
     /// The partner API's description, shipped with the service.
     static func openAPIDocument() throws -> Data {
         guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json") else {
@@ -121,6 +141,10 @@ public enum IntegrationMain {
             return try await sms.send(request)
         }
 
+        let database = Database(settings.database, logger: logger)
+        let webhooks = WebhookEndpoints(
+            database: database, keys: try KeyRing(current: SealingKey(id: "integration", material: settings.dataKey)),
+            settings: settings.webhooks, wakeup: DeliveryWakeup())
         let router = Router(context: IntegrationRequestContext.self)
         router.add(middleware: RequestTraceMiddleware<IntegrationRequestContext>())
         router.add(middleware: ProblemMiddleware<IntegrationRequestContext>())
@@ -131,7 +155,8 @@ public enum IntegrationMain {
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: document)))
         }
         PartnerAPI(
-            bus: caller.bus, limiter: KeyRateLimiter(perMinute: settings.ratePerMinute), minGroupSize: settings.reportMinGroup, logger: logger
+            bus: caller.bus, limiter: KeyRateLimiter(perMinute: settings.ratePerMinute), minGroupSize: settings.reportMinGroup,
+            webhooks: webhooks, logger: logger
         ).register(on: router)
         ProcessorWebhooks(secret: settings.processorWebhookSecret, tolerance: 300, bus: caller.bus, logger: logger)
             .register(on: router)
@@ -143,11 +168,30 @@ public enum IntegrationMain {
                 logger.info("integration listening", metadata: ["http.address": "\(channel.localAddress?.description ?? "?")"])
             },
             logger: logger)
+        let subscriptions = webhooks.subscriptions()
+        let consumer = EventConsumer(
+            consumer: Self.consumerName, subscriptions: subscriptions,
+            subscriber: EventSubscriber(
+                context: process.context, endpoint: settings.process.endpoints.eventsOut,
+                prefixes: EventConsumer.topicPrefixes(for: subscriptions), curve: settings.process.curve, logger: logger),
+            database: database, bus: caller.bus, logger: logger)
         var readiness = caller.readiness
+        readiness.add("database") { await database.ping() }
         readiness.add("bus") { await worker.isRegistered() }
         readiness.add("bus-sms") { await smsWorker.isRegistered() }
         return EdgeParts(
-            resources: [caller.resource], services: [app, WorkerRunner(worker: worker), WorkerRunner(worker: smsWorker)],
-            readiness: readiness)
+            resources: [caller.resource, database],
+            services: [
+                consumer, MaintenanceRunner(tasks: webhooks.retention(), database: database, logger: logger),
+                WebhookDeliverer(endpoints: webhooks, logger: logger), app, WorkerRunner(worker: worker), WorkerRunner(worker: smsWorker),
+            ],
+            readiness: readiness,
+            prepare: {
+                try await database.migrate(PlatformTables.migrations, table: "platform_migrations")
+                guard let folder = Bundle.module.url(forResource: "Migrations", withExtension: nil) else {
+                    throw ServiceError(.internalError, "the integration service's Migrations folder is missing from its bundle")
+                }
+                try await database.migrate(try Migration.load(from: folder))
+            })
     }
 }

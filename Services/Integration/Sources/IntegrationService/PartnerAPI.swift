@@ -19,6 +19,7 @@ struct PartnerAPI: Sendable {
     let limiter: KeyRateLimiter
     /// Report groups smaller than this are suppressed (`INTEGRATION_REPORT_MIN_GROUP`).
     let minGroupSize: Int
+    let webhooks: WebhookEndpoints
     let logger: Logger
 
     func register(on router: Router<IntegrationRequestContext>) {
@@ -56,10 +57,11 @@ struct PartnerAPI: Sendable {
             let report = Accounts.ReferralReport.Request(partnerId: key.partnerId, from: from, to: to, minGroupSize: minGroupSize)
             return Self.json(try await bus.callReturningJSON(Accounts.ReferralReport.self, report, as: .system))
         }
+        registerWebhooks(on: router)
     }
 
     /// The key the request carries, checked, within its rate, holding `scope`.
-    private func admit(_ request: Request, needing scope: Accounts.PartnerScope) async throws -> Accounts.AuthenticatePartnerKey.Response {
+    func admit(_ request: Request, needing scope: Accounts.PartnerScope) async throws -> Accounts.AuthenticatePartnerKey.Response {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer "), header.count <= 200 else {
             throw ServiceError(.unauthenticated, "Send your API key: Authorization: Bearer adv_live_….")
         }
@@ -95,7 +97,7 @@ struct PartnerAPI: Sendable {
         return text
     }
 
-    private static func json(_ data: Data, status: HTTPResponse.Status = .ok) -> Response {
+    static func json(_ data: Data, status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

@@ -4,16 +4,19 @@ import Models
 import ServiceKit
 import Store
 
-/// Creates, or brings up to date, one login role and one schema per worker service, so that each
-/// service's role reaches its own schema and nothing else. Safe to run again: passwords are reset
-/// to the configured ones and nothing else changes.
+/// Creates, or brings up to date, one login role and one schema per worker service and for the
+/// integration service, so that each one's role reaches its own schema and nothing else. Safe to
+/// run again: passwords are reset to the configured ones and nothing else changes.
 enum DatabaseProvisioning {
+    /// Who gets a role and a schema: every worker service, and integration (webhook endpoints and deliveries).
+    static let owners = ServiceName.all.map(\.rawValue) + ["integration"]
+
     static func run(environment: [String: String]) async throws {
         var reader = ConfigReader(environment: environment, dotEnvPath: nil)
         let adminURL = reader.required("DATABASE_ADMIN_URL")
-        var passwords: [(ServiceName, String)] = []
-        for service in ServiceName.all {
-            let name = "DB_PASSWORD_\(service.rawValue.uppercased())"
+        var passwords: [(String, String)] = []
+        for service in owners {
+            let name = "DB_PASSWORD_\(service.uppercased())"
             let password = reader.required(name)
             if !password.isEmpty && password.count < 16 {
                 reader.problem("\(name) must be at least 16 characters")
@@ -32,8 +35,7 @@ enum DatabaseProvisioning {
             try connection.execute("REVOKE ALL ON DATABASE \(try currentDatabase(connection)) FROM PUBLIC")
             // Trigram matching for the directory's search; a service role may not create extensions.
             try connection.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
-            for (service, password) in roles {
-                let role = service.rawValue
+            for (role, password) in roles {
                 let exists = try connection.queryOne("SELECT 1 AS found FROM pg_roles WHERE rolname = $1", role) != nil
                 // Role names come from a fixed list of identifiers; the password is a literal that
                 // PostgreSQL cannot take as a bind parameter in DDL, so it is quoted with quote_literal.
@@ -47,7 +49,7 @@ enum DatabaseProvisioning {
                 try connection.execute("ALTER ROLE \(role) SET search_path TO \(role)")
             }
         }
-        print("provisioned roles and schemas: \(ServiceName.all.map(\.rawValue).joined(separator: ", "))")
+        print("provisioned roles and schemas: \(owners.joined(separator: ", "))")
     }
 
     /// The database's name, quoted as an identifier.

@@ -1,17 +1,15 @@
-import Foundation
-import HTTPTypes
-import Hummingbird
-import Models
-import NIOCore
-import ServiceKit
+public import Foundation
+public import HTTPTypes
+public import Hummingbird
+public import Models
 
-/// A public request body, owned by the gateway and mapped field by field to its bus request.
+/// A public request body (the gateway's, the partner API's), mapped field by field to what it asks.
 ///
 /// Its `CodingKeys` list every field it has; a body naming any other field is refused (422
 /// `unknown_field`) rather than silently ignored, so a misspelt optional field cannot pass for
 /// an absent one, and the document can say `additionalProperties: false`. A field sent as
 /// `null` is refused too (422 `invalid`): no field of the API is nullable.
-protocol RequestBody: Decodable {
+public protocol JSONRequestBody: Decodable {
     associatedtype CodingKeys: CodingKey & CaseIterable
 }
 
@@ -19,12 +17,12 @@ protocol RequestBody: Decodable {
 /// 400 `malformed_json` for what is not JSON, 422 with field errors for JSON of the wrong shape
 /// or with fields the body does not have, 400 `invalid_text` for a string holding NUL (no
 /// service can store one).
-enum JSONBody {
+public enum JSONBody {
     private static let decoder = WireCoding.decoder()
     private static let encoder = WireCoding.encoder()
 
     /// The body as `type`; bodies over 1 MiB are 413, even without a Content-Length.
-    static func decode<T: RequestBody>(_ type: T.Type, from request: Request) async throws -> T {
+    public static func decode<T: JSONRequestBody>(_ type: T.Type, from request: Request) async throws -> T {
         let buffer = try await request.body.collect(upTo: HTTPLimits.maxBodyBytes)
         let data = Data(buffer.readableBytesView)
         guard !JSONText.containsNUL(data) else {
@@ -42,7 +40,7 @@ enum JSONBody {
 
     /// 422 naming (some of) the top-level fields `type` does not have, and those sent as `null`:
     /// the document types each field, and an absent field is left out, not null.
-    private static func refuseStrayFields<T: RequestBody>(of type: T.Type, in data: Data) throws {
+    private static func refuseStrayFields<T: JSONRequestBody>(of type: T.Type, in data: Data) throws {
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return }
         let known = Set(T.CodingKeys.allCases.map(\.stringValue))
         let unknown = object.keys.filter { !known.contains($0) }.sorted()
@@ -61,7 +59,7 @@ enum JSONBody {
 
     /// For a nested object of a body: its fields other than `known` are refused (422 `invalid`
     /// naming the field), as the top level's are.
-    static func refuseUnknownFields(in decoder: any Decoder, known: Set<String>) throws {
+    public static func refuseUnknownFields(in decoder: any Decoder, known: Set<String>) throws {
         let container = try decoder.container(keyedBy: AnyFieldKey.self)
         if let stray = container.allKeys.first(where: { !known.contains($0.stringValue) }) {
             throw DecodingError.dataCorruptedError(forKey: stray, in: container, debugDescription: "a field this object does not have")
@@ -76,7 +74,7 @@ enum JSONBody {
     }
 
     /// A JSON answer with `status` and any extra headers.
-    static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws
+    public static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws
         -> Response
     {
         var headers = headers
@@ -86,13 +84,13 @@ enum JSONBody {
 
     /// A bus response answered as it came (`BusClient.callReturningJSON`): the bus and the HTTP API
     /// write the same JSON (`WireCoding`), so decoding it only to encode it again would be waste.
-    static func relay(_ json: Data, status: HTTPResponse.Status = .ok) -> Response {
+    public static func relay(_ json: Data, status: HTTPResponse.Status = .ok) -> Response {
         Response(
             status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json)))
     }
 
     /// Unreadable JSON is the client's syntax error; readable JSON of the wrong shape names the field.
-    static func problem(for error: DecodingError) -> ServiceError {
+    public static func problem(for error: DecodingError) -> ServiceError {
         let malformed = ServiceError(.malformedJSON, "The request body is not valid JSON.")
         switch error {
         case .dataCorrupted(let context) where context.codingPath.isEmpty:

@@ -1,0 +1,181 @@
+import Foundation
+import Models
+import Security
+import ServiceKit
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How webhooks go out to partners.
+struct WebhookSettings: Sendable {
+    /// The wait before each attempt, the first being the immediate one
+    /// (`INTEGRATION_WEBHOOK_RETRY_SECONDS`): Standard Webhooks' schedule over about three days,
+    /// after which a delivery has failed for good.
+    var retrySchedule: [Int]
+    /// How long one attempt may take (`INTEGRATION_WEBHOOK_TIMEOUT_SECONDS`, 15).
+    var timeoutSeconds: Int
+    /// Whether endpoints may be on private, loopback or link-local addresses
+    /// (`INTEGRATION_WEBHOOK_ALLOW_PRIVATE=1`: local runs and tests only; otherwise a partner could
+    /// point a webhook at our own network).
+    var allowPrivateAddresses: Bool
+    /// Attempts in flight at once on each instance (`INTEGRATION_WEBHOOK_CONCURRENCY`, 64).
+    var concurrency: Int
+    /// An endpoint whose every attempt has failed this long is disabled
+    /// (`INTEGRATION_WEBHOOK_DISABLE_AFTER_HOURS`, 120).
+    var disableAfterSeconds: Int
+    /// How long a rotated-out secret still signs beside the new one.
+    var rotationOverlapSeconds = 24 * 3600
+
+    static let standardSchedule = [0, 5, 300, 1800, 7200, 18_000, 36_000, 50_400, 72_000, 86_400]
+
+    init(reading reader: inout ConfigReader) {
+        let schedule = reader.list("INTEGRATION_WEBHOOK_RETRY_SECONDS")
+        if schedule.isEmpty {
+            retrySchedule = Self.standardSchedule
+        } else {
+            retrySchedule = schedule.compactMap { Int($0) }.filter { (0...604_800).contains($0) }
+            if retrySchedule.count != schedule.count || retrySchedule.count > 20 {
+                reader.problem("INTEGRATION_WEBHOOK_RETRY_SECONDS must be 1 to 20 waits in seconds (0 to 604800), comma-separated")
+                retrySchedule = Self.standardSchedule
+            }
+        }
+        timeoutSeconds = reader.int("INTEGRATION_WEBHOOK_TIMEOUT_SECONDS", default: 15, in: 1...60)
+        allowPrivateAddresses = reader.int("INTEGRATION_WEBHOOK_ALLOW_PRIVATE", default: 0, in: 0...1) == 1
+        concurrency = reader.int("INTEGRATION_WEBHOOK_CONCURRENCY", default: 64, in: 1...1024)
+        disableAfterSeconds = 3600 * reader.int("INTEGRATION_WEBHOOK_DISABLE_AFTER_HOURS", default: 120, in: 1...8760)
+    }
+
+    /// The wait before the next attempt once `attempts` have been made; nil when none is left.
+    func wait(after attempts: Int) -> Int? {
+        attempts < retrySchedule.count ? retrySchedule[attempts] : nil
+    }
+}
+
+/// Standard Webhooks v1 (standardwebhooks.com): a message is signed as
+/// `v1,<base64 HMAC-SHA256(key, "<webhook-id>.<webhook-timestamp>.<body>")>` under the endpoint's
+/// `whsec_<base64 key>` secret; during a rotation each secret's signature is given, space-separated.
+enum StandardWebhooks {
+    /// The event types partners may subscribe to.
+    static let eventTypes = ["advisor.status-changed"]
+    /// What `POST …/test` sends: every endpoint takes it, whatever it subscribed to.
+    static let testEventType = "webhook.test"
+
+    /// A new secret: `whsec_` and 24 random bytes in base64.
+    static func newSecret() -> String {
+        "whsec_" + SecureRandom.bytes(24).base64EncodedString()
+    }
+
+    /// The HMAC key a `whsec_` secret holds.
+    static func key(of secret: String) -> Data? {
+        guard secret.hasPrefix("whsec_") else { return nil }
+        return Data(base64Encoded: String(secret.dropFirst(6)))
+    }
+
+    /// The `webhook-signature` value: one signature per secret, space-separated.
+    static func signature(id: String, timestamp: Int, body: Data, secrets: [String]) -> String {
+        var signed = Data("\(id).\(timestamp).".utf8)
+        signed.append(body)
+        return secrets.compactMap { key(of: $0) }.map { "v1," + HMAC.sha256(key: $0, message: signed).base64EncodedString() }
+            .joined(separator: " ")
+    }
+
+    /// A message id, the `webhook-id` header: `msg_` and 16 random bytes, URL-safe.
+    static func messageId() -> String {
+        "msg_" + SecureRandom.token(bytes: 16)
+    }
+
+    /// A message body: `{"type", "timestamp", "data"}`, as Standard Webhooks recommends.
+    static func body(type: String, at: Date, data: some Encodable & Sendable) throws -> String {
+        String(decoding: try WireCoding.encoder().encode(Body(type: type, timestamp: at, data: data)), as: UTF8.self)
+    }
+
+    private struct Body<Payload: Encodable & Sendable>: Encodable, Sendable {
+        var type: String
+        var timestamp: Date
+        var data: Payload
+    }
+}
+
+/// Which webhook URLs may be used: `http(s)://host[:port]/path` without credentials, and (unless
+/// private addresses are allowed) only hosts whose every address is public, so a partner cannot
+/// make us call into our own network. Checked when the endpoint is saved and again before every
+/// attempt, as a name may resolve elsewhere later.
+enum WebhookAddressPolicy {
+    /// Loopback, private, shared, link-local, multicast and reserved blocks, IPv4 and IPv6.
+    static let forbidden: [IPNetwork] = [
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
+        "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4", "::/128", "::1/128", "64:ff9b::/96", "fc00::/7",
+        "fe80::/10", "ff00::/8",
+    ].compactMap { IPNetwork($0) }
+
+    enum Refusal: String, Error {
+        /// Not an http(s) URL of at most 2,000 characters with a host and no credentials.
+        case invalid
+        /// The host names no address.
+        case hostNotFound = "host_not_found"
+        /// The host has a private, loopback or link-local address.
+        case addressNotAllowed = "address_not_allowed"
+    }
+
+    /// The URL's syntax; its host when fine.
+    static func host(of text: String) throws(Refusal) -> String {
+        guard text.utf8.count <= 2000, let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty,
+            components.user == nil, components.password == nil, components.fragment == nil
+        else { throw .invalid }
+        return host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+    }
+
+    /// Checks `text` as the policy says (the name resolved on a thread of its own, never the pool's).
+    static func check(_ text: String, allowPrivate: Bool) async throws(Refusal) {
+        let host = try host(of: text)
+        guard !allowPrivate else { return }
+        let addresses: [IPAddress]
+        if let literal = IPAddress(host) {
+            addresses = [literal]
+        } else {
+            addresses = await resolve(host)
+        }
+        guard !addresses.isEmpty else { throw .hostNotFound }
+        guard addresses.allSatisfy({ address in !forbidden.contains { $0.contains(address) } }) else { throw .addressNotAllowed }
+    }
+
+    /// Every address `host` resolves to (`getaddrinfo` blocks, so it runs on its own thread).
+    static func resolve(_ host: String) async -> [IPAddress] {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var hints = addrinfo()
+                hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+                var list: UnsafeMutablePointer<addrinfo>?
+                guard getaddrinfo(host, nil, &hints, &list) == 0 else {
+                    continuation.resume(returning: [])
+                    return
+                }
+                defer { freeaddrinfo(list) }
+                var found: [IPAddress] = []
+                var entry = list
+                while let info = entry?.pointee {
+                    var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+                    if info.ai_family == AF_INET, let address = info.ai_addr {
+                        address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in
+                            var raw = pointer.pointee.sin_addr
+                            _ = inet_ntop(AF_INET, &raw, &text, socklen_t(text.count))
+                        }
+                    } else if info.ai_family == AF_INET6, let address = info.ai_addr {
+                        address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
+                            var raw = pointer.pointee.sin6_addr
+                            _ = inet_ntop(AF_INET6, &raw, &text, socklen_t(text.count))
+                        }
+                    }
+                    let length = text.firstIndex(of: 0) ?? text.count
+                    if let parsed = IPAddress(String(decoding: text[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)) {
+                        found.append(parsed)
+                    }
+                    entry = info.ai_next
+                }
+                continuation.resume(returning: found)
+            }
+        }
+    }
+}
