@@ -236,8 +236,10 @@ struct WebhookEndpoints: Sendable {
         let queued: Int
         switch (replay.messageId, replay.since) {
         case (let messageId?, nil):
-            guard messageId.utf8.count <= 100,
-                try connection.queryOne("SELECT 1 FROM webhook_messages WHERE id = $1 AND partner_id = $2", messageId, partnerId) != nil
+            guard (1...100).contains(messageId.utf8.count) else {
+                throw ServiceError(.validationFailed, "messageId is 1 to 100 characters.", fieldErrors: [FieldError(field: "messageId", code: "invalid")])
+            }
+            guard try connection.queryOne("SELECT 1 FROM webhook_messages WHERE id = $1 AND partner_id = $2", messageId, partnerId) != nil
             else { throw ServiceError(.notFound, "This partner has no message with this id.") }
             try connection.execute(
                 """
