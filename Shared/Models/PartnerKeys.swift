@@ -181,31 +181,53 @@ extension Accounts {
             public var from: String
             public var to: String
             public var minGroupSize: Int
-            public init(partnerId: String, from: String, to: String, minGroupSize: Int) {
+            /// The partners' share of what referred members paid, in percent.
+            public var revenueSharePercent: Int
+            public init(partnerId: String, from: String, to: String, minGroupSize: Int, revenueSharePercent: Int) {
                 self.partnerId = partnerId
                 self.from = from
                 self.to = to
                 self.minGroupSize = minGroupSize
+                self.revenueSharePercent = revenueSharePercent
             }
         }
+        /// One code's day. A figure counting fewer people than the minimum group size (but some) is
+        /// left out, never shown exactly; what was paid is left out with the number who paid.
         public struct Row: Codable, Sendable, Equatable {
             public var code: String
             public var day: String
-            /// nil when fewer than the minimum group size: suppressed.
+            /// Accounts registered with the code that day.
             public var signups: Int?
+            /// Accounts registered with the code whose first chat began that day.
+            public var firstChats: Int?
+            /// Accounts registered with the code that paid for a chat that day.
+            public var payers: Int?
+            /// What they paid for chats that day, in cents, and the partner's share of it.
+            public var chargedCents: Int?
+            public var shareCents: Int?
+            /// Whether any figure of the row was left out.
             public var suppressed: Bool
-            public init(code: String, day: String, signups: Int?, suppressed: Bool) {
+            public init(
+                code: String, day: String, signups: Int?, firstChats: Int?, payers: Int?, chargedCents: Int?, shareCents: Int?,
+                suppressed: Bool
+            ) {
                 self.code = code
                 self.day = day
                 self.signups = signups
+                self.firstChats = firstChats
+                self.payers = payers
+                self.chargedCents = chargedCents
+                self.shareCents = shareCents
                 self.suppressed = suppressed
             }
         }
         public struct Response: Codable, Sendable, Equatable {
             public var minGroupSize: Int
+            public var revenueSharePercent: Int
             public var items: [Row]
-            public init(minGroupSize: Int, items: [Row]) {
+            public init(minGroupSize: Int, revenueSharePercent: Int, items: [Row]) {
                 self.minGroupSize = minGroupSize
+                self.revenueSharePercent = revenueSharePercent
                 self.items = items
             }
         }

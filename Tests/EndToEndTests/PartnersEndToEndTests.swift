@@ -145,21 +145,47 @@ struct PartnersEndToEndTests {
             #expect(try await Self.get(platform, "/partner/v1/reports/referrals?from=\(today)", key: reader.secret).status == 422)
             #expect(try await Self.get(platform, "/partner/v1/reports/referrals?from=2026-01-01&to=2026-12-31", key: reader.secret).status == 422)
         }
-        // With a minimum group of two, the same three show.
-        try await AccountsPlatform.with(payments: true, integrationEnvironment: ["INTEGRATION_REPORT_MIN_GROUP": "2"]) { platform in
+        // With a minimum group of two, the same three show, with their first chats and what they paid.
+        try await AccountsPlatform.with(
+            serviceEnvironment: [.chat: ["CHAT_ACCEPT_SECONDS": "30"], .billing: ["BILLING_FREE_MINUTES": "0"]], payments: true,
+            integrationEnvironment: ["INTEGRATION_REPORT_MIN_GROUP": "2", "INTEGRATION_REVENUE_SHARE_PERCENT": "20"]
+        ) { platform in
             let admin = try await Self.partner(platform)
             let key = try await Self.makeKey(platform, admin: admin, scopes: ["referrals:write", "reports:read"])
             let integration = try #require(platform.payments).integration
-            _ = await HTTP.request(
-                "POST", integration + "/partner/v1/referral-codes",
-                headers: ["Authorization": "Bearer \(key.secret)", "Content-Type": "application/json", "Idempotency-Key": "moon"],
-                body: Data(#"{"code": "MOON"}"#.utf8))
-            for index in 0..<3 {
-                try await platform.register(email: AccountsPlatform.email("moon\(index)"), extra: ["referralCode": "MOON"])
+            for code in ["MOON", "SUNNY"] {
+                _ = await HTTP.request(
+                    "POST", integration + "/partner/v1/referral-codes",
+                    headers: ["Authorization": "Bearer \(key.secret)", "Content-Type": "application/json", "Idempotency-Key": code],
+                    body: Data(#"{"code": "\#(code)"}"#.utf8))
+            }
+            var referred: [(id: String, token: String)] = []
+            for (index, code) in ["MOON", "MOON", "MOON", "SUNNY"].enumerated() {
+                let email = AccountsPlatform.email("referred\(index)")
+                let id = try await platform.register(email: email, extra: ["referralCode": code])
+                referred.append((id, try await platform.signIn(email: email)))
+            }
+            // Two MOON members chat and pay (one of them twice), the third does not; SUNNY's one member pays.
+            let advisor = try await ChatEndToEndTests.onlineAdvisor(platform)
+            for (member, chats) in [(referred[0], 2), (referred[1], 1), (referred[3], 1)] {
+                try await BillingEndToEndTests.fund(platform, member: member.id, cents: 2000)
+                for _ in 0..<chats { _ = try await PaymentsEndToEndTests.paidChat(platform, member: member.token, advisor: advisor) }
             }
             let today = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
+            var moon: [String: Any] = [:]
+            try await eventually("the chats are counted for MOON") {
+                let report = try await Self.get(platform, "/partner/v1/reports/referrals?from=\(today)&to=\(today)", key: key.secret)
+                moon = report.items.first { $0["code"] as? String == "MOON" } ?? [:]
+                return moon["chargedCents"] as? Int == 3 * 249
+            }
+            #expect(moon["signups"] as? Int == 3 && moon["firstChats"] as? Int == 2 && moon["payers"] as? Int == 2, "\(moon)")
+            #expect(moon["shareCents"] as? Int == 3 * 249 * 20 / 100 && moon["suppressed"] as? Bool == false, "\(moon)")
             let report = try await Self.get(platform, "/partner/v1/reports/referrals?from=\(today)&to=\(today)", key: key.secret)
-            #expect(report.items.first { $0["code"] as? String == "MOON" }?["signups"] as? Int == 3, "\(report.text)")
+            let sun = try #require(report.items.first { $0["code"] as? String == "SUNNY" }, "\(report.text)")
+            #expect(sun["suppressed"] as? Bool == true, "\(sun)")
+            for figure in ["signups", "firstChats", "payers", "chargedCents", "shareCents"] {
+                #expect(sun[figure] == nil, "one person's \(figure) is never shown: \(sun)")
+            }
         }
     }
 }

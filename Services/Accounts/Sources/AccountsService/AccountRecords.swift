@@ -33,6 +33,10 @@ struct AccountRecords {
         /// The address before the last change, and until when it is kept (to be told of the change).
         var previousEmail: String?
         var previousEmailUntil: Date?
+        /// For an account registered with a referral code: whether its first chat was counted for
+        /// the code, and the last UTC day (`YYYY-MM-DD`) its paying was (each counts once a day).
+        var referralFirstChat: Bool?
+        var referralPaidDay: String?
     }
 
     /// The client details sealed in `client_sealed`.

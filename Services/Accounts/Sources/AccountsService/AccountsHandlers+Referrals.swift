@@ -81,21 +81,75 @@ extension AccountsHandlers {
             rules.fail("to", "out_of_range")
         }
         if !(1...1000).contains(request.minGroupSize) { rules.fail("minGroupSize", "invalid") }
+        if !(0...100).contains(request.revenueSharePercent) { rules.fail("revenueSharePercent", "invalid") }
         try rules.check()
         let rows = try await database.withConnection { connection in
             try connection.query(
                 """
-                SELECT s.code, s.day::text AS day, s.signups FROM referral_signups s JOIN referral_codes c ON c.code = s.code
+                SELECT s.code, s.day::text AS day, s.signups, s.first_chats, s.payers, s.charged_cents
+                FROM referral_signups s JOIN referral_codes c ON c.code = s.code
                 WHERE c.partner_id = $1 AND s.day BETWEEN $2::date AND $3::date ORDER BY s.day, s.code LIMIT 10000
                 """, request.partnerId, request.from, request.to)
         }
+        let minimum = request.minGroupSize
         return .init(
-            minGroupSize: request.minGroupSize,
+            minGroupSize: minimum, revenueSharePercent: request.revenueSharePercent,
             items: try rows.map { row in
-                let count: Int = try row.decode("signups")
-                let small = count < request.minGroupSize
-                return .init(code: try row.decode("code"), day: try row.decode("day"), signups: small ? nil : count, suppressed: small)
+                // None is no one; one to minimum - 1 people could be singled out.
+                func shown(_ count: Int) -> Int? { count == 0 || count >= minimum ? count : nil }
+                let signups: Int = try row.decode("signups")
+                let firstChats: Int = try row.decode("first_chats")
+                let payers: Int = try row.decode("payers")
+                let charged = Int(try row.decode("charged_cents", as: Int64.self))
+                let paid = shown(payers) != nil
+                return .init(
+                    code: try row.decode("code"), day: try row.decode("day"), signups: shown(signups), firstChats: shown(firstChats),
+                    payers: shown(payers), chargedCents: paid ? charged : nil,
+                    shareCents: paid ? charged * request.revenueSharePercent / 100 : nil,
+                    suppressed: shown(signups) == nil || shown(firstChats) == nil || !paid)
             })
+    }
+
+    /// What referred members do after signing up, counted for their code and day: the first chat
+    /// that begins (`chat.accepted`), and each day they pay for a chat (`billing.chat-settled`,
+    /// what billing's ledger charged). Whether an account's first chat and a day's payment were
+    /// counted is kept in its sealed fields, beside its code, so no table links code and account.
+    static func referralActivity(records: AccountRecords) -> [EventSubscription] {
+        [
+            EventSubscription(producer: .chat).on(Chat.Accepted.self) { event, _, connection in
+                guard let personal = try records.personal(event.memberId, on: connection), personal.referralFirstChat != true,
+                    let code = try referralCode(personal.source, on: connection)
+                else { return }
+                try connection.execute(
+                    """
+                    INSERT INTO referral_signups (code, day, first_chats) VALUES ($1, ($2::timestamptz AT TIME ZONE 'UTC')::date, 1)
+                    ON CONFLICT (code, day) DO UPDATE SET first_chats = referral_signups.first_chats + 1
+                    """, code, event.at)
+                try records.updatePersonal(event.memberId, on: connection) { $0.referralFirstChat = true }
+            },
+            EventSubscription(producer: .billing).on(Billing.ChatSettled.self) { event, _, connection in
+                guard event.chargedCents > 0, let personal = try records.personal(event.memberId, on: connection),
+                    let code = try referralCode(personal.source, on: connection)
+                else { return }
+                let day = ISO8601DateFormatter.string(from: event.endedAt, timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate])
+                let newPayer = personal.referralPaidDay != day
+                try connection.execute(
+                    """
+                    INSERT INTO referral_signups (code, day, payers, charged_cents) VALUES ($1, $2::date, $3, $4)
+                    ON CONFLICT (code, day) DO UPDATE SET payers = referral_signups.payers + EXCLUDED.payers,
+                        charged_cents = referral_signups.charged_cents + EXCLUDED.charged_cents
+                    """, code, day, newPayer ? 1 : 0, event.chargedCents)
+                if newPayer { try records.updatePersonal(event.memberId, on: connection) { $0.referralPaidDay = day } }
+            },
+        ]
+    }
+
+    /// `source` when it is a partner's referral code.
+    private static func referralCode(_ source: String?, on connection: Connection) throws -> String? {
+        guard let source, source.wholeMatch(of: /[A-Za-z0-9_-]{4,40}/) != nil,
+            try connection.queryOne("SELECT 1 FROM referral_codes WHERE code = $1", source) != nil
+        else { return nil }
+        return source
     }
 
     /// Counts a registration with `code` for its day, if it is a partner's referral code.

@@ -13,7 +13,11 @@ public enum AccountsService {
         WorkerServiceDefinition(
             name: .accounts, migrations: migrations,
             migrate: { database in try await AccountsCommands.migrateSchema(database, settings: settings) },
-            consumes: { _ in AccountsHandlers.erasureConfirmations(audit: settings.audit) }, maintenance: { _ in AccountsRetention.tasks },
+            consumes: { _ in
+                AccountsHandlers.erasureConfirmations(audit: settings.audit)
+                    + AccountsHandlers.referralActivity(records: AccountRecords(settings: settings))
+            },
+            maintenance: { _ in AccountsRetention.tasks },
             privacy: PrivacyExport.hooks(records: AccountRecords(settings: settings)),
             // Accounts starts erasures and collects the confirmations; it does not follow its own event.
             followsErasures: false

@@ -30,6 +30,9 @@ public struct IntegrationSettings: Sendable {
     var ratePerMinute: Int
     /// Report groups smaller than this are suppressed (`INTEGRATION_REPORT_MIN_GROUP`, 10).
     var reportMinGroup: Int
+    /// The referral programme's share of what referred members pay for chats, the same for every
+    /// partner (`INTEGRATION_REVENUE_SHARE_PERCENT`, 20).
+    var revenueSharePercent: Int
     /// The service's own tables, partners' webhook endpoints and deliveries (`DATABASE_URL`,
     /// schema `DATABASE_SCHEMA`, default `integration`).
     var database: DatabaseConfig
@@ -53,6 +56,7 @@ public struct IntegrationSettings: Sendable {
         workerSlots = reader.int("WORKER_SLOTS", default: 16, in: 1...256)
         ratePerMinute = reader.int("INTEGRATION_RATE_PER_MINUTE", default: 600, in: 1...100_000)
         reportMinGroup = reader.int("INTEGRATION_REPORT_MIN_GROUP", default: 10, in: 1...1000)
+        revenueSharePercent = reader.int("INTEGRATION_REVENUE_SHARE_PERCENT", default: 20, in: 0...100)
         database = DatabaseConfig(
             url: reader.required("DATABASE_URL"), poolSize: reader.int("DATABASE_POOL_SIZE", default: 4, in: 1...64),
             schema: reader.string("DATABASE_SCHEMA", default: "integration"), applicationName: "integration",
@@ -156,7 +160,7 @@ public enum IntegrationMain {
         }
         PartnerAPI(
             bus: caller.bus, limiter: KeyRateLimiter(perMinute: settings.ratePerMinute), minGroupSize: settings.reportMinGroup,
-            webhooks: webhooks, logger: logger
+            revenueSharePercent: settings.revenueSharePercent, webhooks: webhooks, logger: logger
         ).register(on: router)
         ProcessorWebhooks(secret: settings.processorWebhookSecret, tolerance: 300, bus: caller.bus, logger: logger)
             .register(on: router)

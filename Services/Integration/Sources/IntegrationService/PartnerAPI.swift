@@ -19,6 +19,8 @@ struct PartnerAPI: Sendable {
     let limiter: KeyRateLimiter
     /// Report groups smaller than this are suppressed (`INTEGRATION_REPORT_MIN_GROUP`).
     let minGroupSize: Int
+    /// The partners' share of what referred members pay (`INTEGRATION_REVENUE_SHARE_PERCENT`).
+    let revenueSharePercent: Int
     let webhooks: WebhookEndpoints
     let logger: Logger
 
@@ -54,7 +56,8 @@ struct PartnerAPI: Sendable {
                     .validationFailed, "Give the days to report: from and to, YYYY-MM-DD.",
                     fieldErrors: [.init(field: "from", code: "required"), .init(field: "to", code: "required")])
             }
-            let report = Accounts.ReferralReport.Request(partnerId: key.partnerId, from: from, to: to, minGroupSize: minGroupSize)
+            let report = Accounts.ReferralReport.Request(
+                partnerId: key.partnerId, from: from, to: to, minGroupSize: minGroupSize, revenueSharePercent: revenueSharePercent)
             return Self.json(try await bus.callReturningJSON(Accounts.ReferralReport.self, report, as: .system))
         }
         registerWebhooks(on: router)
