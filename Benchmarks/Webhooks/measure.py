@@ -206,7 +206,7 @@ def main():
 
     def change(index):
         advisor_id, token, address = advisors[index % len(advisors)]
-        status = "busy" if (index // len(advisors)) % 2 == 0 else "online"
+        status = "offline" if (index // len(advisors)) % 2 == 0 else "online"
         call("PUT", gateway + "/v1/advisors/me/status", {"status": status}, token, address=address, retries=5)
         return advisor_id, status, time.time()
 
