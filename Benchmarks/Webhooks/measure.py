@@ -113,7 +113,7 @@ def main():
     parser = argparse.ArgumentParser()
     for name in ("--gateway", "--integration", "--bin-dir", "--data-dir", "--admin", "--admin-password", "--psql"):
         parser.add_argument(name, required=True)
-    for name, default in (("--receiver-port-base", 34200), ("--messages", 10000), ("--advisors", 100), ("--rate", 50), ("--seconds", 20)):
+    for name, default in (("--receiver-port-base", 26200), ("--messages", 10000), ("--advisors", 100), ("--rate", 50), ("--seconds", 20)):
         parser.add_argument(name, type=int, default=default)
     options = parser.parse_args()
     gateway, integration = options.gateway, options.integration
