@@ -222,6 +222,50 @@ public enum Directory {
         public typealias Response = Empty
     }
 
+    /// An advisor submitted a credential: the integration service sends it to the verification
+    /// provider. Ids only: the provider's request is made with what `CredentialForVerification` answers.
+    public struct CredentialSubmitted: DomainEvent, Equatable {
+        public static let type = "directory.credential-submitted.v1"
+        public var credentialId: UUID
+        public var advisorId: UUID
+        public var at: Date
+        public init(credentialId: UUID, advisorId: UUID, at: Date) {
+            self.credentialId = credentialId
+            self.advisorId = advisorId
+            self.at = at
+        }
+    }
+
+    /// `directory.credentials.for-verification`: a credential as the verification provider is
+    /// sent it (the platform only).
+    public struct CredentialForVerification: BusOperation {
+        public static let service = ServiceName.directory
+        public static let name = "directory.credentials.for-verification"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var credentialId: UUID
+            public init(credentialId: UUID) { self.credentialId = credentialId }
+        }
+        public typealias Response = Credential
+    }
+
+    /// `directory.credentials.record-verification`: the verification provider's result (the
+    /// platform only); 409 once decided, by the provider or by staff.
+    public struct RecordVerification: BusOperation {
+        public static let service = ServiceName.directory
+        public static let name = "directory.credentials.record-verification"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var credentialId: UUID
+            public var verified: Bool
+            public init(credentialId: UUID, verified: Bool) {
+                self.credentialId = credentialId
+                self.verified = verified
+            }
+        }
+        public typealias Response = Credential
+    }
+
     /// `directory.staff.credentials.pending`: credentials waiting for a decision, oldest first (support, admin).
     public struct PendingCredentials: BusOperation {
         public static let service = ServiceName.directory

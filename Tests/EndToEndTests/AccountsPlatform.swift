@@ -33,6 +33,9 @@ final class AccountsPlatform: Sendable {
         static let smsAccountSid = "ACe2e"
         static let smsAuthToken = "sms_token_e2e"
         static let smsNumber = "+15005550006"
+        /// The credential verifier's API key and the secret it signs results with, shared the same way.
+        static let verifierKey = "vk_e2e"
+        static let verifierSecret = "whsec_" + Data("credential-verifier-e2e-secret".utf8).base64EncodedString()
     }
 
     private init(
@@ -72,6 +75,8 @@ final class AccountsPlatform: Sendable {
                 "SANDBOX_PROCESSOR_WEBHOOK_URL": "http://127.0.0.1:\(integrationPort)/webhooks/processor",
                 "SANDBOX_SMS_ACCOUNT_SID": Payments.smsAccountSid, "SANDBOX_SMS_AUTH_TOKEN": Payments.smsAuthToken,
                 "SANDBOX_SMS_NUMBER": Payments.smsNumber, "SANDBOX_SMS_WEBHOOK_URL": "http://127.0.0.1:\(integrationPort)/webhooks/sms",
+                "SANDBOX_VERIFIER_API_KEY": Payments.verifierKey, "SANDBOX_VERIFIER_WEBHOOK_SECRET": Payments.verifierSecret,
+                "SANDBOX_VERIFIER_WEBHOOK_URL": "http://127.0.0.1:\(integrationPort)/webhooks/verification",
             ].merging(sandboxEnvironment) { _, new in new }
             var mailParts: Mail?
             var serviceEnvironment = serviceEnvironment
@@ -114,6 +119,8 @@ final class AccountsPlatform: Sendable {
                     "SMS_AUTH_TOKEN": Payments.smsAuthToken, "SMS_FROM": Payments.smsNumber,
                     "DATABASE_URL": harness.database.url, "DATABASE_SCHEMA": "integration", "DATABASE_POOL_SIZE": "2",
                     "INTEGRATION_DATA_KEY": PlatformHarness.integrationDataKey,
+                    "VERIFIER_BASE_URL": "http://127.0.0.1:\(sandboxPort)", "VERIFIER_API_KEY": Payments.verifierKey,
+                    "VERIFIER_WEBHOOK_SECRET": Payments.verifierSecret,
                     // The tests' webhook receivers are on this machine.
                     "INTEGRATION_WEBHOOK_ALLOW_PRIVATE": "1",
                 ]) { _, new in new }

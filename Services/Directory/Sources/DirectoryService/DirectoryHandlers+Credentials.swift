@@ -6,8 +6,10 @@ import ServiceKit
 import Store
 
 /// Credentials: an advisor submits licenses and certifications; they show on the profile only
-/// once verified. Until an outside verifier is integrated, support staff decide, and accounts
-/// records each decision in the advisor's access log.
+/// once verified. Each submission is announced (`directory.credential-submitted.v1`), the
+/// integration service sends it to the verification provider, and the provider's result is
+/// recorded; support staff may decide a pending one first (an override), and accounts records each
+/// staff decision in the advisor's access log.
 extension DirectoryHandlers {
     static let credentialKinds: Set<String> = ["license", "certification"]
     static let maxCredentials = 20
@@ -57,8 +59,44 @@ extension DirectoryHandlers {
                     """, UUID(), id, request.kind, request.issuer.trimmingCharacters(in: .whitespacesAndNewlines),
                     request.number.trimmingCharacters(in: .whitespacesAndNewlines), request.expiresOn)
             else { throw ServiceError(.internalError, "the credential was not stored") }
+            let credential = try Self.credential(row)
+            try Outbox.append(Directory.CredentialSubmitted(credentialId: credential.id, advisorId: id, at: Date()), on: connection)
+            return credential
+        }
+    }
+
+    /// What the verification provider is sent (the platform only).
+    func credentialForVerification(_ request: Directory.CredentialForVerification.Request, caller: Caller) async throws -> Directory.Credential {
+        guard caller.has(.system) else { throw ServiceError(.forbidden, "credentials go to the verifier from the platform alone") }
+        let row = try await database.withConnection { connection in
+            try connection.queryOne("SELECT \(Self.credentialColumns) FROM credentials WHERE id = $1", request.credentialId)
+        }
+        guard let row else { throw ServiceError(.notFound, "there is no credential with this id") }
+        return try Self.credential(row)
+    }
+
+    /// The verification provider's result (the platform only), for a credential still pending.
+    func recordVerification(_ request: Directory.RecordVerification.Request, caller: Caller) async throws -> Directory.Credential {
+        guard caller.has(.system) else { throw ServiceError(.forbidden, "verification results come from the platform alone") }
+        let decided = try await database.withConnection { connection -> Directory.Credential in
+            guard
+                let row = try connection.queryOne(
+                    """
+                    UPDATE credentials SET status = $2, decided_at = now() WHERE id = $1 AND status = 'pending'
+                    RETURNING \(Self.credentialColumns)
+                    """, request.credentialId, request.verified ? "verified" : "rejected")
+            else {
+                let exists = try connection.queryOne("SELECT 1 FROM credentials WHERE id = $1", request.credentialId) != nil
+                throw exists
+                    ? ServiceError(.conflict, "this credential has been decided already")
+                    : ServiceError(.notFound, "there is no credential with this id")
+            }
             return try Self.credential(row)
         }
+        logger.info(
+            "credential verified by the provider",
+            metadata: ["credential.id": "\(request.credentialId)", "credential.status": "\(decided.status)"])
+        return decided
     }
 
     func myCredentials(caller: Caller) async throws -> [Directory.Credential] {

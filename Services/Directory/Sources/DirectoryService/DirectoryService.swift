@@ -47,6 +47,8 @@ public enum DirectoryService {
             worker.handle(Directory.RemoveCredential.self) { try await handlers.removeCredential($0, caller: $1.caller) }
             worker.handle(Directory.PendingCredentials.self) { try await handlers.pendingCredentials($0, caller: $1.caller) }
             worker.handle(Directory.DecideCredential.self) { try await handlers.decideCredential($0, caller: $1.caller) }
+            worker.handle(Directory.CredentialForVerification.self) { try await handlers.credentialForVerification($0, caller: $1.caller) }
+            worker.handle(Directory.RecordVerification.self) { try await handlers.recordVerification($0, caller: $1.caller) }
         }
     }
 }

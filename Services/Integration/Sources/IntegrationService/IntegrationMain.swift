@@ -40,6 +40,8 @@ public struct IntegrationSettings: Sendable {
     /// the database never holds it).
     var dataKey: Data
     var webhooks: WebhookSettings
+    /// The credential verification provider; nil without `VERIFIER_API_KEY` (staff decide then).
+    var verifier: CredentialVerification.Settings?
 
     public init(reading reader: inout ConfigReader) {
         process = ProcessSettings(reading: &reader)
@@ -65,6 +67,21 @@ public struct IntegrationSettings: Sendable {
         dataKey = Data(base64Encoded: encodedKey) ?? Data()
         if !encodedKey.isEmpty, dataKey.count != 32 { reader.problem("INTEGRATION_DATA_KEY must be 32 random bytes in base64") }
         webhooks = WebhookSettings(reading: &reader)
+        var verifierURL = reader.string("VERIFIER_BASE_URL", default: "http://127.0.0.1:8090")
+        if verifierURL.hasSuffix("/") { verifierURL.removeLast() }
+        let verifierKey = reader.string("VERIFIER_API_KEY", default: "")
+        let verifierSecret = reader.string("VERIFIER_WEBHOOK_SECRET", default: "")
+        if !verifierKey.isEmpty {
+            if URL(string: verifierURL)?.host == nil || !(verifierURL.hasPrefix("http://") || verifierURL.hasPrefix("https://")) {
+                reader.problem("VERIFIER_BASE_URL must be an http(s) URL, got \"\(verifierURL)\"")
+            }
+            if StandardWebhookSignature.key(of: verifierSecret) == nil {
+                reader.problem("VERIFIER_WEBHOOK_SECRET must be the verifier's whsec_ secret (needed with VERIFIER_API_KEY)")
+            }
+        }
+        verifier = verifierKey.isEmpty
+            ? nil
+            : .init(baseURL: verifierURL, apiKey: verifierKey, webhookSecret: verifierSecret, timeout: .seconds(10))
         var smsBaseURL = reader.string("SMS_BASE_URL", default: "http://127.0.0.1:8090")
         if URL(string: smsBaseURL)?.host == nil || !(smsBaseURL.hasPrefix("http://") || smsBaseURL.hasPrefix("https://")) {
             reader.problem("SMS_BASE_URL must be an http(s) URL, got \"\(smsBaseURL)\"")
@@ -165,6 +182,10 @@ public enum IntegrationMain {
         ProcessorWebhooks(secret: settings.processorWebhookSecret, tolerance: 300, bus: caller.bus, logger: logger)
             .register(on: router)
         sms.register(on: router)
+        let verification = settings.verifier.map {
+            CredentialVerification(settings: $0, database: database, bus: caller.bus, logger: logger)
+        }
+        verification?.register(on: router)
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "advisor-integration"),
@@ -172,7 +193,11 @@ public enum IntegrationMain {
                 logger.info("integration listening", metadata: ["http.address": "\(channel.localAddress?.description ?? "?")"])
             },
             logger: logger)
-        let subscriptions = webhooks.subscriptions()
+        let subscriptions = webhooks.subscriptions() + (verification?.subscriptions() ?? [])
+        var maintenance = webhooks.retention()
+        if let verification {
+            maintenance.append(MaintenanceTask(name: "integration.send-verifications", interval: .seconds(1)) { _ in try await verification.sendDue() })
+        }
         let consumer = EventConsumer(
             consumer: Self.consumerName, subscriptions: subscriptions,
             subscriber: EventSubscriber(
@@ -186,7 +211,7 @@ public enum IntegrationMain {
         return EdgeParts(
             resources: [caller.resource, database],
             services: [
-                consumer, MaintenanceRunner(tasks: webhooks.retention(), database: database, logger: logger),
+                consumer, MaintenanceRunner(tasks: maintenance, database: database, logger: logger),
                 WebhookDeliverer(endpoints: webhooks, logger: logger), app, WorkerRunner(worker: worker), WorkerRunner(worker: smsWorker),
             ],
             readiness: readiness,

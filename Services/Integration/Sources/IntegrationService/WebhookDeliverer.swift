@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Metrics
 import Models
+import Security
 import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
@@ -164,7 +165,7 @@ final class WebhookDeliverer: Service, Sendable {
         request.headers.add(name: "webhook-timestamp", value: "\(timestamp)")
         request.headers.add(
             name: "webhook-signature",
-            value: StandardWebhooks.signature(id: delivery.messageId, timestamp: timestamp, body: body, secrets: delivery.secrets))
+            value: StandardWebhookSignature.signature(id: delivery.messageId, timestamp: timestamp, body: body, secrets: delivery.secrets))
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
             let response = try await client.execute(request, timeout: .seconds(Int64(settings.timeoutSeconds)))

@@ -98,7 +98,7 @@ struct WebhookEndpoints: Sendable {
         guard count < Self.maxPerPartner else {
             throw ServiceError(.conflict, "A partner may have \(Self.maxPerPartner) webhook endpoints; delete one first.")
         }
-        let secret = StandardWebhooks.newSecret()
+        let secret = StandardWebhookSignature.newSecret()
         let id = UUID()
         try connection.execute(
             "INSERT INTO webhook_endpoints (id, partner_id, url, description, event_types, secret) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -150,7 +150,7 @@ struct WebhookEndpoints: Sendable {
             let row = try connection.queryOne(
                 "SELECT secret FROM webhook_endpoints WHERE id = $1 AND partner_id = $2 FOR UPDATE", id, partnerId)
         else { throw Self.notFound }
-        let secret = StandardWebhooks.newSecret()
+        let secret = StandardWebhookSignature.newSecret()
         try connection.execute(
             """
             UPDATE webhook_endpoints SET previous_secret = $2, previous_until = now() + make_interval(secs => $3), secret = $4

@@ -52,33 +52,13 @@ struct WebhookSettings: Sendable {
     }
 }
 
-/// Standard Webhooks v1 (standardwebhooks.com): a message is signed as
-/// `v1,<base64 HMAC-SHA256(key, "<webhook-id>.<webhook-timestamp>.<body>")>` under the endpoint's
-/// `whsec_<base64 key>` secret; during a rotation each secret's signature is given, space-separated.
+/// The webhooks partners receive: their event types, ids and bodies (signed with
+/// `StandardWebhookSignature`).
 enum StandardWebhooks {
     /// The event types partners may subscribe to.
     static let eventTypes = ["advisor.status-changed"]
     /// What `POST …/test` sends: every endpoint takes it, whatever it subscribed to.
     static let testEventType = "webhook.test"
-
-    /// A new secret: `whsec_` and 24 random bytes in base64.
-    static func newSecret() -> String {
-        "whsec_" + SecureRandom.bytes(24).base64EncodedString()
-    }
-
-    /// The HMAC key a `whsec_` secret holds.
-    static func key(of secret: String) -> Data? {
-        guard secret.hasPrefix("whsec_") else { return nil }
-        return Data(base64Encoded: String(secret.dropFirst(6)))
-    }
-
-    /// The `webhook-signature` value: one signature per secret, space-separated.
-    static func signature(id: String, timestamp: Int, body: Data, secrets: [String]) -> String {
-        var signed = Data("\(id).\(timestamp).".utf8)
-        signed.append(body)
-        return secrets.compactMap { key(of: $0) }.map { "v1," + HMAC.sha256(key: $0, message: signed).base64EncodedString() }
-            .joined(separator: " ")
-    }
 
     /// A message id, the `webhook-id` header: `msg_` and 16 random bytes, URL-safe.
     static func messageId() -> String {

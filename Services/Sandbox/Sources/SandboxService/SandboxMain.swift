@@ -5,7 +5,7 @@ import ServiceKit
 import Synchronization
 
 /// The sandbox process: the outside world for local runs and tests only — a payment processor, an
-/// SMS provider and a mail inbox on its HTTP port, and a mail server on its SMTP port. Its admin port answers
+/// SMS provider, a credential verifier and a mail inbox on its HTTP port, and a mail server on its SMTP port. Its admin port answers
 /// `/readyz` like every process of the platform.
 public enum SandboxMain {
     public static func run(environment: [String: String] = ProcessInfo.processInfo.environment) async -> Int32 {
@@ -28,6 +28,7 @@ public enum SandboxMain {
         let mail = MailStore()
         MailRoutes(store: mail).register(on: router)
         SMSRoutes(provider: SMSProvider(settings: settings.sms, logger: logger), logger: logger).register(on: router)
+        CredentialVerifierRoutes(verifier: CredentialVerifier(settings: settings.verifier, logger: logger)).register(on: router)
         let smtpListening = ListeningFlag()
         let mailServer = MailServer(
             host: settings.host, port: settings.smtpPort, credentials: settings.smtpCredentials, store: mail, listening: smtpListening,

@@ -1,5 +1,6 @@
 public import Foundation
 public import Logging
+import Security
 public import ServiceKit
 
 /// What the sandbox reads from its environment. It stands in for outside providers on a local run
@@ -29,6 +30,9 @@ public struct SandboxSettings: Sendable {
     /// (`SANDBOX_SMS_ACCOUNT_SID`, `SANDBOX_SMS_AUTH_TOKEN`, `SANDBOX_SMS_NUMBER`), and where it
     /// posts inbound messages (`SANDBOX_SMS_WEBHOOK_URL`; none taken when empty).
     var sms: SMSProvider.Settings
+    /// The credential verifier's API key, where and under which secret it posts results, and how
+    /// long a check takes (`SANDBOX_VERIFIER_*`).
+    var verifier: CredentialVerifier.Settings
 
     public init(reading reader: inout ConfigReader) {
         let level = reader.choice(
@@ -52,5 +56,13 @@ public struct SandboxSettings: Sendable {
             authToken: reader.string("SANDBOX_SMS_AUTH_TOKEN", default: "sandbox_sms_token"),
             number: reader.string("SANDBOX_SMS_NUMBER", default: "+15005550006"),
             webhookURL: reader.string("SANDBOX_SMS_WEBHOOK_URL", default: ""))
+        verifier = CredentialVerifier.Settings(
+            apiKey: reader.string("SANDBOX_VERIFIER_API_KEY", default: "vk_test_sandbox"),
+            webhookURL: reader.string("SANDBOX_VERIFIER_WEBHOOK_URL", default: ""),
+            webhookSecret: reader.string("SANDBOX_VERIFIER_WEBHOOK_SECRET", default: "whsec_c2FuZGJveC12ZXJpZmllci1zZWNyZXQ="),
+            delay: .milliseconds(reader.int("SANDBOX_VERIFIER_DELAY_MS", default: 300, in: 0...600_000)))
+        if StandardWebhookSignature.key(of: verifier.webhookSecret) == nil {
+            reader.problem("SANDBOX_VERIFIER_WEBHOOK_SECRET must be whsec_ and base64")
+        }
     }
 }
