@@ -27,6 +27,8 @@ final class AccountsPlatform: Sendable {
     struct Payments: Sendable {
         let sandbox: String
         let integration: String
+        /// The integration service's environment, for starting more instances of it.
+        let integrationEnvironment: [String: String]
         static let secretKey = "sk_test_e2e"
         static let webhookSecret = "whsec_e2e"
         /// The SMS provider's account and auth token, and the platform's number, as the sandbox and integration share them.
@@ -127,7 +129,9 @@ final class AccountsPlatform: Sendable {
                 async let integrationStarted = harness.start(
                     "integration", environment: integration.merging(integrationEnvironment) { _, new in new })
                 _ = try await (sandboxStarted, integrationStarted)
-                paymentsParts = Payments(sandbox: "http://127.0.0.1:\(sandboxPort)", integration: "http://127.0.0.1:\(integrationPort)")
+                paymentsParts = Payments(
+                    sandbox: "http://127.0.0.1:\(sandboxPort)", integration: "http://127.0.0.1:\(integrationPort)",
+                    integrationEnvironment: integration.merging(integrationEnvironment) { _, new in new })
             }
             return AccountsPlatform(
                 harness: harness, gateway: "http://127.0.0.1:\(port)", accountsEnvironment: accountsEnvironment,
@@ -145,6 +149,15 @@ final class AccountsPlatform: Sendable {
         let port = try FreePort.next()
         let environment = harness.bus.merging(extra.merging(["GATEWAY_PORT": "\(port)"]) { _, new in new }) { _, new in new }
         return ("http://127.0.0.1:\(port)", try await harness.start("gateway", environment: environment))
+    }
+
+    /// Starts one more integration instance on the same bus and database; its base URL.
+    func startIntegration() async throws -> String {
+        let port = try FreePort.next()
+        var environment = try #require(payments).integrationEnvironment
+        environment["INTEGRATION_PORT"] = "\(port)"
+        _ = try await harness.start("integration", environment: environment)
+        return "http://127.0.0.1:\(port)"
     }
 
     /// Runs `body` with the whole platform started, and stops it before returning, whatever happened.

@@ -180,8 +180,24 @@ struct WebhooksEndToEndTests {
                 try await partner.call("GET", "/partner/v1/webhooks/endpoints/\(id)").object["enabled"] as? Bool == false
             }
             #expect(try await partner.call("GET", "/partner/v1/webhooks/endpoints/\(id)").object["disabledReason"] as? String == "gone")
+            #expect(try await partner.call("POST", "/partner/v1/webhooks/endpoints/\(id)/test").status == 409, "nothing is sent to it")
+            // What happens meanwhile is kept: once enabled again, a replay since then sends it.
+            let before = try await receiver.received().count
+            let disabledAt = ISO8601DateFormatter().string(from: Date().addingTimeInterval(-1))
+            #expect(try await platform.request("PUT", "/v1/advisors/me/status", token: advisor.token, json: ["status": "offline"]).status == 200)
+            try await Task.sleep(for: .seconds(1))
+            #expect(try await receiver.received().count == before, "not sent while disabled")
             let enabled = try await partner.call("PATCH", "/partner/v1/webhooks/endpoints/\(id)", json: #"{"enabled": true}"#)
             #expect(enabled.status == 200 && enabled.object["enabled"] as? Bool == true, "\(enabled.text)")
+            var caughtUp = 0
+            try await eventually("the change made while disabled is replayed") {
+                let replayed = try await partner.call("POST", "/partner/v1/webhooks/endpoints/\(id)/replay", json: #"{"since": "\#(disabledAt)"}"#)
+                caughtUp = replayed.object["queued"] as? Int ?? 0
+                return caughtUp >= 1
+            }
+            try await eventually("it arrives") {
+                try await receiver.received().contains { ($0["data"] as? [String: Any])?["status"] as? String == "offline" }
+            }
         }
     }
 
@@ -228,6 +244,31 @@ struct WebhooksEndToEndTests {
 
             #expect(try await owner.call("DELETE", "/partner/v1/webhooks/endpoints/\(id)").status == 204)
             #expect(try await owner.call("GET", "/partner/v1/webhooks/endpoints/\(id)").status == 404)
+        }
+    }
+
+    @Test("two integration instances share the deliveries: each message arrives once, from either")
+    func instancesShareTheWork() async throws {
+        try await AccountsPlatform.with(payments: true) { platform in
+            let receiver = try await Receiver.start()
+            defer { receiver.stop() }
+            _ = try await platform.startIntegration()
+            let partner = try await Self.partner(platform)
+            let made = try await partner.call(
+                "POST", "/partner/v1/webhooks/endpoints", json: #"{"url": "\#(receiver.url)/hooks", "eventTypes": ["advisor.status-changed"]}"#)
+            let id = try #require(made.object["id"] as? String, "\(made.text)")
+            try await receiver.configure(secrets: [try #require(made.object["secret"] as? String)])
+            var sent: Set<String> = []
+            for _ in 0..<40 {
+                let test = try await partner.call("POST", "/partner/v1/webhooks/endpoints/\(id)/test")
+                sent.insert(try #require(test.object["messageId"] as? String, "\(test.text)"))
+            }
+            try await eventually("every message arrives") { Set(try await receiver.received().compactMap { $0["id"] as? String }) == sent }
+            let received = try await receiver.received()
+            #expect(received.count == sent.count, "none twice: \(received.count) for \(sent.count)")
+            #expect(received.allSatisfy { $0["verified"] as? [Bool] == [true] })
+            let attempts = try await partner.call("GET", "/partner/v1/webhooks/endpoints/\(id)/attempts?limit=100")
+            #expect(attempts.items.count == sent.count, "one attempt each: \(attempts.items.count)")
         }
     }
 

@@ -94,7 +94,9 @@ extension AccountsHandlers {
         let minimum = request.minGroupSize
         return .init(
             minGroupSize: minimum, revenueSharePercent: request.revenueSharePercent,
-            items: try rows.map { row in
+            // A row whose every figure is suppressed or zero is left out: its date alone would tell
+            // a partner holding a code for one person when that person signed up, chatted or paid.
+            items: try rows.compactMap { row -> Accounts.ReferralReport.Row? in
                 // None is no one; one to minimum - 1 people could be singled out.
                 func shown(_ count: Int) -> Int? { count == 0 || count >= minimum ? count : nil }
                 let signups: Int = try row.decode("signups")
@@ -102,6 +104,7 @@ extension AccountsHandlers {
                 let payers: Int = try row.decode("payers")
                 let charged = Int(try row.decode("charged_cents", as: Int64.self))
                 let paid = shown(payers) != nil
+                guard [signups, firstChats, payers].contains(where: { $0 > 0 && shown($0) != nil }) else { return nil }
                 return .init(
                     code: try row.decode("code"), day: try row.decode("day"), signups: shown(signups), firstChats: shown(firstChats),
                     payers: shown(payers), chargedCents: paid ? charged : nil,

@@ -13,7 +13,7 @@ import Store
 
 /// Advisors' credentials checked by the verification provider: each submission the directory
 /// announces is queued here, sent to the provider (`POST /v1/verifications`, bearer API key,
-/// tried again with a growing wait while the provider fails), and the provider's signed result
+/// tried again with a growing wait while the provider fails, for about a day), and the provider's signed result
 /// (Standard Webhooks, `POST /webhooks/verification`) is recorded in the directory. Staff may still
 /// decide a pending credential first; a result for one already decided changes nothing.
 struct CredentialVerification: Sendable {
@@ -32,8 +32,14 @@ struct CredentialVerification: Sendable {
     let bus: BusClient
     let logger: Logger
 
-    /// Tries before a request is given up (staff decide it then): about a day of waits.
-    static let maxAttempts = 12
+    /// Tries before a request is given up (staff decide it then): waits doubling from 5 s to at
+    /// most 4 hours, about a day in all.
+    static let maxAttempts = 16
+
+    /// The wait after `attempts` failed tries.
+    static func wait(after attempts: Int) -> Int {
+        min(4 * 3600, 5 << min(attempts, 12))
+    }
 
     /// Queues each submitted credential (in the transaction that applies the event).
     func subscriptions() -> [EventSubscription] {
@@ -50,7 +56,7 @@ struct CredentialVerification: Sendable {
         let due = try await database.withConnection { connection in
             try connection.query(
                 """
-                UPDATE credential_verifications SET lease_until = now() + interval '1 minute', attempts = attempts + 1
+                UPDATE credential_verifications SET lease_until = now() + interval '5 minutes', attempts = attempts + 1
                 WHERE credential_id IN (
                     SELECT credential_id FROM credential_verifications
                     WHERE status = 'queued' AND due_at <= now() AND (lease_until IS NULL OR lease_until < now())
@@ -62,23 +68,28 @@ struct CredentialVerification: Sendable {
         for (credentialId, attempts) in due {
             let outcome = await send(credentialId)
             try await database.withConnection { connection in
+                // Only a row still queued: the provider's result may have come in before its answer.
                 switch outcome {
                 case .sent(let providerId):
                     try connection.execute(
-                        "UPDATE credential_verifications SET status = 'sent', provider_id = $2, lease_until = NULL WHERE credential_id = $1",
-                        credentialId, providerId)
+                        """
+                        UPDATE credential_verifications SET status = 'sent', provider_id = $2, lease_until = NULL
+                        WHERE credential_id = $1 AND status = 'queued'
+                        """, credentialId, providerId)
                 case .nothingToSend:
                     try connection.execute(
-                        "UPDATE credential_verifications SET status = 'done', lease_until = NULL WHERE credential_id = $1", credentialId)
+                        "UPDATE credential_verifications SET status = 'done', lease_until = NULL WHERE credential_id = $1 AND status = 'queued'",
+                        credentialId)
                 case .retry where attempts < Self.maxAttempts:
                     try connection.execute(
                         """
                         UPDATE credential_verifications SET due_at = now() + make_interval(secs => $2), lease_until = NULL
-                        WHERE credential_id = $1
-                        """, credentialId, min(3600, 5 << min(attempts, 12)))
-                case .retry:
+                        WHERE credential_id = $1 AND status = 'queued'
+                        """, credentialId, Self.wait(after: attempts))
+                case .retry, .refused:
                     try connection.execute(
-                        "UPDATE credential_verifications SET status = 'failed', lease_until = NULL WHERE credential_id = $1", credentialId)
+                        "UPDATE credential_verifications SET status = 'failed', lease_until = NULL WHERE credential_id = $1 AND status = 'queued'",
+                        credentialId)
                     logger.warning("a credential could not be sent to the verifier; staff decide it", metadata: ["credential.id": "\(credentialId)"])
                 }
             }
@@ -91,6 +102,8 @@ struct CredentialVerification: Sendable {
         /// Withdrawn, or decided by staff meanwhile.
         case nothingToSend
         case retry
+        /// The provider refused the request itself (4xx): trying again would not change that.
+        case refused
     }
 
     private struct Started: Decodable {
@@ -122,7 +135,8 @@ struct CredentialVerification: Sendable {
             let answer = Data(try await response.body.collect(upTo: 1 << 16).readableBytesView)
             guard (200..<300).contains(response.status.code), let started = try? JSONDecoder().decode(Started.self, from: answer) else {
                 logger.warning("the verifier refused a request", metadata: ["http.status": "\(response.status.code)"])
-                return .retry
+                let code = response.status.code
+                return (400..<500).contains(code) && code != 408 && code != 429 ? .refused : .retry
             }
             logger.info("credential sent to the verifier", metadata: ["credential.id": "\(credentialId)", "verification.id": "\(started.id)"])
             return .sent(started.id)

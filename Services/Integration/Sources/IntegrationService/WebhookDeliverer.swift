@@ -3,12 +3,11 @@ import Foundation
 import Logging
 import Metrics
 import Models
-import Security
 import NIOCore
 import NIOHTTP1
+import Security
 import ServiceLifecycle
 import Store
-import Synchronization
 
 /// Tells an instance's deliverer that something may be due at once (wake-ups coalesce).
 struct DeliveryWakeup: Sendable {
@@ -95,26 +94,29 @@ final class WebhookDeliverer: Service, Sendable {
         case failed(status: Int?, error: String?)
     }
 
-    /// Leases and sends batches until a short one comes back; how many attempts it made.
+    /// Leases and sends batches until a short one comes back; how many attempts it made. Each
+    /// attempt is recorded as soon as it ends, so one slow endpoint holds up no other's record.
     func drain() async throws -> Int {
         var total = 0
         while true {
             let claimed = try await lease(limit: settings.concurrency)
             guard !claimed.isEmpty else { break }
-            let results = await withTaskGroup(of: (Claimed, Outcome, Int).self) { group in
+            await withTaskGroup(of: Void.self) { group in
                 for delivery in claimed {
                     group.addTask {
                         let started = ContinuousClock.now
                         let outcome = await self.send(delivery)
                         let elapsed = started.duration(to: .now)
-                        return (delivery, outcome, Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000))
+                        let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+                        do {
+                            try await self.record(delivery, outcome, milliseconds: milliseconds)
+                        } catch {
+                            self.logger.error(
+                                "a webhook attempt could not be recorded", metadata: ["webhook.endpoint": "\(delivery.endpointId)", "error": "\(error)"])
+                        }
                     }
                 }
-                var results: [(Claimed, Outcome, Int)] = []
-                for await result in group { results.append(result) }
-                return results
             }
-            try await record(results)
             total += claimed.count
             if claimed.count < settings.concurrency { break }
         }
@@ -186,70 +188,72 @@ final class WebhookDeliverer: Service, Sendable {
         }
     }
 
-    /// Writes every attempt and what follows from it, in one transaction.
-    private func record(_ results: [(Claimed, Outcome, Int)]) async throws {
+    /// Writes one attempt and what follows from it, in one transaction, unless the delivery has
+    /// moved on meanwhile (deleted with its endpoint, replayed, or leased again after its lease
+    /// ran out): only the lease that made the attempt may record it.
+    private func record(_ delivery: Claimed, _ outcome: Outcome, milliseconds: Int) async throws {
         let settings = self.settings
-        let disabled = try await endpoints.database.transaction { connection -> [UUID] in
-            var disabled: [UUID] = []
-            for (delivery, outcome, milliseconds) in results {
-                let status: Int?
-                let error: String?
-                switch outcome {
-                case .delivered(let code):
-                    (status, error) = (code, nil)
-                    try connection.execute(
-                        "UPDATE webhook_deliveries SET status = 'delivered', lease_until = NULL WHERE endpoint_id = $1 AND message_id = $2",
-                        delivery.endpointId, delivery.messageId)
-                    try connection.execute(
-                        "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL", delivery.endpointId)
-                case .gone:
-                    (status, error) = (410, nil)
-                    try Self.fail(delivery, on: connection)
-                    try connection.execute(
-                        "UPDATE webhook_endpoints SET enabled = false, disabled_reason = 'gone' WHERE id = $1 AND enabled", delivery.endpointId)
-                    disabled.append(delivery.endpointId)
-                case .slowDown(let code, let retryAfter):
-                    (status, error) = (code, nil)
-                    let wait = try Self.retry(delivery, settings: settings, on: connection)
-                    try connection.execute(
-                        "UPDATE webhook_endpoints SET paused_until = now() + make_interval(secs => $2) WHERE id = $1", delivery.endpointId,
-                        min(3600, max(1, retryAfter ?? wait ?? 60)))
-                case .failed(let code, let reason):
-                    (status, error) = (code, reason)
-                    _ = try Self.retry(delivery, settings: settings, on: connection)
-                }
+        let disabled = try await endpoints.database.transaction { connection -> Bool in
+            guard
+                try connection.queryOne(
+                    """
+                    SELECT 1 FROM webhook_deliveries WHERE endpoint_id = $1 AND message_id = $2 AND status = 'pending' AND attempts = $3
+                    FOR UPDATE
+                    """, delivery.endpointId, delivery.messageId, delivery.attempts) != nil
+            else { return false }
+            let status: Int?
+            let error: String?
+            var disabled = false
+            switch outcome {
+            case .delivered(let code):
+                (status, error) = (code, nil)
                 try connection.execute(
-                    """
-                    INSERT INTO webhook_attempts (endpoint_id, message_id, response_status, error, duration_ms) VALUES ($1, $2, $3, $4, $5)
-                    """, delivery.endpointId, delivery.messageId, status, error, milliseconds)
-                if case .delivered = outcome { continue }
-                // Failing since the first failure after a success; disabled once that is too long ago.
-                let off = try connection.queryOne(
-                    """
-                    UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, now()),
-                        enabled = enabled AND coalesce(failing_since, now()) > now() - make_interval(secs => $2),
-                        disabled_reason = CASE WHEN enabled AND coalesce(failing_since, now()) <= now() - make_interval(secs => $2)
-                            THEN 'failing' ELSE disabled_reason END
-                    WHERE id = $1 RETURNING enabled
-                    """, delivery.endpointId, settings.disableAfterSeconds)
-                if let off, try off.decode("enabled", as: Bool.self) == false, !disabled.contains(delivery.endpointId) {
-                    disabled.append(delivery.endpointId)
-                }
+                    "UPDATE webhook_deliveries SET status = 'delivered', lease_until = NULL WHERE endpoint_id = $1 AND message_id = $2",
+                    delivery.endpointId, delivery.messageId)
+                try connection.execute(
+                    "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL", delivery.endpointId)
+            case .gone:
+                (status, error) = (410, nil)
+                try Self.fail(delivery, on: connection)
+                disabled = try connection.queryOne(
+                    "UPDATE webhook_endpoints SET enabled = false, disabled_reason = 'gone' WHERE id = $1 AND enabled RETURNING id",
+                    delivery.endpointId) != nil
+            case .slowDown(let code, let retryAfter):
+                (status, error) = (code, nil)
+                let wait = try Self.retry(delivery, settings: settings, on: connection)
+                try connection.execute(
+                    "UPDATE webhook_endpoints SET paused_until = now() + make_interval(secs => $2) WHERE id = $1", delivery.endpointId,
+                    min(3600, max(1, retryAfter ?? wait ?? 60)))
+            case .failed(let code, let reason):
+                (status, error) = (code, reason)
+                _ = try Self.retry(delivery, settings: settings, on: connection)
             }
-            return disabled
+            try connection.execute(
+                """
+                INSERT INTO webhook_attempts (endpoint_id, message_id, response_status, error, duration_ms) VALUES ($1, $2, $3, $4, $5)
+                """, delivery.endpointId, delivery.messageId, status, error, milliseconds)
+            if case .delivered = outcome { return false }
+            // Failing since the first failure after a success; disabled once that is too long ago.
+            let off = try connection.queryOne(
+                """
+                UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, now()),
+                    enabled = enabled AND coalesce(failing_since, now()) > now() - make_interval(secs => $2),
+                    disabled_reason = CASE WHEN enabled AND coalesce(failing_since, now()) <= now() - make_interval(secs => $2)
+                        THEN 'failing' ELSE disabled_reason END
+                WHERE id = $1 AND enabled RETURNING enabled
+                """, delivery.endpointId, settings.disableAfterSeconds)
+            return try disabled || off?.decode("enabled", as: Bool.self) == false
         }
-        for (_, outcome, _) in results {
-            let name =
-                switch outcome {
-                case .delivered: "delivered"
-                case .gone: "gone"
-                case .slowDown: "slow_down"
-                case .failed: "failed"
-                }
-            Counter(label: "integration_webhook_attempts_total", dimensions: [("outcome", name)]).increment()
-        }
-        for endpoint in disabled {
-            logger.warning("webhook endpoint disabled", metadata: ["webhook.endpoint": "\(endpoint)"])
+        let name =
+            switch outcome {
+            case .delivered: "delivered"
+            case .gone: "gone"
+            case .slowDown: "slow_down"
+            case .failed: "failed"
+            }
+        Counter(label: "integration_webhook_attempts_total", dimensions: [("outcome", name)]).increment()
+        if disabled {
+            logger.warning("webhook endpoint disabled", metadata: ["webhook.endpoint": "\(delivery.endpointId)"])
         }
     }
 

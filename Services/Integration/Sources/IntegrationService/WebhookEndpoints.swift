@@ -93,6 +93,8 @@ struct WebhookEndpoints: Sendable {
     }
 
     func create(_ draft: Draft, partnerId: String, on connection: Connection) throws -> WebhookEndpoint {
+        // Counted under a lock of the partner's, so two creations at once cannot both pass the limit.
+        try connection.execute("SELECT pg_advisory_xact_lock(hashtext('webhook-endpoints:' || $1))", partnerId)
         let count = try connection.queryOne("SELECT count(*)::int AS n FROM webhook_endpoints WHERE partner_id = $1", partnerId)?
             .decode("n", as: Int.self) ?? 0
         guard count < Self.maxPerPartner else {
@@ -159,9 +161,11 @@ struct WebhookEndpoints: Sendable {
         return secret
     }
 
-    /// A `webhook.test` message for this endpoint alone, due at once.
+    /// A `webhook.test` message for this endpoint alone, due at once (409 while it is disabled).
     func sendTest(_ id: UUID, partnerId: String, on connection: Connection) throws -> String {
-        _ = try load(id, partnerId: partnerId, on: connection)
+        guard try load(id, partnerId: partnerId, on: connection).enabled else {
+            throw ServiceError(.conflict, "This endpoint is disabled: enable it first (PATCH {\"enabled\": true}).")
+        }
         let messageId = StandardWebhooks.messageId()
         let body = try StandardWebhooks.body(
             type: StandardWebhooks.testEventType, at: Date(), data: ["endpointId": id.uuidString.lowercased()])
@@ -173,11 +177,12 @@ struct WebhookEndpoints: Sendable {
         return messageId
     }
 
-    /// A message of `type` for every partner with an enabled endpoint subscribed to it, due at once
-    /// to each such endpoint (in the transaction that applies the event it comes from).
+    /// A message of `type` for every partner with an endpoint subscribed to it, due at once to each
+    /// such endpoint that is enabled (in the transaction that applies the event it comes from). A
+    /// disabled endpoint gets none, but the message is kept for a replay once it is enabled again.
     func publish(_ type: String, at: Date, data: some Encodable & Sendable, on connection: Connection) throws {
         let partners = try connection.query(
-            "SELECT DISTINCT partner_id FROM webhook_endpoints WHERE enabled AND $1 = ANY (event_types)", type)
+            "SELECT DISTINCT partner_id FROM webhook_endpoints WHERE $1 = ANY (event_types)", type)
         guard !partners.isEmpty else { return }
         let body = try StandardWebhooks.body(type: type, at: at, data: data)
         for row in partners {
@@ -253,12 +258,19 @@ struct WebhookEndpoints: Sendable {
                     .validationFailed, "Messages are kept 30 days: since must be within them.",
                     fieldErrors: [FieldError(field: "since", code: "out_of_range")])
             }
+            // Every message of the types it takes that it has not taken: failed, still trying, or
+            // never sent to it (published while it was disabled).
             queued = try connection.queryOne(
                 """
                 WITH replayed AS (
-                    UPDATE webhook_deliveries d SET status = 'pending', attempts = 0, due_at = now(), lease_until = NULL
-                    FROM webhook_messages m
-                    WHERE d.endpoint_id = $1 AND d.status <> 'delivered' AND m.id = d.message_id AND m.created_at >= $2
+                    INSERT INTO webhook_deliveries (endpoint_id, message_id)
+                    SELECT e.id, m.id FROM webhook_endpoints e JOIN webhook_messages m ON m.partner_id = e.partner_id
+                    WHERE e.id = $1 AND m.created_at >= $2
+                        AND (m.event_type = ANY (e.event_types) OR EXISTS (
+                            SELECT 1 FROM webhook_deliveries x WHERE x.endpoint_id = e.id AND x.message_id = m.id))
+                    ON CONFLICT (endpoint_id, message_id) DO UPDATE
+                        SET status = 'pending', attempts = 0, due_at = now(), lease_until = NULL
+                        WHERE webhook_deliveries.status <> 'delivered'
                     RETURNING 1)
                 SELECT count(*)::int AS n FROM replayed
                 """, id, since)?.decode("n", as: Int.self) ?? 0
@@ -288,6 +300,29 @@ struct WebhookEndpoints: Sendable {
                     attemptedAt: try row.decode("attempted_at"), responseStatus: try row.decode("response_status"),
                     error: try row.decode("error"), durationMs: try row.decode("duration_ms"))
             }
+        }
+    }
+
+    /// The stored answer to an earlier POST with this Idempotency-Key and body, if there is one
+    /// (422 `idempotency_key_reused` for another body), so a repeat is answered before anything is
+    /// checked again.
+    func earlierAnswer(partnerId: String, key: String?, request: Data) async throws -> (Int, Data)? {
+        guard let key, (1...255).contains(key.utf8.count) else { return nil }
+        let hash = SHA256.hash(request)
+        let keys = self.keys
+        return try await database.withConnection { connection in
+            guard
+                let earlier = try connection.queryOne(
+                    """
+                    SELECT request_hash, status, response FROM partner_requests
+                    WHERE partner_id = $1 AND idempotency_key = $2 AND created_at > now() - interval '1 day' AND status IS NOT NULL
+                    """, partnerId, key),
+                let status: Int = try earlier.decode("status"), let sealed: Data = try earlier.decode("response")
+            else { return nil }
+            guard try earlier.decode("request_hash", as: Data.self) == hash else {
+                throw ServiceError(.idempotencyKeyReused, "This Idempotency-Key was used with a different request.")
+            }
+            return (status, try keys.open(sealed, associatedData: Data("\(partnerId)\n\(key)".utf8)))
         }
     }
 

@@ -13,6 +13,9 @@ extension PartnerAPI {
         router.post(RouterPath(endpoints)) { request, _ -> Response in
             let key = try await admit(request, needing: .webhooksManage)
             let (data, draft) = try await Self.body(WebhookEndpoints.Draft.self, of: request)
+            if let earlier = try await webhooks.earlierAnswer(partnerId: key.partnerId, key: Self.idempotencyKey(request), request: Self.boundRequest(request, data)) {
+                return Self.json(earlier.1, status: HTTPResponse.Status(code: earlier.0))
+            }
             try await webhooks.check(url: draft.url, eventTypes: draft.eventTypes, description: draft.description)
             return try await once(request, partnerId: key.partnerId, body: data) { connection in
                 (201, try WireCoding.encoder().encode(try webhooks.create(draft, partnerId: key.partnerId, on: connection)))
@@ -101,7 +104,16 @@ extension PartnerAPI {
         _ body: @escaping @Sendable (Store.Connection) throws -> (Int, Data)
     ) async throws -> Response {
         let (status, answer) = try await webhooks.once(
-            partnerId: partnerId, key: request.headers[HTTPField.Name("Idempotency-Key")!], request: Data(request.uri.path.utf8) + data, body)
+            partnerId: partnerId, key: Self.idempotencyKey(request), request: Self.boundRequest(request, data), body)
         return Self.json(answer, status: HTTPResponse.Status(code: status))
+    }
+
+    private static func idempotencyKey(_ request: Request) -> String? {
+        request.headers[HTTPField.Name("Idempotency-Key")!]
+    }
+
+    /// What an Idempotency-Key is bound to: the route and the body.
+    private static func boundRequest(_ request: Request, _ body: Data) -> Data {
+        Data(request.uri.path.utf8) + body
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Models
 import Security
 import ServiceKit
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -82,11 +83,12 @@ enum StandardWebhooks {
 /// make us call into our own network. Checked when the endpoint is saved and again before every
 /// attempt, as a name may resolve elsewhere later.
 enum WebhookAddressPolicy {
-    /// Loopback, private, shared, link-local, multicast and reserved blocks, IPv4 and IPv6.
+    /// Loopback, private, shared, link-local, multicast and reserved blocks, IPv4 and IPv6 (with
+    /// the NAT64, Teredo and 6to4 prefixes, which can carry an IPv4 address inside).
     static let forbidden: [IPNetwork] = [
         "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
-        "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4", "::/128", "::1/128", "64:ff9b::/96", "fc00::/7",
-        "fe80::/10", "ff00::/8",
+        "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4", "::/128", "::1/128", "64:ff9b::/96", "2001::/32",
+        "2002::/16", "fc00::/7", "fe80::/10", "ff00::/8",
     ].compactMap { IPNetwork($0) }
 
     enum Refusal: String, Error {
@@ -122,41 +124,55 @@ enum WebhookAddressPolicy {
         guard addresses.allSatisfy({ address in !forbidden.contains { $0.contains(address) } }) else { throw .addressNotAllowed }
     }
 
-    /// Every address `host` resolves to (`getaddrinfo` blocks, so it runs on its own thread).
-    static func resolve(_ host: String) async -> [IPAddress] {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                var hints = addrinfo()
-                hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-                var list: UnsafeMutablePointer<addrinfo>?
-                guard getaddrinfo(host, nil, &hints, &list) == 0 else {
-                    continuation.resume(returning: [])
-                    return
-                }
-                defer { freeaddrinfo(list) }
-                var found: [IPAddress] = []
-                var entry = list
-                while let info = entry?.pointee {
-                    var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-                    if info.ai_family == AF_INET, let address = info.ai_addr {
-                        address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in
-                            var raw = pointer.pointee.sin_addr
-                            _ = inet_ntop(AF_INET, &raw, &text, socklen_t(text.count))
-                        }
-                    } else if info.ai_family == AF_INET6, let address = info.ai_addr {
-                        address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
-                            var raw = pointer.pointee.sin6_addr
-                            _ = inet_ntop(AF_INET6, &raw, &text, socklen_t(text.count))
-                        }
-                    }
-                    let length = text.firstIndex(of: 0) ?? text.count
-                    if let parsed = IPAddress(String(decoding: text[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)) {
-                        found.append(parsed)
-                    }
-                    entry = info.ai_next
-                }
-                continuation.resume(returning: found)
+    /// Every address `host` resolves to, or none if that takes longer than `timeout`
+    /// (`getaddrinfo` blocks, so it runs on a thread of its own, which is left to finish alone).
+    static func resolve(_ host: String, timeout: Duration = .seconds(5)) async -> [IPAddress] {
+        let waiting = Mutex<CheckedContinuation<[IPAddress], Never>?>(nil)
+        let finish: @Sendable ([IPAddress]) -> Void = { addresses in
+            let continuation = waiting.withLock { waiting in
+                defer { waiting = nil }
+                return waiting
             }
+            continuation?.resume(returning: addresses)
         }
+        return await withCheckedContinuation { continuation in
+            waiting.withLock { $0 = continuation }
+            Task {
+                try? await Task.sleep(for: timeout)
+                finish([])
+            }
+            Thread.detachNewThread { finish(lookUp(host)) }
+        }
+    }
+
+    /// `getaddrinfo`, blocking.
+    private static func lookUp(_ host: String) -> [IPAddress] {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &list) == 0 else { return [] }
+        defer { freeaddrinfo(list) }
+        var found: [IPAddress] = []
+        var entry = list
+        while let info = entry?.pointee {
+            var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            if info.ai_family == AF_INET, let address = info.ai_addr {
+                address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in
+                    var raw = pointer.pointee.sin_addr
+                    _ = inet_ntop(AF_INET, &raw, &text, socklen_t(text.count))
+                }
+            } else if info.ai_family == AF_INET6, let address = info.ai_addr {
+                address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
+                    var raw = pointer.pointee.sin6_addr
+                    _ = inet_ntop(AF_INET6, &raw, &text, socklen_t(text.count))
+                }
+            }
+            let length = text.firstIndex(of: 0) ?? text.count
+            if let parsed = IPAddress(String(decoding: text[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)) {
+                found.append(parsed)
+            }
+            entry = info.ai_next
+        }
+        return found
     }
 }
