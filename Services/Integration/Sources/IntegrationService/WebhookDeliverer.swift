@@ -193,6 +193,25 @@ final class WebhookDeliverer: Service, Sendable {
     /// ran out): only the lease that made the attempt may record it.
     private func record(_ delivery: Claimed, _ outcome: Outcome, milliseconds: Int) async throws {
         let settings = self.settings
+        if case .delivered(let status) = outcome {
+            // The common case in one statement (one round trip, no explicit transaction).
+            _ = try await endpoints.database.withConnection { connection in
+                try connection.execute(
+                    """
+                    WITH delivered AS (
+                        UPDATE webhook_deliveries SET status = 'delivered', lease_until = NULL
+                        WHERE endpoint_id = $1 AND message_id = $2 AND status = 'pending' AND attempts = $3
+                        RETURNING endpoint_id, message_id),
+                    attempt AS (
+                        INSERT INTO webhook_attempts (endpoint_id, message_id, response_status, duration_ms)
+                        SELECT endpoint_id, message_id, $4, $5 FROM delivered)
+                    UPDATE webhook_endpoints SET failing_since = NULL
+                    WHERE id = $1 AND failing_since IS NOT NULL AND EXISTS (SELECT 1 FROM delivered)
+                    """, delivery.endpointId, delivery.messageId, delivery.attempts, status, milliseconds)
+            }
+            Counter(label: "integration_webhook_attempts_total", dimensions: [("outcome", "delivered")]).increment()
+            return
+        }
         let disabled = try await endpoints.database.transaction { connection -> Bool in
             guard
                 try connection.queryOne(
@@ -205,13 +224,8 @@ final class WebhookDeliverer: Service, Sendable {
             let error: String?
             var disabled = false
             switch outcome {
-            case .delivered(let code):
-                (status, error) = (code, nil)
-                try connection.execute(
-                    "UPDATE webhook_deliveries SET status = 'delivered', lease_until = NULL WHERE endpoint_id = $1 AND message_id = $2",
-                    delivery.endpointId, delivery.messageId)
-                try connection.execute(
-                    "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL", delivery.endpointId)
+            case .delivered:
+                return false  // recorded above
             case .gone:
                 (status, error) = (410, nil)
                 try Self.fail(delivery, on: connection)
@@ -232,7 +246,6 @@ final class WebhookDeliverer: Service, Sendable {
                 """
                 INSERT INTO webhook_attempts (endpoint_id, message_id, response_status, error, duration_ms) VALUES ($1, $2, $3, $4, $5)
                 """, delivery.endpointId, delivery.messageId, status, error, milliseconds)
-            if case .delivered = outcome { return false }
             // Failing since the first failure after a success; disabled once that is too long ago.
             let off = try connection.queryOne(
                 """
