@@ -137,7 +137,7 @@ struct WebhooksEndToEndTests {
             let messageId = try #require(delivered["id"] as? String)
             #expect(received.filter { $0["id"] as? String == messageId }.map { $0["answered"] as? Int } == [500, 503, 200], "one id on every attempt")
             let data = try #require(delivered["data"] as? [String: Any])
-            #expect(data["advisorId"] as? String == advisor.id.lowercased() && data["status"] as? String == "online", "\(data)")
+            #expect(data["advisorId"] as? String == advisor.id && data["status"] as? String == "online", "ids as the partner API writes them: \(data)")
             let attempts = try await partner.call("GET", "/partner/v1/webhooks/endpoints/\(id)/attempts?messageId=\(messageId)")
             #expect(attempts.items.map { $0["responseStatus"] as? Int } == [200, 503, 500], "newest first: \(attempts.text)")
 

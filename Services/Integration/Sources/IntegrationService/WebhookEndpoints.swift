@@ -167,8 +167,7 @@ struct WebhookEndpoints: Sendable {
             throw ServiceError(.conflict, "This endpoint is disabled: enable it first (PATCH {\"enabled\": true}).")
         }
         let messageId = StandardWebhooks.messageId()
-        let body = try StandardWebhooks.body(
-            type: StandardWebhooks.testEventType, at: Date(), data: ["endpointId": id.uuidString.lowercased()])
+        let body = try StandardWebhooks.body(type: StandardWebhooks.testEventType, at: Date(), data: TestMessage(endpointId: id))
         try connection.execute(
             "INSERT INTO webhook_messages (id, partner_id, event_type, payload) VALUES ($1, $2, $3, $4)", messageId, partnerId,
             StandardWebhooks.testEventType, body)
@@ -199,13 +198,22 @@ struct WebhookEndpoints: Sendable {
         wakeup.wake()
     }
 
+    /// `advisor.status-changed`'s data: ids as the partner API writes them.
+    private struct StatusChanged: Encodable, Sendable {
+        var advisorId: UUID
+        var status: Directory.Status
+    }
+
+    /// `webhook.test`'s data.
+    private struct TestMessage: Encodable, Sendable {
+        var endpointId: UUID
+    }
+
     /// The events of other services that become webhooks.
     func subscriptions() -> [EventSubscription] {
         [
             EventSubscription(producer: .directory).on(Directory.AdvisorStatusChanged.self) { event, _, connection in
-                try publish(
-                    "advisor.status-changed", at: event.at,
-                    data: ["advisorId": event.advisorId.uuidString.lowercased(), "status": event.status.rawValue], on: connection)
+                try publish("advisor.status-changed", at: event.at, data: StatusChanged(advisorId: event.advisorId, status: event.status), on: connection)
             }
         ]
     }
