@@ -253,6 +253,8 @@ public enum Accounts {
         case settings, registration
         case unsubscribeLink = "unsubscribe_link"
         case smsStop = "sms_stop"
+        /// Granted or withdrawn through a partner's OAuth authorization (or its withdrawal).
+        case partnerGrant = "partner_grant"
     }
 
     /// `accounts.consents.get`
@@ -393,12 +395,15 @@ public enum Accounts {
         public var staffRoles: [String]
         public var action: String
         public var reason: String?
-        public init(at: Date, staffId: UUID?, staffRoles: [String], action: String, reason: String?) {
+        /// For `partner-access.*`: the partner that read the person's data under their grant.
+        public var partnerId: String?
+        public init(at: Date, staffId: UUID?, staffRoles: [String], action: String, reason: String?, partnerId: String? = nil) {
             self.at = at
             self.staffId = staffId
             self.staffRoles = staffRoles
             self.action = action
             self.reason = reason
+            self.partnerId = partnerId
         }
     }
 
@@ -553,5 +558,6 @@ extension Accounts {
         .init(.emailTaken, status: 409), .init(.invalidCredentials, status: 401), .init(.partnerExists, status: 409),
         .init(.accountDisabled, status: 403), .init(.lastAdmin, status: 409), .init(.invalidCode, status: 422),
         .init(.codeExpired, status: 422), .init(.noPendingPhone, status: 409), .init(.insufficientScope, status: 403),
+        .init(.invalidGrant, status: 400), .init(.invalidClient, status: 401),
     ]
 }

@@ -1,12 +1,12 @@
-import Foundation
+public import Foundation
 
 /// Base64 without padding, in the standard or the URL-safe alphabet, decoding canonical text only.
 ///
 /// Canonical-only decoding means one value has exactly one accepted spelling: a token or hash
 /// cannot be varied (padding, stray bits in the last character) and still be accepted.
-enum Base64 {
+public enum Base64 {
     /// The two alphabets of RFC 4648.
-    enum Alphabet {
+    public enum Alphabet {
         /// `A–Z a–z 0–9 + /` (RFC 4648 §4).
         case standard
         /// `A–Z a–z 0–9 - _` (RFC 4648 §5), safe in URLs and file names.
@@ -14,7 +14,7 @@ enum Base64 {
     }
 
     /// Encodes `data` without `=` padding.
-    static func encode(_ data: Data, alphabet: Alphabet) -> String {
+    public static func encode(_ data: Data, alphabet: Alphabet) -> String {
         var text = data.base64EncodedString()
         while text.last == "=" {
             text.removeLast()

@@ -71,6 +71,7 @@ extension AccountsHandlers {
             """, id)
         try connection.execute("DELETE FROM account_keys WHERE account_id = $1", id)
         try connection.execute("UPDATE sessions SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL", id)
+        try AccountsHandlers.revokeGrants(of: id, partner: nil, on: connection)
         try connection.execute("UPDATE sessions SET client_sealed = NULL WHERE account_id = $1", id)
         try connection.execute("DELETE FROM sign_in_attempts WHERE account_id = $1", id)
         try connection.execute("DELETE FROM known_clients WHERE account_id = $1", id)

@@ -51,6 +51,10 @@ extension AccountsHandlers {
             try ConsentRecords.record(
                 requested, accountId: id, source: request.source, policyVersion: version, actorId: caller.accountId,
                 actorRoles: roles, audit: audit, on: connection)
+            // A partner consent withdrawn is its grant withdrawn: no token of it opens anything now.
+            for (partner, granted) in request.partners ?? [:] where !granted {
+                try Self.revokeGrants(of: id, partner: partner, on: connection)
+            }
             return try ConsentRecords.current(accountId: id, on: connection)
         }
     }
@@ -149,14 +153,16 @@ extension AccountsHandlers {
         return try await database.withConnection { connection in
             let rows = try connection.query(
                 """
-                SELECT seq AS id, at, actor_id, array_to_json(actor_roles)::text AS roles, action, details->>'reason' AS reason
-                FROM audit_log WHERE subject_id = $1 AND action LIKE 'staff.%' AND seq < $2 ORDER BY seq DESC LIMIT $3
+                SELECT seq AS id, at, actor_id, array_to_json(actor_roles)::text AS roles, action, details->>'reason' AS reason,
+                    details->>'partner' AS partner
+                FROM audit_log WHERE subject_id = $1 AND (action LIKE 'staff.%' OR action LIKE 'partner-access.%') AND seq < $2
+                ORDER BY seq DESC LIMIT $3
                 """, id, page.before, page.limit + 1)
             return try page.page(rows, column: "id") { row in
                 Accounts.AccessRecord(
                     at: try row.decode("at"), staffId: try row.decode("actor_id"),
                     staffRoles: try JSONDecoder().decode([String].self, from: Data(try row.decode("roles", as: String.self).utf8)),
-                    action: try row.decode("action"), reason: try row.decode("reason"))
+                    action: try row.decode("action"), reason: try row.decode("reason"), partnerId: try row.decode("partner"))
             }
         }
     }

@@ -71,6 +71,14 @@ public enum AccountsService {
         worker.handle(Accounts.CreateReferralCode.self) { try await handlers.createReferralCode($0, context: $1) }
         worker.handle(Accounts.ListReferralCodes.self) { try await handlers.referralCodes($0, caller: $1.caller) }
         worker.handle(Accounts.ReferralReport.self) { try await handlers.referralReport($0, caller: $1.caller) }
+        worker.handle(Accounts.OAuthClient.self) { request, _ in try await handlers.oauthClient(request) }
+        worker.handle(Accounts.SetRedirectURIs.self) { try await handlers.setRedirectURIs($0, caller: $1.caller) }
+        worker.handle(Accounts.Authorize.self) { try await handlers.authorize($0, caller: $1.caller) }
+        worker.handle(Accounts.Token.self) { request, _ in try await handlers.oauthToken(request) }
+        worker.handle(Accounts.RevokeToken.self) { request, _ in try await handlers.revokeOAuthToken(request) }
+        worker.handle(Accounts.OAuthUser.self) { try await handlers.oauthUser($0, caller: $1.caller) }
+        worker.handle(Accounts.Grants.self) { _, context in try await handlers.oauthGrants(caller: context.caller) }
+        worker.handle(Accounts.WithdrawGrant.self) { try await handlers.withdrawGrant($0, caller: $1.caller) }
         worker.handle(Accounts.MarketingAudience.self) { try await handlers.marketingAudience($0, caller: $1.caller) }
         worker.handle(Accounts.RecordStaffAccess.self) { try await handlers.recordStaffAccess($0, caller: $1.caller) }
     }

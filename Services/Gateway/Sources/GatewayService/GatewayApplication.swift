@@ -48,6 +48,7 @@ func buildGatewayRouter(
     BillingRoutes(bus: bus).register(on: router)
     BoardsRoutes(bus: bus).register(on: router)
     NotificationsRoutes(bus: bus).register(on: router)
+    OAuthRoutes(bus: bus, secure: secureCookies).register(on: router)
     streamGate.register(on: router)
     return router
 }

@@ -61,6 +61,36 @@ struct PartnerAPI: Sendable {
             return Self.json(try await bus.callReturningJSON(Accounts.ReferralReport.self, report, as: .system))
         }
         registerWebhooks(on: router)
+        router.put("partner/v1/oauth/redirect-uris") { request, _ -> Response in
+            let key = try await admit(request, needing: .usersRead)
+            let body = try await JSONBody.decode(RedirectURIs.self, from: request)
+            return Self.json(
+                try await bus.callReturningJSON(
+                    Accounts.SetRedirectURIs.self, .init(partnerId: key.partnerId, redirectUris: body.redirectUris), as: .system))
+        }
+        // Acting for a person: an access token from their grant, not an API key.
+        router.get("partner/v1/users/me") { request, _ -> Response in
+            guard let header = request.headers[.authorization], header.hasPrefix("Bearer adv_at_"), header.count <= 200 else {
+                throw ServiceError(.unauthenticated, "Send the access token the person's grant gave: Authorization: Bearer adv_at_….")
+            }
+            let user = try await bus.call(Accounts.OAuthUser.self, .init(accessToken: String(header.dropFirst(7))), as: .system)
+            guard user.scopes.contains(Accounts.PartnerScope.usersRead.rawValue) else {
+                throw ServiceError(.insufficientScope, "The person did not grant users:read.")
+            }
+            logger.info("partner read a person's profile", metadata: ["partner.id": "\(user.partnerId)"])
+            return try JSONBody.response(Person(subject: user.subject, displayName: user.displayName))
+        }
+    }
+
+    private struct RedirectURIs: JSONRequestBody {
+        var redirectUris: [String]
+        enum CodingKeys: String, CodingKey, CaseIterable { case redirectUris }
+    }
+
+    /// What a partner sees of a person who granted `users:read`: their id for this partner alone, and their display name.
+    private struct Person: Encodable {
+        var subject: String
+        var displayName: String
     }
 
     /// The key the request carries, checked, within its rate, holding `scope`.
