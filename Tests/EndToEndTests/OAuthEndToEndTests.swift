@@ -60,7 +60,7 @@ struct OAuthEndToEndTests {
             let page = try await platform.request("GET", "/oauth/authorize?" + Self.encoded(query))
             #expect(page.status == 200 && page.text.contains("Horoscope Daily") && page.text.contains("see your display name"), "\(page.text)")
             let stranger = try await platform.request("GET", "/oauth/authorize?" + Self.encoded(query.map { $0.0 == "redirect_uri" ? ($0.0, "https://evil.example/") : $0 }))
-            #expect(stranger.status == 400 && stranger.headers["location"] == nil, "never sent to an unregistered address")
+            #expect(stranger.status == 404 && stranger.headers["location"] == nil, "never sent to an unregistered address")
             let noPKCE = try await platform.request("GET", "/oauth/authorize?" + Self.encoded(query.filter { $0.0 != "code_challenge" }))
             #expect(noPKCE.status == 303 && Self.redirectQuery(noPKCE)["error"] == "invalid_request")
 

@@ -17,7 +17,7 @@ extension AccountsHandlers {
 
     func oauthClient(_ request: Accounts.OAuthClient.Request) async throws -> Accounts.OAuthClient.Response {
         try await database.withConnection { connection in
-            guard request.partnerId.utf8.count <= 63,
+            guard Self.isPartnerId(request.partnerId),
                 let partner = try connection.queryOne("SELECT name FROM partners WHERE id = $1", request.partnerId)
             else { throw ServiceError(.notFound, "no partner with this client id is registered") }
             let uris = try connection.query(
@@ -45,13 +45,12 @@ extension AccountsHandlers {
         return .init(redirectUris: uris)
     }
 
-    /// An absolute https URL (http only for this machine, as native apps use), no fragment, at
-    /// most 2,000 characters: compared exactly when used.
+    /// https with a host name or address, or http on this machine (native apps), an optional
+    /// port and path, nothing else (the partner API's document gives the same pattern); compared
+    /// exactly when used.
     static func isRedirectURI(_ text: String) -> Bool {
-        guard text.utf8.count <= 2000, !text.contains("\0"), let url = URLComponents(string: text), let host = url.host, !host.isEmpty,
-            url.fragment == nil, url.user == nil
-        else { return false }
-        return url.scheme == "https" || (url.scheme == "http" && ["127.0.0.1", "localhost", "[::1]", "::1"].contains(host))
+        let shape = /(https:\/\/[A-Za-z0-9.-]+|http:\/\/(127\.0\.0\.1|localhost))(:[0-9]{1,5})?(\/[A-Za-z0-9._~\/-]*)?/
+        return text.utf8.count <= 2000 && text.wholeMatch(of: shape) != nil && URLComponents(string: text)?.host?.isEmpty == false
     }
 
     func authorize(_ request: Accounts.Authorize.Request, caller: Caller) async throws -> Accounts.Authorize.Response {
@@ -65,6 +64,8 @@ extension AccountsHandlers {
             rules.fail("scopes", "invalid")
         }
         if request.codeChallenge.wholeMatch(of: /[A-Za-z0-9_-]{43}/) == nil { rules.fail("codeChallenge", "invalid") }
+        if !Self.isPartnerId(request.partnerId) { rules.fail("partnerId", "invalid") }
+        if !Self.isRedirectURI(request.redirectUri) { rules.fail("redirectUri", "invalid") }
         try rules.check()
         let scopes = Array(Set(request.scopes)).sorted()
         let code = SecureRandom.token(bytes: 32)
@@ -245,6 +246,7 @@ extension AccountsHandlers {
     func withdrawGrant(_ request: Accounts.WithdrawGrant.Request, caller: Caller) async throws -> Empty {
         let id = try Self.accountId(of: caller)
         let roles = caller.roles.map(\.rawValue).sorted()
+        guard Self.isPartnerId(request.partnerId) else { throw ServiceError(.notFound, "you have granted this partner nothing") }
         try await database.transaction { connection in
             guard try Self.revokeGrants(of: id, partner: request.partnerId, on: connection) else {
                 throw ServiceError(.notFound, "you have granted this partner nothing")
@@ -273,10 +275,15 @@ extension AccountsHandlers {
         return !ended.isEmpty
     }
 
+    /// A partner id as partners are registered with (anything else names none).
+    static func isPartnerId(_ text: String) -> Bool {
+        text.wholeMatch(of: /[a-z0-9][a-z0-9-]{0,62}/) != nil
+    }
+
     /// The client: one of the partner's live API keys, compared by hash in constant time.
     static func authenticateClient(_ partnerId: String, secret: String, on connection: Connection) throws {
         let refused = ServiceError(.invalidClient, "the client could not be authenticated: client_id and one of its API keys")
-        guard secret.hasPrefix("adv_"), secret.utf8.count <= 100, secret.count > partnerKeyPrefixLength,
+        guard isPartnerId(partnerId), secret.hasPrefix("adv_"), !secret.contains("\0"), secret.utf8.count <= 100, secret.count > partnerKeyPrefixLength,
             let row = try connection.queryOne(
                 "SELECT partner_id, secret_hash FROM partner_keys WHERE prefix = $1 AND revoked_at IS NULL",
                 String(secret.prefix(partnerKeyPrefixLength))),

@@ -65,7 +65,7 @@ struct OAuthRoutes: Sendable {
         }
         router.post("oauth/authorize") { request, context in
             let body = try await request.body.collect(upTo: 16 * 1024)
-            guard let form = FormEncoding.decode(Data(body.readableBytesView)) else {
+            guard let form = FormEncoding.decode(Data(body.readableBytesView)), !form.values.contains(where: { $0.contains("\0") }) else {
                 return NotificationsRoutes.page(status: .badRequest, "This request is not valid", "Send the form as the consent page does.")
             }
             do {
@@ -155,16 +155,16 @@ struct OAuthRoutes: Sendable {
     /// then the rest (a redirect back with the error).
     private func authorizationRequest(_ fields: [String: String]) async throws -> AuthorizationRequest {
         guard let clientId = fields["client_id"], let redirectUri = fields["redirect_uri"], clientId.utf8.count <= 63,
-            redirectUri.utf8.count <= 2000, !clientId.contains("\0"), !redirectUri.contains("\0")
+            redirectUri.utf8.count <= 2000, !fields.values.contains(where: { $0.contains("\0") })
         else { throw Refusal.page(.badRequest, "This link is not valid", "It names no partner app or no address to return to.") }
         let client: Accounts.OAuthClient.Response
         do {
             client = try await bus.call(Accounts.OAuthClient.self, .init(partnerId: clientId), as: .anonymous)
         } catch let error as ServiceError where error.code == .notFound {
-            throw Refusal.page(.badRequest, "This link is not valid", "It names a partner app the platform does not know.")
+            throw Refusal.page(.notFound, "This link is not valid", "It names a partner app the platform does not know.")
         }
         guard client.redirectUris.contains(redirectUri) else {
-            throw Refusal.page(.badRequest, "This link is not valid", "The partner app did not register the address it would return you to.")
+            throw Refusal.page(.notFound, "This link is not valid", "The partner app did not register the address it would return you to.")
         }
         let state = fields["state"].flatMap { $0.isEmpty ? nil : $0 }
         if let state, state.utf8.count > 500 || state.contains("\0") {
@@ -228,8 +228,8 @@ struct OAuthRoutes: Sendable {
     /// A token or revocation request's form, and the client's id and secret (HTTP Basic, or in the form).
     private static func clientRequest(_ request: Request) async throws -> ([String: String], String, String) {
         let body = try await request.body.collect(upTo: 16 * 1024)
-        guard let form = FormEncoding.decode(Data(body.readableBytesView)) else {
-            throw ServiceError(.badRequest, "the body is application/x-www-form-urlencoded")
+        guard let form = FormEncoding.decode(Data(body.readableBytesView)), !form.values.contains(where: { $0.contains("\0") }) else {
+            throw ServiceError(.badRequest, "the body is application/x-www-form-urlencoded, without NUL characters")
         }
         if let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("basic "),
             let decoded = Data(base64Encoded: String(authorization.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
@@ -237,6 +237,7 @@ struct OAuthRoutes: Sendable {
         {
             let id = String(pair[..<colon]).removingPercentEncoding ?? ""
             let secret = String(pair[pair.index(after: colon)...]).removingPercentEncoding ?? ""
+            guard !id.contains("\0"), !secret.contains("\0") else { throw ServiceError(.invalidClient, "the client's credentials hold NUL") }
             return (form, id, secret)
         }
         guard let id = form["client_id"], let secret = form["client_secret"] else {
