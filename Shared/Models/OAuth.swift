@@ -198,6 +198,22 @@ extension Accounts {
     }
 }
 
+/// A person's grant to a partner ended (withdrawn, or the account erased): the partner is told
+/// (`grant.revoked` webhook) by the id it knows the person by.
+extension Accounts {
+    public struct GrantRevoked: DomainEvent, Equatable {
+        public static let type = "accounts.grant-revoked.v1"
+        public var partnerId: String
+        public var subject: String
+        public var at: Date
+        public init(partnerId: String, subject: String, at: Date) {
+            self.partnerId = partnerId
+            self.subject = subject
+            self.at = at
+        }
+    }
+}
+
 extension ServiceError.Code {
     /// OAuth's `invalid_grant`: the code or refresh token is not valid for this client (400).
     public static let invalidGrant = ServiceError.Code(rawValue: "invalid_grant")

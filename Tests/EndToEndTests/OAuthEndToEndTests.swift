@@ -41,7 +41,13 @@ struct OAuthEndToEndTests {
         try await AccountsPlatform.with(payments: true) { platform in
             let integration = try #require(platform.payments).integration
             let admin = try await PartnersEndToEndTests.partner(platform)
-            let key = try await PartnersEndToEndTests.makeKey(platform, admin: admin, scopes: ["users:read"]).secret
+            let key = try await PartnersEndToEndTests.makeKey(platform, admin: admin, scopes: ["users:read", "webhooks:manage"]).secret
+            let receiver = try await WebhooksEndToEndTests.Receiver.start()
+            defer { receiver.stop() }
+            let hooks = WebhooksEndToEndTests.Partner(platform: platform, key: key)
+            let endpoint = try await hooks.call(
+                "POST", "/partner/v1/webhooks/endpoints", json: #"{"url": "\#(receiver.url)/hooks", "eventTypes": ["grant.revoked"]}"#)
+            try await receiver.configure(secrets: [try #require(endpoint.object["secret"] as? String, "\(endpoint.text)")])
             let registered = try #require(
                 await HTTP.request(
                     "PUT", integration + "/partner/v1/oauth/redirect-uris",
@@ -139,6 +145,10 @@ struct OAuthEndToEndTests {
             #expect((consents.object["partners"] as? [String: Bool])?["horoscope-daily"] == true, "the grant is the consent: \(consents.text)")
             #expect(try await platform.request("DELETE", "/v1/me/grants/horoscope-daily", token: session).status == 204)
             #expect(try await profile(access4).status == 401, "withdrawn: refused at once")
+            let subject = try #require(me.object["subject"] as? String)
+            try await eventually("the partner is told") {
+                try await receiver.received().contains { $0["type"] as? String == "grant.revoked" && ($0["data"] as? [String: Any])?["subject"] as? String == subject }
+            }
             #expect(try await platform.request("GET", "/v1/me/grants", token: session).items.isEmpty)
             let after = try await platform.request("GET", "/v1/me/consents", token: session)
             #expect((after.object["partners"] as? [String: Bool])?["horoscope-daily"] == false)

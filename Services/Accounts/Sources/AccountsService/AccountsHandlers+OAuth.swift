@@ -83,11 +83,11 @@ extension AccountsHandlers {
             guard try Self.exists(id, on: connection) else { throw AccountsErrors.notFound }
             let grant = try connection.queryOne(
                 """
-                INSERT INTO oauth_grants (id, account_id, partner_id, scopes) VALUES ($1, $2, $3, $4::text[])
+                INSERT INTO oauth_grants (id, account_id, partner_id, scopes, subject) VALUES ($1, $2, $3, $4::text[], $5)
                 ON CONFLICT (account_id, partner_id) WHERE revoked_at IS NULL
                 DO UPDATE SET scopes = ARRAY(SELECT DISTINCT unnest(oauth_grants.scopes || EXCLUDED.scopes) ORDER BY 1)
                 RETURNING id
-                """, UUID(), id, request.partnerId, scopes)!.decode("id", as: UUID.self)
+                """, UUID(), id, request.partnerId, scopes, subject(partner: request.partnerId, account: id))!.decode("id", as: UUID.self)
             try connection.execute(
                 """
                 INSERT INTO oauth_codes (code_hash, grant_id, redirect_uri, code_challenge, expires_at)
@@ -206,12 +206,11 @@ extension AccountsHandlers {
         let refused = ServiceError(.unauthenticated, "this access token opens nothing")
         guard request.accessToken.hasPrefix("adv_at_"), request.accessToken.utf8.count <= 200 else { throw refused }
         let records = self.records
-        let subjectKey = HMAC.sha256(key: records.emailIndexKey, message: Data("oauth-subject".utf8))
         return try await database.transaction { connection in
             guard
                 let row = try connection.queryOne(
                     """
-                    SELECT g.account_id, g.partner_id, g.scopes FROM oauth_tokens t JOIN oauth_grants g ON g.id = t.grant_id
+                    SELECT g.account_id, g.partner_id, g.scopes, g.subject FROM oauth_tokens t JOIN oauth_grants g ON g.id = t.grant_id
                     WHERE t.token_hash = $1 AND t.kind = 'access' AND t.expires_at > now() AND g.revoked_at IS NULL
                     """, SHA256.hash(Data(request.accessToken.utf8)))
             else { throw refused }
@@ -221,8 +220,8 @@ extension AccountsHandlers {
             try audit.append(
                 .init(actorId: nil, actorRoles: ["partner"], action: "partner-access.profile", subjectId: account, details: ["partner": partner]),
                 on: connection)
-            let subject = Hex.encode(HMAC.sha256(key: subjectKey, message: Data("\(partner)\n\(account.uuidString)".utf8)).prefix(16))
-            return .init(partnerId: partner, subject: subject, displayName: personal.displayName, scopes: try row.decode("scopes"))
+            return .init(
+                partnerId: partner, subject: try row.decode("subject"), displayName: personal.displayName, scopes: try row.decode("scopes"))
         }
     }
 
@@ -258,19 +257,28 @@ extension AccountsHandlers {
         return Empty()
     }
 
-    /// Ends a person's live grants (one partner's, or all), with every code and token they gave;
-    /// whether there was one.
+    /// The person's id for `partner` alone: what that partner sees, so two partners cannot join
+    /// what they know of one person.
+    func subject(partner: String, account: UUID) -> String {
+        let key = HMAC.sha256(key: records.emailIndexKey, message: Data("oauth-subject".utf8))
+        return Hex.encode(HMAC.sha256(key: key, message: Data("\(partner)\n\(account.uuidString)".utf8)).prefix(16))
+    }
+
+    /// Ends a person's live grants (one partner's, or all), with every code and token they gave,
+    /// and tells each partner (`accounts.grant-revoked.v1`); whether there was one.
     @discardableResult
     static func revokeGrants(of account: UUID, partner: String?, on connection: Connection) throws -> Bool {
         let ended = try connection.query(
             """
             UPDATE oauth_grants SET revoked_at = now()
-            WHERE account_id = $1 AND ($2::text IS NULL OR partner_id = $2) AND revoked_at IS NULL RETURNING id
-            """, account, partner
-        ).map { try $0.decode("id", as: UUID.self) }
-        for grant in ended {
+            WHERE account_id = $1 AND ($2::text IS NULL OR partner_id = $2) AND revoked_at IS NULL RETURNING id, partner_id, subject
+            """, account, partner)
+        for row in ended {
+            let grant: UUID = try row.decode("id")
             try connection.execute("DELETE FROM oauth_tokens WHERE grant_id = $1", grant)
             try connection.execute("DELETE FROM oauth_codes WHERE grant_id = $1", grant)
+            try Outbox.append(
+                Accounts.GrantRevoked(partnerId: try row.decode("partner_id"), subject: try row.decode("subject"), at: Date()), on: connection)
         }
         return !ended.isEmpty
     }

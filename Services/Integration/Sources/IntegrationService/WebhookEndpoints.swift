@@ -176,12 +176,13 @@ struct WebhookEndpoints: Sendable {
         return messageId
     }
 
-    /// A message of `type` for every partner with an endpoint subscribed to it, due at once to each
+    /// A message of `type` for every partner (or only `partner`) with an endpoint subscribed to it, due at once to each
     /// such endpoint that is enabled (in the transaction that applies the event it comes from). A
     /// disabled endpoint gets none, but the message is kept for a replay once it is enabled again.
-    func publish(_ type: String, at: Date, data: some Encodable & Sendable, on connection: Connection) throws {
+    func publish(_ type: String, at: Date, data: some Encodable & Sendable, to partner: String? = nil, on connection: Connection) throws {
         let partners = try connection.query(
-            "SELECT DISTINCT partner_id FROM webhook_endpoints WHERE $1 = ANY (event_types)", type)
+            "SELECT DISTINCT partner_id FROM webhook_endpoints WHERE $1 = ANY (event_types) AND ($2::text IS NULL OR partner_id = $2)", type,
+            partner)
         guard !partners.isEmpty else { return }
         let body = try StandardWebhooks.body(type: type, at: at, data: data)
         for row in partners {
@@ -204,6 +205,11 @@ struct WebhookEndpoints: Sendable {
         var status: Directory.Status
     }
 
+    /// `grant.revoked`'s data: the person as the partner knows them.
+    private struct GrantEnded: Encodable, Sendable {
+        var subject: String
+    }
+
     /// `webhook.test`'s data.
     private struct TestMessage: Encodable, Sendable {
         var endpointId: UUID
@@ -214,7 +220,10 @@ struct WebhookEndpoints: Sendable {
         [
             EventSubscription(producer: .directory).on(Directory.AdvisorStatusChanged.self) { event, _, connection in
                 try publish("advisor.status-changed", at: event.at, data: StatusChanged(advisorId: event.advisorId, status: event.status), on: connection)
-            }
+            },
+            EventSubscription(producer: .accounts).on(Accounts.GrantRevoked.self) { event, _, connection in
+                try publish("grant.revoked", at: event.at, data: GrantEnded(subject: event.subject), to: event.partnerId, on: connection)
+            },
         ]
     }
 

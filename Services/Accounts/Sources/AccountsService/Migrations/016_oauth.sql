@@ -11,6 +11,9 @@ CREATE TABLE oauth_grants (
     account_id uuid NOT NULL REFERENCES accounts (id),
     partner_id text NOT NULL REFERENCES partners (id),
     scopes text[] NOT NULL,
+    -- The person's id for this partner alone (an HMAC of partner and account): what the partner
+    -- sees, and what telling it of a revocation names.
+    subject text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
     revoked_at timestamptz
 );
