@@ -558,6 +558,6 @@ extension Accounts {
         .init(.emailTaken, status: 409), .init(.invalidCredentials, status: 401), .init(.partnerExists, status: 409),
         .init(.accountDisabled, status: 403), .init(.lastAdmin, status: 409), .init(.invalidCode, status: 422),
         .init(.codeExpired, status: 422), .init(.noPendingPhone, status: 409), .init(.insufficientScope, status: 403),
-        .init(.invalidGrant, status: 400), .init(.invalidClient, status: 401),
+        .init(.invalidGrant, status: 400), .init(.invalidClient, status: 401), .init(.unsupportedGrantType, status: 400),
     ]
 }

@@ -26,10 +26,13 @@ extension Accounts {
             public var partnerId: String
             public var name: String
             public var redirectUris: [String]
-            public init(partnerId: String, name: String, redirectUris: [String]) {
+            /// The scopes the partner was registered with: all it may ask for.
+            public var scopes: [String]
+            public init(partnerId: String, name: String, redirectUris: [String], scopes: [String]) {
                 self.partnerId = partnerId
                 self.name = name
                 self.redirectUris = redirectUris
+                self.scopes = scopes
             }
         }
     }
@@ -146,12 +149,15 @@ extension Accounts {
         }
         public struct Response: Codable, Sendable, Equatable {
             public var partnerId: String
+            /// The grant the token is of (what the partner API's rate is counted by).
+            public var grantId: UUID
             /// The person's id for this partner alone (another partner sees another).
             public var subject: String
             public var displayName: String
             public var scopes: [String]
-            public init(partnerId: String, subject: String, displayName: String, scopes: [String]) {
+            public init(partnerId: String, grantId: UUID, subject: String, displayName: String, scopes: [String]) {
                 self.partnerId = partnerId
+                self.grantId = grantId
                 self.subject = subject
                 self.displayName = displayName
                 self.scopes = scopes
@@ -219,4 +225,6 @@ extension ServiceError.Code {
     public static let invalidGrant = ServiceError.Code(rawValue: "invalid_grant")
     /// OAuth's `invalid_client`: the client could not be authenticated (401).
     public static let invalidClient = ServiceError.Code(rawValue: "invalid_client")
+    /// OAuth's `unsupported_grant_type` (400).
+    public static let unsupportedGrantType = ServiceError.Code(rawValue: "unsupported_grant_type")
 }

@@ -61,14 +61,19 @@ struct OAuthEndToEndTests {
             let challenge = Base64.encode(SHA256.hash(Data(verifier.utf8)), alphabet: .url)
             let query: [(String, String)] = [
                 ("response_type", "code"), ("client_id", "horoscope-daily"), ("redirect_uri", Self.redirect), ("scope", "users:read"),
-                ("state", "xyz"), ("code_challenge", challenge), ("code_challenge_method", "S256"),
+                ("state", "x+y/z="), ("code_challenge", challenge), ("code_challenge_method", "S256"),
             ]
             let page = try await platform.request("GET", "/oauth/authorize?" + Self.encoded(query))
             #expect(page.status == 200 && page.text.contains("Horoscope Daily") && page.text.contains("see your display name"), "\(page.text)")
             let stranger = try await platform.request("GET", "/oauth/authorize?" + Self.encoded(query.map { $0.0 == "redirect_uri" ? ($0.0, "https://evil.example/") : $0 }))
             #expect(stranger.status == 404 && stranger.headers["location"] == nil, "never sent to an unregistered address")
             let noPKCE = try await platform.request("GET", "/oauth/authorize?" + Self.encoded(query.filter { $0.0 != "code_challenge" }))
-            #expect(noPKCE.status == 303 && Self.redirectQuery(noPKCE)["error"] == "invalid_request")
+            #expect(noPKCE.status == 400 && noPKCE.headers["location"] == nil, "shown, not sent on before the person acts")
+            #expect(page.headers["x-frame-options"] == "DENY" && page.headers["content-security-policy"] == "frame-ancestors 'none'")
+            let framed = try await Self.post(
+                platform.gateway + "/oauth/authorize", query + [("email", email), ("password", AccountsPlatform.password), ("decision", "allow")],
+                headers: ["Sec-Fetch-Site": "cross-site"])
+            #expect(framed.status == 403 && framed.headers["location"] == nil, "only the consent page itself answers")
 
             // DNT: nothing is shared, whatever the person clicks.
             let tracked = try await Self.post(
@@ -81,7 +86,7 @@ struct OAuthEndToEndTests {
 
             let allowed = try await Self.post(
                 platform.gateway + "/oauth/authorize", query + [("email", email), ("password", AccountsPlatform.password), ("decision", "allow")])
-            #expect(allowed.status == 303 && Self.redirectQuery(allowed)["state"] == "xyz", "\(allowed.headers)")
+            #expect(allowed.status == 303 && Self.redirectQuery(allowed)["state"] == "x+y/z=", "the state comes back as sent: \(allowed.headers)")
             let code = try #require(Self.redirectQuery(allowed)["code"])
 
             let token = platform.gateway + "/oauth/token"
@@ -91,6 +96,9 @@ struct OAuthEndToEndTests {
             ]
             let badVerifier = try await Self.post(token, exchange + [("code_verifier", SecureRandom.token(bytes: 48))])
             #expect(badVerifier.status == 400 && badVerifier.object["error"] as? String == "invalid_grant", "\(badVerifier.text)")
+            let embedding = try await PartnersEndToEndTests.makeKey(platform, admin: admin, scopes: ["directory:read"]).secret
+            let embeddingKey = try await Self.post(token, exchange.map { $0.0 == "client_secret" ? ($0.0, embedding) : $0 } + [("code_verifier", verifier)])
+            #expect(embeddingKey.status == 401 && embeddingKey.object["error"] as? String == "invalid_client", "only a users:read key is a client secret")
             let notTheClient = try await Self.post(token, exchange.map { $0.0 == "client_secret" ? ($0.0, "adv_live_wrong0000000000000000000") : $0 } + [("code_verifier", verifier)])
             #expect(notTheClient.status == 401 && notTheClient.object["error"] as? String == "invalid_client")
             let tokens = try await Self.post(token, exchange + [("code_verifier", verifier)])

@@ -18,12 +18,14 @@ extension AccountsHandlers {
     func oauthClient(_ request: Accounts.OAuthClient.Request) async throws -> Accounts.OAuthClient.Response {
         try await database.withConnection { connection in
             guard Self.isPartnerId(request.partnerId),
-                let partner = try connection.queryOne("SELECT name FROM partners WHERE id = $1", request.partnerId)
+                let partner = try connection.queryOne("SELECT name, scopes FROM partners WHERE id = $1", request.partnerId)
             else { throw ServiceError(.notFound, "no partner with this client id is registered") }
             let uris = try connection.query(
                 "SELECT uri FROM oauth_redirect_uris WHERE partner_id = $1 ORDER BY uri", request.partnerId
             ).map { try $0.decode("uri", as: String.self) }
-            return .init(partnerId: request.partnerId, name: try partner.decode("name"), redirectUris: uris)
+            return .init(
+                partnerId: request.partnerId, name: try partner.decode("name"), redirectUris: uris,
+                scopes: try partner.decode("scopes", as: [String].self))
         }
     }
 
@@ -41,15 +43,21 @@ extension AccountsHandlers {
             for uri in uris {
                 try connection.execute("INSERT INTO oauth_redirect_uris (partner_id, uri) VALUES ($1, $2)", request.partnerId, uri)
             }
+            // Where people's codes may go is a partner's most sensitive setting: kept in the audit chain.
+            try audit.append(
+                .init(
+                    actorId: nil, actorRoles: ["partner"], action: "partner.redirect-uris", subjectId: nil,
+                    details: ["partner": request.partnerId, "redirectUris": uris.joined(separator: " ")]),
+                on: connection)
         }
         return .init(redirectUris: uris)
     }
 
-    /// https with a host name or address, or http on this machine (native apps), an optional
-    /// port and path, nothing else (the partner API's document gives the same pattern); compared
-    /// exactly when used.
+    /// https with a host name or address, an optional port and path, nothing else (the partner
+    /// API's document gives the same pattern); compared exactly when used. No loopback http: the
+    /// clients are confidential (they hold an API key), so a native app goes through its backend.
     static func isRedirectURI(_ text: String) -> Bool {
-        let shape = /(https:\/\/[A-Za-z0-9.-]+|http:\/\/(127\.0\.0\.1|localhost))(:[0-9]{1,5})?(\/[A-Za-z0-9._~\/-]*)?/
+        let shape = /https:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?(\/[A-Za-z0-9._~\/-]*)?/
         return text.utf8.count <= 2000 && text.wholeMatch(of: shape) != nil && URLComponents(string: text)?.host?.isEmpty == false
     }
 
@@ -145,8 +153,10 @@ extension AccountsHandlers {
                     let row = try connection.queryOne(
                         """
                         SELECT t.grant_id, t.expires_at > now() AS live, t.used_at IS NOT NULL AS used
-                        FROM oauth_tokens t JOIN oauth_grants g ON g.id = t.grant_id
-                        WHERE t.token_hash = $1 AND t.kind = 'refresh' AND g.partner_id = $2 AND g.revoked_at IS NULL FOR UPDATE OF t
+                        FROM oauth_tokens t JOIN oauth_grants g ON g.id = t.grant_id JOIN accounts a ON a.id = g.account_id
+                        WHERE t.token_hash = $1 AND t.kind = 'refresh' AND g.partner_id = $2 AND g.revoked_at IS NULL
+                            AND a.disabled_at IS NULL AND a.erased_at IS NULL
+                        FOR UPDATE OF t
                         """, SHA256.hash(Data(token.utf8)), request.partnerId)
                 else { throw invalid }
                 grant = try row.decode("grant_id")
@@ -158,7 +168,7 @@ extension AccountsHandlers {
                 guard try row.decode("live", as: Bool.self) else { throw invalid }
                 try connection.execute("UPDATE oauth_tokens SET used_at = now() WHERE token_hash = $1", SHA256.hash(Data(token.utf8)))
             default:
-                throw ServiceError(.badRequest, "grant_type is authorization_code or refresh_token")
+                throw ServiceError(.unsupportedGrantType, "grant_type is authorization_code or refresh_token")
             }
             let scopes = try connection.queryOne("SELECT scopes FROM oauth_grants WHERE id = $1", grant)!.decode("scopes", as: [String].self)
             let access = "adv_at_" + SecureRandom.token(bytes: 32)
@@ -210,18 +220,30 @@ extension AccountsHandlers {
             guard
                 let row = try connection.queryOne(
                     """
-                    SELECT g.account_id, g.partner_id, g.scopes, g.subject FROM oauth_tokens t JOIN oauth_grants g ON g.id = t.grant_id
+                    SELECT g.id, g.account_id, g.partner_id, g.scopes, g.subject
+                    FROM oauth_tokens t JOIN oauth_grants g ON g.id = t.grant_id JOIN accounts a ON a.id = g.account_id
                     WHERE t.token_hash = $1 AND t.kind = 'access' AND t.expires_at > now() AND g.revoked_at IS NULL
+                        AND a.disabled_at IS NULL AND a.erased_at IS NULL
                     """, SHA256.hash(Data(request.accessToken.utf8)))
             else { throw refused }
             let account: UUID = try row.decode("account_id")
             let partner: String = try row.decode("partner_id")
             guard let personal = try records.personal(account, on: connection) else { throw refused }
-            try audit.append(
-                .init(actorId: nil, actorRoles: ["partner"], action: "partner-access.profile", subjectId: account, details: ["partner": partner]),
-                on: connection)
+            // In the person's access log once an hour per partner: enough to show who reads, and a
+            // partner calling in a loop cannot flood it (or hold the audit chain's lock).
+            let recent = try connection.queryOne(
+                """
+                SELECT 1 FROM audit_log WHERE subject_id = $1 AND action = 'partner-access.profile' AND details->>'partner' = $2
+                    AND at > now() - interval '1 hour' LIMIT 1
+                """, account, partner)
+            if recent == nil {
+                try audit.append(
+                    .init(actorId: nil, actorRoles: ["partner"], action: "partner-access.profile", subjectId: account, details: ["partner": partner]),
+                    on: connection)
+            }
             return .init(
-                partnerId: partner, subject: try row.decode("subject"), displayName: personal.displayName, scopes: try row.decode("scopes"))
+                partnerId: partner, grantId: try row.decode("id"), subject: try row.decode("subject"), displayName: personal.displayName,
+                scopes: try row.decode("scopes"))
         }
     }
 
@@ -293,10 +315,13 @@ extension AccountsHandlers {
         let refused = ServiceError(.invalidClient, "the client could not be authenticated: client_id and one of its API keys")
         guard isPartnerId(partnerId), secret.hasPrefix("adv_"), !secret.contains("\0"), secret.utf8.count <= 100, secret.count > partnerKeyPrefixLength,
             let row = try connection.queryOne(
-                "SELECT partner_id, secret_hash FROM partner_keys WHERE prefix = $1 AND revoked_at IS NULL",
+                "SELECT id, partner_id, secret_hash, scopes FROM partner_keys WHERE prefix = $1 AND revoked_at IS NULL",
                 String(secret.prefix(partnerKeyPrefixLength))),
             ConstantTime.equals(try row.decode("secret_hash", as: Data.self), SHA256.hash(Data(secret.utf8))),
-            try row.decode("partner_id", as: String.self) == partnerId
+            try row.decode("partner_id", as: String.self) == partnerId,
+            // Only a key made for acting for people: an embedding key cannot trade codes for tokens.
+            try row.decode("scopes", as: [String].self).contains(Accounts.PartnerScope.usersRead.rawValue)
         else { throw refused }
+        try connection.execute("UPDATE partner_keys SET last_used_at = now() WHERE id = $1", try row.decode("id", as: UUID.self))
     }
 }

@@ -112,6 +112,8 @@ extension AccountsHandlers {
                 ended = try connection.execute(
                     "UPDATE sessions SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL", request.accountId)
             }
+            // A disabled account's partners lose their access with it.
+            if request.disable { try Self.revokeGrants(of: request.accountId, partner: nil, on: connection) }
             try audit.append(
                 .init(
                     actorId: actor, actorRoles: actorRoles, action: "staff.offboard", subjectId: request.accountId,

@@ -29,7 +29,7 @@ public func buildGatewayRouter(
 
 func buildGatewayRouter(
     bus: BusClient, sessions: SessionCache, streamGate: StreamGate, secureCookies: Bool, exportDeadline: Duration,
-    trustedProxies: TrustedProxies
+    trustedProxies: TrustedProxies, publicURL: String? = nil
 ) -> Router<GatewayRequestContext> {
     let router = Router(context: GatewayRequestContext.self)
     router.add(middleware: RequestTraceMiddleware<GatewayRequestContext>())
@@ -48,7 +48,7 @@ func buildGatewayRouter(
     BillingRoutes(bus: bus).register(on: router)
     BoardsRoutes(bus: bus).register(on: router)
     NotificationsRoutes(bus: bus).register(on: router)
-    OAuthRoutes(bus: bus, secure: secureCookies).register(on: router)
+    OAuthRoutes(bus: bus, secure: secureCookies, publicURL: publicURL).register(on: router)
     streamGate.register(on: router)
     return router
 }
@@ -63,7 +63,7 @@ func buildGatewayApplication(
     let gate = StreamGate(sessions: sessions, allowedOrigins: settings.stream.allowedOrigins)
     let router = buildGatewayRouter(
         bus: bus, sessions: sessions, streamGate: gate, secureCookies: settings.tls != nil, exportDeadline: .seconds(5),
-        trustedProxies: settings.trustedProxies)
+        trustedProxies: settings.trustedProxies, publicURL: settings.publicURL)
     let configuration = ApplicationConfiguration(
         address: .hostname(settings.host, port: settings.port), serverName: "advisor-gateway")
     let stream = settings.stream

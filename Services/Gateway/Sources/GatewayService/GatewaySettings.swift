@@ -13,12 +13,22 @@ public struct GatewaySettings: Sendable {
     /// the client; empty (the default) trusts none.
     public var trustedProxies: TrustedProxies
     public var stream: StreamSettings
+    /// Where people and partners reach the gateway (`GATEWAY_PUBLIC_URL`, e.g. `https://advisor.example`):
+    /// the OAuth issuer its metadata names. Unset, the gateway as a request reached it.
+    public var publicURL: String?
 
     public init(reading reader: inout ConfigReader) {
         process = ProcessSettings(reading: &reader)
         stream = StreamSettings(reading: &reader)
         host = reader.string("GATEWAY_HOST", default: "127.0.0.1")
         port = reader.int("GATEWAY_PORT", default: 8080, in: 0...65535)
+        if var url = reader.raw("GATEWAY_PUBLIC_URL"), !url.isEmpty {
+            if url.hasSuffix("/") { url.removeLast() }
+            if URL(string: url)?.host == nil || !(url.hasPrefix("https://") || url.hasPrefix("http://")) {
+                reader.problem("GATEWAY_PUBLIC_URL must be an http(s) URL, got \"\(url)\"")
+            }
+            publicURL = url
+        }
         var networks: [IPNetwork] = []
         for entry in reader.list("GATEWAY_TRUSTED_PROXIES") {
             guard let network = IPNetwork(entry) else {

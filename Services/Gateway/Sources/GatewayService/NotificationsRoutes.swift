@@ -149,8 +149,14 @@ struct NotificationsRoutes {
             <h1 style="font-size: 1.4em">\(escaped(title))</h1><p>\(escaped(text))</p>\(form)</body></html>
 
             """
+        // No page of the gateway may be framed: a consent or unsubscribe button under someone
+        // else's overlay would be clicked by people who never meant to (clickjacking).
         return Response(
-            status: status, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+            status: status,
+            headers: [
+                .contentType: "text/html; charset=utf-8", .cacheControl: "no-store", HTTPField.Name("X-Frame-Options")!: "DENY",
+                .contentSecurityPolicy: "frame-ancestors 'none'",
+            ],
             body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 

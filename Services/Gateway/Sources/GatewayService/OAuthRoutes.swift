@@ -16,8 +16,14 @@ import ServiceKit
 /// reached it (its `Host`), so a proxy in front must pass the public host on.
 struct OAuthRoutes: Sendable {
     let bus: BusClient
-    /// Whether the gateway is reached over HTTPS (its issuer's scheme).
+    /// Whether the gateway is reached over HTTPS (the issuer's scheme when `publicURL` is unset).
     let secure: Bool
+    /// The issuer (`GATEWAY_PUBLIC_URL`); unset, the gateway as the request reached it.
+    let publicURL: String?
+
+    private func issuer(of request: Request) -> String {
+        publicURL ?? (secure ? "https://" : "http://") + (request.head.authority ?? "127.0.0.1")
+    }
 
     /// An authorization request's parameters, as the page carries them on.
     private struct AuthorizationRequest {
@@ -45,7 +51,7 @@ struct OAuthRoutes: Sendable {
 
     func register(on router: Router<GatewayRequestContext>) {
         router.get(".well-known/oauth-authorization-server") { request, context in
-            let issuer = (secure ? "https://" : "http://") + (request.head.authority ?? "127.0.0.1")
+            let issuer = issuer(of: request)
             return try JSONBody.response(
                 Metadata(
                     issuer: issuer, authorizationEndpoint: issuer + "/oauth/authorize", tokenEndpoint: issuer + "/oauth/token",
@@ -59,11 +65,23 @@ struct OAuthRoutes: Sendable {
             do {
                 let asked = try await authorizationRequest(request.uri.queryParameters.reduce(into: [:]) { $0[String($1.key)] = String($1.value) })
                 return consentPage(asked, signedIn: context.session != nil)
+            } catch Refusal.redirect(_, let error, let description, _) {
+                // Before the person has done anything, a faulty request is shown here rather than
+                // sent on (RFC 9700 §4.11.2: no redirect the platform's origin would lend itself to).
+                return NotificationsRoutes.page(status: .badRequest, "This link is not valid (\(error))", description)
             } catch let refusal as Refusal {
                 return Self.answer(refusal)
             }
         }
         router.post("oauth/authorize") { request, context in
+            // Only the consent page itself may post this (with SameSite=Lax cookies, no cross-site
+            // POST is signed in; this also refuses same-site pages that are not the gateway's).
+            if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!], !["same-origin", "none"].contains(site) {
+                return NotificationsRoutes.page(status: .forbidden, "This request is not valid", "Answer on the consent page itself.")
+            }
+            if let origin = request.headers[HTTPField.Name("Origin")!], origin != "null", origin != issuer(of: request) {
+                return NotificationsRoutes.page(status: .forbidden, "This request is not valid", "Answer on the consent page itself.")
+            }
             let body = try await request.body.collect(upTo: 16 * 1024)
             guard let form = FormEncoding.decode(Data(body.readableBytesView)), !form.values.contains(where: { $0.contains("\0") }) else {
                 return NotificationsRoutes.page(status: .badRequest, "This request is not valid", "Send the form as the consent page does.")
@@ -180,7 +198,7 @@ struct OAuthRoutes: Sendable {
         }
         let scopes = Array(Set((fields["scope"] ?? "").split(separator: " ").map(String.init))).sorted()
         let known = Set(Accounts.OAuth.userScopes.map(\.scope))
-        guard !scopes.isEmpty, scopes.allSatisfy(known.contains) else {
+        guard !scopes.isEmpty, scopes.allSatisfy({ known.contains($0) && client.scopes.contains($0) }) else {
             throw Refusal.redirect(redirectUri, error: "invalid_scope", description: "the scopes a person may grant: \(known.sorted().joined(separator: " "))", state: state)
         }
         return AuthorizationRequest(
@@ -220,9 +238,11 @@ struct OAuthRoutes: Sendable {
 
     /// 303 to `uri` with `parameters` added to its query.
     private static func redirect(_ uri: String, _ parameters: [(String, String)]) -> Response {
-        var components = URLComponents(string: uri) ?? URLComponents()
-        components.queryItems = (components.queryItems ?? []) + parameters.map { URLQueryItem(name: $0.0, value: $0.1) }
-        return Response(status: .seeOther, headers: [.location: components.string ?? uri, .cacheControl: "no-store"])
+        // Every value percent-encoded but the unreserved characters, so a `+` in a state comes back a `+`.
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        let query = parameters.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
+        return Response(status: .seeOther, headers: [.location: uri + (uri.contains("?") ? "&" : "?") + query, .cacheControl: "no-store"])
     }
 
     /// A token or revocation request's form, and the client's id and secret (HTTP Basic, or in the form).
@@ -238,6 +258,9 @@ struct OAuthRoutes: Sendable {
             let id = String(pair[..<colon]).removingPercentEncoding ?? ""
             let secret = String(pair[pair.index(after: colon)...]).removingPercentEncoding ?? ""
             guard !id.contains("\0"), !secret.contains("\0") else { throw ServiceError(.invalidClient, "the client's credentials hold NUL") }
+            guard form["client_secret"] == nil else {
+                throw ServiceError(.badRequest, "authenticate one way: HTTP Basic or client_secret in the form, not both")
+            }
             return (form, id, secret)
         }
         guard let id = form["client_id"], let secret = form["client_secret"] else {
@@ -252,6 +275,7 @@ struct OAuthRoutes: Sendable {
             switch error.code {
             case .invalidClient: (.unauthorized, "invalid_client")
             case .invalidGrant: (.badRequest, "invalid_grant")
+            case .unsupportedGrantType: (.badRequest, "unsupported_grant_type")
             case .badRequest, .validationFailed: (.badRequest, "invalid_request")
             default: throw error
             }

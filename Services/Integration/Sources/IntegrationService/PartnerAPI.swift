@@ -74,6 +74,10 @@ struct PartnerAPI: Sendable {
                 throw ServiceError(.unauthenticated, "Send the access token the person's grant gave: Authorization: Bearer adv_at_….")
             }
             let user = try await bus.call(Accounts.OAuthUser.self, .init(accessToken: String(header.dropFirst(7))), as: .system)
+            // A grant's tokens share one rate, as a key's requests do.
+            if let wait = limiter.take(user.grantId) {
+                throw ServiceError(.rateLimited, "This grant's rate is used up; try again in \(wait) s.", retryAfterSeconds: wait)
+            }
             guard user.scopes.contains(Accounts.PartnerScope.usersRead.rawValue) else {
                 throw ServiceError(.insufficientScope, "The person did not grant users:read.")
             }
