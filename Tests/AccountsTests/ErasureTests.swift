@@ -31,7 +31,11 @@ struct ErasureTests {
                 Issue.record("the export is not an object")
                 return
             }
-            #expect(Set(fields.keys) == ["account", "consents", "consentHistory", "signIns", "sessions", "policyAcceptances", "staffAccesses"])
+            #expect(
+                Set(fields.keys) == [
+                    "account", "consents", "consentHistory", "signIns", "sessions", "policyAcceptances", "staffAccesses", "partnerGrants",
+                    "partnerAccesses",
+                ])
             #expect(fields["account"].flatMap { if case .object(let a) = $0 { a["email"] } else { nil } } == .string("exp@example.com"))
             if case .array(let sessions) = fields["sessions"] { #expect(sessions.count == 1) } else { Issue.record("no sessions") }
             if case .array(let accesses) = fields["staffAccesses"] { #expect(accesses.count == 1) } else { Issue.record("no accesses") }

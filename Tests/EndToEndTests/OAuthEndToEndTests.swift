@@ -151,6 +151,10 @@ struct OAuthEndToEndTests {
             #expect(log.items.contains { $0["partnerId"] as? String == "horoscope-daily" && $0["action"] as? String == "partner-access.profile" }, "\(log.text)")
             let consents = try await platform.request("GET", "/v1/me/consents", token: session)
             #expect((consents.object["partners"] as? [String: Bool])?["horoscope-daily"] == true, "the grant is the consent: \(consents.text)")
+            let export = try await platform.request("GET", "/v1/me/export", token: session)
+            let accounts = (export.object["sections"] as? [String: Any])?["accounts"] as? [String: Any]
+            #expect((accounts?["partnerGrants"] as? [[String: Any]])?.contains { $0["partnerId"] as? String == "horoscope-daily" } == true, "\(export.text.prefix(2000))")
+            #expect((accounts?["partnerAccesses"] as? [[String: Any]])?.isEmpty == false, "who received the data is in the export")
             #expect(try await platform.request("DELETE", "/v1/me/grants/horoscope-daily", token: session).status == 204)
             #expect(try await profile(access4).status == 401, "withdrawn: refused at once")
             let subject = try #require(me.object["subject"] as? String)

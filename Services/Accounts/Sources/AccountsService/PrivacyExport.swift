@@ -72,9 +72,27 @@ enum PrivacyExport {
                 staffRoles: try JSONDecoder().decode([String].self, from: Data(try row.decode("roles", as: String.self).utf8)),
                 action: try row.decode("action"), reason: try row.decode("reason"))
         }
+        // Who received the person's data (GDPR Art. 15(1)(c)): the partners they granted access, and each read.
+        let grants = try connection.query(
+            """
+            SELECT partner_id, scopes, created_at, revoked_at FROM oauth_grants WHERE account_id = $1 ORDER BY created_at DESC
+            """, accountId
+        ).map { row in
+            GrantRecord(
+                partnerId: try row.decode("partner_id"), scopes: try row.decode("scopes"), grantedAt: try row.decode("created_at"),
+                revokedAt: try row.decode("revoked_at"))
+        }
+        let partnerReads = try connection.query(
+            """
+            SELECT at, action, details->>'partner' AS partner FROM audit_log
+            WHERE subject_id = $1 AND action LIKE 'partner-access.%' ORDER BY seq DESC
+            """, accountId
+        ).map { row in
+            PartnerAccessRecord(at: try row.decode("at"), partnerId: try row.decode("partner"), action: try row.decode("action"))
+        }
         let section = Section(
             account: found.account, consents: consents, consentHistory: changes, signIns: signIns, sessions: sessions,
-            policyAcceptances: acceptances, staffAccesses: accesses)
+            policyAcceptances: acceptances, staffAccesses: accesses, partnerGrants: grants, partnerAccesses: partnerReads)
         return try JSONValue(encoding: section)
     }
 
@@ -86,6 +104,21 @@ enum PrivacyExport {
         var sessions: [SessionRecord]
         var policyAcceptances: [AcceptanceRecord]
         var staffAccesses: [Accounts.AccessRecord]
+        var partnerGrants: [GrantRecord]
+        var partnerAccesses: [PartnerAccessRecord]
+    }
+
+    struct GrantRecord: Encodable {
+        var partnerId: String
+        var scopes: [String]
+        var grantedAt: Date
+        var revokedAt: Date?
+    }
+
+    struct PartnerAccessRecord: Encodable {
+        var at: Date
+        var partnerId: String?
+        var action: String
     }
 
     struct SessionRecord: Encodable {
