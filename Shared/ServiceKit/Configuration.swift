@@ -74,6 +74,17 @@ public struct ConfigReader {
         return value
     }
 
+    /// An http(s) URL with a host (an outside provider's API, a public address), without a
+    /// trailing slash; records a problem for anything else.
+    public mutating func httpURL(_ name: String, default fallback: String) -> String {
+        var value = string(name, default: fallback)
+        if URL(string: value)?.host == nil || !(value.hasPrefix("http://") || value.hasPrefix("https://")) {
+            problems.append("\(name) must be an http(s) URL, got \"\(value)\"")
+        }
+        if value.hasSuffix("/") { value.removeLast() }
+        return value
+    }
+
     /// Records a problem found by the caller's own checks.
     public mutating func problem(_ message: String) {
         problems.append(message)

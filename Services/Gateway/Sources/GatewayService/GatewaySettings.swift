@@ -22,13 +22,7 @@ public struct GatewaySettings: Sendable {
         stream = StreamSettings(reading: &reader)
         host = reader.string("GATEWAY_HOST", default: "127.0.0.1")
         port = reader.int("GATEWAY_PORT", default: 8080, in: 0...65535)
-        if var url = reader.raw("GATEWAY_PUBLIC_URL"), !url.isEmpty {
-            if url.hasSuffix("/") { url.removeLast() }
-            if URL(string: url)?.host == nil || !(url.hasPrefix("https://") || url.hasPrefix("http://")) {
-                reader.problem("GATEWAY_PUBLIC_URL must be an http(s) URL, got \"\(url)\"")
-            }
-            publicURL = url
-        }
+        if reader.raw("GATEWAY_PUBLIC_URL") != nil { publicURL = reader.httpURL("GATEWAY_PUBLIC_URL", default: "") }
         var networks: [IPNetwork] = []
         for entry in reader.list("GATEWAY_TRUSTED_PROXIES") {
             guard let network = IPNetwork(entry) else {

@@ -239,9 +239,7 @@ struct OAuthRoutes: Sendable {
     /// 303 to `uri` with `parameters` added to its query.
     private static func redirect(_ uri: String, _ parameters: [(String, String)]) -> Response {
         // Every value percent-encoded but the unreserved characters, so a `+` in a state comes back a `+`.
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        let query = parameters.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
+        let query = FormEncoding.encode(parameters)
         return Response(status: .seeOther, headers: [.location: uri + (uri.contains("?") ? "&" : "?") + query, .cacheControl: "no-store"])
     }
 

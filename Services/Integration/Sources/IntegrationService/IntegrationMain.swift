@@ -47,11 +47,7 @@ public struct IntegrationSettings: Sendable {
         process = ProcessSettings(reading: &reader)
         host = reader.string("INTEGRATION_HOST", default: "127.0.0.1")
         port = reader.int("INTEGRATION_PORT", default: 8081, in: 0...65535)
-        processorBaseURL = reader.string("PROCESSOR_BASE_URL", default: "http://127.0.0.1:8090")
-        if URL(string: processorBaseURL)?.host == nil || !(processorBaseURL.hasPrefix("http://") || processorBaseURL.hasPrefix("https://")) {
-            reader.problem("PROCESSOR_BASE_URL must be an http(s) URL, got \"\(processorBaseURL)\"")
-        }
-        if processorBaseURL.hasSuffix("/") { processorBaseURL.removeLast() }
+        processorBaseURL = reader.httpURL("PROCESSOR_BASE_URL", default: "http://127.0.0.1:8090")
         processorSecretKey = reader.required("PROCESSOR_SECRET_KEY")
         processorWebhookSecret = reader.required("PROCESSOR_WEBHOOK_SECRET")
         processorTimeoutSeconds = reader.int("PROCESSOR_TIMEOUT_SECONDS", default: 10, in: 1...120)
@@ -67,26 +63,19 @@ public struct IntegrationSettings: Sendable {
         dataKey = Data(base64Encoded: encodedKey) ?? Data()
         if !encodedKey.isEmpty, dataKey.count != 32 { reader.problem("INTEGRATION_DATA_KEY must be 32 random bytes in base64") }
         webhooks = WebhookSettings(reading: &reader)
-        var verifierURL = reader.string("VERIFIER_BASE_URL", default: "http://127.0.0.1:8090")
-        if verifierURL.hasSuffix("/") { verifierURL.removeLast() }
         let verifierKey = reader.string("VERIFIER_API_KEY", default: "")
-        let verifierSecret = reader.string("VERIFIER_WEBHOOK_SECRET", default: "")
-        if !verifierKey.isEmpty {
-            if URL(string: verifierURL)?.host == nil || !(verifierURL.hasPrefix("http://") || verifierURL.hasPrefix("https://")) {
-                reader.problem("VERIFIER_BASE_URL must be an http(s) URL, got \"\(verifierURL)\"")
-            }
+        if verifierKey.isEmpty {
+            verifier = nil
+        } else {
+            let verifierSecret = reader.string("VERIFIER_WEBHOOK_SECRET", default: "")
             if StandardWebhookSignature.key(of: verifierSecret) == nil {
                 reader.problem("VERIFIER_WEBHOOK_SECRET must be the verifier's whsec_ secret (needed with VERIFIER_API_KEY)")
             }
+            verifier = .init(
+                baseURL: reader.httpURL("VERIFIER_BASE_URL", default: "http://127.0.0.1:8090"), apiKey: verifierKey,
+                webhookSecret: verifierSecret, timeout: .seconds(10))
         }
-        verifier = verifierKey.isEmpty
-            ? nil
-            : .init(baseURL: verifierURL, apiKey: verifierKey, webhookSecret: verifierSecret, timeout: .seconds(10))
-        var smsBaseURL = reader.string("SMS_BASE_URL", default: "http://127.0.0.1:8090")
-        if URL(string: smsBaseURL)?.host == nil || !(smsBaseURL.hasPrefix("http://") || smsBaseURL.hasPrefix("https://")) {
-            reader.problem("SMS_BASE_URL must be an http(s) URL, got \"\(smsBaseURL)\"")
-        }
-        if smsBaseURL.hasSuffix("/") { smsBaseURL.removeLast() }
+        let smsBaseURL = reader.httpURL("SMS_BASE_URL", default: "http://127.0.0.1:8090")
         let from = reader.required("SMS_FROM")
         if !from.isEmpty, !SMS.isE164(from) { reader.problem("SMS_FROM must be the platform's number in E.164 (+ and 8 to 15 digits)") }
         // What the provider signs is the URL it posted to, so this must be the address it uses.

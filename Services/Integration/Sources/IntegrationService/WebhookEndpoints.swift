@@ -328,19 +328,27 @@ struct WebhookEndpoints: Sendable {
         let hash = SHA256.hash(request)
         let keys = self.keys
         return try await database.withConnection { connection in
-            guard
-                let earlier = try connection.queryOne(
-                    """
-                    SELECT request_hash, status, response FROM partner_requests
-                    WHERE partner_id = $1 AND idempotency_key = $2 AND created_at > now() - interval '1 day' AND status IS NOT NULL
-                    """, partnerId, key),
-                let status: Int = try earlier.decode("status"), let sealed: Data = try earlier.decode("response")
-            else { return nil }
-            guard try earlier.decode("request_hash", as: Data.self) == hash else {
-                throw ServiceError(.idempotencyKeyReused, "This Idempotency-Key was used with a different request.")
-            }
-            return (status, try keys.open(sealed, associatedData: Data("\(partnerId)\n\(key)".utf8)))
+            try Self.storedAnswer(partnerId: partnerId, key: key, hash: hash, keys: keys, on: connection, within: "created_at > now() - interval '1 day'")
         }
+    }
+
+    /// The answer stored for this partner's key (`within`: a further condition on its row), nil
+    /// when none is; 422 `idempotency_key_reused` when it answered another request.
+    private static func storedAnswer(
+        partnerId: String, key: String, hash: Data, keys: KeyRing, on connection: Connection, within condition: String = "true"
+    ) throws -> (Int, Data)? {
+        guard
+            let earlier = try connection.queryOne(
+                """
+                SELECT request_hash, status, response FROM partner_requests
+                WHERE partner_id = $1 AND idempotency_key = $2 AND status IS NOT NULL AND \(condition)
+                """, partnerId, key),
+            let status: Int = try earlier.decode("status"), let sealed: Data = try earlier.decode("response")
+        else { return nil }
+        guard try earlier.decode("request_hash", as: Data.self) == hash else {
+            throw ServiceError(.idempotencyKeyReused, "This Idempotency-Key was used with a different request.")
+        }
+        return (status, try keys.open(sealed, associatedData: Data("\(partnerId)\n\(key)".utf8)))
     }
 
     /// Runs a partner's POST once per Idempotency-Key: the first answer (status and body, sealed)
@@ -365,16 +373,10 @@ struct WebhookEndpoints: Sendable {
                 RETURNING 1 AS taken
                 """, partnerId, key, hash)
             guard taken != nil else {
-                guard
-                    let earlier = try connection.queryOne(
-                        "SELECT request_hash, status, response FROM partner_requests WHERE partner_id = $1 AND idempotency_key = $2",
-                        partnerId, key),
-                    let status: Int = try earlier.decode("status"), let sealed: Data = try earlier.decode("response")
-                else { throw ServiceError(.internalError, "the first request with this Idempotency-Key left no answer") }
-                guard try earlier.decode("request_hash", as: Data.self) == hash else {
-                    throw ServiceError(.idempotencyKeyReused, "This Idempotency-Key was used with a different request.")
+                guard let earlier = try Self.storedAnswer(partnerId: partnerId, key: key, hash: hash, keys: keys, on: connection) else {
+                    throw ServiceError(.internalError, "the first request with this Idempotency-Key left no answer")
                 }
-                return (status, try keys.open(sealed, associatedData: bound))
+                return earlier
             }
             let (status, response) = try body(connection)
             try connection.execute(

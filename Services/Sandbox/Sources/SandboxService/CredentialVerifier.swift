@@ -1,9 +1,7 @@
-import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
 import NIOCore
-import NIOHTTP1
 import Security
 
 /// The sandbox's credential verifier, a provider that checks licenses and certifications with
@@ -84,27 +82,17 @@ actor CredentialVerifier {
         ]
         guard let body = try? JSONSerialization.data(withJSONObject: message, options: [.sortedKeys]) else { return }
         let messageId = "msg_" + SecureRandom.token(bytes: 12)
-        var pause = Duration.milliseconds(250)
-        for _ in 1...12 {
-            var request = HTTPClientRequest(url: settings.webhookURL)
-            request.method = .POST
+        let secret = settings.webhookSecret
+        let taken = await WebhookSender.postUntilTaken(
+            body, to: settings.webhookURL, attempts: 12, what: "verification.completed", logger: logger
+        ) {
             let timestamp = Int(Date().timeIntervalSince1970)
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.headers.add(name: "webhook-id", value: messageId)
-            request.headers.add(name: "webhook-timestamp", value: "\(timestamp)")
-            request.headers.add(
-                name: "webhook-signature",
-                value: StandardWebhookSignature.signature(id: messageId, timestamp: timestamp, body: body, secrets: [settings.webhookSecret]))
-            request.body = .bytes(ByteBuffer(bytes: body))
-            if let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(10)) {
-                _ = try? await response.body.collect(upTo: 1 << 16)
-                if (200..<300).contains(response.status.code) { return }
-                logger.info("verification result refused", metadata: ["http.status": "\(response.status.code)"])
-            }
-            try? await Task.sleep(for: pause)
-            pause = min(pause * 2, .seconds(10))
+            return [
+                ("webhook-id", messageId), ("webhook-timestamp", "\(timestamp)"),
+                ("webhook-signature", StandardWebhookSignature.signature(id: messageId, timestamp: timestamp, body: body, secrets: [secret])),
+            ]
         }
-        logger.warning("verification result given up", metadata: ["verification.id": "\(verification.id)"])
+        if !taken { logger.warning("verification result given up", metadata: ["verification.id": "\(verification.id)"]) }
     }
 }
 

@@ -30,27 +30,39 @@ struct WebhookSender: Sendable {
     /// Delivers `event` until it is taken, each attempt signed anew (its timestamp is the attempt's).
     func deliver(_ event: Processor.Event) async {
         guard let body = try? Processor.encoder.encode(event) else { return }
+        let taken = await Self.postUntilTaken(body, to: url, attempts: attempts, what: event.type, logger: logger) {
+            [("Stripe-Signature", WebhookSignature.header(for: body, secret: secret))]
+        }
+        if !taken { logger.warning("webhook given up", metadata: ["event.type": "\(event.type)", "event.id": "\(event.id)"]) }
+    }
+
+    /// POSTs the JSON `body` to `url` until it is answered 2xx, at most `attempts` times, pausing a
+    /// quarter second and doubling to ten, as a provider does; `headers` are made for each attempt
+    /// (a signature's timestamp is the attempt's). Whether it was taken.
+    static func postUntilTaken(
+        _ body: Data, to url: String, attempts: Int, what: String, logger: Logger, headers: () -> [(String, String)]
+    ) async -> Bool {
         var pause = Duration.milliseconds(250)
         for attempt in 1...attempts {
             var request = HTTPClientRequest(url: url)
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
-            request.headers.add(name: "Stripe-Signature", value: WebhookSignature.header(for: body, secret: secret))
+            for (name, value) in headers() { request.headers.add(name: name, value: value) }
             request.body = .bytes(ByteBuffer(bytes: body))
             do {
                 let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
                 _ = try? await response.body.collect(upTo: 1 << 16)
                 if (200..<300).contains(response.status.code) {
-                    logger.debug("webhook delivered", metadata: ["event.type": "\(event.type)", "attempt": "\(attempt)"])
-                    return
+                    logger.debug("webhook delivered", metadata: ["event.type": "\(what)", "attempt": "\(attempt)"])
+                    return true
                 }
-                logger.info("webhook refused", metadata: ["event.type": "\(event.type)", "http.status": "\(response.status.code)"])
+                logger.info("webhook refused", metadata: ["event.type": "\(what)", "http.status": "\(response.status.code)"])
             } catch {
-                logger.info("webhook not delivered", metadata: ["event.type": "\(event.type)", "error": "\(error)"])
+                logger.info("webhook not delivered", metadata: ["event.type": "\(what)", "error": "\(error)"])
             }
             try? await Task.sleep(for: pause)
             pause = min(pause * 2, .seconds(10))
         }
-        logger.warning("webhook given up", metadata: ["event.type": "\(event.type)", "event.id": "\(event.id)"])
+        return false
     }
 }
