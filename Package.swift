@@ -25,6 +25,8 @@ let httpClient = Target.Dependency.product(name: "AsyncHTTPClient", package: "as
 let nioExtras = Target.Dependency.product(name: "NIOExtras", package: "swift-nio-extras")
 // `ServiceContext`, the task-local carrier of the request id and trace (no dependencies of its own).
 let instrumentation = Target.Dependency.product(name: "Instrumentation", package: "swift-distributed-tracing")
+// JOSE (ID tokens of social sign-in): verified by integration, issued by the sandbox's OpenID provider.
+let jwtKit = Target.Dependency.product(name: "JWTKit", package: "jwt-kit")
 
 /// The worker services: each an MDP worker with its own schema.
 let workerServices = ["Accounts", "Directory", "Chat", "Billing", "Boards", "Notifications"]
@@ -51,7 +53,8 @@ var targets: [Target] = [
     .target(
         name: "Store", dependencies: ["CLibPQ", "Models", log, instrumentation, lifecycle], path: "Shared/Store",
         swiftSettings: swiftSettings),
-    .target(name: "Security", dependencies: ["COpenSSL"], path: "Shared/Security", swiftSettings: swiftSettings),
+    // Named apart from Apple's `Security`: packages test `canImport(Security)` for that framework.
+    .target(name: "PlatformSecurity", dependencies: ["COpenSSL"], path: "Shared/Security", swiftSettings: swiftSettings),
     .target(
         name: "ServiceKit",
         dependencies: [
@@ -69,7 +72,7 @@ var targets: [Target] = [
     .target(
         name: "GatewayService",
         dependencies: [
-            "Bus", "ServiceKit", "Models", log, lifecycle, hummingbird, httpTypes,
+            "Bus", "ServiceKit", "Models", "PlatformSecurity", log, lifecycle, hummingbird, httpTypes,
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -87,7 +90,7 @@ var targets: [Target] = [
     .target(
         name: "IntegrationService",
         dependencies: [
-            "Bus", "ServiceKit", "Models", "Security", "Store", log, lifecycle, hummingbird, httpClient, httpTypes, metrics,
+            "Bus", "ServiceKit", "Models", "PlatformSecurity", "Store", log, lifecycle, hummingbird, httpClient, httpTypes, metrics, jwtKit,
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
         ],
         path: "Services/Integration/Sources/IntegrationService", resources: [.copy("openapi.json"), .copy("Migrations")],
@@ -99,7 +102,8 @@ var targets: [Target] = [
     .target(
         name: "SandboxService",
         dependencies: [
-            "ServiceKit", "Security", "Models", log, lifecycle, hummingbird, httpClient, httpTypes,
+            "ServiceKit", "PlatformSecurity", "Models", log, lifecycle, hummingbird, httpClient, httpTypes, jwtKit,
+            .product(name: "CryptoExtras", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), nioExtras,
         ],
@@ -119,7 +123,7 @@ var targets: [Target] = [
         name: "TestSupport", dependencies: ["Store", "Bus", "Models", log],
         path: "Tests/TestSupport", swiftSettings: swiftSettings),
     .testTarget(
-        name: "SecurityTests", dependencies: ["Security"],
+        name: "SecurityTests", dependencies: ["PlatformSecurity"],
         path: "Tests/SecurityTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "StoreTests", dependencies: ["Store", "TestSupport", "Models", instrumentation],
@@ -139,7 +143,7 @@ var targets: [Target] = [
         ],
         path: "Tests/GatewayTests", swiftSettings: swiftSettings),
     .testTarget(
-        name: "AccountsTests", dependencies: ["AccountsService", "ServiceKit", "Bus", "Store", "Security", "TestSupport", "Models", log],
+        name: "AccountsTests", dependencies: ["AccountsService", "ServiceKit", "Bus", "Store", "PlatformSecurity", "TestSupport", "Models", log],
         path: "Tests/AccountsTests", swiftSettings: swiftSettings),
     .testTarget(
         name: "BillingTests",
@@ -151,7 +155,7 @@ var targets: [Target] = [
     .testTarget(
         name: "EndToEndTests",
         dependencies: [
-            "Bus", "Store", "Security", "TestSupport", "Models",
+            "Bus", "Store", "PlatformSecurity", "TestSupport", "Models",
             .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             .product(name: "NIOWebSocket", package: "swift-nio"),
             log, httpTypes,
@@ -184,7 +188,7 @@ for name in workerServices {
     targets.append(
         .target(
             name: "\(name)Service",
-            dependencies: ["Bus", "Store", "ServiceKit", "Security", "Models", log, lifecycle] + (workerExtras[name]?.dependencies ?? []),
+            dependencies: ["Bus", "Store", "ServiceKit", "PlatformSecurity", "Models", log, lifecycle] + (workerExtras[name]?.dependencies ?? []),
             path: "Services/\(name)/Sources/\(name)Service",
             resources: [.copy("Migrations")] + (workerExtras[name]?.resources ?? []),
             swiftSettings: swiftSettings))
@@ -215,6 +219,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        // jwt-kit's own; named for the sandbox's RSA key generation.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: targets
 )

@@ -102,7 +102,7 @@ public enum ErrorCatalog {
 
     /// Every declared code.
     public static let all: [DeclaredErrorCode] = shared + Accounts.errorCodes + Privacy.errorCodes + Directory.errorCodes
-        + Chat.errorCodes + Billing.errorCodes + Payments.errorCodes + Boards.errorCodes + SMS.errorCodes
+        + Chat.errorCodes + Billing.errorCodes + Payments.errorCodes + Boards.errorCodes + SMS.errorCodes + Identity.errorCodes
 
     /// The HTTP status of each declared code, by its wire name.
     public static let statuses: [String: Int] = Dictionary(all.map { ($0.code.rawValue, $0.status) }) { first, _ in first }

@@ -3,7 +3,7 @@ import Bus
 import Foundation
 import Logging
 import Models
-import Security
+import PlatformSecurity
 @testable import ServiceKit
 import Store
 import Testing

@@ -34,7 +34,7 @@ struct ErasureTests {
             #expect(
                 Set(fields.keys) == [
                     "account", "consents", "consentHistory", "signIns", "sessions", "policyAcceptances", "staffAccesses", "partnerGrants",
-                    "partnerAccesses",
+                    "partnerAccesses", "socialIdentities",
                 ])
             #expect(fields["account"].flatMap { if case .object(let a) = $0 { a["email"] } else { nil } } == .string("exp@example.com"))
             if case .array(let sessions) = fields["sessions"] { #expect(sessions.count == 1) } else { Issue.record("no sessions") }

@@ -1,6 +1,6 @@
 import Foundation
 import Models
-import Security
+import PlatformSecurity
 import Store
 import TestSupport
 import Testing

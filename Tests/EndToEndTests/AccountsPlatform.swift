@@ -38,6 +38,9 @@ final class AccountsPlatform: Sendable {
         /// The credential verifier's API key and the secret it signs results with, shared the same way.
         static let verifierKey = "vk_e2e"
         static let verifierSecret = "whsec_" + Data("credential-verifier-e2e-secret".utf8).base64EncodedString()
+        /// The platform as the sandbox's OpenID provider's client.
+        static let openIDClientId = "advisor-e2e"
+        static let openIDClientSecret = "oidc-e2e-secret"
     }
 
     private init(
@@ -79,6 +82,7 @@ final class AccountsPlatform: Sendable {
                 "SANDBOX_SMS_NUMBER": Payments.smsNumber, "SANDBOX_SMS_WEBHOOK_URL": "http://127.0.0.1:\(integrationPort)/webhooks/sms",
                 "SANDBOX_VERIFIER_API_KEY": Payments.verifierKey, "SANDBOX_VERIFIER_WEBHOOK_SECRET": Payments.verifierSecret,
                 "SANDBOX_VERIFIER_WEBHOOK_URL": "http://127.0.0.1:\(integrationPort)/webhooks/verification",
+                "SANDBOX_OIDC_CLIENT_ID": Payments.openIDClientId, "SANDBOX_OIDC_CLIENT_SECRET": Payments.openIDClientSecret,
             ].merging(sandboxEnvironment) { _, new in new }
             var mailParts: Mail?
             var serviceEnvironment = serviceEnvironment
@@ -123,6 +127,9 @@ final class AccountsPlatform: Sendable {
                     "INTEGRATION_DATA_KEY": PlatformHarness.integrationDataKey,
                     "VERIFIER_BASE_URL": "http://127.0.0.1:\(sandboxPort)", "VERIFIER_API_KEY": Payments.verifierKey,
                     "VERIFIER_WEBHOOK_SECRET": Payments.verifierSecret,
+                    "SOCIAL_PROVIDERS": "sandbox", "SOCIAL_SANDBOX_NAME": "Sandbox ID",
+                    "SOCIAL_SANDBOX_ISSUER": "http://127.0.0.1:\(sandboxPort)/oidc", "SOCIAL_SANDBOX_CLIENT_ID": Payments.openIDClientId,
+                    "SOCIAL_SANDBOX_CLIENT_SECRET": Payments.openIDClientSecret,
                     // The tests' webhook receivers are on this machine.
                     "INTEGRATION_WEBHOOK_ALLOW_PRIVATE": "1",
                 ]) { _, new in new }

@@ -2,7 +2,7 @@ import Bus
 import Foundation
 import Logging
 import Models
-import Security
+import PlatformSecurity
 import Store
 import Testing
 import TestSupport

@@ -1,5 +1,5 @@
 import Foundation
-import Security
+import PlatformSecurity
 import Testing
 
 /// One test case from McGrew and Viega, "The Galois/Counter Mode of Operation (GCM)", appendix B.

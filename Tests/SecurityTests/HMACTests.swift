@@ -1,5 +1,5 @@
 import Foundation
-import Security
+import PlatformSecurity
 import Testing
 
 /// One RFC 4231 test case.

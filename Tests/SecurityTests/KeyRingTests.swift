@@ -1,5 +1,5 @@
 import Foundation
-import Security
+import PlatformSecurity
 import Testing
 
 @Suite("Sealing with AES-256-GCM under a key ring")

@@ -1,5 +1,5 @@
 import Foundation
-@testable import Security
+@testable import PlatformSecurity
 import Synchronization
 import Testing
 

@@ -1,5 +1,5 @@
 import Foundation
-import Security
+import PlatformSecurity
 import Testing
 
 @Suite("Random bytes, constant-time comparison, hex and SHA-256")

@@ -1,5 +1,5 @@
 import Foundation
-import Security
+import PlatformSecurity
 import Testing
 
 @Suite("scrypt against RFC 7914 §12")

@@ -1,5 +1,5 @@
 import Foundation
-import Security
+import PlatformSecurity
 import Testing
 
 /// Decodes a hex literal from a published test vector.

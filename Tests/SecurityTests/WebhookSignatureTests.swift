@@ -1,5 +1,5 @@
 import Foundation
-import Security
+import PlatformSecurity
 import Testing
 
 /// The processor's webhook signature: what a receiver accepts and refuses.

@@ -179,7 +179,7 @@ private func bindLoopback(_ descriptor: Int32, port: Int) -> Int? {
 
 /// Plain HTTP/1.1 requests over a socket, for tests of the HTTP entries and admin ports.
 public enum HTTP {
-    /// An answer: status, headers (lower-cased names) and body.
+    /// An answer: status, headers (lower-cased names; each `Set-Cookie` on a line of its own) and body.
     public struct Answer: Sendable {
         public var status: Int
         public var headers: [String: String]
@@ -242,7 +242,10 @@ public enum HTTP {
         var headers: [String: String] = [:]
         for line in head.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            let name = line[..<colon].lowercased()
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            // Several cookies set in one answer are each kept, a line apart; other repeats, the last.
+            headers[name] = name == "set-cookie" && headers[name] != nil ? headers[name]! + "\n" + value : value
         }
         var body = Data(data[split.upperBound...])
         if headers["transfer-encoding"]?.lowercased() == "chunked" {

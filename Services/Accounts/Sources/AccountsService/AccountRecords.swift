@@ -1,6 +1,6 @@
 import Foundation
 import Models
-import Security
+import PlatformSecurity
 import Store
 
 /// Reading and writing account rows, and the per-account data key that seals every personal field.

@@ -1,7 +1,7 @@
 public import Foundation
 import Logging
 import Models
-import Security
+import PlatformSecurity
 import ServiceKit
 public import Store
 

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import Models
-import Security
+import PlatformSecurity
 import ServiceKit
 import Store
 
@@ -75,6 +75,7 @@ extension AccountsHandlers {
         try connection.execute("UPDATE sessions SET client_sealed = NULL WHERE account_id = $1", id)
         try connection.execute("DELETE FROM sign_in_attempts WHERE account_id = $1", id)
         try connection.execute("DELETE FROM known_clients WHERE account_id = $1", id)
+        try connection.execute("DELETE FROM social_identities WHERE account_id = $1", id)
         try connection.execute("DELETE FROM consents WHERE account_id = $1", id)
         try connection.execute("DELETE FROM consent_changes WHERE account_id = $1", id)
     }

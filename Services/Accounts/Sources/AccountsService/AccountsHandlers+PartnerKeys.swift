@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import Models
-import Security
+import PlatformSecurity
 import ServiceKit
 import Store
 

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import Models
 import Bus
-import Security
+import PlatformSecurity
 import ServiceKit
 import Store
 

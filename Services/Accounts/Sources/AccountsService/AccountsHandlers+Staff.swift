@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import Models
 import ServiceKit
-import Security
+import PlatformSecurity
 import Store
 
 /// What staff do: admins create staff accounts; support, legal and admin read a person's account,

@@ -2,7 +2,7 @@ import Bus
 import Foundation
 import Logging
 import Models
-import Security
+import PlatformSecurity
 import ServiceKit
 import Store
 
@@ -37,7 +37,12 @@ struct AccountsHandlers: Sendable {
 
     // MARK: Registration
 
-    func register(_ request: Accounts.Register.Request, caller: Caller, deadline: Date) async throws -> Accounts.Account {
+    /// `source` is where the account came from when no referral code says it (a sign-in
+    /// provider); `also` runs in the registration's transaction with the new account's id.
+    func register(
+        _ request: Accounts.Register.Request, caller: Caller, deadline: Date, source: String? = nil,
+        also: @escaping @Sendable (UUID, Connection) throws -> Void = { _, _ in }
+    ) async throws -> Accounts.Account {
         var rules = FieldRules()
         rules.email(request.email)
         rules.password(request.password)
@@ -60,7 +65,8 @@ struct AccountsHandlers: Sendable {
         let account = try await database.transaction { connection -> Accounts.Account in
             try records.insert(
                 id: id, email: request.email, passwordHash: hash, displayName: request.displayName, roles: [request.role],
-                country: request.country, source: request.referralCode, on: connection)
+                country: request.country, source: request.referralCode ?? source, on: connection)
+            try also(id, connection)
             try Self.countReferral(request.referralCode, on: connection)
             try audit.append(
                 .init(actorId: id, actorRoles: [request.role], action: "account.register", subjectId: id), on: connection)
@@ -83,10 +89,28 @@ struct AccountsHandlers: Sendable {
     /// Counted against its keys before anything else (refused at once past a limit), then one
     /// password verification whether or not the email has an account.
     func signIn(_ request: Accounts.SignIn.Request, deadline: Date) async throws -> Accounts.SignIn.Response {
-        let email = InputRules.normalize(email: request.email)
-        let ip = String(request.ipAddress.prefix(100))
-        let userAgent = String(request.userAgent.prefix(500))
-        let keys = AttemptThrottle.signInKeys(email: email, address: ip, settings: settings)
+        let client = Client(request.ipAddress, request.userAgent)
+        let (account, keys) = try await checkPassword(email: request.email, password: request.password, client: client, deadline: deadline)
+        return try await openSession(for: account, client: client, givingBack: keys, action: "session.sign-in")
+    }
+
+    /// Where a request came from, as the sign-in history keeps it.
+    struct Client {
+        let ip: String
+        let userAgent: String
+        init(_ ip: String, _ userAgent: String) {
+            self.ip = String(ip.prefix(100))
+            self.userAgent = String(userAgent.prefix(500))
+        }
+    }
+
+    /// The account `email` and `password` open, and the attempt counters to give back once it is
+    /// used; a failure is counted, recorded in the account's history, and `invalid_credentials`.
+    func checkPassword(
+        email rawEmail: String, password: String, client: Client, deadline: Date
+    ) async throws -> (Accounts.Account, [AttemptThrottle.Key]) {
+        let email = InputRules.normalize(email: rawEmail)
+        let keys = AttemptThrottle.signInKeys(email: email, address: client.ip, settings: settings)
         try await database.withConnection { try AttemptThrottle.count(keys, on: $0) }
         let records = self.records
         var found: (account: Accounts.Account, passwordHash: String)?
@@ -96,15 +120,15 @@ struct AccountsHandlers: Sendable {
         // An unknown email costs one scrypt verification too, so timing does not tell who has an account.
         let encoded: String
         if let found { encoded = found.passwordHash } else { encoded = try await dummyHash.value() }
-        let matches = try await notCountedIfRefused(keys) { try await passwordMatches(request.password, encoded, deadline: deadline) }
+        let matches = try await notCountedIfRefused(keys) { try await passwordMatches(password, encoded, deadline: deadline) }
         guard let found, matches else {
             let accountId = found?.account.id
             try await database.transaction { connection in
                 if let accountId {
-                    let client = try records.sealClient(.init(ipAddress: ip, userAgent: userAgent), for: accountId, on: connection)
-                    try Self.recordSignIn(client: client, succeeded: false, accountId: accountId, on: connection)
+                    let sealed = try records.sealClient(.init(ipAddress: client.ip, userAgent: client.userAgent), for: accountId, on: connection)
+                    try Self.recordSignIn(client: sealed, succeeded: false, accountId: accountId, on: connection)
                 } else {
-                    try Self.recordNothing(ip: ip, userAgent: userAgent, on: connection)
+                    try Self.recordNothing(ip: client.ip, userAgent: client.userAgent, on: connection)
                 }
                 try audit.append(
                     .init(actorId: accountId, actorRoles: [], action: "session.sign-in-failed", subjectId: accountId),
@@ -113,24 +137,32 @@ struct AccountsHandlers: Sendable {
             logger.info("sign-in refused", metadata: ["account.id": "\(accountId.map { "\($0)" } ?? "-")"])
             throw AccountsErrors.invalidCredentials
         }
+        return (found.account, keys)
+    }
+
+    /// A new session for `account` (not when it is disabled), in the account's sign-in history,
+    /// audited as `action`; `also` runs in the same transaction (a social link made with it).
+    func openSession(
+        for account: Accounts.Account, client: Client, givingBack keys: [AttemptThrottle.Key], action: String,
+        also: @escaping @Sendable (Connection) throws -> Void = { _ in }
+    ) async throws -> Accounts.SignIn.Response {
         let token = SecureRandom.token()
         let expiresAt = Date().addingTimeInterval(settings.sessionLifetime)
-        let account = found.account
+        let records = self.records
         try await database.transaction { connection in
             // Said only to whoever knows the password: a disabled account opens no session.
             guard try connection.queryOne("SELECT 1 FROM accounts WHERE id = $1 AND disabled_at IS NULL", account.id) != nil else {
                 throw ServiceError(.accountDisabled, "this account has been disabled; contact support")
             }
-            let client = try records.sealClient(.init(ipAddress: ip, userAgent: userAgent), for: account.id, on: connection)
+            try also(connection)
+            let sealed = try records.sealClient(.init(ipAddress: client.ip, userAgent: client.userAgent), for: account.id, on: connection)
             try connection.execute(
                 "INSERT INTO sessions (token_hash, account_id, expires_at, client_sealed) VALUES ($1, $2, $3, $4)",
-                Self.tokenHash(token), account.id, expiresAt, client)
-            try Self.recordSignIn(client: client, succeeded: true, accountId: account.id, on: connection)
-            try Self.noticeNewClient(records.clientHash(userAgent: userAgent, ipAddress: ip), of: account.id, on: connection)
+                Self.tokenHash(token), account.id, expiresAt, sealed)
+            try Self.recordSignIn(client: sealed, succeeded: true, accountId: account.id, on: connection)
+            try Self.noticeNewClient(records.clientHash(userAgent: client.userAgent, ipAddress: client.ip), of: account.id, on: connection)
             try AttemptThrottle.giveBack(keys, on: connection)
-            try audit.append(
-                .init(actorId: account.id, actorRoles: account.roles, action: "session.sign-in", subjectId: account.id),
-                on: connection)
+            try audit.append(.init(actorId: account.id, actorRoles: account.roles, action: action, subjectId: account.id), on: connection)
         }
         logger.info("signed in", metadata: ["account.id": "\(account.id)"])
         return Accounts.SignIn.Response(token: token, expiresAt: expiresAt, account: account)

@@ -23,6 +23,15 @@ enum AccountsRetention {
         MaintenanceTask(name: "accounts.prune-sign-ins", interval: .seconds(3600)) { database in
             try await pruneSignIns(database)
         },
+        // What a provider vouched for and nobody used within its ten minutes.
+        MaintenanceTask(name: "accounts.prune-social-tickets", interval: .seconds(300)) { database in
+            try await deleteInBatches(
+                database,
+                """
+                DELETE FROM social_tickets WHERE ticket_hash IN (
+                    SELECT ticket_hash FROM social_tickets WHERE expires_at < now() LIMIT \(batch))
+                """)
+        },
     ]
 
     static func pruneSessions(_ database: Database) async throws -> Int {

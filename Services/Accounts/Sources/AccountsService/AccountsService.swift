@@ -36,6 +36,13 @@ public enum AccountsService {
         }
         worker.handle(Accounts.SignIn.self, within: hashing) { try await handlers.signIn($0, deadline: $1.deadline) }
         worker.handle(Accounts.SignOut.self) { request, _ in try await handlers.signOut(request) }
+        worker.handle(Accounts.SocialSignIn.self) { try await handlers.socialSignIn($0, deadline: $1.deadline) }
+        worker.handle(Accounts.SocialLink.self, within: hashing) { try await handlers.socialLink($0, deadline: $1.deadline) }
+        worker.handle(Accounts.SocialRegister.self, within: hashing) {
+            try await handlers.socialRegister($0, caller: $1.caller, deadline: $1.deadline)
+        }
+        worker.handle(Accounts.SocialIdentities.self) { _, context in try await handlers.socialIdentities(caller: context.caller) }
+        worker.handle(Accounts.SocialUnlink.self) { try await handlers.socialUnlink($0, caller: $1.caller) }
         worker.handle(Accounts.Authenticate.self) { request, _ in try await handlers.authenticate(request) }
         worker.handle(Accounts.Me.self) { _, context in try await handlers.me(caller: context.caller) }
         worker.handle(Accounts.UpdateProfile.self, within: hashing) {

@@ -1,5 +1,5 @@
 public import Foundation
-public import Security
+public import PlatformSecurity
 public import ServiceKit
 
 /// What the accounts service needs beyond the settings every worker service has.

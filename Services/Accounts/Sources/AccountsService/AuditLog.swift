@@ -1,6 +1,6 @@
 import Foundation
 import Models
-import Security
+import PlatformSecurity
 import Store
 
 /// The append-only audit log: every entry chained to the previous one by a SHA-256 hash, so a

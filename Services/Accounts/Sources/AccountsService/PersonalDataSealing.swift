@@ -1,6 +1,6 @@
 import Foundation
 import Models
-import Security
+import PlatformSecurity
 import Store
 
 /// Moving personal data from plain columns to sealed ones (migrations 004 and 005), and

@@ -90,9 +90,14 @@ enum PrivacyExport {
         ).map { row in
             PartnerAccessRecord(at: try row.decode("at"), partnerId: try row.decode("partner"), action: try row.decode("action"))
         }
+        // What sign-in providers told about the person (the policy: data received from a third-party platform).
+        let social = try AccountsHandlers.socialIdentities(of: accountId, records: records, on: connection).map {
+            SocialIdentityRecord(provider: $0.provider, linkedAt: $0.linkedAt, lastUsedAt: $0.lastUsedAt, received: $0.details)
+        }
         let section = Section(
             account: found.account, consents: consents, consentHistory: changes, signIns: signIns, sessions: sessions,
-            policyAcceptances: acceptances, staffAccesses: accesses, partnerGrants: grants, partnerAccesses: partnerReads)
+            policyAcceptances: acceptances, staffAccesses: accesses, partnerGrants: grants, partnerAccesses: partnerReads,
+            socialIdentities: social)
         return try JSONValue(encoding: section)
     }
 
@@ -106,6 +111,15 @@ enum PrivacyExport {
         var staffAccesses: [Accounts.AccessRecord]
         var partnerGrants: [GrantRecord]
         var partnerAccesses: [PartnerAccessRecord]
+        var socialIdentities: [SocialIdentityRecord]
+    }
+
+    struct SocialIdentityRecord: Encodable {
+        var provider: String
+        var linkedAt: Date
+        var lastUsedAt: Date?
+        /// As the provider's ID token said it, the last time it was used.
+        var received: AccountsHandlers.LinkDetails
     }
 
     struct GrantRecord: Encodable {

@@ -1,7 +1,7 @@
 import Bus
 import Foundation
 import Models
-import Security
+import PlatformSecurity
 import ServiceKit
 import Store
 

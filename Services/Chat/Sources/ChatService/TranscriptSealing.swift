@@ -1,5 +1,5 @@
 import Foundation
-import Security
+import PlatformSecurity
 import Store
 import Synchronization
 

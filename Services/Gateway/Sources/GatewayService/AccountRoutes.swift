@@ -85,12 +85,7 @@ struct AccountRoutes {
                 email: body.email, password: body.password, ipAddress: context.clientAddress,
                 userAgent: request.headers[.userAgent] ?? "")
             let answer = try await bus.call(Accounts.SignIn.self, signIn, as: context.caller)
-            var response = try JSONBody.response(answer, status: .created)
-            let seconds = max(0, Int(answer.expiresAt.timeIntervalSinceNow.rounded(.down)))
-            if let cookie = try? sessionCookie(value: answer.token, maxAge: seconds) {
-                response.setCookie(cookie)
-            }
-            return response
+            return settingSession(answer, on: try JSONBody.response(answer, status: .created))
         }
         router.get("v1/partners") { _, context in
             JSONBody.relay(try await bus.callReturningJSON(Accounts.ListPartners.self, Empty(), as: context.caller))
@@ -152,10 +147,20 @@ struct AccountRoutes {
 
     /// The session cookie: HttpOnly so scripts never see it, SameSite=Lax against cross-site posts,
     /// Secure under TLS, for the whole site, living as long as the session.
-    private func sessionCookie(value: String, maxAge: Int) throws -> Cookie {
+    func sessionCookie(value: String, maxAge: Int) throws -> Cookie {
         try Cookie.validated(
             name: "session", value: value, maxAge: maxAge, path: "/", secure: secureCookies, httpOnly: true,
             sameSite: .lax)
+    }
+
+    /// `response` with the session cookie of `session` set, living as long as the session.
+    func settingSession(_ session: Accounts.SignIn.Response, on response: Response) -> Response {
+        var response = response
+        let seconds = max(0, Int(session.expiresAt.timeIntervalSinceNow.rounded(.down)))
+        if let cookie = try? sessionCookie(value: session.token, maxAge: seconds) {
+            response.setCookie(cookie)
+        }
+        return response
     }
 
     /// `response` with the session cookie cleared in the browser.

@@ -49,6 +49,7 @@ func buildGatewayRouter(
     BoardsRoutes(bus: bus).register(on: router)
     NotificationsRoutes(bus: bus).register(on: router)
     OAuthRoutes(bus: bus, secure: secureCookies, publicURL: publicURL).register(on: router)
+    SocialSignInRoutes(bus: bus, accountRoutes: accountRoutes, secure: secureCookies, publicURL: publicURL).register(on: router)
     streamGate.register(on: router)
     return router
 }

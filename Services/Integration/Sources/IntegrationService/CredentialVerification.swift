@@ -7,7 +7,7 @@ import Logging
 import Models
 import NIOCore
 import NIOHTTP1
-import Security
+import PlatformSecurity
 import ServiceKit
 import Store
 

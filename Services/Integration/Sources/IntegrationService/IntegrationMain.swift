@@ -4,7 +4,7 @@ public import Hummingbird
 import Logging
 import Models
 import NIOCore
-import Security
+import PlatformSecurity
 public import ServiceKit
 import Store
 
@@ -42,6 +42,9 @@ public struct IntegrationSettings: Sendable {
     var webhooks: WebhookSettings
     /// The credential verification provider; nil without `VERIFIER_API_KEY` (staff decide then).
     var verifier: CredentialVerification.Settings?
+    /// Social sign-in's OpenID providers (`SOCIAL_PROVIDERS`, ids separated by commas; each with
+    /// `SOCIAL_<ID>_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET` and `_NAME`); none when unset.
+    var socialProviders: [SocialSignIn.ProviderSettings]
 
     public init(reading reader: inout ConfigReader) {
         process = ProcessSettings(reading: &reader)
@@ -74,6 +77,18 @@ public struct IntegrationSettings: Sendable {
             verifier = .init(
                 baseURL: reader.httpURL("VERIFIER_BASE_URL", default: "http://127.0.0.1:8090"), apiKey: verifierKey,
                 webhookSecret: verifierSecret, timeout: .seconds(10))
+        }
+        socialProviders = []
+        for id in reader.list("SOCIAL_PROVIDERS") {
+            guard id.wholeMatch(of: /[a-z0-9][a-z0-9-]{0,31}/) != nil else {
+                reader.problem("SOCIAL_PROVIDERS holds \"\(id)\": an id is lowercase letters, digits and dashes")
+                continue
+            }
+            let prefix = "SOCIAL_" + id.uppercased().replacingOccurrences(of: "-", with: "_") + "_"
+            socialProviders.append(
+                .init(
+                    id: id, name: reader.string(prefix + "NAME", default: id.capitalized), issuer: reader.httpURL(prefix + "ISSUER", default: ""),
+                    clientId: reader.required(prefix + "CLIENT_ID"), clientSecret: reader.required(prefix + "CLIENT_SECRET")))
         }
         let smsBaseURL = reader.httpURL("SMS_BASE_URL", default: "http://127.0.0.1:8090")
         let from = reader.required("SMS_FROM")
@@ -115,8 +130,8 @@ extension IntegrationMain {
 }
 
 /// The integration process: the HTTP entry for partners and providers' webhooks, and on the bus
-/// the worker of `payments.*` and `sms.*`, the only process that speaks the payment processor's
-/// and the SMS provider's protocols.
+/// the worker of `payments.*`, `sms.*` and `identity.*`, the only process that speaks the payment
+/// processor's, the SMS provider's and the sign-in providers' protocols.
 public enum IntegrationMain {
     public static let definition = EdgeServiceDefinition(
         name: "integration", read: { IntegrationSettings(reading: &$0) }, process: \.process
@@ -152,8 +167,16 @@ public enum IntegrationMain {
         }
 
         let database = Database(settings.database, logger: logger)
+        let dataKeys = try KeyRing(current: SealingKey(id: "integration", material: settings.dataKey))
+        let social = SocialSignIn(
+            settings: settings.socialProviders, database: database, keys: dataKeys,
+            timeout: .seconds(Int64(min(settings.processorTimeoutSeconds, 8))), logger: logger)
+        let identityWorker = ServiceWorker(
+            context: process.context, endpoint: settings.process.endpoints.mdp, service: .identity,
+            instanceId: settings.process.instanceId, slots: settings.workerSlots, curve: settings.process.curve, logger: logger)
+        social.register(on: identityWorker)
         let webhooks = WebhookEndpoints(
-            database: database, keys: try KeyRing(current: SealingKey(id: "integration", material: settings.dataKey)),
+            database: database, keys: dataKeys,
             settings: settings.webhooks, wakeup: DeliveryWakeup())
         let router = Router(context: IntegrationRequestContext.self)
         router.add(middleware: RequestTraceMiddleware<IntegrationRequestContext>())
@@ -183,7 +206,7 @@ public enum IntegrationMain {
             },
             logger: logger)
         let subscriptions = webhooks.subscriptions() + (verification?.subscriptions() ?? [])
-        var maintenance = webhooks.retention()
+        var maintenance = webhooks.retention() + [social.retention()]
         if let verification {
             maintenance.append(MaintenanceTask(name: "integration.send-verifications", interval: .seconds(1)) { _ in try await verification.sendDue() })
         }
@@ -197,11 +220,13 @@ public enum IntegrationMain {
         readiness.add("database") { await database.ping() }
         readiness.add("bus") { await worker.isRegistered() }
         readiness.add("bus-sms") { await smsWorker.isRegistered() }
+        readiness.add("bus-identity") { await identityWorker.isRegistered() }
         return EdgeParts(
             resources: [caller.resource, database],
             services: [
                 consumer, MaintenanceRunner(tasks: maintenance, database: database, logger: logger),
                 WebhookDeliverer(endpoints: webhooks, logger: logger), app, WorkerRunner(worker: worker), WorkerRunner(worker: smsWorker),
+                WorkerRunner(worker: identityWorker),
             ],
             readiness: readiness,
             prepare: {

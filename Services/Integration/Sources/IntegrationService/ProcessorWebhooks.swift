@@ -5,7 +5,7 @@ import Hummingbird
 import Logging
 import Models
 import NIOCore
-import Security
+import PlatformSecurity
 import ServiceKit
 
 /// The payment processor's webhooks, received: the signature is checked before anything else is

@@ -7,7 +7,7 @@ import Logging
 import Models
 import NIOCore
 import NIOHTTP1
-import Security
+import PlatformSecurity
 import ServiceKit
 
 /// The SMS provider as the platform uses it (Twilio's shape): `sms.send` on the bus becomes a

@@ -5,7 +5,7 @@ import Metrics
 import Models
 import NIOCore
 import NIOHTTP1
-import Security
+import PlatformSecurity
 import ServiceLifecycle
 import Store
 

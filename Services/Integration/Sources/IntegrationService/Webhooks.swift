@@ -1,6 +1,6 @@
 import Foundation
 import Models
-import Security
+import PlatformSecurity
 import ServiceKit
 import Synchronization
 

@@ -1,5 +1,5 @@
 import Foundation
-import Security
+import PlatformSecurity
 
 /// Signs messages with DKIM (RFC 6376): `rsa-sha256`, relaxed/relaxed canonicalization, over the
 /// headers a receiver shows or acts on (the unsubscribe headers of RFC 8058 among them, when the

@@ -4,7 +4,7 @@ import Logging
 import Metrics
 import Models
 import Mustache
-import Security
+import PlatformSecurity
 import ServiceKit
 import Store
 

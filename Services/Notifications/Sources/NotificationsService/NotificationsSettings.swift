@@ -1,5 +1,5 @@
 import Foundation
-import Security
+import PlatformSecurity
 public import ServiceKit
 
 /// What the notifications service needs beyond the settings every worker service has.

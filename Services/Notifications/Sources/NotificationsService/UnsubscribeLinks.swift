@@ -1,5 +1,5 @@
 import Foundation
-import Security
+import PlatformSecurity
 
 /// The signed token of an unsubscribe link (RFC 8058): it names the account and the consent it
 /// withdraws, and holds for `lifetime`, so a message read months later still lets its reader out.

@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
-import Security
+import PlatformSecurity
 
 /// The sandbox's credential verifier, a provider that checks licenses and certifications with
 /// their issuers: `POST /v1/verifications {reference, kind, issuer, number, expires_on}` with

@@ -1,5 +1,5 @@
 import Foundation
-import Security
+import PlatformSecurity
 
 /// The sandbox payment processor's state and rules, in memory: card tokens, saved cards, payment
 /// intents with their idempotency keys, and the faults a test asked for. The HTTP side

@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
-import Security
+import PlatformSecurity
 import ServiceKit
 
 /// The sandbox processor's HTTP protocol, shaped like Stripe's: form-encoded requests with the

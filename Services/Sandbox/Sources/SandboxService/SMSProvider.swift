@@ -6,7 +6,7 @@ import Logging
 import Models
 import NIOCore
 import NIOHTTP1
-import Security
+import PlatformSecurity
 import ServiceKit
 
 /// The sandbox's SMS provider, speaking Twilio's protocol: `POST /2010-04-01/Accounts/{sid}/Messages.json`

@@ -5,7 +5,7 @@ import ServiceKit
 import Synchronization
 
 /// The sandbox process: the outside world for local runs and tests only — a payment processor, an
-/// SMS provider, a credential verifier and a mail inbox on its HTTP port, and a mail server on its SMTP port. Its admin port answers
+/// SMS provider, a credential verifier, an OpenID provider and a mail inbox on its HTTP port, and a mail server on its SMTP port. Its admin port answers
 /// `/readyz` like every process of the platform.
 public enum SandboxMain {
     public static func run(environment: [String: String] = ProcessInfo.processInfo.environment) async -> Int32 {
@@ -29,6 +29,12 @@ public enum SandboxMain {
         MailRoutes(store: mail).register(on: router)
         SMSRoutes(provider: SMSProvider(settings: settings.sms, logger: logger), logger: logger).register(on: router)
         CredentialVerifierRoutes(verifier: CredentialVerifier(settings: settings.verifier, logger: logger)).register(on: router)
+        do {
+            OpenIDProviderRoutes(provider: try await OpenIDProvider(settings: settings.openID), logger: logger).register(on: router)
+        } catch {
+            logger.critical("the OpenID provider's keys could not be made", metadata: ["error": "\(error)"])
+            return 1
+        }
         let smtpListening = ListeningFlag()
         let mailServer = MailServer(
             host: settings.host, port: settings.smtpPort, credentials: settings.smtpCredentials, store: mail, listening: smtpListening,

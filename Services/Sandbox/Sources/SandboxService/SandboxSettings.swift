@@ -1,6 +1,6 @@
 public import Foundation
 public import Logging
-import Security
+import PlatformSecurity
 public import ServiceKit
 
 /// What the sandbox reads from its environment. It stands in for outside providers on a local run
@@ -33,6 +33,9 @@ public struct SandboxSettings: Sendable {
     /// The credential verifier's API key, where and under which secret it posts results, and how
     /// long a check takes (`SANDBOX_VERIFIER_*`).
     var verifier: CredentialVerifier.Settings
+    /// The OpenID provider: where it is reached (`SANDBOX_PUBLIC_URL`, the issuer is that and
+    /// `/oidc`) and the client it knows (`SANDBOX_OIDC_CLIENT_ID`, `SANDBOX_OIDC_CLIENT_SECRET`).
+    var openID: OpenIDProvider.Settings
 
     public init(reading reader: inout ConfigReader) {
         let level = reader.choice(
@@ -61,6 +64,10 @@ public struct SandboxSettings: Sendable {
             webhookURL: reader.string("SANDBOX_VERIFIER_WEBHOOK_URL", default: ""),
             webhookSecret: reader.string("SANDBOX_VERIFIER_WEBHOOK_SECRET", default: "whsec_c2FuZGJveC12ZXJpZmllci1zZWNyZXQ="),
             delay: .milliseconds(reader.int("SANDBOX_VERIFIER_DELAY_MS", default: 300, in: 0...600_000)))
+        openID = OpenIDProvider.Settings(
+            publicURL: reader.httpURL("SANDBOX_PUBLIC_URL", default: "http://\(host):\(port)"),
+            clientId: reader.string("SANDBOX_OIDC_CLIENT_ID", default: "advisor-platform"),
+            clientSecret: reader.string("SANDBOX_OIDC_CLIENT_SECRET", default: "sandbox-oidc-secret"))
         if StandardWebhookSignature.key(of: verifier.webhookSecret) == nil {
             reader.problem("SANDBOX_VERIFIER_WEBHOOK_SECRET must be whsec_ and base64")
         }

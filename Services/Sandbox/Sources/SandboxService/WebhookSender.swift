@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
-import Security
+import PlatformSecurity
 
 /// Delivers the processor's events to the platform as a real processor does: a JSON POST signed
 /// with `Stripe-Signature: t=…,v1=…`, tried again with a growing pause until it is answered 2xx

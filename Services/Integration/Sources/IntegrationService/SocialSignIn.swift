@@ -1,0 +1,312 @@
+import AsyncHTTPClient
+import Bus
+import Foundation
+import JWTKit
+import Logging
+import Models
+import NIOCore
+import NIOHTTP1
+import PlatformSecurity
+import ServiceKit
+import Store
+
+/// Social sign-in's relying party (OpenID Connect Core 1.0, authorization code flow with PKCE):
+/// `identity.begin` sends the person to the provider with a fresh state, nonce and PKCE challenge;
+/// `identity.complete` takes the code the provider sent back once, exchanges it at the token
+/// endpoint and verifies the ID token with jwt-kit against the provider's published keys:
+/// signature by RS256 or ES256 only, `iss` the provider's, `aud` the platform's client id alone,
+/// not expired, and the nonce of this sign-in. The provider's discovery document and keys are
+/// fetched when first needed and kept; keys again when a token names one not seen yet.
+struct SocialSignIn: Sendable {
+    struct ProviderSettings: Sendable {
+        var id: String
+        var name: String
+        /// `SOCIAL_<ID>_ISSUER`: the discovery document is at `<issuer>/.well-known/openid-configuration`.
+        var issuer: String
+        var clientId: String
+        var clientSecret: String
+    }
+
+    /// The accepted signature algorithms, whatever a token's header says: never `none`, and never
+    /// an HMAC keyed by a public key.
+    static let algorithms: Set<String> = ["RS256", "ES256"]
+
+    let providers: [String: Provider]
+    let order: [String]
+    let database: Database
+    let keys: KeyRing
+    let logger: Logger
+
+    init(settings: [ProviderSettings], database: Database, keys: KeyRing, timeout: TimeAmount, logger: Logger) {
+        providers = Dictionary(settings.map { ($0.id, Provider(settings: $0, timeout: timeout, logger: logger)) }) { first, _ in first }
+        order = settings.map(\.id)
+        self.database = database
+        self.keys = keys
+        self.logger = logger
+    }
+
+    func register(on worker: ServiceWorker) {
+        worker.handle(Identity.Providers.self) { _, _ in
+            Identity.Providers.Response(items: order.compactMap { providers[$0].map { .init(id: $0.settings.id, name: $0.settings.name) } })
+        }
+        worker.handle(Identity.Begin.self) { request, _ in try await begin(request) }
+        worker.handle(Identity.Complete.self) { request, context in
+            guard context.caller.has(.system) else { throw ServiceError(.forbidden, "sign-ins are completed by the platform") }
+            return try await complete(request)
+        }
+    }
+
+    private func provider(_ id: String) throws -> Provider {
+        guard let provider = providers[id] else { throw ServiceError(.notFound, "no sign-in provider is called that") }
+        return provider
+    }
+
+    func begin(_ request: Identity.Begin.Request) async throws -> Identity.Begin.Response {
+        let provider = try provider(request.provider)
+        guard request.redirectUri.utf8.count <= 2000, let url = URL(string: request.redirectUri), url.host != nil,
+            ["http", "https"].contains(url.scheme ?? "")
+        else { throw ServiceError(.validationFailed, "redirectUri must be an http(s) URL") }
+        let metadata = try await provider.metadata()
+        let state = SecureRandom.token()
+        let nonce = SecureRandom.token()
+        let verifier = SecureRandom.token()
+        let sealed = try keys.seal(Data(verifier.utf8), associatedData: Data("social-sign-in".utf8))
+        try await database.withConnection { connection in
+            try connection.execute(
+                """
+                INSERT INTO social_sign_ins (state_hash, provider, nonce_hash, verifier_sealed, redirect_uri, expires_at)
+                VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))
+                """, SHA256.hash(Data(state.utf8)), provider.settings.id, SHA256.hash(Data(nonce.utf8)), sealed, request.redirectUri,
+                Identity.pendingSeconds)
+        }
+        let query = FormEncoding.encode([
+            ("response_type", "code"), ("client_id", provider.settings.clientId), ("redirect_uri", request.redirectUri),
+            ("scope", "openid email profile"), ("state", state), ("nonce", nonce),
+            ("code_challenge", Base64.encode(SHA256.hash(Data(verifier.utf8)), alphabet: .url)), ("code_challenge_method", "S256"),
+        ])
+        let endpoint = metadata.authorizationEndpoint
+        return .init(authorizationUrl: endpoint + (endpoint.contains("?") ? "&" : "?") + query, state: state)
+    }
+
+    func complete(_ request: Identity.Complete.Request) async throws -> Identity.Verified {
+        let provider = try provider(request.provider)
+        guard request.code.utf8.count <= 2000, request.state.utf8.count <= 200, !request.code.isEmpty else {
+            throw ServiceError(.invalidState, "this sign-in is not valid; start again")
+        }
+        // Taken once, before anything is sent: a second answer for the same state finds nothing.
+        let started = try await database.withConnection { connection in
+            try connection.queryOne(
+                """
+                DELETE FROM social_sign_ins WHERE state_hash = $1 AND provider = $2
+                RETURNING nonce_hash, verifier_sealed, redirect_uri, expires_at > now() AS live
+                """, SHA256.hash(Data(request.state.utf8)), provider.settings.id)
+        }
+        guard let started, try started.decode("live", as: Bool.self) else {
+            throw ServiceError(.invalidState, "this sign-in has expired or was finished already; start again")
+        }
+        let verifier = String(
+            decoding: try keys.open(try started.decode("verifier_sealed"), associatedData: Data("social-sign-in".utf8)), as: UTF8.self)
+        let idToken = try await provider.exchange(code: request.code, verifier: verifier, redirectUri: try started.decode("redirect_uri"))
+        let claims = try await provider.verify(idToken, nonceHash: try started.decode("nonce_hash"))
+        logger.info("social sign-in verified", metadata: ["identity.provider": "\(provider.settings.id)"])
+        return Identity.Verified(
+            provider: provider.settings.id, providerName: provider.settings.name, issuer: claims.issuer.value, subject: claims.subject.value,
+            email: claims.email.flatMap { $0.isEmpty || $0.utf8.count > 254 ? nil : $0 }, emailVerified: claims.emailVerified?.value ?? false,
+            name: claims.name.map { String($0.prefix(100)) })
+    }
+
+    /// Started sign-ins nobody finished.
+    func retention() -> MaintenanceTask {
+        MaintenanceTask(name: "integration.prune-social-sign-ins", interval: .seconds(300)) { database in
+            try await MaintenanceTask.deleteInBatches(database) { connection in
+                try connection.execute(
+                    """
+                    DELETE FROM social_sign_ins WHERE state_hash IN (
+                        SELECT state_hash FROM social_sign_ins WHERE expires_at < now() LIMIT \(MaintenanceTask.batch))
+                    """)
+            }
+        }
+    }
+}
+
+/// What an ID token says, as OpenID Connect Core §2 names it.
+struct IDTokenClaims: JWTIdentityToken {
+    var issuer: IssuerClaim
+    var subject: SubjectClaim
+    var audience: AudienceClaim
+    var expires: ExpirationClaim
+    var issuedAt: IssuedAtClaim
+    var nonce: String?
+    var email: String?
+    var emailVerified: BoolClaim?
+    var name: String?
+
+    enum CodingKeys: String, CodingKey {
+        case issuer = "iss", subject = "sub", audience = "aud", expires = "exp", issuedAt = "iat", nonce, email, name
+        case emailVerified = "email_verified"
+    }
+
+    /// A minute's leeway for clocks that differ; a token issued in the future is not taken.
+    func verify(using _: some JWTAlgorithm) async throws {
+        try expires.verifyNotExpired(currentDate: Date().addingTimeInterval(-60))
+        guard issuedAt.value <= Date().addingTimeInterval(300) else {
+            throw JWTError.claimVerificationFailure(failedClaim: issuedAt, reason: "issued in the future")
+        }
+    }
+}
+
+extension SocialSignIn {
+    /// One provider: its settings, and its discovery document and keys once fetched.
+    actor Provider {
+        struct Metadata: Decodable {
+            var issuer: String
+            var authorizationEndpoint: String
+            var tokenEndpoint: String
+            var jwksUri: String
+            enum CodingKeys: String, CodingKey {
+                case issuer
+                case authorizationEndpoint = "authorization_endpoint"
+                case tokenEndpoint = "token_endpoint"
+                case jwksUri = "jwks_uri"
+            }
+        }
+
+        nonisolated let settings: ProviderSettings
+        private let timeout: TimeAmount
+        private let logger: Logger
+        private var metadataFetched: (Metadata, ContinuousClock.Instant)?
+        private var keys: JWTKeyCollection?
+        private var keysFetchedAt: ContinuousClock.Instant?
+
+        init(settings: ProviderSettings, timeout: TimeAmount, logger: Logger) {
+            self.settings = settings
+            self.timeout = timeout
+            self.logger = logger
+        }
+
+        /// The discovery document, kept an hour; its `issuer` must be the one configured (OpenID
+        /// Connect Discovery §4.3), or every token would be checked against a stranger's keys.
+        func metadata() async throws -> Metadata {
+            if let (metadata, at) = metadataFetched, at.duration(to: .now) < .seconds(3600) { return metadata }
+            let metadata = try JSONDecoder().decode(
+                Metadata.self, from: try await get(settings.issuer + "/.well-known/openid-configuration"))
+            guard metadata.issuer == settings.issuer else {
+                logger.error("the provider's discovery document names another issuer", metadata: ["identity.provider": "\(settings.id)"])
+                throw ServiceError(.unavailable, "the sign-in provider is misconfigured")
+            }
+            metadataFetched = (metadata, .now)
+            return metadata
+        }
+
+        /// The provider's keys; fetched again when `refresh` and not within the last minute (a
+        /// token naming an unknown key may follow a rotation, or be a forgery: not a reason to
+        /// fetch on every request).
+        private func keyCollection(refresh: Bool) async throws -> JWTKeyCollection {
+            if let keys, !refresh || (keysFetchedAt.map { $0.duration(to: .now) < .seconds(60) } ?? false) { return keys }
+            let jwks = try JSONDecoder().decode(JWKS.self, from: try await get(try await metadata().jwksUri))
+            let collection = JWTKeyCollection()
+            for jwk in jwks.keys {
+                // A key of a type or use the platform does not take is skipped, not fatal.
+                _ = try? await collection.add(jwk: jwk)
+            }
+            keys = collection
+            keysFetchedAt = .now
+            return collection
+        }
+
+        private struct TokenAnswer: Decodable {
+            var idToken: String
+            enum CodingKeys: String, CodingKey { case idToken = "id_token" }
+        }
+
+        /// The ID token for `code` (RFC 6749 §4.1.3 with the PKCE verifier, client_secret_basic).
+        func exchange(code: String, verifier: String, redirectUri: String) async throws -> String {
+            var request = HTTPClientRequest(url: try await metadata().tokenEndpoint)
+            request.method = .POST
+            // RFC 6749 §2.3.1: each form-encoded before they are joined.
+            let encode = { (text: String) in text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "" }
+            let credentials = encode(settings.clientId) + ":" + encode(settings.clientSecret)
+            request.headers.add(name: "Authorization", value: "Basic " + Data(credentials.utf8).base64EncodedString())
+            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            request.headers.add(name: "Accept", value: "application/json")
+            request.body = .bytes(
+                ByteBuffer(
+                    string: FormEncoding.encode([
+                        ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectUri), ("code_verifier", verifier),
+                    ])))
+            let (status, body) = try await send(request)
+            if (400..<500).contains(status) {
+                logger.info("the provider refused a sign-in's code", metadata: ["identity.provider": "\(settings.id)", "http.status": "\(status)"])
+                throw ServiceError(.identityRejected, "the provider did not confirm this sign-in; start again")
+            }
+            guard (200..<300).contains(status), let answer = try? JSONDecoder().decode(TokenAnswer.self, from: body) else {
+                logger.warning("the provider's token endpoint failed", metadata: ["identity.provider": "\(settings.id)", "http.status": "\(status)"])
+                throw ServiceError(.unavailable, "the sign-in provider is not answering; try again shortly")
+            }
+            return answer.idToken
+        }
+
+        /// The token's claims, when everything checks; `identity_rejected` otherwise (the reason is
+        /// logged, never the token).
+        func verify(_ token: String, nonceHash: Data) async throws -> IDTokenClaims {
+            func rejected(_ reason: String) -> ServiceError {
+                logger.warning("an ID token was refused", metadata: ["identity.provider": "\(settings.id)", "reason": "\(reason)"])
+                return ServiceError(.identityRejected, "the provider's answer could not be verified; start again")
+            }
+            guard let algorithm = Self.headerAlgorithm(of: token) else { throw rejected("malformed") }
+            guard SocialSignIn.algorithms.contains(algorithm) else { throw rejected("algorithm \(algorithm.prefix(20)) is not accepted") }
+            var claims: IDTokenClaims?
+            var failure: (any Error)?
+            for refresh in [false, true] {
+                do {
+                    claims = try await keyCollection(refresh: refresh).verify(token, as: IDTokenClaims.self, expectedAudience: settings.clientId)
+                    break
+                } catch let error as JWTError where [.signatureVerificationFailed, .unknownKID, .noKeyProvided].contains(error.errorType) {
+                    // Perhaps a key published since the keys were fetched: once more with fresh keys.
+                    failure = error
+                } catch {
+                    failure = error
+                    break
+                }
+            }
+            guard let claims else { throw rejected(failure.map { String(String(describing: $0).prefix(200)) } ?? "no key") }
+            guard claims.issuer.value == settings.issuer else { throw rejected("issuer") }
+            guard let nonce = claims.nonce, ConstantTime.equals(SHA256.hash(Data(nonce.utf8)), nonceHash) else { throw rejected("nonce") }
+            guard !claims.subject.value.isEmpty, claims.subject.value.utf8.count <= 255 else { throw rejected("subject") }
+            return claims
+        }
+
+        /// The `alg` of a compact JWS's protected header, or nil when it is not one.
+        private static func headerAlgorithm(of token: String) -> String? {
+            let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 3, token.utf8.count <= 16_384 else { return nil }
+            var header = String(parts[0]).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            header += String(repeating: "=", count: (4 - header.count % 4) % 4)
+            guard let data = Data(base64Encoded: header),
+                let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+            else { return nil }
+            return object["alg"] as? String
+        }
+
+        private func get(_ url: String) async throws -> Data {
+            var request = HTTPClientRequest(url: url)
+            request.headers.add(name: "Accept", value: "application/json")
+            let (status, body) = try await send(request)
+            guard status == 200 else {
+                logger.warning("the sign-in provider answered an error", metadata: ["identity.provider": "\(settings.id)", "http.status": "\(status)"])
+                throw ServiceError(.unavailable, "the sign-in provider is not answering; try again shortly")
+            }
+            return body
+        }
+
+        private func send(_ request: HTTPClientRequest) async throws -> (Int, Data) {
+            do {
+                let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+                return (Int(response.status.code), Data(try await response.body.collect(upTo: 1 << 20).readableBytesView))
+            } catch {
+                logger.warning("the sign-in provider is out of reach", metadata: ["identity.provider": "\(settings.id)", "error": "\(type(of: error))"])
+                throw ServiceError(.unavailable, "the sign-in provider is not answering; try again shortly")
+            }
+        }
+    }
+}
