@@ -239,13 +239,62 @@ public enum Accounts {
             public var name: String
             /// The scopes its keys may hold; nil: every scope.
             public var scopes: [String]?
-            public init(id: String, name: String, scopes: [String]? = nil) {
+            /// Where the platform writes to the partner (an endpoint it disabled, …).
+            public var contactEmail: String?
+            public init(id: String, name: String, scopes: [String]? = nil, contactEmail: String? = nil) {
                 self.id = id
                 self.name = name
                 self.scopes = scopes
+                self.contactEmail = contactEmail
             }
         }
         public typealias Response = Partner
+    }
+
+    /// A partner's name and the address the platform writes to (staff and the platform only:
+    /// `GET /v1/partners` is public and never shows it).
+    public struct PartnerContact: Codable, Sendable, Equatable {
+        public var partnerId: String
+        public var name: String
+        public var contactEmail: String?
+        public init(partnerId: String, name: String, contactEmail: String?) {
+            self.partnerId = partnerId
+            self.name = name
+            self.contactEmail = contactEmail
+        }
+    }
+
+    /// `accounts.partners.set-contact`: the address the platform writes to a partner at (admins).
+    public struct SetPartnerContact: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.partners.set-contact"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var partnerId: String
+            public var contactEmail: String
+            public init(partnerId: String, contactEmail: String) {
+                self.partnerId = partnerId
+                self.contactEmail = contactEmail
+            }
+        }
+        public typealias Response = PartnerContact
+    }
+
+    /// `accounts.partners.contacts`: partners' contacts, for notifications when it writes to
+    /// them (the platform only). An unknown partner is left out.
+    public struct PartnerContacts: BusOperation {
+        public static let service = ServiceName.accounts
+        public static let name = "accounts.partners.contacts"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            /// At most 100.
+            public var partnerIds: [String]
+            public init(partnerIds: [String]) { self.partnerIds = partnerIds }
+        }
+        public struct Response: Codable, Sendable, Equatable {
+            public var contacts: [PartnerContact]
+            public init(contacts: [PartnerContact]) { self.contacts = contacts }
+        }
     }
 
     /// Where a consent change came from.

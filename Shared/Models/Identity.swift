@@ -91,7 +91,8 @@ public enum Identity {
     public struct Complete: BusOperation {
         public static let service = ServiceName.identity
         public static let name = "identity.complete"
-        public static let timeout = Duration.seconds(20)
+        /// Four provider requests at most (discovery, token, keys twice), 5 s each.
+        public static let timeout = Duration.seconds(25)
         public struct Request: Codable, Sendable, Equatable {
             public var provider: String
             public var state: String
@@ -155,7 +156,7 @@ extension Accounts {
     public struct SocialSignIn: BusOperation {
         public static let service = ServiceName.accounts
         public static let name = "accounts.social.sign-in"
-        public static let timeout = Duration.seconds(25)
+        public static let timeout = Duration.seconds(30)
         public struct Request: Codable, Sendable, Equatable {
             public var provider: String
             public var state: String

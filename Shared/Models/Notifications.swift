@@ -207,6 +207,29 @@ public enum Notifications {
         public static let textOptOut = " Reply STOP to opt out."
     }
 
+    /// `notifications.partner-notice`: an email to a partner's contact about its integration
+    /// (the platform only). `key` names the notice: told twice, it is sent once. Kinds:
+    /// `webhook_endpoint_disabled` (`params`: `endpointId`, `url`, `reason` `gone` or `failing`).
+    public struct PartnerNotice: BusOperation {
+        public static let service = ServiceName.notifications
+        public static let name = "notifications.partner-notice"
+        public static let isIdempotent = true
+        public struct Request: Codable, Sendable, Equatable {
+            public var partnerId: String
+            public var kind: String
+            public var params: [String: String]
+            public var key: String
+            public init(partnerId: String, kind: String, params: [String: String], key: String) {
+                self.partnerId = partnerId
+                self.kind = kind
+                self.params = params
+                self.key = key
+            }
+        }
+        public typealias Response = Empty
+        public static let webhookEndpointDisabled = "webhook_endpoint_disabled"
+    }
+
     /// `notifications.campaigns.get`: a campaign with its counts (admins).
     public struct GetCampaign: BusOperation {
         public static let service = ServiceName.notifications

@@ -10,7 +10,7 @@ import TestSupport
 /// The bus admits only known CURVE keys; each service's database role reaches only its schema.
 @Suite(.timeLimit(.minutes(2)))
 struct SecurityEndToEndTests {
-    @Test("with CURVE, a listed key is served, an unlisted or missing key is refused, and a key registers only as its own process")
+    @Test("with CURVE, a listed key is served, an unlisted or missing key is refused, and a key registers only as its own process (integration: the providers it fronts)")
     func curveRefusesUnknownKeys() async throws {
         let broker = CurveKeyPair.generate()
         let service = CurveKeyPair.generate()
@@ -61,6 +61,18 @@ struct SecurityEndToEndTests {
             #expect(seen.count == 0)
             await impostor.stop()
             try await running.value
+
+            // The providers it fronts are its own to serve.
+            for service in [ServiceName.payments, .sms, .identity] {
+                let worker = MDPWorker(
+                    context: harness.context, endpoint: harness.bus["BROKER_ENDPOINT"]!, service: service.rawValue,
+                    instanceId: "integration-\(service.rawValue)", slots: 1,
+                    curve: try ClientCurve(keyPair: integration, serverPublicKey: broker.publicKey), logger: Logger(label: "test"))
+                let serving = Task { try await worker.run { $0 } }
+                try await eventually("integration serves \(service.rawValue)") { await worker.isRegistered() }
+                await worker.stop()
+                try await serving.value
+            }
         }
     }
 

@@ -103,6 +103,7 @@ struct SocialSignInEndToEndTests {
                 "/auth/social/register",
                 [("displayName", "Nova"), ("password", "short"), ("role", "member"), ("acceptPolicyVersion", version)])
             #expect(tooShort.status == 422 && tooShort.text.contains("password"), "the form again, with what is wrong: \(tooShort.text)")
+            let ticket = try #require(browser.cookies["social_ticket"])
             let joined = try await browser.post(
                 "/auth/social/register",
                 [("displayName", "Nova"), ("password", AccountsPlatform.password), ("role", "member"), ("acceptPolicyVersion", version)])
@@ -110,10 +111,12 @@ struct SocialSignInEndToEndTests {
             let token = try #require(browser.cookies["session"], "signed in: \(joined.headers)")
             let me = try await platform.request("GET", "/v1/me", token: token)
             #expect(me.object["email"] as? String == email && me.object["source"] as? String == "social:sandbox", "\(me.text)")
-            let reused = try await browser.post(
-                "/auth/social/register",
-                [("displayName", "Nova"), ("password", AccountsPlatform.password), ("role", "member"), ("acceptPolicyVersion", version)])
-            #expect(reused.status == 409, "a ticket is used once: \(reused.text)")
+            // The ticket's cookie again (the browser dropped it): accounts has spent the ticket.
+            let reused = try await OAuthEndToEndTests.post(
+                platform.gateway + "/auth/social/register",
+                [("displayName", "Nova"), ("password", AccountsPlatform.password), ("role", "member"), ("acceptPolicyVersion", version)],
+                headers: ["Cookie": "social_ticket=\(ticket)"])
+            #expect(reused.status == 409 && reused.text.contains("finished already"), "a ticket is used once: \(reused.text)")
 
             // Next time, in another browser: straight in, to where the sign-in started.
             let other = Browser(platform)
@@ -160,21 +163,33 @@ struct SocialSignInEndToEndTests {
             let (signedIn, _) = try await Browser(platform).signIn(email: email)
             #expect(signedIn.status == 303, "linked: the provider signs the person in from now on: \(signedIn.text)")
 
-            // The provider's answer arriving in a browser that did not start it (login CSRF).
+            // The provider's answer arriving in a browser that did not start it (login CSRF), even
+            // one with a sign-in of its own under way.
             let (_, callback) = try await Browser(platform).signIn(email: email)
-            let stranger = try await Browser(platform).get(callback)
-            #expect(stranger.status == 403 && stranger.headers["set-cookie"]?.contains("session=") != true, "\(stranger.text)")
+            let stranger = Browser(platform)
+            #expect(try await stranger.get(platform.gateway + "/auth/social/sandbox/start").status == 303)
+            #expect(stranger.cookies["social_state"] != nil)
+            let crossed = try await stranger.get(callback)
+            #expect(crossed.status == 403 && crossed.headers["set-cookie"]?.contains("session=") != true, "\(crossed.text)")
+            #expect(try await Browser(platform).get(callback).status == 403, "no state cookie at all")
+
+            // Staff sign in with their password only.
+            let staffEmail = AccountsPlatform.email("staff")
+            try await platform.createAdmin(email: staffEmail, password: AccountsPlatform.password)
+            let staff = try await Browser(platform).signIn(email: staffEmail).reply
+            #expect(staff.status == 403 && staff.text.contains("staff accounts"), "\(staff.text)")
         }
     }
 
-    @Test("ID tokens that do not verify are refused: forged, wrong audience, expired, wrong nonce, wrong issuer, unsigned, HMAC with the public key; ES256 verifies")
+    @Test("ID tokens that do not verify are refused: forged, wrong or extra audience, expired, wrong or missing nonce, wrong issuer, unsigned, HMAC with the public key; ES256 verifies, beside keys to pass over")
     func refusals() async throws {
         try await AccountsPlatform.with(payments: true) { platform in
             let email = AccountsPlatform.email("target")
             _ = try await platform.register(email: email, displayName: "Tar Get")
             let faults: [(String, String)] = [
-                ("forged", "RS256"), ("forged", "ES256"), ("wrong-audience", "RS256"), ("expired", "RS256"), ("wrong-nonce", "RS256"),
-                ("wrong-issuer", "ES256"), ("unsigned", "RS256"), ("hmac-with-public-key", "RS256"),
+                ("forged", "RS256"), ("forged", "ES256"), ("wrong-audience", "RS256"), ("extra-audience", "ES256"), ("expired", "RS256"),
+                ("wrong-nonce", "RS256"), ("missing-nonce", "ES256"), ("wrong-issuer", "ES256"), ("unsigned", "RS256"),
+                ("hmac-with-public-key", "RS256"),
             ]
             for (fault, algorithm) in faults {
                 try await Self.nextToken(platform, #"{"fault": "\#(fault)", "algorithm": "\#(algorithm)"}"#)

@@ -201,6 +201,47 @@ struct WebhooksEndToEndTests {
         }
     }
 
+    @Test("a partner's contact, kept from the public list, is emailed when the platform disables one of its endpoints")
+    func ownerTold() async throws {
+        try await AccountsPlatform.with(payments: true, mail: true) { platform in
+            let receiver = try await Receiver.start()
+            defer { receiver.stop() }
+            let admin = try await platform.staffMember(role: "admin")
+            let first = AccountsPlatform.email("partner-ops")
+            let bad = try await platform.request(
+                "POST", "/v1/staff/partners", token: admin, json: ["id": "horoscope-daily", "name": "Horoscope Daily", "contactEmail": "ops"])
+            #expect(bad.status == 422, "\(bad.text)")
+            let registered = try await platform.request(
+                "POST", "/v1/staff/partners", token: admin, json: ["id": "horoscope-daily", "name": "Horoscope Daily", "contactEmail": first])
+            #expect(registered.status == 201, "\(registered.text)")
+            let contact = AccountsPlatform.email("partner-oncall")
+            let changed = try await platform.request(
+                "PUT", "/v1/staff/partners/horoscope-daily/contact", token: admin, json: ["contactEmail": contact])
+            #expect(changed.status == 200 && changed.object["contactEmail"] as? String == contact, "\(changed.text)")
+            let listed = try await platform.request("GET", "/v1/partners")
+            #expect(listed.status == 200 && !listed.text.contains(contact) && !listed.text.contains(first), "public: \(listed.text)")
+
+            let partner = Partner(
+                platform: platform, key: try await PartnersEndToEndTests.makeKey(platform, admin: admin, scopes: ["webhooks:manage"]).secret)
+            let made = try await partner.call(
+                "POST", "/partner/v1/webhooks/endpoints", json: #"{"url": "\#(receiver.url)/gone", "eventTypes": ["advisor.status-changed"]}"#)
+            let id = try #require(made.object["id"] as? String, "\(made.text)")
+            try await receiver.configure(secrets: [try #require(made.object["secret"] as? String)], script: [410])
+            _ = try await partner.call("POST", "/partner/v1/webhooks/endpoints/\(id)/test")
+            try await eventually("the endpoint is disabled") {
+                try await partner.call("GET", "/partner/v1/webhooks/endpoints/\(id)").object["enabled"] as? Bool == false
+            }
+            try await eventually("the partner's contact is told", timeout: .seconds(30)) {
+                try await EmailEndToEndTests.inbox(platform, contact).count == 1
+            }
+            let notice = try #require(try await EmailEndToEndTests.inbox(platform, contact).first)
+            #expect(notice["subject"] as? String == "Advisor Platform disabled one of your webhook endpoints")
+            let text = notice["text"] as? String ?? ""
+            #expect(text.contains("Hello Horoscope Daily,") && text.lowercased().contains(id.lowercased()) && text.contains("410 Gone"), "\(text)")
+            #expect(try await EmailEndToEndTests.inbox(platform, first).isEmpty, "the address it had before is not written to")
+        }
+    }
+
     @Test("endpoints are the partner's own, need webhooks:manage and an Idempotency-Key, and take only what they document")
     func endpointRules() async throws {
         try await AccountsPlatform.with(payments: true) { platform in

@@ -7,10 +7,13 @@ public enum FormEncoding {
 
     /// RFC 3986 unreserved characters as they are, everything else percent-encoded, in the given order.
     public static func encode(_ fields: [(String, String)]) -> String {
-        fields.map { name, value in
-            (name.addingPercentEncoding(withAllowedCharacters: unreserved) ?? "") + "="
-                + (value.addingPercentEncoding(withAllowedCharacters: unreserved) ?? "")
-        }.joined(separator: "&")
+        fields.map { name, value in escaped(name) + "=" + escaped(value) }.joined(separator: "&")
+    }
+
+    /// One name or value as `encode` writes it (also what RFC 6749 §2.3.1 asks of a client's id
+    /// and secret before HTTP Basic joins them).
+    public static func escaped(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
     }
 
     /// The fields of a form body (`+` is a space); of a name given twice, the last value; nil

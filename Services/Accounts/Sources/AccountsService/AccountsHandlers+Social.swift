@@ -48,6 +48,7 @@ extension AccountsHandlers {
             return try records.load(try row.decode("account_id", as: UUID.self), on: connection)?.account
         }
         if let account = linked {
+            try Self.refuseStaff(account)
             let details = try linkDetails(identity)
             let session = try await openSession(
                 for: account, client: Client(request.ipAddress, request.userAgent), givingBack: [], action: "session.social-sign-in"
@@ -68,6 +69,7 @@ extension AccountsHandlers {
                 "\(identity.providerName) did not confirm an email address for you; register with your email and a password instead")
         }
         let existing = try await database.withConnection { try records.load(email: email, on: $0) }
+        if let existing { try Self.refuseStaff(existing.account) }
         let kind = existing == nil ? "register" : "link"
         let ticket = SecureRandom.token()
         let sealed = try settings.keyRing.seal(
@@ -82,6 +84,14 @@ extension AccountsHandlers {
         return .init(
             outcome: existing == nil ? .registrationRequired : .linkRequired, providerName: identity.providerName, ticket: ticket,
             email: email, displayName: identity.name)
+    }
+
+    /// Staff accounts sign in with their password alone: a provider's word is not enough to open
+    /// what can read other people's data.
+    private static func refuseStaff(_ account: Accounts.Account) throws {
+        guard Set(account.roles).isDisjoint(with: InputRules.staffRoles) else {
+            throw ServiceError(.forbidden, "staff accounts sign in with their password")
+        }
     }
 
     /// The identity a live ticket of `kind` holds; the ticket stays until it is used.
@@ -137,6 +147,7 @@ extension AccountsHandlers {
         let client = Client(request.ipAddress, request.userAgent)
         // The same counting and history as a sign-in with the password: this is one.
         let (account, keys) = try await checkPassword(email: identity.email ?? "", password: request.password, client: client, deadline: deadline)
+        try Self.refuseStaff(account)
         let ticket = request.ticket
         return try await openSession(for: account, client: client, givingBack: keys, action: "session.social-sign-in") { connection in
             try self.link(identity, ticket: ticket, to: account.id, roles: account.roles, on: connection)

@@ -52,6 +52,8 @@ public enum AccountsService {
         worker.handle(Accounts.SetConsents.self) { try await handlers.setConsents($0, caller: $1.caller) }
         worker.handle(Accounts.ListPartners.self) { _, _ in try await handlers.partners() }
         worker.handle(Accounts.RegisterPartner.self) { try await handlers.registerPartner($0, caller: $1.caller) }
+        worker.handle(Accounts.SetPartnerContact.self) { try await handlers.setPartnerContact($0, caller: $1.caller) }
+        worker.handle(Accounts.PartnerContacts.self) { try await handlers.partnerContacts($0, caller: $1.caller) }
         worker.handle(Accounts.ConsentHistory.self) { try await handlers.consentHistory($0, caller: $1.caller) }
         worker.handle(Accounts.CurrentPolicy.self) { _, _ in try await handlers.currentPolicy() }
         worker.handle(Accounts.AcceptPolicy.self) { try await handlers.acceptPolicy($0, caller: $1.caller) }

@@ -49,7 +49,7 @@ public struct BrokerSettings: Sendable {
     /// publishes its own events and live pushes, and calls as the platform (relays, replays); the
     /// gateway calls for the people it authenticated and publishes only the probes that tell it a
     /// stream subscription is in force; the integration service serves the providers it fronts
-    /// (`payments`, `sms`) and, like the operator's `platform` tool, calls as the platform (provider
+    /// (`payments`, `sms`, `identity`) and, like the operator's `platform` tool, calls as the platform (provider
     /// webhooks, operator commands).
     static func policy(for process: String) -> BusPeerPolicy? {
         if ServiceName.all.contains(ServiceName(process)) {
@@ -59,7 +59,9 @@ public struct BrokerSettings: Sendable {
         switch process {
         case "gateway": return BusPeerPolicy(identity: process, pushesToStreams: true)
         case "integration":
-            return BusPeerPolicy(identity: process, services: [ServiceName.payments.rawValue, ServiceName.sms.rawValue], claimsSystem: true)
+            return BusPeerPolicy(
+                identity: process, services: [ServiceName.payments.rawValue, ServiceName.sms.rawValue, ServiceName.identity.rawValue],
+                claimsSystem: true)
         case "platform": return BusPeerPolicy(identity: process, claimsSystem: true)
         default: return nil
         }

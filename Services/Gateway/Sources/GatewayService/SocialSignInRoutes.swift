@@ -21,9 +21,11 @@ struct SocialSignInRoutes: Sendable {
     /// gateway as the request reached it.
     let publicURL: String?
 
-    private static let stateCookie = "social_state"
-    private static let nextCookie = "social_next"
-    private static let ticketCookie = "social_ticket"
+    /// Under TLS the flow's cookies are `__Host-` cookies (Secure, `Path=/`, no Domain), which a
+    /// sibling subdomain cannot set for this host (cookie tossing would defeat the state check).
+    private var stateCookie: String { (secure ? "__Host-" : "") + "social_state" }
+    private var nextCookie: String { (secure ? "__Host-" : "") + "social_next" }
+    private var ticketCookie: String { (secure ? "__Host-" : "") + "social_ticket" }
 
     private func origin(of request: Request) -> String {
         publicURL ?? (secure ? "https://" : "http://") + (request.head.authority ?? "127.0.0.1")
@@ -45,14 +47,14 @@ struct SocialSignInRoutes: Sendable {
                     status: error.code == .unavailable ? .serviceUnavailable : .notFound, "Sign-in is not possible", error.message)
             }
             var response = Response(status: .seeOther, headers: [.location: begun.authorizationUrl, .cacheControl: "no-store"])
-            setCookie(Self.stateCookie, begun.state, on: &response)
-            setCookie(Self.nextCookie, Self.localPath(request.uri.queryParameters["next"].map(String.init)), on: &response)
+            setCookie(stateCookie, begun.state, on: &response)
+            setCookie(nextCookie, Self.localPath(request.uri.queryParameters["next"].map(String.init)), on: &response)
             return response
         }
         router.get("auth/social/{provider}/callback") { request, context in
             let provider = context.parameters.get("provider") ?? ""
             let query = request.uri.queryParameters
-            let expected = Self.cookie(Self.stateCookie, of: request) ?? ""
+            let expected = Self.cookie(stateCookie, of: request) ?? ""
             guard let state = query["state"].map(String.init), !expected.isEmpty,
                 ConstantTime.equals(Data(state.utf8), Data(expected.utf8))
             else {
@@ -62,7 +64,7 @@ struct SocialSignInRoutes: Sendable {
             }
             if let error = query["error"] {
                 return clearing(
-                    Self.stateCookie,
+                    stateCookie,
                     NotificationsRoutes.page(
                         status: .ok, "Sign-in cancelled", "The provider did not sign you in (\(String(error.prefix(60)))). Nothing was changed."))
             }
@@ -75,7 +77,7 @@ struct SocialSignInRoutes: Sendable {
                         userAgent: request.headers[.userAgent] ?? ""),
                     as: .anonymous)
             } catch let error as ServiceError where Self.shownOnPage.contains(error.code) {
-                return clearing(Self.stateCookie, Self.refusal(error))
+                return clearing(stateCookie, Self.refusal(error))
             }
             var response: Response
             switch outcome.outcome {
@@ -84,14 +86,14 @@ struct SocialSignInRoutes: Sendable {
                 response = accountRoutes.settingSession(session, on: continuing(request))
             case .linkRequired:
                 response = linkPage(outcome.providerName, email: outcome.email ?? "")
-                setCookie(Self.ticketCookie, outcome.ticket ?? "", on: &response)
+                setCookie(ticketCookie, outcome.ticket ?? "", on: &response)
             case .registrationRequired:
                 let policy = try await bus.call(Accounts.CurrentPolicy.self, Empty(), as: .anonymous)
                 response = registrationPage(
                     outcome.providerName, email: outcome.email ?? "", displayName: outcome.displayName ?? "", policyVersion: policy.version)
-                setCookie(Self.ticketCookie, outcome.ticket ?? "", on: &response)
+                setCookie(ticketCookie, outcome.ticket ?? "", on: &response)
             }
-            return clearing(Self.stateCookie, response)
+            return clearing(stateCookie, response)
         }
         router.post("auth/social/link") { request, context in
             let (form, ticket, refused) = try await formAndTicket(request)
@@ -103,13 +105,13 @@ struct SocialSignInRoutes: Sendable {
                         ticket: ticket, password: form["password"] ?? "", ipAddress: context.clientAddress,
                         userAgent: request.headers[.userAgent] ?? ""),
                     as: .anonymous)
-                return clearing(Self.ticketCookie, accountRoutes.settingSession(session, on: continuing(request)))
+                return clearing(ticketCookie, accountRoutes.settingSession(session, on: continuing(request)))
             } catch let error as ServiceError where [.invalidCredentials, .rateLimited].contains(error.code) {
                 return linkPage(
                     form["provider_name"] ?? "the provider", email: form["email"] ?? "", problem: error.message,
                     status: error.code == .rateLimited ? .tooManyRequests : .unauthorized)
             } catch let error as ServiceError where Self.shownOnPage.contains(error.code) {
-                return clearing(Self.ticketCookie, Self.refusal(error))
+                return clearing(ticketCookie, Self.refusal(error))
             }
         }
         router.post("auth/social/register") { request, context in
@@ -124,7 +126,7 @@ struct SocialSignInRoutes: Sendable {
                         marketingEmailOptIn: form["marketingEmailOptIn"] == "true", ipAddress: context.clientAddress,
                         userAgent: request.headers[.userAgent] ?? ""),
                     as: .anonymous)
-                return clearing(Self.ticketCookie, accountRoutes.settingSession(session, on: continuing(request)))
+                return clearing(ticketCookie, accountRoutes.settingSession(session, on: continuing(request)))
             } catch let error as ServiceError where [.validationFailed, .emailTaken, .rateLimited].contains(error.code) {
                 let fields = error.fieldErrors.map { "\($0.field): \($0.code)" }.joined(separator: ", ")
                 return registrationPage(
@@ -132,7 +134,7 @@ struct SocialSignInRoutes: Sendable {
                     policyVersion: form["policyVersion"] ?? "", problem: error.message + (fields.isEmpty ? "" : " (\(fields))"),
                     status: error.code == .rateLimited ? .tooManyRequests : error.code == .emailTaken ? .conflict : .unprocessableContent)
             } catch let error as ServiceError where Self.shownOnPage.contains(error.code) {
-                return clearing(Self.ticketCookie, Self.refusal(error))
+                return clearing(ticketCookie, Self.refusal(error))
             }
         }
 
@@ -172,7 +174,7 @@ struct SocialSignInRoutes: Sendable {
         guard let form = FormEncoding.decode(Data(body.readableBytesView)), !form.values.contains(where: { $0.contains("\0") }) else {
             return ([:], "", NotificationsRoutes.page(status: .badRequest, "This request is not valid", "Send the form as the page does."))
         }
-        guard let ticket = Self.cookie(Self.ticketCookie, of: request), !ticket.isEmpty else {
+        guard let ticket = Self.cookie(ticketCookie, of: request), !ticket.isEmpty else {
             return (form, "", Self.refusal(ServiceError(.invalidState, "this sign-in has expired or was finished already; start again")))
         }
         return (form, ticket, nil)
@@ -223,8 +225,8 @@ struct SocialSignInRoutes: Sendable {
 
     /// 303 to where the sign-in was started for (a path of this site only).
     private func continuing(_ request: Request) -> Response {
-        let next = Self.localPath(Self.cookie(Self.nextCookie, of: request))
-        return clearing(Self.nextCookie, Response(status: .seeOther, headers: [.location: next, .cacheControl: "no-store"]))
+        let next = Self.localPath(Self.cookie(nextCookie, of: request))
+        return clearing(nextCookie, Response(status: .seeOther, headers: [.location: next, .cacheControl: "no-store"]))
     }
 
     /// `path` when it is a path on this site (not `//host` or `/\host`, which browsers take for
@@ -237,12 +239,13 @@ struct SocialSignInRoutes: Sendable {
     }
 
     /// A cookie for this flow alone: HttpOnly, SameSite=Lax (it must come back on the provider's
-    /// top-level redirect), Secure under TLS, under `/auth/social`, ten minutes. The value is
-    /// percent-encoded (a path may hold what a cookie may not).
+    /// top-level redirect), ten minutes; under TLS Secure and for the whole host (`__Host-`),
+    /// otherwise under `/auth/social`. The value is percent-encoded (a path may hold what a cookie
+    /// may not).
     private func setCookie(_ name: String, _ value: String, on response: inout Response, maxAge: Int = Identity.pendingSeconds) {
         if let cookie = try? Cookie.validated(
-            name: name, value: value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "", maxAge: maxAge,
-            path: "/auth/social", secure: secure, httpOnly: true, sameSite: .lax)
+            name: name, value: FormEncoding.escaped(value), maxAge: maxAge, path: secure ? "/" : "/auth/social", secure: secure,
+            httpOnly: true, sameSite: .lax)
         {
             response.setCookie(cookie)
         }

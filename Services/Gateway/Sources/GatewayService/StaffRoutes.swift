@@ -49,7 +49,14 @@ struct StaffRoutes {
         var id: String
         var name: String
         var scopes: [String]?
-        enum CodingKeys: String, CodingKey, CaseIterable { case id, name, scopes }
+        var contactEmail: String?
+        enum CodingKeys: String, CodingKey, CaseIterable { case id, name, scopes, contactEmail }
+    }
+
+    /// `PUT /v1/staff/partners/{id}/contact` body.
+    struct PartnerContactBody: JSONRequestBody {
+        var contactEmail: String
+        enum CodingKeys: String, CodingKey, CaseIterable { case contactEmail }
     }
 
     /// `POST /v1/staff/partners/{id}/keys` body.
@@ -108,8 +115,16 @@ struct StaffRoutes {
         staff.post("partners") { request, context in
             let body = try await JSONBody.decode(PartnerBody.self, from: request)
             let partner = try await bus.call(
-                Accounts.RegisterPartner.self, .init(id: body.id, name: body.name, scopes: body.scopes), as: context.caller)
+                Accounts.RegisterPartner.self, .init(id: body.id, name: body.name, scopes: body.scopes, contactEmail: body.contactEmail),
+                as: context.caller)
             return try JSONBody.response(partner, status: .created)
+        }
+        staff.put("partners/{id}/contact") { request, context in
+            let partner = try Self.partnerId(context.parameters)
+            let body = try await JSONBody.decode(PartnerContactBody.self, from: request)
+            return JSONBody.relay(
+                try await bus.callReturningJSON(
+                    Accounts.SetPartnerContact.self, .init(partnerId: partner, contactEmail: body.contactEmail), as: context.caller))
         }
         staff.post("partners/{id}/keys") { request, context in
             let partner = try Self.partnerId(context.parameters)

@@ -87,7 +87,7 @@ public struct IntegrationSettings: Sendable {
             let prefix = "SOCIAL_" + id.uppercased().replacingOccurrences(of: "-", with: "_") + "_"
             socialProviders.append(
                 .init(
-                    id: id, name: reader.string(prefix + "NAME", default: id.capitalized), issuer: reader.httpURL(prefix + "ISSUER", default: ""),
+                    id: id, name: reader.string(prefix + "NAME", default: id.capitalized), issuer: Self.issuer(prefix + "ISSUER", &reader),
                     clientId: reader.required(prefix + "CLIENT_ID"), clientSecret: reader.required(prefix + "CLIENT_SECRET")))
         }
         let smsBaseURL = reader.httpURL("SMS_BASE_URL", default: "http://127.0.0.1:8090")
@@ -100,6 +100,18 @@ public struct IntegrationSettings: Sendable {
             baseURL: smsBaseURL, accountSid: reader.required("SMS_ACCOUNT_SID"), authToken: reader.required("SMS_AUTH_TOKEN"),
             // Within `SMS.Send`'s 15 s, so the caller never gives up on a text the provider took.
             from: from, publicURL: publicURL, timeout: .seconds(Int64(min(processorTimeoutSeconds, 10))))
+    }
+}
+
+extension IntegrationSettings {
+    /// An OpenID issuer exactly as configured (tokens must name it byte for byte, a trailing
+    /// slash included), when it is an http(s) URL.
+    fileprivate static func issuer(_ name: String, _ reader: inout ConfigReader) -> String {
+        let value = reader.string(name, default: "")
+        if URL(string: value)?.host == nil || !(value.hasPrefix("https://") || value.hasPrefix("http://")) {
+            reader.problem("\(name) must be the provider's issuer, an http(s) URL, got \"\(value)\"")
+        }
+        return value
     }
 }
 
@@ -170,7 +182,7 @@ public enum IntegrationMain {
         let dataKeys = try KeyRing(current: SealingKey(id: "integration", material: settings.dataKey))
         let social = SocialSignIn(
             settings: settings.socialProviders, database: database, keys: dataKeys,
-            timeout: .seconds(Int64(min(settings.processorTimeoutSeconds, 8))), logger: logger)
+            timeout: .seconds(5), logger: logger)
         let identityWorker = ServiceWorker(
             context: process.context, endpoint: settings.process.endpoints.mdp, service: .identity,
             instanceId: settings.process.instanceId, slots: settings.workerSlots, curve: settings.process.curve, logger: logger)
@@ -206,7 +218,10 @@ public enum IntegrationMain {
             },
             logger: logger)
         let subscriptions = webhooks.subscriptions() + (verification?.subscriptions() ?? [])
-        var maintenance = webhooks.retention() + [social.retention()]
+        var maintenance = webhooks.retention() + [
+            social.retention(),
+            MaintenanceTask(name: "integration.tell-endpoint-owners", interval: .seconds(5)) { _ in try await webhooks.tellOwners(bus: caller.bus) },
+        ]
         if let verification {
             maintenance.append(MaintenanceTask(name: "integration.send-verifications", interval: .seconds(1)) { _ in try await verification.sendDue() })
         }

@@ -146,7 +146,8 @@ struct IDTokenClaims: JWTIdentityToken {
         case emailVerified = "email_verified"
     }
 
-    /// A minute's leeway for clocks that differ; a token issued in the future is not taken.
+    /// A minute's leeway for clocks that differ on expiry, five on issue (a token issued further
+    /// in the future is not taken).
     func verify(using _: some JWTAlgorithm) async throws {
         try expires.verifyNotExpired(currentDate: Date().addingTimeInterval(-60))
         guard issuedAt.value <= Date().addingTimeInterval(300) else {
@@ -188,8 +189,13 @@ extension SocialSignIn {
         /// Connect Discovery §4.3), or every token would be checked against a stranger's keys.
         func metadata() async throws -> Metadata {
             if let (metadata, at) = metadataFetched, at.duration(to: .now) < .seconds(3600) { return metadata }
-            let metadata = try JSONDecoder().decode(
-                Metadata.self, from: try await get(settings.issuer + "/.well-known/openid-configuration"))
+            // OpenID Connect Discovery §4: the issuer without a trailing slash, then the well-known path.
+            let base = settings.issuer.hasSuffix("/") ? String(settings.issuer.dropLast()) : settings.issuer
+            guard let metadata = try? JSONDecoder().decode(Metadata.self, from: try await get(base + "/.well-known/openid-configuration"))
+            else {
+                logger.error("the provider's discovery document cannot be read", metadata: ["identity.provider": "\(settings.id)"])
+                throw ServiceError(.unavailable, "sign-in with this provider is not working; try again later")
+            }
             guard metadata.issuer == settings.issuer else {
                 logger.error("the provider's discovery document names another issuer", metadata: ["identity.provider": "\(settings.id)"])
                 throw ServiceError(.unavailable, "the sign-in provider is misconfigured")
@@ -198,20 +204,45 @@ extension SocialSignIn {
             return metadata
         }
 
-        /// The provider's keys; fetched again when `refresh` and not within the last minute (a
-        /// token naming an unknown key may follow a rotation, or be a forgery: not a reason to
+        /// The provider's signing keys, kept an hour (a key the provider withdraws stops being
+        /// trusted within it); fetched again sooner when `refresh` and not within the last minute
+        /// (a token naming an unknown key may follow a rotation, or be a forgery: not a reason to
         /// fetch on every request).
         private func keyCollection(refresh: Bool) async throws -> JWTKeyCollection {
-            if let keys, !refresh || (keysFetchedAt.map { $0.duration(to: .now) < .seconds(60) } ?? false) { return keys }
-            let jwks = try JSONDecoder().decode(JWKS.self, from: try await get(try await metadata().jwksUri))
+            if let keys, let fetchedAt = keysFetchedAt {
+                let age = fetchedAt.duration(to: .now)
+                if age < .seconds(3600), !refresh || age < .seconds(60) { return keys }
+            }
             let collection = JWTKeyCollection()
-            for jwk in jwks.keys {
-                // A key of a type or use the platform does not take is skipped, not fatal.
-                _ = try? await collection.add(jwk: jwk)
+            for key in try Self.signingKeys(in: try await get(try await metadata().jwksUri)) {
+                _ = try? await collection.add(jwk: key)
             }
             keys = collection
             keysFetchedAt = .now
             return collection
+        }
+
+        /// The keys of a JWKS document the platform verifies with: RSA keys for RS256 and P-256
+        /// keys for ES256, for signing (not `use: enc`), each pinned to its algorithm (a key that
+        /// names none would otherwise take the token header's). Any other key is skipped, one by
+        /// one: a key of a kind jwt-kit does not read must not take the others with it.
+        static func signingKeys(in document: Data) throws -> [JWK] {
+            guard let object = try? JSONSerialization.jsonObject(with: document) as? [String: Any],
+                let keys = object["keys"] as? [[String: Any]]
+            else { throw ServiceError(.unavailable, "the sign-in provider's keys cannot be read; try again later") }
+            return keys.compactMap { key in
+                guard let type = key["kty"] as? String, key["kid"] is String, (key["use"] as? String ?? "sig") == "sig" else { return nil }
+                let algorithm: String
+                switch (type, key["crv"] as? String) {
+                case ("RSA", _): algorithm = "RS256"
+                case ("EC", "P-256"): algorithm = "ES256"
+                default: return nil
+                }
+                guard (key["alg"] as? String ?? algorithm) == algorithm else { return nil }
+                var pinned = key
+                pinned["alg"] = algorithm
+                return (try? JSONSerialization.data(withJSONObject: pinned)).flatMap { try? JSONDecoder().decode(JWK.self, from: $0) }
+            }
         }
 
         private struct TokenAnswer: Decodable {
@@ -223,9 +254,7 @@ extension SocialSignIn {
         func exchange(code: String, verifier: String, redirectUri: String) async throws -> String {
             var request = HTTPClientRequest(url: try await metadata().tokenEndpoint)
             request.method = .POST
-            // RFC 6749 §2.3.1: each form-encoded before they are joined.
-            let encode = { (text: String) in text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "" }
-            let credentials = encode(settings.clientId) + ":" + encode(settings.clientSecret)
+            let credentials = FormEncoding.escaped(settings.clientId) + ":" + FormEncoding.escaped(settings.clientSecret)
             request.headers.add(name: "Authorization", value: "Basic " + Data(credentials.utf8).base64EncodedString())
             request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
             request.headers.add(name: "Accept", value: "application/json")
@@ -235,6 +264,11 @@ extension SocialSignIn {
                         ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectUri), ("code_verifier", verifier),
                     ])))
             let (status, body) = try await send(request)
+            if status == 401 {
+                // The platform's own client id or secret is wrong: an operator's fault, not the person's.
+                logger.error("the provider refused the platform's client credentials", metadata: ["identity.provider": "\(settings.id)"])
+                throw ServiceError(.unavailable, "sign-in with this provider is not working; try again later")
+            }
             if (400..<500).contains(status) {
                 logger.info("the provider refused a sign-in's code", metadata: ["identity.provider": "\(settings.id)", "http.status": "\(status)"])
                 throw ServiceError(.identityRejected, "the provider did not confirm this sign-in; start again")
@@ -261,6 +295,8 @@ extension SocialSignIn {
                 do {
                     claims = try await keyCollection(refresh: refresh).verify(token, as: IDTokenClaims.self, expectedAudience: settings.clientId)
                     break
+                } catch let error as ServiceError {
+                    throw error  // the keys could not be fetched: the provider's fault, not the token's
                 } catch let error as JWTError where [.signatureVerificationFailed, .unknownKID, .noKeyProvided].contains(error.errorType) {
                     // Perhaps a key published since the keys were fetched: once more with fresh keys.
                     failure = error

@@ -255,7 +255,14 @@ final class WebhookDeliverer: Service, Sendable {
                         THEN 'failing' ELSE disabled_reason END
                 WHERE id = $1 AND enabled RETURNING enabled
                 """, delivery.endpointId, settings.disableAfterSeconds)
-            return try disabled || off?.decode("enabled", as: Bool.self) == false
+            let nowDisabled = try disabled || off?.decode("enabled", as: Bool.self) == false
+            if nowDisabled {
+                // The partner's contact is told (WebhookEndpoints.tellOwners), once per disabling.
+                try connection.execute(
+                    "UPDATE webhook_endpoints SET owner_notice_key = 'webhook-disabled:' || id || ':' || floor(extract(epoch FROM now())) WHERE id = $1",
+                    delivery.endpointId)
+            }
+            return nowDisabled
         }
         let name =
             switch outcome {

@@ -1,3 +1,4 @@
+import Bus
 import Foundation
 import Models
 import PlatformSecurity
@@ -250,6 +251,38 @@ struct WebhookEndpoints: Sendable {
                 }
             },
         ]
+    }
+
+    /// Tells each partner whose endpoint the platform disabled, through notifications (an email
+    /// to its contact); a notice stays due until notifications has taken it, and its key makes a
+    /// second telling (another instance, a retry) the same notice. How many were told.
+    func tellOwners(bus: BusClient) async throws -> Int {
+        let due = try await database.withConnection { connection in
+            try connection.query(
+                """
+                SELECT id, partner_id, url, disabled_reason, owner_notice_key FROM webhook_endpoints
+                WHERE owner_notice_key IS NOT NULL ORDER BY owner_notice_key LIMIT 20
+                """)
+        }
+        var told = 0
+        for row in due {
+            let id: UUID = try row.decode("id")
+            let key: String = try row.decode("owner_notice_key")
+            _ = try await bus.call(
+                Notifications.PartnerNotice.self,
+                .init(
+                    partnerId: try row.decode("partner_id"), kind: Notifications.PartnerNotice.webhookEndpointDisabled,
+                    params: [
+                        "endpointId": id.uuidString.lowercased(), "url": try row.decode("url"),
+                        "reason": try row.decode("disabled_reason", as: String?.self) ?? "failing",
+                    ], key: key),
+                as: .system)
+            try await database.withConnection { connection in
+                try connection.execute("UPDATE webhook_endpoints SET owner_notice_key = NULL WHERE id = $1 AND owner_notice_key = $2", id, key)
+            }
+            told += 1
+        }
+        return told
     }
 
     /// Sends one message again, or every message since a time this endpoint has not taken; how many.

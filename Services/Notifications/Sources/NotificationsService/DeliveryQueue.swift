@@ -17,7 +17,9 @@ struct DeliveryQueue: Sendable {
 
     struct Claimed: Sendable {
         let id: UUID
-        let accountId: UUID
+        /// Whom it goes to: a person's account, or a partner's contact (email only).
+        let accountId: UUID?
+        let partnerId: String?
         let kind: String
         let params: [String: String]
         let attempts: Int
@@ -56,12 +58,13 @@ struct DeliveryQueue: Sendable {
                     SELECT id FROM deliveries
                     WHERE channel = $3 AND status = 'due' AND due_at <= now() AND (lease_until IS NULL OR lease_until < now())
                     ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-                RETURNING id, account_id, kind, params, attempts, campaign_id
+                RETURNING id, account_id, partner_id, kind, params, attempts, campaign_id
                 """, limit, settings.leaseSeconds, channel.rawValue)
         }
         return try rows.map { row in
             Claimed(
-                id: try row.decode("id"), accountId: try row.decode("account_id"), kind: try row.decode("kind"),
+                id: try row.decode("id"), accountId: try row.decode("account_id"), partnerId: try row.decode("partner_id"),
+                kind: try row.decode("kind"),
                 params: (try? JSONDecoder().decode([String: String].self, from: Data(try row.decode("params", as: String.self).utf8))) ?? [:],
                 attempts: try row.decode("attempts"), campaignId: try row.decode("campaign_id"))
         }
@@ -74,7 +77,7 @@ struct DeliveryQueue: Sendable {
         let outcomes = try await database.transaction { connection -> [String] in
             var outcomes: [String] = []
             for (id, result) in results {
-                let (tries, account) = attempts[id] ?? (settings.maxAttempts, UUID())
+                let (tries, account) = attempts[id] ?? (settings.maxAttempts, nil)
                 switch result {
                 case .sent(let messageID):
                     try connection.execute(

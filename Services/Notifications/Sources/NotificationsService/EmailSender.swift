@@ -30,8 +30,12 @@ struct EmailTemplates: Sendable {
     static let campaign = Kind(name: "campaign", subject: nil)
     static let favoriteOnline = Kind(name: "favorite_online", subject: "Advisors you follow are online")
     static let securityNotice = Kind(name: "security_notice", subject: "Security notice about your Advisor Platform account")
+    /// To a partner's contact.
+    static let webhookEndpointDisabled = Kind(
+        name: Notifications.PartnerNotice.webhookEndpointDisabled, subject: "Advisor Platform disabled one of your webhook endpoints")
     static let kinds = Dictionary(
-        uniqueKeysWithValues: ([welcome, campaign, favoriteOnline, securityNotice] + Kind.plainNotices.map { Kind(name: $0, subject: nil) })
+        uniqueKeysWithValues: ([welcome, campaign, favoriteOnline, securityNotice, webhookEndpointDisabled]
+            + Kind.plainNotices.map { Kind(name: $0, subject: nil) })
             .map { ($0.name, $0) })
 
     private let library: MustacheLibrary
@@ -115,11 +119,14 @@ struct EmailSender: Sendable {
             }
             return campaigns
         }
-        let contacts = try await bus.call(
-            Accounts.Contacts.self, .init(accountIds: Array(Set(claimed.map(\.accountId)))), as: .system
-        ).contacts
+        let accountIds = Array(Set(claimed.compactMap(\.accountId)))
+        let contacts = accountIds.isEmpty ? [] : try await bus.call(Accounts.Contacts.self, .init(accountIds: accountIds), as: .system).contacts
         let byAccount = Dictionary(contacts.map { ($0.accountId, $0) }, uniquingKeysWith: { first, _ in first })
-        let addresses = contacts.flatMap { [$0.email] + ($0.previousEmail.map { [$0] } ?? []) }
+        let partnerIds = Array(Set(claimed.compactMap(\.partnerId)))
+        let partners = Dictionary(
+            (partnerIds.isEmpty ? [] : try await bus.call(Accounts.PartnerContacts.self, .init(partnerIds: partnerIds), as: .system).contacts)
+                .map { ($0.partnerId, $0) }, uniquingKeysWith: { first, _ in first })
+        let addresses = contacts.flatMap { [$0.email] + ($0.previousEmail.map { [$0] } ?? []) } + partners.values.compactMap(\.contactEmail)
         let hashes = Dictionary(addresses.map { ($0, Self.addressHash($0)) }, uniquingKeysWith: { first, _ in first })
         let blocked = try await database.withConnection { connection in
             Set(try connection.query(
@@ -142,7 +149,31 @@ struct EmailSender: Sendable {
         var results: [UUID: DeliveryQueue.Result] = [:]
         var outgoing: [(delivery: DeliveryQueue.Claimed, mail: OutgoingMail, messageID: String)] = []
         for delivery in claimed {
-            guard let contact = byAccount[delivery.accountId] else {
+            if let partnerId = delivery.partnerId {
+                // A notice to a partner: its name and contact address, nothing of anyone's.
+                guard let partner = partners[partnerId], let address = partner.contactEmail else {
+                    results[delivery.id] = .cancelled("the partner has no contact address")
+                    continue
+                }
+                if let hash = hashes[address], blocked.contains(hash) {
+                    results[delivery.id] = .failed("the address is undeliverable")
+                    continue
+                }
+                var values: [String: Any] = ["partnerName": partner.name, "publicURL": settings.publicURL]
+                for (key, value) in delivery.params { values[key] = value }
+                if let reason = delivery.params["reason"] { values[reason] = true }
+                guard let content = templates.render(delivery.kind, values) else {
+                    results[delivery.id] = .failed("no template for \(delivery.kind)")
+                    continue
+                }
+                do {
+                    outgoing.append(try mail(delivery, content, toName: partner.name, address: address, extraHeaders: []))
+                } catch {
+                    results[delivery.id] = .retry("the message could not be signed")
+                }
+                continue
+            }
+            guard let contact = delivery.accountId.flatMap({ byAccount[$0] }) else {
                 results[delivery.id] = .failed("the account is gone")
                 continue
             }
@@ -185,7 +216,7 @@ struct EmailSender: Sendable {
                     continue
                 }
                 guard let campaign = campaigns[campaignId], let links = settings.links,
-                    let token = try? links.token(for: delivery.accountId, consent: "marketingEmail")
+                    let token = try? links.token(for: contact.accountId, consent: "marketingEmail")
                 else {
                     results[delivery.id] = .failed("the campaign or the link key is missing")
                     continue
@@ -200,21 +231,11 @@ struct EmailSender: Sendable {
                 results[delivery.id] = .failed("no template for \(delivery.kind)")
                 continue
             }
-            let messageID = "\(delivery.id.lowercasedString)@\(settings.mailFrom.split(separator: "@").last ?? "advisor.test")"
-            let message = MailMessage(
-                fromName: settings.mailFromName, fromAddress: settings.mailFrom, toName: contact.displayName, toAddress: address,
-                subject: content.subject, text: content.text, html: content.html, messageID: messageID, date: Date(),
-                extraHeaders: extraHeaders)
-            var text = message.rendered()
-            if let dkim = settings.dkim {
-                do {
-                    text = try dkim.sign(text)
-                } catch {
-                    results[delivery.id] = .retry("the message could not be signed")
-                    continue
-                }
+            do {
+                outgoing.append(try mail(delivery, content, toName: contact.displayName, address: address, extraHeaders: extraHeaders))
+            } catch {
+                results[delivery.id] = .retry("the message could not be signed")
             }
-            outgoing.append((delivery, OutgoingMail(from: settings.mailFrom, to: address, text: text), messageID))
         }
         let outcomes = await client.send(outgoing.map(\.mail))
         for (sent, outcome) in zip(outgoing, outcomes) {
@@ -227,6 +248,20 @@ struct EmailSender: Sendable {
         }
         let settled = try await queue.record(results, claimed: claimed)
         return settled
+    }
+
+    /// The message for `delivery`, rendered and signed (DKIM, when configured).
+    private func mail(
+        _ delivery: DeliveryQueue.Claimed, _ content: (subject: String, text: String, html: String), toName: String, address: String,
+        extraHeaders: [(name: String, value: String)]
+    ) throws -> (delivery: DeliveryQueue.Claimed, mail: OutgoingMail, messageID: String) {
+        let messageID = "\(delivery.id.lowercasedString)@\(settings.mailFrom.split(separator: "@").last ?? "advisor.test")"
+        let message = MailMessage(
+            fromName: settings.mailFromName, fromAddress: settings.mailFrom, toName: toName, toAddress: address,
+            subject: content.subject, text: content.text, html: content.html, messageID: messageID, date: Date(), extraHeaders: extraHeaders)
+        var text = message.rendered()
+        if let dkim = settings.dkim { text = try dkim.sign(text) }
+        return (delivery, OutgoingMail(from: settings.mailFrom, to: address, text: text), messageID)
     }
 
     /// A campaign's text as paragraphs: apart where a line is blank.

@@ -178,7 +178,7 @@ enum NotificationsEvents {
     }
 
     /// A text column's JSON object (a notice's subject, a delivery's parameters), keys sorted.
-    private static func encoded(_ params: [String: String]) throws -> String {
+    static func encoded(_ params: [String: String]) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return String(decoding: try encoder.encode(params), as: UTF8.self)

@@ -9,6 +9,25 @@ struct NotificationsHandlers: Sendable {
     let database: Database
     let logger: Logger
 
+    // MARK: Partners
+
+    /// Plans an email to a partner's contact (the platform only); the same key twice plans one.
+    func partnerNotice(_ request: Notifications.PartnerNotice.Request, caller: Caller) async throws -> Empty {
+        guard caller.has(.system) else { throw ServiceError(.forbidden, "partner notices are the platform's") }
+        guard EmailTemplates.kinds[request.kind] != nil, request.kind == Notifications.PartnerNotice.webhookEndpointDisabled,
+            (1...200).contains(request.key.utf8.count)
+        else { throw ServiceError(.validationFailed, "not a partner notice the platform sends") }
+        try await database.withConnection { connection in
+            try connection.execute(
+                """
+                INSERT INTO deliveries (id, partner_id, kind, channel, params, notice_key) VALUES ($1, $2, $3, 'email', $4, $5)
+                ON CONFLICT (notice_key) WHERE notice_key IS NOT NULL DO NOTHING
+                """, UUID(), request.partnerId, request.kind, try NotificationsEvents.encoded(request.params), request.key)
+        }
+        logger.info("partner notice planned", metadata: ["partner.id": "\(request.partnerId)", "notifications.kind": "\(request.kind)"])
+        return Empty()
+    }
+
     // MARK: The inbox
 
     func inbox(_ request: Notifications.Inbox.Request, caller: Caller) async throws -> Page<Notifications.Item> {

@@ -58,6 +58,7 @@ public enum NotificationsService {
             worker.handle(Notifications.MarkRead.self) { try await handlers.markRead($0, caller: $1.caller) }
             worker.handle(Notifications.GetSettings.self) { _, context in try await handlers.settings(caller: context.caller) }
             worker.handle(Notifications.PutSettings.self) { try await handlers.replaceSettings($0, caller: $1.caller) }
+            worker.handle(Notifications.PartnerNotice.self) { try await handlers.partnerNotice($0, caller: $1.caller) }
             let campaigns = Campaigns(database: resources.database, bus: resources.bus, settings: settings, logger: resources.logger)
             worker.handle(Notifications.CreateCampaign.self) { try await campaigns.create($0, caller: $1.caller) }
             worker.handle(Notifications.GetCampaign.self) { try await campaigns.get($0, caller: $1.caller) }

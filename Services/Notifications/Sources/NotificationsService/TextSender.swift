@@ -66,7 +66,7 @@ struct TextSender: Sendable {
     /// Sends each text and records it at once (the provider's id is on the row before its report
     /// can arrive, as near as can be); how many it settled.
     private func send(_ claimed: [DeliveryQueue.Claimed]) async throws -> Int {
-        let contacts = try await bus.call(Accounts.Contacts.self, .init(accountIds: Array(Set(claimed.map(\.accountId)))), as: .system).contacts
+        let contacts = try await bus.call(Accounts.Contacts.self, .init(accountIds: Array(Set(claimed.compactMap(\.accountId)))), as: .system).contacts
         let byAccount = Dictionary(contacts.map { ($0.accountId, $0) }, uniquingKeysWith: { first, _ in first })
         let campaignIds = Array(Set(claimed.compactMap(\.campaignId)))
         let campaigns = try await database.withConnection { connection in
@@ -77,7 +77,7 @@ struct TextSender: Sendable {
         }
         var settled = 0
         for delivery in claimed {
-            let result = await send(delivery, to: byAccount[delivery.accountId], campaignText: delivery.campaignId.flatMap { campaigns[$0] })
+            let result = await send(delivery, to: delivery.accountId.flatMap { byAccount[$0] }, campaignText: delivery.campaignId.flatMap { campaigns[$0] })
             settled += try await queue.record([delivery.id: result], claimed: [delivery])
         }
         return settled
@@ -90,7 +90,7 @@ struct TextSender: Sendable {
         }
         if delivery.kind == Notifications.Kind.chatRequest.name {
             // Unknown (the broker did not answer) counts as not connected: better one text too many.
-            if (try? await bus.hasStreamConnection(delivery.accountId)) == true {
+            if let accountId = delivery.accountId, (try? await bus.hasStreamConnection(accountId)) == true {
                 return .cancelled("connected to the stream: seen in the app")
             }
         }

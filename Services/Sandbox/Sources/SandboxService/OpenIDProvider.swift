@@ -31,6 +31,9 @@ actor OpenIDProvider {
         /// Signed by a key that is not the provider's, under the provider's key id.
         case forged
         case wrongAudience = "wrong-audience"
+        /// The platform's client id and another beside it.
+        case extraAudience = "extra-audience"
+        case missingNonce = "missing-nonce"
         case expired
         case wrongNonce = "wrong-nonce"
         case wrongIssuer = "wrong-issuer"
@@ -58,7 +61,7 @@ actor OpenIDProvider {
     private struct Claims: JWTPayload {
         var iss: String
         var sub: String
-        var aud: String
+        var aud: [String]
         var exp: Int
         var iat: Int
         var nonce: String?
@@ -98,7 +101,18 @@ actor OpenIDProvider {
                 exponent: Base64.encode(exponent, alphabet: .url)),
             .ecdsa(.es256, identifier: JWKIdentifier(string: Self.ecKid), x: point.x, y: point.y, curve: .p256),
         ])
-        jwks = try JSONEncoder().encode(keys)
+        // Beside the signing keys, what real providers publish too and a relying party must pass
+        // over: an encryption key, and a key of a kind it may not read.
+        guard var document = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(keys)) as? [String: Any],
+            var listed = document["keys"] as? [[String: Any]]
+        else { throw KeyFailure() }
+        listed.append([
+            "kty": "RSA", "use": "enc", "alg": "RSA-OAEP-256", "kid": "sandbox-enc-1", "n": Base64.encode(modulus, alphabet: .url),
+            "e": Base64.encode(exponent, alphabet: .url),
+        ])
+        listed.append(["kty": "OKP", "crv": "X25519", "use": "enc", "kid": "sandbox-x25519-1", "x": Base64.encode(SecureRandom.bytes(32), alphabet: .url)])
+        document["keys"] = listed
+        jwks = try JSONSerialization.data(withJSONObject: document)
     }
 
     /// A key without its public part, which never happens.
@@ -138,10 +152,12 @@ actor OpenIDProvider {
         let now = Int(Date().timeIntervalSince1970)
         var claims = Claims(
             iss: settings.issuer, sub: "sbx-" + Hex.encode(SHA256.hash(Data(grant.person.email.lowercased().utf8))).prefix(24),
-            aud: settings.clientId, exp: now + 600, iat: now, nonce: grant.nonce, email: grant.person.email,
+            aud: [settings.clientId], exp: now + 600, iat: now, nonce: grant.nonce, email: grant.person.email,
             emailVerified: grant.person.emailVerified, name: grant.person.name)
         switch fault {
-        case .wrongAudience: claims.aud = "another-client"
+        case .wrongAudience: claims.aud = ["another-client"]
+        case .extraAudience: claims.aud = [settings.clientId, "another-client"]
+        case .missingNonce: claims.nonce = nil
         case .expired: (claims.iat, claims.exp) = (now - 1200, now - 600)
         case .wrongNonce: claims.nonce = SecureRandom.token()
         case .wrongIssuer: claims.iss = settings.publicURL + "/another-issuer"
