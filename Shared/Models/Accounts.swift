@@ -446,13 +446,22 @@ public enum Accounts {
         public var reason: String?
         /// For `partner-access.*`: the partner that read the person's data under their grant.
         public var partnerId: String?
-        public init(at: Date, staffId: UUID?, staffRoles: [String], action: String, reason: String?, partnerId: String? = nil) {
+        /// For `partner-access.*`: how many reads the entry stands for (every read in its clock
+        /// hour, from `at`), and the last one's time.
+        public var reads: Int?
+        public var lastAt: Date?
+        public init(
+            at: Date, staffId: UUID?, staffRoles: [String], action: String, reason: String?, partnerId: String? = nil, reads: Int? = nil,
+            lastAt: Date? = nil
+        ) {
             self.at = at
             self.staffId = staffId
             self.staffRoles = staffRoles
             self.action = action
             self.reason = reason
             self.partnerId = partnerId
+            self.reads = reads
+            self.lastAt = lastAt
         }
     }
 

@@ -148,13 +148,16 @@ struct OAuthEndToEndTests {
             let grants = try await platform.request("GET", "/v1/me/grants", token: session)
             #expect(grants.items.map { $0["partnerId"] as? String } == ["horoscope-daily"], "\(grants.text)")
             let log = try await platform.request("GET", "/v1/me/access-log", token: session)
-            #expect(log.items.contains { $0["partnerId"] as? String == "horoscope-daily" && $0["action"] as? String == "partner-access.profile" }, "\(log.text)")
+            let reads = log.items.filter { $0["partnerId"] as? String == "horoscope-daily" && $0["action"] as? String == "partner-access.profile" }
+            #expect(reads.compactMap { $0["reads"] as? Int }.reduce(0, +) == 3, "every read is counted, the refused ones not: \(log.text)")
             let consents = try await platform.request("GET", "/v1/me/consents", token: session)
             #expect((consents.object["partners"] as? [String: Bool])?["horoscope-daily"] == true, "the grant is the consent: \(consents.text)")
             let export = try await platform.request("GET", "/v1/me/export", token: session)
             let accounts = (export.object["sections"] as? [String: Any])?["accounts"] as? [String: Any]
             #expect((accounts?["partnerGrants"] as? [[String: Any]])?.contains { $0["partnerId"] as? String == "horoscope-daily" } == true, "\(export.text.prefix(2000))")
-            #expect((accounts?["partnerAccesses"] as? [[String: Any]])?.isEmpty == false, "who received the data is in the export")
+            #expect(
+                (accounts?["partnerAccesses"] as? [[String: Any]])?.compactMap { $0["reads"] as? Int }.reduce(0, +) == 3,
+                "who received the data, and how often, is in the export")
             #expect(try await platform.request("DELETE", "/v1/me/grants/horoscope-daily", token: session).status == 204)
             #expect(try await profile(access4).status == 401, "withdrawn: refused at once")
             let subject = try #require(me.object["subject"] as? String)

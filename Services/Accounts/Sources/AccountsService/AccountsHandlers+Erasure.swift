@@ -76,6 +76,7 @@ extension AccountsHandlers {
         try connection.execute("DELETE FROM sign_in_attempts WHERE account_id = $1", id)
         try connection.execute("DELETE FROM known_clients WHERE account_id = $1", id)
         try connection.execute("DELETE FROM social_identities WHERE account_id = $1", id)
+        try connection.execute("DELETE FROM partner_reads WHERE account_id = $1", id)
         try connection.execute("DELETE FROM consents WHERE account_id = $1", id)
         try connection.execute("DELETE FROM consent_changes WHERE account_id = $1", id)
     }

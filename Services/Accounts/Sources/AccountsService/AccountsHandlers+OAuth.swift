@@ -229,14 +229,16 @@ extension AccountsHandlers {
             let account: UUID = try row.decode("account_id")
             let partner: String = try row.decode("partner_id")
             guard let personal = try records.personal(account, on: connection) else { throw refused }
-            // In the person's access log once an hour per partner: enough to show who reads, and a
-            // partner calling in a loop cannot flood it (or hold the audit chain's lock).
-            let recent = try connection.queryOne(
+            // Every read is counted; the person's access log has one entry per partner and clock
+            // hour, appended by its first read, that shows the count: a partner calling in a loop
+            // cannot flood the log (or hold the audit chain's lock), and no read goes unseen.
+            let reads = try connection.queryOne(
                 """
-                SELECT 1 FROM audit_log WHERE subject_id = $1 AND action = 'partner-access.profile' AND details->>'partner' = $2
-                    AND at > now() - interval '1 hour' LIMIT 1
-                """, account, partner)
-            if recent == nil {
+                INSERT INTO partner_reads (account_id, partner_id, hour, reads, last_at) VALUES ($1, $2, date_trunc('hour', now()), 1, now())
+                ON CONFLICT (account_id, partner_id, hour) DO UPDATE SET reads = partner_reads.reads + 1, last_at = now()
+                RETURNING reads
+                """, account, partner)?.decode("reads", as: Int.self)
+            if reads == 1 {
                 try audit.append(
                     .init(actorId: nil, actorRoles: ["partner"], action: "partner-access.profile", subjectId: account, details: ["partner": partner]),
                     on: connection)

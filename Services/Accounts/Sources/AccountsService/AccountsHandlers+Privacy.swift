@@ -153,16 +153,20 @@ extension AccountsHandlers {
         return try await database.withConnection { connection in
             let rows = try connection.query(
                 """
-                SELECT seq AS id, at, actor_id, array_to_json(actor_roles)::text AS roles, action, details->>'reason' AS reason,
-                    details->>'partner' AS partner
-                FROM audit_log WHERE subject_id = $1 AND (action LIKE 'staff.%' OR action LIKE 'partner-access.%') AND seq < $2
-                ORDER BY seq DESC LIMIT $3
+                SELECT l.seq AS id, l.at, l.actor_id, array_to_json(l.actor_roles)::text AS roles, l.action, l.details->>'reason' AS reason,
+                    l.details->>'partner' AS partner, r.reads, r.last_at
+                FROM audit_log l
+                LEFT JOIN partner_reads r ON l.action LIKE 'partner-access.%' AND r.account_id = l.subject_id
+                    AND r.partner_id = l.details->>'partner' AND r.hour = date_trunc('hour', l.at)
+                WHERE l.subject_id = $1 AND (l.action LIKE 'staff.%' OR l.action LIKE 'partner-access.%') AND l.seq < $2
+                ORDER BY l.seq DESC LIMIT $3
                 """, id, page.before, page.limit + 1)
             return try page.page(rows, column: "id") { row in
                 Accounts.AccessRecord(
                     at: try row.decode("at"), staffId: try row.decode("actor_id"),
                     staffRoles: try JSONDecoder().decode([String].self, from: Data(try row.decode("roles", as: String.self).utf8)),
-                    action: try row.decode("action"), reason: try row.decode("reason"), partnerId: try row.decode("partner"))
+                    action: try row.decode("action"), reason: try row.decode("reason"), partnerId: try row.decode("partner"),
+                    reads: try row.decode("reads"), lastAt: try row.decode("last_at"))
             }
         }
     }

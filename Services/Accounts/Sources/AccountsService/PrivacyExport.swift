@@ -84,11 +84,12 @@ enum PrivacyExport {
         }
         let partnerReads = try connection.query(
             """
-            SELECT at, action, details->>'partner' AS partner FROM audit_log
-            WHERE subject_id = $1 AND action LIKE 'partner-access.%' ORDER BY seq DESC
+            SELECT partner_id, hour, reads, last_at FROM partner_reads WHERE account_id = $1 ORDER BY hour DESC, partner_id
             """, accountId
         ).map { row in
-            PartnerAccessRecord(at: try row.decode("at"), partnerId: try row.decode("partner"), action: try row.decode("action"))
+            PartnerAccessRecord(
+                hour: try row.decode("hour"), partnerId: try row.decode("partner_id"), reads: try row.decode("reads"),
+                lastAt: try row.decode("last_at"))
         }
         // What sign-in providers told about the person (the policy: data received from a third-party platform).
         let social = try AccountsHandlers.socialIdentities(of: accountId, records: records, on: connection).map {
@@ -129,10 +130,12 @@ enum PrivacyExport {
         var revokedAt: Date?
     }
 
+    /// A partner's reads of the person's data in one clock hour.
     struct PartnerAccessRecord: Encodable {
-        var at: Date
-        var partnerId: String?
-        var action: String
+        var hour: Date
+        var partnerId: String
+        var reads: Int
+        var lastAt: Date
     }
 
     struct SessionRecord: Encodable {
