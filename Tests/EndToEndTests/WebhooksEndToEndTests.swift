@@ -1,5 +1,7 @@
 import Foundation
+import Logging
 import Models
+import Store
 import TestSupport
 import Testing
 
@@ -239,6 +241,44 @@ struct WebhooksEndToEndTests {
             let text = notice["text"] as? String ?? ""
             #expect(text.contains("Hello Horoscope Daily,") && text.lowercased().contains(id.lowercased()) && text.contains("410 Gone"), "\(text)")
             #expect(try await EmailEndToEndTests.inbox(platform, first).isEmpty, "the address it had before is not written to")
+        }
+    }
+
+    @Test("referral.converted: a code's sign-ups of a day that is over, once, and only when the group is big enough")
+    func referralConversions() async throws {
+        try await AccountsPlatform.with(
+            payments: true, integrationEnvironment: ["INTEGRATION_REPORT_MIN_GROUP": "2", "INTEGRATION_REFERRAL_WEBHOOK_SECONDS": "1"]
+        ) { platform in
+            let receiver = try await Receiver.start()
+            defer { receiver.stop() }
+            let partner = try await Self.partner(platform, scopes: ["webhooks:manage", "referrals:write"])
+            for code in ["STARS2026", "MOON2026"] {
+                let made = try await partner.call("POST", "/partner/v1/referral-codes", json: #"{"code": "\#(code)"}"#)
+                #expect(made.status == 201, "\(made.text)")
+            }
+            for (index, code) in ["STARS2026", "STARS2026", "MOON2026"].enumerated() {
+                try await platform.register(email: AccountsPlatform.email("referred\(index)"), extra: ["referralCode": code])
+            }
+            // Midnight passes: the day's sign-ups become yesterday's.
+            let accounts = Database(platform.harness.database.config(schema: "accounts"), logger: Logger(label: "test"))
+            let yesterday = try await accounts.withConnection { connection in
+                _ = try connection.execute("UPDATE referral_signups SET day = day - 1")
+                return try #require(try connection.queryOne("SELECT to_char(max(day), 'YYYY-MM-DD') AS day FROM referral_signups")?.decode("day", as: String.self))
+            }
+            await accounts.close()
+
+            let made = try await partner.call(
+                "POST", "/partner/v1/webhooks/endpoints", json: #"{"url": "\#(receiver.url)/referrals", "eventTypes": ["referral.converted"]}"#)
+            try await receiver.configure(secrets: [try #require(made.object["secret"] as? String, "\(made.text)")])
+            try await eventually("the finished day is told", timeout: .seconds(30)) {
+                try await receiver.received().contains { $0["type"] as? String == "referral.converted" }
+            }
+            // Looked for every second: a while more shows it is told once, and the group of one never.
+            try await Task.sleep(for: .seconds(3))
+            let told = try await receiver.received().filter { $0["type"] as? String == "referral.converted" }
+            #expect(told.count == 1 && told.allSatisfy { $0["verified"] as? [Bool] == [true] }, "\(told)")
+            let data = try #require(told.first?["data"] as? [String: Any])
+            #expect(data["code"] as? String == "STARS2026" && data["signups"] as? Int == 2 && data["day"] as? String == yesterday, "\(data)")
         }
     }
 

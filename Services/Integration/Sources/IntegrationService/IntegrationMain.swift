@@ -33,6 +33,9 @@ public struct IntegrationSettings: Sendable {
     /// The referral programme's share of what referred members pay for chats, the same for every
     /// partner (`INTEGRATION_REVENUE_SHARE_PERCENT`, 20).
     var revenueSharePercent: Int
+    /// How often finished days' `referral.converted` messages are looked for
+    /// (`INTEGRATION_REFERRAL_WEBHOOK_SECONDS`, 300).
+    var referralWebhookSeconds: Int
     /// The service's own tables, partners' webhook endpoints and deliveries (`DATABASE_URL`,
     /// schema `DATABASE_SCHEMA`, default `integration`).
     var database: DatabaseConfig
@@ -58,6 +61,7 @@ public struct IntegrationSettings: Sendable {
         ratePerMinute = reader.int("INTEGRATION_RATE_PER_MINUTE", default: 600, in: 1...100_000)
         reportMinGroup = reader.int("INTEGRATION_REPORT_MIN_GROUP", default: 10, in: 1...1000)
         revenueSharePercent = reader.int("INTEGRATION_REVENUE_SHARE_PERCENT", default: 20, in: 0...100)
+        referralWebhookSeconds = reader.int("INTEGRATION_REFERRAL_WEBHOOK_SECONDS", default: 300, in: 1...86_400)
         database = DatabaseConfig(
             url: reader.required("DATABASE_URL"), poolSize: reader.int("DATABASE_POOL_SIZE", default: 4, in: 1...64),
             schema: reader.string("DATABASE_SCHEMA", default: "integration"), applicationName: "integration",
@@ -217,10 +221,16 @@ public enum IntegrationMain {
                 logger.info("integration listening", metadata: ["http.address": "\(channel.localAddress?.description ?? "?")"])
             },
             logger: logger)
+        let conversions = ReferralConversions(
+            endpoints: webhooks, database: database, bus: caller.bus, minGroupSize: settings.reportMinGroup,
+            revenueSharePercent: settings.revenueSharePercent)
         let subscriptions = webhooks.subscriptions() + (verification?.subscriptions() ?? [])
         var maintenance = webhooks.retention() + [
             social.retention(),
             MaintenanceTask(name: "integration.tell-endpoint-owners", interval: .seconds(5)) { _ in try await webhooks.tellOwners(bus: caller.bus) },
+            MaintenanceTask(name: "integration.referral-conversions", interval: .seconds(settings.referralWebhookSeconds)) { _ in
+                try await conversions.sendDue()
+            },
         ]
         if let verification {
             maintenance.append(MaintenanceTask(name: "integration.send-verifications", interval: .seconds(1)) { _ in try await verification.sendDue() })

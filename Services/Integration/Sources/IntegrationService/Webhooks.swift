@@ -57,7 +57,7 @@ struct WebhookSettings: Sendable {
 /// `StandardWebhookSignature`).
 enum StandardWebhooks {
     /// The event types partners may subscribe to.
-    static let eventTypes = ["advisor.status-changed", "grant.revoked"]
+    static let eventTypes = ["advisor.status-changed", "grant.revoked", ReferralConversions.eventType]
     /// What `POST …/test` sends: every endpoint takes it, whatever it subscribed to.
     static let testEventType = "webhook.test"
 
