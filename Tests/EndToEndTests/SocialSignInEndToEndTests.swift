@@ -202,6 +202,11 @@ struct SocialSignInEndToEndTests {
             try await Self.nextToken(platform, #"{"algorithm": "ES256"}"#)
             let (verified, _) = try await Browser(platform).signIn(email: email)
             #expect(verified.status == 200 && verified.text.contains("An account with \(email) exists"), "ES256 verifies: \(verified.text)")
+
+            // Each start is kept a while: one address may start only so many a minute.
+            var statuses: [Int] = []
+            for _ in 0..<32 { statuses.append(try await Browser(platform).get(platform.gateway + "/auth/social/sandbox/start").status) }
+            #expect(statuses.contains(429) && !statuses.contains { $0 != 303 && $0 != 429 }, "\(statuses)")
         }
     }
 }

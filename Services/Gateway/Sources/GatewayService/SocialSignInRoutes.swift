@@ -20,6 +20,10 @@ struct SocialSignInRoutes: Sendable {
     /// The public address the provider sends people back to (`GATEWAY_PUBLIC_URL`); unset, the
     /// gateway as the request reached it.
     let publicURL: String?
+    /// Sign-ins each client address may start a minute, on each gateway (each start is a row in
+    /// integration for ten minutes).
+    let starts = RateLimiter<String>(perMinute: Self.startsPerMinute)
+    static let startsPerMinute = 30
 
     /// Under TLS the flow's cookies are `__Host-` cookies (Secure, `Path=/`, no Domain), which a
     /// sibling subdomain cannot set for this host (cookie tossing would defeat the state check).
@@ -37,6 +41,12 @@ struct SocialSignInRoutes: Sendable {
         }
         router.get("auth/social/{provider}/start") { request, context in
             let provider = context.parameters.get("provider") ?? ""
+            if let wait = starts.take(context.clientAddress) {
+                var page = NotificationsRoutes.page(
+                    status: .tooManyRequests, "Too many sign-ins started", "Try again in \(wait) seconds.")
+                page.headers[.retryAfter] = "\(wait)"
+                return page
+            }
             let begun: Identity.Begin.Response
             do {
                 begun = try await bus.call(

@@ -204,7 +204,7 @@ public enum IntegrationMain {
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: document)))
         }
         PartnerAPI(
-            bus: caller.bus, limiter: KeyRateLimiter(perMinute: settings.ratePerMinute), minGroupSize: settings.reportMinGroup,
+            bus: caller.bus, limiter: RateLimiter(perMinute: settings.ratePerMinute), minGroupSize: settings.reportMinGroup,
             revenueSharePercent: settings.revenueSharePercent, webhooks: webhooks, logger: logger
         ).register(on: router)
         ProcessorWebhooks(secret: settings.processorWebhookSecret, tolerance: 300, bus: caller.bus, logger: logger)

@@ -16,7 +16,7 @@ import Synchronization
 /// codes with their sign-up counts (small groups suppressed, nobody identified).
 struct PartnerAPI: Sendable {
     let bus: BusClient
-    let limiter: KeyRateLimiter
+    let limiter: RateLimiter<UUID>
     /// Report groups smaller than this are suppressed (`INTEGRATION_REPORT_MIN_GROUP`).
     let minGroupSize: Int
     /// The partners' share of what referred members pay (`INTEGRATION_REVENUE_SHARE_PERCENT`).
@@ -139,41 +139,3 @@ struct PartnerAPI: Sendable {
     }
 }
 
-/// Requests per key per minute, as a token bucket per key (bursts up to the minute's count, then
-/// the steady rate). Each integration instance counts its own: behind a load balancer the rate a
-/// key gets is this one times the instances, which the README says.
-final class KeyRateLimiter: Sendable {
-    private struct Bucket {
-        var tokens: Double
-        var at: ContinuousClock.Instant
-    }
-
-    private let perMinute: Double
-    private let buckets = Mutex<[UUID: Bucket]>([:])
-    private let clock = ContinuousClock()
-
-    init(perMinute: Int) {
-        self.perMinute = Double(perMinute)
-    }
-
-    /// nil when the key may go on (a token taken); else the whole seconds until it may.
-    func take(_ key: UUID) -> Int? {
-        let now = clock.now
-        let perSecond = perMinute / 60
-        return buckets.withLock { buckets in
-            // Keys idle long enough to be full again hold nothing worth keeping.
-            if buckets.count > 10_000 {
-                buckets = buckets.filter { $0.value.at.duration(to: now) < .seconds(60) }
-            }
-            var bucket = buckets[key] ?? Bucket(tokens: perMinute, at: now)
-            let elapsed = bucket.at.duration(to: now)
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            bucket.tokens = min(perMinute, bucket.tokens + seconds * perSecond)
-            bucket.at = now
-            defer { buckets[key] = bucket }
-            guard bucket.tokens >= 1 else { return max(1, Int(((1 - bucket.tokens) / perSecond).rounded(.up))) }
-            bucket.tokens -= 1
-            return nil
-        }
-    }
-}
