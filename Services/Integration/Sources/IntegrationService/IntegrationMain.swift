@@ -119,6 +119,24 @@ extension IntegrationSettings {
     }
 }
 
+/// RFC 6750 §3: a 401 from the partner API (keys and access tokens are both bearer tokens) says
+/// which scheme it wants, and `invalid_token` when one was sent and not taken. Providers'
+/// webhooks, on the same port, sign instead and get no challenge.
+struct BearerChallengeMiddleware: RouterMiddleware {
+    typealias Context = IntegrationRequestContext
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        var response = try await next(request, context)
+        if response.status == .unauthorized, request.uri.path.hasPrefix("/partner/"), response.headers[.wwwAuthenticate] == nil {
+            response.headers[.wwwAuthenticate] =
+                request.headers[.authorization] == nil ? #"Bearer realm="partner-api""# : #"Bearer realm="partner-api", error="invalid_token""#
+        }
+        return response
+    }
+}
+
 /// The context of one partner request.
 public struct IntegrationRequestContext: IdentifiedRequestContext {
     public var coreContext: CoreRequestContextStorage
@@ -196,6 +214,7 @@ public enum IntegrationMain {
             settings: settings.webhooks, wakeup: DeliveryWakeup())
         let router = Router(context: IntegrationRequestContext.self)
         router.add(middleware: RequestTraceMiddleware<IntegrationRequestContext>())
+        router.add(middleware: BearerChallengeMiddleware())
         router.add(middleware: ProblemMiddleware<IntegrationRequestContext>())
         let document = try Self.openAPIDocument()
         router.add(middleware: MethodNotAllowedMiddleware<IntegrationRequestContext>(openAPIDocument: document))
