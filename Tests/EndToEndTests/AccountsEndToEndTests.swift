@@ -164,8 +164,22 @@ struct AccountsEndToEndTests {
             let version = ["version": "2099-\(UUID().uuidString.prefix(6))", "effectiveDate": "2026-01-01T00:00:00Z"]
             let forbidden = try await platform.request("POST", "/v1/staff/policy-versions", token: member, json: version)
             #expect(forbidden.status == 403, "\(forbidden.text)")
+            // The gateway keeps the current policy a moment: another gateway's copy must not outlive a new version.
+            let other = try await platform.startGateway()
+            let before = try #require(
+                await HTTP.get(other.url + "/v1/privacy/policy").flatMap { try JSONSerialization.jsonObject(with: $0.body) as? [String: Any] })
+            #expect(before["version"] as? String != version["version"])
+            _ = try await platform.request("GET", "/v1/privacy/policy")  // this gateway's copy, fresh
             let published = try await platform.request("POST", "/v1/staff/policy-versions", token: admin, json: version)
             #expect(published.status == 201, "\(published.text)")
+            #expect(
+                try await platform.request("GET", "/v1/privacy/policy").object["version"] as? String == version["version"],
+                "the gateway it was published through shows it at once")
+            try await Eventually.wait(timeout: .seconds(5), "the other gateway shows it within its cache's lifetime") {
+                let answer = await HTTP.get(other.url + "/v1/privacy/policy")
+                return (answer.flatMap { try? JSONSerialization.jsonObject(with: $0.body) as? [String: Any] })?["version"] as? String
+                    == version["version"]
+            }
             try await Eventually.wait(timeout: .seconds(10), "the member is asked to accept the new policy") {
                 try await platform.request("GET", "/v1/me", token: member).headers["policy-acceptance-required"] == version["version"]
             }

@@ -91,7 +91,7 @@ struct AccountRoutes {
             JSONBody.relay(try await bus.callReturningJSON(Accounts.ListPartners.self, Empty(), as: context.caller))
         }
         router.get("v1/privacy/policy") { _, context in
-            JSONBody.relay(try await bus.callReturningJSON(Accounts.CurrentPolicy.self, Empty(), as: context.caller))
+            JSONBody.relay(try await sessions.policies.current().json)
         }
 
         let me = router.group(context: AuthenticatedContext.self)

@@ -42,7 +42,7 @@ func buildGatewayRouter(
     accountRoutes.register(on: router)
     let exports = PlatformExport(bus: bus, deadline: exportDeadline)
     PrivacyRoutes(bus: bus, sessions: sessions, accountRoutes: accountRoutes, exports: exports).register(on: router)
-    StaffRoutes(bus: bus, exports: exports).register(on: router)
+    StaffRoutes(bus: bus, exports: exports, policies: sessions.policies).register(on: router)
     DirectoryRoutes(bus: bus).register(on: router)
     ChatRoutes(bus: bus).register(on: router)
     BillingRoutes(bus: bus).register(on: router)

@@ -31,10 +31,13 @@ final class SessionCache: Sendable {
     private let entries = Mutex<[String: Entry]>([:])
     /// Beyond this many entries, stale ones are swept before a new one is added.
     private let sweepThreshold = 10_000
+    /// The current policy's answer, which every session check may show to be outdated.
+    let policies: PolicyCache
 
     init(bus: BusClient, lifetime: Duration = .seconds(2)) {
         self.bus = bus
         self.lifetime = lifetime
+        self.policies = PolicyCache(bus: bus, lifetime: lifetime)
     }
 
     /// The session `token` opens; throws `unauthenticated` when it opens none, or the bus's error.
@@ -52,6 +55,7 @@ final class SessionCache: Sendable {
             forget(token)
             throw error
         }
+        policies.noteCurrent(answer.currentPolicyVersion)
         let session = Session(
             token: token, accountId: answer.accountId, roles: Set(answer.roles.map(Role.init(rawValue:))),
             expiresAt: answer.expiresAt, acceptedPolicyVersion: answer.acceptedPolicyVersion,
@@ -69,5 +73,53 @@ final class SessionCache: Sendable {
     /// Forgets `token`, after a sign-out, an erasure or a policy acceptance through this gateway.
     func forget(_ token: String) {
         _ = entries.withLock { $0.removeValue(forKey: token) }
+    }
+}
+
+/// The current privacy policy (`accounts.current-policy`), kept a short while: it changes only when
+/// staff publish a version, and every anonymous page asks for it. A cached answer goes at once when
+/// a session check names another current version, or a version is published through this gateway;
+/// otherwise a new version shows within `lifetime` on every gateway, as a revoked session stops.
+final class PolicyCache: Sendable {
+    private struct Entry {
+        let json: Data
+        let version: String
+        let fetchedAt: ContinuousClock.Instant
+    }
+
+    private struct Version: Decodable {
+        var version: String
+    }
+
+    private let bus: BusClient
+    private let lifetime: Duration
+    private let entry = Mutex<Entry?>(nil)
+
+    init(bus: BusClient, lifetime: Duration) {
+        self.bus = bus
+        self.lifetime = lifetime
+    }
+
+    /// The answer as accounts gives it (`{version, effectiveDate}`), and its version.
+    func current() async throws -> (json: Data, version: String) {
+        let now = ContinuousClock.now
+        if let cached = entry.withLock({ $0 }), cached.fetchedAt.duration(to: now) < lifetime {
+            return (cached.json, cached.version)
+        }
+        let json = try await bus.callReturningJSON(Accounts.CurrentPolicy.self, Empty(), as: .anonymous)
+        let version = try JSONDecoder().decode(Version.self, from: json).version
+        entry.withLock { $0 = Entry(json: json, version: version, fetchedAt: now) }
+        return (json, version)
+    }
+
+    /// A session check said `version` is current: an answer naming another is forgotten.
+    func noteCurrent(_ version: String) {
+        entry.withLock { cached in
+            if let known = cached, known.version != version { cached = nil }
+        }
+    }
+
+    func forget() {
+        entry.withLock { $0 = nil }
     }
 }

@@ -98,9 +98,9 @@ struct SocialSignInRoutes: Sendable {
                 response = linkPage(outcome.providerName, email: outcome.email ?? "")
                 setCookie(ticketCookie, outcome.ticket ?? "", on: &response)
             case .registrationRequired:
-                let policy = try await bus.call(Accounts.CurrentPolicy.self, Empty(), as: .anonymous)
+                let policyVersion = try await accountRoutes.sessions.policies.current().version
                 response = registrationPage(
-                    outcome.providerName, email: outcome.email ?? "", displayName: outcome.displayName ?? "", policyVersion: policy.version)
+                    outcome.providerName, email: outcome.email ?? "", displayName: outcome.displayName ?? "", policyVersion: policyVersion)
                 setCookie(ticketCookie, outcome.ticket ?? "", on: &response)
             }
             return clearing(stateCookie, response)

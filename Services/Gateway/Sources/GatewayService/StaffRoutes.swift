@@ -12,6 +12,8 @@ import ServiceKit
 struct StaffRoutes {
     let bus: BusClient
     let exports: PlatformExport
+    /// Forgotten when a version is published here, so this gateway shows it at once.
+    let policies: PolicyCache
 
     /// `POST /v1/staff/accounts/{id}/export` body.
     struct LegalExportBody: JSONRequestBody {
@@ -109,8 +111,9 @@ struct StaffRoutes {
         staff.post("policy-versions") { request, context in
             let body = try await JSONBody.decode(PolicyVersionBody.self, from: request)
             let policy = Accounts.PolicyVersion(version: body.version, effectiveDate: body.effectiveDate)
-            return try JSONBody.response(
-                try await bus.call(Accounts.PublishPolicy.self, policy, as: context.caller), status: .created)
+            let published = try await bus.call(Accounts.PublishPolicy.self, policy, as: context.caller)
+            policies.forget()
+            return try JSONBody.response(published, status: .created)
         }
         staff.post("partners") { request, context in
             let body = try await JSONBody.decode(PartnerBody.self, from: request)
