@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import PlatformSecurity
 import Synchronization
 import TestSupport
 import Testing
@@ -76,6 +77,70 @@ struct SocialSignInEndToEndTests {
                 "POST", sandbox + "/v1/sandbox/oidc/next-token",
                 headers: ["Content-Type": "application/json"], body: Data(json.utf8)))
         #expect(set.status == 204)
+    }
+
+    /// An ID token straight from the sandbox's provider, as the platform's client gets one: its
+    /// sign-in form posted, then the code exchanged with the PKCE verifier.
+    static func idToken(_ platform: AccountsPlatform, nonce: String) async throws -> String {
+        let sandbox = try #require(platform.payments).sandbox
+        let verifier = SecureRandom.token()
+        let redirect = "http://127.0.0.1:9/callback"
+        let authorized = try await OAuthEndToEndTests.post(
+            sandbox + "/oidc/authorize",
+            [
+                ("client_id", AccountsPlatform.Payments.openIDClientId), ("redirect_uri", redirect), ("response_type", "code"),
+                ("scope", "openid email"), ("state", "s"), ("nonce", nonce),
+                ("code_challenge", Base64.encode(SHA256.hash(Data(verifier.utf8)), alphabet: .url)), ("code_challenge_method", "S256"),
+                ("email", "pyjwt@example.com"), ("email_verified", "true"), ("decision", "allow"),
+            ])
+        let code = try #require(OAuthEndToEndTests.redirectQuery(authorized)["code"], "\(authorized.headers)")
+        let credentials = Data("\(AccountsPlatform.Payments.openIDClientId):\(AccountsPlatform.Payments.openIDClientSecret)".utf8)
+        let tokens = try await OAuthEndToEndTests.post(
+            sandbox + "/oidc/token",
+            [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect), ("code_verifier", verifier)],
+            headers: ["Authorization": "Basic " + credentials.base64EncodedString()])
+        return try #require(tokens.object["id_token"] as? String, "\(tokens.text)")
+    }
+
+    /// What PyJWT (someone else's JOSE code) says of `token`, checked against the provider's
+    /// published keys, the platform's client id, the issuer and `nonce`.
+    static func pyjwtVerdict(_ platform: AccountsPlatform, _ token: String, nonce: String) async throws -> String {
+        let python = try #require(
+            ProcessInfo.processInfo.environment["PYTHON_TOOLS"],
+            "set PYTHON_TOOLS to a python with PyJWT (Deploy/local/test installs it and sets it)")
+        let issuer = try #require(platform.payments).sandbox + "/oidc"
+        let verify = """
+            import sys, jwt
+            token, issuer, audience, nonce = sys.argv[1:5]
+            try:
+                key = jwt.PyJWKClient(issuer + '/jwks').get_signing_key_from_jwt(token)
+                claims = jwt.decode(token, key.key, algorithms=['RS256', 'ES256'], audience=audience, issuer=issuer)
+                print('valid ' + jwt.get_unverified_header(token)['alg'] if claims.get('nonce') == nonce else 'wrong nonce')
+            except Exception as error:
+                print('invalid ' + type(error).__name__)
+            """
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pyjwt-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let log = folder.appendingPathComponent("verdict.log")
+        let run = try EmailEndToEndTests.python(python, verify, [token, issuer, AccountsPlatform.Payments.openIDClientId, nonce], log: log)
+        #expect(await run.exitStatus() == 0)
+        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        return output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").last.map(String.init) ?? output
+    }
+
+    @Test("the sandbox provider's ID tokens are what PyJWT (someone else's JOSE code) verifies, RS256 and ES256, and its forgeries what it refuses")
+    func tokensVerifyWithPyJWT() async throws {
+        try await AccountsPlatform.with(payments: true) { platform in
+            #expect(try await Self.pyjwtVerdict(platform, try await Self.idToken(platform, nonce: "n-1"), nonce: "n-1") == "valid RS256")
+            try await Self.nextToken(platform, #"{"algorithm": "ES256"}"#)
+            #expect(try await Self.pyjwtVerdict(platform, try await Self.idToken(platform, nonce: "n-2"), nonce: "n-2") == "valid ES256")
+            try await Self.nextToken(platform, #"{"fault": "forged"}"#)
+            #expect(try await Self.pyjwtVerdict(platform, try await Self.idToken(platform, nonce: "n-3"), nonce: "n-3") == "invalid InvalidSignatureError")
+            try await Self.nextToken(platform, #"{"fault": "extra-audience"}"#)
+            #expect(try await Self.pyjwtVerdict(platform, try await Self.idToken(platform, nonce: "n-4"), nonce: "n-4").hasPrefix("valid"),
+                    "PyJWT takes a token that also names another audience; the platform refuses it (the refusals test)")
+        }
     }
 
     static func policyVersion(_ platform: AccountsPlatform) async throws -> String {
