@@ -63,13 +63,13 @@ struct SecurityEndToEndTests {
             try await running.value
 
             // The providers it fronts are its own to serve.
-            for service in [ServiceName.payments, .sms, .identity] {
+            for provider in [ServiceName.payments, .sms, .identity] {
                 let worker = MDPWorker(
-                    context: harness.context, endpoint: harness.bus["BROKER_ENDPOINT"]!, service: service.rawValue,
-                    instanceId: "integration-\(service.rawValue)", slots: 1,
+                    context: harness.context, endpoint: harness.bus["BROKER_ENDPOINT"]!, service: provider.rawValue,
+                    instanceId: "integration-\(provider.rawValue)", slots: 1,
                     curve: try ClientCurve(keyPair: integration, serverPublicKey: broker.publicKey), logger: Logger(label: "test"))
                 let serving = Task { try await worker.run { $0 } }
-                try await eventually("integration serves \(service.rawValue)") { await worker.isRegistered() }
+                try await eventually("integration serves \(provider.rawValue)") { await worker.isRegistered() }
                 await worker.stop()
                 try await serving.value
             }

@@ -17,7 +17,7 @@ extension AccountsHandlers {
         let actor = try Self.accountId(of: caller)
         guard caller.has(.admin) else { throw AccountsErrors.forbidden }
         var rules = FieldRules()
-        if request.id.wholeMatch(of: /[a-z0-9][a-z0-9-]{0,62}/) == nil { rules.fail("id", "invalid") }
+        if !Self.isPartnerId(request.id) { rules.fail("id", "invalid") }
         rules.text(request.name, field: "name", range: 1...100)
         if request.name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { rules.fail("name", "invalid") }
         if let scopes = request.scopes, scopes.isEmpty || scopes.count > Accounts.PartnerScope.allCases.count

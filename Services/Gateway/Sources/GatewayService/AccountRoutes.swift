@@ -147,7 +147,7 @@ struct AccountRoutes {
 
     /// The session cookie: HttpOnly so scripts never see it, SameSite=Lax against cross-site posts,
     /// Secure under TLS, for the whole site, living as long as the session.
-    func sessionCookie(value: String, maxAge: Int) throws -> Cookie {
+    private func sessionCookie(value: String, maxAge: Int) throws -> Cookie {
         try Cookie.validated(
             name: "session", value: value, maxAge: maxAge, path: "/", secure: secureCookies, httpOnly: true,
             sameSite: .lax)

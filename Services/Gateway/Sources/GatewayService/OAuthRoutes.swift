@@ -13,7 +13,7 @@ import ServiceKit
 /// grants, codes and tokens. The consent page names the partner and each scope in plain words;
 /// a person not signed in signs in on it, for this answer only. A request with DNT or Sec-GPC is
 /// refused: nothing is shared with a partner then. The issuer is the gateway as the request
-/// reached it (its `Host`), so a proxy in front must pass the public host on.
+/// reached it (its `Host`, so a proxy in front must pass it on) unless `GATEWAY_PUBLIC_URL` names it.
 struct OAuthRoutes: Sendable {
     let bus: BusClient
     /// Whether the gateway is reached over HTTPS (the issuer's scheme when `publicURL` is unset).
@@ -22,7 +22,7 @@ struct OAuthRoutes: Sendable {
     let publicURL: String?
 
     private func issuer(of request: Request) -> String {
-        publicURL ?? (secure ? "https://" : "http://") + (request.head.authority ?? "127.0.0.1")
+        OwnPages.origin(of: request, publicURL: publicURL, secure: secure)
     }
 
     /// An authorization request's parameters, as the page carries them on.
@@ -74,16 +74,11 @@ struct OAuthRoutes: Sendable {
             }
         }
         router.post("oauth/authorize") { request, context in
-            // Only the consent page itself may post this (with SameSite=Lax cookies, no cross-site
-            // POST is signed in; this also refuses same-site pages that are not the gateway's).
-            if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!], !["same-origin", "none"].contains(site) {
+            // Only the consent page itself may post this.
+            guard OwnPages.postedHere(request, origin: issuer(of: request)) else {
                 return NotificationsRoutes.page(status: .forbidden, "This request is not valid", "Answer on the consent page itself.")
             }
-            if let origin = request.headers[HTTPField.Name("Origin")!], origin != "null", origin != issuer(of: request) {
-                return NotificationsRoutes.page(status: .forbidden, "This request is not valid", "Answer on the consent page itself.")
-            }
-            let body = try await request.body.collect(upTo: 16 * 1024)
-            guard let form = FormEncoding.decode(Data(body.readableBytesView)), !form.values.contains(where: { $0.contains("\0") }) else {
+            guard let form = try await OwnPages.form(of: request) else {
                 return NotificationsRoutes.page(status: .badRequest, "This request is not valid", "Send the form as the consent page does.")
             }
             do {
@@ -214,7 +209,7 @@ struct OAuthRoutes: Sendable {
             <p><label>Email <input type="email" name="email" autocomplete="username" required></label></p>\
             <p><label>Password <input type="password" name="password" autocomplete="current-password" required></label></p>
             """
-        let warning = problem.map { #"<p role="alert"><strong>\#(NotificationsRoutes.escaped($0))</strong></p>"# } ?? ""
+        let warning = OwnPages.warning(problem)
         return NotificationsRoutes.page(
             status: status, "Allow \(asked.partnerName) to use your Advisor Platform account?",
             "\(asked.partnerName) asks to:",
@@ -245,8 +240,7 @@ struct OAuthRoutes: Sendable {
 
     /// A token or revocation request's form, and the client's id and secret (HTTP Basic, or in the form).
     private static func clientRequest(_ request: Request) async throws -> ([String: String], String, String) {
-        let body = try await request.body.collect(upTo: 16 * 1024)
-        guard let form = FormEncoding.decode(Data(body.readableBytesView)), !form.values.contains(where: { $0.contains("\0") }) else {
+        guard let form = try await OwnPages.form(of: request) else {
             throw ServiceError(.badRequest, "the body is application/x-www-form-urlencoded, without NUL characters")
         }
         if let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("basic "),

@@ -32,7 +32,7 @@ struct SocialSignInRoutes: Sendable {
     private var ticketCookie: String { (secure ? "__Host-" : "") + "social_ticket" }
 
     private func origin(of request: Request) -> String {
-        publicURL ?? (secure ? "https://" : "http://") + (request.head.authority ?? "127.0.0.1")
+        OwnPages.origin(of: request, publicURL: publicURL, secure: secure)
     }
 
     func register(on router: Router<GatewayRequestContext>) {
@@ -173,15 +173,10 @@ struct SocialSignInRoutes: Sendable {
     /// gateway's own pages may post these (SameSite=Lax keeps the cookie from cross-site posts; this
     /// refuses same-site pages that are not the gateway's).
     private func formAndTicket(_ request: Request) async throws -> ([String: String], String, Response?) {
-        let notHere = NotificationsRoutes.page(status: .forbidden, "This request is not valid", "Answer on the sign-in page itself.")
-        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!], !["same-origin", "none"].contains(site) {
-            return ([:], "", notHere)
+        guard OwnPages.postedHere(request, origin: origin(of: request)) else {
+            return ([:], "", NotificationsRoutes.page(status: .forbidden, "This request is not valid", "Answer on the sign-in page itself."))
         }
-        if let origin = request.headers[HTTPField.Name("Origin")!], origin != "null", origin != self.origin(of: request) {
-            return ([:], "", notHere)
-        }
-        let body = try await request.body.collect(upTo: 16 * 1024)
-        guard let form = FormEncoding.decode(Data(body.readableBytesView)), !form.values.contains(where: { $0.contains("\0") }) else {
+        guard let form = try await OwnPages.form(of: request) else {
             return ([:], "", NotificationsRoutes.page(status: .badRequest, "This request is not valid", "Send the form as the page does."))
         }
         guard let ticket = Self.cookie(ticketCookie, of: request), !ticket.isEmpty else {
@@ -197,7 +192,7 @@ struct SocialSignInRoutes: Sendable {
         return NotificationsRoutes.page(
             status: status, "Sign in with \(providerName)",
             "An account with \(email) exists. Give its password once, and \(providerName) signs you in to it from now on.",
-            form: Self.warning(problem) + """
+            form: OwnPages.warning(problem) + """
                 <form method="post" action="/auth/social/link">\
                 <input type="hidden" name="provider_name" value="\(e(providerName))"><input type="hidden" name="email" value="\(e(email))">\
                 <p><label>Password <input type="password" name="password" autocomplete="current-password" required></label></p>\
@@ -214,7 +209,7 @@ struct SocialSignInRoutes: Sendable {
             status: status, "Join with \(providerName)",
             "\(providerName) confirmed \(email). Choose how you appear and a password (it confirms changes to your account, "
                 + "and signs you in without \(providerName)).",
-            form: Self.warning(problem) + """
+            form: OwnPages.warning(problem) + """
                 <form method="post" action="/auth/social/register">\
                 <input type="hidden" name="provider_name" value="\(e(providerName))"><input type="hidden" name="email" value="\(e(email))">\
                 <input type="hidden" name="policyVersion" value="\(e(policyVersion))">\
@@ -227,10 +222,6 @@ struct SocialSignInRoutes: Sendable {
                 <p><label><input type="checkbox" name="marketingEmailOptIn" value="true"> Email me offers</label></p>\
                 <button type="submit">Join</button></form>
                 """)
-    }
-
-    private static func warning(_ problem: String?) -> String {
-        problem.map { #"<p role="alert"><strong>\#(NotificationsRoutes.escaped($0))</strong></p>"# } ?? ""
     }
 
     /// 303 to where the sign-in was started for (a path of this site only).

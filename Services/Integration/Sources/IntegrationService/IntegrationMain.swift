@@ -88,6 +88,10 @@ public struct IntegrationSettings: Sendable {
                 reader.problem("SOCIAL_PROVIDERS holds \"\(id)\": an id is lowercase letters, digits and dashes")
                 continue
             }
+            guard !socialProviders.contains(where: { $0.id == id }) else {
+                reader.problem("SOCIAL_PROVIDERS names \"\(id)\" twice")
+                continue
+            }
             let prefix = "SOCIAL_" + id.uppercased().replacingOccurrences(of: "-", with: "_") + "_"
             socialProviders.append(
                 .init(

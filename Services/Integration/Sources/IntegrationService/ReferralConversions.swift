@@ -32,49 +32,43 @@ struct ReferralConversions: Sendable {
     /// Sends the days that are over and not sent yet to each partner with an endpoint that takes
     /// them; how many messages it made.
     func sendDue() async throws -> Int {
-        let (partners, days) = try await database.withConnection { connection in
-            (
-                try connection.query(
-                    "SELECT DISTINCT partner_id FROM webhook_endpoints WHERE enabled AND $1 = ANY (event_types)", Self.eventType
-                ).map { try $0.decode("partner_id", as: String.self) },
-                // The days that are over, UTC, by the database's clock (the one sign-ups are dated by).
-                try connection.query(
-                    """
-                    SELECT to_char(((now() - make_interval(secs => $1)) AT TIME ZONE 'UTC')::date - g, 'YYYY-MM-DD') AS day
-                    FROM generate_series(1, $2) g
-                    """, Int(Self.grace), Self.daysBack
-                ).map { try $0.decode("day", as: String.self) }
-            )
+        // Each partner that takes the messages, with each day that is over (UTC, by the database's
+        // clock: the one sign-ups are dated by) and not sent to it yet: one statement a run.
+        let due = try await database.withConnection { connection in
+            try connection.query(
+                """
+                WITH days AS (
+                    SELECT ((now() - make_interval(secs => $2)) AT TIME ZONE 'UTC')::date - g AS day FROM generate_series(1, $3) g)
+                SELECT p.partner_id, to_char(d.day, 'YYYY-MM-DD') AS day
+                FROM (SELECT DISTINCT partner_id FROM webhook_endpoints WHERE enabled AND $1 = ANY (event_types)) p CROSS JOIN days d
+                WHERE NOT EXISTS (SELECT 1 FROM referral_webhook_days s WHERE s.partner_id = p.partner_id AND s.day = d.day)
+                ORDER BY p.partner_id, d.day
+                """, Self.eventType, Int(Self.grace), Self.daysBack
+            ).map { (try $0.decode("partner_id", as: String.self), try $0.decode("day", as: String.self)) }
         }
         let now = Date()
         var made = 0
-        for partner in partners {
-            for day in days {
-                let done = try await database.withConnection { connection in
-                    try connection.queryOne("SELECT 1 FROM referral_webhook_days WHERE partner_id = $1 AND day = $2::date", partner, day) != nil
-                }
-                if done { continue }
-                let report = try await bus.call(
-                    Accounts.ReferralReport.self,
-                    .init(partnerId: partner, from: day, to: day, minGroupSize: minGroupSize, revenueSharePercent: revenueSharePercent),
-                    as: .system)
-                let converted = report.items.compactMap { row in
-                    row.signups.flatMap { $0 > 0 ? Converted(code: row.code, day: row.day, signups: $0) : nil }
-                }
-                let endpoints = self.endpoints
-                let sent = try await database.transaction { connection -> Int in
-                    // One instance sends a day: the one whose marker goes in.
-                    guard
-                        try connection.execute(
-                            "INSERT INTO referral_webhook_days (partner_id, day) VALUES ($1, $2::date) ON CONFLICT DO NOTHING", partner, day) == 1
-                    else { return 0 }
-                    for message in converted {
-                        try endpoints.publish(Self.eventType, at: now, data: message, to: partner, on: connection)
-                    }
-                    return converted.count
-                }
-                made += sent
+        for (partner, day) in due {
+            let report = try await bus.call(
+                Accounts.ReferralReport.self,
+                .init(partnerId: partner, from: day, to: day, minGroupSize: minGroupSize, revenueSharePercent: revenueSharePercent),
+                as: .system)
+            let converted = report.items.compactMap { row in
+                row.signups.flatMap { $0 > 0 ? Converted(code: row.code, day: row.day, signups: $0) : nil }
             }
+            let endpoints = self.endpoints
+            let sent = try await database.transaction { connection -> Int in
+                // One instance sends a day: the one whose marker goes in.
+                guard
+                    try connection.execute(
+                        "INSERT INTO referral_webhook_days (partner_id, day) VALUES ($1, $2::date) ON CONFLICT DO NOTHING", partner, day) == 1
+                else { return 0 }
+                for message in converted {
+                    try endpoints.publish(Self.eventType, at: now, data: message, to: partner, on: connection)
+                }
+                return converted.count
+            }
+            made += sent
         }
         return made
     }

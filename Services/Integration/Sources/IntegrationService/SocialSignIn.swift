@@ -32,14 +32,15 @@ struct SocialSignIn: Sendable {
     static let algorithms: Set<String> = ["RS256", "ES256"]
 
     let providers: [String: Provider]
-    let order: [String]
+    /// What `identity.providers` answers, in the configured order.
+    let listed: [Identity.Provider]
     let database: Database
     let keys: KeyRing
     let logger: Logger
 
     init(settings: [ProviderSettings], database: Database, keys: KeyRing, timeout: TimeAmount, logger: Logger) {
         providers = Dictionary(settings.map { ($0.id, Provider(settings: $0, timeout: timeout, logger: logger)) }) { first, _ in first }
-        order = settings.map(\.id)
+        listed = settings.map { Identity.Provider(id: $0.id, name: $0.name) }
         self.database = database
         self.keys = keys
         self.logger = logger
@@ -47,7 +48,7 @@ struct SocialSignIn: Sendable {
 
     func register(on worker: ServiceWorker) {
         worker.handle(Identity.Providers.self) { _, _ in
-            Identity.Providers.Response(items: order.compactMap { providers[$0].map { .init(id: $0.settings.id, name: $0.settings.name) } })
+            Identity.Providers.Response(items: listed)
         }
         worker.handle(Identity.Begin.self) { request, _ in try await begin(request) }
         worker.handle(Identity.Complete.self) { request, context in
