@@ -20,6 +20,8 @@
 // (c) The 16-caller typed scenario again with CURVE (and the ZAP handler) on every socket.
 // (d) The typed scenarios again with every I/O thread spinning before it sleeps
 //     (BUS_SPIN_MICROSECONDS, `--spin`, 200 µs unless told).
+// (e) The typed scenarios again with the worker's slots on threads of their own (`WorkerThreads`,
+//     as the platform's services run them): each receives, runs the handler and replies itself.
 //
 // Each row also gives the process's CPU time (all of it, and its user-space part) and context
 // switches per call, over every thread of every context: they move less with the machine's load
@@ -484,9 +486,11 @@ func measure(
 }
 
 /// Broker, service and caller in contexts of their own; CURVE on every socket when `curved`.
-/// With `spinMicroseconds`, every context's I/O thread spins that long before sleeping.
+/// With `spinMicroseconds`, every context's I/O thread spins that long before sleeping; with
+/// `workerThreads`, the worker's slots are on threads of their own.
 func busBenchmark(
-    single: Int, concurrent: Int, slots: Int, only: String?, curved: Bool, spinMicroseconds: Int = 0
+    single: Int, concurrent: Int, slots: Int, only: String?, curved: Bool, spinMicroseconds: Int = 0,
+    workerThreads: Bool = false
 ) async throws -> [Figures] {
     let spin = Duration.microseconds(spinMicroseconds)
     let logger = quietLogger
@@ -503,7 +507,7 @@ func busBenchmark(
     let endpoint = broker.endpoints.mdp
     let worker = ServiceWorker(
         context: serviceContext, endpoint: endpoint, service: Bench.Echo.service, instanceId: "bench-1", slots: slots,
-        curve: clientCurve, logger: logger)
+        curve: clientCurve, threads: workerThreads ? WorkerThreads(starting: {}, ending: {}) : nil, logger: logger)
     worker.handle(Bench.Echo.self) { request, _ in request }
     let running = Task { try await worker.run() }
     let mdp = MDPClient(context: callerContext, endpoint: endpoint, curve: clientCurve, logger: logger)
@@ -525,6 +529,9 @@ func busBenchmark(
     }
     if curved {
         try await run(curvedScenario, callers: 16, call: typed)
+    } else if workerThreads {
+        try await run("bus typed echo, worker threads, 1 caller", callers: 1, call: typed)
+        try await run("bus typed echo, worker threads, 16 callers", callers: 16, call: typed)
     } else if spinMicroseconds > 0 {
         try await run("bus typed echo, 1 caller, spin \(spinMicroseconds) µs", callers: 1, call: typed)
         try await run("bus typed echo, 16 callers, spin \(spinMicroseconds) µs", callers: 16, call: typed)
@@ -589,6 +596,8 @@ for ends in [OurEnds.neither, .worker, .client, .both] where selected(ends.name)
     rawRows.append(try await oursViaOurBroker(ends, roundTrips: 64_000 * scale, inFlight: 16, workers: slots))
 }
 var rows = try await busBenchmark(single: 10_000 * scale, concurrent: 64_000 * scale, slots: slots, only: only, curved: false)
+rows += try await busBenchmark(
+    single: 10_000 * scale, concurrent: 64_000 * scale, slots: slots, only: only, curved: false, workerThreads: true)
 if spinMicroseconds > 0 {
     rows += try await busBenchmark(
         single: 10_000 * scale, concurrent: 64_000 * scale, slots: slots, only: only, curved: false,

@@ -1,4 +1,5 @@
 public import Logging
+import Synchronization
 
 /// One per process: the ZeroMQ context and the I/O thread that owns every bus socket.
 ///
@@ -8,6 +9,9 @@ public import Logging
 public final class BusContext: Sendable {
     let loop: IOLoop
     let logger: Logger
+    /// Loops of workers' own threads, on this context: stopped before the I/O thread, whose
+    /// context cannot end while their sockets are open.
+    private let workerLoops = Mutex<[ObjectIdentifier: IOLoop]>([:])
 
     /// Starts the I/O thread.
     ///
@@ -24,6 +28,26 @@ public final class BusContext: Sendable {
     ///
     /// Calls in flight fail with `BusError.closed`; calling it again returns at once.
     public func shutdown() async {
+        for workerLoop in workerLoops.withLock({ $0.values }) {
+            await Self.stop(workerLoop)
+        }
+        await Self.stop(loop)
+    }
+
+    /// A new thread with a loop on this context, for a worker's slots.
+    func openWorkerLoop(threadName: String, hooks: LoopThreadHooks) -> IOLoop {
+        let workerLoop = IOLoop(sharing: loop.context, threadName: threadName, hooks: hooks, logger: logger)
+        workerLoops.withLock { $0[ObjectIdentifier(workerLoop)] = workerLoop }
+        return workerLoop
+    }
+
+    /// Stops a worker's loop (its sockets close without goodbyes) and forgets it.
+    func closeWorkerLoop(_ workerLoop: IOLoop) async {
+        await Self.stop(workerLoop)
+        _ = workerLoops.withLock { $0.removeValue(forKey: ObjectIdentifier(workerLoop)) }
+    }
+
+    private static func stop(_ loop: IOLoop) async {
         await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
             loop.execute({ reactor in reactor.requestShutdown(waiter) }, ifClosed: { waiter.resume() })
         }

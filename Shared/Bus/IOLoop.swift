@@ -12,12 +12,15 @@ struct ZMQContextHandle: @unchecked Sendable {
     let raw: UnsafeMutableRawPointer
 }
 
-/// The one I/O thread of a process: it owns every socket and runs commands handed to it.
+/// A thread that owns sockets and runs commands handed to it: the process's I/O thread, which owns
+/// the context, and a worker's own threads (`WorkerThreads`), which share it.
 ///
 /// Tasks hand it closures through a locked queue and wake it by writing to an eventfd; the thread
 /// loops on `poll` over its sockets' descriptors plus that eventfd (see `Reactor.poll`), with a
 /// timeout computed from the nearest timer. Nothing here blocks Swift's cooperative pool: callers
 /// only take a lock and perhaps write eight bytes to the eventfd.
+///
+/// A loop is also a task executor: a task that prefers it runs on its thread, between commands.
 final class IOLoop: Sendable {
     /// Work for the I/O thread, and what to do instead if the loop has already closed.
     struct Command: Sendable {
@@ -40,16 +43,39 @@ final class IOLoop: Sendable {
     private let threadID = Atomic<UInt>(0)
 
     private let spinNanoseconds: UInt64
+    /// Whether this loop created the context and terminates it when it stops.
+    private let ownsContext: Bool
+    private let threadName: String
+    private let hooks: LoopThreadHooks
 
-    init(logger: Logger, spinNanoseconds: UInt64 = 0) {
-        self.spinNanoseconds = spinNanoseconds
+    /// The process's I/O thread, with a new context.
+    convenience init(logger: Logger, spinNanoseconds: UInt64 = 0) {
         guard let raw = zmq_ctx_new() else {
             preconditionFailure("zmq_ctx_new failed: errno \(zmq_errno())")
         }
         // The default of 1023 sockets is tight for a gateway whose client pool grows under load.
         zmq_ctx_set(raw, ZMQ_MAX_SOCKETS, 8192)
-        self.context = ZMQContextHandle(raw: raw)
+        self.init(
+            context: ZMQContextHandle(raw: raw), ownsContext: true, threadName: "bus-io", hooks: .init(),
+            logger: logger, spinNanoseconds: spinNanoseconds)
+    }
+
+    /// A further thread on `context` (which must outlive it: stop this loop before the context's own).
+    /// `hooks` run on the thread itself, first and last.
+    convenience init(sharing context: ZMQContextHandle, threadName: String, hooks: LoopThreadHooks, logger: Logger) {
+        self.init(context: context, ownsContext: false, threadName: threadName, hooks: hooks, logger: logger, spinNanoseconds: 0)
+    }
+
+    private init(
+        context: ZMQContextHandle, ownsContext: Bool, threadName: String, hooks: LoopThreadHooks, logger: Logger,
+        spinNanoseconds: UInt64
+    ) {
+        self.context = context
+        self.ownsContext = ownsContext
+        self.threadName = threadName
+        self.hooks = hooks
         self.logger = logger
+        self.spinNanoseconds = spinNanoseconds
         let fd = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
         precondition(fd >= 0, "eventfd failed: errno \(errno)")
         self.wakeFD = fd
@@ -61,7 +87,6 @@ final class IOLoop: Sendable {
         pthread_self() == threadID.load(ordering: .acquiring)
     }
 
-    /// Runs `work` on the I/O thread, or `ifClosed` on the calling thread if the loop has stopped.
     /// Runs `work` on the I/O thread and waits until it has run; returns at once if the loop is closed.
     func perform(_ work: @escaping @Sendable (Reactor) -> Void) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -73,6 +98,7 @@ final class IOLoop: Sendable {
         }
     }
 
+    /// Runs `work` on the I/O thread, or `ifClosed` on the calling thread if the loop has stopped.
     func execute(
         _ work: @escaping @Sendable (Reactor) -> Void,
         ifClosed: @escaping @Sendable () -> Void = {}
@@ -105,7 +131,8 @@ final class IOLoop: Sendable {
     private func run() {
         threadID.store(pthread_self(), ordering: .releasing)
         // Named for top, perf and gdb; Foundation's Thread.name does not reach the OS thread.
-        czmq_name_current_thread("bus-io")
+        czmq_name_current_thread(threadName)
+        hooks.starting()
         let reactor = Reactor(context: context.raw, wakeFD: wakeFD, logger: logger)
         let commandsWaiting = { self.shared.withLock { !$0.commands.isEmpty } }
         var batch: [Command] = []
@@ -155,10 +182,32 @@ final class IOLoop: Sendable {
             command.ifClosed()
         }
         // Every socket is closed, so this returns once lingering messages are flushed or dropped.
-        while zmq_ctx_term(context.raw) != 0 && zmq_errno() == EINTR {}
+        if ownsContext {
+            while zmq_ctx_term(context.raw) != 0 && zmq_errno() == EINTR {}
+        }
         close(wakeFD)
+        // Before anyone hears that the loop stopped: what the thread held is let go by then.
+        hooks.ending()
         reactor.completeShutdown()
     }
+}
+
+extension IOLoop: TaskExecutor {
+    /// Runs a job of a task that prefers this loop on its thread; once the loop has stopped, on
+    /// the calling thread rather than never.
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        execute({ [self] _ in job.runSynchronously(on: asUnownedTaskExecutor()) }, ifClosed: { [self] in
+            job.runSynchronously(on: asUnownedTaskExecutor())
+        })
+    }
+}
+
+/// What a loop's thread runs first and last, on itself (a worker's thread takes a database
+/// connection of its own, and gives it back).
+struct LoopThreadHooks: Sendable {
+    var starting: @Sendable () -> Void = {}
+    var ending: @Sendable () -> Void = {}
 }
 
 /// A value that lives on the I/O thread, carried by `Sendable` types that are used from anywhere.

@@ -2,14 +2,17 @@ import CZeroMQ
 import Foundation
 import Logging
 
-/// The worker's DEALER slots, on the I/O thread: READY, REQUEST/REPLY, heartbeats, reconnects.
+/// Some of a worker's DEALER slots, on the thread of one loop (the process's I/O thread, or one
+/// of the worker's own threads): READY, REQUEST/REPLY, heartbeats, reconnects.
 final class WorkerEngine: LoopParticipant {
     typealias Handler = @Sendable ([Data]) async -> [Data]
-    /// Hands a finished reply back to the I/O thread: slot, connection generation, client, body.
+    /// Hands a finished reply back to the loop's thread: slot position, connection generation,
+    /// client, body.
     typealias Deliver = @Sendable (Int, Int, Data, [Data]) -> Void
 
     private final class Slot {
-        let index: Int
+        /// Where the slot is in this engine's `slots`.
+        let position: Int
         /// "<instanceId>/<n>": the identity of the first connection.
         let baseIdentity: String
         /// Connections opened so far; each after the first registers as "<instanceId>/<n>.<count>".
@@ -26,8 +29,8 @@ final class WorkerEngine: LoopParticipant {
         var lastHeard: UInt64 = 0
         var lastSent: UInt64 = 0
 
-        init(index: Int, baseIdentity: String) {
-            self.index = index
+        init(position: Int, baseIdentity: String) {
+            self.position = position
             self.baseIdentity = baseIdentity
         }
 
@@ -55,6 +58,8 @@ final class WorkerEngine: LoopParticipant {
     private let gracePeriod: UInt64
     private let logger: Logger
     private let slots: [Slot]
+    /// Where handlers run: the worker's own thread, or (nil) the cooperative pool once they wait.
+    private let handlerExecutor: (any TaskExecutor)?
 
     private var state = State.idle
     private var reactor: Reactor?
@@ -67,9 +72,10 @@ final class WorkerEngine: LoopParticipant {
     /// When the heartbeat tick last ran, to notice that this thread itself was held up.
     private var lastTick: UInt64 = 0
 
+    /// An engine for the worker's slots numbered `slotNumbers` (identities "<instanceId>/<n>").
     init(
-        endpoint: String, service: String, instanceId: String, slots: Int, curve: ClientCurve?, heartbeat: Heartbeat,
-        gracePeriod: Duration, logger: Logger
+        endpoint: String, service: String, instanceId: String, slotNumbers: [Int], curve: ClientCurve?,
+        heartbeat: Heartbeat, gracePeriod: Duration, handlerExecutor: (any TaskExecutor)?, logger: Logger
     ) {
         self.endpoint = endpoint
         self.service = Data(service.utf8)
@@ -77,7 +83,8 @@ final class WorkerEngine: LoopParticipant {
         self.heartbeat = heartbeat
         self.gracePeriod = gracePeriod.clampedNanoseconds
         self.logger = logger
-        self.slots = (0..<max(1, slots)).map { Slot(index: $0, baseIdentity: "\(instanceId)/\($0)") }
+        self.handlerExecutor = handlerExecutor
+        self.slots = slotNumbers.enumerated().map { Slot(position: $0, baseIdentity: "\(instanceId)/\($1)") }
     }
 
     // MARK: Running
@@ -199,15 +206,16 @@ final class WorkerEngine: LoopParticipant {
             // The broker sends a busy worker nothing it must act on at once (heartbeats wait in
             // the socket), so the slot leaves the poll set until its reply is sent.
             if let registration = slot.registration { reactor?.setPolled(registration, false) }
-            let index = slot.index
+            let position = slot.position
             let generation = slot.generation
             let client = frames[3]
             let body = Array(frames[5...])
             // Runs on this thread until the handler first suspends: a handler that answers
-            // without waiting costs no hand-off to the cooperative pool and back.
-            Task.immediate {
+            // without waiting costs no hand-off to the cooperative pool and back. On a worker's
+            // own thread it also comes back here after waiting, and its reply is sent at once.
+            Task.immediate(executorPreference: handlerExecutor) {
                 let reply = await handler(body)
-                deliver(index, generation, client, reply)
+                deliver(position, generation, client, reply)
             }
         case .heartbeat:
             slot.acknowledged = true
@@ -221,8 +229,8 @@ final class WorkerEngine: LoopParticipant {
     }
 
     /// Called (through the loop) when a handler finished.
-    func complete(slot index: Int, generation: Int, client: Data, reply: [Data]) {
-        let slot = slots[index]
+    func complete(slot position: Int, generation: Int, client: Data, reply: [Data]) {
+        let slot = slots[position]
         guard slot.generation == generation, slot.busy, let socket = slot.socket else {
             logger.debug("bus worker dropped a reply: its connection was renewed meanwhile")
             return

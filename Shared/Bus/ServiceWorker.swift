@@ -40,12 +40,15 @@ public final class ServiceWorker: Sendable {
     ///
     /// - Parameter executor: where handlers run once they first wait (the service's database pool,
     ///   `Database.executor`, so their statements run without a thread hand-off); by default the
-    ///   cooperative pool.
+    ///   cooperative pool. Not used with `threads`.
+    /// - Parameter threads: a thread of its own for each slot, which runs the slot's handlers from
+    ///   the request's arrival to its reply (see `WorkerThreads`).
     public init(
         context: BusContext, endpoint: String, service: ServiceName, instanceId: String, slots: Int = 4,
-        curve: ClientCurve?, heartbeat: Heartbeat = .init(), executor: (any TaskExecutor)? = nil, logger: Logger
+        curve: ClientCurve?, heartbeat: Heartbeat = .init(), executor: (any TaskExecutor)? = nil,
+        threads: WorkerThreads? = nil, logger: Logger
     ) {
-        self.executor = executor
+        self.executor = threads == nil ? executor : nil
         var logger = logger
         logger[metadataKey: "bus.service"] = "\(service.rawValue)"
         self.service = service
@@ -53,7 +56,7 @@ public final class ServiceWorker: Sendable {
         self.slots = max(1, slots)
         self.worker = MDPWorker(
             context: context, endpoint: endpoint, service: service.rawValue, instanceId: instanceId, slots: slots,
-            curve: curve, heartbeat: heartbeat, logger: logger)
+            curve: curve, heartbeat: heartbeat, threads: threads, logger: logger)
     }
 
     /// A share of this worker's slots for costly operations, leaving `reserved` slots (at least

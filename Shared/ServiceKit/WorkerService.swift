@@ -93,7 +93,7 @@ public struct WorkerServiceSettings: Sendable {
             reader.problem("DATABASE_SCHEMA must be a lower-case SQL identifier of at most 56 characters, got \"\(schema)\"")
         }
         database = DatabaseConfig(
-            url: url, poolSize: reader.int("DATABASE_POOL_SIZE", default: 4, in: 1...64),
+            url: url, poolSize: reader.int("DATABASE_POOL_SIZE", default: 2, in: 1...64),
             schema: schema, applicationName: service.rawValue,
             maxQueuedJobs: reader.int("DATABASE_POOL_QUEUE", default: 64, in: 1...10_000))
         workerSlots = reader.int("WORKER_SLOTS", default: 4, in: 1...256)
@@ -165,7 +165,9 @@ public enum WorkerServiceMain {
         let worker = ServiceWorker(
             context: parts.context, endpoint: endpoints.mdp, service: service,
             instanceId: settings.process.instanceId, slots: settings.workerSlots,
-            curve: settings.process.curve, executor: database.executor, logger: logger)
+            curve: settings.process.curve,
+            threads: WorkerThreads(starting: database.adoptCurrentThread, ending: database.releaseCurrentThread),
+            logger: logger)
         let resources = ServiceResources(
             database: database, bus: bus, streams: StreamPushes(publisher: parts.publisher, logger: logger), logger: logger)
         let startedAt = Date()

@@ -95,6 +95,20 @@ final class ConnectionPool: @unchecked Sendable {
         }
     }
 
+    /// Makes the calling thread one of the pool's until `releaseCurrentThread()`: it gets a
+    /// connection of its own (opened on its first use, not counted in the pool's size), and work
+    /// it runs through the pool runs there at once. For threads that may block (not Swift's
+    /// cooperative pool), such as a bus worker's own threads.
+    func adoptCurrentThread() {
+        PoolThread.enter(pool: self, slot: ConnectionSlot(config: config, logger: logger))
+    }
+
+    /// Closes the calling thread's own connection; it is no longer one of the pool's threads.
+    func releaseCurrentThread() {
+        PoolThread.slot(of: self)?.close()
+        PoolThread.leave()
+    }
+
     /// How many jobs wait for a connection now.
     var queuedJobs: Int { condition.withLock { jobs.count } }
 

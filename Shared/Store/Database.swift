@@ -88,6 +88,19 @@ public final class Database: Sendable {
     /// allowed, as it is not on Swift's cooperative pool.
     public var executor: any TaskExecutor { pool }
 
+    /// Makes the calling thread one of this database's until `releaseCurrentThread()`, with a
+    /// connection of its own (opened on first use, beyond `config.poolSize`): work it runs here
+    /// then runs on that thread, without a hand-off. Only for threads where blocking is allowed
+    /// (a bus worker's own threads, `WorkerThreads`), never for Swift's cooperative pool.
+    public func adoptCurrentThread() {
+        pool.adoptCurrentThread()
+    }
+
+    /// Closes the calling thread's own connection (see `adoptCurrentThread()`).
+    public func releaseCurrentThread() {
+        pool.releaseCurrentThread()
+    }
+
     /// How many jobs wait for a connection now (at most `config.maxQueuedJobs`).
     public var queuedJobs: Int { pool.queuedJobs }
 

@@ -1,6 +1,7 @@
 @testable import Bus
 import Foundation
 import Logging
+import Synchronization
 import TestSupport
 import Testing
 
@@ -341,6 +342,77 @@ struct MDPClientSocketTests {
     }
 }
 
+@Suite("MDP worker on threads of its own")
+struct WorkerThreadTests {
+    @Test("a worker with threads of its own serves each slot on its thread, handlers too, before and after they wait")
+    func ownThreads() async throws {
+        let fixture = try await BrokerFixture.start()
+        let threads = ThreadRecord()
+        let worker = threads.worker(fixture, slots: 3)
+        let running = launch(worker) { body in
+            let arrivedOn = pthread_self()
+            // The sleep's timer resumes the task from another thread; it must come back here.
+            try? await Task.sleep(for: .milliseconds(1))
+            let answeredOn = pthread_self()
+            return [Data(threads.isWorkerThread(arrivedOn) && arrivedOn == answeredOn ? "same".utf8 : "moved".utf8)] + body
+        }
+        let client = MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, logger: quietLogger)
+        try await eventually("three slots registered") { try await workerCount(client, "own") == 3 }
+        #expect(threads.counts == (started: 3, ended: 0))
+
+        let replies = try await withThrowingTaskGroup(of: [Data].self) { group in
+            for index in 0..<60 {
+                group.addTask { try await client.request(service: "own", body: [Data("\(index)".utf8)], timeout: .seconds(10)) }
+            }
+            return try await group.reduce(into: [[Data]]()) { $0.append($1) }
+        }
+        #expect(replies.count == 60)
+        #expect(replies.allSatisfy { $0.first == Data("same".utf8) })
+        #expect(Set(replies.map { $0[1].text }) == Set((0..<60).map(String.init)))
+
+        await worker.stop()
+        try await running.value
+        #expect(threads.counts == (started: 3, ended: 3))
+        await client.close()
+        await fixture.shutdown()
+    }
+
+    @Test("a context shut down under a worker with threads of its own ends the worker's run with closed")
+    func ownThreadsContextShutdown() async throws {
+        let fixture = try await BrokerFixture.start()
+        let threads = ThreadRecord()
+        let worker = threads.worker(fixture, slots: 2)
+        let running = launch(worker, echo(tag: "o"))
+        try await eventually("registered") { await worker.isRegistered() }
+        await fixture.shutdown()
+        await #expect(throws: BusError.closed) { try await running.value }
+        #expect(threads.counts == (started: 2, ended: 2))
+    }
+}
+
+/// Which threads a worker's `WorkerThreads` hooks ran on.
+private final class ThreadRecord: Sendable {
+    private struct State {
+        var threads: Set<UInt> = []
+        var ended = 0
+    }
+
+    private let state = Mutex(State())
+
+    func started() { state.withLock { _ = $0.threads.insert(pthread_self()) } }
+    func ended() { state.withLock { $0.ended += 1 } }
+    func isWorkerThread(_ thread: pthread_t) -> Bool { state.withLock { $0.threads.contains(thread) } }
+    var counts: (started: Int, ended: Int) { state.withLock { ($0.threads.count, $0.ended) } }
+
+    /// A worker for the service "own" whose threads this records.
+    func worker(_ fixture: BrokerFixture, slots: Int) -> MDPWorker {
+        MDPWorker(
+            context: fixture.context, endpoint: fixture.endpoints.mdp, service: "own", instanceId: "o", slots: slots,
+            curve: nil, heartbeat: testHeartbeat,
+            threads: WorkerThreads(starting: { self.started() }, ending: { self.ended() }), logger: quietLogger)
+    }
+}
+
 @Suite("MDP broker under trouble")
 struct MDPTroubleTests {
     @Test("a worker dropped by the broker while serving still gets its late reply to the caller")
@@ -349,6 +421,11 @@ struct MDPTroubleTests {
         // so it is dropped while its 2 s handler runs (long enough to see, even on a loaded machine).
         let impatient = Heartbeat(interval: .milliseconds(100), liveness: 3)
         let fixture = try await BrokerFixture.start(heartbeat: impatient)
+        let client = MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, logger: quietLogger)
+        // The request waits at the broker first, so that it goes out with the worker's READY: a
+        // worker this silent would otherwise be dropped before a request reached it.
+        async let reply = client.request(service: "sluggish", body: [Data("patience".utf8)], timeout: .seconds(10))
+        try await eventually("the request queued") { (await fixture.broker.snapshot())["sluggish"]?.queuedRequests == 1 }
         let worker = MDPWorker(
             context: fixture.context, endpoint: fixture.endpoints.mdp, service: "sluggish", instanceId: "s", slots: 1,
             curve: nil, heartbeat: Heartbeat(interval: .seconds(5), liveness: 3), logger: quietLogger)
@@ -356,11 +433,12 @@ struct MDPTroubleTests {
             try? await Task.sleep(for: .seconds(2))
             return body
         }
-        let client = MDPClient(context: fixture.context, endpoint: fixture.endpoints.mdp, curve: nil, logger: quietLogger)
-        try await eventually("the worker registered") { try await workerCount(client, "sluggish") == 1 }
-
-        async let reply = client.request(service: "sluggish", body: [Data("patience".utf8)], timeout: .seconds(5))
-        try await eventually("the broker dropped the busy worker") { try await workerCount(client, "sluggish") == 0 }
+        try await eventually("the request went to the worker") {
+            (await fixture.broker.snapshot())["sluggish"]?.queuedRequests == 0
+        }
+        try await eventually("the broker dropped the busy worker") {
+            (await fixture.broker.snapshot())["sluggish"]?.workers ?? 0 == 0
+        }
         #expect(try await reply.map(\.text) == ["patience"])
 
         await worker.stop()

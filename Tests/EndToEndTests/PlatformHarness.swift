@@ -69,10 +69,10 @@ final class PlatformHarness: Sendable {
         var environment = bus
         environment["DATABASE_URL"] = database.url
         environment["DATABASE_SCHEMA"] = schema
-        // Tests run side by side, each with a whole platform: two connections for each service but
-        // accounts (which every request reaches) keep them within the test cluster's connections
-        // (four each, the default, ran out once the boards' tests came).
-        if executable != "accounts" { environment["DATABASE_POOL_SIZE"] = "2" }
+        // Tests run side by side, each with a whole platform: one background connection for each
+        // service but accounts keeps them within the test cluster's connections (each worker slot
+        // holds one more).
+        if executable != "accounts" { environment["DATABASE_POOL_SIZE"] = "1" }
         if executable == "accounts" {
             environment["ACCOUNTS_DATA_KEY"] = Self.accountsDataKey
             environment["ACCOUNTS_EMAIL_INDEX_KEY"] = Self.accountsEmailIndexKey
