@@ -72,7 +72,7 @@ var targets: [Target] = [
     .target(
         name: "GatewayService",
         dependencies: [
-            "Bus", "ServiceKit", "Models", "PlatformSecurity", log, lifecycle, hummingbird, httpTypes,
+            "Bus", "ServiceKit", "Models", "PlatformSecurity", "WebClient", log, lifecycle, hummingbird, httpTypes,
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -83,6 +83,10 @@ var targets: [Target] = [
         ],
         path: "Services/Gateway/Sources/GatewayService",
         resources: [.copy("openapi.json")],
+        swiftSettings: swiftSettings),
+    // The reference web client: static files the gateway serves at `/` (no build step).
+    .target(
+        name: "WebClient", path: "Services/WebClient", exclude: ["README.md"], resources: [.copy("Public")],
         swiftSettings: swiftSettings),
     .executableTarget(
         name: "gateway", dependencies: ["GatewayService"],

@@ -10,12 +10,25 @@ import Models
 /// take an `AuthenticatedContext` and answer 401. On the way out, a signed-in person who has not
 /// accepted the current policy gets `Policy-Acceptance-Required` on every response.
 ///
+/// A request that changes something (any method but GET, HEAD and OPTIONS) signed in only by the
+/// cookie must come from this site's own pages: sent by a browser from another site (its
+/// `Sec-Fetch-Site`, or an `Origin` that is neither this gateway nor an allowed origin) it is not
+/// signed in, and a route that needs a person answers 403. SameSite=Lax already keeps the cookie
+/// off most cross-site requests; this also covers other sites of the same registrable domain and
+/// browsers that do not send SameSite. A Bearer token is never sent by a browser on its own.
+///
 /// It sits outside the problem middleware so that error answers carry the policy header too.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
 
     let sessions: SessionCache
     let proxies: TrustedProxies
+    /// `GATEWAY_PUBLIC_URL`, when set: the origin of the site's own pages.
+    var publicURL: String? = nil
+    /// Whether the gateway speaks TLS (the origin's scheme when it is taken from `Host`).
+    var secure = false
+    /// Other origins whose pages may send the cookie (`GATEWAY_ALLOWED_ORIGINS`).
+    var allowedOrigins: Set<String> = []
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -23,14 +36,19 @@ struct AuthenticationMiddleware: RouterMiddleware {
         var context = context
         context.clientAddress = proxies.clientAddress(peer: context.clientAddress, headers: request.headers)
         context.doNotTrack = request.headers[.dnt] == "1" || request.headers[.secGPC] == "1"
-        if let token = Self.token(in: request) {
-            do {
-                context.session = try await sessions.session(for: token)
-            } catch let error as ServiceError where error.code == .unauthenticated {
-                context.session = nil
-            } catch {
-                context.authenticationFailure =
-                    error as? ServiceError ?? ServiceError(.unavailable, "The session could not be checked; try again.")
+        if let (token, fromCookie) = Self.credential(in: request) {
+            if fromCookie, !Self.safeMethods.contains(request.method), !isFromOwnPages(request) {
+                context.authenticationFailure = ServiceError(
+                    .forbidden, "A change signed in by the session cookie must be sent from this site's own pages.")
+            } else {
+                do {
+                    context.session = try await sessions.session(for: token)
+                } catch let error as ServiceError where error.code == .unauthenticated {
+                    context.session = nil
+                } catch {
+                    context.authenticationFailure =
+                        error as? ServiceError ?? ServiceError(.unavailable, "The session could not be checked; try again.")
+                }
             }
         }
         var response = try await next(request, context)
@@ -42,15 +60,28 @@ struct AuthenticationMiddleware: RouterMiddleware {
         return response
     }
 
-    /// The token of the request: `Authorization: Bearer …` first, else the `session` cookie.
-    static func token(in request: Request) -> String? {
+    /// The token of the request: `Authorization: Bearer …` first, else the `session` cookie; and
+    /// whether it came from the cookie.
+    static func credential(in request: Request) -> (token: String, fromCookie: Bool)? {
         if let authorization = request.headers[.authorization], let token = bearerToken(in: authorization) {
-            return token
+            return (token, false)
         }
         if let cookie = request.cookies["session"], !cookie.value.isEmpty {
-            return cookie.value
+            return (cookie.value, true)
         }
         return nil
+    }
+
+    private static let safeMethods: Set<HTTPRequest.Method> = [.get, .head, .options]
+
+    /// Whether a browser sent this from one of the site's own pages (or an allowed origin's); a
+    /// client that is not a browser sends neither header and is taken at its word.
+    private func isFromOwnPages(_ request: Request) -> Bool {
+        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!], !["same-origin", "none"].contains(site) {
+            guard let origin = request.headers[HTTPField.Name("Origin")!], allowedOrigins.contains(origin) else { return false }
+        }
+        guard let origin = request.headers[HTTPField.Name("Origin")!] else { return true }
+        return origin == OwnPages.origin(of: request, publicURL: publicURL, secure: secure) || allowedOrigins.contains(origin)
     }
 
     /// The token of `Bearer <token>` (the scheme in any case, blanks around the token ignored);

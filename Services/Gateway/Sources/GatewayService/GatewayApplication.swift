@@ -9,6 +9,7 @@ import Models
 import NIOCore
 import NIOSSL
 import ServiceKit
+import WebClient
 
 /// Builds the gateway's router: every public route behind the authentication and problem middleware.
 ///
@@ -33,7 +34,10 @@ func buildGatewayRouter(
 ) -> Router<GatewayRequestContext> {
     let router = Router(context: GatewayRequestContext.self)
     router.add(middleware: RequestTraceMiddleware<GatewayRequestContext>())
-    router.add(middleware: AuthenticationMiddleware(sessions: sessions, proxies: trustedProxies))
+    router.add(
+        middleware: AuthenticationMiddleware(
+            sessions: sessions, proxies: trustedProxies, publicURL: publicURL, secure: secureCookies,
+            allowedOrigins: streamGate.allowedOrigins))
     router.add(middleware: ProblemMiddleware<GatewayRequestContext>())
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: MethodNotAllowedMiddleware(openAPIDocument: OpenAPIDocument.data))
@@ -51,6 +55,7 @@ func buildGatewayRouter(
     OAuthRoutes(bus: bus, secure: secureCookies, publicURL: publicURL).register(on: router)
     SocialSignInRoutes(bus: bus, accountRoutes: accountRoutes, secure: secureCookies, publicURL: publicURL).register(on: router)
     streamGate.register(on: router)
+    WebClientRoutes(folder: WebClient.folder).register(on: router)
     return router
 }
 

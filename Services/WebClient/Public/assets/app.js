@@ -1,0 +1,92 @@
+// Start-up: the header, the routes, the cookie banner and the policy prompt.
+import { api, currentAccount, onPolicyAcceptanceRequired } from "./api.js";
+import { showBanner, storedChoice } from "./consent.js";
+import { h, fill, status } from "./dom.js";
+import * as views from "./views.js";
+
+const main = document.getElementById("main");
+const nav = document.getElementById("nav");
+
+const app = {
+  account: null,
+  /** Whether this person has posted on the boards from this page (the public notice is then known). */
+  postedOnBoards: false,
+  /** Asks who is signed in again and redraws the header. */
+  async refresh() {
+    try {
+      app.account = await currentAccount();
+    } catch {
+      app.account = null;
+    }
+    drawNav();
+  },
+};
+
+function drawNav() {
+  const link = (href, text) => h("li", {}, h("a", { href }, text));
+  fill(nav,
+    link("#/", "Advisors"),
+    link("#/boards", "Boards"),
+    app.account ? [
+      link("#/privacy", "Privacy center"),
+      h("li", {}, h("button", { type: "button", id: "sign-out", class: "link", onclick: signOut }, `Sign out ${app.account.displayName}`)),
+    ] : [link("#/sign-in", "Sign in"), link("#/join", "Join")],
+    h("li", {}, h("button", { type: "button", id: "cookie-settings", class: "link", onclick: openBanner }, "Cookie settings")));
+}
+
+async function signOut() {
+  try {
+    await api("DELETE", "/v1/sessions/current");
+  } catch {}
+  await app.refresh();
+  location.hash = "#/";
+}
+
+function openBanner() {
+  showBanner(document.getElementById("cookie-banner"), () => app.account !== null);
+}
+
+// Whenever an answer says a newer policy must be accepted, ask once, above the page.
+onPolicyAcceptanceRequired((version) => {
+  const prompt = document.getElementById("policy-prompt");
+  if (!prompt.hidden && prompt.dataset.version === version) return;
+  prompt.dataset.version = version;
+  fill(prompt,
+    h("h2", { id: "policy-prompt-title" }, "Our privacy policy has changed"),
+    h("p", {}, `Please read and accept version ${version} to go on using your account.`),
+    h("button", { type: "button", id: "policy-accept", onclick: async () => {
+        try {
+          await api("POST", "/v1/me/policy-acceptances", { version });
+          prompt.hidden = true;
+        } catch (error) {
+          prompt.append(status(error.message, "error"));
+        }
+      } }, `Accept version ${version}`));
+  prompt.hidden = false;
+});
+
+async function route() {
+  const [, page = "", id] = location.hash.replace(/^#\/?/, "/").split("/");
+  try {
+    if (page === "") await views.directory(main, app);
+    else if (page === "advisors" && id) await views.advisor(main, app, decodeURIComponent(id));
+    else if (page === "join") await views.join(main, app);
+    else if (page === "sign-in") views.signIn(main, app);
+    else if (page === "privacy") await views.privacy(main, app);
+    else if (page === "boards" && id) await views.board(main, app, decodeURIComponent(id));
+    else if (page === "boards") await views.boards(main, app);
+    else if (page === "threads" && id) await views.thread(main, app, decodeURIComponent(id));
+    else fill(main, h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/" }, "Back to the directory")));
+  } finally {
+    main.dataset.ready = location.hash || "#/";
+  }
+}
+
+window.addEventListener("hashchange", () => {
+  route();
+  main.focus();
+});
+
+await app.refresh();
+if (!storedChoice()) openBanner();
+await route();

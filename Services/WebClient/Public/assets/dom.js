@@ -1,0 +1,43 @@
+// Building the page. Everything a person or the API wrote is set as text, never parsed as HTML.
+
+/** An element: `h("a", {href: "#/"}, "Home")`. Attributes starting with "on" become listeners. */
+export function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    else if (value === true) element.setAttribute(name, "");
+    else element.setAttribute(name, String(value));
+  }
+  append(element, children);
+  return element;
+}
+
+function append(element, children) {
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+/** Replaces what `element` holds. */
+export function fill(element, ...children) {
+  element.replaceChildren();
+  append(element, children);
+  return element;
+}
+
+/** A form's fields as an object of strings. */
+export function fields(form) {
+  return Object.fromEntries(new FormData(form).entries());
+}
+
+/** Cents as money: 199 -> "$1.99". */
+export function money(cents) {
+  return new Intl.NumberFormat(undefined, { style: "currency", currency: "USD" }).format(cents / 100);
+}
+
+/** A message in a live region, so screen readers hear it too. */
+export function status(text, kind = "info") {
+  return h("p", { class: `status ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
+}

@@ -1,0 +1,371 @@
+// The pages. Each view takes the <main> element and the app's shared state, fills it, and
+// returns nothing; data comes from the public API only.
+import { api, Problem } from "./api.js";
+import { sendChoice, storedChoice, saveChoice, declinesTracking } from "./consent.js";
+import { h, fill, fields, money, status } from "./dom.js";
+
+const statusNames = { online: "Online", busy: "In a chat", offline: "Offline" };
+
+function statusBadge(value) {
+  return h("span", { class: `badge ${value}` }, statusNames[value] || value);
+}
+
+function stars(rating, count) {
+  if (!count) return h("span", { class: "rating" }, "No reviews yet");
+  return h("span", { class: "rating" }, `★ ${rating.toFixed(1)} (${count} review${count === 1 ? "" : "s"})`);
+}
+
+function problemText(error) {
+  if (error instanceof Problem) {
+    const fields = error.body?.errors?.map((e) => `${e.field}: ${e.code}`).join(", ");
+    return fields ? `${error.message} (${fields})` : error.message;
+  }
+  return "The platform could not be reached. Check your connection and try again.";
+}
+
+/** A form's submit (or a button's click) handler: `action(values, form)` runs with `message` cleared; a problem shows there. */
+function submitting(message, action) {
+  return async (event) => {
+    event.preventDefault();
+    fill(message);
+    try {
+      const form = event.target instanceof HTMLFormElement ? event.target : null;
+      await action(form ? fields(form) : {}, form);
+    } catch (error) {
+      fill(message, status(problemText(error), "error"));
+    }
+  };
+}
+
+// MARK: Directory
+
+/** The directory: search as you type, a category filter with counts, sorting. */
+export async function directory(main, app) {
+  const remembered = storedChoice()?.functionality ? sessionStorage.getItem("last-search") || "" : "";
+  const search = h("input", { type: "search", id: "search", name: "q", value: remembered,
+    placeholder: "Tarot, astrology, career…", "aria-describedby": "result-count" });
+  const category = h("select", { id: "category", name: "category" }, h("option", { value: "" }, "All categories"));
+  const sort = h("select", { id: "sort", name: "sort" },
+    h("option", { value: "" }, "Best match"), h("option", { value: "rating" }, "Rating"),
+    h("option", { value: "price" }, "Lowest price"), h("option", { value: "reviews" }, "Most reviews"));
+  const count = h("p", { id: "result-count", class: "count", role: "status" });
+  const results = h("ul", { id: "results", class: "cards" });
+  fill(main,
+    h("h1", {}, "Find an advisor"),
+    h("form", { class: "filters", role: "search", onsubmit: (event) => event.preventDefault() },
+      h("label", { for: "search" }, "Search advisors"), search,
+      h("label", { for: "category" }, "Category"), category,
+      h("label", { for: "sort" }, "Sort by"), sort),
+    count, results);
+
+  let categories = [];
+  try {
+    categories = await api("GET", "/v1/categories");
+  } catch {}
+
+  let inFlight = null;
+  let timer = null;
+  let keystrokeAt = null;
+  const load = async () => {
+    inFlight?.abort();
+    const controller = new AbortController();
+    inFlight = controller;
+    const query = new URLSearchParams({ limit: "30", facets: "category" });
+    const text = search.value.trim().slice(0, 100);
+    if (text) query.set("q", text);
+    if (category.value) query.set("category", category.value);
+    if (sort.value) query.set("sort", sort.value);
+    if (storedChoice()?.functionality) sessionStorage.setItem("last-search", text);
+    const started = keystrokeAt ?? performance.now();
+    try {
+      const page = await api("GET", `/v1/advisors?${query}`, undefined, { signal: controller.signal });
+      renderResults(page);
+      // What the list shows now, and how long after the keystroke (or the request): read by the browser test.
+      results.dataset.query = text;
+      main.dataset.searchMs = String(Math.round(performance.now() - started));
+      keystrokeAt = null;
+    } catch (error) {
+      if (error.name === "AbortError") return;
+      fill(results);
+      fill(count, problemText(error));
+    }
+  };
+  const renderResults = (page) => {
+    const counts = page.facets?.category || {};
+    const selected = category.value;
+    fill(category, h("option", { value: "" }, "All categories"),
+      categories.map((c) => h("option", { value: c.slug, selected: c.slug === selected }, `${c.name} (${counts[c.slug] ?? 0})`)));
+    fill(count, page.items.length === 0 ? "No advisors match." : `${page.items.length}${page.nextCursor ? "+" : ""} advisors`);
+    fill(results, page.items.map((advisor) =>
+      h("li", { class: "card" },
+        h("h2", {}, h("a", { href: `#/advisors/${advisor.id}` }, advisor.displayName)), statusBadge(advisor.status),
+        h("p", {}, advisor.headline || ""),
+        h("p", { class: "meta" }, stars(advisor.rating ?? 0, advisor.reviewCount), " · ",
+          advisor.pricePerMinuteCents ? `${money(advisor.pricePerMinuteCents)}/min` : "", " · ",
+          advisor.categories.map((slug) => categories.find((c) => c.slug === slug)?.name || slug).join(", ")))));
+  };
+  // A short pause lets a fast typist's letters go as one request; an older request still
+  // under way is cancelled by the next.
+  search.addEventListener("input", () => {
+    keystrokeAt = performance.now();
+    clearTimeout(timer);
+    timer = setTimeout(load, 40);
+  });
+  category.addEventListener("change", load);
+  sort.addEventListener("change", load);
+  await load();
+}
+
+// MARK: One advisor
+
+export async function advisor(main, app, id) {
+  fill(main, status("Loading…"));
+  let profile;
+  try {
+    profile = await api("GET", `/v1/advisors/${encodeURIComponent(id)}`);
+  } catch (error) {
+    fill(main, h("h1", {}, "Advisor"), status(problemText(error), "error"), h("p", {}, h("a", { href: "#/" }, "Back to the directory")));
+    return;
+  }
+  fill(main,
+    h("p", {}, h("a", { href: "#/" }, "← All advisors")),
+    h("h1", {}, profile.displayName, " ", statusBadge(profile.status)),
+    h("p", { class: "lead" }, profile.headline || ""),
+    h("p", { class: "meta" }, stars(profile.rating ?? 0, profile.reviewCount),
+      profile.pricePerMinuteCents ? ` · ${money(profile.pricePerMinuteCents)} per minute` : "",
+      profile.yearsExperience ? ` · ${profile.yearsExperience} years of experience` : ""),
+    h("p", {}, profile.bio || ""),
+    h("h2", {}, "Reviews"),
+    profile.reviews.length === 0 ? h("p", {}, "No reviews yet.") :
+      h("ul", { class: "reviews" }, profile.reviews.map((review) =>
+        h("li", {}, h("p", { class: "meta" }, `${"★".repeat(review.rating)} by ${review.author.displayName}`),
+          h("p", {}, review.text || ""),
+          review.reply ? h("p", { class: "reply" }, `${profile.displayName} replied: ${review.reply.text}`) : null))));
+}
+
+// MARK: Joining and signing in
+
+export async function join(main, app) {
+  let policy;
+  try {
+    policy = await api("GET", "/v1/privacy/policy");
+  } catch (error) {
+    fill(main, h("h1", {}, "Join"), status(problemText(error), "error"));
+    return;
+  }
+  const message = h("div", { id: "join-message" });
+  fill(main,
+    h("h1", {}, "Join the Advisor Platform"),
+    h("form", { id: "join-form", class: "stack", onsubmit: submitting(message, async (form) => {
+        await api("POST", "/v1/accounts", {
+          email: form.email, password: form.password, displayName: form.displayName, role: form.role,
+          acceptPolicyVersion: policy.version, marketingEmailOptIn: form.marketingEmail === "on",
+        });
+        await api("POST", "/v1/sessions", { email: form.email, password: form.password });
+        await sendChoice();
+        await app.refresh();
+        location.hash = "#/privacy";
+      }) },
+      h("label", { for: "join-name" }, "Name shown to others"),
+      h("input", { id: "join-name", name: "displayName", required: true, maxlength: 60, autocomplete: "nickname" }),
+      h("label", { for: "join-email" }, "Email"),
+      h("input", { id: "join-email", name: "email", type: "email", required: true, autocomplete: "email" }),
+      h("label", { for: "join-password" }, "Password (at least 10 characters)"),
+      h("input", { id: "join-password", name: "password", type: "password", required: true, minlength: 10, autocomplete: "new-password" }),
+      h("fieldset", {}, h("legend", {}, "I am joining as"),
+        h("p", {}, h("input", { type: "radio", id: "role-member", name: "role", value: "member", checked: true }), " ",
+          h("label", { for: "role-member" }, "a member, to talk to advisors")),
+        h("p", {}, h("input", { type: "radio", id: "role-advisor", name: "role", value: "advisor" }), " ",
+          h("label", { for: "role-advisor" }, "an advisor, to offer readings"))),
+      h("section", { class: "policy", "aria-labelledby": "policy-title" },
+        h("h2", { id: "policy-title" }, "Our privacy policy"),
+        h("p", {}, `Version ${policy.version}, in effect since ${policy.effectiveDate}. It says what we collect, why, who sees it, how long we keep it, and your rights: to see, export and delete your data, and to withdraw any consent.`)),
+      h("p", {}, h("input", { type: "checkbox", id: "join-accept", name: "accept", required: true }), " ",
+        h("label", { for: "join-accept" }, `I have read and accept privacy policy version ${policy.version}`)),
+      h("p", {}, h("input", { type: "checkbox", id: "join-marketing", name: "marketingEmail" }), " ",
+        h("label", { for: "join-marketing" }, "Send me offers by email (optional; you can stop them at any time)")),
+      h("button", { type: "submit" }, "Create my account")),
+    message);
+}
+
+export function signIn(main, app) {
+  const message = h("div", { id: "sign-in-message" });
+  fill(main,
+    h("h1", {}, "Sign in"),
+    h("form", { id: "sign-in-form", class: "stack", onsubmit: submitting(message, async (form) => {
+        await api("POST", "/v1/sessions", { email: form.email, password: form.password });
+        await sendChoice();
+        await app.refresh();
+        location.hash = "#/";
+      }) },
+      h("label", { for: "sign-in-email" }, "Email"),
+      h("input", { id: "sign-in-email", name: "email", type: "email", required: true, autocomplete: "email" }),
+      h("label", { for: "sign-in-password" }, "Password"),
+      h("input", { id: "sign-in-password", name: "password", type: "password", required: true, autocomplete: "current-password" }),
+      h("button", { type: "submit" }, "Sign in")),
+    message,
+    h("p", {}, "New here? ", h("a", { href: "#/join" }, "Join")));
+}
+
+// MARK: Privacy center
+
+export async function privacy(main, app) {
+  if (!app.account) {
+    fill(main, h("h1", {}, "Privacy center"), h("p", {}, "Sign in to see and manage your data. ", h("a", { href: "#/sign-in" }, "Sign in")));
+    return;
+  }
+  fill(main, status("Loading…"));
+  let consents, signIns;
+  try {
+    [consents, signIns] = await Promise.all([api("GET", "/v1/me/consents"), api("GET", "/v1/me/sign-ins")]);
+  } catch (error) {
+    fill(main, h("h1", {}, "Privacy center"), status(problemText(error), "error"));
+    return;
+  }
+  const account = app.account;
+  const message = h("div", { id: "privacy-message" });
+  const toggle = (id, label, checked, disabled = false) =>
+    h("p", {}, h("input", { type: "checkbox", id, name: id, checked, disabled }), " ", h("label", { for: id }, label));
+  const tracking = declinesTracking();
+  fill(main,
+    h("h1", {}, "Privacy center"),
+    h("section", { "aria-labelledby": "profile-title" },
+      h("h2", { id: "profile-title" }, "Your profile"),
+      h("dl", { id: "profile" },
+        h("dt", {}, "Name"), h("dd", {}, account.displayName),
+        h("dt", {}, "Email"), h("dd", { id: "profile-email" }, account.email),
+        h("dt", {}, "Role"), h("dd", {}, account.role),
+        h("dt", {}, "Policy accepted"), h("dd", {}, account.policyVersion || "—"))),
+    h("section", { "aria-labelledby": "consents-title" },
+      h("h2", { id: "consents-title" }, "Your consents"),
+      h("form", { id: "consents-form", class: "stack", onsubmit: submitting(message, async (_, form) => {
+          await api("PUT", "/v1/me/consents", {
+            performanceCookies: form.performanceCookies.checked && !tracking,
+            functionalityCookies: form.functionalityCookies.checked,
+            marketingEmail: form.marketingEmail.checked, marketingSms: form.marketingSms.checked,
+          });
+          await saveChoice({ performance: form.performanceCookies.checked, functionality: form.functionalityCookies.checked }, false);
+          fill(message, status("Your choices are saved."));
+        }) },
+        toggle("performanceCookies", "Performance cookies", consents.performanceCookies, tracking),
+        toggle("functionalityCookies", "Functionality cookies", consents.functionalityCookies),
+        toggle("marketingEmail", "Offers by email", consents.marketingEmail),
+        toggle("marketingSms", "Offers by text message", consents.marketingSms),
+        h("button", { type: "submit" }, "Save consents"))),
+    message,
+    h("section", { "aria-labelledby": "sign-ins-title" },
+      h("h2", { id: "sign-ins-title" }, "Recent sign-ins"),
+      h("ul", { id: "sign-ins" }, (signIns.items || signIns).slice(0, 10).map((entry) =>
+        h("li", {}, `${new Date(entry.at).toLocaleString()} · ${entry.ipAddress || "unknown address"} · ${entry.succeeded ? "signed in" : "failed attempt"}`)))),
+    h("section", { "aria-labelledby": "export-title" },
+      h("h2", { id: "export-title" }, "Download your data"),
+      h("p", {}, "Everything the platform holds about you, from every service, as one JSON file."),
+      h("p", {}, h("a", { id: "export-link", class: "button", href: "/v1/me/export", download: "my-advisor-platform-data.json" }, "Download my data"))),
+    h("section", { "aria-labelledby": "delete-title" },
+      h("h2", { id: "delete-title" }, "Delete your account"),
+      h("p", {}, "Your account and personal data are erased in every service. This cannot be undone."),
+      h("form", { id: "delete-form", class: "stack", onsubmit: submitting(message, async (form) => {
+          await api("DELETE", "/v1/me", { password: form.password });
+          await app.refresh();
+          fill(main, h("h1", {}, "Your account is deleted"), status("Your account and your personal data are being erased everywhere."));
+        }) },
+        h("label", { for: "delete-password" }, "Your password, to confirm"),
+        h("input", { id: "delete-password", name: "password", type: "password", required: true, autocomplete: "current-password" }),
+        h("button", { type: "submit", class: "danger" }, "Delete my account"))));
+}
+
+// MARK: Message boards
+
+const publicNotice = "Posts on the message boards are public: anyone can read, copy and use them.";
+
+/** The part of a posting form that states the notice; the box is required until a first post. */
+function noticeField(app) {
+  if (app.postedOnBoards) return h("p", { class: "hint" }, publicNotice);
+  return h("p", { class: "policy" },
+    h("input", { type: "checkbox", id: "acknowledge-public", name: "acknowledgePublic", required: true }), " ",
+    h("label", { for: "acknowledge-public" }, `${publicNotice} I understand.`));
+}
+
+async function boardsPost(app, path, body) {
+  const answer = await api("POST", path, app.postedOnBoards ? body : { ...body, acknowledgePublic: true });
+  app.postedOnBoards = true;
+  return answer;
+}
+
+export async function boards(main, app) {
+  fill(main, status("Loading…"));
+  try {
+    const { boards } = await api("GET", "/v1/boards");
+    fill(main, h("h1", {}, "Message boards"), h("p", {}, publicNotice),
+      h("ul", { class: "cards", id: "boards" }, boards.map((board) =>
+        h("li", { class: "card" }, h("h2", {}, h("a", { href: `#/boards/${board.slug}` }, board.name)),
+          h("p", {}, board.description), h("p", { class: "meta" }, `${board.threadCount} threads`)))));
+  } catch (error) {
+    fill(main, h("h1", {}, "Message boards"), status(problemText(error), "error"));
+  }
+}
+
+export async function board(main, app, slug) {
+  fill(main, status("Loading…"));
+  let page;
+  try {
+    page = await api("GET", `/v1/boards/${encodeURIComponent(slug)}/threads?limit=50`);
+  } catch (error) {
+    fill(main, h("h1", {}, "Board"), status(problemText(error), "error"));
+    return;
+  }
+  const message = h("div", { id: "thread-message" });
+  fill(main,
+    h("p", {}, h("a", { href: "#/boards" }, "← All boards")),
+    h("h1", {}, slug),
+    h("ul", { id: "threads" }, page.items.map((thread) =>
+      h("li", {}, h("a", { href: `#/threads/${thread.id}` }, thread.title),
+        h("span", { class: "meta" }, ` · ${thread.author.displayName} · ${thread.replyCount} replies`)))),
+    app.account ? h("section", { "aria-labelledby": "new-thread-title" },
+      h("h2", { id: "new-thread-title" }, "Start a thread"),
+      h("form", { id: "new-thread-form", class: "stack", onsubmit: submitting(message, async (form) => {
+          const started = await boardsPost(app, `/v1/boards/${encodeURIComponent(slug)}/threads`, { title: form.title, text: form.text });
+          location.hash = `#/threads/${started.id}`;
+        }) },
+        h("label", { for: "thread-title" }, "Title"),
+        h("input", { id: "thread-title", name: "title", required: true, minlength: 3, maxlength: 150 }),
+        h("label", { for: "thread-text" }, "What you want to say"),
+        h("textarea", { id: "thread-text", name: "text", required: true, maxlength: 10000, rows: 5 }),
+        noticeField(app),
+        h("button", { type: "submit" }, "Post the thread")), message)
+      : h("p", {}, h("a", { href: "#/sign-in" }, "Sign in"), " to write."));
+}
+
+export async function thread(main, app, id) {
+  fill(main, status("Loading…"));
+  let topic, posts;
+  try {
+    [topic, posts] = await Promise.all([api("GET", `/v1/threads/${encodeURIComponent(id)}`),
+      api("GET", `/v1/threads/${encodeURIComponent(id)}/posts?limit=100`)]);
+  } catch (error) {
+    fill(main, h("h1", {}, "Thread"), status(problemText(error), "error"));
+    return;
+  }
+  const message = h("div", { id: "post-message" });
+  const flag = (post) => h("button", { type: "button", class: "link", "aria-label": `Report the post by ${post.author.displayName}`,
+    onclick: submitting(message, async () => {
+      await api("POST", `/v1/posts/${post.id}/flags`, { reason: "abuse" });
+      fill(message, status("Thank you: the moderators will look at it."));
+    }) }, "Report");
+  fill(main,
+    h("p", {}, h("a", { href: `#/boards/${topic.board}` }, "← Back to the board")),
+    h("h1", {}, topic.title),
+    h("ol", { id: "posts", class: "posts" }, posts.items.map((post) =>
+      h("li", {}, h("p", { class: "meta" }, `${post.author.displayName} · ${new Date(post.createdAt).toLocaleString()}`),
+        h("p", { class: "post-text" }, post.deleted ? "(deleted)" : post.text || ""),
+        app.account && !post.deleted && post.author.id !== app.account.id ? flag(post) : null))),
+    topic.locked ? h("p", {}, "This thread is locked.") : app.account ? h("form", { id: "reply-form", class: "stack", onsubmit: submitting(message, async (form) => {
+        await boardsPost(app, `/v1/threads/${encodeURIComponent(id)}/posts`, { text: form.text });
+        await thread(main, app, id);
+      }) },
+      h("label", { for: "reply-text" }, "Reply"),
+      h("textarea", { id: "reply-text", name: "text", required: true, maxlength: 10000, rows: 4 }),
+      noticeField(app),
+      h("button", { type: "submit" }, "Post the reply")) : h("p", {}, h("a", { href: "#/sign-in" }, "Sign in"), " to reply."),
+    message);
+}

@@ -1,0 +1,117 @@
+import Foundation
+import Models
+import Testing
+import TestSupport
+
+/// The reference web client (Services/WebClient) as the gateway serves it, and in a real browser.
+@Suite(.timeLimit(.minutes(4)))
+struct WebClientEndToEndTests {
+    static let demoData: [ServiceName: [String: String]] = [
+        .directory: ["DIRECTORY_DEMO_DATA": "1"], .boards: ["BOARDS_DEMO_DATA": "1"],
+    ]
+
+    static func header(_ reply: Reply, _ name: String) -> String? {
+        reply.headers.first { $0.key.lowercased() == name.lowercased() }?.value
+    }
+
+    @Test("the client is served at / with a strict CSP and the browser-hardening headers; 304 on a matching ETag; unknown files 404")
+    func servedWithHeaders() async throws {
+        try await AccountsPlatform.with { platform in
+            let page = try await platform.request("GET", "/")
+            #expect(page.status == 200)
+            #expect(Self.header(page, "Content-Type") == "text/html; charset=utf-8")
+            #expect(page.text.contains(#"<script type="module" src="/assets/app.js"></script>"#))
+            let policy = try #require(Self.header(page, "Content-Security-Policy"))
+            for directive in ["default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "frame-ancestors 'none'", "base-uri 'none'"] {
+                #expect(policy.contains(directive), "\(policy)")
+            }
+            #expect(!policy.contains("unsafe-inline") && !policy.contains("unsafe-eval"))
+            #expect(Self.header(page, "X-Content-Type-Options") == "nosniff")
+            #expect(Self.header(page, "Referrer-Policy") == "no-referrer")
+            #expect(Self.header(page, "X-Frame-Options") == "DENY")
+
+            let script = try await platform.request("GET", "/assets/app.js")
+            #expect(script.status == 200)
+            #expect(Self.header(script, "Content-Type") == "text/javascript; charset=utf-8")
+            let etag = try #require(Self.header(script, "ETag"))
+            let again = try await platform.request("GET", "/assets/app.js", headers: ["If-None-Match": etag])
+            #expect(again.status == 304)
+            #expect(try await platform.request("GET", "/assets/nothing.js").status == 404)
+            #expect(try await platform.request("GET", "/assets/..%2Fassets%2Fapp.js").status == 404)
+
+            // Nothing the client ships writes HTML from text or runs inline code.
+            let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("Services/WebClient/Public")
+            for name in try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("assets").path) where name.hasSuffix(".js") {
+                let source = try String(contentsOf: folder.appendingPathComponent("assets/\(name)"), encoding: .utf8)
+                for forbidden in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("] {
+                    #expect(!source.contains(forbidden), "\(name) uses \(forbidden)")
+                }
+            }
+        }
+    }
+
+    @Test("a change signed in by the session cookie is refused when a browser sends it from another site; a Bearer token or the site's own page is not")
+    func cookieChangesOnlyFromOwnPages() async throws {
+        try await AccountsPlatform.with { platform in
+            let email = "csrf-\(UUID().uuidString.prefix(8))@example.com"
+            try await platform.register(email: email)
+            let signIn = try await platform.request("POST", "/v1/sessions", json: ["email": email, "password": AccountsPlatform.password])
+            let token = try #require(signIn.object["token"] as? String)
+            let cookie = "session=\(token)"
+            let change = ["functionalityCookies": true]
+            let crossSite = try await platform.request(
+                "PUT", "/v1/me/consents", json: change, headers: ["Cookie": cookie, "Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"])
+            #expect(crossSite.status == 403, "\(crossSite.text)")
+            #expect(crossSite.code == "forbidden")
+            let sameSiteOtherOrigin = try await platform.request(
+                "PUT", "/v1/me/consents", json: change, headers: ["Cookie": cookie, "Origin": "http://other.localhost"])
+            #expect(sameSiteOtherOrigin.status == 403)
+            #expect((try await platform.request("GET", "/v1/me/consents", token: token)).object["functionalityCookies"] as? Bool == false,
+                    "a refused change changed nothing")
+
+            let ownPage = try await platform.request(
+                "PUT", "/v1/me/consents", json: change,
+                headers: ["Cookie": cookie, "Origin": platform.gateway, "Sec-Fetch-Site": "same-origin"])
+            #expect(ownPage.status == 200, "\(ownPage.text)")
+            let notABrowser = try await platform.request("PUT", "/v1/me/consents", json: change, headers: ["Cookie": cookie])
+            #expect(notABrowser.status == 200)
+            let bearer = try await platform.request(
+                "PUT", "/v1/me/consents", token: token, json: change, headers: ["Origin": "https://evil.example"])
+            #expect(bearer.status == 200, "a Bearer token is never sent by a browser on its own")
+            // Reading is not a change: a cross-site GET with the cookie still reads (SameSite=Lax decides that).
+            let read = try await platform.request("GET", "/v1/me", headers: ["Cookie": cookie, "Origin": "https://evil.example"])
+            #expect(read.status == 200)
+        }
+    }
+
+    @Test("in headless Chromium: cookies chosen in the banner, search as you type, join with the policy, consents, export, a board post after the notice, delete; axe-core finds nothing serious")
+    func browserJourney() async throws {
+        let python = try #require(
+            ProcessInfo.processInfo.environment["PYTHON_TOOLS"],
+            "set PYTHON_TOOLS to a python with selenium (Deploy/local/test installs it and sets it)")
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let artifacts = ProcessInfo.processInfo.environment["BROWSER_ARTIFACTS"].map { URL(fileURLWithPath: $0) }
+            ?? root.appendingPathComponent(".build/browser-artifacts")
+        try await AccountsPlatform.with(serviceEnvironment: Self.demoData) { platform in
+            let log = artifacts.appendingPathComponent("web_client.log")
+            try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+            let handle = try FileHandle(forWritingTo: log)
+            let run = try ChildProcess(
+                URL(fileURLWithPath: python),
+                arguments: [root.appendingPathComponent("Tests/Browser/web_client.py").path, "--gateway", platform.gateway, "--artifacts", artifacts.path],
+                standardOutput: handle.fileDescriptor, standardError: handle.fileDescriptor)
+            let status = await run.exitStatus()
+            try? handle.close()
+            let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            #expect(status == 0, "\(output)")
+            // The figures line: first load and search latency, measured in the browser.
+            let figures = output.split(separator: "\n").last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]
+            let loaded = try #require(figures?["firstLoadBytes"] as? Int, "\(output)")
+            #expect(loaded < 150_000, "the first load is \(loaded) bytes")
+            #expect((figures?["pagesChecked"] as? [String])?.count == 8, "axe-core checked every page: \(output)")
+            print("web client: \(output.split(separator: "\n").last ?? "")")
+        }
+    }
+}
