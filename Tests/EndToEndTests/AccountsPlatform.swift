@@ -107,9 +107,11 @@ final class AccountsPlatform: Sendable {
                     })
             }
             let port = try FreePort.next()
-            let environment = harness.bus.merging(gatewayEnvironment.merging(["GATEWAY_PORT": "\(port)"]) { _, new in new }) {
-                _, new in new
-            }
+            // With payments, the web client sends cards to the sandbox processor, as it would to the real one.
+            let processor = payments ? ["GATEWAY_PROCESSOR_URL": "http://127.0.0.1:\(sandboxPort)"] : [:]
+            let environment = harness.bus.merging(
+                gatewayEnvironment.merging(processor) { given, _ in given }.merging(["GATEWAY_PORT": "\(port)"]) { _, new in new }
+            ) { _, new in new }
             _ = try await harness.start("gateway", environment: environment)
             var paymentsParts: Payments?
             if payments {

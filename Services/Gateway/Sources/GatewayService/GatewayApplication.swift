@@ -30,7 +30,7 @@ public func buildGatewayRouter(
 
 func buildGatewayRouter(
     bus: BusClient, sessions: SessionCache, streamGate: StreamGate, secureCookies: Bool, exportDeadline: Duration,
-    trustedProxies: TrustedProxies, publicURL: String? = nil
+    trustedProxies: TrustedProxies, publicURL: String? = nil, processorURL: String? = nil
 ) -> Router<GatewayRequestContext> {
     let router = Router(context: GatewayRequestContext.self)
     router.add(middleware: RequestTraceMiddleware<GatewayRequestContext>())
@@ -55,7 +55,7 @@ func buildGatewayRouter(
     OAuthRoutes(bus: bus, secure: secureCookies, publicURL: publicURL).register(on: router)
     SocialSignInRoutes(bus: bus, accountRoutes: accountRoutes, secure: secureCookies, publicURL: publicURL).register(on: router)
     streamGate.register(on: router)
-    WebClientRoutes(folder: WebClient.folder).register(on: router)
+    WebClientRoutes(folder: WebClient.folder, processorURL: processorURL).register(on: router)
     return router
 }
 
@@ -69,7 +69,7 @@ func buildGatewayApplication(
     let gate = StreamGate(sessions: sessions, allowedOrigins: settings.stream.allowedOrigins)
     let router = buildGatewayRouter(
         bus: bus, sessions: sessions, streamGate: gate, secureCookies: settings.tls != nil, exportDeadline: .seconds(5),
-        trustedProxies: settings.trustedProxies, publicURL: settings.publicURL)
+        trustedProxies: settings.trustedProxies, publicURL: settings.publicURL, processorURL: settings.processorURL)
     let configuration = ApplicationConfiguration(
         address: .hostname(settings.host, port: settings.port), serverName: "advisor-gateway")
     let stream = settings.stream

@@ -16,6 +16,10 @@ public struct GatewaySettings: Sendable {
     /// Where people and partners reach the gateway (`GATEWAY_PUBLIC_URL`, e.g. `https://advisor.example`):
     /// the OAuth issuer its metadata names. Unset, the gateway as a request reached it.
     public var publicURL: String?
+    /// The payment processor as browsers reach it (`GATEWAY_PROCESSOR_URL`): the web client sends a
+    /// card there (`/v1/tokens`) and only the processor's token to the gateway. Unset, the client
+    /// cannot add cards.
+    public var processorURL: String?
 
     public init(reading reader: inout ConfigReader) {
         process = ProcessSettings(reading: &reader)
@@ -23,6 +27,7 @@ public struct GatewaySettings: Sendable {
         host = reader.string("GATEWAY_HOST", default: "127.0.0.1")
         port = reader.int("GATEWAY_PORT", default: 8080, in: 0...65535)
         if reader.raw("GATEWAY_PUBLIC_URL") != nil { publicURL = reader.httpURL("GATEWAY_PUBLIC_URL", default: "") }
+        if reader.raw("GATEWAY_PROCESSOR_URL") != nil { processorURL = reader.httpURL("GATEWAY_PROCESSOR_URL", default: "") }
         var networks: [IPNetwork] = []
         for entry in reader.list("GATEWAY_TRUSTED_PROXIES") {
             guard let network = IPNetwork(entry) else {

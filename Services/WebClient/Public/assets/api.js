@@ -21,8 +21,8 @@ export function onPolicyAcceptanceRequired(listener) {
  * One call: JSON in and out, the cookie sent by the browser (same origin), never a token in
  * script. Answers without a body give null; problems throw `Problem`.
  */
-export async function api(method, path, body, { signal } = {}) {
-  const init = { method, credentials: "same-origin", headers: { Accept: "application/json" }, signal };
+export async function api(method, path, body, { signal, headers = {} } = {}) {
+  const init = { method, credentials: "same-origin", headers: { Accept: "application/json", ...headers }, signal };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);

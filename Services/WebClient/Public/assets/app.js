@@ -2,6 +2,7 @@
 import { api, currentAccount, onPolicyAcceptanceRequired } from "./api.js";
 import { showBanner, storedChoice } from "./consent.js";
 import { h, fill, status } from "./dom.js";
+import * as stream from "./stream.js";
 import * as views from "./views.js";
 
 const main = document.getElementById("main");
@@ -12,12 +13,17 @@ const app = {
   /** Whether this person has posted on the boards from this page (the public notice is then known). */
   postedOnBoards: false,
   /** Asks who is signed in again and redraws the header. */
+  /** Unread notices, as the nav shows them. */
+  unread: 0,
   async refresh() {
     try {
       app.account = await currentAccount();
+      const unread = app.account ? await api("GET", "/v1/me/notifications?unread=true&limit=100") : null;
+      app.unread = unread ? unread.items.length : 0;
     } catch {
       app.account = null;
     }
+    stream.connect(app.account !== null);
     drawNav();
   },
 };
@@ -28,6 +34,9 @@ function drawNav() {
     link("#/", "Advisors"),
     link("#/boards", "Boards"),
     app.account ? [
+      h("li", {}, h("a", { href: "#/inbox", id: "inbox-link" }, "Inbox",
+        app.unread ? h("span", { class: "count-badge", id: "unread-count" }, ` ${app.unread} new`) : null)),
+      app.account.role === "member" ? link("#/wallet", "Wallet") : null,
       link("#/privacy", "Privacy center"),
       h("li", {}, h("button", { type: "button", id: "sign-out", class: "link", onclick: signOut }, `Sign out ${app.account.displayName}`)),
     ] : [link("#/sign-in", "Sign in"), link("#/join", "Join")],
@@ -65,6 +74,14 @@ onPolicyAcceptanceRequired((version) => {
   prompt.hidden = false;
 });
 
+// Live pushes: an advisor's status wherever it shows; a new notice in the nav (and the inbox).
+stream.on("advisor.status", (message) => views.showStatus(message.advisorId, message.status));
+stream.on("notification", () => {
+  app.unread += 1;
+  drawNav();
+  if (location.hash === "#/inbox") route();
+});
+
 async function route() {
   const [, page = "", id] = location.hash.replace(/^#\/?/, "/").split("/");
   try {
@@ -73,6 +90,9 @@ async function route() {
     else if (page === "join") await views.join(main, app);
     else if (page === "sign-in") views.signIn(main, app);
     else if (page === "privacy") await views.privacy(main, app);
+    else if (page === "inbox") await views.inbox(main, app);
+    else if (page === "wallet") await views.wallet(main, app);
+    else if (page === "notification-settings") await views.notificationSettings(main, app);
     else if (page === "boards" && id) await views.board(main, app, decodeURIComponent(id));
     else if (page === "boards") await views.boards(main, app);
     else if (page === "threads" && id) await views.thread(main, app, decodeURIComponent(id));

@@ -3,11 +3,22 @@
 import { api, Problem } from "./api.js";
 import { sendChoice, storedChoice, saveChoice, declinesTracking } from "./consent.js";
 import { h, fill, fields, money, status } from "./dom.js";
+import * as stream from "./stream.js";
 
 const statusNames = { online: "Online", busy: "In a chat", offline: "Offline" };
 
-function statusBadge(value) {
-  return h("span", { class: `badge ${value}` }, statusNames[value] || value);
+/** An advisor's status; `advisorId` lets a live change find it (`showStatus`). */
+function statusBadge(value, advisorId) {
+  return h("span", { class: `badge ${value}`, "data-advisor-status": advisorId }, statusNames[value] || value);
+}
+
+/** Shows a status change pushed by the stream wherever that advisor's badge is on the page. */
+export function showStatus(advisorId, value) {
+  for (const badge of document.querySelectorAll("[data-advisor-status]")) {
+    if (badge.dataset.advisorStatus !== advisorId) continue;
+    badge.className = `badge ${value}`;
+    badge.textContent = statusNames[value] || value;
+  }
 }
 
 function stars(rating, count) {
@@ -37,6 +48,24 @@ function submitting(message, action) {
   };
 }
 
+/**
+ * What a signed-in page shows, from `load()`; null, with the reason on the page, when no one is
+ * signed in or the platform could not answer.
+ */
+async function loadSignedIn(main, app, title, load) {
+  if (!app.account) {
+    fill(main, h("h1", {}, title), h("p", {}, h("a", { href: "#/sign-in" }, "Sign in"), " to see this page."));
+    return null;
+  }
+  fill(main, status("Loading…"));
+  try {
+    return await load();
+  } catch (error) {
+    fill(main, h("h1", {}, title), status(problemText(error), "error"));
+    return null;
+  }
+}
+
 // MARK: Directory
 
 /** The directory: search as you type, a category filter with counts, sorting. */
@@ -45,6 +74,8 @@ export async function directory(main, app) {
   const search = h("input", { type: "search", id: "search", name: "q", value: remembered,
     placeholder: "Tarot, astrology, career…", "aria-describedby": "result-count" });
   const category = h("select", { id: "category", name: "category" }, h("option", { value: "" }, "All categories"));
+  const online = h("select", { id: "status", name: "status" },
+    h("option", { value: "" }, "Anyone"), h("option", { value: "online" }, "Online now"), h("option", { value: "offline" }, "Offline"));
   const sort = h("select", { id: "sort", name: "sort" },
     h("option", { value: "" }, "Best match"), h("option", { value: "rating" }, "Rating"),
     h("option", { value: "price" }, "Lowest price"), h("option", { value: "reviews" }, "Most reviews"));
@@ -55,6 +86,7 @@ export async function directory(main, app) {
     h("form", { class: "filters", role: "search", onsubmit: (event) => event.preventDefault() },
       h("label", { for: "search" }, "Search advisors"), search,
       h("label", { for: "category" }, "Category"), category,
+      h("label", { for: "status" }, "Status"), online,
       h("label", { for: "sort" }, "Sort by"), sort),
     count, results);
 
@@ -74,12 +106,14 @@ export async function directory(main, app) {
     const text = search.value.trim().slice(0, 100);
     if (text) query.set("q", text);
     if (category.value) query.set("category", category.value);
+    if (online.value) query.set("status", online.value);
     if (sort.value) query.set("sort", sort.value);
     if (storedChoice()?.functionality) sessionStorage.setItem("last-search", text);
     const started = keystrokeAt ?? performance.now();
     try {
       const page = await api("GET", `/v1/advisors?${query}`, undefined, { signal: controller.signal });
       renderResults(page);
+      stream.watchAdvisors(page.items.map((advisor) => advisor.id));
       // What the list shows now, and how long after the keystroke (or the request): read by the browser test.
       results.dataset.query = text;
       main.dataset.searchMs = String(Math.round(performance.now() - started));
@@ -98,7 +132,7 @@ export async function directory(main, app) {
     fill(count, page.items.length === 0 ? "No advisors match." : `${page.items.length}${page.nextCursor ? "+" : ""} advisors`);
     fill(results, page.items.map((advisor) =>
       h("li", { class: "card" },
-        h("h2", {}, h("a", { href: `#/advisors/${advisor.id}` }, advisor.displayName)), statusBadge(advisor.status),
+        h("h2", {}, h("a", { href: `#/advisors/${advisor.id}` }, advisor.displayName)), statusBadge(advisor.status, advisor.id),
         h("p", {}, advisor.headline || ""),
         h("p", { class: "meta" }, stars(advisor.rating ?? 0, advisor.reviewCount), " · ",
           advisor.pricePerMinuteCents ? `${money(advisor.pricePerMinuteCents)}/min` : "", " · ",
@@ -112,6 +146,7 @@ export async function directory(main, app) {
     timer = setTimeout(load, 40);
   });
   category.addEventListener("change", load);
+  online.addEventListener("change", load);
   sort.addEventListener("change", load);
   await load();
 }
@@ -129,7 +164,8 @@ export async function advisor(main, app, id) {
   }
   fill(main,
     h("p", {}, h("a", { href: "#/" }, "← All advisors")),
-    h("h1", {}, profile.displayName, " ", statusBadge(profile.status)),
+    h("h1", {}, profile.displayName, " ", statusBadge(profile.status, profile.id)),
+    app.account?.role === "member" ? await favoriteControls(profile.id) : null,
     h("p", { class: "lead" }, profile.headline || ""),
     h("p", { class: "meta" }, stars(profile.rating ?? 0, profile.reviewCount),
       profile.pricePerMinuteCents ? ` · ${money(profile.pricePerMinuteCents)} per minute` : "",
@@ -141,6 +177,33 @@ export async function advisor(main, app, id) {
         h("li", {}, h("p", { class: "meta" }, `${"★".repeat(review.rating)} by ${review.author.displayName}`),
           h("p", {}, review.text || ""),
           review.reply ? h("p", { class: "reply" }, `${profile.displayName} replied: ${review.reply.text}`) : null))));
+}
+
+/** A member's favorite toggle and "tell me when they come online", for one advisor. */
+async function favoriteControls(advisorId) {
+  const message = h("span", { id: "favorite-message", role: "status" });
+  let favorite = null;
+  try {
+    favorite = (await api("GET", "/v1/me/favorites")).items?.find((entry) => entry.advisor.id === advisorId) ?? null;
+  } catch {}
+  const isFavorite = h("input", { type: "checkbox", id: "favorite", checked: favorite !== null });
+  const notify = h("input", { type: "checkbox", id: "notify-online", checked: favorite?.notifyWhenOnline ?? false });
+  const save = submitting(message, async () => {
+    if (isFavorite.checked || notify.checked) {
+      isFavorite.checked = true;
+      await api("PUT", `/v1/me/favorites/${advisorId}`, { notifyWhenOnline: notify.checked });
+    } else {
+      await api("DELETE", `/v1/me/favorites/${advisorId}`);
+    }
+    fill(message, isFavorite.checked ? " Saved to your favorites." : " Removed from your favorites.");
+  });
+  isFavorite.addEventListener("change", (event) => {
+    if (!isFavorite.checked) notify.checked = false;
+    save(event);
+  });
+  notify.addEventListener("change", save);
+  return h("p", { class: "favorite" }, isFavorite, " ", h("label", { for: "favorite" }, "Favorite"), " ",
+    notify, " ", h("label", { for: "notify-online" }, "Tell me when they come online"), message);
 }
 
 // MARK: Joining and signing in
@@ -210,18 +273,10 @@ export function signIn(main, app) {
 // MARK: Privacy center
 
 export async function privacy(main, app) {
-  if (!app.account) {
-    fill(main, h("h1", {}, "Privacy center"), h("p", {}, "Sign in to see and manage your data. ", h("a", { href: "#/sign-in" }, "Sign in")));
-    return;
-  }
-  fill(main, status("Loading…"));
-  let consents, signIns;
-  try {
-    [consents, signIns] = await Promise.all([api("GET", "/v1/me/consents"), api("GET", "/v1/me/sign-ins")]);
-  } catch (error) {
-    fill(main, h("h1", {}, "Privacy center"), status(problemText(error), "error"));
-    return;
-  }
+  const loaded = await loadSignedIn(main, app, "Privacy center", () => Promise.all([api("GET", "/v1/me/consents"),
+    api("GET", "/v1/me/sign-ins"), api("GET", "/v1/me/consents/history"), api("GET", "/v1/me/access-log")]));
+  if (!loaded) return;
+  const [consents, signIns, history, accesses] = loaded;
   const account = app.account;
   const message = h("div", { id: "privacy-message" });
   const toggle = (id, label, checked, disabled = false) =>
@@ -257,6 +312,15 @@ export async function privacy(main, app) {
       h("h2", { id: "sign-ins-title" }, "Recent sign-ins"),
       h("ul", { id: "sign-ins" }, (signIns.items || signIns).slice(0, 10).map((entry) =>
         h("li", {}, `${new Date(entry.at).toLocaleString()} · ${entry.ipAddress || "unknown address"} · ${entry.succeeded ? "signed in" : "failed attempt"}`)))),
+    h("section", { "aria-labelledby": "history-title" },
+      h("h2", { id: "history-title" }, "Your consents over time"),
+      h("ul", { id: "consent-history" }, (history.items || history).slice(0, 20).map((change) =>
+        h("li", {}, `${new Date(change.changedAt).toLocaleString()} · ${change.consent} ${change.granted ? "given" : "withdrawn"} (${change.source}, policy ${change.policyVersion})`)))),
+    h("section", { "aria-labelledby": "access-title" },
+      h("h2", { id: "access-title" }, "Who accessed your data"),
+      (accesses.items || accesses).length === 0 ? h("p", { id: "access-log" }, "No one on our staff and no partner has accessed your data.") :
+        h("ul", { id: "access-log" }, (accesses.items || accesses).slice(0, 20).map((entry) =>
+          h("li", {}, `${new Date(entry.at).toLocaleString()} · ${entry.partnerId ? `partner ${entry.partnerId} (${entry.reads} reads)` : `staff (${entry.staffRoles.join(", ") || "the platform"})`} · ${entry.action}${entry.reason ? ` · reason: ${entry.reason}` : ""}`)))),
     h("section", { "aria-labelledby": "export-title" },
       h("h2", { id: "export-title" }, "Download your data"),
       h("p", {}, "Everything the platform holds about you, from every service, as one JSON file."),
@@ -368,4 +432,137 @@ export async function thread(main, app, id) {
       noticeField(app),
       h("button", { type: "submit" }, "Post the reply")) : h("p", {}, h("a", { href: "#/sign-in" }, "Sign in"), " to reply."),
     message);
+}
+
+// MARK: Notifications
+
+export async function inbox(main, app) {
+  const page = await loadSignedIn(main, app, "Inbox", () => api("GET", "/v1/me/notifications?limit=50"));
+  if (!page) return;
+  const message = h("div", { id: "inbox-message" });
+  const link = (notice) => notice.subject?.threadId ? `#/threads/${notice.subject.threadId}`
+    : notice.subject?.advisorId ? `#/advisors/${notice.subject.advisorId}` : null;
+  fill(main,
+    h("h1", {}, "Inbox"),
+    h("p", {}, h("a", { href: "#/notification-settings" }, "Notification settings")),
+    page.items.length === 0 ? h("p", { id: "inbox-empty" }, "Nothing yet.") :
+      h("ul", { id: "notifications", class: "notices" }, page.items.map((notice) =>
+        h("li", { class: notice.readAt ? "read" : "unread" },
+          h("p", {}, link(notice) ? h("a", { href: link(notice) }, notice.text) : notice.text),
+          h("p", { class: "meta" }, `${new Date(notice.createdAt).toLocaleString()}${notice.readAt ? "" : " · new"}`)))),
+    page.items.some((notice) => !notice.readAt) ? h("button", { type: "button", id: "mark-all-read", onclick: submitting(message, async () => {
+      await api("POST", "/v1/me/notifications/read", { all: true });
+      await app.refresh();
+      await inbox(main, app);
+    }) }, "Mark all as read") : null,
+    message);
+}
+
+const channelNames = { inApp: "In the app", email: "Email", sms: "Text message" };
+
+export async function notificationSettings(main, app) {
+  let settings = await loadSignedIn(main, app, "Notification settings", () => api("GET", "/v1/me/notification-settings"));
+  if (!settings) return;
+  const message = h("div", { id: "settings-message" });
+  const quiet = settings.quietHours;
+  const zone = quiet?.timeZone || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  fill(main,
+    h("h1", {}, "Notification settings"),
+    h("form", { id: "settings-form", class: "stack", onsubmit: submitting(message, async (values, form) => {
+        const kinds = settings.kinds.map((entry) => ({ kind: entry.kind, channels: Object.fromEntries(
+          Object.keys(entry.channels).map((channel) => [channel, form.elements[`${entry.kind}:${channel}`].checked])) }));
+        const body = { kinds };
+        if (values.quietStart && values.quietEnd) body.quietHours = { start: values.quietStart, end: values.quietEnd, timeZone: zone };
+        settings = await api("PUT", "/v1/me/notification-settings", body);
+        fill(message, status("Your settings are saved."));
+      }) },
+      settings.kinds.map((entry) => h("fieldset", {}, h("legend", {}, entry.kind.replaceAll("-", " ").replaceAll(".", ": ")),
+        Object.entries(entry.channels).map(([channel, on]) => {
+          const id = `${entry.kind}:${channel}`;
+          return h("p", {}, h("input", { type: "checkbox", id, name: id, checked: on }), " ", h("label", { for: id }, channelNames[channel] || channel));
+        }))),
+      h("fieldset", {}, h("legend", {}, `Quiet hours (${zone}): no texts or emails between`),
+        h("label", { for: "quiet-start" }, "From"), h("input", { type: "time", id: "quiet-start", name: "quietStart", value: quiet?.start || "" }),
+        h("label", { for: "quiet-end" }, "Until"), h("input", { type: "time", id: "quiet-end", name: "quietEnd", value: quiet?.end || "" })),
+      h("button", { type: "submit" }, "Save settings")),
+    message);
+}
+
+// MARK: Money
+
+/**
+ * Sends a card to the payment processor (never to the platform) and answers its one-use token.
+ * The processor's address comes from the page (`<meta name="processor-url">`, set by the gateway).
+ */
+async function tokenizeCard(card) {
+  const processor = document.querySelector('meta[name="processor-url"]')?.content;
+  if (!processor) throw new Error("Cards cannot be added here: no payment processor is configured.");
+  const response = await fetch(`${processor}/v1/tokens`, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(card), credentials: "omit",
+  });
+  const answer = await response.json().catch(() => null);
+  if (!response.ok) throw new Error(answer?.error?.message || "The card was not accepted.");
+  return answer.id;
+}
+
+export async function wallet(main, app) {
+  if (app.account && app.account.role !== "member") {
+    fill(main, h("h1", {}, "Wallet"), h("p", {}, "The wallet is for members."));
+    return;
+  }
+  const loaded = await loadSignedIn(main, app, "Wallet", () => Promise.all([api("GET", "/v1/me/wallet"),
+    api("GET", "/v1/me/payment-methods"), api("GET", "/v1/me/statement?limit=20")]));
+  if (!loaded) return;
+  const [balance, cards, statement] = loaded;
+  const message = h("div", { id: "wallet-message" });
+  const year = new Date().getFullYear();
+  const cardName = (card) => `${card.brand} ending ${card.last4} (${String(card.expMonth).padStart(2, "0")}/${card.expYear})`;
+  fill(main,
+    h("h1", {}, "Wallet"),
+    h("p", { class: "lead" }, "Available: ", h("strong", { id: "wallet-available" }, money(balance.availableCents)),
+      balance.heldCents ? ` (${money(balance.heldCents)} held for a chat)` : "",
+      balance.freeChatsLeft ? ` · ${balance.freeChatsLeft} free chat${balance.freeChatsLeft === 1 ? "" : "s"} left` : ""),
+    h("section", { "aria-labelledby": "top-up-title" },
+      h("h2", { id: "top-up-title" }, "Add funds"),
+      cards.items.length === 0 ? h("p", {}, "Add a card first.") :
+        h("form", { id: "top-up-form", class: "stack", onsubmit: submitting(message, async (form) => {
+            // One key per attempt: a retry of this same submission is charged once.
+            const answer = await api("POST", "/v1/me/top-ups",
+              { amountCents: Number(form.amountCents), paymentMethodId: form.paymentMethodId },
+              { headers: { "Idempotency-Key": crypto.randomUUID() } });
+            await wallet(main, app);
+            document.getElementById("wallet-message")?.replaceChildren(
+              status(answer.status === "succeeded" ? `${money(answer.amountCents)} added.` : "The payment is being confirmed."));
+          }) },
+          h("label", { for: "top-up-amount" }, "Amount"),
+          h("select", { id: "top-up-amount", name: "amountCents" }, [1000, 2000, 5000, 10000].map((cents) =>
+            h("option", { value: cents, selected: cents === 2000 }, money(cents)))),
+          h("label", { for: "top-up-card" }, "Card"),
+          h("select", { id: "top-up-card", name: "paymentMethodId" }, cards.items.map((card) => h("option", { value: card.id }, cardName(card)))),
+          h("button", { type: "submit" }, "Add funds"))),
+    message,
+    h("section", { "aria-labelledby": "cards-title" },
+      h("h2", { id: "cards-title" }, "Cards"),
+      h("ul", { id: "cards" }, cards.items.map((card) => h("li", {}, cardName(card)))),
+      h("form", { id: "card-form", class: "stack", onsubmit: submitting(message, async (form) => {
+          const processorToken = await tokenizeCard({
+            number: form.number, expMonth: Number(form.expMonth), expYear: Number(form.expYear), cvc: form.cvc });
+          await api("POST", "/v1/me/payment-methods", { processorToken });
+          await wallet(main, app);
+        }) },
+        h("p", { class: "hint" }, "Your card number goes straight to our payment processor; we keep only its reference."),
+        h("label", { for: "card-number" }, "Card number"),
+        h("input", { id: "card-number", name: "number", inputmode: "numeric", autocomplete: "cc-number", required: true, maxlength: 23 }),
+        h("label", { for: "card-month" }, "Expiry month"),
+        h("input", { id: "card-month", name: "expMonth", type: "number", min: 1, max: 12, autocomplete: "cc-exp-month", required: true }),
+        h("label", { for: "card-year" }, "Expiry year"),
+        h("input", { id: "card-year", name: "expYear", type: "number", min: year, max: year + 30, autocomplete: "cc-exp-year", required: true }),
+        h("label", { for: "card-cvc" }, "Security code"),
+        h("input", { id: "card-cvc", name: "cvc", inputmode: "numeric", autocomplete: "cc-csc", required: true, maxlength: 4 }),
+        h("button", { type: "submit" }, "Add the card"))),
+    h("section", { "aria-labelledby": "statement-title" },
+      h("h2", { id: "statement-title" }, "Statement"),
+      statement.items.length === 0 ? h("p", {}, "Nothing yet.") :
+        h("ul", { id: "statement" }, statement.items.map((line) =>
+          h("li", {}, `${new Date(line.at).toLocaleString()} · ${line.kind} · ${money(line.amountCents)} · balance ${money(line.balanceAfterCents)}`)))));
 }
