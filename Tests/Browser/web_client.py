@@ -7,8 +7,9 @@ A newcomer accepts only functionality cookies, finds an advisor by typing part o
 a member with the privacy policy accepted, sees the banner's choice as their consents in the
 privacy center, exports their data, reports a post on a board and starts a thread there after the
 public notice, sees another person's reply arrive live in their inbox, adds a card through the
-processor and tops up, sees a declined card's message, and deletes their account, which then no
-longer signs in.
+processor and tops up, sees a declined card's message, keeps an advisor as a favorite, chats live
+with an advisor driven in a second browser (request, accept, messages both ways, typing, read
+receipt, end, receipt), and deletes their account, which then no longer signs in.
 Along the way: axe-core (axe-selenium-python's copy) finds no serious or critical accessibility
 violation on any page, no Content-Security-Policy violation or script error reaches the browser's
 log, the client's first load is measured, and screenshots at phone and desktop widths go to FOLDER.
@@ -24,6 +25,7 @@ import uuid
 
 from axe_selenium_python import Axe
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -53,7 +55,8 @@ def check(condition, what):
 
 def wait(driver, condition, what, seconds=10):
     try:
-        return WebDriverWait(driver, seconds).until(condition)
+        # The client redraws pages whole: an element read while it is replaced is read again.
+        return WebDriverWait(driver, seconds, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(condition)
     except Exception:
         driver.save_screenshot(os.path.join(arguments.artifacts, "failure.png"))
         check(False, f"{what} (page: {driver.current_url})")
@@ -242,6 +245,63 @@ try:
     favorites = driver.execute_async_script(
         "const done = arguments[0]; fetch('/v1/me/favorites').then(r => r.json()).then(f => done(f.items))")
     check(len(favorites) == 1 and favorites[0]["notifyWhenOnline"] is True, f"the favorite, with notice when online: {favorites}")
+
+    # A paid chat, live, with an advisor in a second browser: the request, the advisor's answer,
+    # messages both ways, typing, a read receipt, the end and its receipt on both sides.
+    advisor_email = f"advisor-{uuid.uuid4().hex[:12]}@example.com"
+    advisor_id = call("POST", "/v1/accounts", {"email": advisor_email, "password": password, "displayName": "Browser Advisor",
+                                               "role": "advisor", "acceptPolicyVersion": version})["id"]
+    advisor_token = call("POST", "/v1/sessions", {"email": advisor_email, "password": password})["token"]
+    call("PUT", "/v1/advisors/me", {"headline": "Clear tarot for hard days", "bio": "Ten years of cards.", "categories": ["tarot"],
+                                    "pricePerMinuteCents": 199, "languages": ["en"], "yearsExperience": 10}, token=advisor_token)
+    advisor = browser(1280, 900)
+    try:
+        advisor.get(base + "/#/sign-in")
+        ready(advisor, "#/sign-in")
+        wait(advisor, EC.element_to_be_clickable((By.ID, "cookie-reject")), "the advisor's browser asks about cookies").click()
+        advisor.find_element(By.ID, "sign-in-email").send_keys(advisor_email)
+        advisor.find_element(By.ID, "sign-in-password").send_keys(password)
+        advisor.find_element(By.CSS_SELECTOR, "#sign-in-form button[type=submit]").click()
+        wait(advisor, lambda d: d.find_elements(By.ID, "sign-out"), "the advisor signs in")
+        advisor.get(base + "/#/console")
+        wait(advisor, lambda d: d.find_elements(By.ID, "available"), "the advisor's console opens")
+        advisor.find_element(By.ID, "available").click()
+        wait(advisor, lambda d: call("GET", f"/v1/advisors/{advisor_id}")["status"] == "online", "the advisor is online")
+        accessible(advisor, "advisor console")
+
+        driver.get(base + f"/#/advisors/{advisor_id}")
+        wait(driver, lambda d: d.find_elements(By.ID, "start-chat"), "an online advisor can be asked for a chat")
+        driver.find_element(By.ID, "start-chat").click()
+        wait(driver, lambda d: "Waiting" in d.find_element(By.ID, "chat-state").text, "the member waits for the advisor")
+        wait(advisor, lambda d: "Browser Member" in d.find_element(By.ID, "requests").text, "the request reaches the console live")
+        advisor.find_element(By.CSS_SELECTOR, "#requests a.button").click()
+        wait(advisor, lambda d: d.find_elements(By.ID, "chat-accept") and d.find_element(By.ID, "chat-accept").is_displayed(),
+             "the advisor can accept")
+        advisor.find_element(By.ID, "chat-accept").click()
+        for side, who in ((driver, "member"), (advisor, "advisor")):
+            wait(side, lambda d: "Chatting with" in d.find_element(By.ID, "chat-state").text, f"the {who} sees the chat start")
+        accessible(driver, "chat")
+        check(not driver.find_element(By.ID, "chat-accept").is_displayed(), "the member is not offered the advisor's Accept")
+
+        driver.find_element(By.ID, "chat-input").send_keys("Hello, I have a question about my career.")
+        driver.find_element(By.ID, "chat-send").click()
+        wait(advisor, lambda d: "question about my career" in d.find_element(By.ID, "messages").text, "the advisor gets the message")
+        wait(driver, lambda d: "Read" in d.find_element(By.ID, "messages").text, "the member sees it was read")
+        advisor.find_element(By.ID, "chat-input").send_keys("Of course")
+        wait(driver, lambda d: "typing" in d.find_element(By.ID, "typing").text, "the member sees the advisor typing")
+        advisor.find_element(By.ID, "chat-input").send_keys(", tell me more.")
+        advisor.find_element(By.ID, "chat-send").click()
+        wait(driver, lambda d: "tell me more" in d.find_element(By.ID, "messages").text, "the member gets the reply")
+        driver.save_screenshot(os.path.join(arguments.artifacts, "chat-member-desktop.png"))
+        advisor.save_screenshot(os.path.join(arguments.artifacts, "chat-advisor-desktop.png"))
+        driver.find_element(By.ID, "chat-end").click()
+        for side, who in ((driver, "member"), (advisor, "advisor")):
+            wait(side, lambda d: "ended" in d.find_element(By.ID, "chat-state").text, f"the {who} sees the chat end")
+        check("minute" in driver.find_element(By.ID, "receipt").text, "the member gets a receipt")
+        advisor_problems = [p for p in problems_in_log(advisor) if "status of 401" not in p]
+        check(not advisor_problems, f"nothing wrong in the advisor's browser log: {advisor_problems}")
+    finally:
+        advisor.quit()
 
     # Phone width.
     driver.set_window_size(390, 844)

@@ -4,6 +4,7 @@ import { showBanner, storedChoice } from "./consent.js";
 import { h, fill, status } from "./dom.js";
 import * as stream from "./stream.js";
 import * as views from "./views.js";
+import * as chat from "./chat.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -36,7 +37,9 @@ function drawNav() {
     app.account ? [
       h("li", {}, h("a", { href: "#/inbox", id: "inbox-link" }, "Inbox",
         app.unread ? h("span", { class: "count-badge", id: "unread-count" }, ` ${app.unread} new`) : null)),
+      link("#/chats", "Chats"),
       app.account.role === "member" ? link("#/wallet", "Wallet") : null,
+      app.account.role === "advisor" ? link("#/console", "Console") : null,
       link("#/privacy", "Privacy center"),
       h("li", {}, h("button", { type: "button", id: "sign-out", class: "link", onclick: signOut }, `Sign out ${app.account.displayName}`)),
     ] : [link("#/sign-in", "Sign in"), link("#/join", "Join")],
@@ -84,6 +87,7 @@ stream.on("notification", () => {
 
 async function route() {
   const [, page = "", id] = location.hash.replace(/^#\/?/, "/").split("/");
+  chat.leaveRoom();
   try {
     if (page === "") await views.directory(main, app);
     else if (page === "advisors" && id) await views.advisor(main, app, decodeURIComponent(id));
@@ -92,6 +96,9 @@ async function route() {
     else if (page === "privacy") await views.privacy(main, app);
     else if (page === "inbox") await views.inbox(main, app);
     else if (page === "wallet") await views.wallet(main, app);
+    else if (page === "chats" && id) await chat.chatRoom(main, app, decodeURIComponent(id));
+    else if (page === "chats") await chat.chats(main, app);
+    else if (page === "console") await chat.advisorConsole(main, app);
     else if (page === "notification-settings") await views.notificationSettings(main, app);
     else if (page === "boards" && id) await views.board(main, app, decodeURIComponent(id));
     else if (page === "boards") await views.boards(main, app);

@@ -20,7 +20,8 @@ export function watchAdvisors(ids) {
   send({ type: "advisors.watch", advisorIds: watching });
 }
 
-function send(message) {
+/** Sends a message on the stream if it is open (typing, read receipts, follows, heartbeats). */
+export function send(message) {
   if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
 }
 

@@ -4,6 +4,7 @@ import { api, Problem } from "./api.js";
 import { sendChoice, storedChoice, saveChoice, declinesTracking } from "./consent.js";
 import { h, fill, fields, money, status } from "./dom.js";
 import * as stream from "./stream.js";
+import { startChat } from "./chat.js";
 
 const statusNames = { online: "Online", busy: "In a chat", offline: "Offline" };
 
@@ -166,6 +167,7 @@ export async function advisor(main, app, id) {
     h("p", {}, h("a", { href: "#/" }, "← All advisors")),
     h("h1", {}, profile.displayName, " ", statusBadge(profile.status, profile.id)),
     app.account?.role === "member" ? await favoriteControls(profile.id) : null,
+    app.account?.role === "member" && profile.status === "online" ? chatButton(profile) : null,
     h("p", { class: "lead" }, profile.headline || ""),
     h("p", { class: "meta" }, stars(profile.rating ?? 0, profile.reviewCount),
       profile.pricePerMinuteCents ? ` · ${money(profile.pricePerMinuteCents)} per minute` : "",
@@ -177,6 +179,13 @@ export async function advisor(main, app, id) {
         h("li", {}, h("p", { class: "meta" }, `${"★".repeat(review.rating)} by ${review.author.displayName}`),
           h("p", {}, review.text || ""),
           review.reply ? h("p", { class: "reply" }, `${profile.displayName} replied: ${review.reply.text}`) : null))));
+}
+
+/** "Start a chat", for a member on an online advisor's page. */
+function chatButton(profile) {
+  const message = h("span", { id: "start-chat-message" });
+  return h("p", {}, h("button", { type: "button", id: "start-chat", onclick: () => startChat(profile.id, message) },
+    `Start a chat (${money(profile.pricePerMinuteCents)} a minute)`), " ", message);
 }
 
 /** A member's favorite toggle and "tell me when they come online", for one advisor. */

@@ -1,0 +1,254 @@
+// Paid chats, live: the member's request, the advisor's console, the room both share. Messages are
+// sent over HTTP (stored and numbered before the answer) and arrive over the stream; after a drop
+// the room asks for what it missed, so nothing is lost and nothing shows twice (by `seq`).
+import { api, Problem } from "./api.js";
+import { h, fill, money, status } from "./dom.js";
+import * as stream from "./stream.js";
+
+/** The room on screen now, if any: pushes for its chat go to it. */
+let room = null;
+
+stream.on("chat.message", (message) => room?.chatId === message.chatId && room.add([message]));
+stream.on("chat.typing", (message) => room?.chatId === message.chatId && room.typing(message.senderId));
+stream.on("chat.read", (message) => room?.chatId === message.chatId && room.read(message.seq));
+for (const type of ["chat.accepted", "chat.declined", "chat.ended", "chat.paid-phase", "billing.paused", "billing.resumed"]) {
+  stream.on(type, (message) => room?.chatId === message.chatId && room.refresh());
+}
+stream.on("billing.minute-left", (message) => room?.chatId === message.chatId && room.minuteLeft());
+// After a reconnection the stream says `ready`: fetch whatever the room missed meanwhile.
+stream.on("ready", () => room?.catchUp());
+
+function problemText(error) {
+  return error instanceof Problem ? error.message : "The platform could not be reached. Check your connection and try again.";
+}
+
+/** A member asks an advisor for a chat and goes to its room. */
+export async function startChat(advisorId, message) {
+  try {
+    const chat = await api("POST", "/v1/chats", { advisorId });
+    location.hash = `#/chats/${chat.id}`;
+  } catch (error) {
+    fill(message, status(problemText(error), "error"));
+  }
+}
+
+/** The caller's chats, newest first. */
+export async function chats(main, app) {
+  if (!app.account) {
+    fill(main, h("h1", {}, "Chats"), h("p", {}, h("a", { href: "#/sign-in" }, "Sign in"), " to see your chats."));
+    return;
+  }
+  const page = await api("GET", "/v1/chats");
+  fill(main, h("h1", {}, "Your chats"),
+    page.items.length === 0 ? h("p", {}, "No chats yet. ", h("a", { href: "#/" }, "Find an advisor")) :
+      h("ul", { id: "chat-list" }, page.items.map((chat) => {
+        const other = app.account.id === chat.member.id ? chat.advisor : chat.member;
+        return h("li", {}, h("a", { href: `#/chats/${chat.id}` }, `${other.displayName}`),
+          ` · ${new Date(chat.requestedAt).toLocaleString()} · ${chat.status} · ${chat.minutes} min`,
+          chat.costCents !== undefined && chat.costCents !== null ? ` · ${money(chat.costCents)}` : "");
+      })));
+}
+
+/** One chat's room, for either participant. */
+export async function chatRoom(main, app, chatId) {
+  room?.close();
+  const me = app.account?.id;
+  let chat = await api("GET", `/v1/chats/${encodeURIComponent(chatId)}`);
+  const list = h("ol", { id: "messages", class: "messages", "aria-live": "polite" });
+  const state = h("p", { id: "chat-state", class: "lead", role: "status" });
+  const cost = h("p", { id: "chat-cost", class: "meta" });
+  const typingLine = h("p", { id: "typing", class: "meta", "aria-live": "polite" });
+  const warning = h("div", { id: "chat-warning" });
+  const message = h("div", { id: "chat-message" });
+  const input = h("textarea", { id: "chat-input", name: "text", rows: 2, maxlength: 4000, "aria-label": "Your message" });
+  const seen = new Map();
+  let readUpTo = 0;
+  let lastTypingSent = 0;
+  let typingTimer = null;
+  let ticker = null;
+  const other = () => (me === chat.member.id ? chat.advisor : chat.member);
+
+  const line = (item) => {
+    const mine = item.senderId === me;
+    return h("li", { class: mine ? "mine" : "theirs", "data-seq": item.seq },
+      h("span", { class: "who" }, mine ? "You" : other().displayName), " ",
+      h("span", { class: "text" }, item.text),
+      mine && item.seq <= readUpTo ? h("span", { class: "receipt" }, " · Read") : null);
+  };
+  const draw = () => {
+    const items = [...seen.values()].sort((a, b) => a.seq - b.seq);
+    const children = [];
+    for (const item of items) {
+      children.push(line(item));
+      if (chat.paidPhaseAfterSeq && item.seq === chat.paidPhaseAfterSeq) {
+        children.push(h("li", { class: "divider", id: "paid-phase" }, "Free minutes end here; paid minutes start"));
+      }
+    }
+    fill(list, children);
+    const last = items.filter((item) => item.senderId !== me).at(-1);
+    if (last && chat.status === "active") stream.send({ type: "chat.read", chatId, seq: last.seq });
+  };
+  const describe = () => {
+    clearInterval(ticker);
+    const price = `${money(chat.pricePerMinuteCents)} a minute`;
+    if (chat.status === "requested") {
+      const tick = () => {
+        const left = Math.max(0, Math.round((new Date(chat.expiresAt) - Date.now()) / 1000));
+        fill(state, me === chat.member.id ? `Waiting for ${other().displayName} to accept… (${left} s)` : `${other().displayName} asks for a chat (${left} s to answer)`);
+      };
+      tick();
+      ticker = setInterval(tick, 1000);
+    } else if (chat.status === "active") {
+      fill(state, chat.paused ? "Paused: add funds to go on." : `Chatting with ${other().displayName} · ${price}`);
+      const tick = () => {
+        const started = Math.ceil((Date.now() - new Date(chat.acceptedAt)) / 60000);
+        const paid = Math.max(0, started - chat.freeMinutes);
+        fill(cost, `${started} minute${started === 1 ? "" : "s"}${chat.freeMinutes ? ` (${chat.freeMinutes} free)` : ""} · about ${money(paid * chat.pricePerMinuteCents)} so far`);
+      };
+      tick();
+      ticker = setInterval(tick, 5000);
+    } else {
+      fill(state, chat.status === "ended" ? `The chat has ended (${chat.endReason || "ended"}).` : `The request was ${chat.status}.`);
+      fill(cost, chat.status === "ended"
+        ? h("span", { id: "receipt" }, `${chat.minutes} minute${chat.minutes === 1 ? "" : "s"}`, chat.freeMinutes ? `, ${chat.freeMinutes} free` : "",
+          chat.costCents !== undefined && chat.costCents !== null ? ` · charged ${money(chat.costCents)}` : " · the charge is being settled")
+        : "");
+    }
+    controls.hidden = chat.status !== "active";
+    accept.hidden = !(chat.status === "requested" && me === chat.advisor.id);
+    decline.hidden = accept.hidden;
+    end.hidden = !(chat.status === "active" || (chat.status === "requested" && me === chat.member.id));
+    end.textContent = chat.status === "requested" ? "Withdraw the request" : "End the chat";
+  };
+  const act = (path) => async () => {
+    fill(message);
+    try {
+      chat = await api("POST", `/v1/chats/${chatId}/${path}`);
+      describe();
+    } catch (error) {
+      fill(message, status(problemText(error), "error"));
+    }
+  };
+  const accept = h("button", { type: "button", id: "chat-accept", onclick: act("accept") }, "Accept");
+  const decline = h("button", { type: "button", id: "chat-decline", onclick: act("decline") }, "Decline");
+  const end = h("button", { type: "button", id: "chat-end", class: "danger", onclick: act("end") }, "End the chat");
+  const controls = h("form", { id: "chat-form", class: "stack", onsubmit: async (event) => {
+      event.preventDefault();
+      const text = input.value.trim();
+      if (!text) return;
+      fill(message);
+      try {
+        const sent = await api("POST", `/v1/chats/${chatId}/messages`, { text, clientMessageId: crypto.randomUUID() });
+        input.value = "";
+        room.add([sent]);
+      } catch (error) {
+        fill(message, status(problemText(error), "error"));
+      }
+    } },
+    input, h("button", { type: "submit", id: "chat-send" }, "Send"));
+  input.addEventListener("input", () => {
+    if (Date.now() - lastTypingSent < 2000) return;
+    lastTypingSent = Date.now();
+    stream.send({ type: "chat.typing", chatId });
+  });
+
+  room = {
+    chatId,
+    add(items) {
+      for (const item of items) seen.set(item.seq, item);
+      draw();
+    },
+    typing(senderId) {
+      if (senderId === me) return;
+      fill(typingLine, `${other().displayName} is typing…`);
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(() => fill(typingLine), 3000);
+    },
+    read(seq) {
+      readUpTo = Math.max(readUpTo, seq);
+      draw();
+    },
+    minuteLeft() {
+      fill(warning, h("p", { class: "status error", role: "alert" }, "One minute of funds left. ",
+        h("a", { href: "#/wallet", target: "_blank", rel: "noopener" }, "Add funds"), " to keep talking."));
+    },
+    async refresh() {
+      chat = await api("GET", `/v1/chats/${chatId}`);
+      describe();
+      await room?.catchUp();
+    },
+    async catchUp() {
+      const after = Math.max(0, ...seen.keys());
+      const page = await api("GET", `/v1/chats/${chatId}/messages?after=${after}&limit=500`);
+      chat.paidPhaseAfterSeq = page.paidPhaseAfterSeq ?? chat.paidPhaseAfterSeq;
+      room?.add(page.items);
+      stream.send({ type: "chat.follow", chatId, seq: Math.max(0, ...seen.keys()) });
+    },
+    close() {
+      clearInterval(ticker);
+      room = null;
+    },
+  };
+  fill(main,
+    h("p", {}, h("a", { href: "#/chats" }, "← Your chats")),
+    h("h1", {}, `Chat with ${other().displayName}`),
+    state, cost, warning, list, typingLine, controls, h("p", {}, accept, " ", decline, " ", end), message);
+  describe();
+  await room.catchUp();
+}
+
+/** Leaves the room (another page opened). */
+export function leaveRoom() {
+  room?.close();
+}
+
+// MARK: The advisor's console
+
+let heartbeat = null;
+const requests = new Map();
+let drawRequests = () => {};
+
+stream.on("chat.requested", (message) => {
+  requests.set(message.chatId, message);
+  drawRequests();
+});
+
+/** Availability (online keeps a heartbeat going while the page is open), requests, earnings. */
+export async function advisorConsole(main, app) {
+  if (app.account?.role !== "advisor") {
+    fill(main, h("h1", {}, "Advisor console"), h("p", {}, "For advisors. ", app.account ? "" : h("a", { href: "#/sign-in" }, "Sign in")));
+    return;
+  }
+  const [profile, earnings] = await Promise.all([api("GET", "/v1/advisors/me"), api("GET", "/v1/advisors/me/earnings")]);
+  const message = h("div", { id: "console-message" });
+  const online = h("input", { type: "checkbox", id: "available", checked: profile.status === "online" });
+  const incoming = h("ul", { id: "requests" });
+  drawRequests = () => {
+    const waiting = [...requests.values()].filter((request) => new Date(request.expiresAt) > Date.now());
+    fill(incoming, waiting.length === 0 ? h("li", {}, "No requests right now.") : waiting.map((request) =>
+      h("li", {}, `${request.member.displayName} · ${money(request.pricePerMinuteCents)} a minute `,
+        h("a", { href: `#/chats/${request.chatId}`, class: "button", id: `open-${request.chatId}` }, "Answer"))));
+  };
+  const setAvailability = async () => {
+    fill(message);
+    try {
+      await api("PUT", "/v1/advisors/me/status", { status: online.checked ? "online" : "offline" });
+      clearInterval(heartbeat);
+      if (online.checked) heartbeat = setInterval(() => stream.send({ type: "presence.heartbeat" }), 20000);
+    } catch (error) {
+      online.checked = !online.checked;
+      fill(message, status(problemText(error), "error"));
+    }
+  };
+  online.addEventListener("change", setAvailability);
+  fill(main,
+    h("h1", {}, "Advisor console"),
+    h("p", {}, online, " ", h("label", { for: "available" }, "Available for chats (while this page is open)")),
+    profile.listed ? null : h("p", { class: "status error" }, "Your profile is not listed yet: it needs a headline, a category and a price."),
+    h("h2", {}, "Requests"), incoming,
+    h("h2", {}, "Earnings"),
+    h("p", { id: "earnings" }, `Available ${money(earnings.availableCents)} · being paid out ${money(earnings.pendingCents)} · paid out ${money(earnings.paidOutCents)} · our commission ${earnings.commissionPercent}%`),
+    message);
+  drawRequests();
+  if (online.checked) await setAvailability();
+}
