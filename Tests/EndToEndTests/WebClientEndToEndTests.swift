@@ -51,7 +51,7 @@ struct WebClientEndToEndTests {
         }
     }
 
-    @Test("a change signed in by the session cookie is refused when a browser sends it from another site; a Bearer token or the site's own page is not")
+    @Test("a change a browser sends from another site is refused, with the cookie or signing in; a Bearer token, the site's own page behind a TLS proxy, and non-browsers are not")
     func cookieChangesOnlyFromOwnPages() async throws {
         try await AccountsPlatform.with { platform in
             let email = "csrf-\(UUID().uuidString.prefix(8))@example.com"
@@ -76,6 +76,20 @@ struct WebClientEndToEndTests {
             #expect(ownPage.status == 200, "\(ownPage.text)")
             let notABrowser = try await platform.request("PUT", "/v1/me/consents", json: change, headers: ["Cookie": cookie])
             #expect(notABrowser.status == 200)
+            // Behind a proxy that ends TLS the page's origin is https while the gateway speaks http.
+            let host = try #require(URLComponents(string: platform.gateway)).port.map { "127.0.0.1:\($0)" } ?? ""
+            let proxied = try await platform.request(
+                "PUT", "/v1/me/consents", json: change, headers: ["Cookie": cookie, "Origin": "https://\(host)", "Sec-Fetch-Site": "same-origin"])
+            #expect(proxied.status == 200, "\(proxied.text)")
+            let olderBrowser = try await platform.request(
+                "PUT", "/v1/me/consents", json: change, headers: ["Cookie": cookie, "Origin": "https://\(host)"])
+            #expect(olderBrowser.status == 200, "an older browser sends only Origin: its host decides")
+            // Login CSRF: another site cannot sign this browser in, nor register an account from it.
+            let crossSiteSignIn = try await platform.request(
+                "POST", "/v1/sessions", json: ["email": email, "password": AccountsPlatform.password],
+                headers: ["Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site", "Content-Type": "text/plain"])
+            #expect(crossSiteSignIn.status == 403)
+            #expect(Self.header(crossSiteSignIn, "Set-Cookie") == nil)
             let bearer = try await platform.request(
                 "PUT", "/v1/me/consents", token: token, json: change, headers: ["Origin": "https://evil.example"])
             #expect(bearer.status == 200, "a Bearer token is never sent by a browser on its own")

@@ -10,25 +10,12 @@ import Models
 /// take an `AuthenticatedContext` and answer 401. On the way out, a signed-in person who has not
 /// accepted the current policy gets `Policy-Acceptance-Required` on every response.
 ///
-/// A request that changes something (any method but GET, HEAD and OPTIONS) signed in only by the
-/// cookie must come from this site's own pages: sent by a browser from another site (its
-/// `Sec-Fetch-Site`, or an `Origin` that is neither this gateway nor an allowed origin) it is not
-/// signed in, and a route that needs a person answers 403. SameSite=Lax already keeps the cookie
-/// off most cross-site requests; this also covers other sites of the same registrable domain and
-/// browsers that do not send SameSite. A Bearer token is never sent by a browser on its own.
-///
 /// It sits outside the problem middleware so that error answers carry the policy header too.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
 
     let sessions: SessionCache
     let proxies: TrustedProxies
-    /// `GATEWAY_PUBLIC_URL`, when set: the origin of the site's own pages.
-    var publicURL: String? = nil
-    /// Whether the gateway speaks TLS (the origin's scheme when it is taken from `Host`).
-    var secure = false
-    /// Other origins whose pages may send the cookie (`GATEWAY_ALLOWED_ORIGINS`).
-    var allowedOrigins: Set<String> = []
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -36,19 +23,14 @@ struct AuthenticationMiddleware: RouterMiddleware {
         var context = context
         context.clientAddress = proxies.clientAddress(peer: context.clientAddress, headers: request.headers)
         context.doNotTrack = request.headers[.dnt] == "1" || request.headers[.secGPC] == "1"
-        if let (token, fromCookie) = Self.credential(in: request) {
-            if fromCookie, !Self.safeMethods.contains(request.method), !isFromOwnPages(request) {
-                context.authenticationFailure = ServiceError(
-                    .forbidden, "A change signed in by the session cookie must be sent from this site's own pages.")
-            } else {
-                do {
-                    context.session = try await sessions.session(for: token)
-                } catch let error as ServiceError where error.code == .unauthenticated {
-                    context.session = nil
-                } catch {
-                    context.authenticationFailure =
-                        error as? ServiceError ?? ServiceError(.unavailable, "The session could not be checked; try again.")
-                }
+        if let (token, _) = Self.credential(in: request) {
+            do {
+                context.session = try await sessions.session(for: token)
+            } catch let error as ServiceError where error.code == .unauthenticated {
+                context.session = nil
+            } catch {
+                context.authenticationFailure =
+                    error as? ServiceError ?? ServiceError(.unavailable, "The session could not be checked; try again.")
             }
         }
         var response = try await next(request, context)
@@ -72,17 +54,6 @@ struct AuthenticationMiddleware: RouterMiddleware {
         return nil
     }
 
-    private static let safeMethods: Set<HTTPRequest.Method> = [.get, .head, .options]
-
-    /// Whether a browser sent this from one of the site's own pages (or an allowed origin's); a
-    /// client that is not a browser sends neither header and is taken at its word.
-    private func isFromOwnPages(_ request: Request) -> Bool {
-        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!], !["same-origin", "none"].contains(site) {
-            guard let origin = request.headers[HTTPField.Name("Origin")!], allowedOrigins.contains(origin) else { return false }
-        }
-        guard let origin = request.headers[HTTPField.Name("Origin")!] else { return true }
-        return origin == OwnPages.origin(of: request, publicURL: publicURL, secure: secure) || allowedOrigins.contains(origin)
-    }
 
     /// The token of `Bearer <token>` (the scheme in any case, blanks around the token ignored);
     /// nil for any other scheme or an empty token. Read byte by byte: it runs on every request.
@@ -113,4 +84,41 @@ extension HTTPField.Name {
     static let secGPC = Self("Sec-GPC")!
     /// Names the policy version a signed-in person has yet to accept.
     static let policyAcceptanceRequired = Self("Policy-Acceptance-Required")!
+}
+
+/// Refuses a change (any method but GET, HEAD and OPTIONS) that a browser sent from another site,
+/// unless it carries a Bearer token (which no browser sends on its own): 403 `forbidden`. With the
+/// session cookie such a request would act as the person (CSRF); without one it could sign the
+/// browser into someone else's account (login CSRF) or register one. SameSite=Lax already keeps the
+/// cookie off most cross-site requests; this also covers other origins of the same site and
+/// browsers without SameSite. The browser's `Sec-Fetch-Site` decides when sent (a page cannot
+/// forge it); otherwise the `Origin`'s host must be this gateway's. Clients that are not browsers
+/// send neither header and are not affected; `GATEWAY_ALLOWED_ORIGINS` are let through.
+struct CrossSiteChangeMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+
+    /// `GATEWAY_PUBLIC_URL`, when set: whose host the site's own pages have.
+    let publicURL: String?
+    let allowedOrigins: Set<String>
+
+    private static let safeMethods: Set<HTTPRequest.Method> = [.get, .head, .options]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        if !Self.safeMethods.contains(request.method), AuthenticationMiddleware.credential(in: request)?.fromCookie != false,
+            !isFromOwnPages(request)
+        {
+            throw ServiceError(.forbidden, "A change must be sent from this site's own pages.")
+        }
+        return try await next(request, context)
+    }
+
+    private func isFromOwnPages(_ request: Request) -> Bool {
+        let origin = request.headers[HTTPField.Name("Origin")!]
+        if let origin, allowedOrigins.contains(origin) { return true }
+        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!] { return site == "same-origin" || site == "none" }
+        guard let origin else { return true }
+        return OwnPages.isOwn(origin: origin, of: request, publicURL: publicURL)
+    }
 }

@@ -34,12 +34,10 @@ func buildGatewayRouter(
 ) -> Router<GatewayRequestContext> {
     let router = Router(context: GatewayRequestContext.self)
     router.add(middleware: RequestTraceMiddleware<GatewayRequestContext>())
-    router.add(
-        middleware: AuthenticationMiddleware(
-            sessions: sessions, proxies: trustedProxies, publicURL: publicURL, secure: secureCookies,
-            allowedOrigins: streamGate.allowedOrigins))
+    router.add(middleware: AuthenticationMiddleware(sessions: sessions, proxies: trustedProxies))
     router.add(middleware: ProblemMiddleware<GatewayRequestContext>())
     router.add(middleware: MetricsMiddleware())
+    router.add(middleware: CrossSiteChangeMiddleware(publicURL: publicURL, allowedOrigins: streamGate.allowedOrigins))
     router.add(middleware: MethodNotAllowedMiddleware(openAPIDocument: OpenAPIDocument.data))
     PlatformRoutes(bus: bus, openAPIDocument: OpenAPIDocument.data).register(on: router)
     let accountRoutes = AccountRoutes(bus: bus, sessions: sessions, secureCookies: secureCookies)

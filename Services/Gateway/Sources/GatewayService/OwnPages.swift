@@ -12,6 +12,19 @@ enum OwnPages {
         publicURL ?? (secure ? "https://" : "http://") + (request.head.authority ?? "127.0.0.1")
     }
 
+    /// Whether a browser's `Origin` is this gateway's: the host (and port) of `GATEWAY_PUBLIC_URL`
+    /// when set, else of the request's `Host`. The scheme is not compared: a proxy in front may end
+    /// TLS, so the gateway can be reached as https while it speaks http.
+    static func isOwn(origin: String, of request: Request, publicURL: String?) -> Bool {
+        func authority(_ url: String) -> String? {
+            guard let parts = URLComponents(string: url), let host = parts.host, !host.isEmpty else { return nil }
+            return (parts.port.map { "\(host):\($0)" } ?? host).lowercased()
+        }
+        guard let sent = authority(origin) else { return false }
+        let own = publicURL.flatMap(authority) ?? request.head.authority?.lowercased()
+        return sent == own
+    }
+
     /// Whether a form post came from a page of this origin: with SameSite=Lax cookies no cross-site
     /// POST is signed in; this also refuses same-site pages that are not the gateway's.
     static func postedHere(_ request: Request, origin: String) -> Bool {

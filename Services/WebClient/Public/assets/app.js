@@ -19,10 +19,14 @@ const app = {
   async refresh() {
     try {
       app.account = await currentAccount();
+    } catch {
+      app.account = null;
+    }
+    try {
       const unread = app.account ? await api("GET", "/v1/me/notifications?unread=true&limit=100") : null;
       app.unread = unread ? unread.items.length : 0;
     } catch {
-      app.account = null;
+      app.unread = 0;
     }
     stream.connect(app.account !== null);
     drawNav();
@@ -47,6 +51,7 @@ function drawNav() {
 }
 
 async function signOut() {
+  chat.leavePage();
   try {
     await api("DELETE", "/v1/sessions/current");
   } catch {}
@@ -75,6 +80,7 @@ onPolicyAcceptanceRequired((version) => {
         }
       } }, `Accept version ${version}`));
   prompt.hidden = false;
+  document.getElementById("policy-accept").focus();
 });
 
 // Live pushes: an advisor's status wherever it shows; a new notice in the nav (and the inbox).
@@ -87,7 +93,7 @@ stream.on("notification", () => {
 
 async function route() {
   const [, page = "", id] = location.hash.replace(/^#\/?/, "/").split("/");
-  chat.leaveRoom();
+  chat.leavePage();
   try {
     if (page === "") await views.directory(main, app);
     else if (page === "advisors" && id) await views.advisor(main, app, decodeURIComponent(id));
@@ -104,13 +110,19 @@ async function route() {
     else if (page === "boards") await views.boards(main, app);
     else if (page === "threads" && id) await views.thread(main, app, decodeURIComponent(id));
     else fill(main, h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/" }, "Back to the directory")));
+  } catch (error) {
+    // A page that could not load says so, instead of leaving the last one on screen.
+    fill(main, h("h1", {}, error.status === 401 ? "Please sign in" : "This page could not be loaded"),
+      status(error.status === 401 ? "Sign in to see this page." : error.message || "Try again in a moment.", "error"),
+      h("p", {}, h("a", { href: error.status === 401 ? "#/sign-in" : "#/" }, error.status === 401 ? "Sign in" : "Back to the directory")));
   } finally {
+    document.title = `${main.querySelector("h1")?.textContent || "Advisor Platform"} · Advisor Platform`;
     main.dataset.ready = location.hash || "#/";
   }
 }
 
-window.addEventListener("hashchange", () => {
-  route();
+window.addEventListener("hashchange", async () => {
+  await route();
   main.focus();
 });
 

@@ -15,8 +15,9 @@ for (const type of ["chat.accepted", "chat.declined", "chat.ended", "chat.paid-p
   stream.on(type, (message) => room?.chatId === message.chatId && room.refresh());
 }
 stream.on("billing.minute-left", (message) => room?.chatId === message.chatId && room.minuteLeft());
-// After a reconnection the stream says `ready`: fetch whatever the room missed meanwhile.
-stream.on("ready", () => room?.catchUp());
+// After a reconnection the stream says `ready`: read the chat again (states are not replayed) and
+// fetch whatever messages the room missed meanwhile.
+stream.on("ready", () => room?.refresh());
 
 function problemText(error) {
   return error instanceof Problem ? error.message : "The platform could not be reached. Check your connection and try again.";
@@ -54,15 +55,18 @@ export async function chatRoom(main, app, chatId) {
   room?.close();
   const me = app.account?.id;
   let chat = await api("GET", `/v1/chats/${encodeURIComponent(chatId)}`);
-  const list = h("ol", { id: "messages", class: "messages", "aria-live": "polite" });
-  const state = h("p", { id: "chat-state", class: "lead", role: "status" });
+  const list = h("ol", { id: "messages", class: "messages", "aria-label": "Messages" });
+  // Screen readers hear each new message and each change of state here, once, not the whole list.
+  const announce = h("p", { id: "chat-announce", class: "visually-hidden", "aria-live": "polite" });
+  const state = h("p", { id: "chat-state", class: "lead" });
   const cost = h("p", { id: "chat-cost", class: "meta" });
   const typingLine = h("p", { id: "typing", class: "meta", "aria-live": "polite" });
   const warning = h("div", { id: "chat-warning" });
-  const message = h("div", { id: "chat-message" });
+  const message = h("div", { id: "chat-message", "aria-live": "polite" });
   const input = h("textarea", { id: "chat-input", name: "text", rows: 2, maxlength: 4000, "aria-label": "Your message" });
   const seen = new Map();
   let readUpTo = 0;
+  let readSent = 0;
   let lastTypingSent = 0;
   let typingTimer = null;
   let ticker = null;
@@ -85,11 +89,28 @@ export async function chatRoom(main, app, chatId) {
       }
     }
     fill(list, children);
+    list.scrollTop = list.scrollHeight;
     const last = items.filter((item) => item.senderId !== me).at(-1);
-    if (last && chat.status === "active") stream.send({ type: "chat.read", chatId, seq: last.seq });
+    // Told once per newer message, so two open rooms never answer each other's receipts.
+    if (last && last.seq > readSent && chat.status === "active") {
+      readSent = last.seq;
+      stream.send({ type: "chat.read", chatId, seq: last.seq });
+    }
   };
+  /** The highest seq with every message up to it here: where to ask from after a gap. */
+  const contiguous = () => {
+    let seq = 0;
+    while (seen.has(seq + 1)) seq += 1;
+    return seq;
+  };
+  let described = "";
   const describe = () => {
     clearInterval(ticker);
+    if (described !== `${chat.status}:${chat.paused}`) {
+      described = `${chat.status}:${chat.paused}`;
+      fill(announce, { requested: "Chat requested.", active: chat.paused ? "The chat is paused." : "The chat is on.",
+        ended: "The chat has ended.", declined: "The request was declined.", expired: "The request expired." }[chat.status] || "");
+    }
     const price = `${money(chat.pricePerMinuteCents)} a minute`;
     if (chat.status === "requested") {
       const tick = () => {
@@ -140,7 +161,7 @@ export async function chatRoom(main, app, chatId) {
       try {
         const sent = await api("POST", `/v1/chats/${chatId}/messages`, { text, clientMessageId: crypto.randomUUID() });
         input.value = "";
-        room.add([sent]);
+        self.add([sent]);
       } catch (error) {
         fill(message, status(problemText(error), "error"));
       }
@@ -152,10 +173,13 @@ export async function chatRoom(main, app, chatId) {
     stream.send({ type: "chat.typing", chatId });
   });
 
-  room = {
+  const self = {
     chatId,
     add(items) {
+      const fresh = items.filter((item) => !seen.has(item.seq));
       for (const item of items) seen.set(item.seq, item);
+      const heard = fresh.filter((item) => item.senderId !== me).at(-1);
+      if (heard) fill(announce, `${other().displayName}: ${heard.text}`);
       draw();
     },
     typing(senderId) {
@@ -175,31 +199,42 @@ export async function chatRoom(main, app, chatId) {
     async refresh() {
       chat = await api("GET", `/v1/chats/${chatId}`);
       describe();
-      await room?.catchUp();
+      await self.catchUp();
     },
     async catchUp() {
-      const after = Math.max(0, ...seen.keys());
-      const page = await api("GET", `/v1/chats/${chatId}/messages?after=${after}&limit=500`);
-      chat.paidPhaseAfterSeq = page.paidPhaseAfterSeq ?? chat.paidPhaseAfterSeq;
-      room?.add(page.items);
-      stream.send({ type: "chat.follow", chatId, seq: Math.max(0, ...seen.keys()) });
+      let after = contiguous();
+      for (;;) {
+        const page = await api("GET", `/v1/chats/${chatId}/messages?after=${after}&limit=500`);
+        chat.paidPhaseAfterSeq = page.paidPhaseAfterSeq ?? chat.paidPhaseAfterSeq;
+        self.add(page.items);
+        if (!page.nextAfter) break;
+        after = page.nextAfter;
+      }
+      stream.send({ type: "chat.follow", chatId, seq: contiguous() });
     },
     close() {
       clearInterval(ticker);
-      room = null;
+      if (room === self) room = null;
     },
   };
+  room = self;
   fill(main,
     h("p", {}, h("a", { href: "#/chats" }, "← Your chats")),
     h("h1", {}, `Chat with ${other().displayName}`),
-    state, cost, warning, list, typingLine, controls, h("p", {}, accept, " ", decline, " ", end), message);
+    state, cost, warning, list, announce, typingLine, controls, h("p", {}, accept, " ", decline, " ", end), message);
   describe();
-  await room.catchUp();
+  await self.catchUp();
 }
 
-/** Leaves the room (another page opened). */
-export function leaveRoom() {
+/** Leaves the room and the console (another page opened): an advisor is available only while the console is open. */
+export function leavePage() {
   room?.close();
+  stopHeartbeat();
+}
+
+function stopHeartbeat() {
+  clearInterval(heartbeat);
+  heartbeat = null;
 }
 
 // MARK: The advisor's console
@@ -220,7 +255,7 @@ export async function advisorConsole(main, app) {
     return;
   }
   const [profile, earnings] = await Promise.all([api("GET", "/v1/advisors/me"), api("GET", "/v1/advisors/me/earnings")]);
-  const message = h("div", { id: "console-message" });
+  const message = h("div", { id: "console-message", "aria-live": "polite" });
   const online = h("input", { type: "checkbox", id: "available", checked: profile.status === "online" });
   const incoming = h("ul", { id: "requests" });
   drawRequests = () => {
@@ -233,7 +268,7 @@ export async function advisorConsole(main, app) {
     fill(message);
     try {
       await api("PUT", "/v1/advisors/me/status", { status: online.checked ? "online" : "offline" });
-      clearInterval(heartbeat);
+      stopHeartbeat();
       if (online.checked) heartbeat = setInterval(() => stream.send({ type: "presence.heartbeat" }), 20000);
     } catch (error) {
       online.checked = !online.checked;

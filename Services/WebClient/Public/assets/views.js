@@ -35,16 +35,24 @@ function problemText(error) {
   return "The platform could not be reached. Check your connection and try again.";
 }
 
-/** A form's submit (or a button's click) handler: `action(values, form)` runs with `message` cleared; a problem shows there. */
+/**
+ * A form's submit (or a button's click) handler: `action(values, form)` runs with `message`
+ * cleared and the button disabled until it ends (no double submission); a problem shows there.
+ */
 function submitting(message, action) {
   return async (event) => {
     event.preventDefault();
+    const form = event.target instanceof HTMLFormElement ? event.target : null;
+    const button = form ? form.querySelector("button[type=submit]") : event.target;
+    if (button?.disabled) return;
+    if (button) button.disabled = true;
     fill(message);
     try {
-      const form = event.target instanceof HTMLFormElement ? event.target : null;
       await action(form ? fields(form) : {}, form);
     } catch (error) {
       fill(message, status(problemText(error), "error"));
+    } finally {
+      if (button) button.disabled = false;
     }
   };
 }
@@ -193,7 +201,7 @@ async function favoriteControls(advisorId) {
   const message = h("span", { id: "favorite-message", role: "status" });
   let favorite = null;
   try {
-    favorite = (await api("GET", "/v1/me/favorites")).items?.find((entry) => entry.advisor.id === advisorId) ?? null;
+    favorite = (await api("GET", "/v1/me/favorites?limit=100")).items?.find((entry) => entry.advisor.id === advisorId) ?? null;
   } catch {}
   const isFavorite = h("input", { type: "checkbox", id: "favorite", checked: favorite !== null });
   const notify = h("input", { type: "checkbox", id: "notify-online", checked: favorite?.notifyWhenOnline ?? false });
@@ -225,7 +233,7 @@ export async function join(main, app) {
     fill(main, h("h1", {}, "Join"), status(problemText(error), "error"));
     return;
   }
-  const message = h("div", { id: "join-message" });
+  const message = h("div", { id: "join-message", "aria-live": "polite" });
   fill(main,
     h("h1", {}, "Join the Advisor Platform"),
     h("form", { id: "join-form", class: "stack", onsubmit: submitting(message, async (form) => {
@@ -261,7 +269,7 @@ export async function join(main, app) {
 }
 
 export function signIn(main, app) {
-  const message = h("div", { id: "sign-in-message" });
+  const message = h("div", { id: "sign-in-message", "aria-live": "polite" });
   fill(main,
     h("h1", {}, "Sign in"),
     h("form", { id: "sign-in-form", class: "stack", onsubmit: submitting(message, async (form) => {
@@ -287,7 +295,7 @@ export async function privacy(main, app) {
   if (!loaded) return;
   const [consents, signIns, history, accesses] = loaded;
   const account = app.account;
-  const message = h("div", { id: "privacy-message" });
+  const message = h("div", { id: "privacy-message", "aria-live": "polite" });
   const toggle = (id, label, checked, disabled = false) =>
     h("p", {}, h("input", { type: "checkbox", id, name: id, checked, disabled }), " ", h("label", { for: id }, label));
   const tracking = declinesTracking();
@@ -387,7 +395,7 @@ export async function board(main, app, slug) {
     fill(main, h("h1", {}, "Board"), status(problemText(error), "error"));
     return;
   }
-  const message = h("div", { id: "thread-message" });
+  const message = h("div", { id: "thread-message", "aria-live": "polite" });
   fill(main,
     h("p", {}, h("a", { href: "#/boards" }, "← All boards")),
     h("h1", {}, slug),
@@ -419,7 +427,7 @@ export async function thread(main, app, id) {
     fill(main, h("h1", {}, "Thread"), status(problemText(error), "error"));
     return;
   }
-  const message = h("div", { id: "post-message" });
+  const message = h("div", { id: "post-message", "aria-live": "polite" });
   const flag = (post) => h("button", { type: "button", class: "link", "aria-label": `Report the post by ${post.author.displayName}`,
     onclick: submitting(message, async () => {
       await api("POST", `/v1/posts/${post.id}/flags`, { reason: "abuse" });
@@ -448,7 +456,7 @@ export async function thread(main, app, id) {
 export async function inbox(main, app) {
   const page = await loadSignedIn(main, app, "Inbox", () => api("GET", "/v1/me/notifications?limit=50"));
   if (!page) return;
-  const message = h("div", { id: "inbox-message" });
+  const message = h("div", { id: "inbox-message", "aria-live": "polite" });
   const link = (notice) => notice.subject?.threadId ? `#/threads/${notice.subject.threadId}`
     : notice.subject?.advisorId ? `#/advisors/${notice.subject.advisorId}` : null;
   fill(main,
@@ -472,7 +480,7 @@ const channelNames = { inApp: "In the app", email: "Email", sms: "Text message" 
 export async function notificationSettings(main, app) {
   let settings = await loadSignedIn(main, app, "Notification settings", () => api("GET", "/v1/me/notification-settings"));
   if (!settings) return;
-  const message = h("div", { id: "settings-message" });
+  const message = h("div", { id: "settings-message", "aria-live": "polite" });
   const quiet = settings.quietHours;
   const zone = quiet?.timeZone || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
   fill(main,
@@ -523,7 +531,9 @@ export async function wallet(main, app) {
     api("GET", "/v1/me/payment-methods"), api("GET", "/v1/me/statement?limit=20")]));
   if (!loaded) return;
   const [balance, cards, statement] = loaded;
-  const message = h("div", { id: "wallet-message" });
+  const message = h("div", { id: "wallet-message", "aria-live": "polite" });
+  // One key for this page's top-up until it succeeds: a retry after a lost answer is charged once.
+  let topUpKey = crypto.randomUUID();
   const year = new Date().getFullYear();
   const cardName = (card) => `${card.brand} ending ${card.last4} (${String(card.expMonth).padStart(2, "0")}/${card.expYear})`;
   fill(main,
@@ -538,7 +548,8 @@ export async function wallet(main, app) {
             // One key per attempt: a retry of this same submission is charged once.
             const answer = await api("POST", "/v1/me/top-ups",
               { amountCents: Number(form.amountCents), paymentMethodId: form.paymentMethodId },
-              { headers: { "Idempotency-Key": crypto.randomUUID() } });
+              { headers: { "Idempotency-Key": topUpKey } });
+            topUpKey = crypto.randomUUID();
             await wallet(main, app);
             document.getElementById("wallet-message")?.replaceChildren(
               status(answer.status === "succeeded" ? `${money(answer.amountCents)} added.` : "The payment is being confirmed."));
