@@ -29,7 +29,9 @@ enum OwnPages {
     /// POST is signed in; this also refuses same-site pages that are not the gateway's.
     static func postedHere(_ request: Request, origin: String) -> Bool {
         if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!], !["same-origin", "none"].contains(site) { return false }
-        if let sent = request.headers[HTTPField.Name("Origin")!], sent != "null", sent != origin { return false }
+        if let sent = request.headers[HTTPField.Name("Origin")!], sent != "null", !isOwn(origin: sent, of: request, publicURL: origin) {
+            return false
+        }
         return true
     }
 
