@@ -236,6 +236,9 @@ try:
         next(o.text for o in Select(driver.find_element(By.ID, "top-up-card")).options if "0002" in o.text))
     driver.find_element(By.CSS_SELECTOR, "#top-up-form button[type=submit]").click()
     wait(driver, lambda d: "declined" in d.find_element(By.ID, "wallet-message").text.lower(), "a declined card says so", seconds=20)
+    driver.find_element(By.ID, "reload-enabled").click()
+    driver.find_element(By.CSS_SELECTOR, "#reload-form button[type=submit]").click()
+    wait(driver, lambda d: "Auto-reload is on" in d.find_element(By.ID, "wallet-message").text, "auto-reload is turned on")
 
     # A favorite, told when they come online.
     driver.get(advisor_page)
@@ -268,6 +271,13 @@ try:
         advisor.find_element(By.ID, "available").click()
         wait(advisor, lambda d: call("GET", f"/v1/advisors/{advisor_id}")["status"] == "online", "the advisor is online")
         accessible(advisor, "advisor console")
+        # The profile editor's preview follows the typing; saving keeps the listing.
+        headline = advisor.find_element(By.ID, "profile-headline")
+        headline.clear()
+        headline.send_keys("Honest tarot for hard days")
+        wait(advisor, lambda d: "Honest tarot for hard days" in d.find_element(By.ID, "profile-preview").text, "the preview follows the typing")
+        advisor.find_element(By.CSS_SELECTOR, "#profile-form button[type=submit]").click()
+        wait(advisor, lambda d: "listed" in d.find_element(By.ID, "profile-message").text, "the profile is saved and listed")
 
         driver.get(base + f"/#/advisors/{advisor_id}")
         wait(driver, lambda d: d.find_elements(By.ID, "start-chat"), "an online advisor can be asked for a chat")
@@ -298,6 +308,10 @@ try:
         for side, who in ((driver, "member"), (advisor, "advisor")):
             wait(side, lambda d: "ended" in d.find_element(By.ID, "chat-state").text, f"the {who} sees the chat end")
         check("minute" in driver.find_element(By.ID, "receipt").text, "the member gets a receipt")
+        # Not satisfied: a refund request is decided at once by the guarantee's rules.
+        wait(driver, EC.visibility_of_element_located((By.ID, "refund-reason")), "the member may ask for a refund").send_keys("It did not help.")
+        driver.find_element(By.CSS_SELECTOR, "#refund-form button[type=submit]").click()
+        wait(driver, lambda d: "Refund" in d.find_element(By.ID, "chat-message").text, "the refund request is decided")
         advisor_problems = [p for p in problems_in_log(advisor) if "status of 401" not in p]
         check(not advisor_problems, f"nothing wrong in the advisor's browser log: {advisor_problems}")
     finally:

@@ -136,6 +136,7 @@ export async function chatRoom(main, app, chatId) {
         : "");
     }
     controls.hidden = chat.status !== "active";
+    refund.hidden = !(chat.status === "ended" && me === chat.member.id && chat.minutes > 0);
     accept.hidden = !(chat.status === "requested" && me === chat.advisor.id);
     decline.hidden = accept.hidden;
     end.hidden = !(chat.status === "active" || (chat.status === "requested" && me === chat.member.id));
@@ -150,6 +151,20 @@ export async function chatRoom(main, app, chatId) {
       fill(message, status(problemText(error), "error"));
     }
   };
+  const refund = h("form", { id: "refund-form", class: "stack", onsubmit: async (event) => {
+      event.preventDefault();
+      fill(message);
+      try {
+        const decided = await api("POST", `/v1/chats/${chatId}/refund-requests`, { reason: event.target.reason.value });
+        fill(message, status(decided.status === "approved" ? `Refund approved: ${money(decided.amountCents)} back to your wallet.` : "Refund declined under the guarantee's rules."));
+        refund.hidden = true;
+      } catch (error) {
+        fill(message, status(problemText(error), "error"));
+      }
+    } },
+    h("label", { for: "refund-reason" }, "Not satisfied? Ask for a refund under our guarantee"),
+    h("textarea", { id: "refund-reason", name: "reason", required: true, maxlength: 1000, rows: 2 }),
+    h("button", { type: "submit" }, "Ask for a refund"));
   const accept = h("button", { type: "button", id: "chat-accept", onclick: act("accept") }, "Accept");
   const decline = h("button", { type: "button", id: "chat-decline", onclick: act("decline") }, "Decline");
   const end = h("button", { type: "button", id: "chat-end", class: "danger", onclick: act("end") }, "End the chat");
@@ -221,7 +236,7 @@ export async function chatRoom(main, app, chatId) {
   fill(main,
     h("p", {}, h("a", { href: "#/chats" }, "← Your chats")),
     h("h1", {}, `Chat with ${other().displayName}`),
-    state, cost, warning, list, announce, typingLine, controls, h("p", {}, accept, " ", decline, " ", end), message);
+    state, cost, warning, list, announce, typingLine, controls, h("p", {}, accept, " ", decline, " ", end), refund, message);
   describe();
   await self.catchUp();
 }
@@ -254,7 +269,8 @@ export async function advisorConsole(main, app) {
     fill(main, h("h1", {}, "Advisor console"), h("p", {}, "For advisors. ", app.account ? "" : h("a", { href: "#/sign-in" }, "Sign in")));
     return;
   }
-  const [profile, earnings] = await Promise.all([api("GET", "/v1/advisors/me"), api("GET", "/v1/advisors/me/earnings")]);
+  const [profile, earnings, categories] = await Promise.all([api("GET", "/v1/advisors/me"), api("GET", "/v1/advisors/me/earnings"),
+    api("GET", "/v1/categories")]);
   const message = h("div", { id: "console-message", "aria-live": "polite" });
   const online = h("input", { type: "checkbox", id: "available", checked: profile.status === "online" });
   const incoming = h("ul", { id: "requests" });
@@ -283,7 +299,58 @@ export async function advisorConsole(main, app) {
     h("h2", {}, "Requests"), incoming,
     h("h2", {}, "Earnings"),
     h("p", { id: "earnings" }, `Available ${money(earnings.availableCents)} · being paid out ${money(earnings.pendingCents)} · paid out ${money(earnings.paidOutCents)} · our commission ${earnings.commissionPercent}%`),
-    message);
+    message,
+    profileEditor(profile, categories));
   drawRequests();
   if (online.checked) await setAvailability();
+}
+
+/** The advisor's profile, edited beside a preview of the card members will see, as it is typed. */
+function profileEditor(profile, categories) {
+  const message = h("div", { id: "profile-message", "aria-live": "polite" });
+  const preview = h("div", { id: "profile-preview", class: "card", "aria-label": "Preview of your listing" });
+  const form = h("form", { id: "profile-form", class: "stack" },
+    h("label", { for: "profile-headline" }, "Headline"),
+    h("input", { id: "profile-headline", name: "headline", maxlength: 120, value: profile.headline || "" }),
+    h("label", { for: "profile-bio" }, "About you"),
+    h("textarea", { id: "profile-bio", name: "bio", maxlength: 4000, rows: 5 }, profile.bio || ""),
+    h("label", { for: "profile-price" }, "Price per minute, in cents"),
+    h("input", { id: "profile-price", name: "pricePerMinuteCents", type: "number", min: 99, max: 4999, value: profile.pricePerMinuteCents ?? "" }),
+    h("fieldset", {}, h("legend", {}, "Categories (up to 5)"),
+      categories.map((category) => h("p", {},
+        h("input", { type: "checkbox", id: `category-${category.slug}`, name: "categories", value: category.slug,
+          checked: profile.categories.includes(category.slug) }), " ",
+        h("label", { for: `category-${category.slug}` }, category.name)))),
+    h("button", { type: "submit" }, "Save my profile"));
+  const values = () => {
+    const data = new FormData(form);
+    return { headline: String(data.get("headline") || ""), bio: String(data.get("bio") || ""),
+      pricePerMinuteCents: Number(data.get("pricePerMinuteCents")) || 0, categories: data.getAll("categories").map(String) };
+  };
+  const drawPreview = () => {
+    const now = values();
+    fill(preview, h("h3", {}, profile.displayName), h("p", {}, now.headline || "(your headline)"),
+      h("p", { class: "meta" }, now.pricePerMinuteCents ? `${money(now.pricePerMinuteCents)}/min · ` : "",
+        now.categories.map((slug) => categories.find((c) => c.slug === slug)?.name || slug).join(", ")),
+      h("p", {}, now.bio));
+  };
+  form.addEventListener("input", drawPreview);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    fill(message);
+    const now = values();
+    const body = { categories: now.categories };
+    if (now.headline) body.headline = now.headline;
+    if (now.bio) body.bio = now.bio;
+    if (now.pricePerMinuteCents) body.pricePerMinuteCents = now.pricePerMinuteCents;
+    try {
+      const saved = await api("PUT", "/v1/advisors/me", body);
+      fill(message, status(saved.listed ? "Saved: your profile is listed." : "Saved. To be listed it needs a headline, a category and a price."));
+    } catch (error) {
+      fill(message, status(problemText(error), "error"));
+    }
+  });
+  drawPreview();
+  return h("section", { "aria-labelledby": "profile-editor-title" },
+    h("h2", { id: "profile-editor-title" }, "Your profile"), h("div", { class: "editor" }, form, h("div", {}, h("p", { class: "meta" }, "Preview"), preview)), message);
 }

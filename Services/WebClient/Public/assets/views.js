@@ -561,6 +561,24 @@ export async function wallet(main, app) {
           h("select", { id: "top-up-card", name: "paymentMethodId" }, cards.items.map((card) => h("option", { value: card.id }, cardName(card)))),
           h("button", { type: "submit" }, "Add funds"))),
     message,
+    cards.items.length === 0 ? null : h("section", { "aria-labelledby": "reload-title" },
+      h("h2", { id: "reload-title" }, "Auto-reload"),
+      h("form", { id: "reload-form", class: "stack", onsubmit: submitting(message, async (form, element) => {
+          await api("PUT", "/v1/me/wallet/auto-reload", { enabled: element.enabled.checked,
+            thresholdCents: Number(form.thresholdCents), amountCents: Number(form.amountCents), paymentMethodId: form.paymentMethodId });
+          fill(message, status(element.enabled.checked ? "Auto-reload is on." : "Auto-reload is off."));
+        }) },
+        h("p", {}, h("input", { type: "checkbox", id: "reload-enabled", name: "enabled", checked: balance.autoReload?.enabled }), " ",
+          h("label", { for: "reload-enabled" }, "Top up by itself when the balance runs low")),
+        h("label", { for: "reload-threshold" }, "When the balance drops below"),
+        h("select", { id: "reload-threshold", name: "thresholdCents" }, [500, 1000, 2000].map((cents) =>
+          h("option", { value: cents, selected: cents === (balance.autoReload?.thresholdCents || 500) }, money(cents)))),
+        h("label", { for: "reload-amount" }, "Add"),
+        h("select", { id: "reload-amount", name: "amountCents" }, [1000, 2000, 5000].map((cents) =>
+          h("option", { value: cents, selected: cents === (balance.autoReload?.amountCents || 2000) }, money(cents)))),
+        h("label", { for: "reload-card" }, "From the card"),
+        h("select", { id: "reload-card", name: "paymentMethodId" }, cards.items.map((card) => h("option", { value: card.id }, cardName(card)))),
+        h("button", { type: "submit" }, "Save auto-reload"))),
     h("section", { "aria-labelledby": "cards-title" },
       h("h2", { id: "cards-title" }, "Cards"),
       h("ul", { id: "cards" }, cards.items.map((card) => h("li", {}, cardName(card)))),
