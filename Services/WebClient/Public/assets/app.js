@@ -44,6 +44,7 @@ function drawNav() {
       link("#/chats", "Chats"),
       app.account.role === "member" ? link("#/wallet", "Wallet") : null,
       app.account.role === "advisor" ? link("#/console", "Console") : null,
+      app.account.roles?.some((role) => ["support", "moderator", "finance", "legal", "admin"].includes(role)) ? link("#/staff", "Staff") : null,
       link("#/privacy", "Privacy center"),
       h("li", {}, h("button", { type: "button", id: "sign-out", class: "link", onclick: signOut }, `Sign out ${app.account.displayName}`)),
     ] : [link("#/sign-in", "Sign in"), link("#/join", "Join")],
@@ -105,6 +106,7 @@ async function route() {
     else if (page === "chats" && id) await chat.chatRoom(main, app, decodeURIComponent(id));
     else if (page === "chats") await chat.chats(main, app);
     else if (page === "console") await chat.advisorConsole(main, app);
+    else if (page === "staff") await views.staff(main, app);
     else if (page === "notification-settings") await views.notificationSettings(main, app);
     else if (page === "boards" && id) await views.board(main, app, decodeURIComponent(id));
     else if (page === "boards") await views.boards(main, app);

@@ -604,3 +604,58 @@ export async function wallet(main, app) {
         h("ul", { id: "statement" }, statement.items.map((line) =>
           h("li", {}, `${new Date(line.at).toLocaleString()} · ${line.kind} · ${money(line.amountCents)} · balance ${money(line.balanceAfterCents)}`)))));
 }
+
+// MARK: Staff
+
+const staffRoles = ["support", "moderator", "finance", "legal", "admin"];
+
+/** Staff work: the moderation queue (moderators, admins) and account lookup with a stated reason (support, legal, admins). */
+export async function staff(main, app) {
+  const roles = app.account?.roles || [];
+  if (!roles.some((role) => staffRoles.includes(role))) {
+    fill(main, h("h1", {}, "Staff"), h("p", {}, "This page is for staff."));
+    return;
+  }
+  const message = h("div", { id: "staff-message", "aria-live": "polite" });
+  const sections = [h("h1", {}, "Staff"), message];
+  if (roles.includes("moderator") || roles.includes("admin")) {
+    const queue = await api("GET", "/v1/staff/moderation/queue?limit=50");
+    const decide = (post, action) => submitting(message, async (_, form) => {
+      await api("POST", `/v1/staff/posts/${post.id}/decision`, { action, reason: form.reason.value });
+      await staff(main, app);
+      fill(document.getElementById("staff-message"), status(`Done: ${action}.`));
+    });
+    sections.push(h("section", { "aria-labelledby": "queue-title" },
+      h("h2", { id: "queue-title" }, "Moderation queue"),
+      queue.items.length === 0 ? h("p", { id: "queue-empty" }, "Nothing to look at.") :
+        h("ul", { id: "queue", class: "notices" }, queue.items.map((entry) => {
+          const reason = h("input", { name: "reason", id: `reason-${entry.post.id}`, required: true, maxlength: 500 });
+          return h("li", {},
+            h("p", {}, h("strong", {}, entry.threadTitle), ` · ${entry.board} · ${entry.flags.length} flag(s): `,
+              entry.flags.map((flag) => flag.reason).join(", "), entry.hidden ? " · hidden" : ""),
+            h("p", { class: "post-text" }, entry.post.text || "(no text)"),
+            h("form", { class: "stack", onsubmit: decide(entry.post, entry.hidden ? "restore" : "hide") },
+              h("label", { for: `reason-${entry.post.id}` }, "Reason (recorded)"), reason,
+              h("button", { type: "submit" }, entry.hidden ? "Restore" : "Hide")));
+        }))));
+  }
+  if (roles.includes("support") || roles.includes("legal") || roles.includes("admin")) {
+    const found = h("div", { id: "lookup-result" });
+    sections.push(h("section", { "aria-labelledby": "lookup-title" },
+      h("h2", { id: "lookup-title" }, "Look up an account"),
+      h("p", { class: "hint" }, "The person sees this access, with your reason, in their privacy center."),
+      h("form", { id: "lookup-form", class: "stack", onsubmit: submitting(message, async (form) => {
+          const account = await api("GET", `/v1/staff/accounts/${encodeURIComponent(form.accountId.trim())}?reason=${encodeURIComponent(form.reason)}`);
+          fill(found, h("dl", {}, h("dt", {}, "Name"), h("dd", {}, account.displayName), h("dt", {}, "Email"),
+            h("dd", { id: "lookup-email" }, account.email), h("dt", {}, "Role"), h("dd", {}, account.role),
+            h("dt", {}, "Joined"), h("dd", {}, new Date(account.createdAt).toLocaleString())));
+        }) },
+        h("label", { for: "lookup-id" }, "Account id"),
+        h("input", { id: "lookup-id", name: "accountId", required: true, maxlength: 36 }),
+        h("label", { for: "lookup-reason" }, "Reason"),
+        h("input", { id: "lookup-reason", name: "reason", required: true, maxlength: 500 }),
+        h("button", { type: "submit" }, "Look up")),
+      found));
+  }
+  fill(main, sections);
+}
