@@ -101,9 +101,16 @@ def accessible(driver, page):
     figures.setdefault("pagesChecked", []).append(page)
 
 
+# Answers the journey provokes on purpose, which the browser logs as failed resources: asking who
+# is signed in while no one is, a refused sign-in (401); a declined card, a payout beyond what is
+# available (402); tax information asked for before it was ever given (404).
+EXPECTED = ("status of 401", "status of 402", "tax-info - Failed to load resource: the server responded with a status of 404")
+
+
 def problems_in_log(driver):
     return [entry["message"] for entry in driver.get_log("browser")
-            if entry["level"] == "SEVERE" or "Content Security Policy" in entry["message"]]
+            if (entry["level"] == "SEVERE" or "Content Security Policy" in entry["message"])
+            and not any(expected in entry["message"] for expected in EXPECTED)]
 
 
 figures = {}
@@ -285,6 +292,18 @@ try:
         wait(advisor, lambda d: "Honest tarot for hard days" in d.find_element(By.ID, "profile-preview").text, "the preview follows the typing")
         advisor.find_element(By.CSS_SELECTOR, "#profile-form button[type=submit]").click()
         wait(advisor, lambda d: "listed" in d.find_element(By.ID, "profile-message").text, "the profile is saved and listed")
+        # Tax information: the id goes in whole and comes back as its last four only.
+        for field, value in (("tax-legalName", "Browser Advisor"), ("tax-line1", "1 Main Street"), ("tax-city", "Springfield"),
+                             ("tax-region", "IL"), ("tax-postalCode", "62701"), ("tax-taxId", "123-45-6789")):
+            advisor.find_element(By.ID, field).send_keys(value)
+        advisor.find_element(By.ID, "tax-certified").click()
+        advisor.find_element(By.CSS_SELECTOR, "#tax-form button[type=submit]").click()
+        wait(advisor, lambda d: "ending 6789" in d.find_element(By.ID, "tax-state").text, "the tax form is certified, its id shown as the last four")
+        check(advisor.find_element(By.ID, "tax-taxId").get_attribute("value") == "", "the tax id does not stay on the page")
+        # A payout beyond what is available is refused with the API's reason.
+        advisor.find_element(By.ID, "payout-amount").send_keys("50")
+        advisor.find_element(By.CSS_SELECTOR, "#payout-form button[type=submit]").click()
+        wait(advisor, lambda d: d.find_element(By.ID, "payout-message").text.strip() != "", "a payout request is answered")
 
         driver.get(base + f"/#/advisors/{advisor_id}")
         wait(driver, lambda d: d.find_elements(By.ID, "start-chat"), "an online advisor can be asked for a chat")
@@ -319,7 +338,7 @@ try:
         wait(driver, EC.visibility_of_element_located((By.ID, "refund-reason")), "the member may ask for a refund").send_keys("It did not help.")
         driver.find_element(By.CSS_SELECTOR, "#refund-form button[type=submit]").click()
         wait(driver, lambda d: "Refund" in d.find_element(By.ID, "chat-message").text, "the refund request is decided")
-        advisor_problems = [p for p in problems_in_log(advisor) if "status of 401" not in p]
+        advisor_problems = problems_in_log(advisor)
         check(not advisor_problems, f"nothing wrong in the advisor's browser log: {advisor_problems}")
     finally:
         advisor.quit()
@@ -370,9 +389,6 @@ try:
     wait(driver, lambda d: d.find_element(By.ID, "sign-in-message").text.strip() != "", "signing in again is refused")
 
     problems = problems_in_log(driver)
-    # Answers the journey provokes on purpose (asking who is signed in while no one is, a refused
-    # sign-in, a declined card) are logged by the browser as failed resources: those are expected.
-    problems = [p for p in problems if "status of 401" not in p and "status of 402" not in p]
     check(not problems, f"no script error or CSP violation in the browser's log: {problems}")
 finally:
     driver.quit()

@@ -300,6 +300,8 @@ export async function advisorConsole(main, app) {
     h("h2", {}, "Earnings"),
     h("p", { id: "earnings" }, `Available ${money(earnings.availableCents)} · being paid out ${money(earnings.pendingCents)} · paid out ${money(earnings.paidOutCents)} · our commission ${earnings.commissionPercent}%`),
     message,
+    payoutsSection(earnings),
+    await taxSection(),
     profileEditor(profile, categories));
   drawRequests();
   if (online.checked) await setAvailability();
@@ -353,4 +355,81 @@ function profileEditor(profile, categories) {
   drawPreview();
   return h("section", { "aria-labelledby": "profile-editor-title" },
     h("h2", { id: "profile-editor-title" }, "Your profile"), h("div", { class: "editor" }, form, h("div", {}, h("p", { class: "meta" }, "Preview"), preview)), message);
+}
+
+/** Asking for a payout of what is available (one Idempotency-Key per request until it succeeds), and the payouts so far. */
+function payoutsSection(earnings) {
+  const message = h("div", { id: "payout-message", "aria-live": "polite" });
+  const list = h("ul", { id: "payouts" });
+  let key = crypto.randomUUID();
+  const load = async () => {
+    const page = await api("GET", "/v1/advisors/me/payouts?limit=10");
+    fill(list, page.items.map((payout) => h("li", {}, `${new Date(payout.createdAt).toLocaleString()} · ${money(payout.amountCents)} · ${payout.status}`)));
+  };
+  load().catch(() => {});
+  return h("section", { "aria-labelledby": "payouts-title" },
+    h("h2", { id: "payouts-title" }, "Payouts"),
+    h("form", { id: "payout-form", class: "stack", onsubmit: async (event) => {
+        event.preventDefault();
+        fill(message);
+        try {
+          const payout = await api("POST", "/v1/advisors/me/payouts", { amountCents: Math.round(Number(event.target.amount.value) * 100) },
+            { headers: { "Idempotency-Key": key } });
+          key = crypto.randomUUID();
+          fill(message, status(`Payout of ${money(payout.amountCents)} requested.`));
+          await load();
+        } catch (error) {
+          fill(message, status(problemText(error), "error"));
+        }
+      } },
+      h("label", { for: "payout-amount" }, `Amount in dollars (available: ${money(earnings.availableCents)})`),
+      h("input", { id: "payout-amount", name: "amount", type: "number", min: 1, step: "0.01", required: true }),
+      h("button", { type: "submit" }, "Ask for a payout")),
+    message, list);
+}
+
+/** The W-9 a US advisor certifies (the tax id goes in whole and only its last four come back). */
+async function taxSection() {
+  const message = h("div", { id: "tax-message", "aria-live": "polite" });
+  let current = null;
+  try {
+    current = await api("GET", "/v1/advisors/me/tax-info");
+  } catch {}
+  const field = (id, label, attributes = {}) => [h("label", { for: `tax-${id}` }, label),
+    h("input", { id: `tax-${id}`, name: id, ...attributes })];
+  const fields = current?.fields || {};
+  const state = h("p", { id: "tax-state" }, current ? `Certified ${new Date(current.certifiedAt).toLocaleDateString()}, tax id ending ${current.taxIdLast4}.` : "Not given yet.");
+  return h("section", { "aria-labelledby": "tax-title" },
+    h("h2", { id: "tax-title" }, "Tax information (W-9)"), state,
+    h("form", { id: "tax-form", class: "stack", onsubmit: async (event) => {
+        event.preventDefault();
+        const form = event.target;
+        fill(message);
+        try {
+          const saved = await api("PUT", "/v1/advisors/me/tax-info", {
+            fields: { form: "w9", legalName: form.legalName.value, taxClassification: form.taxClassification.value,
+              address: { line1: form.line1.value, city: form.city.value, region: form.region.value, postalCode: form.postalCode.value, country: "US" } },
+            taxId: form.taxId.value.replace(/\D/g, ""), certified: form.certified.checked });
+          form.taxId.value = "";
+          fill(state, `Certified ${new Date(saved.certifiedAt).toLocaleDateString()}, tax id ending ${saved.taxIdLast4}.`);
+          fill(message, status("Saved."));
+        } catch (error) {
+          fill(message, status(problemText(error), "error"));
+        }
+      } },
+      field("legalName", "Legal name", { required: true, maxlength: 200, value: fields.legalName || "", autocomplete: "name" }),
+      h("label", { for: "tax-taxClassification" }, "Federal tax classification"),
+      h("select", { id: "tax-taxClassification", name: "taxClassification" },
+        [["individual", "Individual"], ["sole_proprietor", "Sole proprietor"], ["c_corporation", "C corporation"],
+          ["s_corporation", "S corporation"], ["partnership", "Partnership"], ["trust_estate", "Trust or estate"], ["llc", "LLC"]].map(([value, label]) =>
+          h("option", { value, selected: fields.taxClassification === value }, label))),
+      field("line1", "Address", { required: true, maxlength: 200, value: fields.address?.line1 || "", autocomplete: "address-line1" }),
+      field("city", "City", { required: true, maxlength: 100, value: fields.address?.city || "", autocomplete: "address-level2" }),
+      field("region", "State", { required: true, maxlength: 50, value: fields.address?.region || "", autocomplete: "address-level1" }),
+      field("postalCode", "ZIP code", { required: true, maxlength: 20, value: fields.address?.postalCode || "", autocomplete: "postal-code" }),
+      field("taxId", "SSN, ITIN or EIN (nine digits; we show only its last four afterwards)", { required: true, inputmode: "numeric", maxlength: 11 }),
+      h("p", {}, h("input", { type: "checkbox", id: "tax-certified", name: "certified", required: true }), " ",
+        h("label", { for: "tax-certified" }, "Under penalties of perjury, I certify that the information above is correct.")),
+      h("button", { type: "submit" }, "Save tax information")),
+    message);
 }
