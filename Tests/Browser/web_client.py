@@ -328,6 +328,17 @@ try:
         advisor.find_element(By.ID, "chat-input").send_keys(", tell me more.")
         advisor.find_element(By.ID, "chat-send").click()
         wait(driver, lambda d: "tell me more" in d.find_element(By.ID, "messages").text, "the member gets the reply")
+        # The member leaves the room while the advisor writes twice: back in it, nothing is missing.
+        chat_page = driver.current_url
+        driver.get(base + "/#/wallet")
+        ready(driver, "#/wallet")
+        for text in ("First while you were away.", "Second while you were away."):
+            advisor.find_element(By.ID, "chat-input").send_keys(text)
+            advisor.find_element(By.ID, "chat-send").click()
+            wait(advisor, lambda d: text in d.find_element(By.ID, "messages").text, "the advisor's message is sent")
+        driver.get(chat_page)
+        wait(driver, lambda d: "First while you were away." in d.find_element(By.ID, "messages").text
+             and "Second while you were away." in d.find_element(By.ID, "messages").text, "the member finds what was sent meanwhile")
         driver.save_screenshot(os.path.join(arguments.artifacts, "chat-member-desktop.png"))
         advisor.save_screenshot(os.path.join(arguments.artifacts, "chat-advisor-desktop.png"))
         driver.find_element(By.ID, "chat-end").click()
@@ -366,13 +377,14 @@ try:
     driver.get(base + "/#/privacy")
     wait(driver, lambda d: "Support ticket 4711" in d.find_element(By.ID, "access-log").text, "the person sees the staff access and its reason")
 
-    # Phone width.
-    driver.set_window_size(390, 844)
-    driver.save_screenshot(os.path.join(arguments.artifacts, "privacy-phone.png"))
-    driver.get(base + "/")
-    ready(driver, "#/")
-    driver.save_screenshot(os.path.join(arguments.artifacts, "directory-phone.png"))
-    driver.set_window_size(1280, 900)
+    # The main pages at phone and desktop widths, as artifacts.
+    for width, height, size in ((390, 844, "phone"), (1280, 900, "desktop")):
+        driver.set_window_size(width, height)
+        for page, name in (("#/", "directory"), ("#/boards/general", "board"), ("#/chats", "chats"), ("#/wallet", "wallet"),
+                           ("#/inbox", "inbox"), ("#/privacy", "privacy")):
+            driver.get(f"{base}/{page}")
+            ready(driver, page)
+            driver.save_screenshot(os.path.join(arguments.artifacts, f"{name}-{size}.png"))
 
     # Deleting the account: it no longer signs in.
     driver.get(base + "/#/privacy")

@@ -116,6 +116,7 @@ struct WebClientEndToEndTests {
             let adminEmail = "web-admin@example.com"
             try await platform.createAdmin(email: adminEmail, password: AccountsPlatform.password)
             let log = artifacts.appendingPathComponent("web_client.log")
+            try? FileManager.default.removeItem(at: artifacts)
             try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
             _ = FileManager.default.createFile(atPath: log.path, contents: nil)
             let handle = try FileHandle(forWritingTo: log)
