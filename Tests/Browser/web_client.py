@@ -205,6 +205,21 @@ try:
          and d.find_element(By.CSS_SELECTOR, "#posts .post-text").text == written, "the thread shows the post as written")
     check(not driver.find_elements(By.CSS_SELECTOR, "#posts b, #posts img"), "nothing written became markup")
     accessible(driver, "thread")
+    # One's own post can be edited in place.
+    edit_box = driver.find_element(By.CSS_SELECTOR, "form.own-post textarea")
+    edit_box.clear()
+    edit_box.send_keys("Hello everyone, edited")
+    driver.find_element(By.CSS_SELECTOR, "form.own-post button[type=submit]").click()
+    wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#posts .post-text").text == "Hello everyone, edited", "the edit shows")
+    # The boards' search finds the thread by a word of its title.
+    thread_url = driver.current_url
+    driver.get(base + "/#/boards")
+    ready(driver, "#/boards")
+    driver.find_element(By.ID, "board-q").send_keys("First time")
+    driver.find_element(By.CSS_SELECTOR, "#board-search button[type=submit]").click()
+    wait(driver, lambda d: "First time here" in d.find_element(By.ID, "board-results").text, "the boards' search finds the thread")
+    driver.get(thread_url)
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#posts li"), "the thread opens again")
 
     # Someone else replies: the notice arrives live (the stream), and the inbox has it.
     thread_id = driver.current_url.split("#/threads/")[1]

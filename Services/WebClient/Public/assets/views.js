@@ -377,7 +377,18 @@ export async function boards(main, app) {
   fill(main, status("Loading…"));
   try {
     const { boards } = await api("GET", "/v1/boards");
+    const found = h("ul", { id: "board-results" });
+    const searchMessage = h("div", { id: "board-search-message", "aria-live": "polite" });
     fill(main, h("h1", {}, "Message boards"), h("p", {}, publicNotice),
+      h("form", { id: "board-search", class: "filters", role: "search", onsubmit: submitting(searchMessage, async (form) => {
+          const page = await api("GET", `/v1/boards/search?q=${encodeURIComponent(form.q.slice(0, 200))}&limit=20`);
+          fill(found, page.items.length === 0 ? h("li", {}, "Nothing found.") : page.items.map((match) =>
+            h("li", {}, h("a", { href: `#/threads/${match.thread.id}` }, match.thread.title),
+              match.post?.text ? ` · “${match.post.text.slice(0, 120)}”` : "")));
+        }) },
+        h("label", { for: "board-q" }, "Search the boards"), h("input", { type: "search", id: "board-q", name: "q", required: true, maxlength: 200 }),
+        h("button", { type: "submit" }, "Search")),
+      searchMessage, found,
       h("ul", { class: "cards", id: "boards" }, boards.map((board) =>
         h("li", { class: "card" }, h("h2", {}, h("a", { href: `#/boards/${board.slug}` }, board.name)),
           h("p", {}, board.description), h("p", { class: "meta" }, `${board.threadCount} threads`)))));
@@ -428,6 +439,18 @@ export async function thread(main, app, id) {
     return;
   }
   const message = h("div", { id: "post-message", "aria-live": "polite" });
+  // One's own post: edited in place (the earlier text is kept for moderators) or deleted.
+  const ownPostControls = (post) => h("form", { class: "own-post", onsubmit: submitting(message, async (form) => {
+      await api("PATCH", `/v1/posts/${post.id}`, { text: form.text });
+      await thread(main, app, id);
+    }) },
+    h("label", { for: `edit-${post.id}` }, "Edit your post"),
+    h("textarea", { id: `edit-${post.id}`, name: "text", required: true, maxlength: 10000, rows: 2 }, post.text || ""),
+    h("button", { type: "submit" }, "Save"), " ",
+    h("button", { type: "button", class: "danger", onclick: submitting(message, async () => {
+      await api("DELETE", `/v1/posts/${post.id}`);
+      await thread(main, app, id);
+    }) }, "Delete"));
   const flag = (post) => h("button", { type: "button", class: "link", "aria-label": `Report the post by ${post.author.displayName}`,
     onclick: submitting(message, async () => {
       await api("POST", `/v1/posts/${post.id}/flags`, { reason: "abuse" });
@@ -438,8 +461,9 @@ export async function thread(main, app, id) {
     h("h1", {}, topic.title),
     h("ol", { id: "posts", class: "posts" }, posts.items.map((post) =>
       h("li", {}, h("p", { class: "meta" }, `${post.author.displayName} · ${new Date(post.createdAt).toLocaleString()}`),
-        h("p", { class: "post-text" }, post.deleted ? "(deleted)" : post.text || ""),
-        app.account && !post.deleted && post.author.id !== app.account.id ? flag(post) : null))),
+        h("p", { class: "post-text", id: `post-${post.id}` }, post.deleted ? "(deleted)" : post.text || ""),
+        app.account && !post.deleted && post.author.id !== app.account.id ? flag(post) : null,
+        app.account && !post.deleted && post.author.id === app.account.id ? ownPostControls(post) : null))),
     topic.locked ? h("p", {}, "This thread is locked.") : app.account ? h("form", { id: "reply-form", class: "stack", onsubmit: submitting(message, async (form) => {
         await boardsPost(app, `/v1/threads/${encodeURIComponent(id)}/posts`, { text: form.text });
         await thread(main, app, id);
