@@ -16,13 +16,19 @@ enum OwnPages {
     /// when set, else of the request's `Host`. The scheme is not compared: a proxy in front may end
     /// TLS, so the gateway can be reached as https while it speaks http.
     static func isOwn(origin: String, of request: Request, publicURL: String?) -> Bool {
-        func authority(_ url: String) -> String? {
-            guard let parts = URLComponents(string: url), let host = parts.host, !host.isEmpty else { return nil }
-            return (parts.port.map { "\(host):\($0)" } ?? host).lowercased()
-        }
-        guard let sent = authority(origin) else { return false }
-        let own = publicURL.flatMap(authority) ?? request.head.authority?.lowercased()
-        return sent == own
+        isOwn(origin: origin, authority: publicURL.flatMap(authority(of:)) ?? request.head.authority)
+    }
+
+    /// Whether `origin` names the host (and port) `authority`, in any case.
+    static func isOwn(origin: String, authority: String?) -> Bool {
+        guard let sent = self.authority(of: origin), let authority else { return false }
+        return sent == authority.lowercased()
+    }
+
+    /// "host[:port]" of a URL, lower-cased.
+    private static func authority(of url: String) -> String? {
+        guard let parts = URLComponents(string: url), let host = parts.host, !host.isEmpty else { return nil }
+        return (parts.port.map { "\(host):\($0)" } ?? host).lowercased()
     }
 
     /// Whether a form post came from a page of this origin: with SameSite=Lax cookies no cross-site

@@ -44,6 +44,15 @@ function safeJSON(text) {
   }
 }
 
+/** What to tell the person about a failed call: the API's own words, with the fields it names. */
+export function problemText(error) {
+  if (error instanceof Problem) {
+    const fields = error.body?.errors?.map((e) => `${e.field}: ${e.code}`).join(", ");
+    return fields ? `${error.message} (${fields})` : error.message;
+  }
+  return "The platform could not be reached. Check your connection and try again.";
+}
+
 /** The signed-in account, or null. */
 export async function currentAccount() {
   try {

@@ -1,7 +1,7 @@
 // Paid chats, live: the member's request, the advisor's console, the room both share. Messages are
 // sent over HTTP (stored and numbered before the answer) and arrive over the stream; after a drop
 // the room asks for what it missed, so nothing is lost and nothing shows twice (by `seq`).
-import { api, Problem } from "./api.js";
+import { api, problemText } from "./api.js";
 import { h, fill, money, status } from "./dom.js";
 import * as stream from "./stream.js";
 
@@ -18,10 +18,6 @@ stream.on("billing.minute-left", (message) => room?.chatId === message.chatId &&
 // After a reconnection the stream says `ready`: read the chat again (states are not replayed) and
 // fetch whatever messages the room missed meanwhile.
 stream.on("ready", () => room?.refresh());
-
-function problemText(error) {
-  return error instanceof Problem ? error.message : "The platform could not be reached. Check your connection and try again.";
-}
 
 /** A member asks an advisor for a chat and goes to its room. */
 export async function startChat(advisorId, message) {

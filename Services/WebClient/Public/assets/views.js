@@ -1,6 +1,6 @@
 // The pages. Each view takes the <main> element and the app's shared state, fills it, and
 // returns nothing; data comes from the public API only.
-import { api, Problem } from "./api.js";
+import { api, problemText } from "./api.js";
 import { sendChoice, storedChoice, saveChoice, declinesTracking } from "./consent.js";
 import { h, fill, fields, money, status } from "./dom.js";
 import * as stream from "./stream.js";
@@ -25,14 +25,6 @@ export function showStatus(advisorId, value) {
 function stars(rating, count) {
   if (!count) return h("span", { class: "rating" }, "No reviews yet");
   return h("span", { class: "rating" }, `★ ${rating.toFixed(1)} (${count} review${count === 1 ? "" : "s"})`);
-}
-
-function problemText(error) {
-  if (error instanceof Problem) {
-    const fields = error.body?.errors?.map((e) => `${e.field}: ${e.code}`).join(", ");
-    return fields ? `${error.message} (${fields})` : error.message;
-  }
-  return "The platform could not be reached. Check your connection and try again.";
 }
 
 /**

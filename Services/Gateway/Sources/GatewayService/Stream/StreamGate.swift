@@ -59,10 +59,7 @@ struct StreamGate: Sendable {
 
     /// A browser page may connect from the gateway's own origin or an allowed one.
     func allows(origin: String, host: String?) -> Bool {
-        if allowedOrigins.contains(origin) { return true }
-        guard let host, let url = URLComponents(string: origin), let originHost = url.host else { return false }
-        let originAuthority = url.port.map { "\(originHost):\($0)" } ?? originHost
-        return originAuthority.lowercased() == host.lowercased()
+        allowedOrigins.contains(origin) || OwnPages.isOwn(origin: origin, authority: host)
     }
 
     static func token(offered: [String], headers: HTTPFields) -> String? {
