@@ -103,8 +103,19 @@ def accessible(driver, page):
 
 # Answers the journey provokes on purpose, which the browser logs as failed resources: asking who
 # is signed in while no one is, a refused sign-in (401); a declined card, a payout beyond what is
-# available (402); tax information asked for before it was ever given (404).
-EXPECTED = ("status of 401", "status of 402", "tax-info - Failed to load resource: the server responded with a status of 404")
+# available (402); tax information asked for before it was ever given (404); a review asked for in
+# the moment before the directory has heard of the chat's charge (403, asked again); the stream
+# reconnecting while the test holds the browser offline.
+EXPECTED = ("ERR_INTERNET_DISCONNECTED", "status of 401", "status of 402", "tax-info - Failed to load resource: the server responded with a status of 404",
+            "reviews - Failed to load resource: the server responded with a status of 403")
+
+
+def on_sockets(driver, body):
+    """Runs `body` with `this` bound to the page's WebSockets, found through DevTools (the client keeps its own private)."""
+    prototype = driver.execute_cdp_cmd("Runtime.evaluate", {"expression": "WebSocket.prototype"})["result"]["objectId"]
+    sockets = driver.execute_cdp_cmd("Runtime.queryObjects", {"prototypeObjectId": prototype})["objects"]["objectId"]
+    return driver.execute_cdp_cmd("Runtime.callFunctionOn", {"objectId": sockets, "returnByValue": True,
+                                                             "functionDeclaration": f"function () {{ {body} }}"})["result"].get("value")
 
 
 def problems_in_log(driver):
@@ -354,6 +365,25 @@ try:
         driver.get(chat_page)
         wait(driver, lambda d: "First while you were away." in d.find_element(By.ID, "messages").text
              and "Second while you were away." in d.find_element(By.ID, "messages").text, "the member finds what was sent meanwhile")
+        # The member's connection drops (the browser goes offline, its stream closes) while the
+        # advisor writes twice: once it is back and the stream reconnects, both are there, once each.
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+        on_sockets(driver, "this.forEach((s) => { s.dropped = true; s.close(); })")
+        wait(driver, lambda d: on_sockets(d, "return this.some((s) => !s.dropped && s.readyState === WebSocket.CLOSED)"),
+             "the member's stream tries to reconnect, and cannot while offline")
+        for text in ("Sent while your stream was down.", "Also sent while it was down."):
+            advisor.find_element(By.ID, "chat-input").send_keys(text)
+            advisor.find_element(By.ID, "chat-send").click()
+            wait(advisor, lambda d: text in d.find_element(By.ID, "messages").text, "the advisor's message is sent")
+        check("Sent while your stream was down." not in driver.find_element(By.ID, "messages").text,
+              "nothing arrives while the stream is down")
+        driver.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+        wait(driver, lambda d: "Also sent while it was down." in d.find_element(By.ID, "messages").text
+             and "Sent while your stream was down." in d.find_element(By.ID, "messages").text,
+             "after reconnecting, the member has what was sent meanwhile", seconds=30)
+        texts = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#messages li .text")]
+        check(len(texts) == len(set(texts)), f"no message shows twice: {texts}")
         driver.save_screenshot(os.path.join(arguments.artifacts, "chat-member-desktop.png"))
         advisor.save_screenshot(os.path.join(arguments.artifacts, "chat-advisor-desktop.png"))
         driver.find_element(By.ID, "chat-end").click()
@@ -364,6 +394,49 @@ try:
         wait(driver, EC.visibility_of_element_located((By.ID, "refund-reason")), "the member may ask for a refund").send_keys("It did not help.")
         driver.find_element(By.CSS_SELECTOR, "#refund-form button[type=submit]").click()
         wait(driver, lambda d: "Refund" in d.find_element(By.ID, "chat-message").text, "the refund request is decided")
+
+        # A second chat with the same advisor has no free minutes, and at $12.00 a minute the
+        # wallet's $20.00 pays the first and not the next: both sides are warned at once. Ended,
+        # paid, it can be reviewed; the advisor answers the review from the console.
+        call("PUT", "/v1/advisors/me", {"pricePerMinuteCents": 1200}, token=advisor_token)
+        advisor.get(base + "/#/console")
+        wait(advisor, lambda d: d.find_elements(By.ID, "available") and d.find_element(By.ID, "available").is_selected(),
+             "the console opens with the advisor still available")
+        driver.get(base + f"/#/advisors/{advisor_id}")
+        wait(driver, lambda d: d.find_elements(By.ID, "start-chat"), "the advisor can be asked again")
+        driver.find_element(By.ID, "start-chat").click()
+        wait(advisor, lambda d: "Browser Member" in d.find_element(By.ID, "requests").text, "the second request reaches the console")
+        advisor.find_element(By.CSS_SELECTOR, "#requests a.button").click()
+        wait(advisor, lambda d: d.find_elements(By.ID, "chat-accept") and d.find_element(By.ID, "chat-accept").is_displayed(),
+             "the advisor can accept again")
+        advisor.find_element(By.ID, "chat-accept").click()
+        wait(driver, lambda d: "Add funds" in d.find_element(By.ID, "chat-warning").text, "the member is warned of the last minute")
+        wait(advisor, lambda d: "one minute of funds left" in d.find_element(By.ID, "chat-warning").text,
+             "the advisor is told the member's funds run out")
+        check("free" not in driver.find_element(By.ID, "chat-cost").text, "no free minutes in a second chat with the same advisor")
+        driver.find_element(By.ID, "chat-input").send_keys("One more question, quickly.")
+        driver.find_element(By.ID, "chat-send").click()
+        wait(advisor, lambda d: "One more question" in d.find_element(By.ID, "messages").text, "the advisor gets the paid chat's message")
+        driver.find_element(By.ID, "chat-end").click()
+        for side, who in ((driver, "member"), (advisor, "advisor")):
+            wait(side, lambda d: "ended" in d.find_element(By.ID, "chat-state").text, f"the {who} sees the paid chat end")
+        wait(driver, lambda d: "charged $12.00" in d.find_element(By.ID, "receipt").text, "the receipt shows the paid minute", seconds=30)
+        driver.find_element(By.ID, "review-rating-5").click()
+        driver.find_element(By.ID, "review-text").send_keys("Straight answers, <b>kind</b> too.")
+        driver.find_element(By.CSS_SELECTOR, "#review-form button[type=submit]").click()
+        wait(driver, lambda d: "Thank you" in d.find_element(By.ID, "chat-message").text, "the review is published", seconds=15)
+        reviews = call("GET", f"/v1/advisors/{advisor_id}/reviews")["items"]
+        check(len(reviews) == 1 and reviews[0]["rating"] == 5, f"the advisor has the one review: {reviews}")
+        advisor.get(base + "/#/console")
+        wait(advisor, lambda d: d.find_elements(By.CSS_SELECTOR, "#my-reviews textarea"), "the console lists the review, to answer")
+        advisor.find_element(By.CSS_SELECTOR, "#my-reviews textarea").send_keys("Thank you for coming back.")
+        advisor.find_element(By.CSS_SELECTOR, "#my-reviews button[type=submit]").click()
+        wait(advisor, lambda d: "You replied: Thank you for coming back." in d.find_element(By.ID, "my-reviews").text, "the reply is published")
+        driver.get(base + f"/#/advisors/{advisor_id}")
+        wait(driver, lambda d: "replied: Thank you for coming back." in d.find_element(By.ID, "main").text
+             and "Straight answers, <b>kind</b> too." in d.find_element(By.ID, "main").text,
+             "the advisor's page shows the review, as text, and its reply")
+        accessible(driver, "advisor page with a review")
         advisor_problems = problems_in_log(advisor)
         check(not advisor_problems, f"nothing wrong in the advisor's browser log: {advisor_problems}")
     finally:

@@ -1,7 +1,7 @@
 // Paid chats, live: the member's request, the advisor's console, the room both share. Messages are
 // sent over HTTP (stored and numbered before the answer) and arrive over the stream; after a drop
 // the room asks for what it missed, so nothing is lost and nothing shows twice (by `seq`).
-import { api, problemText } from "./api.js";
+import { api, Problem, problemText } from "./api.js";
 import { h, fill, money, status } from "./dom.js";
 import * as stream from "./stream.js";
 
@@ -116,7 +116,9 @@ export async function chatRoom(main, app, chatId) {
       tick();
       ticker = setInterval(tick, 1000);
     } else if (chat.status === "active") {
-      fill(state, chat.paused ? "Paused: add funds to go on." : `Chatting with ${other().displayName} · ${price}`);
+      fill(state, !chat.paused ? `Chatting with ${other().displayName} · ${price}` : me === chat.member.id
+        ? h("span", {}, "Paused: ", h("a", { href: "#/wallet", target: "_blank", rel: "noopener" }, "add funds"), " to go on; the pause is not charged.")
+        : `Paused while ${other().displayName} adds funds.`);
       const tick = () => {
         const started = Math.ceil((Date.now() - new Date(chat.acceptedAt)) / 60000);
         const paid = Math.max(0, started - chat.freeMinutes);
@@ -133,6 +135,12 @@ export async function chatRoom(main, app, chatId) {
     }
     controls.hidden = chat.status !== "active";
     refund.hidden = !(chat.status === "ended" && me === chat.member.id && chat.minutes > 0);
+    review.hidden = reviewed || !(chat.status === "ended" && me === chat.member.id && chat.costCents > 0);
+    // Billing settles the charge a moment after the end: read the chat again until it has.
+    if (chat.status === "ended" && chat.costCents == null && settleChecks < 30) {
+      settleChecks += 1;
+      settleTimer = setTimeout(() => self.refresh().catch(() => {}), 2000);
+    }
     accept.hidden = !(chat.status === "requested" && me === chat.advisor.id);
     decline.hidden = accept.hidden;
     end.hidden = !(chat.status === "active" || (chat.status === "requested" && me === chat.member.id));
@@ -161,6 +169,29 @@ export async function chatRoom(main, app, chatId) {
     h("label", { for: "refund-reason" }, "Not satisfied? Ask for a refund under our guarantee"),
     h("textarea", { id: "refund-reason", name: "reason", required: true, maxlength: 1000, rows: 2 }),
     h("button", { type: "submit" }, "Ask for a refund"));
+  let reviewed = false;
+  let settleChecks = 0;
+  let settleTimer = null;
+  const review = h("form", { id: "review-form", class: "stack", hidden: true, onsubmit: async (event) => {
+      event.preventDefault();
+      const form = event.target;
+      fill(message);
+      try {
+        await postReview(chat, { chatId, rating: Number(new FormData(form).get("rating")), text: form.text.value.trim() });
+        reviewed = true;
+        review.hidden = true;
+        fill(message, status(`Thank you: your review is on ${other().displayName}'s page.`));
+      } catch (error) {
+        fill(message, status(problemText(error), "error"));
+      }
+    } },
+    h("fieldset", {}, h("legend", {}, "How was your chat? Leave a review"),
+      [5, 4, 3, 2, 1].map((stars) => h("p", {},
+        h("input", { type: "radio", name: "rating", value: stars, id: `review-rating-${stars}`, required: true }), " ",
+        h("label", { for: `review-rating-${stars}` }, `${"★".repeat(stars)} ${stars} of 5`)))),
+    h("label", { for: "review-text" }, "Your review (public, shown with your display name)"),
+    h("textarea", { id: "review-text", name: "text", required: true, maxlength: 2000, rows: 3 }),
+    h("button", { type: "submit" }, "Publish the review"));
   const accept = h("button", { type: "button", id: "chat-accept", onclick: act("accept") }, "Accept");
   const decline = h("button", { type: "button", id: "chat-decline", onclick: act("decline") }, "Decline");
   const end = h("button", { type: "button", id: "chat-end", class: "danger", onclick: act("end") }, "End the chat");
@@ -204,8 +235,10 @@ export async function chatRoom(main, app, chatId) {
       draw();
     },
     minuteLeft() {
-      fill(warning, h("p", { class: "status error", role: "alert" }, "One minute of funds left. ",
-        h("a", { href: "#/wallet", target: "_blank", rel: "noopener" }, "Add funds"), " to keep talking."));
+      fill(warning, h("p", { class: "status error", role: "alert" }, me === chat.member.id
+        ? ["One minute of funds left. ", h("a", { href: "#/wallet", target: "_blank", rel: "noopener" }, "Add funds"),
+          " to keep talking; when they run out the chat pauses, uncharged, until you do."]
+        : `${other().displayName} has one minute of funds left; the chat pauses if they run out.`));
     },
     async refresh() {
       chat = await api("GET", `/v1/chats/${chatId}`);
@@ -225,6 +258,7 @@ export async function chatRoom(main, app, chatId) {
     },
     close() {
       clearInterval(ticker);
+      clearTimeout(settleTimer);
       if (room === self) room = null;
     },
   };
@@ -232,9 +266,25 @@ export async function chatRoom(main, app, chatId) {
   fill(main,
     h("p", {}, h("a", { href: "#/chats" }, "← Your chats")),
     h("h1", {}, `Chat with ${other().displayName}`),
-    state, cost, warning, list, announce, typingLine, controls, h("p", {}, accept, " ", decline, " ", end), refund, message);
+    state, cost, warning, list, announce, typingLine, controls, h("p", {}, accept, " ", decline, " ", end), review, refund, message);
   describe();
   await self.catchUp();
+}
+
+/**
+ * A review of an ended, paid chat. The directory learns of the charge from billing a moment after
+ * the chat shows it, so a refusal that soon after the end is asked again a few times.
+ */
+async function postReview(chat, body) {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await api("POST", `/v1/advisors/${chat.advisor.id}/reviews`, body);
+    } catch (error) {
+      const fresh = Date.now() - new Date(chat.endedAt) < 60000;
+      if (!(error instanceof Problem && error.code === "review_not_allowed" && fresh && attempt < 6)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
 }
 
 /** Leaves the room and the console (another page opened): an advisor is available only while the console is open. */
@@ -258,6 +308,10 @@ stream.on("chat.requested", (message) => {
   requests.set(message.chatId, message);
   drawRequests();
 });
+// A request answered, withdrawn or expired (wherever) waits no more.
+for (const type of ["chat.accepted", "chat.declined", "chat.ended"]) {
+  stream.on(type, (message) => requests.delete(message.chatId) && drawRequests());
+}
 
 /** Availability (online keeps a heartbeat going while the page is open), requests, earnings. */
 export async function advisorConsole(main, app) {
@@ -298,6 +352,7 @@ export async function advisorConsole(main, app) {
     message,
     payoutsSection(earnings),
     await taxSection(),
+    await reviewsSection(app.account.id),
     profileEditor(profile, categories));
   drawRequests();
   if (online.checked) await setAvailability();
@@ -382,6 +437,35 @@ function payoutsSection(earnings) {
       h("input", { id: "payout-amount", name: "amount", type: "number", min: 1, step: "0.01", required: true }),
       h("button", { type: "submit" }, "Ask for a payout")),
     message, list);
+}
+
+/** The advisor's reviews, newest first, each answerable once, in public. */
+async function reviewsSection(advisorId) {
+  const page = await api("GET", `/v1/advisors/${advisorId}/reviews?limit=20`);
+  const item = (review) => {
+    const message = h("div", { "aria-live": "polite" });
+    const answer = review.reply ? h("p", { class: "reply" }, `You replied: ${review.reply.text}`) :
+      h("form", { class: "stack", onsubmit: async (event) => {
+          event.preventDefault();
+          fill(message);
+          try {
+            const answered = await api("POST", `/v1/reviews/${review.id}/reply`, { text: event.target.text.value.trim() });
+            entry.replaceWith(item(answered));
+          } catch (error) {
+            fill(message, status(problemText(error), "error"));
+          }
+        } },
+        h("label", { for: `reply-${review.id}` }, "Your public reply (once)"),
+        h("textarea", { id: `reply-${review.id}`, name: "text", required: true, maxlength: 2000, rows: 2 }),
+        h("button", { type: "submit" }, "Reply"));
+    const entry = h("li", { "data-review": review.id },
+      h("p", { class: "meta" }, `${"★".repeat(review.rating)} by ${review.author.displayName} · ${new Date(review.createdAt).toLocaleDateString()}`),
+      h("p", {}, review.text), answer, message);
+    return entry;
+  };
+  return h("section", { "aria-labelledby": "reviews-title" },
+    h("h2", { id: "reviews-title" }, "Your reviews"),
+    page.items.length === 0 ? h("p", {}, "No reviews yet.") : h("ul", { id: "my-reviews", class: "reviews" }, page.items.map(item)));
 }
 
 /** The W-9 a US advisor certifies (the tax id goes in whole and only its last four come back). */
