@@ -9,7 +9,10 @@ privacy center, exports their data, reports a post on a board and starts a threa
 public notice, sees another person's reply arrive live in their inbox, adds a card through the
 processor and tops up, sees a declined card's message, keeps an advisor as a favorite, chats live
 with an advisor driven in a second browser (request, accept, messages both ways, typing, read
-receipt, end, receipt), and deletes their account, which then no longer signs in.
+receipt, end, receipt), and deletes their account, which then no longer signs in. Through all
+of it nothing is measured (performance was not chosen); a second visitor who chooses performance
+is measured from then on, with perf_visit sent to the measuring path only, until they withdraw;
+a third, whose browser sends Do Not Track, never is.
 Along the way: axe-core (axe-selenium-python's copy) finds no serious or critical accessibility
 violation on any page, no Content-Security-Policy violation or script error reaches the browser's
 log, the client's first load is measured, and screenshots at phone and desktop widths go to FOLDER.
@@ -40,12 +43,14 @@ arguments = parser.parse_args()
 os.makedirs(arguments.artifacts, exist_ok=True)
 
 
-def browser(width, height):
+def browser(width, height, network_log=False, do_not_track=False):
     options = webdriver.ChromeOptions()
     options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", f"--window-size={width},{height}"):
         options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", **({"performance": "ALL"} if network_log else {})})
+    if do_not_track:
+        options.add_experimental_option("prefs", {"enable_do_not_track": True})
     return webdriver.Chrome(service=Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")), options=options)
 
 
@@ -110,6 +115,35 @@ EXPECTED = ("ERR_INTERNET_DISCONNECTED", "status of 401", "status of 402", "tax-
             "reviews - Failed to load resource: the server responded with a status of 403")
 
 
+NETWORK = {}
+
+
+def requests_sent(driver):
+    """Every request the browser (opened with `network_log`) has made, in order, as (url, names of
+    the cookies sent with it), from DevTools' network log; the log is read as it grows."""
+    urls, cookies = NETWORK.setdefault(id(driver), ({}, {}))
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        params = message.get("params", {})
+        if message["method"] in ("Network.requestWillBeSent", "Network.webSocketWillSendHandshakeRequest"):
+            urls[params["requestId"]] = params["request"].get("url") or params.get("url", "")
+        elif message["method"] == "Network.requestWillBeSentExtraInfo":
+            sent = {c["cookie"]["name"] for c in params.get("associatedCookies", []) if not c.get("blockedReasons")}
+            header = next((v for k, v in params.get("headers", {}).items() if k.lower() == "cookie"), "")
+            sent |= {part.split("=", 1)[0].strip() for part in header.split(";") if "=" in part}
+            cookies.setdefault(params["requestId"], set()).update(sent)
+    return [(url, cookies.get(request, set())) for request, url in urls.items()]
+
+
+def measured(sent):
+    """Of `sent`, what belongs to performance measurement: a page view sent, or its cookie sent anywhere."""
+    return [(url, names) for url, names in sent if "/v1/page-views" in url or "perf_visit" in names]
+
+
+def all_cookies(driver):
+    return {c["name"] for c in driver.execute_cdp_cmd("Network.getAllCookies", {})["cookies"]}
+
+
 def on_sockets(driver, body):
     """Runs `body` with `this` bound to the page's WebSockets, found through DevTools (the client keeps its own private)."""
     prototype = driver.execute_cdp_cmd("Runtime.evaluate", {"expression": "WebSocket.prototype"})["result"]["objectId"]
@@ -125,7 +159,7 @@ def problems_in_log(driver):
 
 
 figures = {}
-driver = browser(1280, 900)
+driver = browser(1280, 900, network_log=True)
 try:
     base = arguments.gateway.rstrip("/")
     driver.get(base + "/")
@@ -490,6 +524,64 @@ try:
 
     problems = problems_in_log(driver)
     check(not problems, f"no script error or CSP violation in the browser's log: {problems}")
+    # Performance was never chosen: through the whole journey nothing was measured.
+    unconsented = measured(requests_sent(driver))
+    check(not unconsented, f"without performance consent, no page view is sent and no request carries perf_visit: {unconsented}")
 finally:
     driver.quit()
+
+# Performance cookies chosen: nothing is measured before the choice; after it each page view is
+# sent, and from the second on it carries perf_visit (sent to that path only). Withdrawn, the
+# cookie is gone and nothing is sent again.
+visitor = browser(1280, 900, network_log=True)
+try:
+    visitor.get(base + "/")
+    ready(visitor, "#/")
+    wait(visitor, EC.visibility_of_element_located((By.ID, "cookie-banner")), "the banner shows to a new visitor")
+    visitor.get(base + "/#/boards")
+    ready(visitor, "#/boards")
+    before = requests_sent(visitor)
+    check(before and not measured(before), f"before a choice nothing is measured: {measured(before)}")
+    visitor.find_element(By.ID, "cookie-accept").click()
+    visitor.get(base + "/#/sign-in")
+    ready(visitor, "#/sign-in")
+    wait(visitor, lambda d: "perf_visit" in all_cookies(d), "the first page view is sent, and the gateway sets the visit cookie")
+    visitor.get(base + "/#/boards")
+    ready(visitor, "#/boards")
+    wait(visitor, lambda d: any("/v1/page-views" in url and "perf_visit" in names for url, names in requests_sent(d)),
+         "the next page view carries the visit's cookie")
+    views = [names for url, names in requests_sent(visitor) if "/v1/page-views" in url]
+    check(len(views) >= 2 and "perf_visit" not in views[0], f"the visit's first page view came without it: {views}")
+    elsewhere = [(url, names) for url, names in requests_sent(visitor) if "perf_visit" in names and "/v1/page-views" not in url]
+    check(not elsewhere, f"perf_visit goes to the measuring path only: {elsewhere}")
+    visitor.find_element(By.ID, "cookie-settings").click()
+    visitor.find_element(By.ID, "cookie-reject").click()
+    check("perf_visit" not in all_cookies(visitor), "withdrawing performance consent deletes its cookie")
+    so_far = len(requests_sent(visitor))
+    for page in ("#/", "#/sign-in"):
+        visitor.get(f"{base}/{page}")
+        ready(visitor, page)
+    # The directory's own requests are awaited; a page view would have left with them.
+    wait(visitor, lambda d: any("/v1/advisors" in url for url, _ in requests_sent(d)[so_far:]), "the directory loads again")
+    check(not measured(requests_sent(visitor)[so_far:]), "after withdrawing, nothing is measured")
+    problems = problems_in_log(visitor)
+    check(not problems, f"nothing wrong in the visitor's log: {problems}")
+finally:
+    visitor.quit()
+
+# A browser that sends Do Not Track is never measured, even with "Accept all".
+private = browser(1280, 900, network_log=True, do_not_track=True)
+try:
+    private.get(base + "/")
+    ready(private, "#/")
+    wait(private, EC.visibility_of_element_located((By.ID, "cookie-banner")), "the banner shows under Do Not Track")
+    check(not private.find_element(By.ID, "consent-performance").is_enabled(), "performance cannot be chosen under Do Not Track")
+    private.find_element(By.ID, "cookie-accept").click()
+    for page in ("#/boards", "#/"):
+        private.get(f"{base}/{page}")
+        ready(private, page)
+    check(not measured(requests_sent(private)) and "perf_visit" not in all_cookies(private),
+          "under Do Not Track nothing is measured and no performance cookie is set")
+finally:
+    private.quit()
 print(json.dumps(figures))

@@ -51,6 +51,50 @@ struct WebClientEndToEndTests {
         }
     }
 
+    @Test("a page view counts on the gateway's metrics by page, a visit only without the perf_visit cookie, which the answer sets for its own path; DNT or GPC count nothing and get no cookie; a page the client does not have is 422")
+    func pageViewsCountAnonymously() async throws {
+        try await AccountsPlatform.with { platform in
+            let admin = try #require(platform.harness.processes(of: "gateway").first).adminPort
+            @Sendable func metric(_ line: String) async -> Double {
+                guard let answer = await HTTP.get("http://127.0.0.1:\(admin)/metrics") else { return -1 }
+                let found = String(decoding: answer.body, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix(line + " ") }
+                return found.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+            }
+            let first = try await platform.request("POST", "/v1/page-views", json: ["page": "directory", "loadMs": 240])
+            #expect(first.status == 204, "\(first.text)")
+            let cookie = try #require(Self.header(first, "Set-Cookie"))
+            #expect(cookie.hasPrefix("perf_visit=1") && cookie.contains("Path=/v1/page-views") && cookie.contains("SameSite=Strict"), "\(cookie)")
+            #expect(!cookie.contains("HttpOnly"), "the page deletes it when the consent is withdrawn")
+            let second = try await platform.request(
+                "POST", "/v1/page-views", json: ["page": "advisor", "loadMs": 80], headers: ["Cookie": "perf_visit=1"])
+            #expect(second.status == 204)
+            #expect(await metric(#"web_page_views_total{page="directory"}"#) == 1)
+            #expect(await metric(#"web_page_views_total{page="advisor"}"#) == 1)
+            #expect(await metric("web_visits_total") == 1, "the second view was in the same visit")
+            #expect(await metric(#"web_page_load_seconds_count{page="directory"}"#) == 1)
+
+            for signal in ["DNT", "Sec-GPC"] {
+                let declined = try await platform.request(
+                    "POST", "/v1/page-views", json: ["page": "directory", "loadMs": 100], headers: [signal: "1"])
+                #expect(declined.status == 204)
+                #expect(Self.header(declined, "Set-Cookie") == nil, "no cookie under \(signal)")
+            }
+            #expect(await metric(#"web_page_views_total{page="directory"}"#) == 1, "nothing counted under DNT or GPC")
+            #expect(await metric("web_visits_total") == 1)
+
+            let unknown = try await platform.request("POST", "/v1/page-views", json: ["page": "../admin", "loadMs": 100])
+            #expect(unknown.status == 422 && unknown.text.contains(#""field":"page""#), "\(unknown.text)")
+            let slow = try await platform.request("POST", "/v1/page-views", json: ["page": "wallet", "loadMs": 3_600_000])
+            #expect(slow.status == 422)
+            let extra = try await platform.request("POST", "/v1/page-views", json: ["page": "wallet", "loadMs": 1, "visitor": "x"])
+            #expect(extra.status == 422 && extra.text.contains("unknown_field"), "\(extra.text)")
+            #expect(await metric(#"web_page_views_total{page="wallet"}"#) == 0, "a refused view counts nothing")
+            let crossSite = try await platform.request(
+                "POST", "/v1/page-views", json: ["page": "wallet", "loadMs": 1], headers: ["Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"])
+            #expect(crossSite.status == 403, "another site's pages cannot add to the counts through a browser")
+        }
+    }
+
     @Test("a change a browser sends from another site is refused, with the cookie or signing in; a Bearer token, the site's own page behind a TLS proxy, and non-browsers are not")
     func cookieChangesOnlyFromOwnPages() async throws {
         try await AccountsPlatform.with { platform in

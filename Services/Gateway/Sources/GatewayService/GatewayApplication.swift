@@ -53,6 +53,7 @@ func buildGatewayRouter(
     OAuthRoutes(bus: bus, secure: secureCookies, publicURL: publicURL).register(on: router)
     SocialSignInRoutes(bus: bus, accountRoutes: accountRoutes, secure: secureCookies, publicURL: publicURL).register(on: router)
     streamGate.register(on: router)
+    PageViewRoutes(secureCookies: secureCookies).register(on: router)
     WebClientRoutes(folder: WebClient.folder, processorURL: processorURL).register(on: router)
     return router
 }

@@ -92,7 +92,23 @@ stream.on("notification", () => {
   if (location.hash === "#/inbox") route();
 });
 
+/** A page's name as performance measurement counts it (the gateway's `PageViewRoutes.pages`). */
+function pageName(page, id) {
+  if (page === "") return "directory";
+  if (page === "advisors" && id) return "advisor";
+  if (page === "chats") return id ? "chat" : "chats";
+  if (page === "boards") return id ? "board" : "boards";
+  if (page === "threads" && id) return "thread";
+  const named = ["join", "sign-in", "privacy", "inbox", "wallet", "console", "staff", "notification-settings"];
+  return named.includes(page) ? page : "not-found";
+}
+
+let firstPage = true;
+
 async function route() {
+  // The first page counts from the navigation itself; later ones from the click.
+  const started = firstPage ? 0 : performance.now();
+  firstPage = false;
   const [, page = "", id] = location.hash.replace(/^#\/?/, "/").split("/");
   chat.leavePage();
   try {
@@ -120,6 +136,10 @@ async function route() {
   } finally {
     document.title = `${main.querySelector("h1")?.textContent || "Advisor Platform"} · Advisor Platform`;
     main.dataset.ready = location.hash || "#/";
+    // Measured only with the person's consent, never under DNT or GPC: otherwise its script is never even loaded.
+    if (storedChoice()?.performance) {
+      import("./measure.js").then((measure) => measure.pageView(pageName(page, id), performance.now() - started)).catch(() => {});
+    }
   }
 }
 

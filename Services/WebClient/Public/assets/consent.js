@@ -24,10 +24,16 @@ export function storedChoice() {
   return null;
 }
 
-/** Keeps `choice` here, and as the signed-in person's consents when `signedIn`. */
+/**
+ * Keeps `choice` here, and as the signed-in person's consents when `signedIn`. Performance turned
+ * off takes its cookie with it (the gateway sets it for its measurement path only).
+ */
 export async function saveChoice(choice, signedIn) {
   const kept = { performance: choice.performance && !declinesTracking(), functionality: choice.functionality };
   localStorage.setItem(storageKey, JSON.stringify(kept));
+  if (!kept.performance) {
+    document.cookie = `perf_visit=; Max-Age=0; Path=/v1/page-views; SameSite=Strict${location.protocol === "https:" ? "; Secure" : ""}`;
+  }
   if (signedIn) await sendChoice(kept);
   return kept;
 }
