@@ -9,7 +9,11 @@ privacy center, exports their data, reports a post on a board and starts a threa
 public notice, sees another person's reply arrive live in their inbox, adds a card through the
 processor and tops up, sees a declined card's message, keeps an advisor as a favorite, chats live
 with an advisor driven in a second browser (request, accept, messages both ways, typing, read
-receipt, end, receipt), and deletes their account, which then no longer signs in. Through all
+receipt, a dropped connection that loses nothing, end, receipt, a refund request), chats again
+with them paid from the first minute (the one-minute warning on both sides, the pause when the
+funds run out, funds added from the pause, the end), reviews the chat, which the advisor answers
+from the console, finds both chats in the history, and deletes their account, which then no
+longer signs in. Through all
 of it nothing is measured (performance was not chosen); a second visitor who chooses performance
 is measured from then on, with perf_visit sent to the measuring path only, until they withdraw;
 a third, whose browser sends Do Not Track, never is.
@@ -231,6 +235,9 @@ try:
 
     # The boards: a demo thread read and one of its posts reported; then the public notice before
     # the first post, and what was written shows as text, never markup.
+    driver.get(base + "/#/boards")
+    ready(driver, "#/boards")
+    accessible(driver, "boards")
     driver.get(base + "/#/boards/general")
     ready(driver, "#/boards/general")
     driver.find_element(By.CSS_SELECTOR, "#threads a").click()
@@ -451,10 +458,29 @@ try:
         driver.find_element(By.ID, "chat-input").send_keys("One more question, quickly.")
         driver.find_element(By.ID, "chat-send").click()
         wait(advisor, lambda d: "One more question" in d.find_element(By.ID, "messages").text, "the advisor gets the paid chat's message")
+        # The second minute finds no funds: the chat pauses on both sides, uncharged, until the
+        # member adds funds from the pause's link (a new tab); then it goes on where it was.
+        wait(driver, lambda d: "Paused" in d.find_element(By.ID, "chat-state").text, "the chat pauses when the funds run out", seconds=90)
+        wait(advisor, lambda d: "Paused while" in d.find_element(By.ID, "chat-state").text, "the advisor sees the pause")
+        accessible(driver, "paused chat")
+        room = driver.current_window_handle
+        driver.find_element(By.CSS_SELECTOR, "#chat-state a").click()
+        wait(driver, lambda d: len(d.window_handles) == 2, "adding funds opens the wallet beside the chat")
+        driver.switch_to.window(next(handle for handle in driver.window_handles if handle != room))
+        ready(driver, "#/wallet")
+        cards = Select(driver.find_element(By.ID, "top-up-card"))
+        cards.select_by_visible_text(next(o.text for o in cards.options if "4242" in o.text))
+        driver.find_element(By.CSS_SELECTOR, "#top-up-form button[type=submit]").click()
+        wait(driver, lambda d: "added" in d.find_element(By.ID, "wallet-message").text
+             or "confirmed" in d.find_element(By.ID, "wallet-message").text, "the top-up is taken", seconds=20)
+        driver.close()
+        driver.switch_to.window(room)
+        for side, who in ((driver, "member"), (advisor, "advisor")):
+            wait(side, lambda d: "Chatting with" in d.find_element(By.ID, "chat-state").text, f"the {who} sees the chat go on", seconds=30)
         driver.find_element(By.ID, "chat-end").click()
         for side, who in ((driver, "member"), (advisor, "advisor")):
             wait(side, lambda d: "ended" in d.find_element(By.ID, "chat-state").text, f"the {who} sees the paid chat end")
-        wait(driver, lambda d: "charged $12.00" in d.find_element(By.ID, "receipt").text, "the receipt shows the paid minute", seconds=30)
+        wait(driver, lambda d: "charged $24.00" in d.find_element(By.ID, "receipt").text, "the receipt shows the two paid minutes", seconds=30)
         driver.find_element(By.ID, "review-rating-5").click()
         driver.find_element(By.ID, "review-text").send_keys("Straight answers, <b>kind</b> too.")
         driver.find_element(By.CSS_SELECTOR, "#review-form button[type=submit]").click()
@@ -471,6 +497,14 @@ try:
              and "Straight answers, <b>kind</b> too." in d.find_element(By.ID, "main").text,
              "the advisor's page shows the review, as text, and its reply")
         accessible(driver, "advisor page with a review")
+        # The history: both chats, each opening on its transcript.
+        driver.get(base + "/#/chats")
+        ready(driver, "#/chats")
+        check(len(driver.find_elements(By.CSS_SELECTOR, "#chat-list li")) == 2, "the history lists both chats")
+        accessible(driver, "chat history")
+        driver.find_elements(By.CSS_SELECTOR, "#chat-list li a")[-1].click()
+        wait(driver, lambda d: "question about my career" in d.find_element(By.ID, "messages").text
+             and "Also sent while it was down." in d.find_element(By.ID, "messages").text, "the first chat's transcript is whole")
         advisor_problems = problems_in_log(advisor)
         check(not advisor_problems, f"nothing wrong in the advisor's browser log: {advisor_problems}")
     finally:
