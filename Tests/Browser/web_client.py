@@ -367,6 +367,20 @@ try:
         advisor.find_element(By.CSS_SELECTOR, "#tax-form button[type=submit]").click()
         wait(advisor, lambda d: "ending 6789" in d.find_element(By.ID, "tax-state").text, "the tax form is certified, its id shown as the last four")
         check(advisor.find_element(By.ID, "tax-taxId").get_attribute("value") == "", "the tax id does not stay on the page")
+        # Moved abroad: the W-8BEN replaces it, with a foreign tax id and no US state.
+        advisor.find_element(By.ID, "tax-form-w8ben").click()
+        check(not advisor.find_element(By.ID, "tax-taxClassification").is_displayed(), "the W-9's classification is not on the W-8BEN")
+        advisor.find_element(By.ID, "tax-region").clear()
+        for field, value in (("tax-citizenshipCountry", "gb"), ("tax-country", "GB"), ("tax-taxId", "AB123456C")):
+            advisor.find_element(By.ID, field).send_keys(value)
+        advisor.find_element(By.ID, "tax-certified").click()
+        advisor.find_element(By.CSS_SELECTOR, "#tax-form button[type=submit]").click()
+        wait(advisor, lambda d: "W-8BEN certified" in d.find_element(By.ID, "tax-state").text
+             and "ending 456C" in d.find_element(By.ID, "tax-state").text,
+             "the W-8BEN is certified, its id shown as the last four")
+        tax = call("GET", "/v1/advisors/me/tax-info", token=advisor_token)
+        check(tax["fields"]["form"] == "w8ben" and tax["fields"]["citizenshipCountry"] == "GB" and "region" not in tax["fields"]["address"],
+              f"the W-8BEN as sent: {tax}")
         # A payout beyond what is available is refused with the API's reason.
         advisor.find_element(By.ID, "payout-amount").send_keys("50")
         advisor.find_element(By.CSS_SELECTOR, "#payout-form button[type=submit]").click()

@@ -468,48 +468,86 @@ async function reviewsSection(advisorId) {
     page.items.length === 0 ? h("p", {}, "No reviews yet.") : h("ul", { id: "my-reviews", class: "reviews" }, page.items.map(item)));
 }
 
-/** The W-9 a US advisor certifies (the tax id goes in whole and only its last four come back). */
+/**
+ * Tax information: the W-9 a US person certifies, or the W-8BEN of anyone else. The tax id goes
+ * in whole and only its last four come back.
+ */
 async function taxSection() {
   const message = h("div", { id: "tax-message", "aria-live": "polite" });
   let current = null;
   try {
     current = await api("GET", "/v1/advisors/me/tax-info");
   } catch {}
-  const field = (id, label, attributes = {}) => [h("label", { for: `tax-${id}` }, label),
-    h("input", { id: `tax-${id}`, name: id, ...attributes })];
   const fields = current?.fields || {};
-  const state = h("p", { id: "tax-state" }, current ? `Certified ${new Date(current.certifiedAt).toLocaleDateString()}, tax id ending ${current.taxIdLast4}.` : "Not given yet.");
-  return h("section", { "aria-labelledby": "tax-title" },
-    h("h2", { id: "tax-title" }, "Tax information (W-9)"), state,
-    h("form", { id: "tax-form", class: "stack", onsubmit: async (event) => {
-        event.preventDefault();
-        const form = event.target;
-        fill(message);
-        try {
-          const saved = await api("PUT", "/v1/advisors/me/tax-info", {
-            fields: { form: "w9", legalName: form.legalName.value, taxClassification: form.taxClassification.value,
-              address: { line1: form.line1.value, city: form.city.value, region: form.region.value, postalCode: form.postalCode.value, country: "US" } },
-            taxId: form.taxId.value.replace(/\D/g, ""), certified: form.certified.checked });
-          form.taxId.value = "";
-          fill(state, `Certified ${new Date(saved.certifiedAt).toLocaleDateString()}, tax id ending ${saved.taxIdLast4}.`);
-          fill(message, status("Saved."));
-        } catch (error) {
-          fill(message, status(problemText(error), "error"));
-        }
-      } },
-      field("legalName", "Legal name", { required: true, maxlength: 200, value: fields.legalName || "", autocomplete: "name" }),
-      h("label", { for: "tax-taxClassification" }, "Federal tax classification"),
-      h("select", { id: "tax-taxClassification", name: "taxClassification" },
-        [["individual", "Individual"], ["sole_proprietor", "Sole proprietor"], ["c_corporation", "C corporation"],
-          ["s_corporation", "S corporation"], ["partnership", "Partnership"], ["trust_estate", "Trust or estate"], ["llc", "LLC"]].map(([value, label]) =>
-          h("option", { value, selected: fields.taxClassification === value }, label))),
-      field("line1", "Address", { required: true, maxlength: 200, value: fields.address?.line1 || "", autocomplete: "address-line1" }),
-      field("city", "City", { required: true, maxlength: 100, value: fields.address?.city || "", autocomplete: "address-level2" }),
-      field("region", "State", { required: true, maxlength: 50, value: fields.address?.region || "", autocomplete: "address-level1" }),
-      field("postalCode", "ZIP code", { required: true, maxlength: 20, value: fields.address?.postalCode || "", autocomplete: "postal-code" }),
-      field("taxId", "SSN, ITIN or EIN (nine digits; we show only its last four afterwards)", { required: true, inputmode: "numeric", maxlength: 11 }),
-      h("p", {}, h("input", { type: "checkbox", id: "tax-certified", name: "certified", required: true }), " ",
-        h("label", { for: "tax-certified" }, "Under penalties of perjury, I certify that the information above is correct.")),
-      h("button", { type: "submit" }, "Save tax information")),
-    message);
+  const field = (id, label, attributes = {}) => h("div", { class: "stack" }, h("label", { for: `tax-${id}` }, label),
+    h("input", { id: `tax-${id}`, name: id, ...attributes }));
+  const choice = (form, label) => h("p", {},
+    h("input", { type: "radio", name: "taxForm", id: `tax-form-${form}`, value: form, checked: (fields.form || "w9") === form }), " ",
+    h("label", { for: `tax-form-${form}` }, label));
+  // What only one of the two forms asks; the other form's part is hidden and left out.
+  const w9Only = h("div", { class: "stack" },
+    h("label", { for: "tax-taxClassification" }, "Federal tax classification"),
+    h("select", { id: "tax-taxClassification", name: "taxClassification" },
+      [["individual", "Individual"], ["sole_proprietor", "Sole proprietor"], ["c_corporation", "C corporation"],
+        ["s_corporation", "S corporation"], ["partnership", "Partnership"], ["trust_estate", "Trust or estate"], ["llc", "LLC"]].map(([value, label]) =>
+        h("option", { value, selected: fields.taxClassification === value }, label))));
+  const w8Only = h("div", { class: "stack" },
+    field("citizenshipCountry", "Country of citizenship (two letters, e.g. GB)",
+      { maxlength: 2, pattern: "[A-Za-z]{2}", autocomplete: "country", value: fields.citizenshipCountry || "" }),
+    field("country", "Country of your address (two letters)", { maxlength: 2, pattern: "[A-Za-z]{2}", value: fields.address?.country || "" }));
+  const regionLabel = h("label", { for: "tax-region" });
+  const idLabel = h("label", { for: "tax-taxId" });
+  const region = h("input", { id: "tax-region", name: "region", maxlength: 100, value: fields.address?.region || "", autocomplete: "address-level1" });
+  const taxId = h("input", { id: "tax-taxId", name: "taxId", required: true, maxlength: 30 });
+  const form = h("form", { id: "tax-form", class: "stack", onsubmit: async (event) => {
+      event.preventDefault();
+      fill(message);
+      const us = form.taxForm.value === "w9";
+      const address = { line1: form.line1.value, city: form.city.value, postalCode: form.postalCode.value,
+        country: us ? "US" : form.country.value.toUpperCase() };
+      if (form.region.value) address.region = form.region.value;
+      const sent = us ? { form: "w9", legalName: form.legalName.value, taxClassification: form.taxClassification.value, address }
+        : { form: "w8ben", legalName: form.legalName.value, citizenshipCountry: form.citizenshipCountry.value.toUpperCase(), address };
+      try {
+        const saved = await api("PUT", "/v1/advisors/me/tax-info", {
+          fields: sent, taxId: us ? form.taxId.value.replace(/\D/g, "") : form.taxId.value.trim(), certified: form.certified.checked });
+        // Each saving is certified anew.
+        form.taxId.value = "";
+        form.certified.checked = false;
+        fill(state, described(saved));
+        fill(message, status("Saved."));
+      } catch (error) {
+        fill(message, status(problemText(error), "error"));
+      }
+    } },
+    h("fieldset", {}, h("legend", {}, "Which form"), choice("w9", "I am a US person (W-9)"), choice("w8ben", "I am not a US person (W-8BEN)")),
+    field("legalName", "Legal name", { required: true, maxlength: 200, value: fields.legalName || "", autocomplete: "name" }),
+    w9Only, w8Only,
+    field("line1", "Address", { required: true, maxlength: 200, value: fields.address?.line1 || "", autocomplete: "address-line1" }),
+    field("city", "City", { required: true, maxlength: 100, value: fields.address?.city || "", autocomplete: "address-level2" }),
+    h("div", { class: "stack" }, regionLabel, region),
+    field("postalCode", "Postal code", { required: true, maxlength: 20, value: fields.address?.postalCode || "", autocomplete: "postal-code" }),
+    h("div", { class: "stack" }, idLabel, taxId),
+    h("p", {}, h("input", { type: "checkbox", id: "tax-certified", name: "certified", required: true }), " ",
+      h("label", { for: "tax-certified" }, "Under penalties of perjury, I certify that the information above is correct.")),
+    h("button", { type: "submit" }, "Save tax information"));
+  const described = (info) => `${info.fields.form === "w8ben" ? "W-8BEN" : "W-9"} certified ${new Date(info.certifiedAt).toLocaleDateString()}, tax id ending ${info.taxIdLast4}.`;
+  const state = h("p", { id: "tax-state" }, current ? described(current) : "Not given yet.");
+  const showForm = () => {
+    const us = form.taxForm.value === "w9";
+    w9Only.hidden = !us;
+    w8Only.hidden = us;
+    for (const input of w8Only.querySelectorAll("input")) {
+      input.disabled = us;
+      input.required = !us;
+    }
+    region.required = us;
+    fill(regionLabel, us ? "State" : "Region or province (if your address has one)");
+    fill(idLabel, us ? "SSN, ITIN or EIN (nine digits; we show only its last four afterwards)"
+      : "Your tax id in your country (we show only its last four afterwards)");
+    taxId.inputMode = us ? "numeric" : "text";
+  };
+  form.addEventListener("change", (event) => event.target.name === "taxForm" && showForm());
+  showForm();
+  return h("section", { "aria-labelledby": "tax-title" }, h("h2", { id: "tax-title" }, "Tax information"), state, form, message);
 }
