@@ -681,8 +681,10 @@ public enum Directory {
 }
 
 extension ServiceError.Code {
-    /// The review needs an ended, paid chat of the caller's with that advisor, not reviewed yet (403).
+    /// The review needs an ended, paid chat of the caller's with that advisor (403).
     public static let reviewNotAllowed = ServiceError.Code(rawValue: "review_not_allowed")
+    /// That chat has its review already: one per chat (409).
+    public static let alreadyReviewed = ServiceError.Code(rawValue: "already_reviewed")
     /// The review has an answer already (409).
     public static let alreadyReplied = ServiceError.Code(rawValue: "already_replied")
     /// The advisor is in a chat (409).
@@ -696,7 +698,7 @@ extension ServiceError.Code {
 extension Directory {
     /// The directory operations' own error codes, with their HTTP statuses.
     public static let errorCodes: [DeclaredErrorCode] = [
-        .init(.reviewNotAllowed, status: 403), .init(.alreadyReplied, status: 409), .init(.advisorBusy, status: 409),
+        .init(.reviewNotAllowed, status: 403), .init(.alreadyReviewed, status: 409), .init(.alreadyReplied, status: 409), .init(.advisorBusy, status: 409),
         .init(.profileIncomplete, status: 409), .init(.advisorOffline, status: 409),
     ]
 }

@@ -13,6 +13,11 @@ public enum MetricsSetup {
             .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
             .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5),
         ]
+        // What a person waits for is timed in seconds, not the bus's microseconds.
+        factory.durationHistogramBuckets["web_page_load_seconds"] = [
+            .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(3), .seconds(5),
+            .seconds(10), .seconds(30),
+        ]
         MetricsSystem.bootstrap(factory)
         return registry
     }

@@ -35,6 +35,7 @@ from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -192,6 +193,12 @@ try:
          and "Tarot" in d.find_element(By.ID, "results").text, "typing 'tar' finds tarot advisors")
     figures["keystrokeToResultsMs"] = int(driver.find_element(By.ID, "main").get_attribute("data-search-ms"))
     accessible(driver, "directory with results")
+    # The skip link, from the keyboard, moves to the content and leaves the page as it is.
+    driver.execute_script("document.querySelector('a.skip').focus()")
+    driver.switch_to.active_element.send_keys(Keys.ENTER)
+    wait(driver, lambda d: d.switch_to.active_element.get_attribute("id") == "main", "the skip link moves to the content")
+    check(driver.execute_script("return location.hash") in ("", "#/") and driver.find_elements(By.CSS_SELECTOR, "#results .card"),
+          "skipping to the content keeps the directory on screen")
     cards = driver.find_elements(By.CSS_SELECTOR, "#results .card")
     check(len(cards) > 0, "results are shown as cards")
     first = cards[0].find_element(By.CSS_SELECTOR, "h2 a")
@@ -453,14 +460,19 @@ try:
         # A second chat with the same advisor has no free minutes, and at $12.00 a minute the
         # wallet's $20.00 pays the first and not the next: both sides are warned at once. Ended,
         # paid, it can be reviewed; the advisor answers the review from the console.
+        # The request comes while the advisor is still in the first chat's room: the console,
+        # opened after it, lists it.
         call("PUT", "/v1/advisors/me", {"pricePerMinuteCents": 1200}, token=advisor_token)
-        advisor.get(base + "/#/console")
-        wait(advisor, lambda d: d.find_elements(By.ID, "available") and d.find_element(By.ID, "available").is_selected(),
-             "the console opens with the advisor still available")
         driver.get(base + f"/#/advisors/{advisor_id}")
         wait(driver, lambda d: d.find_elements(By.ID, "start-chat"), "the advisor can be asked again")
         driver.find_element(By.ID, "start-chat").click()
-        wait(advisor, lambda d: "Browser Member" in d.find_element(By.ID, "requests").text, "the second request reaches the console")
+        wait(driver, lambda d: "Waiting" in d.find_element(By.ID, "chat-state").text, "the member waits again")
+        advisor.get(base + "/#/console")
+        advisor.refresh()
+        wait(advisor, lambda d: d.find_elements(By.ID, "available") and d.find_element(By.ID, "available").is_selected(),
+             "the console opens with the advisor still available")
+        wait(advisor, lambda d: "Browser Member" in d.find_element(By.ID, "requests").text,
+             "the console, opened anew, lists the request made before it opened")
         advisor.find_element(By.CSS_SELECTOR, "#requests a.button").click()
         wait(advisor, lambda d: d.find_elements(By.ID, "chat-accept") and d.find_element(By.ID, "chat-accept").is_displayed(),
              "the advisor can accept again")

@@ -333,7 +333,7 @@ struct DirectoryEndToEndTests {
             let first = try #require(posted, "the member reviews their paid chat")
             #expect((first.object["author"] as? [String: Any])?["displayName"] as? String == "Curious Cat")
             let again = try await platform.request("POST", "/v1/advisors/\(advisorId)/reviews", token: member, json: review)
-            #expect(again.status == 403, "one review per chat: \(again.text)")
+            #expect(again.status == 409 && again.code == "already_reviewed", "one review per chat: \(again.text)")
             let profile = try await platform.request("GET", "/v1/advisors/\(advisorId)")
             #expect(profile.object["rating"] as? Double == 4.0 && profile.object["reviewCount"] as? Int == 1, "\(profile.text)")
             #expect((profile.object["reviews"] as? [[String: Any]])?.count == 1)

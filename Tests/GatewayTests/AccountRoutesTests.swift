@@ -283,7 +283,7 @@ struct AccountRoutesTests {
             (.emailTaken, 409), (.invalidCredentials, 401), (.rateLimited, 429), (.exportUnavailable, 503),
             (.malformedJSON, 400), (.invalidText, 400), (.forbidden, 403), (.notFound, 404), (.unauthenticated, 401),
             (.busy, 503), (.partnerExists, 409), (.validationFailed, 422), (.reviewNotAllowed, 403), (.advisorBusy, 409),
-            (.profileIncomplete, 409), (.alreadyReplied, 409),
+            (.profileIncomplete, 409), (.alreadyReplied, 409), (.alreadyReviewed, 409),
         ]
         for (code, status) in table {
             #expect(ProblemMapping.status(for: code).code == status, "\(code.rawValue)")

@@ -33,7 +33,7 @@ extension DirectoryHandlers {
                     INSERT INTO reviews (id, chat_id, advisor_id, author_id, rating, text) VALUES ($1, $2, $3, $4, $5, $6)
                     ON CONFLICT (chat_id) DO NOTHING
                     """, id, request.chatId, request.advisorId, memberId, request.rating, request.text) == 1
-            else { throw ServiceError(.reviewNotAllowed, "this chat has been reviewed already") }
+            else { throw ServiceError(.alreadyReviewed, "this chat has been reviewed already") }
             // Kept current as reviews come, never recomputed per request.
             try connection.execute(
                 "UPDATE advisors SET rating_sum = rating_sum + $2, review_count = review_count + 1 WHERE account_id = $1",

@@ -7,7 +7,7 @@ import ServiceKit
 /// once its person turned performance cookies on. What the policy promises of them, "aggregated
 /// and anonymous", is all it keeps: a count of views by page, a histogram of how long each page
 /// took to show, and a count of visits, on the gateway's `/metrics`; nothing names anyone, and
-/// the session a browser sends along is not read. The `perf_visit` cookie marks a visit under
+/// the session a browser sends along is not used. The `perf_visit` cookie marks a visit under
 /// way (30 minutes from the last view) so that visits are counted apart from views: it holds no
 /// identifier and travels only to this path. A request sending `DNT: 1` or `Sec-GPC: 1` is never
 /// counted and gets no cookie, whatever the page chose.
@@ -41,7 +41,7 @@ struct PageViewRoutes {
             guard !context.doNotTrack else { return response }
             if request.cookies[Self.cookie] == nil { Counter(label: "web_visits_total").increment() }
             Counter(label: "web_page_views_total", dimensions: [("page", body.page)]).increment()
-            Timer(label: "web_page_load_seconds", dimensions: [("page", body.page)]).recordMilliseconds(body.loadMs)
+            Metrics.Timer(label: "web_page_load_seconds", dimensions: [("page", body.page)]).recordMilliseconds(body.loadMs)
             if let visit = try? Cookie.validated(
                 name: Self.cookie, value: "1", maxAge: Self.visitSeconds, path: "/v1/page-views", secure: secureCookies,
                 httpOnly: false, sameSite: .strict)

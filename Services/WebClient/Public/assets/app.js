@@ -89,7 +89,7 @@ stream.on("advisor.status", (message) => views.showStatus(message.advisorId, mes
 stream.on("notification", () => {
   app.unread += 1;
   drawNav();
-  if (location.hash === "#/inbox") route();
+  if (location.hash === "#/inbox") route({ counted: false });
 });
 
 /** A page's name as performance measurement counts it (the gateway's `PageViewRoutes.pages`). */
@@ -105,7 +105,8 @@ function pageName(page, id) {
 
 let firstPage = true;
 
-async function route() {
+/** Draws the page the fragment names; `counted`: a page shown anew, not redrawn, for performance measurement. */
+async function route({ counted = true } = {}) {
   // The first page counts from the navigation itself; later ones from the click.
   const started = firstPage ? 0 : performance.now();
   firstPage = false;
@@ -137,11 +138,17 @@ async function route() {
     document.title = `${main.querySelector("h1")?.textContent || "Advisor Platform"} · Advisor Platform`;
     main.dataset.ready = location.hash || "#/";
     // Measured only with the person's consent, never under DNT or GPC: otherwise its script is never even loaded.
-    if (storedChoice()?.performance) {
+    if (counted && storedChoice()?.performance) {
       import("./measure.js").then((measure) => measure.pageView(pageName(page, id), performance.now() - started)).catch(() => {});
     }
   }
 }
+
+// The skip link moves to the content; followed as a fragment it would be taken for a route.
+document.querySelector("a.skip").addEventListener("click", (event) => {
+  event.preventDefault();
+  main.focus();
+});
 
 window.addEventListener("hashchange", async () => {
   await route();

@@ -2,7 +2,7 @@
 // sent over HTTP (stored and numbered before the answer) and arrive over the stream; after a drop
 // the room asks for what it missed, so nothing is lost and nothing shows twice (by `seq`).
 import { api, Problem, problemText } from "./api.js";
-import { h, fill, money, status } from "./dom.js";
+import { h, fill, money, status, submitting } from "./dom.js";
 import * as stream from "./stream.js";
 
 /** The room on screen now, if any: pushes for its chat go to it. */
@@ -119,13 +119,17 @@ export async function chatRoom(main, app, chatId) {
       fill(state, !chat.paused ? `Chatting with ${other().displayName} · ${price}` : me === chat.member.id
         ? h("span", {}, "Paused: ", h("a", { href: "#/wallet", target: "_blank", rel: "noopener" }, "add funds"), " to go on; the pause is not charged.")
         : `Paused while ${other().displayName} adds funds.`);
-      const tick = () => {
-        const started = Math.ceil((Date.now() - new Date(chat.acceptedAt)) / 60000);
-        const paid = Math.max(0, started - chat.freeMinutes);
-        fill(cost, `${started} minute${started === 1 ? "" : "s"}${chat.freeMinutes ? ` (${chat.freeMinutes} free)` : ""} · about ${money(paid * chat.pricePerMinuteCents)} so far`);
-      };
-      tick();
-      ticker = setInterval(tick, 5000);
+      if (chat.paused) {
+        fill(cost, "Nothing is charged while the chat is paused.");
+      } else {
+        const tick = () => {
+          const started = Math.ceil((Date.now() - new Date(chat.acceptedAt)) / 60000);
+          const paid = Math.max(0, started - chat.freeMinutes);
+          fill(cost, `${started} minute${started === 1 ? "" : "s"}${chat.freeMinutes ? ` (${chat.freeMinutes} free)` : ""} · about ${money(paid * chat.pricePerMinuteCents)} so far`);
+        };
+        tick();
+        ticker = setInterval(tick, 5000);
+      }
     } else {
       fill(state, chat.status === "ended" ? `The chat has ended (${chat.endReason || "ended"}).` : `The request was ${chat.status}.`);
       fill(cost, chat.status === "ended"
@@ -133,58 +137,48 @@ export async function chatRoom(main, app, chatId) {
           chat.costCents !== undefined && chat.costCents !== null ? ` · charged ${money(chat.costCents)}` : " · the charge is being settled")
         : "");
     }
+    // The pause (or the end) says more than the warning before it; billing warns again after a resumption if funds are still short.
+    if (chat.status !== "active" || chat.paused) fill(warning);
     controls.hidden = chat.status !== "active";
     refund.hidden = !(chat.status === "ended" && me === chat.member.id && chat.minutes > 0);
     review.hidden = reviewed || !(chat.status === "ended" && me === chat.member.id && chat.costCents > 0);
     // Billing settles the charge a moment after the end: read the chat again until it has.
+    clearTimeout(settleTimer);
     if (chat.status === "ended" && chat.costCents == null && settleChecks < 30) {
       settleChecks += 1;
-      settleTimer = setTimeout(() => self.refresh().catch(() => {}), 2000);
+      settleTimer = setTimeout(() => room === self && self.refresh().catch(() => {}), 2000);
     }
     accept.hidden = !(chat.status === "requested" && me === chat.advisor.id);
     decline.hidden = accept.hidden;
     end.hidden = !(chat.status === "active" || (chat.status === "requested" && me === chat.member.id));
     end.textContent = chat.status === "requested" ? "Withdraw the request" : "End the chat";
   };
-  const act = (path) => async () => {
-    fill(message);
-    try {
-      chat = await api("POST", `/v1/chats/${chatId}/${path}`);
-      describe();
-    } catch (error) {
-      fill(message, status(problemText(error), "error"));
-    }
-  };
-  const refund = h("form", { id: "refund-form", class: "stack", onsubmit: async (event) => {
-      event.preventDefault();
-      fill(message);
-      try {
-        const decided = await api("POST", `/v1/chats/${chatId}/refund-requests`, { reason: event.target.reason.value });
-        fill(message, status(decided.status === "approved" ? `Refund approved: ${money(decided.amountCents)} back to your wallet.` : "Refund declined under the guarantee's rules."));
-        refund.hidden = true;
-      } catch (error) {
-        fill(message, status(problemText(error), "error"));
-      }
-    } },
+  const act = (path) => submitting(message, async () => {
+    chat = await api("POST", `/v1/chats/${chatId}/${path}`);
+    describe();
+  });
+  const refund = h("form", { id: "refund-form", class: "stack", onsubmit: submitting(message, async (values) => {
+      const decided = await api("POST", `/v1/chats/${chatId}/refund-requests`, { reason: values.reason });
+      fill(message, status(decided.status === "approved" ? `Refund approved: ${money(decided.amountCents)} back to your wallet.` : "Refund declined under the guarantee's rules."));
+      refund.hidden = true;
+    }) },
     h("label", { for: "refund-reason" }, "Not satisfied? Ask for a refund under our guarantee"),
     h("textarea", { id: "refund-reason", name: "reason", required: true, maxlength: 1000, rows: 2 }),
     h("button", { type: "submit" }, "Ask for a refund"));
   let reviewed = false;
   let settleChecks = 0;
   let settleTimer = null;
-  const review = h("form", { id: "review-form", class: "stack", hidden: true, onsubmit: async (event) => {
-      event.preventDefault();
-      const form = event.target;
-      fill(message);
+  const review = h("form", { id: "review-form", class: "stack", hidden: true, onsubmit: submitting(message, async (values) => {
       try {
-        await postReview(chat, { chatId, rating: Number(new FormData(form).get("rating")), text: form.text.value.trim() });
-        reviewed = true;
-        review.hidden = true;
+        await postReview(chat, { chatId, rating: Number(values.rating), text: values.text.trim() });
         fill(message, status(`Thank you: your review is on ${other().displayName}'s page.`));
       } catch (error) {
-        fill(message, status(problemText(error), "error"));
+        if (!(error instanceof Problem && error.code === "already_reviewed")) throw error;
+        fill(message, status("You have reviewed this chat already."));
       }
-    } },
+      reviewed = true;
+      review.hidden = true;
+    }) },
     h("fieldset", {}, h("legend", {}, "How was your chat? Leave a review"),
       [5, 4, 3, 2, 1].map((stars) => h("p", {},
         h("input", { type: "radio", name: "rating", value: stars, id: `review-rating-${stars}`, required: true }), " ",
@@ -195,19 +189,15 @@ export async function chatRoom(main, app, chatId) {
   const accept = h("button", { type: "button", id: "chat-accept", onclick: act("accept") }, "Accept");
   const decline = h("button", { type: "button", id: "chat-decline", onclick: act("decline") }, "Decline");
   const end = h("button", { type: "button", id: "chat-end", class: "danger", onclick: act("end") }, "End the chat");
-  const controls = h("form", { id: "chat-form", class: "stack", onsubmit: async (event) => {
-      event.preventDefault();
+  const controls = h("form", { id: "chat-form", class: "stack", onsubmit: submitting(message, async () => {
       const text = input.value.trim();
       if (!text) return;
-      fill(message);
-      try {
-        const sent = await api("POST", `/v1/chats/${chatId}/messages`, { text, clientMessageId: crypto.randomUUID() });
-        input.value = "";
-        self.add([sent]);
-      } catch (error) {
-        fill(message, status(problemText(error), "error"));
-      }
-    } },
+      const sent = await api("POST", `/v1/chats/${chatId}/messages`, { text, clientMessageId: crypto.randomUUID() });
+      input.value = "";
+      self.add([sent]);
+      // The Send button was disabled while sending: keep the writer in the text box.
+      input.focus();
+    }) },
     input, h("button", { type: "submit", id: "chat-send" }, "Send"));
   input.addEventListener("input", () => {
     if (Date.now() - lastTypingSent < 2000) return;
@@ -272,16 +262,16 @@ export async function chatRoom(main, app, chatId) {
 }
 
 /**
- * A review of an ended, paid chat. The directory learns of the charge from billing a moment after
- * the chat shows it, so a refusal that soon after the end is asked again a few times.
+ * A review of an ended, paid chat (the form shows only for one). The directory learns of the
+ * charge from billing a moment after the chat shows it, so a refusal is asked again a few times,
+ * a second apart, before it is believed.
  */
 async function postReview(chat, body) {
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await api("POST", `/v1/advisors/${chat.advisor.id}/reviews`, body);
     } catch (error) {
-      const fresh = Date.now() - new Date(chat.endedAt) < 60000;
-      if (!(error instanceof Problem && error.code === "review_not_allowed" && fresh && attempt < 6)) throw error;
+      if (!(error instanceof Problem && error.code === "review_not_allowed" && attempt < 6)) throw error;
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
   }
@@ -319,10 +309,17 @@ export async function advisorConsole(main, app) {
     fill(main, h("h1", {}, "Advisor console"), h("p", {}, "For advisors. ", app.account ? "" : h("a", { href: "#/sign-in" }, "Sign in")));
     return;
   }
-  const [profile, earnings, categories] = await Promise.all([api("GET", "/v1/advisors/me"), api("GET", "/v1/advisors/me/earnings"),
-    api("GET", "/v1/categories")]);
+  const [profile, earnings, categories, recent] = await Promise.all([api("GET", "/v1/advisors/me"), api("GET", "/v1/advisors/me/earnings"),
+    api("GET", "/v1/categories"), api("GET", "/v1/chats?limit=20")]);
+  // Requests made before the console opened still wait here; later ones arrive on the stream.
+  for (const chat of recent.items) {
+    if (chat.status === "requested" && chat.advisor.id === app.account.id) {
+      requests.set(chat.id, { chatId: chat.id, member: chat.member, pricePerMinuteCents: chat.pricePerMinuteCents, expiresAt: chat.expiresAt });
+    }
+  }
   const message = h("div", { id: "console-message", "aria-live": "polite" });
-  const online = h("input", { type: "checkbox", id: "available", checked: profile.status === "online" });
+  // Busy (in a chat, or a request waiting) is available too: the chat's end gives the advisor back online.
+  const online = h("input", { type: "checkbox", id: "available", checked: profile.status !== "offline" });
   const incoming = h("ul", { id: "requests" });
   drawRequests = () => {
     const waiting = [...requests.values()].filter((request) => new Date(request.expiresAt) > Date.now());
@@ -334,8 +331,7 @@ export async function advisorConsole(main, app) {
     fill(message);
     try {
       await api("PUT", "/v1/advisors/me/status", { status: online.checked ? "online" : "offline" });
-      stopHeartbeat();
-      if (online.checked) heartbeat = setInterval(() => stream.send({ type: "presence.heartbeat" }), 20000);
+      keepPresence(online.checked);
     } catch (error) {
       online.checked = !online.checked;
       fill(message, status(problemText(error), "error"));
@@ -355,7 +351,14 @@ export async function advisorConsole(main, app) {
     await reviewsSection(app.account.id),
     profileEditor(profile, categories));
   drawRequests();
-  if (online.checked) await setAvailability();
+  if (profile.status === "online") await setAvailability();
+  else keepPresence(profile.status === "busy");
+}
+
+/** Heartbeats on the stream while `available`, so the directory keeps the advisor online after a chat too. */
+function keepPresence(available) {
+  stopHeartbeat();
+  if (available) heartbeat = setInterval(() => stream.send({ type: "presence.heartbeat" }), 20000);
 }
 
 /** The advisor's profile, edited beside a preview of the card members will see, as it is typed. */
@@ -388,21 +391,16 @@ function profileEditor(profile, categories) {
       h("p", {}, now.bio));
   };
   form.addEventListener("input", drawPreview);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    fill(message);
+  // Categories are many values of one name: read with values(), not the handler's one-per-name object.
+  form.addEventListener("submit", submitting(message, async () => {
     const now = values();
     const body = { categories: now.categories };
     if (now.headline) body.headline = now.headline;
     if (now.bio) body.bio = now.bio;
     if (now.pricePerMinuteCents) body.pricePerMinuteCents = now.pricePerMinuteCents;
-    try {
-      const saved = await api("PUT", "/v1/advisors/me", body);
-      fill(message, status(saved.listed ? "Saved: your profile is listed." : "Saved. To be listed it needs a headline, a category and a price."));
-    } catch (error) {
-      fill(message, status(problemText(error), "error"));
-    }
-  });
+    const saved = await api("PUT", "/v1/advisors/me", body);
+    fill(message, status(saved.listed ? "Saved: your profile is listed." : "Saved. To be listed it needs a headline, a category and a price."));
+  }));
   drawPreview();
   return h("section", { "aria-labelledby": "profile-editor-title" },
     h("h2", { id: "profile-editor-title" }, "Your profile"), h("div", { class: "editor" }, form, h("div", {}, h("p", { class: "meta" }, "Preview"), preview)), message);
@@ -420,19 +418,13 @@ function payoutsSection(earnings) {
   load().catch(() => {});
   return h("section", { "aria-labelledby": "payouts-title" },
     h("h2", { id: "payouts-title" }, "Payouts"),
-    h("form", { id: "payout-form", class: "stack", onsubmit: async (event) => {
-        event.preventDefault();
-        fill(message);
-        try {
-          const payout = await api("POST", "/v1/advisors/me/payouts", { amountCents: Math.round(Number(event.target.amount.value) * 100) },
-            { headers: { "Idempotency-Key": key } });
-          key = crypto.randomUUID();
-          fill(message, status(`Payout of ${money(payout.amountCents)} requested.`));
-          await load();
-        } catch (error) {
-          fill(message, status(problemText(error), "error"));
-        }
-      } },
+    h("form", { id: "payout-form", class: "stack", onsubmit: submitting(message, async (values) => {
+        const payout = await api("POST", "/v1/advisors/me/payouts", { amountCents: Math.round(Number(values.amount) * 100) },
+          { headers: { "Idempotency-Key": key } });
+        key = crypto.randomUUID();
+        fill(message, status(`Payout of ${money(payout.amountCents)} requested.`));
+        await load();
+      }) },
       h("label", { for: "payout-amount" }, `Amount in dollars (available: ${money(earnings.availableCents)})`),
       h("input", { id: "payout-amount", name: "amount", type: "number", min: 1, step: "0.01", required: true }),
       h("button", { type: "submit" }, "Ask for a payout")),
@@ -441,20 +433,15 @@ function payoutsSection(earnings) {
 
 /** The advisor's reviews, newest first, each answerable once, in public. */
 async function reviewsSection(advisorId) {
-  const page = await api("GET", `/v1/advisors/${advisorId}/reviews?limit=20`);
+  // An advisor not listed yet has no public page, so no reviews to read (404).
+  const page = await api("GET", `/v1/advisors/${advisorId}/reviews?limit=20`).catch(() => ({ items: [] }));
   const item = (review) => {
     const message = h("div", { "aria-live": "polite" });
     const answer = review.reply ? h("p", { class: "reply" }, `You replied: ${review.reply.text}`) :
-      h("form", { class: "stack", onsubmit: async (event) => {
-          event.preventDefault();
-          fill(message);
-          try {
-            const answered = await api("POST", `/v1/reviews/${review.id}/reply`, { text: event.target.text.value.trim() });
-            entry.replaceWith(item(answered));
-          } catch (error) {
-            fill(message, status(problemText(error), "error"));
-          }
-        } },
+      h("form", { class: "stack", onsubmit: submitting(message, async (values) => {
+          const answered = await api("POST", `/v1/reviews/${review.id}/reply`, { text: values.text.trim() });
+          entry.replaceWith(item(answered));
+        }) },
         h("label", { for: `reply-${review.id}` }, "Your public reply (once)"),
         h("textarea", { id: `reply-${review.id}`, name: "text", required: true, maxlength: 2000, rows: 2 }),
         h("button", { type: "submit" }, "Reply"));
@@ -493,33 +480,27 @@ async function taxSection() {
         h("option", { value, selected: fields.taxClassification === value }, label))));
   const w8Only = h("div", { class: "stack" },
     field("citizenshipCountry", "Country of citizenship (two letters, e.g. GB)",
-      { maxlength: 2, pattern: "[A-Za-z]{2}", autocomplete: "country", value: fields.citizenshipCountry || "" }),
-    field("country", "Country of your address (two letters)", { maxlength: 2, pattern: "[A-Za-z]{2}", value: fields.address?.country || "" }));
+      { maxlength: 2, pattern: "[A-Za-z]{2}", autocomplete: "off", value: fields.citizenshipCountry || "" }),
+    field("country", "Country of your address (two letters)",
+      { maxlength: 2, pattern: "[A-Za-z]{2}", autocomplete: "country", value: fields.address?.country || "" }));
   const regionLabel = h("label", { for: "tax-region" });
   const idLabel = h("label", { for: "tax-taxId" });
   const region = h("input", { id: "tax-region", name: "region", maxlength: 100, value: fields.address?.region || "", autocomplete: "address-level1" });
-  const taxId = h("input", { id: "tax-taxId", name: "taxId", required: true, maxlength: 30 });
-  const form = h("form", { id: "tax-form", class: "stack", onsubmit: async (event) => {
-      event.preventDefault();
-      fill(message);
-      const us = form.taxForm.value === "w9";
-      const address = { line1: form.line1.value, city: form.city.value, postalCode: form.postalCode.value,
-        country: us ? "US" : form.country.value.toUpperCase() };
-      if (form.region.value) address.region = form.region.value;
-      const sent = us ? { form: "w9", legalName: form.legalName.value, taxClassification: form.taxClassification.value, address }
-        : { form: "w8ben", legalName: form.legalName.value, citizenshipCountry: form.citizenshipCountry.value.toUpperCase(), address };
-      try {
-        const saved = await api("PUT", "/v1/advisors/me/tax-info", {
-          fields: sent, taxId: us ? form.taxId.value.replace(/\D/g, "") : form.taxId.value.trim(), certified: form.certified.checked });
-        // Each saving is certified anew.
-        form.taxId.value = "";
-        form.certified.checked = false;
-        fill(state, described(saved));
-        fill(message, status("Saved."));
-      } catch (error) {
-        fill(message, status(problemText(error), "error"));
-      }
-    } },
+  const taxId = h("input", { id: "tax-taxId", name: "taxId", required: true, maxlength: 30, autocomplete: "off" });
+  const form = h("form", { id: "tax-form", class: "stack", onsubmit: submitting(message, async (values) => {
+      const us = values.taxForm === "w9";
+      const address = { line1: values.line1, city: values.city, postalCode: values.postalCode, country: us ? "US" : values.country.toUpperCase() };
+      if (values.region.trim()) address.region = values.region.trim();
+      const sent = us ? { form: "w9", legalName: values.legalName, taxClassification: values.taxClassification, address }
+        : { form: "w8ben", legalName: values.legalName, citizenshipCountry: values.citizenshipCountry.toUpperCase(), address };
+      const saved = await api("PUT", "/v1/advisors/me/tax-info", {
+        fields: sent, taxId: us ? values.taxId.replace(/\D/g, "") : values.taxId.trim(), certified: values.certified === "on" });
+      // Each saving is certified anew.
+      form.taxId.value = "";
+      form.certified.checked = false;
+      fill(state, described(saved));
+      fill(message, status("Saved."));
+    }) },
     h("fieldset", {}, h("legend", {}, "Which form"), choice("w9", "I am a US person (W-9)"), choice("w8ben", "I am not a US person (W-8BEN)")),
     field("legalName", "Legal name", { required: true, maxlength: 200, value: fields.legalName || "", autocomplete: "name" }),
     w9Only, w8Only,
@@ -547,7 +528,12 @@ async function taxSection() {
       : "Your tax id in your country (we show only its last four afterwards)");
     taxId.inputMode = us ? "numeric" : "text";
   };
-  form.addEventListener("change", (event) => event.target.name === "taxForm" && showForm());
+  form.addEventListener("change", (event) => {
+    if (event.target.name !== "taxForm") return;
+    // A US state is no region abroad, nor the other way round.
+    region.value = "";
+    showForm();
+  });
   showForm();
   return h("section", { "aria-labelledby": "tax-title" }, h("h2", { id: "tax-title" }, "Tax information"), state, form, message);
 }

@@ -1,4 +1,5 @@
 // Building the page. Everything a person or the API wrote is set as text, never parsed as HTML.
+import { problemText } from "./api.js";
 
 /** An element: `h("a", {href: "#/"}, "Home")`. Attributes starting with "on" become listeners. */
 export function h(tag, attributes = {}, ...children) {
@@ -40,4 +41,26 @@ export function money(cents) {
 /** A message in a live region, so screen readers hear it too. */
 export function status(text, kind = "info") {
   return h("p", { class: `status ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
+}
+
+/**
+ * A form's submit (or a button's click) handler: `action(values, form)` runs with `message`
+ * cleared and the button disabled until it ends (no double submission); a problem shows there.
+ */
+export function submitting(message, action) {
+  return async (event) => {
+    event.preventDefault();
+    const form = event.target instanceof HTMLFormElement ? event.target : null;
+    const button = form ? form.querySelector("button[type=submit]") : event.target;
+    if (button?.disabled) return;
+    if (button) button.disabled = true;
+    fill(message);
+    try {
+      await action(form ? fields(form) : {}, form);
+    } catch (error) {
+      fill(message, status(problemText(error), "error"));
+    } finally {
+      if (button) button.disabled = false;
+    }
+  };
 }

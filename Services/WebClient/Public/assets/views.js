@@ -2,7 +2,7 @@
 // returns nothing; data comes from the public API only.
 import { api, problemText } from "./api.js";
 import { sendChoice, storedChoice, saveChoice, declinesTracking } from "./consent.js";
-import { h, fill, fields, money, status } from "./dom.js";
+import { h, fill, money, status, submitting } from "./dom.js";
 import * as stream from "./stream.js";
 import { startChat } from "./chat.js";
 
@@ -25,28 +25,6 @@ export function showStatus(advisorId, value) {
 function stars(rating, count) {
   if (!count) return h("span", { class: "rating" }, "No reviews yet");
   return h("span", { class: "rating" }, `★ ${rating.toFixed(1)} (${count} review${count === 1 ? "" : "s"})`);
-}
-
-/**
- * A form's submit (or a button's click) handler: `action(values, form)` runs with `message`
- * cleared and the button disabled until it ends (no double submission); a problem shows there.
- */
-function submitting(message, action) {
-  return async (event) => {
-    event.preventDefault();
-    const form = event.target instanceof HTMLFormElement ? event.target : null;
-    const button = form ? form.querySelector("button[type=submit]") : event.target;
-    if (button?.disabled) return;
-    if (button) button.disabled = true;
-    fill(message);
-    try {
-      await action(form ? fields(form) : {}, form);
-    } catch (error) {
-      fill(message, status(problemText(error), "error"));
-    } finally {
-      if (button) button.disabled = false;
-    }
-  };
 }
 
 /**
