@@ -349,12 +349,15 @@ try:
     advisor_id = call("POST", "/v1/accounts", {"email": advisor_email, "password": password, "displayName": "Browser Advisor",
                                                "role": "advisor", "acceptPolicyVersion": version})["id"]
     advisor_token = call("POST", "/v1/sessions", {"email": advisor_email, "password": password})["token"]
-    call("PUT", "/v1/advisors/me", {"headline": "Clear tarot for hard days", "bio": "Ten years of cards.", "categories": ["tarot"],
-                                    "pricePerMinuteCents": 199, "languages": ["en"], "yearsExperience": 10}, token=advisor_token)
     advisor = browser(1280, 900)
     try:
         sign_in(advisor, advisor_email, password)
+        # A new advisor's console opens, saying what the profile lacks to be listed.
         advisor.get(base + "/#/console")
+        wait(advisor, lambda d: "not listed yet" in d.find_element(By.ID, "main").text, "a new advisor's console says the profile is not listed")
+        call("PUT", "/v1/advisors/me", {"headline": "Clear tarot for hard days", "bio": "Ten years of cards.", "categories": ["tarot"],
+                                        "pricePerMinuteCents": 199, "languages": ["en"], "yearsExperience": 10}, token=advisor_token)
+        advisor.refresh()
         wait(advisor, lambda d: d.find_elements(By.ID, "available"), "the advisor's console opens")
         advisor.find_element(By.ID, "available").click()
         wait(advisor, lambda d: call("GET", f"/v1/advisors/{advisor_id}")["status"] == "online", "the advisor is online")

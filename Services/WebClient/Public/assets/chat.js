@@ -348,7 +348,7 @@ export async function advisorConsole(main, app) {
     message,
     payoutsSection(earnings),
     await taxSection(),
-    await reviewsSection(app.account.id),
+    profile.listed ? await reviewsSection(app.account.id) : null,
     profileEditor(profile, categories));
   drawRequests();
   if (profile.status === "online") await setAvailability();
@@ -433,7 +433,7 @@ function payoutsSection(earnings) {
 
 /** The advisor's reviews, newest first, each answerable once, in public. */
 async function reviewsSection(advisorId) {
-  // An advisor not listed yet has no public page, so no reviews to read (404).
+  // Reviews are public only while the profile is listed (404 otherwise, as when it is taken off meanwhile).
   const page = await api("GET", `/v1/advisors/${advisorId}/reviews?limit=20`).catch(() => ({ items: [] }));
   const item = (review) => {
     const message = h("div", { "aria-live": "polite" });
