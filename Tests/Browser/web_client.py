@@ -294,6 +294,14 @@ try:
     accessible(driver, "inbox")
     driver.find_element(By.ID, "mark-all-read").click()
     wait(driver, lambda d: not d.find_elements(By.ID, "unread-count"), "marking all read clears the count")
+    # The notice leads to the thread, where the member replies.
+    driver.find_element(By.CSS_SELECTOR, "#notifications li a").click()
+    wait(driver, lambda d: "Welcome!" in d.find_element(By.ID, "posts").text, "the notice opens the thread with the reply")
+    driver.find_element(By.ID, "reply-text").send_keys("Thank you, glad to be here.")
+    for box in driver.find_elements(By.ID, "acknowledge-public"):
+        box.click()
+    driver.find_element(By.CSS_SELECTOR, "#reply-form button[type=submit]").click()
+    wait(driver, lambda d: "glad to be here" in d.find_element(By.ID, "posts").text, "the member's reply is on the thread")
     driver.get(base + "/#/notification-settings")
     ready(driver, "#/notification-settings")
     accessible(driver, "notification settings")
