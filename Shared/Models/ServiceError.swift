@@ -85,6 +85,8 @@ extension ServiceError.Code {
     public static let malformedJSON = ServiceError.Code(rawValue: "malformed_json")
     /// Text in the request holds a NUL character (400).
     public static let invalidText = ServiceError.Code(rawValue: "invalid_text")
+    /// A request body that does not say it is JSON (`Content-Type: application/json`) (415).
+    public static let unsupportedMediaType = ServiceError.Code(rawValue: "unsupported_media_type")
 }
 
 /// Every error code an answer may carry, with its HTTP status: the codes every service shares,
@@ -94,7 +96,7 @@ public enum ErrorCatalog {
     /// The codes every service and the gateway share.
     public static let shared: [DeclaredErrorCode] = [
         .init(.badRequest, status: 400), .init(.malformedJSON, status: 400), .init(.invalidText, status: 400),
-        .init(.validationFailed, status: 422), .init(.unauthenticated, status: 401), .init(.forbidden, status: 403),
+        .init(.unsupportedMediaType, status: 415), .init(.validationFailed, status: 422), .init(.unauthenticated, status: 401), .init(.forbidden, status: 403),
         .init(.notFound, status: 404), .init(.conflict, status: 409), .init(.rateLimited, status: 429),
         .init(.busy, status: 503), .init(.unavailable, status: 503), .init(.timeout, status: 504),
         .init(.unknownOperation, status: 501), .init(.internalError, status: 500),

@@ -12,7 +12,7 @@ import TestSupport
 /// The account and privacy routes' own behaviour: bodies, lists, the error table and the export.
 @Suite(.timeLimit(.minutes(1)))
 struct AccountRoutesTests {
-    static let signedIn: HTTPFields = [.authorization: "Bearer \(GatewayFixture.goodToken)"]
+    static let signedIn: HTTPFields = [.authorization: "Bearer \(GatewayFixture.goodToken)", .contentType: "application/json"]
 
     @Test("JSON that is not JSON is 400 malformed_json; JSON of the wrong shape is 422 naming the field")
     func malformedBodies() async throws {
@@ -20,23 +20,48 @@ struct AccountRoutesTests {
         try await fixture.startAccounts()
         try await fixture.test { client in
             for text in [#"{"email": "ada@example.com", "password": "#, "", "not json"] {
-                try await client.execute(uri: "/v1/sessions", method: .post, body: Body.json(text)) { response in
+                try await client.execute(uri: "/v1/sessions", method: .post, headers: Body.jsonType, body: Body.json(text)) { response in
                     #expect(response.status == .badRequest)
                     #expect(response.headers[.contentType] == "application/problem+json")
                     #expect(Body.problem(response)?.code == "malformed_json")
                 }
             }
-            try await client.execute(uri: "/v1/sessions", method: .post, body: Body.json(#"{"email": 7, "password": "x"}"#)) {
+            try await client.execute(uri: "/v1/sessions", method: .post, headers: Body.jsonType, body: Body.json(#"{"email": 7, "password": "x"}"#)) {
                 response in
                 #expect(response.status == .unprocessableContent)
                 #expect(Body.problem(response)?.errors == [FieldError(field: "email", code: "invalid")])
             }
-            try await client.execute(uri: "/v1/sessions", method: .post, body: Body.json(#"{"email": "a@b.c"}"#)) { response in
+            try await client.execute(uri: "/v1/sessions", method: .post, headers: Body.jsonType, body: Body.json(#"{"email": "a@b.c"}"#)) { response in
                 #expect(response.status == .unprocessableContent)
                 #expect(Body.problem(response)?.errors == [FieldError(field: "password", code: "required")])
             }
         }
         #expect(fixture.accounts.signIns.isEmpty, "nothing malformed reached accounts")
+    }
+
+    @Test("a body that does not say it is JSON is 415, whatever it holds; application/json with parameters, or a +json type, is read")
+    func bodiesSayTheyAreJSON() async throws {
+        let fixture = try await GatewayFixture()
+        try await fixture.startAccounts()
+        let signIn = #"{"email": "ada@example.com", "password": "correct horse"}"#
+        try await fixture.test { client in
+            for contentType in [nil, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonx"] {
+                var headers: HTTPFields = [:]
+                if let contentType { headers[.contentType] = contentType }
+                try await client.execute(uri: "/v1/sessions", method: .post, headers: headers, body: Body.json(signIn)) { response in
+                    #expect(response.status == .unsupportedMediaType, "\(contentType ?? "none")")
+                    #expect(Body.problem(response)?.code == "unsupported_media_type")
+                }
+            }
+            #expect(fixture.accounts.signIns.isEmpty, "nothing refused reached accounts")
+            for contentType in ["application/json; charset=utf-8", "Application/JSON", "application/vnd.advisor+json"] {
+                try await client.execute(
+                    uri: "/v1/sessions", method: .post, headers: [.contentType: contentType], body: Body.json(signIn)
+                ) { response in
+                    #expect(response.status == .created, "\(contentType)")
+                }
+            }
+        }
     }
 
     @Test("list limits are 1…100, default 20; anything else is 422")
@@ -73,14 +98,14 @@ struct AccountRoutesTests {
         try await fixture.startAccounts()
         try await fixture.test { client in
             try await client.execute(
-                uri: "/v1/sessions", method: .post, body: Body.json(#"{"email": "a@b.c", "password": "too-many-tries"}"#)
+                uri: "/v1/sessions", method: .post, headers: Body.jsonType, body: Body.json(#"{"email": "a@b.c", "password": "too-many-tries"}"#)
             ) { response in
                 #expect(response.status == .tooManyRequests)
                 #expect(response.headers[.retryAfter] == "30")
                 #expect(Body.problem(response)?.code == "rate_limited")
             }
             try await client.execute(
-                uri: "/v1/sessions", method: .post, body: Body.json(#"{"email": "a@b.c", "password": "wrong"}"#)
+                uri: "/v1/sessions", method: .post, headers: Body.jsonType, body: Body.json(#"{"email": "a@b.c", "password": "wrong"}"#)
             ) { response in
                 #expect(response.status == .unauthorized)
                 #expect(Body.problem(response)?.code == "invalid_credentials")
@@ -109,7 +134,9 @@ struct AccountRoutesTests {
             let fixture = try await GatewayFixture()
             try await fixture.startAccounts()
             try await fixture.test(trustedProxies: trusted, mode: .live) { client in
-                try await client.execute(uri: "/v1/sessions", method: .post, headers: headers, body: signIn) { _ in }
+                var sent = headers
+                sent[.contentType] = "application/json"
+                try await client.execute(uri: "/v1/sessions", method: .post, headers: sent, body: signIn) { _ in }
             }
             #expect(fixture.accounts.signIns.last?.ipAddress == expected, "\(headers)")
         }
@@ -121,7 +148,7 @@ struct AccountRoutesTests {
         try await fixture.startAccounts()
         try await fixture.test { client in
             try await client.execute(
-                uri: "/v1/sessions", method: .post, body: Body.json(#"{"email": "a\u0000@b.c", "password": "x"}"#)
+                uri: "/v1/sessions", method: .post, headers: Body.jsonType, body: Body.json(#"{"email": "a\u0000@b.c", "password": "x"}"#)
             ) { response in
                 #expect(response.status == .badRequest)
                 #expect(Body.problem(response)?.code == "invalid_text")
@@ -136,7 +163,7 @@ struct AccountRoutesTests {
         try await fixture.startAccounts()
         try await fixture.test { client in
             let misspelt = #"{"email": "a@b.c", "password": "x", "pasword": "y"}"#
-            try await client.execute(uri: "/v1/sessions", method: .post, body: Body.json(misspelt)) { response in
+            try await client.execute(uri: "/v1/sessions", method: .post, headers: Body.jsonType, body: Body.json(misspelt)) { response in
                 #expect(response.status == .unprocessableContent)
                 #expect(Body.problem(response)?.errors == [FieldError(field: "pasword", code: "unknown_field")])
             }

@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import GatewayService
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
@@ -205,4 +206,7 @@ enum Body {
     }
 
     static func json(_ text: String) -> ByteBuffer { ByteBuffer(string: text) }
+
+    /// What a JSON body is sent with (anything else is 415).
+    static let jsonType: HTTPFields = [.contentType: "application/json"]
 }

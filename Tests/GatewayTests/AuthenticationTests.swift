@@ -85,7 +85,7 @@ struct AuthenticationTests {
     func policyReminder() async throws {
         let fixture = try await GatewayFixture()
         try await fixture.startAccounts()
-        let signedIn: HTTPFields = [.authorization: "Bearer \(GatewayFixture.goodToken)"]
+        let signedIn: HTTPFields = [.authorization: "Bearer \(GatewayFixture.goodToken)", .contentType: "application/json"]
         let header = HTTPField.Name("Policy-Acceptance-Required")!
         try await fixture.test { client in
             try await client.execute(uri: "/v1/me", method: .get, headers: signedIn) { response in
@@ -125,7 +125,7 @@ struct AuthenticationTests {
     func revocation() async throws {
         let fixture = try await GatewayFixture()
         try await fixture.startAccounts()
-        let signedIn: HTTPFields = [.authorization: "Bearer \(GatewayFixture.goodToken)"]
+        let signedIn: HTTPFields = [.authorization: "Bearer \(GatewayFixture.goodToken)", .contentType: "application/json"]
         try await fixture.test { client in
             try await client.execute(uri: "/v1/me", method: .get, headers: signedIn) { response in
                 #expect(response.status == .ok)
@@ -145,7 +145,7 @@ struct AuthenticationTests {
         try await fixture.startAccounts()
         try await fixture.test { client in
             try await client.execute(
-                uri: "/v1/sessions", method: .post, headers: [.userAgent: "TestBrowser/1.0"],
+                uri: "/v1/sessions", method: .post, headers: [.userAgent: "TestBrowser/1.0", .contentType: "application/json"],
                 body: Body.json(#"{"email": "ada@example.com", "password": "correct horse"}"#)
             ) { response in
                 #expect(response.status == .created)
@@ -160,7 +160,7 @@ struct AuthenticationTests {
             }
             #expect(fixture.accounts.signIns.last?.userAgent == "TestBrowser/1.0")
             #expect(fixture.accounts.signIns.last?.ipAddress.isEmpty == false)
-            let signedIn: HTTPFields = [.cookie: "session=\(GatewayFixture.goodToken)"]
+            let signedIn: HTTPFields = [.cookie: "session=\(GatewayFixture.goodToken)", .contentType: "application/json"]
             try await client.execute(uri: "/v1/me", method: .get, headers: signedIn) { #expect($0.status == .ok) }
             try await client.execute(uri: "/v1/sessions/current", method: .delete, headers: signedIn) { response in
                 #expect(response.status == .noContent)

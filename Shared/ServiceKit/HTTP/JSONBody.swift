@@ -21,10 +21,15 @@ public enum JSONBody {
     private static let decoder = WireCoding.decoder()
     private static let encoder = WireCoding.encoder()
 
-    /// The body as `type`; bodies over 1 MiB are 413, even without a Content-Length.
+    /// The body as `type`; bodies over 1 MiB are 413, even without a Content-Length, and a body
+    /// that does not say it is JSON is 415 (a form a browser can send from any site, without
+    /// asking first, is never read as one).
     public static func decode<T: JSONRequestBody>(_ type: T.Type, from request: Request) async throws -> T {
         let buffer = try await request.body.collect(upTo: HTTPLimits.maxBodyBytes)
         let data = Data(buffer.readableBytesView)
+        if !data.isEmpty, !saysJSON(request.headers[.contentType]) {
+            throw ServiceError(.unsupportedMediaType, "Send the body as JSON, with Content-Type: application/json.")
+        }
         guard !JSONText.containsNUL(data) else {
             throw ServiceError(.invalidText, "Text in the request body must not contain NUL characters.")
         }
@@ -36,6 +41,13 @@ public enum JSONBody {
         }
         try refuseStrayFields(of: type, in: data)
         return body
+    }
+
+    /// Whether a Content-Type names JSON: `application/json` or a `+json` type, any parameters.
+    static func saysJSON(_ contentType: String?) -> Bool {
+        guard let contentType, let mediaType = contentType.split(separator: ";", maxSplits: 1).first else { return false }
+        let name = mediaType.trimmingCharacters(in: .whitespaces).lowercased()
+        return name == "application/json" || (name.hasPrefix("application/") && name.hasSuffix("+json"))
     }
 
     /// 422 naming (some of) the top-level fields `type` does not have, and those sent as `null`:
