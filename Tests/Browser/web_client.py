@@ -185,6 +185,12 @@ try:
     driver.find_element(By.ID, "consent-functionality").click()
     driver.find_element(By.ID, "cookie-save").click()
     wait(driver, EC.invisibility_of_element(banner), "the banner goes once a choice is saved")
+    # More than a page of advisors: "Show more" brings the rest.
+    wait(driver, lambda d: d.find_element(By.ID, "result-count").text == "30+ advisors", "the first page of the directory")
+    driver.find_element(By.ID, "more-advisors").click()
+    wait(driver, lambda d: d.find_element(By.ID, "result-count").text == "36 advisors"
+         and len(d.find_elements(By.CSS_SELECTOR, "#results .card")) == 36, "the directory's second page follows the first")
+    check(not driver.find_element(By.ID, "more-advisors").is_displayed(), "no more to show")
 
     # Search as you type: part of a word finds the tarot readers.
     search = driver.find_element(By.ID, "search")
@@ -338,6 +344,20 @@ try:
         next(o.text for o in Select(driver.find_element(By.ID, "top-up-card")).options if "0002" in o.text))
     driver.find_element(By.CSS_SELECTOR, "#top-up-form button[type=submit]").click()
     wait(driver, lambda d: "declined" in d.find_element(By.ID, "wallet-message").text.lower(), "a declined card says so", seconds=20)
+    # After a decline the next press is a new attempt: another card is charged.
+    cards = Select(driver.find_element(By.ID, "top-up-card"))
+    cards.select_by_visible_text(next(o.text for o in cards.options if "4242" in o.text))
+    Select(driver.find_element(By.ID, "top-up-amount")).select_by_visible_text("$10.00")
+    driver.find_element(By.CSS_SELECTOR, "#top-up-form button[type=submit]").click()
+    wait(driver, lambda d: "added" in d.find_element(By.ID, "wallet-message").text
+         or "confirmed" in d.find_element(By.ID, "wallet-message").text, "another card after a decline is charged", seconds=20)
+    for _ in range(80):
+        available = driver.execute_async_script(
+            "const done = arguments[0]; fetch('/v1/me/wallet').then(r => r.json()).then(w => done(w.availableCents))")
+        if available == 3000:
+            break
+        time.sleep(0.25)
+    check(available == 3000, f"the wallet has $30.00: {available}")
     driver.find_element(By.ID, "reload-enabled").click()
     driver.find_element(By.CSS_SELECTOR, "#reload-form button[type=submit]").click()
     wait(driver, lambda d: "Auto-reload is on" in d.find_element(By.ID, "wallet-message").text, "auto-reload is turned on")
@@ -367,8 +387,13 @@ try:
                                         "pricePerMinuteCents": 199, "languages": ["en"], "yearsExperience": 10}, token=advisor_token)
         advisor.refresh()
         wait(advisor, lambda d: d.find_elements(By.ID, "available"), "the advisor's console opens")
+        # The member has their page open while they are offline: the chat button comes as they do.
+        driver.get(base + f"/#/advisors/{advisor_id}")
+        ready(driver, f"#/advisors/{advisor_id}")
+        check(not driver.find_elements(By.ID, "start-chat"), "no chat button while the advisor is offline")
         advisor.find_element(By.ID, "available").click()
         wait(advisor, lambda d: call("GET", f"/v1/advisors/{advisor_id}")["status"] == "online", "the advisor is online")
+        wait(driver, lambda d: d.find_elements(By.ID, "start-chat"), "the chat button appears on the open page when the advisor comes online")
         accessible(advisor, "advisor console")
         # The profile editor's preview follows the typing; saving keeps the listing.
         headline = advisor.find_element(By.ID, "profile-headline")
@@ -468,12 +493,12 @@ try:
         driver.find_element(By.CSS_SELECTOR, "#refund-form button[type=submit]").click()
         wait(driver, lambda d: "Refund" in d.find_element(By.ID, "chat-message").text, "the refund request is decided")
 
-        # A second chat with the same advisor has no free minutes, and at $12.00 a minute the
-        # wallet's $20.00 pays the first and not the next: both sides are warned at once. Ended,
+        # A second chat with the same advisor has no free minutes, and at $20.00 a minute the
+        # wallet's $30.00 pays the first and not the next: both sides are warned at once. Ended,
         # paid, it can be reviewed; the advisor answers the review from the console.
         # The request comes while the advisor is still in the first chat's room: the console,
         # opened after it, lists it.
-        call("PUT", "/v1/advisors/me", {"pricePerMinuteCents": 1200}, token=advisor_token)
+        call("PUT", "/v1/advisors/me", {"pricePerMinuteCents": 2000}, token=advisor_token)
         driver.get(base + f"/#/advisors/{advisor_id}")
         wait(driver, lambda d: d.find_elements(By.ID, "start-chat"), "the advisor can be asked again")
         driver.find_element(By.ID, "start-chat").click()
@@ -517,7 +542,7 @@ try:
         driver.find_element(By.ID, "chat-end").click()
         for side, who in ((driver, "member"), (advisor, "advisor")):
             wait(side, lambda d: "ended" in d.find_element(By.ID, "chat-state").text, f"the {who} sees the paid chat end")
-        wait(driver, lambda d: "charged $24.00" in d.find_element(By.ID, "receipt").text, "the receipt shows the two paid minutes", seconds=30)
+        wait(driver, lambda d: "charged $40.00" in d.find_element(By.ID, "receipt").text, "the receipt shows the two paid minutes", seconds=30)
         driver.find_element(By.ID, "review-rating-5").click()
         driver.find_element(By.ID, "review-text").send_keys("Straight answers, <b>kind</b> too.")
         driver.find_element(By.CSS_SELECTOR, "#review-form button[type=submit]").click()
@@ -557,9 +582,11 @@ try:
         ready(admin, "#/staff")
         wait(admin, lambda d: d.find_elements(By.CSS_SELECTOR, "#queue li"), "the reported post is in the moderation queue")
         accessible(admin, "staff")
+        admin.find_element(By.CSS_SELECTOR, "#queue li button.danger").click()
+        check("Done" not in admin.find_element(By.ID, "staff-message").text, "no decision without a reason")
         admin.find_element(By.CSS_SELECTOR, "#queue li input[name=reason]").send_keys("Reported as abuse; checked.")
-        admin.find_element(By.CSS_SELECTOR, "#queue li button[type=submit]").click()
-        wait(admin, lambda d: "Done" in d.find_element(By.ID, "staff-message").text, "the moderator's decision is taken")
+        admin.find_element(By.CSS_SELECTOR, "#queue li button.danger").click()
+        wait(admin, lambda d: "Done: hide" in d.find_element(By.ID, "staff-message").text, "the moderator hides the post")
         admin.find_element(By.ID, "lookup-id").send_keys(member_id)
         admin.find_element(By.ID, "lookup-reason").send_keys("Support ticket 4711")
         admin.find_element(By.CSS_SELECTOR, "#lookup-form button[type=submit]").click()

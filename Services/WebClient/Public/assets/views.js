@@ -1,6 +1,6 @@
 // The pages. Each view takes the <main> element and the app's shared state, fills it, and
 // returns nothing; data comes from the public API only.
-import { api, problemText } from "./api.js";
+import { api, Problem, problemText } from "./api.js";
 import { sendChoice, storedChoice, saveChoice, declinesTracking } from "./consent.js";
 import { h, fill, money, status, submitting } from "./dom.js";
 import * as stream from "./stream.js";
@@ -20,7 +20,13 @@ export function showStatus(advisorId, value) {
     badge.className = `badge ${value}`;
     badge.textContent = statusNames[value] || value;
   }
+  // On the advisor's own page a member can ask for a chat while they are online, and only then.
+  const slot = document.getElementById("chat-slot");
+  if (slot && shownAdvisor?.id === advisorId) fill(slot, value === "online" ? chatButton(shownAdvisor) : null);
 }
+
+/** The advisor whose page is on screen, for its chat button. */
+let shownAdvisor = null;
 
 function stars(rating, count) {
   if (!count) return h("span", { class: "rating" }, "No reviews yet");
@@ -60,6 +66,8 @@ export async function directory(main, app) {
     h("option", { value: "price" }, "Lowest price"), h("option", { value: "reviews" }, "Most reviews"));
   const count = h("p", { id: "result-count", class: "count", role: "status" });
   const results = h("ul", { id: "results", class: "cards" });
+  const moreMessage = h("span", { id: "more-message" });
+  const more = h("button", { type: "button", id: "more-advisors", hidden: true }, "Show more advisors");
   fill(main,
     h("h1", {}, "Find an advisor"),
     h("form", { class: "filters", role: "search", onsubmit: (event) => event.preventDefault() },
@@ -67,7 +75,7 @@ export async function directory(main, app) {
       h("label", { for: "category" }, "Category"), category,
       h("label", { for: "status" }, "Status"), online,
       h("label", { for: "sort" }, "Sort by"), sort),
-    count, results);
+    count, results, h("p", {}, more, " ", moreMessage));
 
   let categories = [];
   try {
@@ -77,6 +85,10 @@ export async function directory(main, app) {
   let inFlight = null;
   let timer = null;
   let keystrokeAt = null;
+  // The advisors on screen, the search they answer and where it goes on: "Show more" walks its pages.
+  let shown = [];
+  let asked = null;
+  let nextCursor = null;
   const load = async () => {
     inFlight?.abort();
     const controller = new AbortController();
@@ -91,8 +103,10 @@ export async function directory(main, app) {
     const started = keystrokeAt ?? performance.now();
     try {
       const page = await api("GET", `/v1/advisors?${query}`, undefined, { signal: controller.signal });
+      asked = query;
+      shown = page.items;
       renderResults(page);
-      stream.watchAdvisors(page.items.map((advisor) => advisor.id));
+      stream.watchAdvisors(shown.map((advisor) => advisor.id));
       // What the list shows now, and how long after the keystroke (or the request): read by the browser test.
       results.dataset.query = text;
       main.dataset.searchMs = String(Math.round(performance.now() - started));
@@ -108,15 +122,33 @@ export async function directory(main, app) {
     const selected = category.value;
     fill(category, h("option", { value: "" }, "All categories"),
       categories.map((c) => h("option", { value: c.slug, selected: c.slug === selected }, `${c.name} (${counts[c.slug] ?? 0})`)));
-    fill(count, page.items.length === 0 ? "No advisors match." : `${page.items.length}${page.nextCursor ? "+" : ""} advisors`);
-    fill(results, page.items.map((advisor) =>
-      h("li", { class: "card" },
-        h("h2", {}, h("a", { href: `#/advisors/${advisor.id}` }, advisor.displayName)), statusBadge(advisor.status, advisor.id),
-        h("p", {}, advisor.headline || ""),
-        h("p", { class: "meta" }, stars(advisor.rating ?? 0, advisor.reviewCount), " · ",
-          advisor.pricePerMinuteCents ? `${money(advisor.pricePerMinuteCents)}/min` : "", " · ",
-          advisor.categories.map((slug) => categories.find((c) => c.slug === slug)?.name || slug).join(", ")))));
+    fill(results, shown.map(card));
+    showCount(page.nextCursor);
   };
+  const showCount = (cursor) => {
+    nextCursor = cursor ?? null;
+    more.hidden = !nextCursor;
+    fill(count, shown.length === 0 ? "No advisors match." : `${shown.length}${nextCursor ? "+" : ""} advisors`);
+  };
+  const card = (advisor) =>
+    h("li", { class: "card" },
+      h("h2", {}, h("a", { href: `#/advisors/${advisor.id}` }, advisor.displayName)), statusBadge(advisor.status, advisor.id),
+      h("p", {}, advisor.headline || ""),
+      h("p", { class: "meta" }, stars(advisor.rating ?? 0, advisor.reviewCount), " · ",
+        advisor.pricePerMinuteCents ? `${money(advisor.pricePerMinuteCents)}/min` : "", " · ",
+        advisor.categories.map((slug) => categories.find((c) => c.slug === slug)?.name || slug).join(", ")));
+  more.addEventListener("click", submitting(moreMessage, async () => {
+    const search = asked;
+    const query = new URLSearchParams(search);
+    query.delete("facets");
+    query.set("cursor", nextCursor);
+    const page = await api("GET", `/v1/advisors?${query}`);
+    if (asked !== search) return; // a new search answered meanwhile
+    shown = shown.concat(page.items);
+    results.append(...page.items.map(card));
+    showCount(page.nextCursor);
+    stream.watchAdvisors(shown.map((advisor) => advisor.id));
+  }));
   // A short pause lets a fast typist's letters go as one request; an older request still
   // under way is cancelled by the next.
   search.addEventListener("input", () => {
@@ -141,11 +173,14 @@ export async function advisor(main, app, id) {
     fill(main, h("h1", {}, "Advisor"), status(problemText(error), "error"), h("p", {}, h("a", { href: "#/" }, "Back to the directory")));
     return;
   }
+  shownAdvisor = profile;
+  // Signed in, the badge and the chat button follow the advisor's comings and goings.
+  if (app.account) stream.watchAdvisors([profile.id]);
   fill(main,
     h("p", {}, h("a", { href: "#/" }, "← All advisors")),
     h("h1", {}, profile.displayName, " ", statusBadge(profile.status, profile.id)),
     app.account?.role === "member" ? await favoriteControls(profile.id) : null,
-    app.account?.role === "member" && profile.status === "online" ? chatButton(profile) : null,
+    app.account?.role === "member" ? h("div", { id: "chat-slot" }, profile.status === "online" ? chatButton(profile) : null) : null,
     h("p", { class: "lead" }, profile.headline || ""),
     h("p", { class: "meta" }, stars(profile.rating ?? 0, profile.reviewCount),
       profile.pricePerMinuteCents ? ` · ${money(profile.pricePerMinuteCents)} per minute` : "",
@@ -162,7 +197,7 @@ export async function advisor(main, app, id) {
 /** "Start a chat", for a member on an online advisor's page. */
 function chatButton(profile) {
   const message = h("span", { id: "start-chat-message" });
-  return h("p", {}, h("button", { type: "button", id: "start-chat", onclick: () => startChat(profile.id, message) },
+  return h("p", { id: "chat-button" }, h("button", { type: "button", id: "start-chat", onclick: submitting(message, () => startChat(profile.id, message)) },
     `Start a chat (${money(profile.pricePerMinuteCents)} a minute)`), " ", message);
 }
 
@@ -211,8 +246,14 @@ export async function join(main, app) {
           email: form.email, password: form.password, displayName: form.displayName, role: form.role,
           acceptPolicyVersion: policy.version, marketingEmailOptIn: form.marketingEmail === "on",
         });
-        await api("POST", "/v1/sessions", { email: form.email, password: form.password });
-        await sendChoice();
+        // The account exists from here on: a failure now must not invite joining again.
+        try {
+          await api("POST", "/v1/sessions", { email: form.email, password: form.password });
+        } catch {
+          location.hash = "#/sign-in";
+          return;
+        }
+        await keepChoice();
         await app.refresh();
         location.hash = "#/privacy";
       }) },
@@ -238,13 +279,20 @@ export async function join(main, app) {
     message);
 }
 
+/** The banner's choice as the new session's consents: worth trying, not worth failing a sign-in over (the privacy center sets them too). */
+async function keepChoice() {
+  try {
+    await sendChoice();
+  } catch {}
+}
+
 export function signIn(main, app) {
   const message = h("div", { id: "sign-in-message", "aria-live": "polite" });
   fill(main,
     h("h1", {}, "Sign in"),
     h("form", { id: "sign-in-form", class: "stack", onsubmit: submitting(message, async (form) => {
         await api("POST", "/v1/sessions", { email: form.email, password: form.password });
-        await sendChoice();
+        await keepChoice();
         await app.refresh();
         location.hash = "#/";
       }) },
@@ -369,21 +417,25 @@ export async function boards(main, app) {
 
 export async function board(main, app, slug) {
   fill(main, status("Loading…"));
-  let page;
+  let page, boards;
   try {
-    page = await api("GET", `/v1/boards/${encodeURIComponent(slug)}/threads?limit=50`);
+    [page, { boards }] = await Promise.all([api("GET", `/v1/boards/${encodeURIComponent(slug)}/threads?limit=50`), api("GET", "/v1/boards")]);
   } catch (error) {
     fill(main, h("h1", {}, "Board"), status(problemText(error), "error"));
     return;
   }
+  const about = boards.find((entry) => entry.slug === slug);
+  // On an advisors' board members reply to threads; only advisors start them.
+  const mayStart = app.account && !(about?.advisorsOnly && app.account.role !== "advisor");
   const message = h("div", { id: "thread-message", "aria-live": "polite" });
   fill(main,
     h("p", {}, h("a", { href: "#/boards" }, "← All boards")),
-    h("h1", {}, slug),
+    h("h1", {}, about?.name || slug),
+    about?.description ? h("p", { class: "lead" }, about.description) : null,
     h("ul", { id: "threads" }, page.items.map((thread) =>
       h("li", {}, h("a", { href: `#/threads/${thread.id}` }, thread.title),
         h("span", { class: "meta" }, ` · ${thread.author.displayName} · ${thread.replyCount} replies`)))),
-    app.account ? h("section", { "aria-labelledby": "new-thread-title" },
+    mayStart ? h("section", { "aria-labelledby": "new-thread-title" },
       h("h2", { id: "new-thread-title" }, "Start a thread"),
       h("form", { id: "new-thread-form", class: "stack", onsubmit: submitting(message, async (form) => {
           const started = await boardsPost(app, `/v1/boards/${encodeURIComponent(slug)}/threads`, { title: form.title, text: form.text });
@@ -395,7 +447,24 @@ export async function board(main, app, slug) {
         h("textarea", { id: "thread-text", name: "text", required: true, maxlength: 10000, rows: 5 }),
         noticeField(app),
         h("button", { type: "submit" }, "Post the thread")), message)
+      : app.account ? h("p", {}, "Advisors start threads here; reply to one of them.")
       : h("p", {}, h("a", { href: "#/sign-in" }, "Sign in"), " to write."));
+}
+
+/**
+ * A list's pages walked to the end (`nextCursor`), up to `most` of them, as one page: a thread
+ * shows whole, its newest replies (one's own just posted) included.
+ */
+async function everyPage(path, most = 20) {
+  const first = await api("GET", path);
+  let items = first.items;
+  let cursor = first.nextCursor;
+  for (let pages = 1; cursor && pages < most; pages += 1) {
+    const page = await api("GET", `${path}&cursor=${encodeURIComponent(cursor)}`);
+    items = items.concat(page.items);
+    cursor = page.nextCursor;
+  }
+  return { ...first, items, nextCursor: cursor };
 }
 
 export async function thread(main, app, id) {
@@ -403,7 +472,7 @@ export async function thread(main, app, id) {
   let topic, posts;
   try {
     [topic, posts] = await Promise.all([api("GET", `/v1/threads/${encodeURIComponent(id)}`),
-      api("GET", `/v1/threads/${encodeURIComponent(id)}/posts?limit=100`)]);
+      everyPage(`/v1/threads/${encodeURIComponent(id)}/posts?limit=100`)]);
   } catch (error) {
     fill(main, h("h1", {}, "Thread"), status(problemText(error), "error"));
     return;
@@ -433,7 +502,7 @@ export async function thread(main, app, id) {
       h("li", {}, h("p", { class: "meta" }, `${post.author.displayName} · ${new Date(post.createdAt).toLocaleString()}`),
         h("p", { class: "post-text", id: `post-${post.id}` }, post.deleted ? "(deleted)" : post.text || ""),
         app.account && !post.deleted && post.author.id !== app.account.id ? flag(post) : null,
-        app.account && !post.deleted && post.author.id === app.account.id ? ownPostControls(post) : null))),
+        app.account && !post.deleted && post.author.id === app.account.id && !topic.locked ? ownPostControls(post) : null))),
     topic.locked ? h("p", {}, "This thread is locked.") : app.account ? h("form", { id: "reply-form", class: "stack", onsubmit: submitting(message, async (form) => {
         await boardsPost(app, `/v1/threads/${encodeURIComponent(id)}/posts`, { text: form.text });
         await thread(main, app, id);
@@ -470,6 +539,13 @@ export async function inbox(main, app) {
 }
 
 const channelNames = { inApp: "In the app", email: "Email", sms: "Text message" };
+const kindNames = {
+  board_reply: "Replies on the boards", chat_request: "Chat requests", favorite_online: "A favorite comes online",
+  low_balance: "Low balance", payout_sent: "Payouts sent", policy_changed: "Privacy policy changes", refund_decided: "Refund decisions",
+  review_received: "New reviews", security_notice: "Security notices", top_up_receipt: "Top-up receipts",
+};
+// Sent by email whatever the settings say (docs/api.md, "Notifications"): shown on, and not to be turned off.
+const alwaysByEmail = new Set(["security_notice", "policy_changed"]);
 
 export async function notificationSettings(main, app) {
   let settings = await loadSignedIn(main, app, "Notification settings", () => api("GET", "/v1/me/notification-settings"));
@@ -487,10 +563,12 @@ export async function notificationSettings(main, app) {
         settings = await api("PUT", "/v1/me/notification-settings", body);
         fill(message, status("Your settings are saved."));
       }) },
-      settings.kinds.map((entry) => h("fieldset", {}, h("legend", {}, entry.kind.replaceAll("-", " ").replaceAll(".", ": ")),
+      settings.kinds.map((entry) => h("fieldset", {}, h("legend", {}, kindNames[entry.kind] || entry.kind.replaceAll("_", " ")),
         Object.entries(entry.channels).map(([channel, on]) => {
           const id = `${entry.kind}:${channel}`;
-          return h("p", {}, h("input", { type: "checkbox", id, name: id, checked: on }), " ", h("label", { for: id }, channelNames[channel] || channel));
+          const fixed = channel === "email" && alwaysByEmail.has(entry.kind);
+          return h("p", {}, h("input", { type: "checkbox", id, name: id, checked: on || fixed, disabled: fixed }), " ",
+            h("label", { for: id }, channelNames[channel] || channel, fixed ? " (always on)" : ""));
         }))),
       h("fieldset", {}, h("legend", {}, `Quiet hours (${zone}): no texts or emails between`),
         h("label", { for: "quiet-start" }, "From"), h("input", { type: "time", id: "quiet-start", name: "quietStart", value: quiet?.start || "" }),
@@ -526,7 +604,7 @@ export async function wallet(main, app) {
   if (!loaded) return;
   const [balance, cards, statement] = loaded;
   const message = h("div", { id: "wallet-message", "aria-live": "polite" });
-  // One key for this page's top-up until it succeeds: a retry after a lost answer is charged once.
+  // One key for this page's top-up until it is answered: a retry after a lost answer is charged once.
   let topUpKey = crypto.randomUUID();
   const year = new Date().getFullYear();
   const cardName = (card) => `${card.brand} ending ${card.last4} (${String(card.expMonth).padStart(2, "0")}/${card.expYear})`;
@@ -539,10 +617,17 @@ export async function wallet(main, app) {
       h("h2", { id: "top-up-title" }, "Add funds"),
       cards.items.length === 0 ? h("p", {}, "Add a card first.") :
         h("form", { id: "top-up-form", class: "stack", onsubmit: submitting(message, async (form) => {
-            // One key per attempt: a retry of this same submission is charged once.
-            const answer = await api("POST", "/v1/me/top-ups",
-              { amountCents: Number(form.amountCents), paymentMethodId: form.paymentMethodId },
-              { headers: { "Idempotency-Key": topUpKey } });
+            // One key per attempt: a retry after a lost answer (no answer, 5xx, or the key still in
+            // use) is charged once; a definite answer, a decline too, ends the attempt.
+            let answer;
+            try {
+              answer = await api("POST", "/v1/me/top-ups",
+                { amountCents: Number(form.amountCents), paymentMethodId: form.paymentMethodId },
+                { headers: { "Idempotency-Key": topUpKey } });
+            } catch (error) {
+              if (error instanceof Problem && error.status < 500 && error.code !== "idempotency_key_in_use") topUpKey = crypto.randomUUID();
+              throw error;
+            }
             topUpKey = crypto.randomUUID();
             await wallet(main, app);
             document.getElementById("wallet-message")?.replaceChildren(
@@ -571,7 +656,8 @@ export async function wallet(main, app) {
         h("select", { id: "reload-amount", name: "amountCents" }, [1000, 2000, 5000].map((cents) =>
           h("option", { value: cents, selected: cents === (balance.autoReload?.amountCents || 2000) }, money(cents)))),
         h("label", { for: "reload-card" }, "From the card"),
-        h("select", { id: "reload-card", name: "paymentMethodId" }, cards.items.map((card) => h("option", { value: card.id }, cardName(card)))),
+        h("select", { id: "reload-card", name: "paymentMethodId" }, cards.items.map((card) =>
+          h("option", { value: card.id, selected: card.id === balance.autoReload?.paymentMethodId }, cardName(card)))),
         h("button", { type: "submit" }, "Save auto-reload"))),
     h("section", { "aria-labelledby": "cards-title" },
       h("h2", { id: "cards-title" }, "Cards"),
@@ -614,8 +700,11 @@ export async function staff(main, app) {
   const sections = [h("h1", {}, "Staff"), message];
   if (roles.includes("moderator") || roles.includes("admin")) {
     const queue = await api("GET", "/v1/staff/moderation/queue?limit=50");
-    const decide = (post, action) => submitting(message, async (_, form) => {
-      await api("POST", `/v1/staff/posts/${post.id}/decision`, { action, reason: form.reason.value });
+    // Either way the reason is recorded: hide takes the post down; restore publishes a held one,
+    // brings a hidden one back, or keeps a flagged one up and clears its flags.
+    const decide = (post, action, reason) => submitting(message, async () => {
+      if (!reason.reportValidity()) return;
+      await api("POST", `/v1/staff/posts/${post.id}/decision`, { action, reason: reason.value });
       await staff(main, app);
       fill(document.getElementById("staff-message"), status(`Done: ${action}.`));
     });
@@ -626,11 +715,14 @@ export async function staff(main, app) {
           const reason = h("input", { name: "reason", id: `reason-${entry.post.id}`, required: true, maxlength: 500 });
           return h("li", {},
             h("p", {}, h("strong", {}, entry.threadTitle), ` · ${entry.board} · ${entry.flags.length} flag(s): `,
-              entry.flags.map((flag) => flag.reason).join(", "), entry.hidden ? " · hidden" : ""),
+              entry.flags.map((flag) => flag.reason).join(", "), entry.hidden ? " · hidden" : "", entry.held ? " · held for review" : ""),
             h("p", { class: "post-text" }, entry.post.text || "(no text)"),
-            h("form", { class: "stack", onsubmit: decide(entry.post, entry.hidden ? "restore" : "hide") },
+            h("div", { class: "stack" },
               h("label", { for: `reason-${entry.post.id}` }, "Reason (recorded)"), reason,
-              h("button", { type: "submit" }, entry.hidden ? "Restore" : "Hide")));
+              h("p", {},
+                entry.hidden ? null : h("button", { type: "button", class: "danger", onclick: decide(entry.post, "hide", reason) }, "Hide"), " ",
+                h("button", { type: "button", onclick: decide(entry.post, "restore", reason) },
+                  entry.held ? "Publish" : entry.hidden ? "Restore" : "Keep it up (clear the flags)"))));
         }))));
   }
   if (roles.includes("support") || roles.includes("legal") || roles.includes("admin")) {
