@@ -149,6 +149,24 @@ def all_cookies(driver):
     return {c["name"] for c in driver.execute_cdp_cmd("Network.getAllCookies", {})["cookies"]}
 
 
+def top_up(driver, card_digits, what, amount=None, answer=("added", "confirmed")):
+    """On the wallet page: a top-up from the card ending `card_digits`, and the page's answer."""
+    cards = Select(driver.find_element(By.ID, "top-up-card"))
+    cards.select_by_visible_text(next(o.text for o in cards.options if card_digits in o.text))
+    if amount:
+        Select(driver.find_element(By.ID, "top-up-amount")).select_by_visible_text(amount)
+    driver.find_element(By.CSS_SELECTOR, "#top-up-form button[type=submit]").click()
+    expected = (answer,) if isinstance(answer, str) else answer
+    wait(driver, lambda d: any(word in d.find_element(By.ID, "wallet-message").text.lower() for word in expected), what, seconds=20)
+
+
+def wait_for_balance(driver, cents):
+    """A pending top-up is credited when the processor's webhook comes: ask the wallet until it has."""
+    wait(driver, lambda d: d.execute_async_script(
+        "const done = arguments[0]; fetch('/v1/me/wallet').then(r => r.json()).then(w => done(w.availableCents))") == cents,
+        f"the wallet has {cents} cents", seconds=20)
+
+
 def on_sockets(driver, body):
     """Runs `body` with `this` bound to the page's WebSockets, found through DevTools (the client keeps its own private)."""
     prototype = driver.execute_cdp_cmd("Runtime.evaluate", {"expression": "WebSocket.prototype"})["result"]["objectId"]
@@ -325,39 +343,17 @@ try:
     wait(driver, lambda d: "4242" in d.find_element(By.ID, "cards").text, "the card is saved")
     sent_to = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     check(any("/v1/tokens" in url and not url.startswith(base) for url in sent_to), f"the card went to the processor: {sent_to}")
-    driver.find_element(By.CSS_SELECTOR, "#top-up-form button[type=submit]").click()
-    wait(driver, lambda d: "added" in d.find_element(By.ID, "wallet-message").text
-         or "confirmed" in d.find_element(By.ID, "wallet-message").text, "the top-up is taken", seconds=20)
-    # A pending top-up is credited when the processor's webhook comes: ask until it has.
-    for _ in range(80):
-        available = driver.execute_async_script(
-            "const done = arguments[0]; fetch('/v1/me/wallet').then(r => r.json()).then(w => done(w.availableCents))")
-        if available == 2000:
-            break
-        time.sleep(0.25)
+    top_up(driver, "4242", "the top-up is taken")
+    wait_for_balance(driver, 2000)
     driver.refresh()
     ready(driver, "#/wallet")
     check(driver.find_element(By.ID, "wallet-available").text == "$20.00", "the wallet shows the $20.00 top-up")
     add_card("4000 0000 0000 0002")
     wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#cards li")) == 2, "the second card is saved")
-    Select(driver.find_element(By.ID, "top-up-card")).select_by_visible_text(
-        next(o.text for o in Select(driver.find_element(By.ID, "top-up-card")).options if "0002" in o.text))
-    driver.find_element(By.CSS_SELECTOR, "#top-up-form button[type=submit]").click()
-    wait(driver, lambda d: "declined" in d.find_element(By.ID, "wallet-message").text.lower(), "a declined card says so", seconds=20)
+    top_up(driver, "0002", "a declined card says so", answer="declined")
     # After a decline the next press is a new attempt: another card is charged.
-    cards = Select(driver.find_element(By.ID, "top-up-card"))
-    cards.select_by_visible_text(next(o.text for o in cards.options if "4242" in o.text))
-    Select(driver.find_element(By.ID, "top-up-amount")).select_by_visible_text("$10.00")
-    driver.find_element(By.CSS_SELECTOR, "#top-up-form button[type=submit]").click()
-    wait(driver, lambda d: "added" in d.find_element(By.ID, "wallet-message").text
-         or "confirmed" in d.find_element(By.ID, "wallet-message").text, "another card after a decline is charged", seconds=20)
-    for _ in range(80):
-        available = driver.execute_async_script(
-            "const done = arguments[0]; fetch('/v1/me/wallet').then(r => r.json()).then(w => done(w.availableCents))")
-        if available == 3000:
-            break
-        time.sleep(0.25)
-    check(available == 3000, f"the wallet has $30.00: {available}")
+    top_up(driver, "4242", "another card after a decline is charged", amount="$10.00")
+    wait_for_balance(driver, 3000)
     driver.find_element(By.ID, "reload-enabled").click()
     driver.find_element(By.CSS_SELECTOR, "#reload-form button[type=submit]").click()
     wait(driver, lambda d: "Auto-reload is on" in d.find_element(By.ID, "wallet-message").text, "auto-reload is turned on")
@@ -530,11 +526,7 @@ try:
         wait(driver, lambda d: len(d.window_handles) == 2, "adding funds opens the wallet beside the chat")
         driver.switch_to.window(next(handle for handle in driver.window_handles if handle != room))
         ready(driver, "#/wallet")
-        cards = Select(driver.find_element(By.ID, "top-up-card"))
-        cards.select_by_visible_text(next(o.text for o in cards.options if "4242" in o.text))
-        driver.find_element(By.CSS_SELECTOR, "#top-up-form button[type=submit]").click()
-        wait(driver, lambda d: "added" in d.find_element(By.ID, "wallet-message").text
-             or "confirmed" in d.find_element(By.ID, "wallet-message").text, "the top-up is taken", seconds=20)
+        top_up(driver, "4242", "the funds are taken")
         driver.close()
         driver.switch_to.window(room)
         for side, who in ((driver, "member"), (advisor, "advisor")):
