@@ -104,43 +104,52 @@ function pageName(page, id) {
 }
 
 let firstPage = true;
+/** How many pages were asked for: a page still loading when another is asked for is dropped. */
+let routes = 0;
 
-/** Draws the page the fragment names; `counted`: a page shown anew, not redrawn, for performance measurement. */
+/**
+ * Draws the page the fragment names; `counted`: a page shown anew, not redrawn, for performance
+ * measurement. Each page draws into a container of its own, so a slow page finishing after the
+ * next one was asked for fills a container no longer on screen.
+ */
 async function route({ counted = true } = {}) {
   // The first page counts from the navigation itself; later ones from the click.
   const started = firstPage ? 0 : performance.now();
   firstPage = false;
+  const mine = ++routes;
+  const view = h("div", { class: "page" });
+  main.replaceChildren(view);
   const [, page = "", id] = location.hash.replace(/^#\/?/, "/").split("/");
   chat.leavePage();
   try {
-    if (page === "") await views.directory(main, app);
-    else if (page === "advisors" && id) await views.advisor(main, app, decodeURIComponent(id));
-    else if (page === "join") await views.join(main, app);
-    else if (page === "sign-in") views.signIn(main, app);
-    else if (page === "privacy") await views.privacy(main, app);
-    else if (page === "inbox") await views.inbox(main, app);
-    else if (page === "wallet") await views.wallet(main, app);
-    else if (page === "chats" && id) await chat.chatRoom(main, app, decodeURIComponent(id));
-    else if (page === "chats") await chat.chats(main, app);
-    else if (page === "console") await chat.advisorConsole(main, app);
-    else if (page === "staff") await views.staff(main, app);
-    else if (page === "notification-settings") await views.notificationSettings(main, app);
-    else if (page === "boards" && id) await views.board(main, app, decodeURIComponent(id));
-    else if (page === "boards") await views.boards(main, app);
-    else if (page === "threads" && id) await views.thread(main, app, decodeURIComponent(id));
-    else fill(main, h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/" }, "Back to the directory")));
+    if (page === "") await views.directory(view, app);
+    else if (page === "advisors" && id) await views.advisor(view, app, decodeURIComponent(id));
+    else if (page === "join") await views.join(view, app);
+    else if (page === "sign-in") views.signIn(view, app);
+    else if (page === "privacy") await views.privacy(view, app);
+    else if (page === "inbox") await views.inbox(view, app);
+    else if (page === "wallet") await views.wallet(view, app);
+    else if (page === "chats" && id) await chat.chatRoom(view, app, decodeURIComponent(id));
+    else if (page === "chats") await chat.chats(view, app);
+    else if (page === "console") await chat.advisorConsole(view, app);
+    else if (page === "staff") await views.staff(view, app);
+    else if (page === "notification-settings") await views.notificationSettings(view, app);
+    else if (page === "boards" && id) await views.board(view, app, decodeURIComponent(id));
+    else if (page === "boards") await views.boards(view, app);
+    else if (page === "threads" && id) await views.thread(view, app, decodeURIComponent(id));
+    else fill(view, h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/" }, "Back to the directory")));
   } catch (error) {
     // A page that could not load says so, instead of leaving the last one on screen.
-    fill(main, h("h1", {}, error.status === 401 ? "Please sign in" : "This page could not be loaded"),
+    fill(view, h("h1", {}, error.status === 401 ? "Please sign in" : "This page could not be loaded"),
       status(error.status === 401 ? "Sign in to see this page." : error.message || "Try again in a moment.", "error"),
       h("p", {}, h("a", { href: error.status === 401 ? "#/sign-in" : "#/" }, error.status === 401 ? "Sign in" : "Back to the directory")));
-  } finally {
-    document.title = `${main.querySelector("h1")?.textContent || "Advisor Platform"} · Advisor Platform`;
-    main.dataset.ready = location.hash || "#/";
-    // Measured only with the person's consent, never under DNT or GPC: otherwise its script is never even loaded.
-    if (counted && storedChoice()?.performance) {
-      import("./measure.js").then((measure) => measure.pageView(pageName(page, id), performance.now() - started)).catch(() => {});
-    }
+  }
+  if (mine !== routes) return;
+  document.title = `${main.querySelector("h1")?.textContent || "Advisor Platform"} · Advisor Platform`;
+  main.dataset.ready = location.hash || "#/";
+  // Measured only with the person's consent, never under DNT or GPC: otherwise its script is never even loaded.
+  if (counted && storedChoice()?.performance) {
+    import("./measure.js").then((measure) => measure.pageView(pageName(page, id), performance.now() - started)).catch(() => {});
   }
 }
 

@@ -109,7 +109,7 @@ export async function directory(main, app) {
       stream.watchAdvisors(shown.map((advisor) => advisor.id));
       // What the list shows now, and how long after the keystroke (or the request): read by the browser test.
       results.dataset.query = text;
-      main.dataset.searchMs = String(Math.round(performance.now() - started));
+      results.dataset.searchMs = String(Math.round(performance.now() - started));
       keystrokeAt = null;
     } catch (error) {
       if (error.name === "AbortError") return;
