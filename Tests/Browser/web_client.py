@@ -313,14 +313,23 @@ try:
     token = call("POST", "/v1/sessions", {"email": other, "password": password})["token"]
     call("POST", f"/v1/threads/{thread_id}/posts", {"text": "Welcome!", "acknowledgePublic": True}, token=token)
     wait(driver, lambda d: d.find_elements(By.ID, "unread-count"), "the new notice shows without reloading", seconds=15)
+    call("POST", f"/v1/threads/{thread_id}/posts", {"text": "See you around.", "acknowledgePublic": True}, token=token)
+    wait(driver, lambda d: d.find_elements(By.ID, "unread-count") and "2 new" in d.find_element(By.ID, "unread-count").text,
+         "the second notice counts too", seconds=15)
     driver.find_element(By.ID, "inbox-link").click()
-    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#notifications li.unread"), "the inbox lists the notice")
+    wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#notifications li.unread")) == 2, "the inbox lists both notices")
     accessible(driver, "inbox")
-    driver.find_element(By.ID, "mark-all-read").click()
-    wait(driver, lambda d: not d.find_elements(By.ID, "unread-count"), "marking all read clears the count")
-    # The notice leads to the thread, where the member replies.
+    # A notice followed to its thread is read; "Mark all as read" takes the rest.
     driver.find_element(By.CSS_SELECTOR, "#notifications li a").click()
     wait(driver, lambda d: "Welcome!" in d.find_element(By.ID, "posts").text, "the notice opens the thread with the reply")
+    wait(driver, lambda d: "1 new" in d.find_element(By.ID, "unread-count").text, "the notice followed is read")
+    driver.find_element(By.ID, "inbox-link").click()
+    wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#notifications li.unread")) == 1, "one notice is left unread")
+    driver.find_element(By.ID, "mark-all-read").click()
+    wait(driver, lambda d: not d.find_elements(By.ID, "unread-count"), "marking all read clears the count")
+    # The member replies on the thread.
+    driver.get(thread_url)
+    wait(driver, lambda d: "See you around." in d.find_element(By.ID, "posts").text, "the thread opens with both replies")
     driver.find_element(By.ID, "reply-text").send_keys("Thank you, glad to be here.")
     for box in driver.find_elements(By.ID, "acknowledge-public"):
         box.click()

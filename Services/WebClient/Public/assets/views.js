@@ -501,6 +501,10 @@ export async function thread(main, app, id) {
     h("ol", { id: "posts", class: "posts" }, posts.items.map((post) =>
       h("li", {}, h("p", { class: "meta" }, `${post.author.displayName} · ${new Date(post.createdAt).toLocaleString()}`),
         h("p", { class: "post-text", id: `post-${post.id}` }, post.deleted ? "(deleted)" : post.text || ""),
+        // Only its author sees a hidden or held post, and is told why no one else does.
+        post.moderation ? status(post.moderation.status === "held"
+          ? `Only you can see this post: it waits for a moderator${post.moderation.reason ? ` (${post.moderation.reason})` : ""}.`
+          : `Only you can see this post: a moderator hid it${post.moderation.reason ? `: ${post.moderation.reason}` : "."}`, "error") : null,
         app.account && !post.deleted && post.author.id !== app.account.id ? flag(post) : null,
         app.account && !post.deleted && post.author.id === app.account.id && !topic.locked ? ownPostControls(post) : null))),
     topic.locked ? h("p", {}, "This thread is locked.") : app.account ? h("form", { id: "reply-form", class: "stack", onsubmit: submitting(message, async (form) => {
@@ -528,7 +532,7 @@ export async function inbox(main, app) {
     page.items.length === 0 ? h("p", { id: "inbox-empty" }, "Nothing yet.") :
       h("ul", { id: "notifications", class: "notices" }, page.items.map((notice) =>
         h("li", { class: notice.readAt ? "read" : "unread" },
-          h("p", {}, link(notice) ? h("a", { href: link(notice) }, notice.text) : notice.text),
+          h("p", {}, link(notice) ? h("a", { href: link(notice), onclick: () => markRead(notice, app) }, notice.text) : notice.text),
           h("p", { class: "meta" }, `${new Date(notice.createdAt).toLocaleString()}${notice.readAt ? "" : " · new"}`)))),
     page.items.some((notice) => !notice.readAt) ? h("button", { type: "button", id: "mark-all-read", onclick: submitting(message, async () => {
       await api("POST", "/v1/me/notifications/read", { all: true });
@@ -536,6 +540,12 @@ export async function inbox(main, app) {
       await inbox(main, app);
     }) }, "Mark all as read") : null,
     message);
+}
+
+/** A notice followed to what it is about is read: told to the platform on the way (the nav's count follows). */
+function markRead(notice, app) {
+  if (notice.readAt) return;
+  api("POST", "/v1/me/notifications/read", { ids: [notice.id] }).then(() => app.refresh()).catch(() => {});
 }
 
 const channelNames = { inApp: "In the app", email: "Email", sms: "Text message" };
