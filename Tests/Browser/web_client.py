@@ -350,6 +350,7 @@ try:
         driver.find_element(By.CSS_SELECTOR, "#card-form button[type=submit]").click()
     add_card("4242 4242 4242 4242")
     wait(driver, lambda d: "4242" in d.find_element(By.ID, "cards").text, "the card is saved")
+    check(driver.switch_to.active_element.get_attribute("id") == "main", "the keyboard carries on in the redrawn page's content")
     sent_to = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     check(any("/v1/tokens" in url and not url.startswith(base) for url in sent_to), f"the card went to the processor: {sent_to}")
     top_up(driver, "4242", "the top-up is taken")

@@ -61,6 +61,8 @@ export function submitting(message, action) {
       fill(message, status(problemText(error), "error"));
     } finally {
       if (button) button.disabled = false;
+      // The page was drawn anew under the keyboard: carry on from its content, not the document's start.
+      if (button && !button.isConnected) document.getElementById("main")?.focus();
     }
   };
 }
