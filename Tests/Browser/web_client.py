@@ -300,7 +300,8 @@ try:
     ready(driver, "#/boards")
     driver.find_element(By.ID, "board-q").send_keys("First time")
     driver.find_element(By.CSS_SELECTOR, "#board-search button[type=submit]").click()
-    wait(driver, lambda d: "First time here" in d.find_element(By.ID, "board-results").text, "the boards' search finds the thread")
+    wait(driver, lambda d: "First time here" in d.find_element(By.ID, "board-results").text
+         and "found" in d.find_element(By.ID, "board-search-message").text, "the boards' search finds the thread, and says so")
     driver.get(thread_url)
     wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#posts li"), "the thread opens again")
 
@@ -596,6 +597,16 @@ try:
              "the account is found")
     finally:
         admin.quit()
+    # A moderator hides the member's own reply: it is gone for everyone else, and its author is told why.
+    admin_token = call("POST", "/v1/sessions", {"email": arguments.admin_email, "password": arguments.admin_password})["token"]
+    reply_id = next(p["id"] for p in call("GET", f"/v1/threads/{thread_id}/posts?limit=100")["items"]
+                    if p.get("text") == "Thank you, glad to be here.")
+    call("POST", f"/v1/staff/posts/{reply_id}/decision", {"action": "hide", "reason": "Off topic here."}, token=admin_token)
+    check(all(p["id"] != reply_id for p in call("GET", f"/v1/threads/{thread_id}/posts?limit=100")["items"]),
+          "the hidden reply is gone for everyone else")
+    driver.get(thread_url)
+    wait(driver, lambda d: "a moderator hid it: Off topic here." in d.find_element(By.ID, "posts").text,
+         "its author is told it is hidden, and why")
     driver.get(base + "/#/privacy")
     wait(driver, lambda d: "Support ticket 4711" in d.find_element(By.ID, "access-log").text, "the person sees the staff access and its reason")
 

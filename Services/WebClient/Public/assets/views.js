@@ -210,12 +210,18 @@ async function favoriteControls(advisorId) {
   } catch {}
   const isFavorite = h("input", { type: "checkbox", id: "favorite", checked: favorite !== null });
   const notify = h("input", { type: "checkbox", id: "notify-online", checked: favorite?.notifyWhenOnline ?? false });
+  // Both boxes wait while one is saved: two calls under way at once could land in either order.
   const save = submitting(message, async () => {
-    if (isFavorite.checked || notify.checked) {
-      isFavorite.checked = true;
-      await api("PUT", `/v1/me/favorites/${advisorId}`, { notifyWhenOnline: notify.checked });
-    } else {
-      await api("DELETE", `/v1/me/favorites/${advisorId}`);
+    isFavorite.disabled = notify.disabled = true;
+    try {
+      if (isFavorite.checked || notify.checked) {
+        isFavorite.checked = true;
+        await api("PUT", `/v1/me/favorites/${advisorId}`, { notifyWhenOnline: notify.checked });
+      } else {
+        await api("DELETE", `/v1/me/favorites/${advisorId}`);
+      }
+    } finally {
+      isFavorite.disabled = notify.disabled = false;
     }
     fill(message, isFavorite.checked ? " Saved to your favorites." : " Removed from your favorites.");
   });
@@ -400,9 +406,11 @@ export async function boards(main, app) {
     fill(main, h("h1", {}, "Message boards"), h("p", {}, publicNotice),
       h("form", { id: "board-search", class: "filters", role: "search", onsubmit: submitting(searchMessage, async (form) => {
           const page = await api("GET", `/v1/boards/search?q=${encodeURIComponent(form.q.slice(0, 200))}&limit=20`);
-          fill(found, page.items.length === 0 ? h("li", {}, "Nothing found.") : page.items.map((match) =>
+          fill(found, page.items.map((match) =>
             h("li", {}, h("a", { href: `#/threads/${match.thread.id}` }, match.thread.title),
               match.post?.text ? ` · “${match.post.text.slice(0, 120)}”` : "")));
+          // Said in the live region too, so a screen reader hears what the search found.
+          fill(searchMessage, status(page.items.length === 0 ? "Nothing found." : `${page.items.length}${page.nextCursor ? "+" : ""} found.`));
         }) },
         h("label", { for: "board-q" }, "Search the boards"), h("input", { type: "search", id: "board-q", name: "q", required: true, maxlength: 200 }),
         h("button", { type: "submit" }, "Search")),
