@@ -610,6 +610,18 @@ try:
     driver.get(base + "/#/privacy")
     wait(driver, lambda d: "Support ticket 4711" in d.find_element(By.ID, "access-log").text, "the person sees the staff access and its reason")
 
+    # A new privacy policy: once the platform says it awaits acceptance, the page asks, and accepting ends the asking.
+    call("POST", "/v1/staff/policy-versions", {"version": "2026-12-06.browser", "effectiveDate": "2026-12-06T00:00:00Z"}, token=admin_token)
+    asked = "const done = arguments[0]; fetch('/v1/me').then(r => done(r.headers.get('Policy-Acceptance-Required')))"
+    wait(driver, lambda d: d.execute_async_script(asked) == "2026-12-06.browser", "the new version awaits acceptance", seconds=15)
+    driver.get(base + "/#/inbox")
+    prompt = wait(driver, EC.visibility_of_element_located((By.ID, "policy-prompt")), "the page asks to accept the new version")
+    check("2026-12-06.browser" in prompt.text, f"the prompt names the version: {prompt.text}")
+    check(driver.switch_to.active_element.get_attribute("id") == "policy-accept", "the prompt takes the keyboard's focus")
+    driver.find_element(By.ID, "policy-accept").click()
+    wait(driver, EC.invisibility_of_element(prompt), "accepting closes the prompt")
+    wait(driver, lambda d: d.execute_async_script(asked) is None, "nothing awaits acceptance any more", seconds=15)
+
     # The main pages at phone and desktop widths, as artifacts.
     for width, height, size in ((390, 844, "phone"), (1280, 900, "desktop")):
         driver.set_window_size(width, height)

@@ -161,7 +161,8 @@ document.querySelector("a.skip").addEventListener("click", (event) => {
 
 window.addEventListener("hashchange", async () => {
   await route();
-  main.focus();
+  // The policy prompt, when it asks, keeps the focus it took.
+  if (document.getElementById("policy-prompt").hidden) main.focus();
 });
 
 await app.refresh();
