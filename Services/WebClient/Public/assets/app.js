@@ -13,9 +13,9 @@ const app = {
   account: null,
   /** Whether this person has posted on the boards from this page (the public notice is then known). */
   postedOnBoards: false,
-  /** Asks who is signed in again and redraws the header. */
   /** Unread notices, as the nav shows them. */
   unread: 0,
+  /** Asks who is signed in again and redraws the header. */
   async refresh() {
     try {
       app.account = await currentAccount();
@@ -31,6 +31,11 @@ const app = {
     stream.connect(app.account !== null);
     drawNav();
   },
+  /** A notice came (+1) or was read (-1): the nav's count follows without asking again. */
+  unreadChanged(delta) {
+    app.unread = Math.max(0, app.unread + delta);
+    drawNav();
+  },
 };
 
 function drawNav() {
@@ -44,7 +49,7 @@ function drawNav() {
       link("#/chats", "Chats"),
       app.account.role === "member" ? link("#/wallet", "Wallet") : null,
       app.account.role === "advisor" ? link("#/console", "Console") : null,
-      app.account.roles?.some((role) => ["support", "moderator", "finance", "legal", "admin"].includes(role)) ? link("#/staff", "Staff") : null,
+      views.isStaff(app.account) ? link("#/staff", "Staff") : null,
       link("#/privacy", "Privacy center"),
       h("li", {}, h("button", { type: "button", id: "sign-out", class: "link", onclick: signOut }, `Sign out ${app.account.displayName}`)),
     ] : [link("#/sign-in", "Sign in"), link("#/join", "Join")],
@@ -87,23 +92,37 @@ onPolicyAcceptanceRequired((version) => {
 // Live pushes: an advisor's status wherever it shows; a new notice in the nav (and the inbox).
 stream.on("advisor.status", (message) => views.showStatus(message.advisorId, message.status));
 stream.on("notification", () => {
-  app.unread += 1;
-  drawNav();
+  app.unreadChanged(1);
   if (location.hash === "#/inbox") route({ counted: false });
 });
 
-/** A page's name as performance measurement counts it (the gateway's `PageViewRoutes.pages`). */
-function pageName(page, id) {
-  if (page === "") return "directory";
-  if (page === "advisors" && id) return "advisor";
-  if (page === "chats") return id ? "chat" : "chats";
-  if (page === "boards") return id ? "board" : "boards";
-  if (page === "threads" && id) return "thread";
-  const named = ["join", "sign-in", "privacy", "inbox", "wallet", "console", "staff", "notification-settings"];
-  return named.includes(page) ? page : "not-found";
+/**
+ * The client's pages, an item's before its list's: the fragment's first segment, whether it needs an item (`#/chats/<id>`), the
+ * page's name as performance measurement counts it (the gateway's `PageViewRoutes.pages`), and
+ * what draws it.
+ */
+const pages = [
+  ["", false, "directory", views.directory],
+  ["advisors", true, "advisor", views.advisor],
+  ["join", false, "join", views.join],
+  ["sign-in", false, "sign-in", views.signIn],
+  ["privacy", false, "privacy", views.privacy],
+  ["inbox", false, "inbox", views.inbox],
+  ["wallet", false, "wallet", views.wallet],
+  ["chats", true, "chat", chat.chatRoom],
+  ["chats", false, "chats", chat.chats],
+  ["console", false, "console", chat.advisorConsole],
+  ["staff", false, "staff", views.staff],
+  ["notification-settings", false, "notification-settings", views.notificationSettings],
+  ["boards", true, "board", views.board],
+  ["boards", false, "boards", views.boards],
+  ["threads", true, "thread", views.thread],
+];
+
+function notFound(view) {
+  fill(view, h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/" }, "Back to the directory")));
 }
 
-let firstPage = true;
 /** How many pages were asked for: a page still loading when another is asked for is dropped. */
 let routes = 0;
 
@@ -113,31 +132,16 @@ let routes = 0;
  * next one was asked for fills a container no longer on screen.
  */
 async function route({ counted = true } = {}) {
-  // The first page counts from the navigation itself; later ones from the click.
-  const started = firstPage ? 0 : performance.now();
-  firstPage = false;
   const mine = ++routes;
+  // The first page counts from the navigation itself; later ones from the click.
+  const started = mine === 1 ? 0 : performance.now();
   const view = h("div", { class: "page" });
   main.replaceChildren(view);
-  const [, page = "", id] = location.hash.replace(/^#\/?/, "/").split("/");
+  const [, segment = "", id] = location.hash.replace(/^#\/?/, "/").split("/");
+  const [, , name, draw] = pages.find(([first, named]) => first === segment && (!named || id)) ?? [, , "not-found", notFound];
   chat.leavePage();
   try {
-    if (page === "") await views.directory(view, app);
-    else if (page === "advisors" && id) await views.advisor(view, app, decodeURIComponent(id));
-    else if (page === "join") await views.join(view, app);
-    else if (page === "sign-in") views.signIn(view, app);
-    else if (page === "privacy") await views.privacy(view, app);
-    else if (page === "inbox") await views.inbox(view, app);
-    else if (page === "wallet") await views.wallet(view, app);
-    else if (page === "chats" && id) await chat.chatRoom(view, app, decodeURIComponent(id));
-    else if (page === "chats") await chat.chats(view, app);
-    else if (page === "console") await chat.advisorConsole(view, app);
-    else if (page === "staff") await views.staff(view, app);
-    else if (page === "notification-settings") await views.notificationSettings(view, app);
-    else if (page === "boards" && id) await views.board(view, app, decodeURIComponent(id));
-    else if (page === "boards") await views.boards(view, app);
-    else if (page === "threads" && id) await views.thread(view, app, decodeURIComponent(id));
-    else fill(view, h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/" }, "Back to the directory")));
+    await draw(view, app, id && decodeURIComponent(id));
   } catch (error) {
     // A page that could not load says so, instead of leaving the last one on screen.
     fill(view, h("h1", {}, error.status === 401 ? "Please sign in" : "This page could not be loaded"),
@@ -149,7 +153,7 @@ async function route({ counted = true } = {}) {
   main.dataset.ready = location.hash || "#/";
   // Measured only with the person's consent, never under DNT or GPC: otherwise its script is never even loaded.
   if (counted && storedChoice()?.performance) {
-    import("./measure.js").then((measure) => measure.pageView(pageName(page, id), performance.now() - started)).catch(() => {});
+    import("./measure.js").then((measure) => measure.pageView(name, performance.now() - started)).catch(() => {});
   }
 }
 

@@ -20,13 +20,9 @@ stream.on("billing.minute-left", (message) => room?.chatId === message.chatId &&
 stream.on("ready", () => room?.refresh());
 
 /** A member asks an advisor for a chat and goes to its room. */
-export async function startChat(advisorId, message) {
-  try {
-    const chat = await api("POST", "/v1/chats", { advisorId });
-    location.hash = `#/chats/${chat.id}`;
-  } catch (error) {
-    fill(message, status(problemText(error), "error"));
-  }
+export async function startChat(advisorId) {
+  const chat = await api("POST", "/v1/chats", { advisorId });
+  location.hash = `#/chats/${chat.id}`;
 }
 
 /** The caller's chats, newest first. */
@@ -146,7 +142,7 @@ export async function chatRoom(main, app, chatId) {
     clearTimeout(settleTimer);
     if (chat.status === "ended" && chat.costCents == null && settleChecks < 30) {
       settleChecks += 1;
-      settleTimer = setTimeout(() => room === self && self.refresh().catch(() => {}), 2000);
+      settleTimer = setTimeout(() => room === self && self.reload().catch(() => {}), 2000);
     }
     accept.hidden = !(chat.status === "requested" && me === chat.advisor.id);
     decline.hidden = accept.hidden;
@@ -168,7 +164,7 @@ export async function chatRoom(main, app, chatId) {
   let reviewed = false;
   let settleChecks = 0;
   let settleTimer = null;
-  const review = h("form", { id: "review-form", class: "stack", hidden: true, onsubmit: submitting(message, async (values) => {
+  const review = h("form", { id: "review-form", class: "stack", onsubmit: submitting(message, async (values) => {
       try {
         await postReview(chat, { chatId, rating: Number(values.rating), text: values.text.trim() });
         fill(message, status(`Thank you: your review is on ${other().displayName}'s page.`));
@@ -231,9 +227,13 @@ export async function chatRoom(main, app, chatId) {
         : `${other().displayName} has one minute of funds left; the chat pauses if they run out.`));
     },
     async refresh() {
+      await self.reload();
+      await self.catchUp();
+    },
+    /** The chat's state alone, read again (its messages are not). */
+    async reload() {
       chat = await api("GET", `/v1/chats/${chatId}`);
       describe();
-      await self.catchUp();
     },
     async catchUp() {
       let after = contiguous();
@@ -338,6 +338,7 @@ export async function advisorConsole(main, app) {
     }
   };
   online.addEventListener("change", setAvailability);
+  const [tax, reviews] = await Promise.all([taxSection(), profile.listed ? reviewsSection(app.account.id) : null]);
   fill(main,
     h("h1", {}, "Advisor console"),
     h("p", {}, online, " ", h("label", { for: "available" }, "Available for chats (while this page is open)")),
@@ -347,8 +348,8 @@ export async function advisorConsole(main, app) {
     h("p", { id: "earnings" }, `Available ${money(earnings.availableCents)} · being paid out ${money(earnings.pendingCents)} · paid out ${money(earnings.paidOutCents)} · our commission ${earnings.commissionPercent}%`),
     message,
     payoutsSection(earnings),
-    await taxSection(),
-    profile.listed ? await reviewsSection(app.account.id) : null,
+    tax,
+    reviews,
     profileEditor(profile, categories));
   drawRequests();
   if (profile.status === "online") await setAvailability();

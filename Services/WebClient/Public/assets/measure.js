@@ -8,7 +8,7 @@
 export function pageView(page, milliseconds) {
   const loadMs = Math.min(120000, Math.max(0, Math.round(milliseconds)));
   fetch("/v1/page-views", {
-    method: "POST", credentials: "same-origin", keepalive: true,
+    method: "POST", keepalive: true,
     headers: { "Content-Type": "application/json" }, body: JSON.stringify({ page, loadMs }),
   }).catch(() => {});
 }

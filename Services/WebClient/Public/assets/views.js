@@ -197,7 +197,7 @@ export async function advisor(main, app, id) {
 /** "Start a chat", for a member on an online advisor's page. */
 function chatButton(profile) {
   const message = h("span", { id: "start-chat-message" });
-  return h("p", { id: "chat-button" }, h("button", { type: "button", id: "start-chat", onclick: submitting(message, () => startChat(profile.id, message)) },
+  return h("p", { id: "chat-button" }, h("button", { type: "button", id: "start-chat", onclick: submitting(message, () => startChat(profile.id)) },
     `Start a chat (${money(profile.pricePerMinuteCents)} a minute)`), " ", message);
 }
 
@@ -460,19 +460,18 @@ export async function board(main, app, slug) {
 }
 
 /**
- * A list's pages walked to the end (`nextCursor`), up to `most` of them, as one page: a thread
+ * A list's items, its pages walked to the end (`nextCursor`), up to `most` of them: a thread
  * shows whole, its newest replies (one's own just posted) included.
  */
 async function everyPage(path, most = 20) {
-  const first = await api("GET", path);
-  let items = first.items;
-  let cursor = first.nextCursor;
-  for (let pages = 1; cursor && pages < most; pages += 1) {
-    const page = await api("GET", `${path}&cursor=${encodeURIComponent(cursor)}`);
+  let items = [];
+  let cursor = null;
+  for (let pages = 0; pages < most && (pages === 0 || cursor); pages += 1) {
+    const page = await api("GET", cursor ? `${path}&cursor=${encodeURIComponent(cursor)}` : path);
     items = items.concat(page.items);
     cursor = page.nextCursor;
   }
-  return { ...first, items, nextCursor: cursor };
+  return items;
 }
 
 export async function thread(main, app, id) {
@@ -506,7 +505,7 @@ export async function thread(main, app, id) {
   fill(main,
     h("p", {}, h("a", { href: `#/boards/${topic.board}` }, "← Back to the board")),
     h("h1", {}, topic.title),
-    h("ol", { id: "posts", class: "posts" }, posts.items.map((post) =>
+    h("ol", { id: "posts", class: "posts" }, posts.map((post) =>
       h("li", {}, h("p", { class: "meta" }, `${post.author.displayName} · ${new Date(post.createdAt).toLocaleString()}`),
         h("p", { class: "post-text", id: `post-${post.id}` }, post.deleted ? "(deleted)" : post.text || ""),
         // Only its author sees a hidden or held post, and is told why no one else does.
@@ -553,7 +552,7 @@ export async function inbox(main, app) {
 /** A notice followed to what it is about is read: told to the platform on the way (the nav's count follows). */
 function markRead(notice, app) {
   if (notice.readAt) return;
-  api("POST", "/v1/me/notifications/read", { ids: [notice.id] }).then(() => app.refresh()).catch(() => {});
+  api("POST", "/v1/me/notifications/read", { ids: [notice.id] }).then(() => app.unreadChanged(-1)).catch(() => {});
 }
 
 const channelNames = { inApp: "In the app", email: "Email", sms: "Text message" };
@@ -707,10 +706,15 @@ export async function wallet(main, app) {
 
 const staffRoles = ["support", "moderator", "finance", "legal", "admin"];
 
+/** Whether `account` holds any staff role (the Staff page is theirs). */
+export function isStaff(account) {
+  return account?.roles?.some((role) => staffRoles.includes(role)) ?? false;
+}
+
 /** Staff work: the moderation queue (moderators, admins) and account lookup with a stated reason (support, legal, admins). */
 export async function staff(main, app) {
   const roles = app.account?.roles || [];
-  if (!roles.some((role) => staffRoles.includes(role))) {
+  if (!isStaff(app.account)) {
     fill(main, h("h1", {}, "Staff"), h("p", {}, "This page is for staff."));
     return;
   }
