@@ -108,16 +108,29 @@ def accessible(driver, page):
     found = [v for v in axe.run()["violations"] if v.get("impact") in ("serious", "critical")]
     check(not found, f"accessibility of {page}: " + "; ".join(
         f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}" for v in found))
+    speaks_once(driver, page)
     figures.setdefault("pagesChecked", []).append(page)
+
+
+LIVE = "[aria-live], [role=status], [role=alert], [role=log]"
+
+
+def speaks_once(driver, page):
+    """No live region inside another: screen readers would say what it shows twice."""
+    nested = driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].filter((e) => e.parentElement?.closest(arguments[0]))"
+        ".map((e) => e.outerHTML.slice(0, 120));", LIVE)
+    check(not nested, f"on {page}, live regions inside live regions: {nested}")
 
 
 # Answers the journey provokes on purpose, which the browser logs as failed resources: asking who
 # is signed in while no one is, a refused sign-in (401); a declined card, a payout beyond what is
 # available (402); tax information asked for before it was ever given (404); a review asked for in
-# the moment before the directory has heard of the chat's charge (403, asked again); the stream
-# reconnecting while the test holds the browser offline.
+# the moment before the directory has heard of the chat's charge (403, asked again); a second
+# refund request for one chat (409); the stream reconnecting while the test holds the browser offline.
 EXPECTED = ("ERR_INTERNET_DISCONNECTED", "status of 401", "status of 402", "tax-info - Failed to load resource: the server responded with a status of 404",
-            "reviews - Failed to load resource: the server responded with a status of 403")
+            "reviews - Failed to load resource: the server responded with a status of 403",
+            "refund-requests - Failed to load resource: the server responded with a status of 409")
 
 
 NETWORK = {}
@@ -499,6 +512,13 @@ try:
         wait(driver, EC.visibility_of_element_located((By.ID, "refund-reason")), "the member may ask for a refund").send_keys("It did not help.")
         driver.find_element(By.CSS_SELECTOR, "#refund-form button[type=submit]").click()
         wait(driver, lambda d: "Refund" in d.find_element(By.ID, "chat-message").text, "the refund request is decided")
+        check(not driver.find_element(By.ID, "refund-form").is_displayed(), "a decided refund is not offered again")
+        # Back in the room later, asking again is answered in words, and the form goes.
+        driver.refresh()
+        wait(driver, EC.visibility_of_element_located((By.ID, "refund-reason")), "the room opens again").send_keys("Again.")
+        driver.find_element(By.CSS_SELECTOR, "#refund-form button[type=submit]").click()
+        wait(driver, lambda d: "asked for a refund of this chat already" in d.find_element(By.ID, "chat-message").text
+             and not d.find_element(By.ID, "refund-form").is_displayed(), "a second refund request is told it was asked already")
 
         # A second chat with the same advisor has no free minutes, and at $20.00 a minute the
         # wallet's $30.00 pays the first and not the next: both sides are warned at once. Ended,
@@ -644,6 +664,7 @@ try:
     driver.find_element(By.ID, "sign-in-password").send_keys(password)
     driver.find_element(By.CSS_SELECTOR, "#sign-in-form button[type=submit]").click()
     wait(driver, lambda d: d.find_element(By.ID, "sign-in-message").text.strip() != "", "signing in again is refused")
+    speaks_once(driver, "the refused sign-in")
 
     problems = problems_in_log(driver)
     check(not problems, f"no script error or CSP violation in the browser's log: {problems}")

@@ -136,7 +136,7 @@ export async function chatRoom(main, app, chatId) {
     // The pause (or the end) says more than the warning before it; billing warns again after a resumption if funds are still short.
     if (chat.status !== "active" || chat.paused) fill(warning);
     controls.hidden = chat.status !== "active";
-    refund.hidden = !(chat.status === "ended" && me === chat.member.id && chat.minutes > 0);
+    refund.hidden = refundAsked || !(chat.status === "ended" && me === chat.member.id && chat.minutes > 0);
     review.hidden = reviewed || !(chat.status === "ended" && me === chat.member.id && chat.costCents > 0);
     // Billing settles the charge a moment after the end: read the chat again until it has.
     clearTimeout(settleTimer);
@@ -154,14 +154,22 @@ export async function chatRoom(main, app, chatId) {
     describe();
   });
   const refund = h("form", { id: "refund-form", class: "stack", onsubmit: submitting(message, async (values) => {
-      const decided = await api("POST", `/v1/chats/${chatId}/refund-requests`, { reason: values.reason });
-      fill(message, status(decided.status === "approved" ? `Refund approved: ${money(decided.amountCents)} back to your wallet.` : "Refund declined under the guarantee's rules."));
+      try {
+        const decided = await api("POST", `/v1/chats/${chatId}/refund-requests`, { reason: values.reason });
+        fill(message, status(decided.status === "approved" ? `Refund approved: ${money(decided.amountCents)} back to your wallet.` : "Refund declined under the guarantee's rules."));
+      } catch (error) {
+        if (!(error instanceof Problem && error.code === "refund_already_requested")) throw error;
+        fill(message, status("You have asked for a refund of this chat already."));
+      }
+      // Kept hidden through the room's later redraws (the settle check, stream events).
+      refundAsked = true;
       refund.hidden = true;
     }) },
     h("label", { for: "refund-reason" }, "Not satisfied? Ask for a refund under our guarantee"),
     h("textarea", { id: "refund-reason", name: "reason", required: true, maxlength: 1000, rows: 2 }),
     h("button", { type: "submit" }, "Ask for a refund"));
   let reviewed = false;
+  let refundAsked = false;
   let settleChecks = 0;
   let settleTimer = null;
   const review = h("form", { id: "review-form", class: "stack", onsubmit: submitting(message, async (values) => {

@@ -38,8 +38,16 @@ export function money(cents) {
   return new Intl.NumberFormat(undefined, { style: "currency", currency: "USD" }).format(cents / 100);
 }
 
-/** A message in a live region, so screen readers hear it too. */
+/**
+ * A message for a page's message area, which is a live region already there before it speaks:
+ * the message carries no role of its own, or screen readers would say it twice.
+ */
 export function status(text, kind = "info") {
+  return h("p", { class: `status ${kind}` }, text);
+}
+
+/** A message put where no live region is (a page being drawn, a dialog): it is its own. */
+export function notice(text, kind = "info") {
   return h("p", { class: `status ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
 }
 
