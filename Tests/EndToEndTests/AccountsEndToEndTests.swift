@@ -103,6 +103,14 @@ struct AccountsEndToEndTests {
             let byCookie = try await platform.request("GET", "/v1/me", headers: ["Cookie": sessionCookie])
             #expect(byCookie.status == 200, "the session cookie signs the request in: \(byCookie.text)")
             let otherDevice = try #require(browser.object["token"] as? String)
+            // A browser gets the session as the HttpOnly cookie only: no script on the page can read it.
+            let fromPage = try await platform.request(
+                "POST", "/v1/sessions", json: ["email": email, "password": Self.sqlish + "pw"],
+                headers: ["Sec-Fetch-Site": "same-origin"])
+            #expect(fromPage.status == 201 && fromPage.object["token"] == nil, "\(fromPage.text)")
+            #expect(fromPage.object["expiresAt"] is String && fromPage.object["account"] is [String: Any], "\(fromPage.text)")
+            let pageCookie = try #require(fromPage.headers["set-cookie"]?.split(separator: ";").first.map(String.init))
+            #expect(try await platform.request("GET", "/v1/me", headers: ["Cookie": pageCookie]).status == 200)
             let newPassword = Self.sqlish + "new"
             let refusedChange = try await platform.request(
                 "PATCH", "/v1/me", token: token, json: ["password": newPassword, "currentPassword": "not it at all"])

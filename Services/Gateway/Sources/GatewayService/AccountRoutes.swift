@@ -44,6 +44,12 @@ struct AccountRoutes {
         enum CodingKeys: String, CodingKey, CaseIterable { case code }
     }
 
+    /// `POST /v1/sessions`'s answer to a browser: the token is in the cookie only.
+    struct CookieSession: Encodable {
+        var expiresAt: Date
+        var account: Accounts.Account
+    }
+
     /// `POST /v1/sessions` body.
     struct SignInBody: JSONRequestBody {
         var email: String
@@ -85,7 +91,13 @@ struct AccountRoutes {
                 email: body.email, password: body.password, ipAddress: context.clientAddress,
                 userAgent: request.headers[.userAgent] ?? "")
             let answer = try await bus.call(Accounts.SignIn.self, signIn, as: context.caller)
-            return settingSession(answer, on: try JSONBody.response(answer, status: .created))
+            // A browser (only browsers send Sec-Fetch-Site, and no page can forge it) keeps the session in the
+            // HttpOnly cookie alone: a token in the body would be readable by any script on the page.
+            let response =
+                request.headers[.secFetchSite] == nil
+                ? try JSONBody.response(answer, status: .created)
+                : try JSONBody.response(CookieSession(expiresAt: answer.expiresAt, account: answer.account), status: .created)
+            return settingSession(answer, on: response)
         }
         router.get("v1/partners") { _, context in
             JSONBody.relay(try await bus.callReturningJSON(Accounts.ListPartners.self, Empty(), as: context.caller))

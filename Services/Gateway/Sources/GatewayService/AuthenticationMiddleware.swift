@@ -82,6 +82,9 @@ extension HTTPField.Name {
     static let dnt = Self("DNT")!
     /// Global Privacy Control: `1` asks that nothing be sold or shared.
     static let secGPC = Self("Sec-GPC")!
+    /// Where a browser says the request comes from (`same-origin`, `same-site`, `cross-site`,
+    /// `none`); only browsers send it, and no page can set it.
+    static let secFetchSite = Self("Sec-Fetch-Site")!
     /// Names the policy version a signed-in person has yet to accept.
     static let policyAcceptanceRequired = Self("Policy-Acceptance-Required")!
 }
@@ -117,7 +120,7 @@ struct CrossSiteChangeMiddleware: RouterMiddleware {
     private func isFromOwnPages(_ request: Request) -> Bool {
         let origin = request.headers[HTTPField.Name("Origin")!]
         if let origin, allowedOrigins.contains(origin) { return true }
-        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!] { return site == "same-origin" || site == "none" }
+        if let site = request.headers[.secFetchSite] { return site == "same-origin" || site == "none" }
         guard let origin else { return true }
         return OwnPages.isOwn(origin: origin, of: request, publicURL: publicURL)
     }

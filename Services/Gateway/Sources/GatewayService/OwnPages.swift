@@ -34,7 +34,7 @@ enum OwnPages {
     /// Whether a form post came from a page of this origin: with SameSite=Lax cookies no cross-site
     /// POST is signed in; this also refuses same-site pages that are not the gateway's.
     static func postedHere(_ request: Request, origin: String) -> Bool {
-        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!], !["same-origin", "none"].contains(site) { return false }
+        if let site = request.headers[.secFetchSite], !["same-origin", "none"].contains(site) { return false }
         if let sent = request.headers[HTTPField.Name("Origin")!], sent != "null", !isOwn(origin: sent, of: request, publicURL: origin) {
             return false
         }
