@@ -107,9 +107,13 @@ public enum Notifications {
             public var kind: String
             /// On or off per channel the kind may use; the others are left out.
             public var channels: [String: Bool]
-            public init(kind: String, channels: [String: Bool]) {
+            /// The channels that stay on whatever the settings say (answers only: a request's is
+            /// ignored, so the answer can be sent back as it is).
+            public var required: [String]?
+            public init(kind: String, channels: [String: Bool], required: [String]? = nil) {
                 self.kind = kind
                 self.channels = channels
+                self.required = required
             }
         }
         /// Non-urgent notices by email and SMS wait until quiet hours end, in the person's time zone.

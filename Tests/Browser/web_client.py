@@ -352,6 +352,12 @@ try:
     driver.get(base + "/#/notification-settings")
     ready(driver, "#/notification-settings")
     accessible(driver, "notification settings")
+    for fixed in ("security_notice:email", "policy_changed:email"):
+        box = driver.find_element(By.ID, fixed)
+        check(box.is_selected() and not box.is_enabled(), f"{fixed}, sent whatever the settings say, is shown on and cannot be turned off")
+    check(driver.find_element(By.ID, "security_notice:inApp").is_enabled(), "a channel that can be turned off can be")
+    driver.find_element(By.CSS_SELECTOR, "#settings-form button[type=submit]").click()
+    wait(driver, lambda d: "saved" in d.find_element(By.ID, "settings-message").text, "the settings are saved")
 
     # Money: a card goes to the processor (the sandbox), only its token to the platform; a top-up;
     # a declined card shows the processor's own words.

@@ -80,6 +80,13 @@ struct NotificationsEndToEndTests {
             #expect(byKind["board_reply"] == ["inApp": true] && byKind["chat_request"] == ["inApp": true, "sms": true])
             #expect(byKind["favorite_online"] == ["inApp": true, "email": true] && byKind["security_notice"] == ["inApp": true, "email": true])
             #expect(defaults.object["quietHours"] == nil)
+            let required = Dictionary(uniqueKeysWithValues: kinds.compactMap { kind in
+                (kind["kind"] as? String).map { ($0, kind["required"] as? [String] ?? ["missing"]) }
+            })
+            #expect(required["security_notice"] == ["email"] && required["policy_changed"] == ["email"] && required["board_reply"] == [],
+                "each kind names the channels that cannot be turned off: \(required)")
+            let sentBack = try await platform.request("PUT", "/v1/me/notification-settings", token: member.token, json: defaults.object)
+            #expect(sentBack.status == 200, "the settings as answered can be sent back: \(sentBack.text)")
 
             let quiet: [String: Any] = ["start": "22:30", "end": "07:00", "timeZone": "Europe/Paris"]
             let chosen: [String: Any] = ["kinds": [["kind": "favorite_online", "channels": ["inApp": false]]], "quietHours": quiet]

@@ -34,12 +34,14 @@ struct NotificationsRoutes {
     struct KindBody: Decodable {
         var kind: String
         var channels: [String: Bool]
-        enum CodingKeys: String, CodingKey, CaseIterable { case kind, channels }
+        enum CodingKeys: String, CodingKey, CaseIterable { case kind, channels, required }
         init(from decoder: any Decoder) throws {
-            try JSONBody.refuseUnknownFields(in: decoder, known: ["kind", "channels"])
+            try JSONBody.refuseUnknownFields(in: decoder, known: ["kind", "channels", "required"])
             let container = try decoder.container(keyedBy: CodingKeys.self)
             kind = try container.decode(String.self, forKey: .kind)
             channels = try container.decode([String: Bool].self, forKey: .channels)
+            // An answer sent back carries each kind's required channels: checked for shape, not used.
+            _ = try container.decodeIfPresent([Notifications.Channel].self, forKey: .required)
         }
     }
 

@@ -112,7 +112,8 @@ struct NotificationsHandlers: Sendable {
         let kinds = Notifications.Kind.all.map { kind in
             Notifications.Settings.KindSetting(
                 kind: kind.name,
-                channels: Dictionary(uniqueKeysWithValues: kind.channels.map { ($0.rawValue, !off.contains("\(kind.name)/\($0.rawValue)")) }))
+                channels: Dictionary(uniqueKeysWithValues: kind.channels.map { ($0.rawValue, !off.contains("\(kind.name)/\($0.rawValue)")) }),
+                required: kind.required.map(\.rawValue))
         }
         let quiet = try connection.queryOne("SELECT starts, ends, time_zone FROM quiet_hours WHERE account_id = $1", person).map {
             Notifications.Settings.QuietHours(start: try $0.decode("starts"), end: try $0.decode("ends"), timeZone: try $0.decode("time_zone"))

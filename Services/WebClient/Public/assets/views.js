@@ -561,8 +561,6 @@ const kindNames = {
   low_balance: "Low balance", payout_sent: "Payouts sent", policy_changed: "Privacy policy changes", refund_decided: "Refund decisions",
   review_received: "New reviews", security_notice: "Security notices", top_up_receipt: "Top-up receipts",
 };
-// Sent by email whatever the settings say (docs/api.md, "Notifications"): shown on, and not to be turned off.
-const alwaysByEmail = new Set(["security_notice", "policy_changed"]);
 
 export async function notificationSettings(main, app) {
   let settings = await loadSignedIn(main, app, "Notification settings", () => api("GET", "/v1/me/notification-settings"));
@@ -583,7 +581,8 @@ export async function notificationSettings(main, app) {
       settings.kinds.map((entry) => h("fieldset", {}, h("legend", {}, kindNames[entry.kind] || entry.kind.replaceAll("_", " ")),
         Object.entries(entry.channels).map(([channel, on]) => {
           const id = `${entry.kind}:${channel}`;
-          const fixed = channel === "email" && alwaysByEmail.has(entry.kind);
+          // Sent whatever the settings say: shown on, and not to be turned off.
+          const fixed = (entry.required || []).includes(channel);
           return h("p", {}, h("input", { type: "checkbox", id, name: id, checked: on || fixed, disabled: fixed }), " ",
             h("label", { for: id }, channelNames[channel] || channel, fixed ? " (always on)" : ""));
         }))),
