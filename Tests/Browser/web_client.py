@@ -246,6 +246,26 @@ try:
     check("Reviews" in driver.find_element(By.ID, "main").text, "the advisor's page shows reviews")
     accessible(driver, "advisor")
 
+    # A page still loading when the next is asked for never replaces it: on a slow network the
+    # advisor's page is asked for, then at once the sign-in page (drawn without the network).
+    advisor_path = "/v1/advisors/" + advisor_page.rsplit("/", 1)[1]
+    driver.execute_script("location.hash = '#/'")
+    ready(driver, "#/")
+    driver.execute_script("performance.clearResourceTimings()")
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": False, "latency": 800, "downloadThroughput": -1, "uploadThroughput": -1})
+    # The app's own listener, added first, has begun the advisor's page when this one moves on.
+    driver.execute_script("addEventListener('hashchange', () => { location.hash = '#/sign-in'; }, { once: true });"
+                          "location.hash = arguments[0];", "#/advisors/" + advisor_path.rsplit("/", 1)[1])
+    ready(driver, "#/sign-in")
+    wait(driver, lambda d: d.execute_script("return performance.getEntriesByType('resource').some((e) => e.name.endsWith(arguments[0]))", advisor_path),
+         "the advisor's page got its answer", seconds=20)
+    # One more slow round trip: the advisor's page has long had its turn to draw by its end.
+    driver.execute_async_script("fetch('/healthz').then(() => arguments[0](), () => arguments[0]())")
+    driver.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    check(driver.find_element(By.TAG_NAME, "h1").text == "Sign in" and driver.execute_script("return location.hash") == "#/sign-in",
+          "the advisor's page, answered after the sign-in page was shown, did not replace it")
+
     # Joining, with the policy shown and accepted.
     driver.get(base + "/#/join")
     ready(driver, "#/join")

@@ -111,6 +111,10 @@ struct AccountsEndToEndTests {
             #expect(fromPage.object["expiresAt"] is String && fromPage.object["account"] is [String: Any], "\(fromPage.text)")
             let pageCookie = try #require(fromPage.headers["set-cookie"]?.split(separator: ";").first.map(String.init))
             #expect(try await platform.request("GET", "/v1/me", headers: ["Cookie": pageCookie]).status == 200)
+            // Over plain HTTP to another host a browser sends no Sec-Fetch-Site, but a POST's Origin.
+            let overHTTP = try await platform.request(
+                "POST", "/v1/sessions", json: ["email": email, "password": Self.sqlish + "pw"], headers: ["Origin": platform.gateway])
+            #expect(overHTTP.status == 201 && overHTTP.object["token"] == nil && overHTTP.headers["set-cookie"] != nil, "\(overHTTP.text)")
             let newPassword = Self.sqlish + "new"
             let refusedChange = try await platform.request(
                 "PATCH", "/v1/me", token: token, json: ["password": newPassword, "currentPassword": "not it at all"])

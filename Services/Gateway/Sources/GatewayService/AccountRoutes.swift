@@ -91,10 +91,12 @@ struct AccountRoutes {
                 email: body.email, password: body.password, ipAddress: context.clientAddress,
                 userAgent: request.headers[.userAgent] ?? "")
             let answer = try await bus.call(Accounts.SignIn.self, signIn, as: context.caller)
-            // A browser (only browsers send Sec-Fetch-Site, and no page can forge it) keeps the session in the
-            // HttpOnly cookie alone: a token in the body would be readable by any script on the page.
+            // A browser keeps the session in the HttpOnly cookie alone: a token in the body would be readable by
+            // any script on the page. Browsers send Sec-Fetch-Site (to HTTPS and local addresses) or Origin (on
+            // every POST from a page); other clients send neither.
+            let fromBrowser = request.headers[.secFetchSite] != nil || request.headers[.origin] != nil
             let response =
-                request.headers[.secFetchSite] == nil
+                !fromBrowser
                 ? try JSONBody.response(answer, status: .created)
                 : try JSONBody.response(CookieSession(expiresAt: answer.expiresAt, account: answer.account), status: .created)
             return settingSession(answer, on: response)

@@ -118,7 +118,7 @@ struct CrossSiteChangeMiddleware: RouterMiddleware {
     }
 
     private func isFromOwnPages(_ request: Request) -> Bool {
-        let origin = request.headers[HTTPField.Name("Origin")!]
+        let origin = request.headers[.origin]
         if let origin, allowedOrigins.contains(origin) { return true }
         if let site = request.headers[.secFetchSite] { return site == "same-origin" || site == "none" }
         guard let origin else { return true }

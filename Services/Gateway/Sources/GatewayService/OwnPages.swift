@@ -35,7 +35,7 @@ enum OwnPages {
     /// POST is signed in; this also refuses same-site pages that are not the gateway's.
     static func postedHere(_ request: Request, origin: String) -> Bool {
         if let site = request.headers[.secFetchSite], !["same-origin", "none"].contains(site) { return false }
-        if let sent = request.headers[HTTPField.Name("Origin")!], sent != "null", !isOwn(origin: sent, of: request, publicURL: origin) {
+        if let sent = request.headers[.origin], sent != "null", !isOwn(origin: sent, of: request, publicURL: origin) {
             return false
         }
         return true

@@ -46,6 +46,14 @@ export function status(text, kind = "info") {
   return h("p", { class: `status ${kind}` }, text);
 }
 
+/**
+ * Shows `message` in the live region `region` of a page just drawn anew: screen readers miss what
+ * a live region holds when it appears, so it is said a moment later.
+ */
+export function sayAfterRedraw(region, message) {
+  setTimeout(() => region?.replaceChildren(message), 100);
+}
+
 /** A message put where no live region is (a page being drawn, a dialog): it is its own. */
 export function notice(text, kind = "info") {
   return h("p", { class: `status ${kind}`, role: kind === "error" ? "alert" : "status" }, text);

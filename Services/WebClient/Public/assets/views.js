@@ -2,7 +2,7 @@
 // returns nothing; data comes from the public API only.
 import { api, Problem, problemText } from "./api.js";
 import { sendChoice, storedChoice, saveChoice, declinesTracking } from "./consent.js";
-import { h, fill, money, notice, status, submitting } from "./dom.js";
+import { h, fill, money, notice, sayAfterRedraw, status, submitting } from "./dom.js";
 import * as stream from "./stream.js";
 import { startChat } from "./chat.js";
 
@@ -66,7 +66,7 @@ export async function directory(main, app) {
     h("option", { value: "price" }, "Lowest price"), h("option", { value: "reviews" }, "Most reviews"));
   const count = h("p", { id: "result-count", class: "count", role: "status" });
   const results = h("ul", { id: "results", class: "cards" });
-  const moreMessage = h("span", { id: "more-message" });
+  const moreMessage = h("span", { id: "more-message", "aria-live": "polite" });
   const more = h("button", { type: "button", id: "more-advisors", hidden: true }, "Show more advisors");
   fill(main,
     h("h1", {}, "Find an advisor"),
@@ -196,7 +196,7 @@ export async function advisor(main, app, id) {
 
 /** "Start a chat", for a member on an online advisor's page. */
 function chatButton(profile) {
-  const message = h("span", { id: "start-chat-message" });
+  const message = h("span", { id: "start-chat-message", "aria-live": "polite" });
   return h("p", { id: "chat-button" }, h("button", { type: "button", id: "start-chat", onclick: submitting(message, () => startChat(profile.id)) },
     `Start a chat (${money(profile.pricePerMinuteCents)} a minute)`), " ", message);
 }
@@ -646,7 +646,7 @@ export async function wallet(main, app) {
             }
             topUpKey = crypto.randomUUID();
             await wallet(main, app);
-            document.getElementById("wallet-message")?.replaceChildren(
+            sayAfterRedraw(document.getElementById("wallet-message"),
               status(answer.status === "succeeded" ? `${money(answer.amountCents)} added.` : "The payment is being confirmed."));
           }) },
           h("label", { for: "top-up-amount" }, "Amount"),
@@ -727,7 +727,7 @@ export async function staff(main, app) {
       if (!reason.reportValidity()) return;
       await api("POST", `/v1/staff/posts/${post.id}/decision`, { action, reason: reason.value });
       await staff(main, app);
-      fill(document.getElementById("staff-message"), status(`Done: ${action}.`));
+      sayAfterRedraw(document.getElementById("staff-message"), status(`Done: ${action}.`));
     });
     sections.push(h("section", { "aria-labelledby": "queue-title" },
       h("h2", { id: "queue-title" }, "Moderation queue"),
