@@ -139,11 +139,13 @@ struct PaymentsEndToEndTests {
     @Test("a processor that times out leaves the top-up pending until its late webhook; duplicates and forgeries change nothing")
     func timeoutsAndWebhooks() async throws {
         try await AccountsPlatform.with(
-            payments: true, sandboxEnvironment: ["SANDBOX_DISPUTE_SECONDS": "1"], integrationEnvironment: ["PROCESSOR_TIMEOUT_SECONDS": "1"]
+            // The dispute and the late webhook come seconds after the answers the test checks first, so a
+            // loaded machine still sees the state before them.
+            payments: true, sandboxEnvironment: ["SANDBOX_DISPUTE_SECONDS": "3"], integrationEnvironment: ["PROCESSOR_TIMEOUT_SECONDS": "1"]
         ) { platform in
             let member = try await ChatEndToEndTests.member(platform)
             let card = try await Self.saveCard(platform, "4242424242424242", for: member.token)
-            try await Self.setFaults(platform, ["delayedAnswers": 1, "answerDelaySeconds": 3, "webhookDelaySeconds": 2])
+            try await Self.setFaults(platform, ["delayedAnswers": 1, "answerDelaySeconds": 3, "webhookDelaySeconds": 4])
             let pending = try await Self.topUp(platform, cents: 1500, card: card, key: "slow", token: member.token)
             #expect(pending.status == 201 && pending.object["status"] as? String == "pending", "\(pending.text)")
             let id = try #require(pending.object["id"] as? String)

@@ -39,6 +39,13 @@ struct TracingEndToEndTests {
             // The gateway's request line, accounts' own line about the erasure and its applying of
             // every confirmation, and each service's applying of the erasure: all under the one id.
             let marker = "trace.id=\(traceId)"
+            // Accounts logs applying the last confirmation once the transaction that completed the erasure is committed.
+            try? await Eventually.wait(timeout: .seconds(10), "accounts logged applying every confirmation") {
+                let accounts = platform.harness.logs(of: "accounts")
+                return ServiceName.all.filter { $0 != .accounts }.allSatisfy { service in
+                    accounts.contains("event.type=\(Privacy.ErasureCompleted.type(for: service))")
+                }
+            }
             let gateway = platform.harness.logs(of: "gateway")
             #expect(gateway.split(separator: "\n").contains { $0.contains(marker) && $0.contains("http.path=/v1/me") }, "\(gateway.suffix(3000))")
             let accounts = platform.harness.logs(of: "accounts")

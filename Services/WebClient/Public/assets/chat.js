@@ -136,7 +136,8 @@ export async function chatRoom(main, app, chatId) {
     // The pause (or the end) says more than the warning before it; billing warns again after a resumption if funds are still short.
     if (chat.status !== "active" || chat.paused) fill(warning);
     controls.hidden = chat.status !== "active";
-    refund.hidden = refundAsked || !(chat.status === "ended" && me === chat.member.id && chat.minutes > 0);
+    // Billing decides a refund against the settled charge, which comes a moment after the end.
+    refund.hidden = refundAsked || !(chat.status === "ended" && me === chat.member.id && chat.minutes > 0 && chat.costCents != null);
     review.hidden = reviewed || !(chat.status === "ended" && me === chat.member.id && chat.costCents > 0);
     // Billing settles the charge a moment after the end: read the chat again until it has.
     clearTimeout(settleTimer);
