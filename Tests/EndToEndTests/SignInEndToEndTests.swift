@@ -24,11 +24,15 @@ struct SignInEndToEndTests {
                     var attempt = 0
                     while !stop.isSet {
                         attempt += 1
-                        let reply = try await platform.request(
-                            "POST", "/v1/sessions",
-                            json: ["email": attempt % 3 == 0 ? victim : "spray\(attempt)@example.com", "password": "wrong guess"],
-                            headers: ["X-Forwarded-For": "10.\(attacker).\(attempt / 250).\(attempt % 250)"])
-                        statuses.add(reply.status)
+                        // An attacker waits as long as the platform may take (its 5 s deadline and more on a
+                        // loaded machine): what is measured is the person's requests, not the attackers'.
+                        let reply = await HTTP.request(
+                            "POST", platform.gateway + "/v1/sessions",
+                            headers: ["Content-Type": "application/json", "X-Forwarded-For": "10.\(attacker).\(attempt / 250).\(attempt % 250)"],
+                            body: try JSONSerialization.data(withJSONObject: [
+                                "email": attempt % 3 == 0 ? victim : "spray\(attempt)@example.com", "password": "wrong guess",
+                            ]), seconds: 30)
+                        statuses.add(reply?.status ?? 0)
                     }
                 }
             }
@@ -46,8 +50,9 @@ struct SignInEndToEndTests {
             for attacker in attackers { try await attacker.value }
             // Normally a few milliseconds; while sign-ins slept in the worker's slots, seconds.
             #expect(slowest < .seconds(1), "the slowest GET /v1/me took \(slowest)")
-            // Attackers are told no (401), slowed (429) or asked to come back (503); nothing failed.
-            #expect(Set(statuses.all).isSubset(of: [401, 429, 503]), "\(Set(statuses.all))")
+            // Attackers are told no (401), slowed (429), asked to come back (503) or, when the machine is
+            // loaded past the deadline, told the outcome is unknown (504); nothing failed, all were answered.
+            #expect(Set(statuses.all).isSubset(of: [401, 429, 503, 504]), "\(Set(statuses.all))")
             #expect(statuses.all.contains(401))
         }
     }

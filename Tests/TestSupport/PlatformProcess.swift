@@ -191,21 +191,24 @@ public enum HTTP {
         await request("GET", url, headers: headers, body: nil)
     }
 
-    /// Sends one request with `Connection: close` and reads the whole answer, off the cooperative pool.
-    public static func request(_ method: String, _ url: String, headers: [String: String] = [:], body: Data?) async -> Answer? {
+    /// Sends one request with `Connection: close` and reads the whole answer, off the cooperative pool;
+    /// nil when nothing came for `seconds`.
+    public static func request(
+        _ method: String, _ url: String, headers: [String: String] = [:], body: Data?, seconds: Int = 5
+    ) async -> Answer? {
         await withCheckedContinuation { continuation in
             Thread.detachNewThread {
-                continuation.resume(returning: blockingRequest(method, url, headers: headers, body: body))
+                continuation.resume(returning: blockingRequest(method, url, headers: headers, body: body, seconds: seconds))
             }
         }
     }
 
-    private static func blockingRequest(_ method: String, _ url: String, headers: [String: String], body: Data?) -> Answer? {
+    private static func blockingRequest(_ method: String, _ url: String, headers: [String: String], body: Data?, seconds: Int) -> Answer? {
         guard let components = URLComponents(string: url), let host = components.host, let port = components.port else { return nil }
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        var limit = timeval(tv_sec: 5, tv_usec: 0)
+        var limit = timeval(tv_sec: seconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
