@@ -113,16 +113,19 @@ struct SlotShareTests {
 
     @Test("kept busy past half its time, a call is told busy, not let in too late to finish and left to time out")
     func busyPastHalfTheTime() async throws {
-        try await withHasher { bus, _, gate, _ in
+        try await withHasher { bus, _, gate, logs in
             let held = (0..<3).map { n in
                 Task { try await bus.call(Hasher.Costly.self, .init(n: n), as: .anonymous) }
             }
             try await Eventually.wait(timeout: .seconds(5), "three costly calls hold their slots") { gate.arrived == 3 }
-            let clock = ContinuousClock()
-            let started = clock.now
-            // Needs 2 s once in; places free after 3.5 s of its 5: let in then, it would end at 5.5 s.
+            // Needs 2 s once in; places free 3.5 s into its 5: let in then, it would end at 5.5 s.
             let late = Task { try await bus.call(Hasher.Costly.self, .init(n: 2000), as: .anonymous) }
-            try await Task.sleep(until: started + .milliseconds(3500))
+            // Its time runs from when it was sent, before its first refusal: counted from the refusal, the
+            // 3.5 s are at least that long into its time however late a loaded machine sent it.
+            try await Eventually.wait(timeout: .seconds(5), "the late call is refused a first time") {
+                logs.all.contains { $0.message.hasPrefix("bus request refused") }
+            }
+            try await Task.sleep(for: .milliseconds(3500))
             gate.open()
             let error = await #expect(throws: ServiceError.self) { try await late.value }
             #expect(error?.code == .busy, "\(String(describing: error))")
