@@ -173,6 +173,13 @@ def top_up(driver, card_digits, what, amount=None, answer=("added", "confirmed")
     wait(driver, lambda d: any(word in d.find_element(By.ID, "wallet-message").text.lower() for word in expected), what, seconds=20)
 
 
+def network(driver, offline=False, latency=0):
+    """The browser's network as DevTools emulates it: offline, or each request `latency` ms late."""
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.emulateNetworkConditions",
+                           {"offline": offline, "latency": latency, "downloadThroughput": -1, "uploadThroughput": -1})
+
+
 def wait_for_balance(driver, cents):
     """A pending top-up is credited when the processor's webhook comes: ask the wallet until it has."""
     wait(driver, lambda d: d.execute_async_script(
@@ -248,21 +255,21 @@ try:
 
     # A page still loading when the next is asked for never replaces it: on a slow network the
     # advisor's page is asked for, then at once the sign-in page (drawn without the network).
-    advisor_path = "/v1/advisors/" + advisor_page.rsplit("/", 1)[1]
+    shown_id = advisor_page.rsplit("/", 1)[1]
+    advisor_path = "/v1/advisors/" + shown_id
     driver.execute_script("location.hash = '#/'")
     ready(driver, "#/")
     driver.execute_script("performance.clearResourceTimings()")
-    driver.execute_cdp_cmd("Network.enable", {})
-    driver.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": False, "latency": 800, "downloadThroughput": -1, "uploadThroughput": -1})
+    network(driver, latency=800)
     # The app's own listener, added first, has begun the advisor's page when this one moves on.
     driver.execute_script("addEventListener('hashchange', () => { location.hash = '#/sign-in'; }, { once: true });"
-                          "location.hash = arguments[0];", "#/advisors/" + advisor_path.rsplit("/", 1)[1])
+                          "location.hash = arguments[0];", "#/advisors/" + shown_id)
     ready(driver, "#/sign-in")
     wait(driver, lambda d: d.execute_script("return performance.getEntriesByType('resource').some((e) => e.name.endsWith(arguments[0]))", advisor_path),
          "the advisor's page got its answer", seconds=20)
     # One more slow round trip: the advisor's page has long had its turn to draw by its end.
     driver.execute_async_script("fetch('/healthz').then(() => arguments[0](), () => arguments[0]())")
-    driver.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    network(driver)
     check(driver.find_element(By.TAG_NAME, "h1").text == "Sign in" and driver.execute_script("return location.hash") == "#/sign-in",
           "the advisor's page, answered after the sign-in page was shown, did not replace it")
 
@@ -511,8 +518,7 @@ try:
              and "Second while you were away." in d.find_element(By.ID, "messages").text, "the member finds what was sent meanwhile")
         # The member's connection drops (the browser goes offline, its stream closes) while the
         # advisor writes twice: once it is back and the stream reconnects, both are there, once each.
-        driver.execute_cdp_cmd("Network.enable", {})
-        driver.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+        network(driver, offline=True)
         on_sockets(driver, "this.forEach((s) => { s.dropped = true; s.close(); })")
         wait(driver, lambda d: on_sockets(d, "return this.some((s) => !s.dropped && s.readyState === WebSocket.CLOSED)"),
              "the member's stream tries to reconnect, and cannot while offline")
@@ -522,7 +528,7 @@ try:
             wait(advisor, lambda d: text in d.find_element(By.ID, "messages").text, "the advisor's message is sent")
         check("Sent while your stream was down." not in driver.find_element(By.ID, "messages").text,
               "nothing arrives while the stream is down")
-        driver.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+        network(driver)
         wait(driver, lambda d: "Also sent while it was down." in d.find_element(By.ID, "messages").text
              and "Sent while your stream was down." in d.find_element(By.ID, "messages").text,
              "after reconnecting, the member has what was sent meanwhile", seconds=30)

@@ -203,10 +203,10 @@ final class AccountsPlatform: Sendable {
         #expect(status == 0, "\(command.log())")
     }
 
-    /// One request to the gateway; `json` is encoded as the body.
+    /// One request to the gateway; `json` is encoded as the body; the answer awaited `seconds` at most.
     func request(
         _ method: String, _ path: String, token: String? = nil, json: Any? = nil, body: Data? = nil,
-        headers: [String: String] = [:]
+        headers: [String: String] = [:], seconds: Int = 5
     ) async throws -> Reply {
         var headers = headers
         if let token { headers["Authorization"] = "Bearer \(token)" }
@@ -215,7 +215,8 @@ final class AccountsPlatform: Sendable {
             payload = try JSONSerialization.data(withJSONObject: json)
         }
         if payload != nil { headers["Content-Type"] = "application/json" }
-        let answer = try #require(await HTTP.request(method, gateway + path, headers: headers, body: payload), "\(method) \(path)")
+        let answer = try #require(
+            await HTTP.request(method, gateway + path, headers: headers, body: payload, seconds: seconds), "\(method) \(path)")
         return Reply(answer: answer)
     }
 

@@ -96,9 +96,9 @@ struct AccountRoutes {
             // every POST from a page); other clients send neither.
             let fromBrowser = request.headers[.secFetchSite] != nil || request.headers[.origin] != nil
             let response =
-                !fromBrowser
-                ? try JSONBody.response(answer, status: .created)
-                : try JSONBody.response(CookieSession(expiresAt: answer.expiresAt, account: answer.account), status: .created)
+                fromBrowser
+                ? try JSONBody.response(CookieSession(expiresAt: answer.expiresAt, account: answer.account), status: .created)
+                : try JSONBody.response(answer, status: .created)
             return settingSession(answer, on: response)
         }
         router.get("v1/partners") { _, context in

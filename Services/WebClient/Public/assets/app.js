@@ -1,7 +1,7 @@
 // Start-up: the header, the routes, the cookie banner and the policy prompt.
 import { api, currentAccount, onPolicyAcceptanceRequired } from "./api.js";
 import { showBanner, storedChoice } from "./consent.js";
-import { h, fill, notice } from "./dom.js";
+import { h, fill, liveStatus } from "./dom.js";
 import * as stream from "./stream.js";
 import * as views from "./views.js";
 import * as chat from "./chat.js";
@@ -82,7 +82,7 @@ onPolicyAcceptanceRequired((version) => {
           await api("POST", "/v1/me/policy-acceptances", { version });
           prompt.hidden = true;
         } catch (error) {
-          prompt.append(notice(error.message, "error"));
+          prompt.append(liveStatus(error.message, "error"));
         }
       } }, `Accept version ${version}`));
   prompt.hidden = false;
@@ -145,7 +145,7 @@ async function route({ counted = true } = {}) {
   } catch (error) {
     // A page that could not load says so, instead of leaving the last one on screen.
     fill(view, h("h1", {}, error.status === 401 ? "Please sign in" : "This page could not be loaded"),
-      notice(error.status === 401 ? "Sign in to see this page." : error.message || "Try again in a moment.", "error"),
+      liveStatus(error.status === 401 ? "Sign in to see this page." : error.message || "Try again in a moment.", "error"),
       h("p", {}, h("a", { href: error.status === 401 ? "#/sign-in" : "#/" }, error.status === 401 ? "Sign in" : "Back to the directory")));
   }
   if (mine !== routes) return;

@@ -55,7 +55,7 @@ export function sayAfterRedraw(region, message) {
 }
 
 /** A message put where no live region is (a page being drawn, a dialog): it is its own. */
-export function notice(text, kind = "info") {
+export function liveStatus(text, kind = "info") {
   return h("p", { class: `status ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
 }
 

@@ -2,7 +2,7 @@
 // returns nothing; data comes from the public API only.
 import { api, Problem, problemText } from "./api.js";
 import { sendChoice, storedChoice, saveChoice, declinesTracking } from "./consent.js";
-import { h, fill, money, notice, sayAfterRedraw, status, submitting } from "./dom.js";
+import { h, fill, liveStatus, money, sayAfterRedraw, status, submitting } from "./dom.js";
 import * as stream from "./stream.js";
 import { startChat } from "./chat.js";
 
@@ -42,11 +42,11 @@ async function loadSignedIn(main, app, title, load) {
     fill(main, h("h1", {}, title), h("p", {}, h("a", { href: "#/sign-in" }, "Sign in"), " to see this page."));
     return null;
   }
-  fill(main, notice("Loading…"));
+  fill(main, liveStatus("Loading…"));
   try {
     return await load();
   } catch (error) {
-    fill(main, h("h1", {}, title), notice(problemText(error), "error"));
+    fill(main, h("h1", {}, title), liveStatus(problemText(error), "error"));
     return null;
   }
 }
@@ -165,12 +165,12 @@ export async function directory(main, app) {
 // MARK: One advisor
 
 export async function advisor(main, app, id) {
-  fill(main, notice("Loading…"));
+  fill(main, liveStatus("Loading…"));
   let profile;
   try {
     profile = await api("GET", `/v1/advisors/${encodeURIComponent(id)}`);
   } catch (error) {
-    fill(main, h("h1", {}, "Advisor"), notice(problemText(error), "error"), h("p", {}, h("a", { href: "#/" }, "Back to the directory")));
+    fill(main, h("h1", {}, "Advisor"), liveStatus(problemText(error), "error"), h("p", {}, h("a", { href: "#/" }, "Back to the directory")));
     return;
   }
   shownAdvisor = profile;
@@ -241,7 +241,7 @@ export async function join(main, app) {
   try {
     policy = await api("GET", "/v1/privacy/policy");
   } catch (error) {
-    fill(main, h("h1", {}, "Join"), notice(problemText(error), "error"));
+    fill(main, h("h1", {}, "Join"), liveStatus(problemText(error), "error"));
     return;
   }
   const message = h("div", { id: "join-message", "aria-live": "polite" });
@@ -372,7 +372,7 @@ export async function privacy(main, app) {
       h("form", { id: "delete-form", class: "stack", onsubmit: submitting(message, async (form) => {
           await api("DELETE", "/v1/me", { password: form.password });
           await app.refresh();
-          fill(main, h("h1", {}, "Your account is deleted"), notice("Your account and your personal data are being erased everywhere."));
+          fill(main, h("h1", {}, "Your account is deleted"), liveStatus("Your account and your personal data are being erased everywhere."));
         }) },
         h("label", { for: "delete-password" }, "Your password, to confirm"),
         h("input", { id: "delete-password", name: "password", type: "password", required: true, autocomplete: "current-password" }),
@@ -398,7 +398,7 @@ async function boardsPost(app, path, body) {
 }
 
 export async function boards(main, app) {
-  fill(main, notice("Loading…"));
+  fill(main, liveStatus("Loading…"));
   try {
     const { boards } = await api("GET", "/v1/boards");
     const found = h("ul", { id: "board-results" });
@@ -419,17 +419,17 @@ export async function boards(main, app) {
         h("li", { class: "card" }, h("h2", {}, h("a", { href: `#/boards/${board.slug}` }, board.name)),
           h("p", {}, board.description), h("p", { class: "meta" }, `${board.threadCount} threads`)))));
   } catch (error) {
-    fill(main, h("h1", {}, "Message boards"), notice(problemText(error), "error"));
+    fill(main, h("h1", {}, "Message boards"), liveStatus(problemText(error), "error"));
   }
 }
 
 export async function board(main, app, slug) {
-  fill(main, notice("Loading…"));
+  fill(main, liveStatus("Loading…"));
   let page, boards;
   try {
     [page, { boards }] = await Promise.all([api("GET", `/v1/boards/${encodeURIComponent(slug)}/threads?limit=50`), api("GET", "/v1/boards")]);
   } catch (error) {
-    fill(main, h("h1", {}, "Board"), notice(problemText(error), "error"));
+    fill(main, h("h1", {}, "Board"), liveStatus(problemText(error), "error"));
     return;
   }
   const about = boards.find((entry) => entry.slug === slug);
@@ -475,13 +475,13 @@ async function everyPage(path, most = 20) {
 }
 
 export async function thread(main, app, id) {
-  fill(main, notice("Loading…"));
+  fill(main, liveStatus("Loading…"));
   let topic, posts;
   try {
     [topic, posts] = await Promise.all([api("GET", `/v1/threads/${encodeURIComponent(id)}`),
       everyPage(`/v1/threads/${encodeURIComponent(id)}/posts?limit=100`)]);
   } catch (error) {
-    fill(main, h("h1", {}, "Thread"), notice(problemText(error), "error"));
+    fill(main, h("h1", {}, "Thread"), liveStatus(problemText(error), "error"));
     return;
   }
   const message = h("div", { id: "post-message", "aria-live": "polite" });
